@@ -1,0 +1,168 @@
+//! Authentication: who is asking.
+//!
+//! Every route, health checks included, needs a credential; there is no anonymous access
+//! (kube-apiserver's `--anonymous-auth=false`). Today the credential is a bearer token; client
+//! certificates join here as a second way to reach the same [`UserInfo`].
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::header::AUTHORIZATION;
+
+use crate::{ApiServer, StatusError};
+
+/// The authenticated identity, as kube-apiserver's `user.Info`: a name and groups.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserInfo {
+    /// The user name, e.g. `kubarium-admin`.
+    pub name: String,
+    /// Groups, `system:authenticated` always among them.
+    pub groups: Vec<String>,
+}
+
+impl UserInfo {
+    /// The cluster administrator the kubeconfig names: a member of `system:masters`,
+    /// the group upstream's authorizer lets do anything.
+    pub fn admin() -> Self {
+        Self {
+            name: "kubarium-admin".to_owned(),
+            groups: vec![
+                "system:masters".to_owned(),
+                "system:authenticated".to_owned(),
+            ],
+        }
+    }
+}
+
+/// Maps credentials to identities.
+#[derive(Clone, Default)]
+pub struct Authenticator {
+    tokens: Vec<(String, UserInfo)>,
+}
+
+impl std::fmt::Debug for Authenticator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print a token, not even in debug output.
+        f.debug_struct("Authenticator")
+            .field("tokens", &self.tokens.len())
+            .finish()
+    }
+}
+
+impl Authenticator {
+    /// An authenticator that accepts nothing yet.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Accepts `token` as a bearer token for `user`.
+    pub fn with_token(mut self, token: impl Into<String>, user: UserInfo) -> Self {
+        self.tokens.push((token.into(), user));
+        self
+    }
+
+    /// The identity a bearer `token` stands for, if any.
+    pub fn authenticate_token(&self, token: &str) -> Option<&UserInfo> {
+        self.tokens
+            .iter()
+            .find(|(known, _)| constant_time_eq(known.as_bytes(), token.as_bytes()))
+            .map(|(_, user)| user)
+    }
+}
+
+/// Compares without returning early, so response timing says nothing about how much of a
+/// guessed token was right. (Length is not secret: every token we issue has the same one.)
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Middleware: resolves the request's credential to a [`UserInfo`] request extension,
+/// or answers 401 before any handler runs.
+pub(crate) async fn authenticate(
+    State(server): State<ApiServer>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let user = request
+        .headers()
+        .get(AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(bearer_token)
+        .and_then(|token| server.inner.authenticator.authenticate_token(token))
+        .cloned();
+    match user {
+        Some(user) => {
+            request.extensions_mut().insert(user);
+            next.run(request).await
+        }
+        None => {
+            tracing::debug!(uri = %request.uri(), "rejected a request without a valid credential");
+            StatusError::unauthorized().into_response()
+        }
+    }
+}
+
+/// The token of an `Authorization: Bearer <token>` header; the scheme is case-insensitive.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::{Request, StatusCode};
+
+    use super::*;
+    use crate::testing;
+
+    #[test]
+    fn bearer_header_parsing() {
+        assert_eq!(bearer_token("Bearer abc"), Some("abc"));
+        assert_eq!(bearer_token("bearer  abc "), Some("abc"));
+        assert_eq!(bearer_token("Basic abc"), None);
+        assert_eq!(bearer_token("Bearer "), None);
+        assert_eq!(bearer_token("Bearer"), None);
+    }
+
+    #[test]
+    fn tokens_match_exactly() {
+        let auth = Authenticator::new().with_token("secret", UserInfo::admin());
+        assert_eq!(auth.authenticate_token("secret"), Some(&UserInfo::admin()));
+        assert_eq!(auth.authenticate_token("secreT"), None);
+        assert_eq!(auth.authenticate_token("secret2"), None);
+        assert_eq!(auth.authenticate_token(""), None);
+        assert!(!format!("{auth:?}").contains("secret"));
+    }
+
+    async fn status_without(credential: Option<&str>, uri: &str) -> (StatusCode, String) {
+        let mut request = Request::get(uri);
+        if let Some(credential) = credential {
+            request = request.header("authorization", credential);
+        }
+        let (response, body) =
+            testing::send(&testing::server(), request.body(Body::empty()).unwrap()).await;
+        (response.status(), body)
+    }
+
+    #[tokio::test]
+    async fn every_route_needs_a_credential() {
+        for uri in [
+            "/version",
+            "/healthz",
+            "/livez",
+            "/readyz?verbose",
+            "/no/such/path",
+        ] {
+            for credential in [None, Some("Bearer wrong"), Some("Basic dXNlcjpwdw==")] {
+                let (code, body) = status_without(credential, uri).await;
+                assert_eq!(code, StatusCode::UNAUTHORIZED, "{uri} with {credential:?}");
+                assert_eq!(
+                    body,
+                    r#"{"apiVersion":"v1","kind":"Status","code":401,"message":"Unauthorized","metadata":{},"reason":"Unauthorized","status":"Failure"}"#
+                );
+            }
+        }
+    }
+}

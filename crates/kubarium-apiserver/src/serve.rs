@@ -1,0 +1,115 @@
+//! Serving the router over TLS on a TCP listener, HTTP/1.1 and HTTP/2 (ALPN), with
+//! connection upgrades (exec, attach and port-forward ride on them) and graceful shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use rustls::ServerConfig;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+/// Why the server could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    /// The certificate or key PEM could not be parsed.
+    #[error("could not read the serving certificate or key: {0}")]
+    Pem(#[from] rustls_pki_types::pem::Error),
+    /// rustls refused the certificate and key pair.
+    #[error("the serving certificate and key do not form a usable TLS identity: {0}")]
+    Tls(#[from] rustls::Error),
+}
+
+/// A certificate chain and its private key, PEM-encoded.
+pub struct TlsIdentity {
+    /// The serving certificate first, then any intermediates.
+    pub cert_chain_pem: String,
+    /// The serving certificate's private key.
+    pub key_pem: String,
+}
+
+impl TlsIdentity {
+    /// A rustls server configuration offering HTTP/2 and HTTP/1.1, as kube-apiserver does.
+    pub fn server_config(&self) -> Result<Arc<ServerConfig>, ServeError> {
+        let certs = CertificateDer::pem_slice_iter(self.cert_chain_pem.as_bytes())
+            .collect::<Result<Vec<_>, _>>()?;
+        let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())?;
+        let mut config =
+            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_no_client_auth()
+                .with_single_cert(certs, key)?;
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Arc::new(config))
+    }
+}
+
+/// How long a client may take to finish the TLS handshake before we drop it.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long open connections get to finish after shutdown is requested.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `router` on `listener` until `shutdown` resolves, then stops accepting and gives
+/// open connections [`DRAIN_TIMEOUT`] to finish. Errors of one connection never stop the
+/// server; they are logged at debug level (clients hang up all the time).
+pub async fn serve(
+    listener: TcpListener,
+    tls: Arc<ServerConfig>,
+    router: Router,
+    shutdown: impl Future<Output = ()>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let graceful = GracefulShutdown::new();
+    let builder = auto::Builder::new(TokioExecutor::new());
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    // Out of file descriptors and the like: back off rather than spin.
+                    tracing::warn!(%error, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let acceptor = acceptor.clone();
+        let service = TowerToHyperService::new(router.clone());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => tls,
+                Ok(Err(error)) => return log_connection_error(peer, &error),
+                Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
+            };
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
+            if let Err(error) = watcher.watch(connection.into_owned()).await {
+                log_connection_error(peer, &*error);
+            }
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::info!("closed connections still open after {DRAIN_TIMEOUT:?}");
+    }
+}
+
+fn log_connection_error(peer: SocketAddr, error: &dyn std::error::Error) {
+    tracing::debug!(%peer, %error, "connection ended with an error");
+}

@@ -1,0 +1,305 @@
+//! [`ClusterBuilder`] → [`Cluster`]: the one way to start a local cluster.
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use http::HeaderValue;
+use kubarium_apiserver::{ApiServer, Authenticator, UserInfo};
+use kube::config::Kubeconfig;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+use crate::datadir::DataDir;
+use crate::pki::Pki;
+use crate::{Error, Result, kubeconfig};
+
+/// Where the API server listens unless told otherwise: loopback, kube-apiserver's port.
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 6443));
+
+/// Simulated nodes by default: enough to see scheduling spread pods and a DaemonSet put one
+/// pod on each, few enough to stay light.
+pub const DEFAULT_NODES: u32 = 3;
+
+/// How node agents run pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum RuntimeKind {
+    /// Real containers in the local Docker engine.
+    #[default]
+    Docker,
+    /// Simulated containers: for scale tests and machines without Docker.
+    Hollow,
+}
+
+impl std::fmt::Display for RuntimeKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RuntimeKind::Docker => "docker",
+            RuntimeKind::Hollow => "hollow",
+        })
+    }
+}
+
+/// What a cluster was started with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClusterConfig {
+    /// Holds the store, PKI, kubeconfig and logs.
+    pub data_dir: PathBuf,
+    /// Where the kubeconfig is written; `DIR/kubeconfig` by default.
+    pub kubeconfig_path: PathBuf,
+    /// The API server's TCP listen address.
+    pub listen: SocketAddr,
+    /// How many simulated nodes the cluster has.
+    pub nodes: u32,
+    /// How those nodes run pods.
+    pub runtime: RuntimeKind,
+}
+
+/// Configures and starts a local cluster.
+#[derive(Debug, Clone)]
+pub struct ClusterBuilder {
+    config: ClusterConfig,
+}
+
+impl ClusterBuilder {
+    /// A cluster in `data_dir` with the defaults: kubeconfig `DIR/kubeconfig`, listening on
+    /// [`DEFAULT_LISTEN`], [`DEFAULT_NODES`] Docker nodes.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        let data_dir = data_dir.into();
+        Self {
+            config: ClusterConfig {
+                kubeconfig_path: data_dir.join("kubeconfig"),
+                data_dir,
+                listen: DEFAULT_LISTEN,
+                nodes: DEFAULT_NODES,
+                runtime: RuntimeKind::Docker,
+            },
+        }
+    }
+
+    /// Writes the kubeconfig to `path` instead of `DIR/kubeconfig`.
+    pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.config.kubeconfig_path = path.into();
+        self
+    }
+
+    /// Listens on `addr`; port 0 picks a free port (see [`Cluster::listen_addr`]).
+    pub fn listen(mut self, addr: SocketAddr) -> Self {
+        self.config.listen = addr;
+        self
+    }
+
+    /// The number of simulated nodes.
+    pub fn nodes(mut self, nodes: u32) -> Self {
+        self.config.nodes = nodes;
+        self
+    }
+
+    /// How nodes run pods.
+    pub fn runtime(mut self, runtime: RuntimeKind) -> Self {
+        self.config.runtime = runtime;
+        self
+    }
+
+    /// Starts the cluster: locks the data dir, loads or creates its PKI, binds the listener,
+    /// writes the kubeconfig and starts serving. Must run inside a Tokio runtime.
+    pub async fn start(self) -> Result<Cluster> {
+        let started = Instant::now();
+        let config = self.config;
+        let data_dir = DataDir::open(&config.data_dir)?;
+        if !config.listen.ip().is_loopback() {
+            tracing::warn!(listen = %config.listen, "the API server listens beyond loopback: anyone who can reach it and holds the token can administer the cluster");
+        }
+        let pki = Pki::load_or_create(&data_dir.path().join("pki"), config.listen.ip())?;
+        let tls = pki.serving.server_config()?;
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| Error::Bind {
+                addr: config.listen,
+                source,
+            })?;
+        let listen_addr = listener.local_addr().map_err(|source| Error::Bind {
+            addr: config.listen,
+            source,
+        })?;
+
+        let server_url = format!("https://{}", client_addr(listen_addr));
+        let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
+        kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
+
+        let api =
+            ApiServer::new(Authenticator::new().with_token(&pki.admin_token, UserInfo::admin()));
+        let router = kubarium_apiserver::router(api.clone());
+        let client = in_process_client(router.clone(), &pki.admin_token)?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let serving = tokio::spawn(kubarium_apiserver::serve(listener, tls, router, async {
+            let _ = stopped.await;
+        }));
+        tracing::info!(
+            url = %server_url,
+            data_dir = %config.data_dir.display(),
+            nodes = config.nodes,
+            runtime = %config.runtime,
+            elapsed = ?started.elapsed(),
+            "cluster started",
+        );
+        Ok(Cluster {
+            config,
+            listen_addr,
+            server_url,
+            kubeconfig,
+            client,
+            api,
+            stop,
+            serving,
+            _data_dir: data_dir,
+        })
+    }
+}
+
+/// An address clients can dial: a wildcard listen address is reached through loopback.
+fn client_addr(listen: SocketAddr) -> SocketAddr {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    addr
+}
+
+/// A `kube::Client` that calls the router directly, as a tower `Service`: no socket, no TLS,
+/// but the same authentication and handlers every remote client goes through.
+fn in_process_client(router: axum::Router, token: &str) -> Result<kube::Client> {
+    let mut authorization =
+        HeaderValue::try_from(format!("Bearer {token}")).map_err(|e| Error::Pki {
+            path: PathBuf::from("admin.token"),
+            reason: format!("the admin token is not a valid header value: {e}"),
+        })?;
+    authorization.set_sensitive(true);
+    let service = tower::ServiceBuilder::new()
+        .map_request(move |mut request: http::Request<kube::client::Body>| {
+            request
+                .headers_mut()
+                .insert(http::header::AUTHORIZATION, authorization.clone());
+            request
+        })
+        .service(router);
+    Ok(kube::Client::new(service, "default"))
+}
+
+/// A running local cluster. Dropping it stops serving at once; [`Cluster::shutdown`] drains
+/// requests in flight first.
+pub struct Cluster {
+    config: ClusterConfig,
+    listen_addr: SocketAddr,
+    server_url: String,
+    kubeconfig: Kubeconfig,
+    client: kube::Client,
+    api: ApiServer,
+    stop: oneshot::Sender<()>,
+    serving: JoinHandle<()>,
+    _data_dir: DataDir,
+}
+
+impl std::fmt::Debug for Cluster {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cluster")
+            .field("config", &self.config)
+            .field("server_url", &self.server_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Cluster {
+    /// An in-process client with admin rights.
+    pub fn client(&self) -> kube::Client {
+        self.client.clone()
+    }
+
+    /// The kubeconfig written for external clients.
+    pub fn kubeconfig(&self) -> &Kubeconfig {
+        &self.kubeconfig
+    }
+
+    /// Where that kubeconfig was written.
+    pub fn kubeconfig_path(&self) -> &Path {
+        &self.config.kubeconfig_path
+    }
+
+    /// The API server's URL, e.g. `https://127.0.0.1:6443`.
+    pub fn server_url(&self) -> &str {
+        &self.server_url
+    }
+
+    /// The address actually bound (differs from the requested one for port 0).
+    pub fn listen_addr(&self) -> SocketAddr {
+        self.listen_addr
+    }
+
+    /// What the cluster was started with.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
+    /// Stops the cluster: `/readyz` turns unready, the listener closes, open requests get a
+    /// few seconds to finish, then the data dir lock is released.
+    pub async fn shutdown(self) {
+        tracing::info!("cluster shutting down");
+        self.api.begin_shutdown();
+        let _ = self.stop.send(());
+        if let Err(error) = self.serving.await {
+            tracing::warn!(%error, "the API server task ended abnormally");
+        }
+        tracing::info!("cluster stopped");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn in_process_client_reaches_the_api_server() {
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = ClusterBuilder::new(dir.path())
+            .listen("127.0.0.1:0".parse().unwrap())
+            .start()
+            .await
+            .unwrap();
+        let version = cluster.client().apiserver_version().await.unwrap();
+        assert_eq!(version.major, "1");
+        assert_ne!(cluster.listen_addr().port(), 0);
+        assert!(
+            cluster
+                .server_url()
+                .ends_with(&cluster.listen_addr().port().to_string())
+        );
+
+        let err = ClusterBuilder::new(dir.path())
+            .listen("127.0.0.1:0".parse().unwrap())
+            .start()
+            .await
+            .unwrap_err();
+        assert!(matches!(err, Error::DataDirInUse { .. }), "{err}");
+        cluster.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_taken_port_names_the_flag_to_change() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let err = ClusterBuilder::new(dir.path())
+            .listen(taken.local_addr().unwrap())
+            .start()
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string().contains("--listen 127.0.0.1:<port>"),
+            "{err}"
+        );
+    }
+}

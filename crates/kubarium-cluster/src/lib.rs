@@ -1,0 +1,20 @@
+//! Assembles a local Kubarium cluster and runs it.
+//!
+//! [`ClusterBuilder`] turns a data directory into a running [`Cluster`]: it locks the
+//! directory, loads or creates the cluster's PKI and admin credential, writes a kubeconfig
+//! (0600), starts the API server on a loopback TLS listener, and hands out an in-process
+//! `kube::Client` that calls the API server's router directly. The desktop app and the
+//! headless daemon `kubariumd` both start clusters only through this crate.
+
+mod builder;
+mod datadir;
+mod error;
+pub mod kubeconfig;
+mod pki;
+pub mod telemetry;
+
+pub use builder::{
+    Cluster, ClusterBuilder, ClusterConfig, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind,
+};
+pub use datadir::default_data_dir;
+pub use error::{Error, Result};
