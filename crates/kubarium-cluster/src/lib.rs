@@ -6,6 +6,7 @@
 //! `kube::Client` that calls the API server's router directly. The desktop app and the
 //! headless daemon `kubariumd` both start clusters only through this crate.
 
+mod args;
 mod builder;
 mod datadir;
 mod error;
@@ -13,6 +14,7 @@ pub mod kubeconfig;
 mod pki;
 pub mod telemetry;
 
+pub use args::ClusterArgs;
 pub use builder::{
     Cluster, ClusterBuilder, ClusterConfig, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind,
 };

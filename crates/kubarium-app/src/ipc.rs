@@ -1,0 +1,124 @@
+//! Types that cross to the UI. TypeScript bindings for them are generated into
+//! `ui/src/ipc/bindings/` (checked in; a test fails when they are stale, and
+//! `cargo xtask bindings` refreshes them).
+
+use serde::Serialize;
+use ts_rs::TS;
+
+/// An error as the UI shows it: a stable code for logic, a message for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+pub struct AppError {
+    /// What kind of failure this is.
+    pub code: ErrorCode,
+    /// What failed and what to do about it, in words a person can act on.
+    pub message: String,
+}
+
+/// Failure kinds the UI treats differently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ErrorCode {
+    /// The embedded cluster could not start (port taken, data dir in use, …).
+    ClusterStart,
+    /// The API server did not answer.
+    Unreachable,
+}
+
+/// Where a cluster stands, as the status bar shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub enum ClusterPhase {
+    /// Starting up; nothing to talk to yet.
+    Starting,
+    /// The API server answered the last probe.
+    Connected,
+    /// The last probe failed; probing continues.
+    Unreachable,
+    /// The cluster could not start; see the error.
+    Failed,
+    /// Stopped on request.
+    Stopped,
+}
+
+/// The API server's version, from `/version`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerVersion {
+    /// e.g. `v1.33.0+kubarium.0.1.0`.
+    pub git_version: String,
+    /// e.g. `linux/amd64`.
+    pub platform: String,
+}
+
+/// One cluster as the UI sees it; pushed to the UI on every change.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct ClusterStatus {
+    /// The context name.
+    pub name: String,
+    /// True for the cluster embedded in the app.
+    pub local: bool,
+    /// Where it stands.
+    pub phase: ClusterPhase,
+    /// The API server URL, once known.
+    pub server_url: Option<String>,
+    /// Where its kubeconfig was written (local cluster only).
+    pub kubeconfig_path: Option<String>,
+    /// Where it keeps its state and logs (local cluster only).
+    pub data_dir: Option<String>,
+    /// From the last successful probe.
+    pub version: Option<ServerVersion>,
+    /// Round trip of the last successful probe, in milliseconds.
+    pub latency_ms: Option<f64>,
+    /// Why it is failed or unreachable.
+    pub error: Option<AppError>,
+}
+
+#[cfg(test)]
+mod tests {
+    //! Keeps `ui/src/ipc/bindings/` in step with the types above.
+
+    use std::collections::BTreeMap;
+    use std::path::{Path, PathBuf};
+
+    use super::*;
+
+    fn generate(dir: &Path) {
+        let config = ts_rs::Config::new().with_out_dir(dir);
+        ClusterStatus::export_all(&config).unwrap();
+    }
+
+    fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
+        std::fs::read_dir(dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "ts"))
+                    .map(|p| {
+                        (
+                            PathBuf::from(p.file_name().unwrap()),
+                            std::fs::read_to_string(&p).unwrap(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn ui_bindings_are_current() {
+        let checked_in = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui/src/ipc/bindings");
+        if std::env::var_os("KUBARIUM_UPDATE_BINDINGS").is_some() {
+            let _ = std::fs::remove_dir_all(&checked_in);
+            generate(&checked_in);
+            return;
+        }
+        let fresh = tempfile::tempdir().unwrap();
+        generate(fresh.path());
+        assert_eq!(
+            read_dir(&checked_in),
+            read_dir(fresh.path()),
+            "ui/src/ipc/bindings is stale: run `cargo xtask bindings` and commit the result"
+        );
+    }
+}

@@ -1,0 +1,17 @@
+//! What the Kubarium desktop app does, without Tauri.
+//!
+//! The Tauri layer (`src-tauri`) is a set of one-line adapters into this crate, so every
+//! behaviour here is tested with plain `cargo test`, no window needed. Types that cross to
+//! the UI live in [`ipc`] and have TypeScript bindings generated from them.
+//!
+//! **API boundary:** the app reaches every cluster, the embedded one included, only through
+//! `kube::Client` — never through the engine's internals — so local and remote clusters share
+//! one code path.
+
+mod error;
+pub mod ipc;
+mod local;
+mod probe;
+
+pub use error::{Error, Result};
+pub use local::LocalCluster;

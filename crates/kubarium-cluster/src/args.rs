@@ -1,0 +1,50 @@
+//! The cluster flags `kubariumd` and the desktop app share, each with an environment
+//! variable so launchers that cannot pass arguments (desktop entries, WebDriver) can set them.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::{ClusterBuilder, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind};
+
+/// Where and how to run the local cluster.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClusterArgs {
+    /// Where the cluster keeps its state, certificates, kubeconfig and logs
+    /// [default: the platform's user data dir, e.g. ~/.local/share/kubarium]
+    #[arg(long, value_name = "DIR", env = "KUBARIUM_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Where to write the kubeconfig (mode 0600) [default: DIR/kubeconfig]
+    #[arg(long, value_name = "FILE", env = "KUBARIUM_KUBECONFIG")]
+    pub kubeconfig: Option<PathBuf>,
+    /// Address the API server listens on; keep it on loopback unless you mean otherwise
+    #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN, env = "KUBARIUM_LISTEN")]
+    pub listen: SocketAddr,
+    /// Number of simulated nodes
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_NODES, env = "KUBARIUM_NODES",
+          value_parser = clap::value_parser!(u32).range(0..=64))]
+    pub nodes: u32,
+    /// How nodes run pods: real Docker containers, or hollow (simulated) ones
+    #[arg(long, value_enum, default_value_t = RuntimeKind::Docker, env = "KUBARIUM_RUNTIME")]
+    pub runtime: RuntimeKind,
+}
+
+impl ClusterArgs {
+    /// The data directory these flags name, or the platform default.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir
+            .clone()
+            .unwrap_or_else(crate::default_data_dir)
+    }
+
+    /// A builder configured by these flags.
+    pub fn builder(&self) -> ClusterBuilder {
+        let mut builder = ClusterBuilder::new(self.data_dir())
+            .listen(self.listen)
+            .nodes(self.nodes)
+            .runtime(self.runtime);
+        if let Some(path) = &self.kubeconfig {
+            builder = builder.kubeconfig_path(path);
+        }
+        builder
+    }
+}

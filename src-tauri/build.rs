@@ -1,0 +1,12 @@
+//! Tauri's build step: embeds the config, icons and the ACL for our commands.
+
+fn main() {
+    tauri_build::try_build(tauri_build::Attributes::new().app_manifest(
+        tauri_build::AppManifest::new().commands(&[
+            "cluster_status",
+            "watch_cluster_status",
+            "quit",
+        ]),
+    ))
+    .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));
+}

@@ -1,0 +1,169 @@
+//! The desktop app, launched and driven through tauri-driver (WebDriver) as a user would
+//! see it, on its own data dir and port.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+use tempfile::TempDir;
+
+use crate::webdriver::Session;
+
+/// The app under WebDriver; the driver, the app and its webview are killed on drop.
+pub struct Desktop {
+    /// The WebDriver session.
+    pub session: Session,
+    driver: Child,
+    dir: TempDir,
+    /// The API server's listen address the app was given.
+    pub listen: String,
+}
+
+impl Desktop {
+    /// Launches `kubarium` with a private data dir, a free port and hollow nodes.
+    pub async fn launch() -> Self {
+        assert!(
+            std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
+            "the desktop tests need a display: run them through `cargo xtask test` (which uses \
+             xvfb-run) or under `xvfb-run -a`"
+        );
+        let dir = TempDir::new().unwrap();
+        let port = crate::free_port();
+        let native_port = crate::free_port();
+        let log = std::fs::File::create(dir.path().join("tauri-driver.log")).unwrap();
+        let mut driver = Command::new(tauri_driver());
+        driver
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native_port.to_string(),
+            ])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log);
+        // Its own process group, so drop can stop the driver, WebKitWebDriver and the app at once.
+        std::os::unix::process::CommandExt::process_group(&mut driver, 0);
+        let driver = driver.spawn().expect("tauri-driver could not start");
+        crate::wait_until("tauri-driver to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+
+        let listen = format!("127.0.0.1:{}", crate::free_port());
+        let data_dir = dir.path().join("data");
+        let capabilities = json!({
+            "browserName": "wry",
+            "tauri:options": {
+                "application": crate::bin("kubarium"),
+                "args": ["--data-dir", data_dir, "--listen", listen, "--runtime", "hollow"],
+            },
+        });
+        let session = Session::new(&format!("http://127.0.0.1:{port}"), capabilities)
+            .await
+            .unwrap_or_else(|error| {
+                panic!(
+                    "no WebDriver session with the app: {error}\ntauri-driver log:\n{}",
+                    std::fs::read_to_string(dir.path().join("tauri-driver.log"))
+                        .unwrap_or_default()
+                )
+            });
+        Self {
+            session,
+            driver,
+            dir,
+            listen,
+        }
+    }
+
+    /// The app's data directory.
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    /// The app's process id, from its data dir lock.
+    pub fn app_pid(&self) -> u32 {
+        let lock = std::fs::read_to_string(self.data_dir().join("kubarium.lock")).unwrap();
+        lock.trim().parse().unwrap()
+    }
+
+    /// The text of the element with `data-testid` = `id`, once it exists.
+    pub async fn text(&self, id: &str) -> String {
+        let selector = format!("[data-testid=\"{id}\"]");
+        let element = self
+            .session
+            .find(&selector, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("no element {selector}: {e}"));
+        element.text().await.unwrap()
+    }
+
+    /// Waits until the text of `data-testid` = `id` satisfies `ready`; returns it.
+    pub async fn wait_for_text(
+        &self,
+        id: &str,
+        timeout: Duration,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let text = self.text(id).await;
+            if ready(&text) {
+                return text;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "`{id}` still reads {text:?} after {timeout:?}; app log:\n{}",
+                crate::logs(&self.data_dir(), "kubarium")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Saves a screenshot of the window as `<name>.png` in the run's screenshot folder.
+    pub async fn screenshot(&self, name: &str) -> PathBuf {
+        let png = self.session.screenshot().await.unwrap();
+        let dir = screenshot_dir();
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join(format!("{name}.png"));
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+impl Drop for Desktop {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.driver.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.driver.wait();
+    }
+}
+
+fn tauri_driver() -> PathBuf {
+    if let Some(path) = std::env::var_os("TAURI_DRIVER") {
+        return PathBuf::from(path);
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let installed = home.join(".cargo/bin/tauri-driver");
+    assert!(
+        installed.is_file(),
+        "tauri-driver is not installed: `cargo install tauri-driver --locked` (cargo xtask test does this)"
+    );
+    installed
+}
+
+/// `KUBARIUM_SCREENSHOTS`, or `target/screenshots`.
+fn screenshot_dir() -> PathBuf {
+    std::env::var_os("KUBARIUM_SCREENSHOTS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            let exe = std::env::current_exe().unwrap();
+            // target/debug/deps/<test> → target/screenshots
+            exe.ancestors()
+                .nth(3)
+                .unwrap_or(Path::new("."))
+                .join("screenshots")
+        })
+}

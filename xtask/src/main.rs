@@ -1,0 +1,110 @@
+//! `cargo xtask`: the project's own commands, so a fresh clone needs exactly two of them.
+//!
+//! - `cargo xtask run [--headless] [--release] [-- ARGS]`: set up this machine, build, and
+//!   start the desktop app (or `kubariumd` with `--headless`). ARGS go to the program.
+//! - `cargo xtask test [--update-screenshots]`: set up this machine, then every check CI runs.
+//! - `cargo xtask bindings`: regenerate the UI's TypeScript types from the Rust IPC types.
+//!
+//! Set-up installs what is missing (Debian/Ubuntu packages through apt as root or sudo, the
+//! UI's npm packages, cargo tools) and starts a Docker engine if one is installed but not
+//! running. What it cannot install it names, with the command to run, and stops.
+
+mod cmd;
+mod run;
+mod setup;
+mod test;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::bail;
+
+/// A prerequisite xtask cannot provide itself: printed as is, without a backtrace.
+#[derive(Debug)]
+pub(crate) struct Missing(pub(crate) String);
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Missing {}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match dispatch(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            match error.downcast_ref::<Missing>() {
+                Some(missing) => eprintln!("\n{missing}"),
+                None => eprintln!("\nxtask: {error:#}"),
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn dispatch(args: &[String]) -> anyhow::Result<()> {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) => (command.as_str(), rest),
+        None => ("help", &[][..]),
+    };
+    // Everything after `--` belongs to the program `run` starts.
+    let (flags, passthrough) = match rest.iter().position(|a| a == "--") {
+        Some(i) => (&rest[..i], &rest[i + 1..]),
+        None => (rest, &[][..]),
+    };
+    let flag = |name: &str| flags.iter().any(|f| f == name);
+    if let Some(unknown) = flags.iter().find(|f| !KNOWN_FLAGS.contains(&f.as_str())) {
+        bail!("unknown flag {unknown}; see `cargo xtask help`");
+    }
+    match command {
+        "run" => run::run(&run::Options {
+            headless: flag("--headless"),
+            release: flag("--release"),
+            args: passthrough.to_vec(),
+        }),
+        "test" => test::test(flag("--update-screenshots")),
+        "bindings" => test::bindings(),
+        "help" | "--help" | "-h" => {
+            println!("{}", HELP.trim());
+            Ok(())
+        }
+        other => bail!("unknown command {other}; see `cargo xtask help`"),
+    }
+}
+
+const KNOWN_FLAGS: &[&str] = &["--headless", "--release", "--update-screenshots"];
+
+const HELP: &str = "
+cargo xtask run [--headless] [--release] [-- ARGS]
+    Set up this machine, build and start the desktop app (with --headless: kubariumd).
+    ARGS go to the program, e.g. `cargo xtask run --headless -- --runtime hollow`.
+cargo xtask test [--update-screenshots]
+    Set up this machine and run every check CI runs: formatting, lints, Rust tests, UI type
+    check, lint and unit tests, and the end-to-end suite (real window under Xvfb).
+    --update-screenshots refreshes docs/screenshots from the run.
+cargo xtask bindings
+    Regenerate ui/src/ipc/bindings from the Rust IPC types.
+";
+
+/// The workspace root (xtask lives one level below it).
+pub(crate) fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// Cargo's target directory for this workspace.
+pub(crate) fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .map(|dir| {
+            if dir.is_absolute() {
+                dir
+            } else {
+                root().join(dir)
+            }
+        })
+        .unwrap_or_else(|| root().join("target"))
+}

@@ -1,0 +1,436 @@
+//! Making this machine ready: system packages, Node.js and the UI's packages, cargo tools,
+//! and a running Docker engine. Each step checks first and does nothing when all is there.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+
+use crate::Missing;
+use crate::cmd::{self, command, on_path, output};
+
+/// What the task at hand needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Purpose {
+    /// `kubariumd` alone: a Rust toolchain and Docker.
+    Headless,
+    /// The desktop app: also WebKitGTK and the UI toolchain.
+    Desktop,
+    /// Everything: also Xvfb, the WebDriver bridge, kubectl and test runners.
+    Test,
+}
+
+/// Debian/Ubuntu packages per purpose. Docker's engine is handled apart: machines with
+/// Docker CE must not get Debian's `docker.io` on top.
+fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
+    let mut packages = vec!["build-essential", "pkg-config"];
+    if purpose != Purpose::Headless {
+        packages.extend([
+            "libwebkit2gtk-4.1-dev",
+            "libayatana-appindicator3-dev",
+            "librsvg2-dev",
+            "libxdo-dev",
+        ]);
+    }
+    if purpose == Purpose::Test {
+        packages.extend(["xvfb", "webkit2gtk-driver", "xauth"]);
+    }
+    packages
+}
+
+/// The oldest Node.js Vite 8 runs on.
+const NODE_MIN: (u32, u32) = (20, 19);
+
+/// Makes the machine ready for `purpose`. `docker`: whether a Docker engine is needed.
+pub(crate) fn prepare(purpose: Purpose, docker: bool) -> anyhow::Result<()> {
+    system_packages(purpose, docker)?;
+    if docker {
+        docker_engine()?;
+    }
+    if purpose != Purpose::Headless {
+        node()?;
+        ui_packages()?;
+    }
+    if purpose == Purpose::Test {
+        cargo_tool("cargo-nextest", &["nextest", "--version"], "cargo-nextest")?;
+        cargo_tool("tauri-driver", &[], "tauri-driver")?;
+        kubectl()?;
+    }
+    Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// System packages
+
+fn system_packages(purpose: Purpose, docker: bool) -> anyhow::Result<()> {
+    if !cfg!(target_os = "linux") {
+        return Ok(()); // macOS and Windows: the webview ships with the OS.
+    }
+    if !is_debian_like() {
+        return other_linux(purpose);
+    }
+    let mut wanted = debian_packages(purpose);
+    // Debian's engine only where no engine is installed at all (Docker CE has its own dockerd).
+    if docker && !on_path("dockerd") && docker_ping().is_err() {
+        wanted.push("docker.io");
+    }
+    let missing: Vec<&str> = wanted.into_iter().filter(|p| !dpkg_installed(p)).collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    println!("Installing missing system packages: {}", missing.join(" "));
+    match privilege() {
+        Privilege::Root => apt_install(None, &missing),
+        Privilege::Sudo => apt_install(Some("sudo"), &missing),
+        Privilege::None => Err(Missing(cannot_install_message(&missing)).into()),
+    }
+}
+
+/// The message when packages are missing and we may not install them.
+fn cannot_install_message(missing: &[&str]) -> String {
+    format!(
+        "Kubarium needs these system packages, which are not installed:\n    {list}\n\
+         Installing them needs root, and this user is not root and has no password-less sudo.\n\
+         Install them with:\n    sudo apt-get update && sudo apt-get install -y {list}\n\
+         then run the same cargo xtask command again.",
+        list = missing.join(" ")
+    )
+}
+
+fn apt_install(sudo: Option<&str>, packages: &[&str]) -> anyhow::Result<()> {
+    let run = |args: &[&str]| {
+        let mut command = match sudo {
+            Some(sudo) => {
+                let mut c = command(
+                    sudo,
+                    &["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"],
+                    Path::new("/"),
+                );
+                c.args(args);
+                c
+            }
+            None => {
+                let mut c = command("apt-get", args, Path::new("/"));
+                c.env("DEBIAN_FRONTEND", "noninteractive");
+                c
+            }
+        };
+        cmd::run(&mut command)
+    };
+    run(&["update", "-q"])?;
+    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    args.extend_from_slice(packages);
+    run(&args)
+}
+
+fn dpkg_installed(package: &str) -> bool {
+    output(command(
+        "dpkg-query",
+        &["-W", "-f=${Status}", package],
+        Path::new("/"),
+    ))
+    .is_some_and(|status| status.ends_with(" installed"))
+}
+
+fn is_debian_like() -> bool {
+    let release = std::fs::read_to_string("/etc/os-release").unwrap_or_default();
+    let debian = release.lines().any(|line| {
+        let Some((key, value)) = line.split_once('=') else {
+            return false;
+        };
+        (key == "ID" || key == "ID_LIKE")
+            && value
+                .trim_matches('"')
+                .split_whitespace()
+                .any(|id| id == "debian" || id == "ubuntu")
+    });
+    debian && on_path("apt-get") && on_path("dpkg-query")
+}
+
+/// Linux without apt: check the libraries through pkg-config and name them if missing.
+fn other_linux(purpose: Purpose) -> anyhow::Result<()> {
+    if purpose == Purpose::Headless {
+        return Ok(());
+    }
+    let libraries = ["webkit2gtk-4.1", "ayatana-appindicator3-0.1", "librsvg-2.0"];
+    let missing: Vec<&str> = libraries
+        .into_iter()
+        .filter(|lib| output(command("pkg-config", &["--exists", lib], Path::new("/"))).is_none())
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Missing(format!(
+        "This is not a Debian or Ubuntu system, so Kubarium cannot install its prerequisites itself.\n\
+         Missing development libraries (pkg-config names): {}\n\
+         Install your distribution's packages for WebKitGTK 4.1, libayatana-appindicator3, librsvg2 and \
+         libxdo (see https://v2.tauri.app/start/prerequisites/), then run the same cargo xtask command again.",
+        missing.join(", ")
+    ))
+    .into())
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Privilege {
+    Root,
+    Sudo,
+    None,
+}
+
+fn privilege() -> Privilege {
+    if output(command("id", &["-u"], Path::new("/"))).as_deref() == Some("0") {
+        Privilege::Root
+    } else if on_path("sudo") && output(command("sudo", &["-n", "true"], Path::new("/"))).is_some()
+    {
+        Privilege::Sudo
+    } else {
+        Privilege::None
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Docker
+
+/// Where the engine's API socket is, from `DOCKER_HOST` or the default.
+fn docker_socket() -> Option<PathBuf> {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) => host.strip_prefix("unix://").map(PathBuf::from),
+        Err(_) => Some(PathBuf::from("/var/run/docker.sock")),
+    }
+}
+
+/// Asks the engine `GET /_ping`; `Ok` if it answered 200.
+fn docker_ping() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let Some(socket) = docker_socket() else {
+            return Ok(()); // A TCP DOCKER_HOST: trust it; bollard reports if it is wrong.
+        };
+        let mut stream = std::os::unix::net::UnixStream::connect(socket)?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        stream.write_all(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")?;
+        let mut response = String::new();
+        stream.read_to_string(&mut response)?;
+        if response.starts_with("HTTP/1.0 200") || response.starts_with("HTTP/1.1 200") {
+            Ok(())
+        } else {
+            Err(std::io::Error::other(
+                response.lines().next().unwrap_or_default().to_owned(),
+            ))
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(())
+    }
+}
+
+fn docker_engine() -> anyhow::Result<()> {
+    let error = match docker_ping() {
+        Ok(()) => return Ok(()),
+        Err(error) => error,
+    };
+    if error.kind() == std::io::ErrorKind::PermissionDenied {
+        return Err(Missing(
+            "Docker is running, but this user may not use it. Add yourself to the docker group:\n    \
+             sudo usermod -aG docker $USER\nthen log out and in again (or pass `-- --runtime hollow` \
+             to run without containers)."
+                .to_owned(),
+        )
+        .into());
+    }
+    if !cfg!(target_os = "linux") || !on_path("dockerd") {
+        return Err(Missing(format!(
+            "No Docker engine answers ({error}). Start Docker Desktop (macOS, Windows) or install and \
+             start Docker's engine, then run the same cargo xtask command again — or pass \
+             `-- --runtime hollow` to run without containers."
+        ))
+        .into());
+    }
+    println!("Starting the Docker engine (dockerd)…");
+    let privilege = privilege();
+    if Path::new("/run/systemd/system").is_dir() {
+        let mut start = match privilege {
+            Privilege::Root => command("systemctl", &["start", "docker"], Path::new("/")),
+            _ => command(
+                "sudo",
+                &["-n", "systemctl", "start", "docker"],
+                Path::new("/"),
+            ),
+        };
+        if privilege != Privilege::None {
+            cmd::run(&mut start)?;
+        }
+    } else if privilege == Privilege::Root {
+        spawn_dockerd()?;
+    }
+    if privilege == Privilege::None {
+        return Err(Missing(
+            "Docker's engine is installed but not running, and starting it needs root. Start it with:\n    \
+             sudo systemctl start docker    (or: sudo dockerd &)\nthen run the same cargo xtask command again."
+                .to_owned(),
+        )
+        .into());
+    }
+    wait_for_docker()
+}
+
+/// Starts `dockerd` in its own process group (so Ctrl+C in this terminal leaves it running),
+/// logging to /var/log/dockerd.log.
+fn spawn_dockerd() -> anyhow::Result<()> {
+    let log_path = Path::new("/var/log/dockerd.log");
+    let log = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .with_context(|| format!("could not open {}", log_path.display()))?;
+    let mut dockerd = command("dockerd", &[], Path::new("/"));
+    dockerd
+        .stdin(std::process::Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log);
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut dockerd, 0);
+    dockerd.spawn().context("could not start dockerd")?;
+    Ok(())
+}
+
+fn wait_for_docker() -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        match docker_ping() {
+            Ok(()) => {
+                println!("Docker engine is up.");
+                return Ok(());
+            }
+            Err(error) if Instant::now() > deadline => {
+                return Err(Missing(format!(
+                    "Docker's engine did not come up within a minute ({error}). Its log is in \
+                     /var/log/dockerd.log (or `journalctl -u docker`)."
+                ))
+                .into());
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(250)),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Node.js, the UI's packages, cargo tools, kubectl
+
+fn node() -> anyhow::Result<()> {
+    let version = output(command("node", &["--version"], Path::new(".")));
+    let parsed = version.as_deref().and_then(parse_node_version);
+    match parsed {
+        Some(v) if v >= NODE_MIN && on_path("npm") => Ok(()),
+        _ => Err(Missing(format!(
+            "Kubarium's UI needs Node.js {}.{} or newer with npm (found: {}). Install it from \
+             https://nodejs.org or with your package manager (e.g. NodeSource or nvm), then run the \
+             same cargo xtask command again.",
+            NODE_MIN.0,
+            NODE_MIN.1,
+            version.as_deref().unwrap_or("none")
+        ))
+        .into()),
+    }
+}
+
+/// `v20.19.2` → `(20, 19)`.
+fn parse_node_version(text: &str) -> Option<(u32, u32)> {
+    let mut parts = text.trim().trim_start_matches('v').split('.');
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
+/// `npm ci` when `node_modules` is missing or older than the lock file.
+fn ui_packages() -> anyhow::Result<()> {
+    let ui = crate::root().join("ui");
+    let installed = ui.join("node_modules/.package-lock.json");
+    let fresh = match (
+        modified(&installed),
+        modified(&ui.join("package-lock.json")),
+    ) {
+        (Some(installed), Some(lock)) => installed >= lock,
+        _ => false,
+    };
+    if fresh {
+        return Ok(());
+    }
+    cmd::run(&mut command("npm", &["ci", "--no-audit", "--no-fund"], &ui))
+}
+
+fn modified(path: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// Installs a cargo tool with `cargo install --locked` when `check` shows it missing.
+fn cargo_tool(binary: &str, check: &[&str], krate: &str) -> anyhow::Result<()> {
+    let present = if check.is_empty() {
+        on_path(binary) || cargo_bin_dir().join(binary).is_file()
+    } else {
+        output(command("cargo", check, Path::new("."))).is_some()
+    };
+    if present {
+        return Ok(());
+    }
+    cmd::run(&mut command(
+        "cargo",
+        &["install", "--locked", krate],
+        Path::new("."),
+    ))
+}
+
+/// Where `cargo install` puts binaries.
+pub(crate) fn cargo_bin_dir() -> PathBuf {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .unwrap_or_default()
+        .join("bin")
+}
+
+fn kubectl() -> anyhow::Result<()> {
+    if on_path("kubectl") {
+        return Ok(());
+    }
+    Err(Missing(
+        "The end-to-end tests drive the cluster with kubectl, which is not on PATH. Install \
+         kubectl 1.27 or newer (https://kubernetes.io/docs/tasks/tools/), then run `cargo xtask test` again."
+            .to_owned(),
+    )
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn node_versions() {
+        assert_eq!(parse_node_version("v20.19.2\n"), Some((20, 19)));
+        assert_eq!(parse_node_version("v22.1.0"), Some((22, 1)));
+        assert_eq!(parse_node_version("garbage"), None);
+        assert!((20, 20) >= NODE_MIN && (18, 30) < NODE_MIN);
+    }
+
+    #[test]
+    fn the_no_root_message_names_packages_and_the_command() {
+        let message = cannot_install_message(&["libwebkit2gtk-4.1-dev", "xvfb"]);
+        assert!(
+            message.contains("sudo apt-get install -y libwebkit2gtk-4.1-dev xvfb"),
+            "{message}"
+        );
+        assert!(!message.contains("panicked"));
+    }
+
+    #[test]
+    fn purposes_add_up() {
+        let headless = debian_packages(Purpose::Headless);
+        let desktop = debian_packages(Purpose::Desktop);
+        let test = debian_packages(Purpose::Test);
+        assert!(headless.iter().all(|p| desktop.contains(p)));
+        assert!(desktop.iter().all(|p| test.contains(p)));
+        assert!(!headless.contains(&"libwebkit2gtk-4.1-dev"));
+        assert!(test.contains(&"webkit2gtk-driver"));
+    }
+}

@@ -1,0 +1,127 @@
+//! `cargo xtask test`: every check CI runs, cheapest first.
+
+use std::path::Path;
+
+use crate::cmd::{self, command, on_path};
+use crate::setup::{self, Purpose};
+
+/// Screenshots worth showing in the README, copied from `target/screenshots`.
+const SHOWCASE: &[&str] = &["overview.png"];
+
+pub(crate) fn test(update_screenshots: bool) -> anyhow::Result<()> {
+    let root = crate::root();
+    let ui = root.join("ui");
+    setup::prepare(Purpose::Test, true)?;
+
+    cmd::run(&mut command("cargo", &["fmt", "--all", "--check"], &root))?;
+    for script in ["typecheck", "lint", "test", "build"] {
+        cmd::run(&mut command("npm", &["run", "--silent", script], &ui))?;
+    }
+    cmd::run(&mut command(
+        "cargo",
+        &[
+            "clippy",
+            "--locked",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &root,
+    ))?;
+    // The end-to-end tests start these binaries; nextest builds only test targets.
+    cmd::run(&mut command(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "-p",
+            "kubarium-cluster",
+            "-p",
+            "kubarium-desktop",
+            "--bins",
+        ],
+        &root,
+    ))?;
+    let screenshots = crate::target_dir().join("screenshots");
+    let _ = std::fs::remove_dir_all(&screenshots);
+    let mut nextest = if cfg!(target_os = "linux") && on_path("xvfb-run") {
+        // One virtual display for the whole run; the window tests share it one at a time.
+        command(
+            "xvfb-run",
+            &[
+                "-a",
+                "-s",
+                "-screen 0 1280x800x24",
+                "cargo",
+                "nextest",
+                "run",
+                "--locked",
+                "--workspace",
+            ],
+            &root,
+        )
+    } else {
+        command(
+            "cargo",
+            &["nextest", "run", "--locked", "--workspace"],
+            &root,
+        )
+    };
+    nextest
+        .args([
+            "--profile",
+            if std::env::var_os("CI").is_some() {
+                "ci"
+            } else {
+                "default"
+            },
+        ])
+        .env("KUBARIUM_BIN_DIR", crate::target_dir().join("debug"))
+        .env("KUBARIUM_SCREENSHOTS", &screenshots)
+        .env("TAURI_DRIVER", tauri_driver());
+    cmd::run(&mut nextest)?;
+    publish_screenshots(
+        &screenshots,
+        &root.join("docs/screenshots"),
+        update_screenshots,
+    )
+}
+
+/// `cargo xtask bindings`: rewrites ui/src/ipc/bindings from the Rust types.
+pub(crate) fn bindings() -> anyhow::Result<()> {
+    let mut test = command(
+        "cargo",
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "kubarium-app",
+            "--lib",
+            "ui_bindings_are_current",
+        ],
+        &crate::root(),
+    );
+    test.env("KUBARIUM_UPDATE_BINDINGS", "1");
+    cmd::run(&mut test)
+}
+
+fn tauri_driver() -> std::path::PathBuf {
+    cmd::find_on_path("tauri-driver").unwrap_or_else(|| setup::cargo_bin_dir().join("tauri-driver"))
+}
+
+/// Copies showcase screenshots into docs/ when asked, or when docs/ lacks them.
+fn publish_screenshots(from: &Path, to: &Path, update: bool) -> anyhow::Result<()> {
+    std::fs::create_dir_all(to)?;
+    for name in SHOWCASE {
+        let source = from.join(name);
+        let target = to.join(name);
+        if source.is_file() && (update || !target.exists()) {
+            std::fs::copy(&source, &target)?;
+            println!("updated {}", target.display());
+        }
+    }
+    println!("Screenshots of this run: {}", from.display());
+    Ok(())
+}
