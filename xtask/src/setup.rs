@@ -79,12 +79,12 @@ fn system_packages(purpose: Purpose, docker: bool) -> anyhow::Result<()> {
     if missing.is_empty() {
         return Ok(());
     }
-    println!("Installing missing system packages: {}", missing.join(" "));
-    match privilege() {
-        Privilege::Root => apt_install(None, &missing),
-        Privilege::Sudo => apt_install(Some("sudo"), &missing),
-        Privilege::None => Err(Missing(cannot_install_message(&missing)).into()),
+    let privilege = privilege();
+    if privilege == Privilege::None {
+        return Err(Missing(cannot_install_message(&missing)).into());
     }
+    println!("Installing missing system packages: {}", missing.join(" "));
+    apt_install(privilege, &missing)
 }
 
 /// The message when packages are missing and we may not install them.
@@ -98,30 +98,34 @@ fn cannot_install_message(missing: &[&str]) -> String {
     )
 }
 
-fn apt_install(sudo: Option<&str>, packages: &[&str]) -> anyhow::Result<()> {
+fn apt_install(privilege: Privilege, packages: &[&str]) -> anyhow::Result<()> {
     let run = |args: &[&str]| {
-        let mut command = match sudo {
-            Some(sudo) => {
-                let mut c = command(
-                    sudo,
-                    &["-n", "env", "DEBIAN_FRONTEND=noninteractive", "apt-get"],
-                    Path::new("/"),
-                );
-                c.args(args);
-                c
-            }
-            None => {
-                let mut c = command("apt-get", args, Path::new("/"));
-                c.env("DEBIAN_FRONTEND", "noninteractive");
-                c
-            }
-        };
-        cmd::run(&mut command)
+        let mut apt = privileged(privilege, "apt-get", args);
+        apt.env("DEBIAN_FRONTEND", "noninteractive");
+        cmd::run(&mut apt)
     };
     run(&["update", "-q"])?;
-    let mut args = vec!["install", "-y", "-q", "--no-install-recommends"];
+    // Recommended packages too, as the tried recipe does: WebKitGTK renders with them.
+    let mut args = vec!["install", "-y", "-q"];
     args.extend_from_slice(packages);
     run(&args)
+}
+
+/// `program args` as root: directly when we are root, through `sudo -n` (keeping the
+/// environment we set) when we may.
+fn privileged(privilege: Privilege, program: &str, args: &[&str]) -> std::process::Command {
+    match privilege {
+        Privilege::Root | Privilege::None => command(program, args, Path::new("/")),
+        Privilege::Sudo => {
+            let mut sudo = command(
+                "sudo",
+                &["-n", "--preserve-env=DEBIAN_FRONTEND", program],
+                Path::new("/"),
+            );
+            sudo.args(args);
+            sudo
+        }
+    }
 }
 
 fn dpkg_installed(package: &str) -> bool {
@@ -248,23 +252,7 @@ fn docker_engine() -> anyhow::Result<()> {
         ))
         .into());
     }
-    println!("Starting the Docker engine (dockerd)…");
     let privilege = privilege();
-    if Path::new("/run/systemd/system").is_dir() {
-        let mut start = match privilege {
-            Privilege::Root => command("systemctl", &["start", "docker"], Path::new("/")),
-            _ => command(
-                "sudo",
-                &["-n", "systemctl", "start", "docker"],
-                Path::new("/"),
-            ),
-        };
-        if privilege != Privilege::None {
-            cmd::run(&mut start)?;
-        }
-    } else if privilege == Privilege::Root {
-        spawn_dockerd()?;
-    }
     if privilege == Privilege::None {
         return Err(Missing(
             "Docker's engine is installed but not running, and starting it needs root. Start it with:\n    \
@@ -273,19 +261,30 @@ fn docker_engine() -> anyhow::Result<()> {
         )
         .into());
     }
+    println!("Starting the Docker engine…");
+    if Path::new("/run/systemd/system").is_dir() {
+        cmd::run(&mut privileged(
+            privilege,
+            "systemctl",
+            &["start", "docker"],
+        ))?;
+    } else {
+        spawn_dockerd(privilege)?;
+    }
     wait_for_docker()
 }
 
 /// Starts `dockerd` in its own process group (so Ctrl+C in this terminal leaves it running),
-/// logging to /var/log/dockerd.log.
-fn spawn_dockerd() -> anyhow::Result<()> {
-    let log_path = Path::new("/var/log/dockerd.log");
+/// logging to `target/dockerd.log`.
+fn spawn_dockerd(privilege: Privilege) -> anyhow::Result<()> {
+    let log_path = crate::target_dir().join("dockerd.log");
+    std::fs::create_dir_all(crate::target_dir())?;
     let log = std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(log_path)
+        .open(&log_path)
         .with_context(|| format!("could not open {}", log_path.display()))?;
-    let mut dockerd = command("dockerd", &[], Path::new("/"));
+    let mut dockerd = privileged(privilege, "dockerd", &[]);
     dockerd
         .stdin(std::process::Stdio::null())
         .stdout(log.try_clone()?)
@@ -307,7 +306,7 @@ fn wait_for_docker() -> anyhow::Result<()> {
             Err(error) if Instant::now() > deadline => {
                 return Err(Missing(format!(
                     "Docker's engine did not come up within a minute ({error}). Its log is in \
-                     /var/log/dockerd.log (or `journalctl -u docker`)."
+                     target/dockerd.log (or `journalctl -u docker` where systemd runs it)."
                 ))
                 .into());
             }
