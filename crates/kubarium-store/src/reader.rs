@@ -1,0 +1,261 @@
+//! Reads: a small pool of read-only connections. In WAL mode each read transaction sees one
+//! consistent snapshot and never waits for the writer.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::db::{self, prefix_end};
+use crate::encryption::{self, Encryption};
+use crate::{Error, Event, ListOptions, ListPage, Object, Result, Revision};
+
+/// Idle connections kept for reuse; more are opened on demand under load.
+const IDLE: usize = 8;
+
+pub(crate) struct Pool {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+    encryption: Option<Arc<Encryption>>,
+}
+
+impl Pool {
+    pub(crate) fn new(path: PathBuf, encryption: Option<Arc<Encryption>>) -> Self {
+        Self {
+            path,
+            idle: Mutex::new(Vec::new()),
+            encryption,
+        }
+    }
+
+    /// Runs `f` with a reader, returning the connection to the pool afterwards.
+    pub(crate) fn with<T>(&self, f: impl FnOnce(&Reader<'_>) -> Result<T>) -> Result<T> {
+        let pooled = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => db::open_reader(&self.path)?,
+        };
+        let result = f(&Reader {
+            conn: &conn,
+            encryption: self.encryption.as_deref(),
+        });
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < IDLE {
+            idle.push(conn);
+        }
+        result
+    }
+}
+
+pub(crate) struct Reader<'a> {
+    conn: &'a Connection,
+    encryption: Option<&'a Encryption>,
+}
+
+/// A history row, as stored.
+struct HistoryRow {
+    revision: Revision,
+    key: String,
+    create_revision: Revision,
+    value: Option<Vec<u8>>,
+    prev_value: Option<Vec<u8>>,
+    prev_mod_revision: Option<Revision>,
+}
+
+impl Reader<'_> {
+    fn open_value(&self, key: &str, stored: Vec<u8>) -> Result<Arc<[u8]>> {
+        Ok(encryption::open(self.encryption, key, stored)?.into())
+    }
+
+    pub(crate) fn compacted(&self) -> Result<Revision> {
+        Ok(db::revisions(self.conn)?.1)
+    }
+
+    pub(crate) fn get(&self, key: &str) -> Result<Option<Object>> {
+        let row = self
+            .conn
+            .prepare_cached(
+                "SELECT create_revision, mod_revision, value FROM objects WHERE key = ?1",
+            )?
+            .query_row(params![key], |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get::<_, Vec<u8>>(2)?))
+            })
+            .optional()?;
+        row.map(|(create_revision, mod_revision, value)| {
+            Ok(Object {
+                key: key.to_owned(),
+                value: self.open_value(key, value)?,
+                create_revision,
+                mod_revision,
+            })
+        })
+        .transpose()
+    }
+
+    pub(crate) fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage> {
+        let tx = self.conn.unchecked_transaction()?;
+        let (current, compacted) = db::revisions(&tx)?;
+        let at = options.revision.unwrap_or(current);
+        if at > current {
+            return Err(Error::FutureRevision {
+                requested: at,
+                current,
+            });
+        }
+        if at < current && at < compacted {
+            return Err(Error::Compacted {
+                requested: at,
+                compacted,
+            });
+        }
+        let end = prefix_end(prefix);
+        // Keys strictly after `start_after`, within the prefix.
+        let (lo, lo_inclusive) = match &options.start_after {
+            Some(after) if after.as_str() >= prefix => (after.clone(), false),
+            _ => (prefix.to_owned(), true),
+        };
+        let limit = options.limit.filter(|l| *l > 0);
+        let lo_op = if lo_inclusive { ">=" } else { ">" };
+        let mut items = Vec::new();
+        if at == current {
+            let sql = format!(
+                "SELECT key, create_revision, mod_revision, value FROM objects
+                 WHERE key {lo_op} ?1 AND key < ?2 ORDER BY key LIMIT ?3"
+            );
+            let fetch = limit.map_or(-1, |l| l as i64 + 1);
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![lo, end, fetch])?;
+            while let Some(row) = rows.next()? {
+                let key: String = row.get(0)?;
+                let value = self.open_value(&key, row.get(3)?)?;
+                items.push(Object {
+                    value,
+                    create_revision: row.get(1)?,
+                    mod_revision: row.get(2)?,
+                    key,
+                });
+            }
+        } else {
+            // The state at `at`: today's objects with every later write undone, newest first.
+            let mut state: BTreeMap<String, (Revision, Revision, Vec<u8>)> = BTreeMap::new();
+            let sql = format!(
+                "SELECT key, create_revision, mod_revision, value FROM objects WHERE key {lo_op} ?1 AND key < ?2"
+            );
+            let mut stmt = tx.prepare_cached(&sql)?;
+            let mut rows = stmt.query(params![lo, end])?;
+            while let Some(row) = rows.next()? {
+                state.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
+            }
+            let sql = format!(
+                "SELECT revision, key, create_revision, value, prev_value, prev_mod_revision FROM history
+                 WHERE revision > ?1 AND key {lo_op} ?2 AND key < ?3 ORDER BY revision DESC"
+            );
+            for row in self.history(&tx, &sql, params![at, lo, end])? {
+                match (row.prev_value, row.prev_mod_revision) {
+                    (Some(prev), Some(prev_mod)) => {
+                        state.insert(row.key, (row.create_revision, prev_mod, prev));
+                    }
+                    _ => {
+                        state.remove(&row.key);
+                    }
+                }
+            }
+            for (key, (create_revision, mod_revision, value)) in state {
+                if limit.is_some_and(|l| items.len() > l) {
+                    break;
+                }
+                let value = self.open_value(&key, value)?;
+                items.push(Object {
+                    key,
+                    value,
+                    create_revision,
+                    mod_revision,
+                });
+            }
+        }
+        let more = limit.is_some_and(|l| items.len() > l);
+        if let Some(l) = limit {
+            items.truncate(l);
+        }
+        tx.finish()?;
+        Ok(ListPage {
+            items,
+            revision: at,
+            more,
+        })
+    }
+
+    fn history(
+        &self,
+        tx: &Connection,
+        sql: &str,
+        params: impl rusqlite::Params,
+    ) -> Result<Vec<HistoryRow>> {
+        let mut stmt = tx.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |row| {
+            Ok(HistoryRow {
+                revision: row.get(0)?,
+                key: row.get(1)?,
+                create_revision: row.get(2)?,
+                value: row.get(3)?,
+                prev_value: row.get(4)?,
+                prev_mod_revision: row.get(5)?,
+            })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    /// Events under `prefix` with `after < revision <= until`, oldest first.
+    pub(crate) fn events(
+        &self,
+        prefix: &str,
+        after: Revision,
+        until: Revision,
+    ) -> Result<Vec<Arc<Event>>> {
+        let tx = self.conn.unchecked_transaction()?;
+        let (_, compacted) = db::revisions(&tx)?;
+        if after < compacted {
+            return Err(Error::Compacted {
+                requested: after,
+                compacted,
+            });
+        }
+        let rows = self.history(
+            &tx,
+            "SELECT revision, key, create_revision, value, prev_value, prev_mod_revision FROM history
+             WHERE revision > ?1 AND revision <= ?2 AND key >= ?3 AND key < ?4 ORDER BY revision",
+            params![after, until, prefix, prefix_end(prefix)],
+        )?;
+        tx.finish()?;
+        rows.into_iter()
+            .map(|row| {
+                let object = row
+                    .value
+                    .map(|v| -> Result<Object> {
+                        Ok(Object {
+                            key: row.key.clone(),
+                            value: self.open_value(&row.key, v)?,
+                            create_revision: row.create_revision,
+                            mod_revision: row.revision,
+                        })
+                    })
+                    .transpose()?;
+                let prev = match (row.prev_value, row.prev_mod_revision) {
+                    (Some(v), Some(mod_revision)) => Some(Object {
+                        key: row.key.clone(),
+                        value: self.open_value(&row.key, v)?,
+                        create_revision: row.create_revision,
+                        mod_revision,
+                    }),
+                    _ => None,
+                };
+                Ok(Arc::new(Event {
+                    revision: row.revision,
+                    object,
+                    prev,
+                }))
+            })
+            .collect()
+    }
+}

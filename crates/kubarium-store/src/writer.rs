@@ -1,0 +1,350 @@
+//! The single writer: a thread that owns the read-write connection, assigns revisions, and
+//! commits queued writes together (group commit), then publishes them to watchers.
+//!
+//! One thread makes the order of revisions, the order of commits and the order of
+//! publication the same thing, with no lock to get wrong; batching makes one fsync serve
+//! every writer that queued while the previous commit was on disk.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use tokio::sync::oneshot;
+
+use crate::encryption::{self, Encryption};
+use crate::hub::Hub;
+use crate::{Error, Event, Object, Result, Revision, StoreOptions};
+
+/// Writes taken into one transaction at most; bounds the latency one commit adds.
+const MAX_BATCH: usize = 512;
+
+pub(crate) enum Op {
+    Create {
+        key: String,
+        value: Vec<u8>,
+    },
+    Update {
+        key: String,
+        value: Vec<u8>,
+        expected: Option<Revision>,
+    },
+    Delete {
+        key: String,
+        expected: Option<Revision>,
+    },
+}
+
+enum Request {
+    Write(Op, oneshot::Sender<Result<Arc<Event>>>),
+    /// Compact by the history policy (`None`) or up to a revision.
+    Compact(Option<Revision>, oneshot::Sender<Result<Revision>>),
+}
+
+/// Sends requests to the writer thread.
+pub(crate) struct Handle {
+    tx: mpsc::Sender<Request>,
+}
+
+impl Handle {
+    pub(crate) async fn write(&self, op: Op) -> Result<Arc<Event>> {
+        let (reply, response) = oneshot::channel();
+        self.tx
+            .send(Request::Write(op, reply))
+            .map_err(|_| Error::Closed)?;
+        response.await.map_err(|_| Error::Closed)?
+    }
+
+    pub(crate) async fn compact(&self) -> Result<Revision> {
+        self.compact_request(None).await
+    }
+
+    pub(crate) async fn compact_to(&self, revision: Revision) -> Result<Revision> {
+        self.compact_request(Some(revision)).await
+    }
+
+    async fn compact_request(&self, to: Option<Revision>) -> Result<Revision> {
+        let (reply, response) = oneshot::channel();
+        self.tx
+            .send(Request::Compact(to, reply))
+            .map_err(|_| Error::Closed)?;
+        response.await.map_err(|_| Error::Closed)?
+    }
+}
+
+struct Writer {
+    conn: Connection,
+    revision: Revision,
+    hub: Arc<Hub>,
+    encryption: Option<Arc<Encryption>>,
+    history_revisions: i64,
+    history_age: Duration,
+}
+
+pub(crate) fn spawn(
+    conn: Connection,
+    revision: Revision,
+    hub: Arc<Hub>,
+    encryption: Option<Arc<Encryption>>,
+    options: &StoreOptions,
+) -> Result<Handle> {
+    let (tx, rx) = mpsc::channel();
+    let mut writer = Writer {
+        conn,
+        revision,
+        hub,
+        encryption,
+        history_revisions: options.history_revisions,
+        history_age: options.history_age,
+    };
+    let every = options.compact_every;
+    std::thread::Builder::new()
+        .name("kubarium-store-writer".to_owned())
+        .spawn(move || writer.run(&rx, every))
+        .map_err(|e| Error::Internal(format!("cannot start the store's writer thread: {e}")))?;
+    Ok(Handle { tx })
+}
+
+impl Writer {
+    fn run(&mut self, rx: &mpsc::Receiver<Request>, compact_every: Duration) {
+        let mut next_compaction = Instant::now() + compact_every;
+        loop {
+            let wait = next_compaction.saturating_duration_since(Instant::now());
+            let first = match rx.recv_timeout(wait) {
+                Ok(request) => request,
+                Err(mpsc::RecvTimeoutError::Timeout) => {
+                    if let Err(error) = self.compact(None) {
+                        tracing::warn!(%error, "history compaction failed; retrying later");
+                    }
+                    next_compaction = Instant::now() + compact_every;
+                    continue;
+                }
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            };
+            let mut writes = Vec::new();
+            let mut pending = Some(first);
+            while let Some(request) = pending.take() {
+                match request {
+                    Request::Write(op, reply) => writes.push((op, reply)),
+                    Request::Compact(to, reply) => {
+                        // Commit what is queued first, so compaction sees it.
+                        self.commit_batch(std::mem::take(&mut writes));
+                        let _ = reply.send(self.compact(to));
+                    }
+                }
+                if writes.len() < MAX_BATCH {
+                    pending = rx.try_recv().ok();
+                }
+            }
+            self.commit_batch(writes);
+        }
+        tracing::debug!("store writer stopped");
+    }
+
+    fn commit_batch(&mut self, writes: Vec<(Op, oneshot::Sender<Result<Arc<Event>>>)>) {
+        if writes.is_empty() {
+            return;
+        }
+        let start = self.revision;
+        let result = (|| -> Result<Vec<Result<Arc<Event>>>> {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let now = now_ms();
+            let mut revision = start;
+            let mut results = Vec::with_capacity(writes.len());
+            for (op, _) in &writes {
+                match apply(&tx, self.encryption.as_deref(), op, revision + 1, now) {
+                    Ok(event) => {
+                        revision = event.revision;
+                        results.push(Ok(Arc::new(event)));
+                    }
+                    // Refusals (not found, conflict…) write nothing; the batch goes on.
+                    Err(
+                        error @ (Error::NotFound { .. }
+                        | Error::AlreadyExists { .. }
+                        | Error::Conflict { .. }),
+                    ) => {
+                        results.push(Err(error));
+                    }
+                    // Anything else may have written half an operation: undo the batch.
+                    Err(error) => return Err(error),
+                }
+            }
+            if revision != start {
+                tx.execute(
+                    "UPDATE meta SET value = ?1 WHERE name = 'revision'",
+                    params![revision],
+                )?;
+            }
+            tx.commit()?;
+            self.revision = revision;
+            Ok(results)
+        })();
+        match result {
+            Ok(results) => {
+                let events: Vec<Arc<Event>> = results
+                    .iter()
+                    .filter_map(|r| r.as_ref().ok().cloned())
+                    .collect();
+                self.hub.publish(&events);
+                for ((_, reply), result) in writes.into_iter().zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, writes = writes.len(), "a write transaction failed; nothing in it was applied");
+                for (_, reply) in writes {
+                    let _ = reply.send(Err(Error::Internal(format!(
+                        "the write was not applied: {error}"
+                    ))));
+                }
+            }
+        }
+    }
+
+    fn compact(&mut self, to: Option<Revision>) -> Result<Revision> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let (current, compacted) = crate::db::revisions(&tx)?;
+        let target = match to {
+            Some(to) => to.min(current),
+            None => {
+                let by_count = current - self.history_revisions;
+                let cutoff =
+                    now_ms() - i64::try_from(self.history_age.as_millis()).unwrap_or(i64::MAX);
+                let by_age: Option<Revision> = tx
+                    .query_row(
+                        "SELECT MAX(revision) FROM history WHERE at_ms <= ?1",
+                        params![cutoff],
+                        |r| r.get(0),
+                    )
+                    .optional()?
+                    .flatten();
+                by_count.min(by_age.unwrap_or(compacted))
+            }
+        };
+        if target <= compacted {
+            return Ok(compacted);
+        }
+        let removed = tx.execute("DELETE FROM history WHERE revision <= ?1", params![target])?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE name = 'compacted'",
+            params![target],
+        )?;
+        tx.commit()?;
+        tracing::debug!(compacted = target, removed, "compacted history");
+        Ok(target)
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+/// The current row of `key`: create revision, mod revision, stored bytes.
+fn current(tx: &Transaction<'_>, key: &str) -> Result<Option<(Revision, Revision, Vec<u8>)>> {
+    Ok(tx
+        .prepare_cached("SELECT create_revision, mod_revision, value FROM objects WHERE key = ?1")?
+        .query_row(params![key], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+        })
+        .optional()?)
+}
+
+fn apply(
+    tx: &Transaction<'_>,
+    encryption: Option<&Encryption>,
+    op: &Op,
+    revision: Revision,
+    now: i64,
+) -> Result<Event> {
+    let object = |key: &str, value: &[u8], create_revision, mod_revision| Object {
+        key: key.to_owned(),
+        value: value.into(),
+        create_revision,
+        mod_revision,
+    };
+    match op {
+        Op::Create { key, value } => {
+            if current(tx, key)?.is_some() {
+                return Err(Error::AlreadyExists { key: key.clone() });
+            }
+            let stored = encryption::seal(encryption, key, value)?;
+            tx.prepare_cached("INSERT INTO objects (key, create_revision, mod_revision, value) VALUES (?1, ?2, ?2, ?3)")?
+                .execute(params![key, revision, stored])?;
+            tx.prepare_cached(
+                "INSERT INTO history (revision, key, create_revision, value, at_ms) VALUES (?1, ?2, ?1, ?3, ?4)",
+            )?
+            .execute(params![revision, key, stored, now])?;
+            Ok(Event {
+                revision,
+                object: Some(object(key, value, revision, revision)),
+                prev: None,
+            })
+        }
+        Op::Update {
+            key,
+            value,
+            expected,
+        } => {
+            let Some((create_revision, mod_revision, prev_stored)) = current(tx, key)? else {
+                return Err(Error::NotFound { key: key.clone() });
+            };
+            if let Some(expected) = *expected
+                && expected != mod_revision
+            {
+                return Err(Error::Conflict {
+                    key: key.clone(),
+                    expected,
+                    current: mod_revision,
+                });
+            }
+            let stored = encryption::seal(encryption, key, value)?;
+            tx.prepare_cached(
+                "INSERT INTO history (revision, key, create_revision, value, prev_value, prev_mod_revision, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?
+            .execute(params![revision, key, create_revision, stored, prev_stored, mod_revision, now])?;
+            tx.prepare_cached("UPDATE objects SET mod_revision = ?1, value = ?2 WHERE key = ?3")?
+                .execute(params![revision, stored, key])?;
+            let prev = encryption::open(encryption, key, prev_stored)?;
+            Ok(Event {
+                revision,
+                object: Some(object(key, value, create_revision, revision)),
+                prev: Some(object(key, &prev, create_revision, mod_revision)),
+            })
+        }
+        Op::Delete { key, expected } => {
+            let Some((create_revision, mod_revision, prev_stored)) = current(tx, key)? else {
+                return Err(Error::NotFound { key: key.clone() });
+            };
+            if let Some(expected) = *expected
+                && expected != mod_revision
+            {
+                return Err(Error::Conflict {
+                    key: key.clone(),
+                    expected,
+                    current: mod_revision,
+                });
+            }
+            tx.prepare_cached(
+                "INSERT INTO history (revision, key, create_revision, prev_value, prev_mod_revision, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![revision, key, create_revision, prev_stored, mod_revision, now])?;
+            tx.prepare_cached("DELETE FROM objects WHERE key = ?1")?
+                .execute(params![key])?;
+            let prev = encryption::open(encryption, key, prev_stored)?;
+            Ok(Event {
+                revision,
+                object: None,
+                prev: Some(object(key, &prev, create_revision, mod_revision)),
+            })
+        }
+    }
+}
