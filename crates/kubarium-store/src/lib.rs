@@ -32,6 +32,35 @@ pub use encryption::{Encryption, EncryptionKey};
 pub use error::{Error, Result};
 pub use hub::Watch;
 
+/// What a write stores: bytes, or bytes rendered once the write's revision is known — so a
+/// stored object can carry its own `resourceVersion` and be served without re-encoding.
+pub enum Content {
+    /// Fixed bytes.
+    Bytes(Vec<u8>),
+    /// Called exactly once, inside the write's transaction, with the write's revision.
+    Render(Box<dyn FnOnce(Revision) -> Vec<u8> + Send>),
+}
+
+impl Content {
+    /// Bytes rendered with the write's revision.
+    pub fn render(f: impl FnOnce(Revision) -> Vec<u8> + Send + 'static) -> Self {
+        Content::Render(Box::new(f))
+    }
+
+    pub(crate) fn into_bytes(self, revision: Revision) -> Vec<u8> {
+        match self {
+            Content::Bytes(bytes) => bytes,
+            Content::Render(render) => render(revision),
+        }
+    }
+}
+
+impl From<Vec<u8>> for Content {
+    fn from(bytes: Vec<u8>) -> Self {
+        Content::Bytes(bytes)
+    }
+}
+
 /// A position in the store's history: the revision of a write. Revisions start at 1 and
 /// grow by one per write.
 pub type Revision = i64;
@@ -173,13 +202,13 @@ impl Store {
     }
 
     /// Stores `value` at `key`, which must not exist.
-    pub async fn create(&self, key: &str, value: Vec<u8>) -> Result<Object> {
+    pub async fn create(&self, key: &str, value: impl Into<Content>) -> Result<Object> {
         let event = self
             .inner
             .writer
             .write(writer::Op::Create {
                 key: key.to_owned(),
-                value,
+                value: value.into(),
             })
             .await?;
         event
@@ -193,12 +222,12 @@ impl Store {
     pub async fn update(
         &self,
         key: &str,
-        value: Vec<u8>,
+        value: impl Into<Content>,
         expected: Option<Revision>,
     ) -> Result<Object> {
         let op = writer::Op::Update {
             key: key.to_owned(),
-            value,
+            value: value.into(),
             expected,
         };
         let event = self.inner.writer.write(op).await?;

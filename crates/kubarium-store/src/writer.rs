@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use crate::encryption::{self, Encryption};
 use crate::hub::Hub;
-use crate::{Error, Event, Object, Result, Revision, StoreOptions};
+use crate::{Content, Error, Event, Object, Result, Revision, StoreOptions};
 
 /// Writes taken into one transaction at most; bounds the latency one commit adds.
 const MAX_BATCH: usize = 512;
@@ -22,11 +22,11 @@ const MAX_BATCH: usize = 512;
 pub(crate) enum Op {
     Create {
         key: String,
-        value: Vec<u8>,
+        value: Content,
     },
     Update {
         key: String,
-        value: Vec<u8>,
+        value: Content,
         expected: Option<Revision>,
     },
     Delete {
@@ -145,62 +145,64 @@ impl Writer {
         if writes.is_empty() {
             return;
         }
-        let start = self.revision;
-        let result = (|| -> Result<Vec<Result<Arc<Event>>>> {
-            let tx = self
-                .conn
-                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-            let now = now_ms();
-            let mut revision = start;
-            let mut results = Vec::with_capacity(writes.len());
-            for (op, _) in &writes {
-                match apply(&tx, self.encryption.as_deref(), op, revision + 1, now) {
-                    Ok(event) => {
-                        revision = event.revision;
-                        results.push(Ok(Arc::new(event)));
-                    }
-                    // Refusals (not found, conflict…) write nothing; the batch goes on.
-                    Err(
-                        error @ (Error::NotFound { .. }
-                        | Error::AlreadyExists { .. }
-                        | Error::Conflict { .. }),
-                    ) => {
-                        results.push(Err(error));
-                    }
-                    // Anything else may have written half an operation: undo the batch.
-                    Err(error) => return Err(error),
-                }
-            }
-            if revision != start {
-                tx.execute(
-                    "UPDATE meta SET value = ?1 WHERE name = 'revision'",
-                    params![revision],
-                )?;
-            }
-            tx.commit()?;
-            self.revision = revision;
-            Ok(results)
-        })();
-        match result {
+        let (ops, replies): (Vec<Op>, Vec<_>) = writes.into_iter().unzip();
+        let count = ops.len();
+        match self.transact(ops) {
             Ok(results) => {
                 let events: Vec<Arc<Event>> = results
                     .iter()
                     .filter_map(|r| r.as_ref().ok().cloned())
                     .collect();
                 self.hub.publish(&events);
-                for ((_, reply), result) in writes.into_iter().zip(results) {
+                for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
             }
             Err(error) => {
-                tracing::error!(%error, writes = writes.len(), "a write transaction failed; nothing in it was applied");
-                for (_, reply) in writes {
+                tracing::error!(%error, writes = count, "a write transaction failed; nothing in it was applied");
+                for reply in replies {
                     let _ = reply.send(Err(Error::Internal(format!(
                         "the write was not applied: {error}"
                     ))));
                 }
             }
         }
+    }
+
+    /// Applies `ops` in one transaction. Refusals (not found, conflict…) write nothing and
+    /// the batch goes on; any other failure may have written half an operation, so the whole
+    /// batch is rolled back.
+    fn transact(&mut self, ops: Vec<Op>) -> Result<Vec<Result<Arc<Event>>>> {
+        let start = self.revision;
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let now = now_ms();
+        let mut revision = start;
+        let mut results = Vec::with_capacity(ops.len());
+        for op in ops {
+            match apply(&tx, self.encryption.as_deref(), op, revision + 1, now) {
+                Ok(event) => {
+                    revision = event.revision;
+                    results.push(Ok(Arc::new(event)));
+                }
+                Err(
+                    error @ (Error::NotFound { .. }
+                    | Error::AlreadyExists { .. }
+                    | Error::Conflict { .. }),
+                ) => results.push(Err(error)),
+                Err(error) => return Err(error),
+            }
+        }
+        if revision != start {
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE name = 'revision'",
+                params![revision],
+            )?;
+        }
+        tx.commit()?;
+        self.revision = revision;
+        Ok(results)
     }
 
     fn compact(&mut self, to: Option<Revision>) -> Result<Revision> {
@@ -259,7 +261,7 @@ fn current(tx: &Transaction<'_>, key: &str) -> Result<Option<(Revision, Revision
 fn apply(
     tx: &Transaction<'_>,
     encryption: Option<&Encryption>,
-    op: &Op,
+    op: Op,
     revision: Revision,
     now: i64,
 ) -> Result<Event> {
@@ -271,10 +273,14 @@ fn apply(
     };
     match op {
         Op::Create { key, value } => {
+            let key = key.as_str();
             if current(tx, key)?.is_some() {
-                return Err(Error::AlreadyExists { key: key.clone() });
+                return Err(Error::AlreadyExists {
+                    key: key.to_owned(),
+                });
             }
-            let stored = encryption::seal(encryption, key, value)?;
+            let value = value.into_bytes(revision);
+            let stored = encryption::seal(encryption, key, &value)?;
             tx.prepare_cached("INSERT INTO objects (key, create_revision, mod_revision, value) VALUES (?1, ?2, ?2, ?3)")?
                 .execute(params![key, revision, stored])?;
             tx.prepare_cached(
@@ -283,7 +289,7 @@ fn apply(
             .execute(params![revision, key, stored, now])?;
             Ok(Event {
                 revision,
-                object: Some(object(key, value, revision, revision)),
+                object: Some(object(key, &value, revision, revision)),
                 prev: None,
             })
         }
@@ -292,19 +298,23 @@ fn apply(
             value,
             expected,
         } => {
+            let key = key.as_str();
             let Some((create_revision, mod_revision, prev_stored)) = current(tx, key)? else {
-                return Err(Error::NotFound { key: key.clone() });
+                return Err(Error::NotFound {
+                    key: key.to_owned(),
+                });
             };
-            if let Some(expected) = *expected
+            if let Some(expected) = expected
                 && expected != mod_revision
             {
                 return Err(Error::Conflict {
-                    key: key.clone(),
+                    key: key.to_owned(),
                     expected,
                     current: mod_revision,
                 });
             }
-            let stored = encryption::seal(encryption, key, value)?;
+            let value = value.into_bytes(revision);
+            let stored = encryption::seal(encryption, key, &value)?;
             tx.prepare_cached(
                 "INSERT INTO history (revision, key, create_revision, value, prev_value, prev_mod_revision, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
@@ -315,19 +325,22 @@ fn apply(
             let prev = encryption::open(encryption, key, prev_stored)?;
             Ok(Event {
                 revision,
-                object: Some(object(key, value, create_revision, revision)),
+                object: Some(object(key, &value, create_revision, revision)),
                 prev: Some(object(key, &prev, create_revision, mod_revision)),
             })
         }
         Op::Delete { key, expected } => {
+            let key = key.as_str();
             let Some((create_revision, mod_revision, prev_stored)) = current(tx, key)? else {
-                return Err(Error::NotFound { key: key.clone() });
+                return Err(Error::NotFound {
+                    key: key.to_owned(),
+                });
             };
-            if let Some(expected) = *expected
+            if let Some(expected) = expected
                 && expected != mod_revision
             {
                 return Err(Error::Conflict {
-                    key: key.clone(),
+                    key: key.to_owned(),
                     expected,
                     current: mod_revision,
                 });
