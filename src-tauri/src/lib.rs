@@ -9,6 +9,7 @@ mod tray;
 
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
 use kubarium_app::LocalCluster;
@@ -30,35 +31,47 @@ struct Args {
 /// State every command can reach.
 pub(crate) struct Desktop {
     pub(crate) local: Arc<LocalCluster>,
+    /// Quit has begun.
+    quitting: AtomicBool,
+    /// The cluster is down; exiting is now allowed.
+    stopped: AtomicBool,
 }
 
 /// Parses flags, starts logging and runs the app until Quit.
 pub fn run() -> ExitCode {
     let args = Args::parse().cluster;
-    let _logs = match telemetry::init(&args.data_dir().join("logs"), "kubarium") {
+    let logs = match telemetry::init(&args.data_dir(), "kubarium") {
         Ok(guard) => guard,
         Err(error) => {
             eprintln!("kubarium: {error}");
             return ExitCode::FAILURE;
         }
     };
-    match run_app(tauri::Builder::default(), args) {
-        Ok(()) => ExitCode::SUCCESS,
+    let code = match run_app(tauri::Builder::default(), args) {
+        Ok(0) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(u8::try_from(code).unwrap_or(1)),
         Err(error) => {
             tracing::error!(%error, "the desktop app failed");
-            eprintln!("kubarium: {error}");
             ExitCode::FAILURE
         }
-    }
+    };
+    // Flush buffered log lines (the last ones say how the app ended).
+    drop(logs);
+    code
 }
 
-fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> tauri::Result<()> {
+/// Runs the app until it exits; returns the exit code.
+fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> tauri::Result<i32> {
     let app = builder
         .setup(move |app| {
             // Started inside Tauri's Tokio runtime so the cluster's tasks live there.
             let local =
                 tauri::async_runtime::block_on(async { LocalCluster::start(args.builder()) });
-            app.manage(Desktop { local });
+            app.manage(Desktop {
+                local,
+                quitting: AtomicBool::new(false),
+                stopped: AtomicBool::new(false),
+            });
             tray::install(app.handle())?;
             quit_on_signals(app.handle().clone());
             Ok(())
@@ -78,19 +91,31 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::quit,
         ])
         .build(tauri::generate_context!())?;
-    app.run(|_app, event| {
-        if let RunEvent::Exit = event {
-            tracing::info!("Kubarium exited");
+    let code = app.run_return(|app, event| match event {
+        // However the exit was asked for (the app menu's Quit on macOS, a window manager
+        // ending the session), the cluster shuts down cleanly first.
+        RunEvent::ExitRequested { api, .. }
+            if !app.state::<Desktop>().stopped.load(Ordering::SeqCst) =>
+        {
+            api.prevent_exit();
+            quit(app.clone());
         }
+        RunEvent::Exit => tracing::info!("Kubarium exited"),
+        _ => {}
     });
-    Ok(())
+    Ok(code)
 }
 
-/// Shuts the cluster down cleanly, then exits the app.
+/// Shuts the cluster down cleanly, then exits the app. Safe to call more than once.
 pub(crate) fn quit<R: tauri::Runtime>(app: AppHandle<R>) {
+    if app.state::<Desktop>().quitting.swap(true, Ordering::SeqCst) {
+        return;
+    }
     tauri::async_runtime::spawn(async move {
         tracing::info!("quitting");
-        app.state::<Desktop>().local.shutdown().await;
+        let desktop = app.state::<Desktop>();
+        desktop.local.shutdown().await;
+        desktop.stopped.store(true, Ordering::SeqCst);
         app.exit(0);
     });
 }
@@ -99,24 +124,12 @@ pub(crate) fn quit<R: tauri::Runtime>(app: AppHandle<R>) {
 /// cluster cleanly too.
 fn quit_on_signals<R: tauri::Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
-        #[cfg(unix)]
-        {
-            use tokio::signal::unix::{SignalKind, signal};
-            let (Ok(mut term), Ok(mut int)) = (
-                signal(SignalKind::terminate()),
-                signal(SignalKind::interrupt()),
-            ) else {
-                tracing::warn!("could not listen for SIGTERM/SIGINT");
+        match kubarium_cluster::stop_signal().await {
+            Ok(signal) => tracing::info!("received {signal}"),
+            Err(error) => {
+                tracing::warn!(%error, "cannot listen for stop signals");
                 return;
-            };
-            tokio::select! {
-                _ = term.recv() => tracing::info!("received SIGTERM"),
-                _ = int.recv() => tracing::info!("received SIGINT"),
             }
-        }
-        #[cfg(not(unix))]
-        if tokio::signal::ctrl_c().await.is_err() {
-            return;
         }
         quit(app);
     });

@@ -5,6 +5,8 @@
 //! from the target directory this test binary was built into.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+// The scenarios drive Linux machinery (/proc, kill(1), Xvfb, WebKitWebDriver).
+#![cfg(target_os = "linux")]
 
 pub mod daemon;
 pub mod desktop;

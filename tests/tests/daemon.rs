@@ -1,5 +1,6 @@
 //! `kubariumd` end to end: kubectl and kube-rs against the real binary.
 
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;
@@ -84,6 +85,11 @@ async fn every_route_demands_the_token() {
 fn listens_on_loopback_by_default_and_keeps_the_kubeconfig_private() {
     use std::os::unix::fs::PermissionsExt;
     // No --listen: the default address, 127.0.0.1:6443.
+    assert!(
+        std::net::TcpListener::bind("127.0.0.1:6443").is_ok(),
+        "port 6443 is taken (another cluster on this machine?); this test checks kubariumd's \
+         default address, so stop whatever listens there"
+    );
     let daemon = Daemon::start(&[]);
     assert_eq!(daemon.url, "https://127.0.0.1:6443");
     let listening = listening_sockets(6443);

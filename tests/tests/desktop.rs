@@ -1,5 +1,6 @@
 //! The desktop app end to end: the real window, under Xvfb, through tauri-driver.
 
+#![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Duration;

@@ -43,21 +43,49 @@ fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
 const NODE_MIN: (u32, u32) = (20, 19);
 
 /// Makes the machine ready for `purpose`. `docker`: whether a Docker engine is needed.
+/// Installs what it can; everything it cannot is reported together, in one message.
 pub(crate) fn prepare(purpose: Purpose, docker: bool) -> anyhow::Result<()> {
-    system_packages(purpose, docker)?;
-    if docker {
-        docker_engine()?;
+    let mut missing = Vec::new();
+    let packages_ok = collect(&mut missing, system_packages(purpose, docker))?;
+    if docker && packages_ok {
+        collect(&mut missing, docker_engine())?;
     }
-    if purpose != Purpose::Headless {
-        node()?;
+    if purpose != Purpose::Headless && collect(&mut missing, node())? {
         ui_packages()?;
     }
     if purpose == Purpose::Test {
         cargo_tool("cargo-nextest", &["nextest", "--version"], "cargo-nextest")?;
         cargo_tool("tauri-driver", &[], "tauri-driver")?;
-        kubectl()?;
+        collect(&mut missing, kubectl())?;
     }
-    Ok(())
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = missing
+        .iter()
+        .enumerate()
+        .map(|(i, m)| format!("{}. {}", i + 1, m.0))
+        .collect();
+    Err(Missing(format!(
+        "Kubarium cannot finish setting up this machine by itself:\n\n{}",
+        list.join("\n\n")
+    ))
+    .into())
+}
+
+/// Keeps a [`Missing`] prerequisite for the final report; `Ok(true)` if the step succeeded.
+/// Other errors (a failed install) stop set-up at once.
+fn collect(missing: &mut Vec<Missing>, step: anyhow::Result<()>) -> anyhow::Result<bool> {
+    match step {
+        Ok(()) => Ok(true),
+        Err(error) => match error.downcast::<Missing>() {
+            Ok(m) => {
+                missing.push(m);
+                Ok(false)
+            }
+            Err(other) => Err(other),
+        },
+    }
 }
 
 // ---------------------------------------------------------------------------------------
@@ -410,6 +438,16 @@ mod tests {
         assert_eq!(parse_node_version("v22.1.0"), Some((22, 1)));
         assert_eq!(parse_node_version("garbage"), None);
         assert!((20, 20) >= NODE_MIN && (18, 30) < NODE_MIN);
+    }
+
+    #[test]
+    fn every_missing_prerequisite_is_reported_at_once() {
+        let mut missing = Vec::new();
+        assert!(!collect(&mut missing, Err(Missing("no node".into()).into())).unwrap());
+        assert!(collect(&mut missing, Ok(())).unwrap());
+        assert!(!collect(&mut missing, Err(Missing("no kubectl".into()).into())).unwrap());
+        assert!(collect(&mut missing, Err(anyhow::anyhow!("apt failed"))).is_err());
+        assert_eq!(missing.len(), 2);
     }
 
     #[test]

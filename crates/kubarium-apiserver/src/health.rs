@@ -6,12 +6,12 @@
 //! withheld unless verbose, exactly as upstream, so probes and scripts written for a real
 //! cluster read ours the same way.
 
-use std::collections::HashSet;
+use std::collections::BTreeSet;
 
 use axum::Router;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::any;
 use http::StatusCode;
 use http::header::{CONTENT_TYPE, HeaderValue};
 
@@ -77,15 +77,17 @@ pub(crate) fn routes() -> Router<ApiServer> {
         router = router
             .route(
                 &format!("/{}", endpoint.name()),
-                get(
-                    move |State(server): State<ApiServer>, RawQuery(query): RawQuery| async move {
-                        report(&server, endpoint, query.as_deref())
+                // Any method, as upstream's handlers answer them.
+                any(
+                    move |State(server): State<ApiServer>,
+                          Query(query): Query<Vec<(String, String)>>| async move {
+                        report(&server, endpoint, &query)
                     },
                 ),
             )
             .route(
                 &format!("/{}/{{check}}", endpoint.name()),
-                get(
+                any(
                     move |State(server): State<ApiServer>, Path(name): Path<String>| async move {
                         single(&server, endpoint, &name)
                     },
@@ -99,32 +101,24 @@ pub(crate) fn routes() -> Router<ApiServer> {
 #[derive(Debug, Default)]
 struct Options {
     verbose: bool,
-    exclude: HashSet<String>,
+    exclude: BTreeSet<String>,
 }
 
 impl Options {
-    fn parse(query: Option<&str>) -> Self {
-        let mut options = Options::default();
-        for pair in query
-            .unwrap_or_default()
-            .split('&')
-            .filter(|p| !p.is_empty())
-        {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            match key {
-                // Upstream treats the mere presence of `verbose` as true.
-                "verbose" => options.verbose = value != "false" && value != "0",
-                "exclude" => {
-                    options.exclude.insert(value.to_owned());
-                }
-                _ => {}
-            }
+    fn parse(query: &[(String, String)]) -> Self {
+        Options {
+            // Upstream treats the mere presence of `verbose` as true, whatever its value.
+            verbose: query.iter().any(|(key, _)| key == "verbose"),
+            exclude: query
+                .iter()
+                .filter(|(key, _)| key == "exclude")
+                .map(|(_, value)| value.clone())
+                .collect(),
         }
-        options
     }
 }
 
-fn report(server: &ApiServer, endpoint: Endpoint, query: Option<&str>) -> Response {
+fn report(server: &ApiServer, endpoint: Endpoint, query: &[(String, String)]) -> Response {
     let options = Options::parse(query);
     let mut lines = Vec::new();
     let mut failed = false;
@@ -142,13 +136,16 @@ fn report(server: &ApiServer, endpoint: Endpoint, query: Option<&str>) -> Respon
             }
         }
     }
-    for unknown in options
+    let unknown: Vec<String> = options
         .exclude
         .iter()
         .filter(|name| !endpoint.checks().iter().any(|c| c.name() == name.as_str()))
-    {
+        .map(|name| format!("{name:?}"))
+        .collect();
+    if !unknown.is_empty() {
         lines.push(format!(
-            "warn: some health checks cannot be excluded: no matches for \"{unknown}\""
+            "warn: some health checks cannot be excluded: no matches for {}",
+            unknown.join(",")
         ));
     }
     if failed {
@@ -169,9 +166,9 @@ fn single(server: &ApiServer, endpoint: Endpoint, name: &str) -> Response {
     };
     match check.run(server) {
         Ok(()) => text(StatusCode::OK, "ok".to_owned()),
-        Err(_) => text(
+        Err(reason) => text(
             StatusCode::INTERNAL_SERVER_ERROR,
-            format!("internal server error: {} check failed\n", check.name()),
+            format!("internal server error: {reason}\n"),
         ),
     }
 }
@@ -244,7 +241,25 @@ mod tests {
         ");
         let (response, _) = testing::get(&server, "/livez").await;
         assert_eq!(response.status(), StatusCode::OK);
-        let (response, _) = testing::get(&server, "/readyz/shutdown").await;
+        let (response, body) = testing::get(&server, "/readyz/shutdown").await;
         assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(body, "internal server error: process is shutting down\n");
+    }
+
+    #[tokio::test]
+    async fn verbose_is_on_whenever_present_and_any_method_is_answered() {
+        let server = testing::server();
+        let (_, body) = testing::get(&server, "/livez?verbose=false&exclude=b&exclude=a").await;
+        insta::assert_snapshot!(body, @r#"
+        [+]ping ok
+        warn: some health checks cannot be excluded: no matches for "a","b"
+        livez check passed
+        "#);
+        let request = http::Request::post("/healthz")
+            .header("authorization", format!("Bearer {}", testing::TOKEN))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (response, body) = testing::send(&server, request).await;
+        assert_eq!((response.status(), body.as_str()), (StatusCode::OK, "ok"));
     }
 }

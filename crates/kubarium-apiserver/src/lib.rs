@@ -66,6 +66,7 @@ pub fn router(server: ApiServer) -> Router {
         .route("/version", get(version::get_version))
         .merge(health::routes())
         .fallback(status::not_found)
+        .method_not_allowed_fallback(status::method_not_allowed)
         // `layer`, not `route_layer`: the fallback must demand a credential too, or an
         // anonymous client could probe which paths exist.
         .layer(axum::middleware::from_fn_with_state(

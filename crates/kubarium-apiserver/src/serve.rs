@@ -69,6 +69,8 @@ pub async fn serve(
 ) {
     let acceptor = TlsAcceptor::from(tls);
     let graceful = GracefulShutdown::new();
+    // Every connection's task, so none outlives the drain window.
+    let mut connections = tokio::task::JoinSet::new();
     let builder = auto::Builder::new(TokioExecutor::new());
     tokio::pin!(shutdown);
     loop {
@@ -89,7 +91,8 @@ pub async fn serve(
         let service = TowerToHyperService::new(router.clone());
         let builder = builder.clone();
         let watcher = graceful.watcher();
-        tokio::spawn(async move {
+        while connections.try_join_next().is_some() {}
+        connections.spawn(async move {
             let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
                 Ok(Ok(tls)) => tls,
                 Ok(Err(error)) => return log_connection_error(peer, &error),
@@ -108,6 +111,8 @@ pub async fn serve(
     {
         tracing::info!("closed connections still open after {DRAIN_TIMEOUT:?}");
     }
+    connections.abort_all();
+    while connections.join_next().await.is_some() {}
 }
 
 fn log_connection_error(peer: SocketAddr, error: &dyn std::error::Error) {

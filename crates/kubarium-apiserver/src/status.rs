@@ -6,11 +6,11 @@
 
 use axum::Json;
 use axum::response::{IntoResponse, Response};
-use http::{StatusCode, Uri};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::Status;
+use http::{Method, StatusCode, Uri};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
 
 /// A failed request, rendered as a Kubernetes `Status` with upstream's `reason` vocabulary.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("{reason} ({code}): {message}")]
 pub struct StatusError {
     /// HTTP status code, also written into `Status.code`.
@@ -19,6 +19,8 @@ pub struct StatusError {
     pub reason: &'static str,
     /// What failed and, where the client can act, what to do about it.
     pub message: String,
+    /// Which object the error is about, and per-field causes.
+    pub details: Option<StatusDetails>,
 }
 
 impl StatusError {
@@ -28,6 +30,7 @@ impl StatusError {
             code: StatusCode::UNAUTHORIZED,
             reason: "Unauthorized",
             message: "Unauthorized".to_owned(),
+            details: None,
         }
     }
 
@@ -37,6 +40,19 @@ impl StatusError {
             code: StatusCode::NOT_FOUND,
             reason: "NotFound",
             message: "the server could not find the requested resource".to_owned(),
+            details: Some(StatusDetails::default()),
+        }
+    }
+
+    /// 405 for a verb the path does not support.
+    pub fn method_not_allowed(method: &Method) -> Self {
+        Self {
+            code: StatusCode::METHOD_NOT_ALLOWED,
+            reason: "MethodNotAllowed",
+            message: format!(
+                "the server does not allow this method on the requested resource ({method})"
+            ),
+            details: Some(StatusDetails::default()),
         }
     }
 
@@ -47,6 +63,7 @@ impl StatusError {
             message: Some(self.message.clone()),
             reason: Some(self.reason.to_owned()),
             status: Some("Failure".to_owned()),
+            details: self.details.clone(),
             ..Status::default()
         }
     }
@@ -56,6 +73,11 @@ impl IntoResponse for StatusError {
     fn into_response(self) -> Response {
         (self.code, Json(self.to_status())).into_response()
     }
+}
+
+/// Answer for a known path asked with a method it does not serve.
+pub(crate) async fn method_not_allowed(method: Method) -> StatusError {
+    StatusError::method_not_allowed(&method)
 }
 
 /// Fallback for every path the router does not serve.
@@ -74,6 +96,6 @@ mod tests {
         let (response, body) = testing::get(&testing::server(), "/no/such/path").await;
         assert_eq!(response.status(), StatusCode::NOT_FOUND);
         assert_eq!(response.headers()["content-type"], "application/json");
-        insta::assert_snapshot!(body, @r#"{"apiVersion":"v1","kind":"Status","code":404,"message":"the server could not find the requested resource","metadata":{},"reason":"NotFound","status":"Failure"}"#);
+        insta::assert_snapshot!(body, @r#"{"apiVersion":"v1","kind":"Status","code":404,"details":{},"message":"the server could not find the requested resource","metadata":{},"reason":"NotFound","status":"Failure"}"#);
     }
 }

@@ -3,7 +3,7 @@
 /// Errors of the app layer.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// The embedded cluster is not running (still starting, failed, or stopped).
+    /// The embedded cluster is not running; says why (still starting, failed, or stopped).
     #[error("the local cluster is not running: {0}")]
     NotRunning(String),
 }

@@ -40,6 +40,19 @@ pub enum ClusterPhase {
     Stopped,
 }
 
+impl ClusterPhase {
+    /// The phase in words, for messages.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ClusterPhase::Starting => "it is still starting",
+            ClusterPhase::Connected => "it is connected",
+            ClusterPhase::Unreachable => "it does not answer",
+            ClusterPhase::Failed => "it failed to start",
+            ClusterPhase::Stopped => "it was stopped",
+        }
+    }
+}
+
 /// The API server's version, from `/version`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
@@ -64,8 +77,12 @@ pub struct ClusterStatus {
     pub server_url: Option<String>,
     /// Where its kubeconfig was written (local cluster only).
     pub kubeconfig_path: Option<String>,
-    /// Where it keeps its state and logs (local cluster only).
+    /// A kubectl line that works against it, quoted for a shell (local cluster only).
+    pub kubectl_command: Option<String>,
+    /// Where it keeps its state (local cluster only).
     pub data_dir: Option<String>,
+    /// Where its logs are written (local cluster only).
+    pub logs_dir: Option<String>,
     /// From the last successful probe.
     pub version: Option<ServerVersion>,
     /// Round trip of the last successful probe, in milliseconds.

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use kubarium_cluster::{Cluster, ClusterBuilder, kubeconfig};
-use tokio::sync::{Mutex, watch};
+use tokio::sync::{Mutex, OwnedMutexGuard, watch};
 use tokio::task::JoinHandle;
 
 use crate::ipc::{AppError, ClusterPhase, ClusterStatus, ErrorCode};
@@ -13,7 +13,7 @@ use crate::probe;
 /// The embedded cluster and its live status.
 pub struct LocalCluster {
     status: watch::Sender<ClusterStatus>,
-    running: Mutex<Running>,
+    running: Arc<Mutex<Running>>,
 }
 
 /// What runs while the cluster is up.
@@ -33,31 +33,43 @@ impl LocalCluster {
             phase: ClusterPhase::Starting,
             server_url: None,
             kubeconfig_path: None,
+            kubectl_command: None,
             data_dir: None,
+            logs_dir: None,
             version: None,
             latency_ms: None,
             error: None,
         });
-        let this = Arc::new(Self {
-            status,
-            running: Mutex::new(Running::default()),
-        });
+        let running = Arc::new(Mutex::new(Running::default()));
+        // Locked before the start task exists, so a shutdown that comes early waits for the
+        // start to finish and then stops what it started.
+        let guard = Arc::clone(&running)
+            .try_lock_owned()
+            .unwrap_or_else(|_| unreachable!("a new mutex is unlocked"));
+        let this = Arc::new(Self { status, running });
         let starting = Arc::clone(&this);
-        tokio::spawn(async move { starting.run(builder).await });
+        tokio::spawn(async move { starting.run(builder, guard).await });
         this
     }
 
-    async fn run(self: Arc<Self>, builder: ClusterBuilder) {
-        let mut running = self.running.lock().await;
+    async fn run(self: Arc<Self>, builder: ClusterBuilder, mut running: OwnedMutexGuard<Running>) {
         match builder.start().await {
             Ok(cluster) => {
+                let data_dir = &cluster.config().data_dir;
                 self.status.send_modify(|status| {
                     status.server_url = Some(cluster.server_url().to_owned());
                     status.kubeconfig_path = Some(cluster.kubeconfig_path().display().to_string());
-                    status.data_dir = Some(cluster.config().data_dir.display().to_string());
+                    status.kubectl_command = Some(kubeconfig::kubectl_command(
+                        cluster.kubeconfig_path(),
+                        "version",
+                    ));
+                    status.data_dir = Some(data_dir.display().to_string());
+                    status.logs_dir = Some(data_dir.join("logs").display().to_string());
                 });
+                // Probed through its kubeconfig, over TLS, as kubectl and remote clusters are:
+                // "connected" means what a user's tools will find.
                 running.probe = Some(tokio::spawn(probe::run(
-                    cluster.client(),
+                    probe::Target::Kubeconfig(cluster.kubeconfig().clone()),
                     self.status.clone(),
                 )));
                 running.cluster = Some(cluster);
@@ -107,10 +119,9 @@ impl LocalCluster {
         let running = self.running.lock().await;
         match &running.cluster {
             Some(cluster) => Ok(cluster.client()),
-            None => Err(crate::Error::NotRunning(format!(
-                "{:?}",
-                self.status.borrow().phase
-            ))),
+            None => Err(crate::Error::NotRunning(
+                self.status.borrow().phase.describe().to_owned(),
+            )),
         }
     }
 

@@ -12,12 +12,43 @@ const INTERVAL: Duration = Duration::from_secs(2);
 /// A probe slower than this counts as unreachable.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
+/// What to probe.
+pub(crate) enum Target {
+    /// A cluster reached as its kubeconfig says, over the network, as kubectl reaches it.
+    Kubeconfig(kube::config::Kubeconfig),
+}
+
+impl Target {
+    async fn client(&self) -> Result<kube::Client, String> {
+        match self {
+            Target::Kubeconfig(kubeconfig) => {
+                let config =
+                    kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &Default::default())
+                        .await
+                        .map_err(|e| format!("Its kubeconfig cannot be used: {e}."))?;
+                kube::Client::try_from(config).map_err(|e| format!("No client for it: {e}."))
+            }
+        }
+    }
+}
+
 /// Probes until aborted, updating `status` after every probe.
-pub(crate) async fn run(client: kube::Client, status: watch::Sender<ClusterStatus>) {
+pub(crate) async fn run(target: Target, status: watch::Sender<ClusterStatus>) {
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut client = None;
     loop {
         ticks.tick().await;
+        if client.is_none() {
+            match target.client().await {
+                Ok(built) => client = Some(built),
+                Err(message) => {
+                    status.send_modify(|status| unreachable(status, message));
+                    continue;
+                }
+            }
+        }
+        let Some(client) = &client else { continue };
         let started = Instant::now();
         let result = tokio::time::timeout(TIMEOUT, client.apiserver_version()).await;
         let latency = started.elapsed();

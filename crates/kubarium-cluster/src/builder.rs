@@ -131,7 +131,11 @@ impl ClusterBuilder {
         let api =
             ApiServer::new(Authenticator::new().with_token(&pki.admin_token, UserInfo::admin()));
         let router = kubarium_apiserver::router(api.clone());
-        let client = in_process_client(router.clone(), &pki.admin_token)?;
+        let client =
+            in_process_client(router.clone(), &pki.admin_token).map_err(|reason| Error::Pki {
+                path: data_dir.path().join("pki"),
+                reason,
+            })?;
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(kubarium_apiserver::serve(listener, tls, router, async {
             let _ = stopped.await;
@@ -173,12 +177,9 @@ fn client_addr(listen: SocketAddr) -> SocketAddr {
 
 /// A `kube::Client` that calls the router directly, as a tower `Service`: no socket, no TLS,
 /// but the same authentication and handlers every remote client goes through.
-fn in_process_client(router: axum::Router, token: &str) -> Result<kube::Client> {
-    let mut authorization =
-        HeaderValue::try_from(format!("Bearer {token}")).map_err(|e| Error::Pki {
-            path: PathBuf::from("admin.token"),
-            reason: format!("the admin token is not a valid header value: {e}"),
-        })?;
+fn in_process_client(router: axum::Router, token: &str) -> Result<kube::Client, String> {
+    let mut authorization = HeaderValue::try_from(format!("Bearer {token}"))
+        .map_err(|e| format!("admin.token is not a valid header value: {e}"))?;
     authorization.set_sensitive(true);
     let service = tower::ServiceBuilder::new()
         .map_request(move |mut request: http::Request<kube::client::Body>| {
@@ -245,8 +246,9 @@ impl Cluster {
         &self.config
     }
 
-    /// Stops the cluster: `/readyz` turns unready, the listener closes, open requests get a
-    /// few seconds to finish, then the data dir lock is released.
+    /// Stops the cluster: `/readyz` turns unready and the listener closes at once (as
+    /// kube-apiserver does with its default `--shutdown-delay-duration=0`), open requests get
+    /// a few seconds to finish, then the data dir lock is released.
     pub async fn shutdown(self) {
         tracing::info!("cluster shutting down");
         self.api.begin_shutdown();

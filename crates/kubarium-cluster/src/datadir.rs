@@ -92,23 +92,36 @@ pub(crate) fn write_private(path: &Path, contents: &[u8]) -> Result<()> {
         .file_name()
         .map(|n| n.to_string_lossy())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{file_name}.tmp-{}", std::process::id()));
+    // A random name opened with `create_new`: in a shared folder nobody can plant the file
+    // (or a symlink) first and so get to read what we write into it.
+    let mut nonce = [0u8; 8];
+    getrandom::fill(&mut nonce).map_err(|e| Error::Io {
+        path: path.to_owned(),
+        source: std::io::Error::other(e.to_string()),
+    })?;
+    let suffix: String = nonce.iter().map(|b| format!("{b:02x}")).collect();
+    let tmp = dir.join(format!(".{file_name}.{suffix}.tmp"));
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    let result = options.open(&tmp).and_then(|mut file| {
-        file.write_all(contents)?;
-        file.sync_all()
-    });
-    if let Err(source) = result {
+    let mut file = options.open(&tmp).map_err(Error::io(&tmp))?;
+    // From here the temp file is ours: remove it if anything fails.
+    let written = file
+        .write_all(contents)
+        .and_then(|()| file.sync_all())
+        .and_then(|()| fs::rename(&tmp, path));
+    if let Err(source) = written {
         let _ = fs::remove_file(&tmp);
-        return Err(Error::Io { path: tmp, source });
+        return Err(Error::Io {
+            path: path.to_owned(),
+            source,
+        });
     }
-    fs::rename(&tmp, path).map_err(Error::io(path))
+    Ok(())
 }
 
 #[cfg(test)]

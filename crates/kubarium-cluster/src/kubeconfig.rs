@@ -58,18 +58,32 @@ pub fn for_cluster(server_url: &str, ca_pem: &str, token: &str) -> Kubeconfig {
     }
 }
 
-/// Writes `config` to `path` (0600, atomically). Refuses to replace a file that holds any
-/// context other than Kubarium's own: pointing `--kubeconfig` at `~/.kube/config` by mistake
-/// must not wipe a user's clusters.
+/// Writes `config` to `path` (0600, atomically). Replaces an existing file only when it is
+/// empty or holds nothing but Kubarium's own context: pointing `--kubeconfig` at
+/// `~/.kube/config` by mistake must not wipe a user's clusters, and a file we cannot read or
+/// parse is not ours to judge.
 pub fn write(path: &Path, config: &Kubeconfig) -> Result<()> {
-    if path.exists() {
-        // An unreadable or empty file is ours to replace; one with foreign contexts is not.
-        if let Ok(existing) = Kubeconfig::read_from(path) {
-            let foreign: Vec<_> = existing
-                .contexts
-                .iter()
-                .map(|c| c.name.as_str())
-                .filter(|name| *name != CONTEXT)
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(source) => {
+            return Err(Error::Io {
+                path: path.to_owned(),
+                source,
+            });
+        }
+        Ok(text) if text.trim().is_empty() => {}
+        Ok(text) => {
+            let contexts = match Kubeconfig::from_yaml(&text) {
+                Ok(existing) => existing
+                    .contexts
+                    .into_iter()
+                    .map(|c| c.name)
+                    .collect::<Vec<_>>(),
+                Err(_) => vec!["(not a kubeconfig Kubarium can read)".to_owned()],
+            };
+            let foreign: Vec<String> = contexts
+                .into_iter()
+                .filter(|name| name != CONTEXT)
                 .collect();
             if !foreign.is_empty() {
                 return Err(Error::ForeignKubeconfig {
@@ -89,9 +103,40 @@ pub fn write(path: &Path, config: &Kubeconfig) -> Result<()> {
     write_private(path, yaml.as_bytes())
 }
 
+/// A kubectl command line using the kubeconfig at `path`, quoted for a POSIX shell where
+/// needed so it can be pasted as is.
+pub fn kubectl_command(path: &Path, args: &str) -> String {
+    let path = path.display().to_string();
+    let plain = !path.is_empty()
+        && path
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c));
+    let quoted = if plain {
+        path
+    } else {
+        format!("'{}'", path.replace('\'', r"'\''"))
+    };
+    format!("kubectl --kubeconfig {quoted} {args}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn kubectl_lines_paste_as_one_argument() {
+        assert_eq!(
+            kubectl_command(
+                Path::new("/home/ada/.local/share/kubarium/kubeconfig"),
+                "version"
+            ),
+            "kubectl --kubeconfig /home/ada/.local/share/kubarium/kubeconfig version"
+        );
+        assert_eq!(
+            kubectl_command(Path::new("/Users/Ada L/it's/kubeconfig"), "get pods"),
+            r"kubectl --kubeconfig '/Users/Ada L/it'\''s/kubeconfig' get pods"
+        );
+    }
 
     #[test]
     fn round_trips_through_kube_rs() {
@@ -107,6 +152,17 @@ mod tests {
         );
         // Rewriting our own file is fine.
         write(&path, &config).unwrap();
+    }
+
+    #[test]
+    fn refuses_to_replace_what_it_cannot_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config");
+        std::fs::write(&path, "this: [is not a kubeconfig").unwrap();
+        let err = write(&path, &for_cluster("https://127.0.0.1:6443", "PEM", "t")).unwrap_err();
+        assert!(matches!(err, Error::ForeignKubeconfig { .. }), "{err}");
+        std::fs::write(&path, "").unwrap();
+        write(&path, &for_cluster("https://127.0.0.1:6443", "PEM", "t")).unwrap();
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod datadir;
 mod error;
 pub mod kubeconfig;
 mod pki;
+mod signal;
 pub mod telemetry;
 
 pub use args::ClusterArgs;
@@ -20,3 +21,4 @@ pub use builder::{
 };
 pub use datadir::default_data_dir;
 pub use error::{Error, Result};
+pub use signal::stop_signal;

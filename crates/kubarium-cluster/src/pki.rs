@@ -53,12 +53,23 @@ impl Pki {
         };
         let ca_cert_path = dir.join("ca.crt");
         let ca_key_path = dir.join("ca.key");
-        let (ca_pem, ca_key) = match (read(&ca_cert_path)?, read(&ca_key_path)?) {
+        let loaded = match (read(&ca_cert_path)?, read(&ca_key_path)?) {
             (Some(cert), Some(key)) => {
                 let key = KeyPair::from_pem(&key).map_err(|e| fail(format!("ca.key: {e}")))?;
-                (cert, key)
+                if certifies(&cert, &key) {
+                    Some((cert, key))
+                } else {
+                    // A crash between writing the key and the certificate, or a hand edit:
+                    // certificates signed now would not chain to the saved CA.
+                    tracing::warn!(dir = %dir.display(), "ca.crt does not match ca.key; creating a new CA (kubeconfigs are rewritten)");
+                    None
+                }
             }
-            _ => {
+            _ => None,
+        };
+        let (ca_pem, ca_key) = match loaded {
+            Some(loaded) => loaded,
+            None => {
                 let key = KeyPair::generate().map_err(|e| fail(e.to_string()))?;
                 let cert = ca_params()
                     .self_signed(&key)
@@ -79,8 +90,11 @@ impl Pki {
 
         let token_path = dir.join("admin.token");
         let admin_token = match read(&token_path)? {
-            Some(token) if !token.trim().is_empty() => token.trim().to_owned(),
-            _ => {
+            Some(token) if is_token(token.trim()) => token.trim().to_owned(),
+            found => {
+                if found.is_some() {
+                    tracing::warn!(path = %token_path.display(), "admin.token is not a usable bearer token; issuing a new one");
+                }
                 let token = new_token().map_err(fail)?;
                 write_private(&token_path, token.as_bytes())?;
                 token
@@ -155,6 +169,22 @@ fn serving_params(listen_ip: IpAddr) -> CertificateParams {
     params
 }
 
+/// Whether the certificate in `cert_pem` carries `key`'s public key.
+fn certifies(cert_pem: &str, key: &KeyPair) -> bool {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let Ok(der) = CertificateDer::from_pem_slice(cert_pem.as_bytes()) else {
+        return false;
+    };
+    let public = key.public_key_raw();
+    !public.is_empty() && der.windows(public.len()).any(|w| w == public)
+}
+
+/// A token we can send as a header value: non-empty, visible ASCII, no spaces.
+fn is_token(token: &str) -> bool {
+    !token.is_empty() && token.bytes().all(|b| b.is_ascii_graphic())
+}
+
 /// 256 random bits, URL-safe base64: the shape of a bearer token.
 fn new_token() -> std::result::Result<String, String> {
     let mut bytes = [0u8; 32];
@@ -176,6 +206,26 @@ mod tests {
         assert_eq!(first.admin_token.len(), 43);
         assert_ne!(first.serving.key_pem, second.serving.key_pem);
         second.serving.server_config().unwrap();
+    }
+
+    #[test]
+    fn a_mismatched_ca_or_bad_token_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
+        let first = Pki::load_or_create(dir.path(), ip).unwrap();
+        // A key that is not the certificate's: the CA is recreated.
+        fs::write(
+            dir.path().join("ca.key"),
+            KeyPair::generate().unwrap().serialize_pem(),
+        )
+        .unwrap();
+        fs::write(dir.path().join("admin.token"), "bad token\n").unwrap();
+        let second = Pki::load_or_create(dir.path(), ip).unwrap();
+        assert_ne!(first.ca_pem, second.ca_pem);
+        let key =
+            KeyPair::from_pem(&fs::read_to_string(dir.path().join("ca.key")).unwrap()).unwrap();
+        assert!(certifies(&second.ca_pem, &key));
+        assert!(is_token(&second.admin_token) && second.admin_token != "bad token");
     }
 
     #[test]

@@ -13,6 +13,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
+use crate::datadir::create_private_dir;
 use crate::{Error, Result};
 
 /// Keeps the log file writer alive; logs still buffered are flushed when it drops, so hold
@@ -20,9 +21,13 @@ use crate::{Error, Result};
 #[must_use = "logs are lost unless the guard lives until the program ends"]
 pub struct LogGuard(#[allow(dead_code)] WorkerGuard);
 
-/// Installs the global subscriber: stderr and `log_dir/<name>.<date>.log`.
-pub fn init(log_dir: &Path, name: &str) -> Result<LogGuard> {
-    std::fs::create_dir_all(log_dir).map_err(Error::io(log_dir))?;
+/// Installs the global subscriber: stderr and `DIR/logs/<name>.<date>.log`. Creates the
+/// data dir first, private to the user, since it is the first thing a binary touches.
+pub fn init(data_dir: &Path, name: &str) -> Result<LogGuard> {
+    create_private_dir(data_dir)?;
+    let log_dir = data_dir.join("logs");
+    create_private_dir(&log_dir)?;
+    let log_dir = log_dir.as_path();
     let file = RollingFileAppender::builder()
         .rotation(Rotation::DAILY)
         .filename_prefix(name)

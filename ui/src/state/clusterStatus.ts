@@ -63,14 +63,3 @@ export function formatLatency(ms: number): string {
   if (ms < 10) return `${ms.toFixed(1)} ms`;
   return `${Math.round(ms).toString()} ms`;
 }
-
-/** Quotes a path for a POSIX shell when needed, so a copied command pastes as one argument. */
-export function shellQuote(text: string): string {
-  if (/^[A-Za-z0-9/._\-+:=@%,]+$/.test(text)) return text;
-  return `'${text.replaceAll("'", String.raw`'\''`)}'`;
-}
-
-/** The kubectl line that proves the cluster works, for the given kubeconfig. */
-export function kubectlVersionCommand(kubeconfigPath: string): string {
-  return `kubectl --kubeconfig ${shellQuote(kubeconfigPath)} version`;
-}

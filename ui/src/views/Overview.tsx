@@ -1,4 +1,4 @@
-import { formatLatency, kubectlVersionCommand, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
 import { CopyField } from "./CopyField";
 
 /** Home: the local cluster at a glance, and how to reach it from a terminal. */
@@ -46,13 +46,13 @@ export function Overview({ status }: { status: StatusSnapshot }) {
           </dl>
         </section>
 
-        {s.kubeconfigPath && (
+        {s.kubeconfigPath && s.kubectlCommand && (
           <section className="card" aria-labelledby="kubectl-heading">
             <h2 id="kubectl-heading">Use it with kubectl</h2>
             <p className="muted">
               The cluster wrote a kubeconfig for you (readable only by you). Point kubectl at it:
             </p>
-            <CopyField label="Try" value={kubectlVersionCommand(s.kubeconfigPath)} testId="overview-kubectl" />
+            <CopyField label="Try" value={s.kubectlCommand} testId="overview-kubectl" />
             <CopyField label="Kubeconfig" value={s.kubeconfigPath} testId="overview-kubeconfig" />
           </section>
         )}
@@ -61,7 +61,7 @@ export function Overview({ status }: { status: StatusSnapshot }) {
           <section className="card" aria-labelledby="data-heading">
             <h2 id="data-heading">Where things live</h2>
             <CopyField label="Data folder" value={s.dataDir} testId="overview-data-dir" />
-            <CopyField label="Logs" value={`${s.dataDir}/logs`} testId="overview-logs" />
+            {s.logsDir && <CopyField label="Logs" value={s.logsDir} testId="overview-logs" />}
           </section>
         )}
       </div>

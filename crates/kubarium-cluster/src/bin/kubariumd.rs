@@ -6,7 +6,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use kubarium_cluster::{ClusterArgs, telemetry};
+use kubarium_cluster::{ClusterArgs, kubeconfig, telemetry};
 
 /// Runs a local Kubernetes-compatible cluster; kubectl works against it unchanged.
 #[derive(Debug, Parser)]
@@ -18,7 +18,7 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse().cluster;
-    let _logs = match telemetry::init(&args.data_dir().join("logs"), "kubariumd") {
+    let _logs = match telemetry::init(&args.data_dir(), "kubariumd") {
         Ok(guard) => guard,
         Err(error) => {
             eprintln!("kubariumd: {error}");
@@ -31,15 +31,15 @@ fn main() -> ExitCode {
     {
         Ok(runtime) => runtime,
         Err(error) => {
-            eprintln!("kubariumd: could not start the async runtime: {error}");
+            tracing::error!("could not start the async runtime: {error}");
             return ExitCode::FAILURE;
         }
     };
     match runtime.block_on(run(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
+            // The stderr log layer shows it; the file keeps it.
             tracing::error!("{error:#}");
-            eprintln!("kubariumd: {error:#}");
             ExitCode::FAILURE
         }
     }
@@ -51,43 +51,12 @@ async fn run(args: ClusterArgs) -> anyhow::Result<()> {
     println!("Kubarium cluster is running at {}", cluster.server_url());
     println!("kubeconfig: {kubeconfig}");
     println!(
-        "Try: kubectl --kubeconfig {} version",
-        shell_quote(&kubeconfig)
+        "Try: {}",
+        kubeconfig::kubectl_command(cluster.kubeconfig_path(), "version")
     );
     println!("Stop with Ctrl+C.");
-    let signal = stop_signal().await?;
+    let signal = kubarium_cluster::stop_signal().await?;
     tracing::info!("received {signal}");
     cluster.shutdown().await;
     Ok(())
-}
-
-/// Waits for SIGINT or SIGTERM (Ctrl+C elsewhere) and names the one that came.
-async fn stop_signal() -> anyhow::Result<&'static str> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        let mut term = signal(SignalKind::terminate())?;
-        let mut int = signal(SignalKind::interrupt())?;
-        Ok(tokio::select! {
-            _ = term.recv() => "SIGTERM",
-            _ = int.recv() => "SIGINT",
-        })
-    }
-    #[cfg(not(unix))]
-    {
-        tokio::signal::ctrl_c().await?;
-        Ok("Ctrl+C")
-    }
-}
-
-/// Quotes a path for a POSIX shell when it needs quoting, so the printed line can be pasted.
-fn shell_quote(text: &str) -> String {
-    let plain = text
-        .chars()
-        .all(|c| c.is_ascii_alphanumeric() || "/._-+:=@%,".contains(c));
-    if plain && !text.is_empty() {
-        text.to_owned()
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }

@@ -28,9 +28,17 @@ serverUrl: string | null,
  */
 kubeconfigPath: string | null, 
 /**
- * Where it keeps its state and logs (local cluster only).
+ * A kubectl line that works against it, quoted for a shell (local cluster only).
+ */
+kubectlCommand: string | null, 
+/**
+ * Where it keeps its state (local cluster only).
  */
 dataDir: string | null, 
+/**
+ * Where its logs are written (local cluster only).
+ */
+logsDir: string | null, 
 /**
  * From the last successful probe.
  */
