@@ -1,29 +1,58 @@
 //! Kubarium's Kubernetes API server.
 //!
-//! [`router`] builds an [`axum::Router`] that speaks the Kubernetes REST API. The same router
-//! serves remote clients over TLS ([`serve`]) and in-process clients as a plain tower
-//! `Service` (a `kube::Client` built on it never opens a socket), so both take one code path.
+//! [`router`] builds an [`axum::Router`] that speaks the Kubernetes REST API over a
+//! [`kubarium_store::Store`]. The same router serves remote clients over TLS ([`serve`]) and
+//! in-process clients as a plain tower `Service` (a `kube::Client` built on it never opens a
+//! socket), so both take one code path.
 //!
 //! Every route sits behind [`auth`]: a request without a valid credential gets a 401
 //! `Status`, whatever it asks for. Errors a client can cause become Kubernetes `Status`
 //! objects ([`StatusError`]), never a panic or a bare 500.
 
+mod apply;
 pub mod auth;
+mod bootstrap;
+mod discovery;
+mod handlers;
 mod health;
+mod kinds;
+mod managed;
+mod object;
+pub mod registry;
+mod request;
+mod schema;
+mod selector;
 pub mod serve;
 mod status;
+mod strategic;
+mod validation;
 mod version;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
+use kubarium_store::Store;
 
 pub use auth::{Authenticator, UserInfo};
+pub use kinds::ServiceRange;
 pub use serve::{ServeError, TlsIdentity, serve};
 pub use status::StatusError;
 pub use version::{KUBERNETES_MINOR, build_info};
+
+/// How the API server is set up.
+pub struct Config {
+    /// Who may call it.
+    pub authenticator: Authenticator,
+    /// Where objects live.
+    pub store: Store,
+    /// Where service cluster IPs come from.
+    pub service_range: ServiceRange,
+    /// How often watches that asked for bookmarks get one.
+    pub bookmark_interval: Duration,
+}
 
 /// What the API server needs to answer requests; cheap to clone.
 #[derive(Clone)]
@@ -33,30 +62,68 @@ pub struct ApiServer {
 
 struct Inner {
     authenticator: Authenticator,
+    store: Store,
+    service_range: ServiceRange,
+    bookmark_interval: Duration,
     version: k8s_openapi::apimachinery::pkg::version::Info,
     shutting_down: AtomicBool,
+    shutdown: tokio::sync::watch::Sender<bool>,
+    allocation: Arc<tokio::sync::Mutex<()>>,
 }
 
 impl ApiServer {
-    /// An API server that accepts the identities `authenticator` knows.
-    pub fn new(authenticator: Authenticator) -> Self {
+    /// An API server over `config.store`.
+    pub fn new(config: Config) -> Self {
+        let (shutdown, _) = tokio::sync::watch::channel(false);
         Self {
             inner: Arc::new(Inner {
-                authenticator,
+                authenticator: config.authenticator,
+                store: config.store,
+                service_range: config.service_range,
+                bookmark_interval: config.bookmark_interval,
                 version: build_info(),
                 shutting_down: AtomicBool::new(false),
+                shutdown,
+                allocation: Arc::new(tokio::sync::Mutex::new(())),
             }),
         }
     }
 
-    /// Marks the server as shutting down: `/readyz` fails from now on, so load balancers and
-    /// clients that watch readiness stop sending new work while requests in flight finish.
+    /// Creates what a new cluster starts with (the `default`, `kube-system`, `kube-public`
+    /// and `kube-node-lease` namespaces, the `kubernetes` service), leaving what exists.
+    pub async fn bootstrap(&self) -> Result<(), StatusError> {
+        bootstrap::run(self).await
+    }
+
+    /// Marks the server as shutting down: `/readyz` fails from now on, and open watches end
+    /// (their clients re-watch elsewhere or after the restart).
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
+        self.inner.shutdown.send_replace(true);
     }
 
     fn is_shutting_down(&self) -> bool {
         self.inner.shutting_down.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn store(&self) -> Store {
+        self.inner.store.clone()
+    }
+
+    pub(crate) fn service_range(&self) -> ServiceRange {
+        self.inner.service_range
+    }
+
+    pub(crate) fn bookmark_interval(&self) -> Duration {
+        self.inner.bookmark_interval
+    }
+
+    pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub(crate) async fn allocation_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {
+        Arc::clone(&self.inner.allocation).lock_owned().await
     }
 }
 
@@ -65,6 +132,8 @@ pub fn router(server: ApiServer) -> Router {
     Router::new()
         .route("/version", get(version::get_version))
         .merge(health::routes())
+        .merge(discovery::routes())
+        .merge(handlers::routes())
         .fallback(status::not_found)
         .method_not_allowed_fallback(status::method_not_allowed)
         // `layer`, not `route_layer`: the fallback must demand a credential too, or an
@@ -89,8 +158,18 @@ pub(crate) mod testing {
 
     pub(crate) const TOKEN: &str = "test-token-0123456789";
 
+    /// A server over a fresh store in a temporary directory (kept alive by the server).
     pub(crate) fn server() -> ApiServer {
-        ApiServer::new(Authenticator::new().with_token(TOKEN, UserInfo::admin()))
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("state.db"), Default::default()).unwrap();
+        // The directory lives as long as the test process; its files are small.
+        std::mem::forget(dir);
+        ApiServer::new(Config {
+            authenticator: Authenticator::new().with_token(TOKEN, UserInfo::admin()),
+            store,
+            service_range: ServiceRange::new(std::net::Ipv4Addr::new(10, 96, 0, 0), 16),
+            bookmark_interval: Duration::from_secs(60),
+        })
     }
 
     pub(crate) async fn get(server: &ApiServer, uri: &str) -> (Response<()>, String) {

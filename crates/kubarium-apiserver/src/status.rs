@@ -7,7 +7,9 @@
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{Method, StatusCode, Uri};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusDetails};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Status, StatusCause, StatusDetails};
+
+use crate::registry::Resource;
 
 /// A failed request, rendered as a Kubernetes `Status` with upstream's `reason` vocabulary.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -19,8 +21,9 @@ pub struct StatusError {
     pub reason: &'static str,
     /// What failed and, where the client can act, what to do about it.
     pub message: String,
-    /// Which object the error is about, and per-field causes.
-    pub details: Option<StatusDetails>,
+    /// Which object the error is about, and per-field causes (boxed: errors travel in every
+    /// `Result`, and most have none).
+    pub details: Option<Box<StatusDetails>>,
 }
 
 impl StatusError {
@@ -40,7 +43,7 @@ impl StatusError {
             code: StatusCode::NOT_FOUND,
             reason: "NotFound",
             message: "the server could not find the requested resource".to_owned(),
-            details: Some(StatusDetails::default()),
+            details: Some(Box::default()),
         }
     }
 
@@ -52,8 +55,160 @@ impl StatusError {
             message: format!(
                 "the server does not allow this method on the requested resource ({method})"
             ),
-            details: Some(StatusDetails::default()),
+            details: Some(Box::default()),
         }
+    }
+
+    fn new(code: StatusCode, reason: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            reason,
+            message: message.into(),
+            details: None,
+        }
+    }
+
+    fn about(mut self, group: &str, kind: &str, name: &str) -> Self {
+        self.details = Some(Box::new(StatusDetails {
+            group: Some(group.to_owned()),
+            kind: Some(kind.to_owned()),
+            name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+            ..StatusDetails::default()
+        }));
+        self
+    }
+
+    /// 404: `pods "web" not found`.
+    pub fn not_found(resource: &Resource, name: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("{} \"{name}\" not found", resource.qualified()),
+        )
+        .about(resource.group, resource.plural, name)
+    }
+
+    /// 409: `pods "web" already exists`.
+    pub fn already_exists(resource: &Resource, name: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "AlreadyExists",
+            format!("{} \"{name}\" already exists", resource.qualified()),
+        )
+        .about(resource.group, resource.plural, name)
+    }
+
+    /// 409: the write raced another, or a precondition failed.
+    pub fn conflict(resource: &Resource, name: &str, why: &str) -> Self {
+        Self::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "Operation cannot be fulfilled on {} \"{name}\": {why}",
+                resource.qualified()
+            ),
+        )
+        .about(resource.group, resource.plural, name)
+    }
+
+    /// The message upstream gives when an update lost a race.
+    pub const MODIFIED: &str = "the object has been modified; please apply your changes to the latest version and try again";
+
+    /// 422: the object breaks validation; one cause per field.
+    pub fn invalid(resource: &Resource, name: &str, causes: Vec<StatusCause>) -> Self {
+        let listed: Vec<String> = causes
+            .iter()
+            .map(|c| match c.field.as_deref() {
+                Some(field) if !field.is_empty() => {
+                    format!("{field}: {}", c.message.as_deref().unwrap_or_default())
+                }
+                _ => c.message.clone().unwrap_or_default(),
+            })
+            .collect();
+        let summary = match listed.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        };
+        let kind = if resource.group.is_empty() {
+            resource.kind.to_owned()
+        } else {
+            format!("{}.{}", resource.kind, resource.group)
+        };
+        let mut error = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Invalid",
+            format!("{kind} \"{name}\" is invalid: {summary}"),
+        );
+        error.details = Some(Box::new(StatusDetails {
+            group: Some(resource.group.to_owned()),
+            kind: Some(resource.kind.to_owned()),
+            name: Some(name.to_owned()).filter(|n| !n.is_empty()),
+            causes: Some(causes),
+            ..StatusDetails::default()
+        }));
+        error
+    }
+
+    /// 400: the request itself is malformed.
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "BadRequest", message)
+    }
+
+    /// 403: not allowed in this state (e.g. creating in a terminating namespace).
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "Forbidden", message)
+    }
+
+    /// 410 Expired: a resource version or continue token is older than the kept history.
+    pub fn expired(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::GONE, "Expired", message)
+    }
+
+    /// 413: the body is over the limit.
+    pub fn too_large(limit: usize) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("Request entity too large: limit is {limit}"),
+        )
+    }
+
+    /// 406: no representation the client accepts.
+    pub fn not_acceptable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_ACCEPTABLE, "NotAcceptable", message)
+    }
+
+    /// 415: a body in a format the server does not read.
+    pub fn unsupported_media_type(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UnsupportedMediaType",
+            message,
+        )
+    }
+
+    /// 504 Timeout, e.g. a resource version from the future.
+    pub fn timeout(message: impl Into<String>) -> Self {
+        let mut error = Self::new(StatusCode::GATEWAY_TIMEOUT, "Timeout", message);
+        error.details = Some(Box::new(StatusDetails {
+            retry_after_seconds: Some(1),
+            ..StatusDetails::default()
+        }));
+        error
+    }
+
+    /// 503: a part the request needs is not there (yet).
+    pub fn service_unavailable(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ServiceUnavailable",
+            message,
+        )
+    }
+
+    /// 500: a fault of the server itself (its store failed), never of the request.
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalError", message)
     }
 
     /// The `Status` object this error becomes.
@@ -63,7 +218,7 @@ impl StatusError {
             message: Some(self.message.clone()),
             reason: Some(self.reason.to_owned()),
             status: Some("Failure".to_owned()),
-            details: self.details.clone(),
+            details: self.details.as_deref().cloned(),
             ..Status::default()
         }
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use http::HeaderValue;
-use kubarium_apiserver::{ApiServer, Authenticator, UserInfo};
+use kubarium_apiserver::{ApiServer, Authenticator, ServiceRange, UserInfo};
 use kube::config::Kubeconfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -128,8 +128,14 @@ impl ClusterBuilder {
         let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
         kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
 
-        let api =
-            ApiServer::new(Authenticator::new().with_token(&pki.admin_token, UserInfo::admin()));
+        let store = crate::storage::open(data_dir.path())?;
+        let api = ApiServer::new(kubarium_apiserver::Config {
+            authenticator: Authenticator::new().with_token(&pki.admin_token, UserInfo::admin()),
+            store,
+            service_range: ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+            bookmark_interval: std::time::Duration::from_secs(60),
+        });
+        api.bootstrap().await.map_err(Error::Bootstrap)?;
         let router = kubarium_apiserver::router(api.clone());
         let client =
             in_process_client(router.clone(), &pki.admin_token).map_err(|reason| Error::Pki {

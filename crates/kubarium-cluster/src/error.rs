@@ -56,6 +56,17 @@ pub enum Error {
         /// What went wrong.
         reason: String,
     },
+    /// The store could not be opened.
+    #[error("the cluster's database {path} could not be opened: {source}")]
+    Store {
+        /// The database file.
+        path: PathBuf,
+        /// What the store said.
+        source: kubarium_store::Error,
+    },
+    /// The objects every cluster starts with could not be created.
+    #[error("the cluster could not create its system namespaces: {0}")]
+    Bootstrap(kubarium_apiserver::StatusError),
     /// The serving TLS configuration was rejected.
     #[error(transparent)]
     Tls(#[from] kubarium_apiserver::ServeError),

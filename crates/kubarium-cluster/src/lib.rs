@@ -13,6 +13,7 @@ mod error;
 pub mod kubeconfig;
 mod pki;
 mod signal;
+mod storage;
 pub mod telemetry;
 
 pub use args::ClusterArgs;

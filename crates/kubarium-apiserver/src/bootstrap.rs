@@ -1,0 +1,71 @@
+//! What every cluster has from its first start: the four system namespaces and the
+//! `kubernetes` service in `default`, as kube-apiserver's bootstrap controllers create them.
+
+use serde_json::{Value, json};
+
+use crate::registry;
+use crate::{ApiServer, StatusError};
+
+pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
+    let namespaces = registry::find("", "v1", "namespaces")
+        .ok_or_else(|| StatusError::internal("namespaces are not registered"))?;
+    for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
+        let object = json!({
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {"name": name},
+        });
+        ensure(server, namespaces, None, name, object).await?;
+    }
+    let services = registry::find("", "v1", "services")
+        .ok_or_else(|| StatusError::internal("services are not registered"))?;
+    let ip = server.service_range().first().to_string();
+    let service = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "kubernetes", "namespace": "default", "labels": {"component": "apiserver", "provider": "kubernetes"}},
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": ip,
+            "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
+        },
+    });
+    ensure(server, services, Some("default"), "kubernetes", service).await
+}
+
+/// Creates `object` through the same defaults and validation as any create, unless it exists.
+async fn ensure(
+    server: &ApiServer,
+    resource: &'static registry::Resource,
+    namespace: Option<&str>,
+    name: &str,
+    mut object: Value,
+) -> Result<(), StatusError> {
+    let store = server.store();
+    let key = resource.key(namespace, name);
+    if store
+        .get(&key)
+        .map_err(|e| StatusError::internal(e.to_string()))?
+        .is_some()
+    {
+        return Ok(());
+    }
+    crate::object::set_meta(
+        &mut object,
+        "uid",
+        Some(Value::from(crate::object::new_uid())),
+    );
+    crate::object::set_meta(
+        &mut object,
+        "creationTimestamp",
+        Some(Value::from(crate::object::now())),
+    );
+    let object = resource
+        .rules
+        .admit(object, registry::Stage::Create)
+        .map_err(|e| StatusError::internal(format!("bootstrap {name} is invalid: {e:?}")))?;
+    match store.create(&key, crate::handlers::render(object)).await {
+        Ok(_) | Err(kubarium_store::Error::AlreadyExists { .. }) => Ok(()),
+        Err(e) => Err(StatusError::internal(e.to_string())),
+    }
+}

@@ -1,0 +1,242 @@
+//! Resource requests: routing by method and target to get, list, watch, create, update,
+//! patch and delete, over the store.
+//!
+//! Every handler works on JSON (`serde_json::Value`) and leaves kind-specific behaviour to the
+//! registry's [`crate::registry::Rules`]. Reads serve stored bytes as they are when the client
+//! wants plain JSON, so large lists cost little more than the database read.
+
+mod read;
+mod subresources;
+mod watch;
+mod write;
+
+pub(crate) mod patch;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, RawQuery, Request, State};
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use http::header::{CONTENT_TYPE, HeaderValue};
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+
+use crate::request::{Output, Params, Target};
+use crate::{ApiServer, StatusError};
+
+/// The largest request body accepted, as kube-apiserver's limit.
+pub(crate) const MAX_BODY: usize = 3 * 1024 * 1024;
+
+pub(crate) fn routes() -> Router<ApiServer> {
+    Router::new()
+        .route("/api/v1/{*rest}", any(core))
+        .route("/apis/{group}/{version}/{*rest}", any(grouped))
+}
+
+async fn core(
+    State(server): State<ApiServer>,
+    Path(rest): Path<String>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    handle(server, "", "v1", &rest, query.as_deref(), request).await
+}
+
+async fn grouped(
+    State(server): State<ApiServer>,
+    Path((group, version, rest)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    request: Request,
+) -> Response {
+    handle(server, &group, &version, &rest, query.as_deref(), request).await
+}
+
+/// One resource request in flight.
+pub(crate) struct Call {
+    pub(crate) server: ApiServer,
+    pub(crate) target: Target,
+    pub(crate) params: Params,
+    pub(crate) output: Output,
+    pub(crate) headers: HeaderMap,
+    /// Warnings for the `Warning` response header.
+    pub(crate) warnings: Vec<String>,
+    /// A server-side apply, which keeps its own field ownership.
+    pub(crate) applying: bool,
+}
+
+impl Call {
+    /// The field manager this request writes as.
+    pub(crate) fn manager(&self) -> String {
+        let user_agent = self
+            .headers
+            .get(http::header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        crate::managed::manager_name(self.params.field_manager.as_deref(), user_agent)
+    }
+}
+
+pub(crate) use read::parse as read_parse;
+pub(crate) use subresources::selector_string;
+pub(crate) use write::render;
+pub(crate) use write::{
+    check_type as write_check_type, create_object as write_create_object,
+    decode_value as write_decode_value, replace as write_replace,
+};
+
+async fn handle(
+    server: ApiServer,
+    group: &str,
+    version: &str,
+    path: &str,
+    query: Option<&str>,
+    request: Request,
+) -> Response {
+    let (parts, body) = request.into_parts();
+    let result = async {
+        let target = Target::parse(group, version, path)?;
+        let params = Params::parse(query)?;
+        let output = Output::negotiate(&parts.headers)?;
+        let mut call = Call {
+            server,
+            target,
+            params,
+            output,
+            headers: parts.headers,
+            warnings: Vec::new(),
+            applying: false,
+        };
+        dispatch(&mut call, &parts.method, body)
+            .await
+            .map(|response| with_warnings(response, &call.warnings))
+    }
+    .await;
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn dispatch(call: &mut Call, method: &Method, body: Body) -> Result<Response, StatusError> {
+    let verb_allowed = |verb: &str| call.target.resource.verbs.contains(&verb);
+    let not_allowed = || StatusError::method_not_allowed(method);
+    match (
+        method,
+        call.target.name.is_some(),
+        call.target.subresource.clone(),
+    ) {
+        (&Method::GET, true, None) => read::get(call).await,
+        (&Method::GET, false, None) => {
+            if call.target.watch_prefix || crate::request::flag(&call.params.watch) {
+                watch::watch(call).await
+            } else {
+                read::list(call).await
+            }
+        }
+        (&Method::POST, false, None) if verb_allowed("create") => {
+            let body = read_body(body).await?;
+            write::create(call, &body).await
+        }
+        (&Method::PUT, true, None) if verb_allowed("update") => {
+            let body = read_body(body).await?;
+            write::update(call, &body).await
+        }
+        (&Method::PATCH, true, None) if verb_allowed("patch") => {
+            let body = read_body(body).await?;
+            patch::patch(call, &body).await
+        }
+        (&Method::DELETE, true, None) if verb_allowed("delete") => {
+            let body = read_body(body).await?;
+            write::delete(call, &body).await
+        }
+        (&Method::DELETE, false, None) if verb_allowed("deletecollection") => {
+            let body = read_body(body).await?;
+            write::delete_collection(call, &body).await
+        }
+        (_, true, Some(sub)) => {
+            let body = read_body(body).await?;
+            subresources::handle(call, method, &sub, &body).await
+        }
+        _ => Err(not_allowed()),
+    }
+}
+
+async fn read_body(body: Body) -> Result<Bytes, StatusError> {
+    axum::body::to_bytes(body, MAX_BODY)
+        .await
+        .map_err(|_| StatusError::too_large(MAX_BODY))
+}
+
+/// The request body as a JSON object, read as JSON or YAML per its `Content-Type`.
+pub(crate) fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, StatusError> {
+    let content_type = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/json");
+    let mime = content_type.split(';').next().unwrap_or_default().trim();
+    let value: Value = match mime {
+        "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
+            StatusError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
+        })?,
+        "application/yaml" | "application/x-yaml" | "text/yaml" => {
+            let text = std::str::from_utf8(body)
+                .map_err(|_| StatusError::bad_request("the YAML body is not UTF-8"))?;
+            serde_saphyr::from_str(text)
+                .map_err(|e| StatusError::bad_request(format!("yaml parse error: {e}")))?
+        }
+        other => {
+            return Err(StatusError::unsupported_media_type(format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
+            )));
+        }
+    };
+    if !value.is_object() {
+        return Err(StatusError::bad_request(
+            "the request body must be an object",
+        ));
+    }
+    Ok(value)
+}
+
+/// A JSON response with a body already encoded.
+pub(crate) fn json(code: StatusCode, body: impl Into<Body>) -> Response {
+    let mut response = (code, body.into()).into_response();
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
+    for warning in warnings {
+        // RFC 7234 warn-text is a quoted string.
+        let text = format!(
+            "299 - \"{}\"",
+            warning.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        if let Ok(value) = HeaderValue::from_str(&text) {
+            response.headers_mut().append("warning", value);
+        }
+    }
+    response
+}
+
+/// Maps a store error about `name` to the `Status` upstream returns.
+pub(crate) fn store_error(call: &Call, name: &str, error: kubarium_store::Error) -> StatusError {
+    use kubarium_store::Error;
+    let resource = call.target.resource;
+    match error {
+        Error::NotFound { .. } => StatusError::not_found(resource, name),
+        Error::AlreadyExists { .. } => StatusError::already_exists(resource, name),
+        Error::Conflict { .. } => StatusError::conflict(resource, name, StatusError::MODIFIED),
+        Error::Compacted {
+            requested,
+            compacted,
+        } => StatusError::expired(format!(
+            "The resourceVersion for the provided list is too old (requested {requested}, the oldest kept is {compacted}); list again without one"
+        )),
+        Error::FutureRevision { requested, current } => StatusError::timeout(format!(
+            "Too large resource version: {requested}, current resource version: {current}"
+        )),
+        other => {
+            tracing::error!(error = %other, "store failure");
+            StatusError::internal(format!("the store failed: {other}"))
+        }
+    }
+}

@@ -1,0 +1,312 @@
+//! Subresources: `status`, `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`,
+//! and the streaming ones (`log`, `exec`, `attach`, `portforward`), whose routes and errors
+//! live here while their streams come from the node agents.
+
+use axum::response::Response;
+use http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use super::{Call, json, parse_object};
+use crate::StatusError;
+use crate::object::{self, set_meta};
+
+pub(crate) async fn handle(
+    call: &mut Call,
+    method: &Method,
+    sub: &str,
+    body: &[u8],
+) -> Result<Response, StatusError> {
+    let subresource = call
+        .target
+        .resource
+        .subresource(sub)
+        .ok_or_else(StatusError::path_not_found)?;
+    let verb = match *method {
+        Method::GET => "get",
+        Method::POST => "create",
+        Method::PUT => "update",
+        Method::PATCH => "patch",
+        _ => "",
+    };
+    if !subresource.verbs.contains(&verb) {
+        return Err(StatusError::method_not_allowed(method));
+    }
+    match (sub, verb) {
+        ("status", "get") => super::read::get(call).await,
+        ("status", "update") => status_update(call, body).await,
+        ("status", "patch") => super::patch::patch_with(call, body, status_only)
+            .await
+            .map(|bytes| json(StatusCode::OK, bytes)),
+        ("scale", "get") => {
+            let name = call.target.name.clone().unwrap_or_default();
+            let current = super::write::load(call, &name)?;
+            Ok(json(
+                StatusCode::OK,
+                scale_of(&super::read::parse(&current)?).to_string(),
+            ))
+        }
+        ("scale", "update" | "patch") => scale_write(call, verb, body).await,
+        ("finalize", "update") => finalize(call, body).await,
+        ("binding", "create") => bind(call, body).await,
+        ("eviction", "create") => evict(call, body).await,
+        ("log" | "exec" | "attach" | "portforward", _) => stream(call, sub),
+        _ => Err(StatusError::method_not_allowed(method)),
+    }
+}
+
+/// `old` with only its status replaced by `new`'s: a status write changes nothing else.
+fn status_only(old: &Value, new: &Value) -> Value {
+    object::with_status_of(old.clone(), new)
+}
+
+async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let object = super::write::decode(call, body)?;
+    let current = super::write::load(call, &name)?;
+    let expected = match object::meta_str(&object, "resourceVersion") {
+        "" => current.mod_revision,
+        rv => rv
+            .parse()
+            .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+    };
+    let old = super::read::parse(&current)?;
+    let stored =
+        super::write::replace(call, &name, &old, status_only(&old, &object), expected).await?;
+    Ok(json(StatusCode::OK, stored))
+}
+
+/// The `autoscaling/v1 Scale` view of a scalable object.
+fn scale_of(object: &Value) -> Value {
+    let selector = object["spec"]["selector"].clone();
+    json!({
+        "kind": "Scale",
+        "apiVersion": "autoscaling/v1",
+        "metadata": {
+            "name": object["metadata"]["name"],
+            "namespace": object["metadata"]["namespace"],
+            "uid": object["metadata"]["uid"],
+            "resourceVersion": object["metadata"]["resourceVersion"],
+            "creationTimestamp": object["metadata"]["creationTimestamp"],
+        },
+        "spec": {"replicas": object["spec"]["replicas"].as_i64().unwrap_or(1)},
+        "status": {
+            "replicas": object["status"]["replicas"].as_i64().unwrap_or(0),
+            "selector": selector_string(&selector),
+        },
+    })
+}
+
+/// A `LabelSelector` in the string syntax (`app=web,tier in (a,b)`).
+pub(crate) fn selector_string(selector: &Value) -> String {
+    let mut parts: Vec<String> = selector["matchLabels"]
+        .as_object()
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default()))
+        .collect();
+    for expression in selector["matchExpressions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let key = expression["key"].as_str().unwrap_or_default();
+        let values: Vec<&str> = expression["values"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect();
+        parts.push(match expression["operator"].as_str().unwrap_or_default() {
+            "In" => format!("{key} in ({})", values.join(",")),
+            "NotIn" => format!("{key} notin ({})", values.join(",")),
+            "Exists" => key.to_owned(),
+            "DoesNotExist" => format!("!{key}"),
+            other => format!("{key} {other}"),
+        });
+    }
+    parts.join(",")
+}
+
+async fn scale_write(call: &mut Call, verb: &str, body: &[u8]) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let current = super::write::load(call, &name)?;
+    let old = super::read::parse(&current)?;
+    let scale = scale_of(&old);
+    let new_scale = if verb == "update" {
+        parse_object(&call.headers, body)?
+    } else {
+        super::patch::apply_patch(call, &scale, body, "Scale")?
+    };
+    let expected = match new_scale["metadata"]["resourceVersion"]
+        .as_str()
+        .unwrap_or_default()
+    {
+        "" => current.mod_revision,
+        rv => rv
+            .parse()
+            .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+    };
+    let Some(replicas) = new_scale["spec"]["replicas"].as_i64() else {
+        return Err(StatusError::invalid(
+            call.target.resource,
+            &name,
+            vec![cause(
+                "FieldValueRequired",
+                "spec.replicas",
+                "Required value",
+            )],
+        ));
+    };
+    if replicas < 0 {
+        return Err(StatusError::invalid(
+            call.target.resource,
+            &name,
+            vec![cause(
+                "FieldValueInvalid",
+                "spec.replicas",
+                &format!("Invalid value: {replicas}: must be greater than or equal to 0"),
+            )],
+        ));
+    }
+    let mut object = old.clone();
+    object["spec"]["replicas"] = Value::from(replicas);
+    let stored = super::write::replace(call, &name, &old, object, expected).await?;
+    let stored: Value =
+        serde_json::from_slice(&stored).map_err(|e| StatusError::internal(e.to_string()))?;
+    Ok(json(StatusCode::OK, scale_of(&stored).to_string()))
+}
+
+fn cause(
+    reason: &str,
+    field: &str,
+    message: &str,
+) -> k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
+    k8s_openapi::apimachinery::pkg::apis::meta::v1::StatusCause {
+        reason: Some(reason.to_owned()),
+        field: Some(field.to_owned()),
+        message: Some(message.to_owned()),
+    }
+}
+
+/// `namespaces/{name}/finalize`: replaces `spec.finalizers` only (the namespace controller
+/// removes `kubernetes` once the namespace is empty).
+async fn finalize(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let new = parse_object(&call.headers, body)?;
+    let current = super::write::load(call, &name)?;
+    let old = super::read::parse(&current)?;
+    let mut object = old.clone();
+    object["spec"]["finalizers"] = new["spec"]["finalizers"].clone();
+    let stored = super::write::replace(call, &name, &old, object, current.mod_revision).await?;
+    let mut stored: Value =
+        serde_json::from_slice(&stored).map_err(|e| StatusError::internal(e.to_string()))?;
+    // A terminating namespace with no finalizers left is gone.
+    if object::deleting(&stored)
+        && stored["spec"]["finalizers"]
+            .as_array()
+            .is_none_or(Vec::is_empty)
+        && object::finalizers(&stored).is_empty()
+    {
+        let key = call.target.resource.key(None, &name);
+        let rv = stored["metadata"]["resourceVersion"]
+            .as_str()
+            .and_then(|rv| rv.parse().ok());
+        call.server
+            .store()
+            .delete(&key, rv)
+            .await
+            .map_err(|e| super::store_error(call, &name, e))?;
+        set_meta(&mut stored, "finalizers", None);
+    }
+    Ok(json(StatusCode::OK, stored.to_string()))
+}
+
+fn success(code: StatusCode) -> Response {
+    json(
+        code,
+        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code.as_u16()}).to_string(),
+    )
+}
+
+/// `pods/{name}/binding`: assigns the pod to a node, once.
+async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let binding = parse_object(&call.headers, body)?;
+    let node = binding["target"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    if node.is_empty() {
+        return Err(StatusError::bad_request(
+            "Binding target.name (the node) is required",
+        ));
+    }
+    let current = super::write::load(call, &name)?;
+    let old = super::read::parse(&current)?;
+    if object::deleting(&old) {
+        return Err(StatusError::conflict(
+            call.target.resource,
+            &name,
+            &format!("pod {name} is being deleted, cannot be assigned to a host"),
+        ));
+    }
+    let assigned = old["spec"]["nodeName"].as_str().unwrap_or_default();
+    if !assigned.is_empty() {
+        return Err(StatusError::conflict(
+            call.target.resource,
+            &name,
+            &format!("pod {name} is already assigned to node \"{assigned}\""),
+        ));
+    }
+    let mut pod = old.clone();
+    pod["spec"]["nodeName"] = Value::from(node);
+    let conditions = pod["status"]["conditions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let mut conditions: Vec<Value> = conditions
+        .into_iter()
+        .filter(|c| c["type"] != "PodScheduled")
+        .collect();
+    conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()}));
+    pod["status"]["conditions"] = Value::from(conditions);
+    super::write::replace(call, &name, &old, pod, current.mod_revision).await?;
+    Ok(success(StatusCode::CREATED))
+}
+
+/// `pods/{name}/eviction`: a delete that disruption budgets may refuse (none are served
+/// yet, so every eviction proceeds).
+async fn evict(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let eviction = parse_object(&call.headers, body)?;
+    let options = eviction
+        .get("deleteOptions")
+        .map(|o| o.to_string())
+        .unwrap_or_default();
+    super::write::delete(call, options.as_bytes())
+        .await
+        .map(|_| success(StatusCode::CREATED))
+        .map_err(|e| {
+            if e.code == StatusCode::NOT_FOUND {
+                StatusError::not_found(call.target.resource, &name)
+            } else {
+                e
+            }
+        })
+}
+
+/// The streaming subresources answer from the pod's node agent; until one serves this pod,
+/// the request fails with what is missing.
+fn stream(call: &Call, sub: &str) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let pod = super::read::parse(&super::write::load(call, &name)?)?;
+    let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
+    if node.is_empty() {
+        return Err(StatusError::bad_request(format!(
+            "pod {name} does not have a host assigned"
+        )));
+    }
+    Err(StatusError::service_unavailable(format!(
+        "cannot {sub} pod {name}: no node agent serves node {node:?}; node agents connect when the cluster runs nodes"
+    )))
+}

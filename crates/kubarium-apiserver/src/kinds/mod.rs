@@ -1,0 +1,13 @@
+//! Kind-specific rules: defaults, validation, `kubectl get` columns and selectable fields,
+//! as kube-apiserver's registry strategies, defaulting functions and printers give them.
+
+mod apps;
+mod batch;
+mod core;
+mod other;
+mod pod;
+mod service;
+mod shared;
+
+pub use service::ServiceRange;
+pub(crate) use service::allocate as allocate_service;

@@ -1,0 +1,113 @@
+//! Pieces several kinds share: pod templates, label selectors, and the column cells for
+//! containers and images.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{PodSpec, PodTemplateSpec};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use serde_json::Value;
+
+use crate::validation::Causes;
+
+/// `name1,name2` of a template's containers (the CONTAINERS column).
+pub(crate) fn containers(spec: Option<&PodSpec>) -> Value {
+    Value::from(
+        spec.map(|s| {
+            s.containers
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default(),
+    )
+}
+
+/// `image1,image2` of a template's containers (the IMAGES column).
+pub(crate) fn images(spec: Option<&PodSpec>) -> Value {
+    Value::from(
+        spec.map(|s| {
+            s.containers
+                .iter()
+                .map(|c| c.image.clone().unwrap_or_default())
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default(),
+    )
+}
+
+/// A label selector in string form (the SELECTOR column), `<none>` when empty.
+pub(crate) fn selector(selector: Option<&LabelSelector>) -> Value {
+    let value = selector
+        .map(|s| serde_json::to_value(s).unwrap_or(Value::Null))
+        .unwrap_or(Value::Null);
+    crate::registry::table_or_none(crate::handlers::selector_string(&value))
+}
+
+/// Whether `selector` matches `labels`.
+pub(crate) fn selector_matches(
+    selector: &LabelSelector,
+    labels: &BTreeMap<String, String>,
+) -> bool {
+    let match_labels = selector
+        .match_labels
+        .iter()
+        .flatten()
+        .all(|(k, v)| labels.get(k) == Some(v));
+    let expressions = selector.match_expressions.iter().flatten().all(|e| {
+        let value = labels.get(&e.key);
+        let values = e.values.clone().unwrap_or_default();
+        match e.operator.as_str() {
+            "In" => value.is_some_and(|v| values.contains(v)),
+            "NotIn" => value.is_none_or(|v| !values.contains(v)),
+            "Exists" => value.is_some(),
+            "DoesNotExist" => value.is_none(),
+            _ => false,
+        }
+    });
+    match_labels && expressions
+}
+
+/// Validates a workload's selector and template: the selector must be non-empty and select
+/// the template's labels, and the template must be a valid pod spec.
+pub(crate) fn validate_workload(
+    selector: Option<&LabelSelector>,
+    template: &PodTemplateSpec,
+    causes: &mut Causes,
+) {
+    match selector {
+        None => causes.required("spec.selector", ""),
+        Some(s)
+            if s.match_labels.as_ref().is_none_or(BTreeMap::is_empty)
+                && s.match_expressions.as_ref().is_none_or(Vec::is_empty) =>
+        {
+            causes.invalid(
+                "spec.selector",
+                crate::validation::json(s),
+                "empty selector is invalid for deployment",
+            );
+        }
+        Some(s) => {
+            let labels = template
+                .metadata
+                .as_ref()
+                .and_then(|m| m.labels.clone())
+                .unwrap_or_default();
+            if !selector_matches(s, &labels) {
+                causes.invalid(
+                    "spec.template.metadata.labels",
+                    &labels,
+                    "`selector` does not match template `labels`",
+                );
+            }
+        }
+    }
+    if let Some(meta) = &template.metadata {
+        causes.labels("spec.template.metadata.labels", meta.labels.as_ref());
+    }
+    match &template.spec {
+        Some(spec) => super::pod::validate_spec(spec, "spec.template.spec", causes),
+        None => causes.required("spec.template.spec", ""),
+    }
+}

@@ -1,0 +1,258 @@
+//! Per-kind rules, written against k8s-openapi's typed structs ([`Kind`]) and served to the
+//! generic request handlers as JSON ([`Rules`], implemented once for every kind by
+//! [`Typed`]).
+
+use std::marker::PhantomData;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, StatusCause};
+use k8s_openapi::jiff::Timestamp;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use super::table::{self, Column};
+use crate::validation::{Causes, NameRule};
+
+/// Where in its life an object is being admitted.
+pub(crate) enum Stage<'a> {
+    /// A create.
+    Create,
+    /// An update of the object (or a patch), with the stored object before it.
+    Update(&'a Value),
+}
+
+/// Why an object was refused.
+#[derive(Debug)]
+pub(crate) enum Rejection {
+    /// It does not decode as its kind (wrong types): 400.
+    BadRequest(String),
+    /// It decodes but breaks validation: 422, one cause per field.
+    Invalid(Vec<StatusCause>),
+}
+
+/// What the generic handlers need from a kind, on JSON objects.
+pub(crate) trait Rules: Send + Sync {
+    /// Decodes `body` as this kind: the object as the server would store it (unknown fields
+    /// dropped) and the paths of the unknown fields, for `fieldValidation`.
+    fn decode(&self, body: &Value) -> Result<(Value, Vec<String>), Rejection>;
+    /// Applies kube-apiserver's defaults and validates; returns the object to store.
+    fn admit(&self, object: Value, stage: Stage<'_>) -> Result<Value, Rejection>;
+    /// Whether `metadata.generation` counts spec changes for this kind.
+    fn tracks_generation(&self) -> bool;
+    /// Columns of `kubectl get`.
+    fn columns(&self) -> &'static [Column];
+    /// One row of `kubectl get`, one cell per column.
+    fn row(&self, object: &Value, now: Timestamp) -> Vec<Value>;
+    /// The value of a field selector's field, `None` if the kind does not support it.
+    fn field(&self, object: &Value, field: &str) -> Option<String>;
+}
+
+/// Kind-specific behaviour, as upstream's registry strategies and defaulting functions
+/// give it. Every method has the generic default; kinds override what they need.
+pub(crate) trait Kind:
+    k8s_openapi::Resource
+    + k8s_openapi::Metadata<Ty = ObjectMeta>
+    + Serialize
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    /// Whether spec changes bump `metadata.generation`.
+    const GENERATION: bool = false;
+
+    /// How names of this kind must look.
+    const NAME_RULE: NameRule = NameRule::Subdomain;
+
+    /// Fills in defaults kube-apiserver fills in (defaulting functions and the built-in
+    /// mutating admission plugins).
+    fn default(&mut self) {}
+
+    /// Validation of a new object beyond metadata (which is validated generically).
+    fn validate(&self, _causes: &mut Causes) {}
+
+    /// Validation of an update against the stored object: immutable fields and the like.
+    fn validate_update(&self, _old: &Self, _causes: &mut Causes) {}
+
+    /// The columns of `kubectl get`; by default name and age.
+    fn columns() -> &'static [Column] {
+        table::DEFAULT_COLUMNS
+    }
+
+    /// The cells after the name (the name cell is added generically).
+    fn cells(&self, now: Timestamp) -> Vec<Value> {
+        vec![table::age(self.metadata().creation_timestamp.as_ref(), now)]
+    }
+
+    /// Fields usable in field selectors besides `metadata.name` and `metadata.namespace`,
+    /// with the JSON path each reads (they differ now and then, e.g. Job `status.successful`).
+    fn selectable_fields() -> &'static [(&'static str, &'static str)] {
+        &[]
+    }
+}
+
+/// The [`Rules`] of a [`Kind`].
+pub(crate) struct Typed<K>(PhantomData<fn() -> K>);
+
+impl<K> Typed<K> {
+    pub(crate) const NEW: Self = Typed(PhantomData);
+}
+
+fn decode_typed<K: Kind>(value: &Value) -> Result<K, Rejection> {
+    serde_path_to_error::deserialize::<_, K>(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        Rejection::BadRequest(if path == "." {
+            format!(
+                "{} in version \"{}\" cannot be handled as a {}: {inner}",
+                K::KIND,
+                K::VERSION,
+                K::KIND
+            )
+        } else {
+            format!(
+                "{} in version \"{}\" cannot be handled as a {}: {path}: {inner}",
+                K::KIND,
+                K::VERSION,
+                K::KIND
+            )
+        })
+    })
+}
+
+fn encode<K: Kind>(object: &K) -> Result<Value, Rejection> {
+    serde_json::to_value(object)
+        .map_err(|e| Rejection::BadRequest(format!("cannot encode the {}: {e}", K::KIND)))
+}
+
+impl<K: Kind> Rules for Typed<K> {
+    fn decode(&self, body: &Value) -> Result<(Value, Vec<String>), Rejection> {
+        let typed = decode_typed::<K>(body)?;
+        let normalized = encode(&typed)?;
+        let mut unknown = Vec::new();
+        unknown_fields(body, &normalized, "", &mut unknown);
+        Ok((normalized, unknown))
+    }
+
+    fn admit(&self, object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
+        let mut typed = decode_typed::<K>(&object)?;
+        typed.default();
+        let mut causes = Causes::default();
+        crate::validation::object_meta(typed.metadata(), K::NAME_RULE, &mut causes);
+        typed.validate(&mut causes);
+        if let Stage::Update(old) = stage {
+            let old = decode_typed::<K>(old)?;
+            typed.validate_update(&old, &mut causes);
+        }
+        if !causes.is_empty() {
+            return Err(Rejection::Invalid(causes.into_inner()));
+        }
+        encode(&typed)
+    }
+
+    fn tracks_generation(&self) -> bool {
+        K::GENERATION
+    }
+
+    fn columns(&self) -> &'static [Column] {
+        K::columns()
+    }
+
+    fn row(&self, object: &Value, now: Timestamp) -> Vec<Value> {
+        let name = object["metadata"]["name"].clone();
+        match serde_json::from_value::<K>(object.clone()) {
+            Ok(typed) => std::iter::once(name).chain(typed.cells(now)).collect(),
+            // Stored objects always decode; if one does not, show what we can.
+            Err(_) => std::iter::once(name)
+                .chain(
+                    K::columns()
+                        .iter()
+                        .skip(1)
+                        .map(|_| Value::from("<unknown>")),
+                )
+                .collect(),
+        }
+    }
+
+    fn field(&self, object: &Value, field: &str) -> Option<String> {
+        let path = match field {
+            "metadata.name" | "metadata.namespace" => field,
+            _ => {
+                K::selectable_fields()
+                    .iter()
+                    .find(|(name, _)| *name == field)?
+                    .1
+            }
+        };
+        let mut value = object;
+        for segment in path.split('.') {
+            value = &value[segment];
+        }
+        Some(match value {
+            Value::String(s) => s.clone(),
+            Value::Null => String::new(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// Collects the paths of fields present in `input` but absent from `decoded` (what the typed
+/// struct kept): those are fields the kind does not have.
+fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
+    match (input, decoded) {
+        (Value::Object(input), Value::Object(decoded)) => {
+            for (key, value) in input {
+                let child = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
+                match decoded.get(key) {
+                    Some(kept) => unknown_fields(value, kept, &child, out),
+                    // Explicit nulls decode to "absent": that is not an unknown field.
+                    None if value.is_null() => {}
+                    None => out.push(child),
+                }
+            }
+        }
+        (Value::Array(input), Value::Array(decoded)) => {
+            for (i, (value, kept)) in input.iter().zip(decoded).enumerate() {
+                unknown_fields(value, kept, &format!("{path}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::ConfigMap;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn unknown_fields_are_reported_by_path() {
+        let rules = Typed::<ConfigMap>::NEW;
+        let body = json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "c", "bogus": 1, "labels": null},
+            "data": {"a": "b"},
+            "extra": {"x": 1},
+        });
+        let (object, unknown) = rules.decode(&body).unwrap();
+        assert_eq!(unknown, ["extra", "metadata.bogus"]);
+        assert_eq!(object["data"]["a"], "b");
+        assert!(object.get("extra").is_none());
+    }
+
+    #[test]
+    fn type_errors_name_the_field() {
+        let rules = Typed::<ConfigMap>::NEW;
+        let Err(Rejection::BadRequest(message)) = rules.decode(&json!({"metadata": {"name": 5}}))
+        else {
+            panic!("accepted a number as a name")
+        };
+        assert!(message.contains("metadata.name"), "{message}");
+    }
+}
