@@ -18,6 +18,8 @@ mod health;
 mod kinds;
 mod managed;
 mod object;
+mod openapi;
+mod protobuf;
 pub mod registry;
 mod request;
 mod schema;
@@ -133,6 +135,7 @@ pub fn router(server: ApiServer) -> Router {
         .route("/version", get(version::get_version))
         .merge(health::routes())
         .merge(discovery::routes())
+        .merge(openapi::routes())
         .merge(handlers::routes())
         .fallback(status::not_found)
         .method_not_allowed_fallback(status::method_not_allowed)

@@ -174,6 +174,9 @@ pub(crate) fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, St
         "application/json" | "" | "*/*" => serde_json::from_slice(body).map_err(|e| {
             StatusError::bad_request(format!("couldn't get version/kind; json parse error: {e}"))
         })?,
+        "application/vnd.kubernetes.protobuf" => crate::protobuf::decode(body).map_err(|e| {
+            StatusError::bad_request(format!("the protobuf body could not be decoded: {e}"))
+        })?,
         "application/yaml" | "application/x-yaml" | "text/yaml" => {
             let text = std::str::from_utf8(body)
                 .map_err(|_| StatusError::bad_request("the YAML body is not UTF-8"))?;
@@ -182,7 +185,7 @@ pub(crate) fn parse_object(headers: &HeaderMap, body: &[u8]) -> Result<Value, St
         }
         other => {
             return Err(StatusError::unsupported_media_type(format!(
-                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (got {other})"
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/vnd.kubernetes.protobuf (got {other})"
             )));
         }
     };

@@ -354,13 +354,16 @@ struct DeleteOptions {
     dry_run: bool,
 }
 
-fn delete_options(call: &Call, body: &[u8]) -> Result<DeleteOptions, StatusError> {
-    let body: Value = if body.iter().all(u8::is_ascii_whitespace) {
-        Value::Null
+/// The `DeleteOptions` of a request body (JSON, YAML or protobuf), or `null` for none.
+fn delete_body(call: &Call, body: &[u8]) -> Result<Value, StatusError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(Value::Null)
     } else {
-        serde_json::from_slice(body)
-            .map_err(|e| StatusError::bad_request(format!("invalid DeleteOptions: {e}")))?
-    };
+        super::parse_object(&call.headers, body)
+    }
+}
+
+fn delete_options(call: &Call, body: &Value) -> Result<DeleteOptions, StatusError> {
     let orphan = body["orphanDependents"].as_bool().or_else(|| {
         call.params
             .orphan_dependents
@@ -397,8 +400,14 @@ fn delete_options(call: &Call, body: &[u8]) -> Result<DeleteOptions, StatusError
 }
 
 pub(crate) async fn delete(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
+    let body = delete_body(call, body)?;
+    delete_with(call, &body).await
+}
+
+/// Deletes the call's object with `options` (a `DeleteOptions` object, or `null`).
+pub(crate) async fn delete_with(call: &mut Call, options: &Value) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
-    let options = delete_options(call, body)?;
+    let options = delete_options(call, options)?;
     let current = load(call, &name)?;
     let deleted = delete_object(call, &name, current, &options).await?;
     Ok(json(StatusCode::OK, deleted))
@@ -523,7 +532,8 @@ pub(crate) async fn delete_collection(
     call: &mut Call,
     body: &[u8],
 ) -> Result<Response, StatusError> {
-    let options = delete_options(call, body)?;
+    let body = delete_body(call, body)?;
+    let options = delete_options(call, &body)?;
     let filter = super::read::Filter::from_call(call)?;
     let listed = super::read::collect(call, &filter)?;
     let mut items = Vec::new();

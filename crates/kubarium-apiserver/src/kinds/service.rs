@@ -114,7 +114,8 @@ impl Kind for Service {
             if !numbers.insert((port.port, port.protocol.clone())) {
                 causes.duplicate(&at, crate::validation::json(port));
             }
-            if let Some(node_port) = port.node_port {
+            // Zero asks for one to be allocated, as an absent node port does.
+            if let Some(node_port) = port.node_port.filter(|p| *p != 0) {
                 if !matches!(kind, "NodePort" | "LoadBalancer") && node_port != 0 {
                     causes.forbidden(
                         &format!("{at}.nodePort"),

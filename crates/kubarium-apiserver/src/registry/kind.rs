@@ -45,12 +45,18 @@ pub(crate) trait Rules: Send + Sync {
     fn row(&self, object: &Value, now: Timestamp) -> Vec<Value>;
     /// The value of a field selector's field, `None` if the kind does not support it.
     fn field(&self, object: &Value, field: &str) -> Option<String>;
+    /// Registers the kind's schema (and those it uses) with `generator`; returns its name,
+    /// e.g. `io.k8s.api.apps.v1.Deployment`.
+    fn register_schema(&self, generator: &mut schemars::SchemaGenerator) -> String;
+    /// The name of the kind's schema, e.g. `io.k8s.api.apps.v1.Deployment`.
+    fn schema_name(&self) -> String;
 }
 
 /// Kind-specific behaviour, as upstream's registry strategies and defaulting functions
 /// give it. Every method has the generic default; kinds override what they need.
 pub(crate) trait Kind:
     k8s_openapi::Resource
+    + schemars::JsonSchema
     + k8s_openapi::Metadata<Ty = ObjectMeta>
     + Serialize
     + DeserializeOwned
@@ -172,6 +178,15 @@ impl<K: Kind> Rules for Typed<K> {
                 )
                 .collect(),
         }
+    }
+
+    fn register_schema(&self, generator: &mut schemars::SchemaGenerator) -> String {
+        let _ = generator.subschema_for::<K>();
+        K::schema_name().into_owned()
+    }
+
+    fn schema_name(&self) -> String {
+        K::schema_name().into_owned()
     }
 
     fn field(&self, object: &Value, field: &str) -> Option<String> {
