@@ -4,6 +4,7 @@
 //!   start the desktop app (or `kubariumd` with `--headless`). ARGS go to the program.
 //! - `cargo xtask test [--update-screenshots]`: set up this machine, then every check CI runs.
 //! - `cargo xtask bindings`: regenerate the UI's TypeScript types from the Rust IPC types.
+//! - `cargo xtask protobuf-schema`: regenerate the API server's protobuf field table.
 //!
 //! Set-up installs what is missing (Debian/Ubuntu packages through apt as root or sudo, the
 //! UI's npm packages, cargo tools) and starts a Docker engine if one is installed but not
@@ -67,6 +68,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<()> {
         }),
         "test" => test::test(flag("--update-screenshots")),
         "bindings" => test::bindings(),
+        "protobuf-schema" => test::protobuf_schema(),
         "help" | "--help" | "-h" => {
             println!("{}", HELP.trim());
             Ok(())
@@ -87,6 +89,8 @@ cargo xtask test [--update-screenshots]
     --update-screenshots refreshes docs/screenshots from the run.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
+cargo xtask protobuf-schema
+    Regenerate the API server's protobuf field table from the k8s-pb crate's sources.
 ";
 
 /// The workspace root (xtask lives one level below it).

@@ -107,6 +107,58 @@ pub(crate) fn bindings() -> anyhow::Result<()> {
     cmd::run(&mut test)
 }
 
+/// The k8s-pb release the protobuf table is generated from.
+const K8S_PB: &str = "0.9.0";
+
+/// `cargo xtask protobuf-schema`: fetches k8s-pb's sources (a throwaway manifest in
+/// `target/`), then runs the generator over them.
+pub(crate) fn protobuf_schema() -> anyhow::Result<()> {
+    let scratch = crate::target_dir().join("k8s-pb-fetch");
+    std::fs::create_dir_all(scratch.join("src"))?;
+    std::fs::write(
+        scratch.join("Cargo.toml"),
+        format!(
+            "[package]\nname = \"k8s-pb-fetch\"\nversion = \"0.0.0\"\nedition = \"2021\"\n[workspace]\n[dependencies]\nk8s-pb = \"={K8S_PB}\"\n"
+        ),
+    )?;
+    std::fs::write(scratch.join("src/lib.rs"), "")?;
+    cmd::run(&mut command(
+        "cargo",
+        &["fetch", "--manifest-path", "Cargo.toml"],
+        &scratch,
+    ))?;
+    let registry = setup::cargo_bin_dir()
+        .parent()
+        .map(|home| home.join("registry/src"))
+        .unwrap_or_default();
+    let source = std::fs::read_dir(&registry)?
+        .flatten()
+        .map(|index| index.path().join(format!("k8s-pb-{K8S_PB}/src")))
+        .find(|path| path.is_dir())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "k8s-pb {K8S_PB} sources not found under {}",
+                registry.display()
+            )
+        })?;
+    let mut test = command(
+        "cargo",
+        &[
+            "test",
+            "--locked",
+            "-p",
+            "kubarium-apiserver",
+            "--lib",
+            "regenerate_protobuf_schema",
+            "--",
+            "--ignored",
+        ],
+        &crate::root(),
+    );
+    test.env("K8S_PB_SRC", source);
+    cmd::run(&mut test)
+}
+
 fn tauri_driver() -> std::path::PathBuf {
     cmd::find_on_path("tauri-driver").unwrap_or_else(|| setup::cargo_bin_dir().join("tauri-driver"))
 }
