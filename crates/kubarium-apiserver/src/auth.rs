@@ -38,6 +38,7 @@ impl UserInfo {
 #[derive(Clone, Default)]
 pub struct Authenticator {
     tokens: Vec<(String, UserInfo)>,
+    service_accounts: Option<crate::tokens::Signer>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -61,12 +62,27 @@ impl Authenticator {
         self
     }
 
+    /// Accepts service account tokens signed with `key` (and issues them with it).
+    pub fn with_service_account_key(mut self, key: &[u8]) -> Self {
+        self.service_accounts = Some(crate::tokens::Signer::new(key));
+        self
+    }
+
     /// The identity a bearer `token` stands for, if any.
-    pub fn authenticate_token(&self, token: &str) -> Option<&UserInfo> {
-        self.tokens
+    pub fn authenticate_token(&self, token: &str) -> Option<UserInfo> {
+        if let Some((_, user)) = self
+            .tokens
             .iter()
             .find(|(known, _)| constant_time_eq(known.as_bytes(), token.as_bytes()))
-            .map(|(_, user)| user)
+        {
+            return Some(user.clone());
+        }
+        let now = k8s_openapi::jiff::Timestamp::now().as_second();
+        self.service_accounts.as_ref()?.verify(token, now)
+    }
+
+    pub(crate) fn signer(&self) -> Option<&crate::tokens::Signer> {
+        self.service_accounts.as_ref()
     }
 }
 
@@ -88,8 +104,7 @@ pub(crate) async fn authenticate(
         .get(AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .and_then(bearer_token)
-        .and_then(|token| server.inner.authenticator.authenticate_token(token))
-        .cloned();
+        .and_then(|token| server.inner.authenticator.authenticate_token(token));
     match user {
         Some(user) => {
             request.extensions_mut().insert(user);
@@ -129,7 +144,7 @@ mod tests {
     #[test]
     fn tokens_match_exactly() {
         let auth = Authenticator::new().with_token("secret", UserInfo::admin());
-        assert_eq!(auth.authenticate_token("secret"), Some(&UserInfo::admin()));
+        assert_eq!(auth.authenticate_token("secret"), Some(UserInfo::admin()));
         assert_eq!(auth.authenticate_token("secreT"), None);
         assert_eq!(auth.authenticate_token("secret2"), None);
         assert_eq!(auth.authenticate_token(""), None);

@@ -27,6 +27,7 @@ mod selector;
 pub mod serve;
 mod status;
 mod strategic;
+mod tokens;
 mod validation;
 mod version;
 
@@ -122,6 +123,10 @@ impl ApiServer {
 
     pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
+    }
+
+    pub(crate) fn signer(&self) -> Option<&tokens::Signer> {
+        self.inner.authenticator.signer()
     }
 
     pub(crate) async fn allocation_lock(&self) -> tokio::sync::OwnedMutexGuard<()> {

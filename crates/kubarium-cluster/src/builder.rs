@@ -130,7 +130,9 @@ impl ClusterBuilder {
 
         let store = crate::storage::open(data_dir.path())?;
         let api = ApiServer::new(kubarium_apiserver::Config {
-            authenticator: Authenticator::new().with_token(&pki.admin_token, UserInfo::admin()),
+            authenticator: Authenticator::new()
+                .with_token(&pki.admin_token, UserInfo::admin())
+                .with_service_account_key(&pki.service_account_key),
             store,
             service_range: ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
             bookmark_interval: std::time::Duration::from_secs(60),

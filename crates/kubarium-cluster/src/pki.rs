@@ -40,6 +40,8 @@ pub(crate) struct Pki {
     pub(crate) serving: TlsIdentity,
     /// The admin bearer token written into the kubeconfig.
     pub(crate) admin_token: String,
+    /// The key service account tokens are signed with.
+    pub(crate) service_account_key: Vec<u8>,
 }
 
 impl Pki {
@@ -100,7 +102,19 @@ impl Pki {
                 token
             }
         };
+        let key_path = dir.join("sa.key");
+        let service_account_key = match std::fs::read(&key_path) {
+            Ok(key) if key.len() == 32 => key,
+            Ok(_) | Err(_) => {
+                let mut key = vec![0u8; 32];
+                getrandom::fill(&mut key)
+                    .map_err(|e| fail(format!("no randomness for a key: {e}")))?;
+                write_private(&key_path, &key)?;
+                key
+            }
+        };
         Ok(Self {
+            service_account_key,
             ca_pem,
             serving: TlsIdentity {
                 cert_chain_pem: serving_cert.pem(),

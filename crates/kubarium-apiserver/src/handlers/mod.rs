@@ -6,6 +6,7 @@
 //! wants plain JSON, so large lists cost little more than the database read.
 
 mod read;
+mod reviews;
 mod subresources;
 mod watch;
 mod write;
@@ -62,6 +63,8 @@ pub(crate) struct Call {
     pub(crate) warnings: Vec<String>,
     /// A server-side apply, which keeps its own field ownership.
     pub(crate) applying: bool,
+    /// Who is asking.
+    pub(crate) user: crate::UserInfo,
 }
 
 impl Call {
@@ -96,6 +99,12 @@ async fn handle(
         let target = Target::parse(group, version, path)?;
         let params = Params::parse(query)?;
         let output = Output::negotiate(&parts.headers)?;
+        // The authentication layer always sets the caller; without one nothing is served.
+        let user = parts
+            .extensions
+            .get::<crate::UserInfo>()
+            .cloned()
+            .ok_or_else(StatusError::unauthorized)?;
         let mut call = Call {
             server,
             target,
@@ -104,6 +113,7 @@ async fn handle(
             headers: parts.headers,
             warnings: Vec::new(),
             applying: false,
+            user,
         };
         dispatch(&mut call, &parts.method, body)
             .await
@@ -131,7 +141,11 @@ async fn dispatch(call: &mut Call, method: &Method, body: Body) -> Result<Respon
         }
         (&Method::POST, false, None) if verb_allowed("create") => {
             let body = read_body(body).await?;
-            write::create(call, &body).await
+            if call.target.resource.stored {
+                write::create(call, &body).await
+            } else {
+                reviews::create(call, &body)
+            }
         }
         (&Method::PUT, true, None) if verb_allowed("update") => {
             let body = read_body(body).await?;

@@ -49,6 +49,7 @@ pub(crate) async fn handle(
         ("finalize", "update") => finalize(call, body).await,
         ("binding", "create") => bind(call, body).await,
         ("eviction", "create") => evict(call, body).await,
+        ("token", "create") => token(call, body),
         ("log" | "exec" | "attach" | "portforward", _) => stream(call, sub),
         _ => Err(StatusError::method_not_allowed(method)),
     }
@@ -293,6 +294,60 @@ async fn evict(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
                 e
             }
         })
+}
+
+/// `serviceaccounts/{name}/token`: a signed token for the service account.
+fn token(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
+    let name = call.target.name.clone().unwrap_or_default();
+    let namespace = call.target.namespace.clone().unwrap_or_default();
+    let account = super::read::parse(&super::write::load(call, &name)?)?;
+    let mut request = parse_object(&call.headers, body)?;
+    let seconds = request["spec"]["expirationSeconds"]
+        .as_i64()
+        .unwrap_or(3600);
+    if seconds < 600 {
+        return Err(StatusError::invalid(
+            call.target.resource,
+            &name,
+            vec![cause(
+                "FieldValueInvalid",
+                "spec.expirationSeconds",
+                &format!(
+                    "Invalid value: {seconds}: may not specify a duration less than 10 minutes"
+                ),
+            )],
+        ));
+    }
+    let seconds = seconds.min(i64::from(u32::MAX));
+    let audiences: Vec<String> = request["spec"]["audiences"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect()
+        })
+        .filter(|a: &Vec<String>| !a.is_empty())
+        .unwrap_or_else(|| vec![crate::tokens::ISSUER.to_owned()]);
+    let signer = call.server.signer().ok_or_else(|| {
+        StatusError::service_unavailable("this server issues no service account tokens")
+    })?;
+    let now = k8s_openapi::jiff::Timestamp::now();
+    let token = signer.issue(&crate::tokens::Claims {
+        namespace: &namespace,
+        name: &name,
+        uid: object::meta_str(&account, "uid"),
+        audiences: &audiences,
+        issued_at: now.as_second(),
+        expires_at: now.as_second() + seconds,
+    });
+    let expires = now + std::time::Duration::from_secs(seconds as u64);
+    request["apiVersion"] = Value::from("authentication.k8s.io/v1");
+    request["kind"] = Value::from("TokenRequest");
+    request["metadata"] = json!({"name": name, "namespace": namespace, "creationTimestamp": null});
+    request["spec"]["audiences"] = json!(audiences);
+    request["spec"]["expirationSeconds"] = Value::from(seconds);
+    request["status"] = json!({"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
+    Ok(json(StatusCode::CREATED, request.to_string()))
 }
 
 /// The streaming subresources answer from the pod's node agent; until one serves this pod,

@@ -35,6 +35,7 @@ pub(crate) async fn watch(call: &mut Call) -> Result<Response, StatusError> {
         headers: call.headers.clone(),
         warnings: Vec::new(),
         applying: false,
+        user: call.user.clone(),
     };
     let filter = Filter::from_call(&filter_call)?;
     let params = &filter_call.params;

@@ -1,6 +1,8 @@
 //! networking.k8s.io, discovery.k8s.io, events.k8s.io, storage.k8s.io and coordination.k8s.io
 //! kinds.
 
+use k8s_openapi::api::authentication::v1::SelfSubjectReview;
+use k8s_openapi::api::authorization::v1::{SelfSubjectAccessReview, SelfSubjectRulesReview};
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::events::v1::Event;
@@ -281,3 +283,7 @@ impl Kind for Lease {
         ]
     }
 }
+
+impl Kind for SelfSubjectReview {}
+impl Kind for SelfSubjectAccessReview {}
+impl Kind for SelfSubjectRulesReview {}

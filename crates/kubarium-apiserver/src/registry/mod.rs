@@ -11,7 +11,10 @@ pub(crate) mod table;
 pub(crate) use kind::{Kind, Rejection, Rules, Stage, Typed};
 pub(crate) use table::{Column, age, or_none as table_or_none};
 
-use k8s_openapi::api::{apps, batch, coordination, core, discovery, events, networking, storage};
+use k8s_openapi::api::{
+    apps, authentication, authorization, batch, coordination, core, discovery, events, networking,
+    storage,
+};
 
 /// A served resource.
 pub struct Resource {
@@ -35,6 +38,8 @@ pub struct Resource {
     pub verbs: &'static [&'static str],
     /// Subresources.
     pub subresources: &'static [Subresource],
+    /// Whether objects are stored; reviews are answered and forgotten.
+    pub stored: bool,
     pub(crate) rules: &'static dyn Rules,
 }
 
@@ -156,6 +161,27 @@ macro_rules! resource {
             categories: &[$($cat),*],
             verbs: $verbs,
             subresources: &[$($sub),*],
+            stored: true,
+            rules: &Typed::<$ty>::NEW,
+        }
+    };
+}
+
+/// A create-only review: answered from the request and the caller's identity, not stored.
+macro_rules! review {
+    ($group:literal / $version:literal, $kind:literal, $ty:ty, $plural:literal, $singular:literal) => {
+        Resource {
+            group: $group,
+            version: $version,
+            kind: $kind,
+            plural: $plural,
+            singular: $singular,
+            namespaced: false,
+            short_names: &[],
+            categories: &[],
+            verbs: CREATE_ONLY,
+            subresources: &[],
+            stored: false,
             rules: &Typed::<$ty>::NEW,
         }
     };
@@ -226,6 +252,27 @@ pub static RESOURCES: &[Resource] = &[
         "storageclass", namespaced: false, short: ["sc"], categories: [], verbs: ALL_VERBS, subresources: []),
     resource!("coordination.k8s.io" / "v1", "Lease", coordination::v1::Lease, "leases", "lease",
         namespaced: true, short: [], categories: [], verbs: ALL_VERBS, subresources: []),
+    review!(
+        "authentication.k8s.io" / "v1",
+        "SelfSubjectReview",
+        authentication::v1::SelfSubjectReview,
+        "selfsubjectreviews",
+        "selfsubjectreview"
+    ),
+    review!(
+        "authorization.k8s.io" / "v1",
+        "SelfSubjectAccessReview",
+        authorization::v1::SelfSubjectAccessReview,
+        "selfsubjectaccessreviews",
+        "selfsubjectaccessreview"
+    ),
+    review!(
+        "authorization.k8s.io" / "v1",
+        "SelfSubjectRulesReview",
+        authorization::v1::SelfSubjectRulesReview,
+        "selfsubjectrulesreviews",
+        "selfsubjectrulesreview"
+    ),
 ];
 
 /// The resource served at `group`/`version` as `plural`.
