@@ -52,7 +52,18 @@ pub(crate) async fn apply(call: &mut Call, body: &[u8]) -> Result<Response, Stat
             object::name(&config)
         )));
     }
-    let config = handlers::write_decode_value(call, &config)?;
+    // Decoding fills in what the typed struct requires (`provisioner: ""`); an apply
+    // configuration holds exactly the fields it names, so keep only those.
+    let decoded = handlers::write_decode_value(call, &config)?;
+    let mut config = restrict(decoded, &config);
+    if let Some(namespace) = call
+        .target
+        .namespace
+        .clone()
+        .filter(|_| call.target.resource.namespaced)
+    {
+        object::set_meta(&mut config, "namespace", Some(Value::from(namespace)));
+    }
     let ty = schema::root(call.target.resource.kind);
     let applied = FieldSet::of(&config, ty);
     let api_version = call.target.resource.api_version();
@@ -78,6 +89,7 @@ pub(crate) async fn apply(call: &mut Call, body: &[u8]) -> Result<Response, Stat
                 api_version: api_version.clone(),
                 subresource: None,
                 fields: applied.clone(),
+                time: None,
             };
             managed::store(&mut object, &[entry]);
             let (bytes, code) = handlers::write_create_object(call, object).await?;
@@ -91,32 +103,40 @@ pub(crate) async fn apply(call: &mut Call, body: &[u8]) -> Result<Response, Stat
         }
         // Forced: the conflicting fields change hands.
         for (other, path) in &conflicts {
-            if let Some(entry) = entries.iter_mut().find(|e| &e.manager == other) {
+            for entry in entries.iter_mut().filter(|e| &describe(e) == other) {
                 entry.fields.remove(path);
             }
         }
-        let previous = entries
+        let previous_entry = entries
             .iter()
             .find(|e| e.manager == manager && e.operation == "Apply")
+            .cloned();
+        let previous = previous_entry
+            .as_ref()
             .map(|e| e.fields.clone())
             .unwrap_or_default();
         let mut object = live.clone();
         for path in previous.leaves() {
             let owned_elsewhere = entries
                 .iter()
-                .any(|e| e.manager != manager && e.fields.contains(&path));
+                .any(|e| !is_applier(e, &manager) && e.fields.contains(&path));
             if !applied.contains(&path) && !owned_elsewhere {
                 managed::remove_path(&mut object, &path);
             }
         }
         merge(&mut object, &config, ty);
         entries.retain(|e| !(e.manager == manager && e.operation == "Apply"));
+        // An apply that changes nothing keeps the entry's time, so it stays a no-op.
+        let time = previous_entry
+            .filter(|e| e.fields == applied)
+            .and_then(|e| e.time);
         entries.push(Entry {
             manager: manager.clone(),
             operation: "Apply".to_owned(),
             api_version: api_version.clone(),
             subresource: None,
             fields: applied.clone(),
+            time,
         });
         managed::store(&mut object, &entries);
         let object = if call.target.resource.has_status() {
@@ -138,7 +158,41 @@ pub(crate) async fn apply(call: &mut Call, body: &[u8]) -> Result<Response, Stat
     }
 }
 
-/// Fields `applied` sets that another manager owns with a different live value.
+/// `decoded` with only the fields `given` has (objects key by key, lists element by element).
+fn restrict(decoded: Value, given: &Value) -> Value {
+    match (decoded, given) {
+        (Value::Object(decoded), Value::Object(given)) => Value::Object(
+            decoded
+                .into_iter()
+                .filter_map(|(key, value)| given.get(&key).map(|g| (key, restrict(value, g))))
+                .collect(),
+        ),
+        (Value::Array(decoded), Value::Array(given)) => Value::Array(
+            decoded
+                .into_iter()
+                .zip(given)
+                .map(|(d, g)| restrict(d, g))
+                .collect(),
+        ),
+        (decoded, _) => decoded,
+    }
+}
+
+/// Whether `entry` is the applying manager's own apply.
+fn is_applier(entry: &Entry, manager: &str) -> bool {
+    entry.manager == manager && entry.operation == "Apply" && entry.subresource.is_none()
+}
+
+/// A manager as conflict messages name it: `"kubectl" with subresource "scale"`.
+fn describe(entry: &Entry) -> String {
+    match &entry.subresource {
+        Some(sub) => format!("\"{}\" with subresource \"{sub}\"", entry.manager),
+        None => format!("\"{}\"", entry.manager),
+    }
+}
+
+/// Fields `applied` sets that another manager owns with a different live value, with that
+/// manager's description.
 fn conflicts(
     entries: &[Entry],
     manager: &str,
@@ -155,9 +209,11 @@ fn conflicts(
         if managed::lookup(live, &path) == wanted {
             continue;
         }
-        for entry in entries.iter().filter(|e| e.manager != manager) {
+        // Managers are told apart by name, operation and subresource: the same program's
+        // updates (say `kubectl scale`) conflict with its applies.
+        for entry in entries.iter().filter(|e| !is_applier(e, manager)) {
             if entry.fields.contains(&path) {
-                out.push((entry.manager.clone(), path.clone()));
+                out.push((describe(entry), path.clone()));
             }
         }
     }
@@ -170,7 +226,7 @@ fn conflict_error(call: &Call, name: &str, conflicts: &[(String, Path)]) -> Stat
         .iter()
         .map(|(manager, path)| StatusCause {
             reason: Some("FieldManagerConflict".to_owned()),
-            message: Some(format!("conflict with \"{manager}\" using {api_version}")),
+            message: Some(format!("conflict with {manager} using {api_version}")),
             field: Some(display_path(path)),
         })
         .collect();
@@ -295,6 +351,16 @@ mod tests {
             "f:image".into(),
         ];
         assert_eq!(display_path(&path), ".spec.containers[name=\"web\"].image");
+    }
+
+    #[test]
+    fn configurations_keep_only_their_fields() {
+        let decoded = json!({"provisioner": "", "metadata": {"name": "a", "labels": {"x": "1"}}, "list": [{"a": 1, "b": 0}]});
+        let given = json!({"metadata": {"labels": {"x": "1"}}, "list": [{"a": 1}]});
+        assert_eq!(
+            restrict(decoded, &given),
+            json!({"metadata": {"labels": {"x": "1"}}, "list": [{"a": 1}]})
+        );
     }
 
     #[test]

@@ -251,6 +251,8 @@ pub(crate) struct Entry {
     pub(crate) api_version: String,
     pub(crate) subresource: Option<String>,
     pub(crate) fields: FieldSet,
+    /// When the entry last changed; `None` for "now".
+    pub(crate) time: Option<String>,
 }
 
 /// The entries of `object`'s `metadata.managedFields`.
@@ -265,6 +267,7 @@ pub(crate) fn entries(object: &Value) -> Vec<Entry> {
             api_version: e["apiVersion"].as_str().unwrap_or_default().to_owned(),
             subresource: e["subresource"].as_str().map(str::to_owned),
             fields: FieldSet::from_json(&e["fieldsV1"]),
+            time: e["time"].as_str().map(str::to_owned),
         })
         .collect()
 }
@@ -280,7 +283,7 @@ pub(crate) fn store(object: &mut Value, entries: &[Entry]) {
                 "manager": e.manager,
                 "operation": e.operation,
                 "apiVersion": e.api_version,
-                "time": now,
+                "time": e.time.clone().unwrap_or_else(|| now.clone()),
                 "fieldsType": "FieldsV1",
                 "fieldsV1": e.fields.to_json(),
             });
@@ -343,6 +346,7 @@ pub(crate) fn record_update(
             for path in changed.leaves() {
                 entry.fields.insert(&path);
             }
+            entry.time = None;
         }
         None => entries.push(Entry {
             manager: manager.to_owned(),
@@ -350,6 +354,7 @@ pub(crate) fn record_update(
             api_version: api_version.to_owned(),
             subresource: subresource.map(str::to_owned),
             fields: changed,
+            time: None,
         }),
     }
     store(object, &entries);

@@ -88,14 +88,13 @@ pub(crate) fn with_status_of(mut object: Value, from: &Value) -> Value {
     object
 }
 
-/// Whether two objects differ in anything but `metadata.resourceVersion` and
-/// `metadata.managedFields` (a no-op write is not stored).
+/// Whether two objects differ in anything but `metadata.resourceVersion` (a no-op write is
+/// not stored; a change of field ownership is a change).
 pub(crate) fn same_content(a: &Value, b: &Value) -> bool {
     let strip = |v: &Value| {
         let mut v = v.clone();
         if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
             meta.remove("resourceVersion");
-            meta.remove("managedFields");
         }
         v
     };
@@ -149,6 +148,11 @@ mod tests {
 
     #[test]
     fn no_op_writes_are_recognised() {
+        let owned = json!({"metadata": {"name": "a", "managedFields": [{"manager": "x"}]}});
+        assert!(
+            !same_content(&owned, &json!({"metadata": {"name": "a"}})),
+            "ownership changed"
+        );
         let a = json!({"metadata": {"name": "a", "resourceVersion": "1"}, "data": {"k": "v"}});
         let b = json!({"metadata": {"name": "a", "resourceVersion": "2"}, "data": {"k": "v"}});
         assert!(same_content(&a, &b));

@@ -10,7 +10,7 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 use super::pod::default_spec;
-use super::shared::{containers, images, selector, validate_workload};
+use super::shared::{containers, images, selector, validate_workload, validate_workload_with};
 use crate::registry::table::{AGE, NAME, col, wide};
 use crate::registry::{Column, Kind, age, table_or_none};
 use crate::validation::Causes;
@@ -272,13 +272,6 @@ impl Kind for StatefulSet {
         if let Some(template) = spec.template.spec.as_mut() {
             default_spec(template);
         }
-        for claim in spec.volume_claim_templates.iter_mut().flatten() {
-            if let Some(claim_spec) = claim.spec.as_mut() {
-                claim_spec
-                    .volume_mode
-                    .get_or_insert_with(|| "Filesystem".to_owned());
-            }
-        }
     }
 
     fn validate(&self, causes: &mut Causes) {
@@ -292,7 +285,14 @@ impl Kind for StatefulSet {
             spec.pod_management_policy.as_deref(),
             &["OrderedReady", "Parallel"],
         );
-        validate_workload(Some(&spec.selector), &spec.template, causes);
+        // Claim templates become the pods' volumes.
+        let claims: Vec<&str> = spec
+            .volume_claim_templates
+            .iter()
+            .flatten()
+            .filter_map(|c| c.metadata.name.as_deref())
+            .collect();
+        validate_workload_with(Some(&spec.selector), &spec.template, &claims, causes);
     }
 
     fn validate_update(&self, old: &Self, causes: &mut Causes) {

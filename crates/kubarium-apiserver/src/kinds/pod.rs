@@ -215,6 +215,17 @@ fn qos_class(spec: &PodSpec) -> &'static str {
 
 /// Validates a pod spec at `path` (`spec` or `spec.template.spec`).
 pub(crate) fn validate_spec(spec: &PodSpec, path: &str, causes: &mut Causes) {
+    validate_spec_with(spec, path, &[], causes);
+}
+
+/// As [`validate_spec`], with volumes the pod gets from elsewhere (a StatefulSet's claim
+/// templates) counting as declared.
+pub(crate) fn validate_spec_with(
+    spec: &PodSpec,
+    path: &str,
+    extra_volumes: &[&str],
+    causes: &mut Causes,
+) {
     if spec.containers.is_empty() {
         causes.required(&format!("{path}.containers"), "");
     }
@@ -223,6 +234,7 @@ pub(crate) fn validate_spec(spec: &PodSpec, path: &str, causes: &mut Causes) {
         .iter()
         .flatten()
         .map(|v| v.name.as_str())
+        .chain(extra_volumes.iter().copied())
         .collect();
     let mut names = HashSet::new();
     for (list, items) in [

@@ -76,6 +76,16 @@ pub(crate) fn validate_workload(
     template: &PodTemplateSpec,
     causes: &mut Causes,
 ) {
+    validate_workload_with(selector, template, &[], causes);
+}
+
+/// As [`validate_workload`], with volumes coming from claim templates.
+pub(crate) fn validate_workload_with(
+    selector: Option<&LabelSelector>,
+    template: &PodTemplateSpec,
+    extra_volumes: &[&str],
+    causes: &mut Causes,
+) {
     match selector {
         None => causes.required("spec.selector", ""),
         Some(s)
@@ -107,7 +117,9 @@ pub(crate) fn validate_workload(
         causes.labels("spec.template.metadata.labels", meta.labels.as_ref());
     }
     match &template.spec {
-        Some(spec) => super::pod::validate_spec(spec, "spec.template.spec", causes),
+        Some(spec) => {
+            super::pod::validate_spec_with(spec, "spec.template.spec", extra_volumes, causes)
+        }
         None => causes.required("spec.template.spec", ""),
     }
 }

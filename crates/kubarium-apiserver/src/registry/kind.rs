@@ -85,7 +85,8 @@ pub(crate) trait Kind:
         table::DEFAULT_COLUMNS
     }
 
-    /// The cells after the name (the name cell is added generically).
+    /// The cells of a row: after the name when the first column is the name (the name cell
+    /// is added generically), else all of them.
     fn cells(&self, now: Timestamp) -> Vec<Value> {
         vec![table::age(self.metadata().creation_timestamp.as_ref(), now)]
     }
@@ -134,7 +135,8 @@ fn encode<K: Kind>(object: &K) -> Result<Value, Rejection> {
 impl<K: Kind> Rules for Typed<K> {
     fn decode(&self, body: &Value) -> Result<(Value, Vec<String>), Rejection> {
         let typed = decode_typed::<K>(body)?;
-        let normalized = encode(&typed)?;
+        let mut normalized = encode(&typed)?;
+        drop_added_type_meta(body, &mut normalized, true);
         let mut unknown = Vec::new();
         unknown_fields(body, &normalized, "", &mut unknown);
         Ok((normalized, unknown))
@@ -153,7 +155,9 @@ impl<K: Kind> Rules for Typed<K> {
         if !causes.is_empty() {
             return Err(Rejection::Invalid(causes.into_inner()));
         }
-        encode(&typed)
+        let mut admitted = encode(&typed)?;
+        drop_added_type_meta(&object, &mut admitted, true);
+        Ok(admitted)
     }
 
     fn tracks_generation(&self) -> bool {
@@ -166,8 +170,10 @@ impl<K: Kind> Rules for Typed<K> {
 
     fn row(&self, object: &Value, now: Timestamp) -> Vec<Value> {
         let name = object["metadata"]["name"].clone();
+        let name_first = K::columns().first().is_some_and(|c| c.format == "name");
         match serde_json::from_value::<K>(object.clone()) {
-            Ok(typed) => std::iter::once(name).chain(typed.cells(now)).collect(),
+            Ok(typed) if name_first => std::iter::once(name).chain(typed.cells(now)).collect(),
+            Ok(typed) => typed.cells(now),
             // Stored objects always decode; if one does not, show what we can.
             Err(_) => std::iter::once(name)
                 .chain(
@@ -208,6 +214,56 @@ impl<K: Kind> Rules for Typed<K> {
             Value::Null => String::new(),
             other => other.to_string(),
         })
+    }
+}
+
+/// Removes `apiVersion` and `kind` that encoding added to nested objects: k8s-openapi writes
+/// them for every type that is a resource (a StatefulSet's claim templates are
+/// PersistentVolumeClaims), where the Go API omits them unless they were given.
+fn drop_added_type_meta(input: &Value, output: &mut Value, root: bool) {
+    match (input, output) {
+        (Value::Object(input), Value::Object(output)) => {
+            // Only embedded objects (they have metadata) carry type fields of their own; a
+            // defaulted `fieldRef.apiVersion` is a field, not type metadata.
+            if !root && output.contains_key("metadata") {
+                for key in ["apiVersion", "kind"] {
+                    if !input.contains_key(key) {
+                        output.remove(key);
+                    }
+                }
+            }
+            for (key, value) in output.iter_mut() {
+                match input.get(key) {
+                    Some(given) => drop_added_type_meta(given, value, false),
+                    None => strip_type_meta(value),
+                }
+            }
+        }
+        (Value::Array(input), Value::Array(output)) => {
+            for (i, value) in output.iter_mut().enumerate() {
+                match input.get(i) {
+                    Some(given) => drop_added_type_meta(given, value, false),
+                    None => strip_type_meta(value),
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Removes `apiVersion` and `kind` from every embedded object below `value` (defaults
+/// added there).
+fn strip_type_meta(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("metadata") {
+                map.remove("apiVersion");
+                map.remove("kind");
+            }
+            map.values_mut().for_each(strip_type_meta);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_type_meta),
+        _ => {}
     }
 }
 
