@@ -146,6 +146,14 @@ impl Kind for IngressClass {
 }
 
 impl Kind for EndpointSlice {
+    fn default(&mut self) {
+        // Upstream defaults both, and clients (kubectl describe) rely on them being set.
+        for port in self.ports.iter_mut().flatten() {
+            port.name.get_or_insert_with(String::new);
+            port.protocol.get_or_insert_with(|| "TCP".to_owned());
+        }
+    }
+
     fn validate(&self, causes: &mut Causes) {
         causes.one_of(
             "addressType",
