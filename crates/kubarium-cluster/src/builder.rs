@@ -249,6 +249,14 @@ impl Cluster {
         self.listen_addr
     }
 
+    /// Compacts the store's history up to now (a failure drill: watchers from older
+    /// revisions get 410 Gone and re-list).
+    pub async fn compact_history(
+        &self,
+    ) -> std::result::Result<i64, kubarium_apiserver::StatusError> {
+        self.api.compact_history().await
+    }
+
     /// What the cluster was started with.
     pub fn config(&self) -> &ClusterConfig {
         &self.config

@@ -504,7 +504,12 @@ impl Kind for PersistentVolume {
 
 impl Kind for Endpoints {
     fn default(&mut self) {
-        for port in self.subsets.iter_mut().flatten().flat_map(|s| s.ports.iter_mut().flatten()) {
+        for port in self
+            .subsets
+            .iter_mut()
+            .flatten()
+            .flat_map(|s| s.ports.iter_mut().flatten())
+        {
             port.protocol.get_or_insert_with(|| "TCP".to_owned());
         }
     }
