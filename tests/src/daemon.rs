@@ -122,6 +122,12 @@ impl Daemon {
         })
     }
 
+    /// Takes the data directory out of this daemon (after it has exited), to start
+    /// another on it.
+    pub fn take_dir(&mut self) -> TempDir {
+        std::mem::replace(&mut self.dir, TempDir::new().unwrap())
+    }
+
     /// Its log files' text.
     pub fn logs(&self) -> String {
         crate::logs(self.dir.path(), "kubariumd")
