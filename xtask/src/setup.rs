@@ -57,6 +57,7 @@ pub(crate) fn prepare(purpose: Purpose, docker: bool) -> anyhow::Result<()> {
         cargo_tool("cargo-nextest", &["nextest", "--version"], "cargo-nextest")?;
         cargo_tool("tauri-driver", &[], "tauri-driver")?;
         collect(&mut missing, kubectl())?;
+        collect(&mut missing, python_client())?;
     }
     if missing.is_empty() {
         return Ok(());
@@ -426,6 +427,52 @@ fn kubectl() -> anyhow::Result<()> {
             .to_owned(),
     )
     .into())
+}
+
+/// The official Kubernetes Python client in a virtualenv under `target/python`, for the
+/// compatibility scenarios.
+fn python_client() -> anyhow::Result<()> {
+    let requirements = crate::root().join("tests/python/requirements.txt");
+    let venv = python_venv();
+    let marker = venv.join("installed-requirements.txt");
+    let wanted = std::fs::read_to_string(&requirements)?;
+    if std::fs::read_to_string(&marker).is_ok_and(|done| done == wanted) {
+        return Ok(());
+    }
+    if !on_path("python3") {
+        return Err(Missing(
+            "The compatibility tests run the official Kubernetes Python client, which needs Python 3 \
+             (with venv). Install python3 and python3-venv, then run `cargo xtask test` again."
+                .to_owned(),
+        )
+        .into());
+    }
+    let venv_arg = venv.to_string_lossy().into_owned();
+    cmd::run(&mut command(
+        "python3",
+        &["-m", "venv", &venv_arg],
+        &crate::root(),
+    ))?;
+    let pip = venv.join("bin/pip");
+    let requirements_arg = requirements.to_string_lossy().into_owned();
+    cmd::run(&mut command(
+        &pip,
+        &[
+            "install",
+            "-q",
+            "--disable-pip-version-check",
+            "-r",
+            &requirements_arg,
+        ],
+        &crate::root(),
+    ))?;
+    std::fs::write(marker, wanted)?;
+    Ok(())
+}
+
+/// Where the Python virtualenv for the tests lives.
+pub(crate) fn python_venv() -> PathBuf {
+    crate::target_dir().join("python")
 }
 
 #[cfg(test)]

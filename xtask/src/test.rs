@@ -80,7 +80,8 @@ pub(crate) fn test(update_screenshots: bool) -> anyhow::Result<()> {
         ])
         .env("KUBARIUM_BIN_DIR", crate::target_dir().join("debug"))
         .env("KUBARIUM_SCREENSHOTS", &screenshots)
-        .env("TAURI_DRIVER", tauri_driver());
+        .env("TAURI_DRIVER", tauri_driver())
+        .env("KUBARIUM_PYTHON", setup::python_venv().join("bin/python"));
     cmd::run(&mut nextest)?;
     publish_screenshots(
         &screenshots,
