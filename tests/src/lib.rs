@@ -10,6 +10,7 @@
 
 pub mod daemon;
 pub mod desktop;
+pub mod requests;
 pub mod webdriver;
 pub mod x11;
 

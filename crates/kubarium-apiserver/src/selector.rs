@@ -195,6 +195,11 @@ impl FieldSelector {
                     "invalid selector: '{text}'; can't understand '{term}'"
                 ));
             };
+            if field.trim().is_empty() {
+                return Err(format!(
+                    "invalid selector: '{text}'; a field name is missing"
+                ));
+            }
             terms.push((field.trim().to_owned(), unescape(&value), negated));
         }
         Ok(Self(terms))

@@ -187,11 +187,17 @@ impl StatusError {
         )
     }
 
-    /// 504 Timeout, e.g. a resource version from the future.
-    pub fn timeout(message: impl Into<String>) -> Self {
+    /// 504 Timeout for a resource version newer than any write, as upstream answers it;
+    /// client-go's reflectors recognise the `ResourceVersionTooLarge` cause and re-list.
+    pub fn too_large_resource_version(message: impl Into<String>) -> Self {
         let mut error = Self::new(StatusCode::GATEWAY_TIMEOUT, "Timeout", message);
         error.details = Some(Box::new(StatusDetails {
             retry_after_seconds: Some(1),
+            causes: Some(vec![StatusCause {
+                reason: Some("ResourceVersionTooLarge".to_owned()),
+                message: Some("Too large resource version".to_owned()),
+                field: None,
+            }]),
             ..StatusDetails::default()
         }));
         error

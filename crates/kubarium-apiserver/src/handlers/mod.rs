@@ -248,9 +248,9 @@ pub(crate) fn store_error(call: &Call, name: &str, error: kubarium_store::Error)
         } => StatusError::expired(format!(
             "The resourceVersion for the provided list is too old (requested {requested}, the oldest kept is {compacted}); list again without one"
         )),
-        Error::FutureRevision { requested, current } => StatusError::timeout(format!(
-            "Too large resource version: {requested}, current resource version: {current}"
-        )),
+        Error::FutureRevision { requested, current } => StatusError::too_large_resource_version(
+            format!("Too large resource version: {requested}, current resource version: {current}"),
+        ),
         other => {
             tracing::error!(error = %other, "store failure");
             StatusError::internal(format!("the store failed: {other}"))

@@ -140,7 +140,7 @@ pub(crate) fn requested_revision(call: &Call) -> Result<Option<Revision>, Status
     })?;
     let current = call.server.store().revision();
     if revision > current {
-        return Err(StatusError::timeout(format!(
+        return Err(StatusError::too_large_resource_version(format!(
             "Too large resource version: {revision}, current resource version: {current}"
         )));
     }

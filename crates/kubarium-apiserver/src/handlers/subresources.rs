@@ -147,6 +147,20 @@ async fn scale_write(call: &mut Call, verb: &str, body: &[u8]) -> Result<Respons
             .parse()
             .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
     };
+    if let Some(bad) = new_scale["spec"]
+        .get("replicas")
+        .filter(|r| !r.is_i64() && !r.is_null())
+    {
+        return Err(StatusError::invalid(
+            call.target.resource,
+            &name,
+            vec![cause(
+                "FieldValueInvalid",
+                "spec.replicas",
+                &format!("Invalid value: {bad}: must be an integer"),
+            )],
+        ));
+    }
     let Some(replicas) = new_scale["spec"]["replicas"].as_i64() else {
         return Err(StatusError::invalid(
             call.target.resource,

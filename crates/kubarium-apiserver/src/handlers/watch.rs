@@ -71,11 +71,15 @@ pub(crate) async fn watch(call: &mut Call) -> Result<Response, StatusError> {
         let listed = super::read::collect(&filter_call, &filter)?;
         (listed.items, listed.revision)
     } else {
-        let revision: Revision = rv.parse().map_err(|_| {
-            StatusError::bad_request(format!(
-                "resourceVersion: Invalid value: {rv:?}: must be an integer"
-            ))
-        })?;
+        let revision: Revision =
+            rv.parse()
+                .ok()
+                .filter(|r: &Revision| *r >= 0)
+                .ok_or_else(|| {
+                    StatusError::bad_request(format!(
+                        "resourceVersion: Invalid value: {rv:?}: must be a non-negative integer"
+                    ))
+                })?;
         (Vec::new(), revision)
     };
     let (tx, rx) = mpsc::channel::<Bytes>(BUFFER);

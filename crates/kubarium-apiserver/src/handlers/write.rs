@@ -60,6 +60,8 @@ pub(crate) fn check_type(call: &Call, value: &Value) -> Result<(), StatusError> 
 
 /// Typed decode of a JSON object with unknown-field handling and namespace checks.
 pub(crate) fn decode_value(call: &mut Call, value: &Value) -> Result<Value, StatusError> {
+    // An unknown mode is an error whether or not there are unknown fields.
+    let mode = call.params.field_validation()?;
     let (mut object, unknown) = call
         .target
         .resource
@@ -67,7 +69,7 @@ pub(crate) fn decode_value(call: &mut Call, value: &Value) -> Result<Value, Stat
         .decode(value)
         .map_err(|r| rejection(call, "", r))?;
     if !unknown.is_empty() {
-        match call.params.field_validation()? {
+        match mode {
             FieldValidation::Strict => {
                 let listed: Vec<String> = unknown
                     .iter()
