@@ -56,6 +56,7 @@ pub(crate) fn prepare(purpose: Purpose, docker: bool) -> anyhow::Result<()> {
     if purpose == Purpose::Test {
         cargo_tool("cargo-nextest", &["nextest", "--version"], "cargo-nextest")?;
         cargo_tool("tauri-driver", &[], "tauri-driver")?;
+        cargo_tool("cargo-fuzz", &["fuzz", "--version"], "cargo-fuzz")?;
         collect(&mut missing, kubectl())?;
         collect(&mut missing, python_client())?;
     }

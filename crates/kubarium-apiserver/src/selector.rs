@@ -258,17 +258,16 @@ fn split_unescaped(text: &str, separator: char) -> Vec<String> {
 }
 
 fn split_once_unescaped(text: &str, operator: &str) -> Option<(String, String)> {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'\\' {
-            i += 2;
+    let mut chars = text.char_indices();
+    while let Some((i, c)) = chars.next() {
+        if c == '\\' {
+            // The escaped character is part of the term, whatever it is.
+            chars.next();
             continue;
         }
         if text[i..].starts_with(operator) {
             return Some((text[..i].to_owned(), text[i + operator.len()..].to_owned()));
         }
-        i += 1;
     }
     None
 }
@@ -361,5 +360,7 @@ mod tests {
         let escaped = FieldSelector::parse(r"metadata.name=a\,b").unwrap();
         assert_eq!(escaped.required("metadata.name"), Some("a,b"));
         assert!(FieldSelector::parse("nonsense").is_err());
+        // Found by the fuzzer: multi-byte characters before the operator.
+        assert_eq!(FieldSelector::parse("s\u{fffd}ec.x=y").unwrap().required("s\u{fffd}ec.x"), Some("y"));
     }
 }
