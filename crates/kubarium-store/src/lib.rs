@@ -11,12 +11,17 @@
 //! writer thread that commits whatever is queued in one transaction (group commit): one
 //! fsync serves many concurrent writers.
 //!
+//! **Reads of the latest state come from memory:** the writer applies each commit to an
+//! in-memory copy of the live objects before acknowledging it, so gets and lists at the
+//! latest revision take no SQLite transaction; reads at older revisions use the history.
+//!
 //! **Watch fan-out never blocks writers:** each watcher has a bounded buffer; a watcher that
 //! falls behind is closed, and its client re-watches from the last revision it saw.
 //!
 //! **Secrets at rest:** keys under the configured prefixes are sealed with AES-256-GCM
 //! ([`Encryption`]) before they reach the database file, history included.
 
+mod current;
 mod db;
 mod encryption;
 mod error;
@@ -32,25 +37,27 @@ pub use encryption::{Encryption, EncryptionKey};
 pub use error::{Error, Result};
 pub use hub::Watch;
 
-/// What a write stores: bytes, or bytes rendered once the write's revision is known — so a
-/// stored object can carry its own `resourceVersion` and be served without re-encoding.
+/// What a write stores: bytes, or bytes with a gap for the write's revision — so a stored
+/// object can carry its own `resourceVersion` and be served without re-encoding, while the
+/// writer thread only copies digits in.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Content {
     /// Fixed bytes.
     Bytes(Vec<u8>),
-    /// Called exactly once, inside the write's transaction, with the write's revision.
-    Render(Box<dyn FnOnce(Revision) -> Vec<u8> + Send>),
+    /// `bytes` with the write's revision, in decimal, inserted at byte offset `at` (or
+    /// appended, if `at` is past the end).
+    WithRevision { bytes: Vec<u8>, at: usize },
 }
 
 impl Content {
-    /// Bytes rendered with the write's revision.
-    pub fn render(f: impl FnOnce(Revision) -> Vec<u8> + Send + 'static) -> Self {
-        Content::Render(Box::new(f))
-    }
-
     pub(crate) fn into_bytes(self, revision: Revision) -> Vec<u8> {
         match self {
             Content::Bytes(bytes) => bytes,
-            Content::Render(render) => render(revision),
+            Content::WithRevision { mut bytes, at } => {
+                let at = at.min(bytes.len());
+                bytes.splice(at..at, revision.to_string().into_bytes());
+                bytes
+            }
         }
     }
 }
@@ -157,6 +164,7 @@ pub struct Store {
 
 struct Inner {
     writer: writer::Handle,
+    current: Arc<current::Current>,
     readers: reader::Pool,
     hub: Arc<hub::Hub>,
 }
@@ -170,11 +178,24 @@ impl Store {
         let (revision, compacted) = db::revisions(&conn)?;
         let hub = Arc::new(hub::Hub::new(revision, options.watch_buffer));
         let readers = reader::Pool::new(path.to_owned(), encryption.clone());
-        let writer = writer::spawn(conn, revision, Arc::clone(&hub), encryption, &options)?;
+        let current = Arc::new(current::Current::load(
+            &conn,
+            encryption.as_deref(),
+            revision,
+        )?);
+        let writer = writer::spawn(
+            conn,
+            revision,
+            Arc::clone(&current),
+            Arc::clone(&hub),
+            encryption,
+            &options,
+        )?;
         tracing::info!(path = %path.display(), revision, compacted, "store opened");
         Ok(Self {
             inner: Arc::new(Inner {
                 writer,
+                current,
                 readers,
                 hub,
             }),
@@ -193,12 +214,16 @@ impl Store {
 
     /// The object at `key`, if any.
     pub fn get(&self, key: &str) -> Result<Option<Object>> {
-        self.inner.readers.with(|r| r.get(key))
+        Ok(self.inner.current.get(key))
     }
 
-    /// Objects whose key starts with `prefix`, in key order.
+    /// Objects whose key starts with `prefix`, in key order: the latest state from memory,
+    /// an older one rebuilt from history.
     pub fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage> {
-        self.inner.readers.with(|r| r.list(prefix, options))
+        match self.inner.current.list(prefix, options)? {
+            Some(page) => Ok(page),
+            None => self.inner.readers.with(|r| r.list(prefix, options)),
+        }
     }
 
     /// Stores `value` at `key`, which must not exist.

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use crate::db::{self, prefix_end};
 use crate::encryption::{self, Encryption};
@@ -70,27 +70,6 @@ impl Reader<'_> {
 
     pub(crate) fn compacted(&self) -> Result<Revision> {
         Ok(db::revisions(self.conn)?.1)
-    }
-
-    pub(crate) fn get(&self, key: &str) -> Result<Option<Object>> {
-        let row = self
-            .conn
-            .prepare_cached(
-                "SELECT create_revision, mod_revision, value FROM objects WHERE key = ?1",
-            )?
-            .query_row(params![key], |row| {
-                Ok((row.get(0)?, row.get(1)?, row.get::<_, Vec<u8>>(2)?))
-            })
-            .optional()?;
-        row.map(|(create_revision, mod_revision, value)| {
-            Ok(Object {
-                key: key.to_owned(),
-                value: self.open_value(key, value)?,
-                create_revision,
-                mod_revision,
-            })
-        })
-        .transpose()
     }
 
     pub(crate) fn list(&self, prefix: &str, options: &ListOptions) -> Result<ListPage> {

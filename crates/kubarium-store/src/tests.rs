@@ -243,19 +243,22 @@ async fn sixteen_racing_writers_one_winner_per_round() {
 }
 
 #[tokio::test]
-async fn rendered_content_sees_its_own_revision() {
+async fn content_carries_its_own_revision() {
     let t = open();
     t.store.create("/r/a", vec![]).await.unwrap();
     let rendered = t
         .store
         .create(
             "/r/b",
-            Content::render(|rev| format!("rv={rev}").into_bytes()),
+            Content::WithRevision {
+                bytes: b"rv=;".to_vec(),
+                at: 3,
+            },
         )
         .await
         .unwrap();
-    assert_eq!(text(&rendered), "rv=2");
-    assert_eq!(text(&t.store.get("/r/b").unwrap().unwrap()), "rv=2");
+    assert_eq!(text(&rendered), "rv=2;");
+    assert_eq!(text(&t.store.get("/r/b").unwrap().unwrap()), "rv=2;");
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 use tokio::sync::oneshot;
 
+use crate::current::Current;
 use crate::encryption::{self, Encryption};
 use crate::hub::Hub;
 use crate::{Content, Error, Event, Object, Result, Revision, StoreOptions};
@@ -75,6 +76,7 @@ impl Handle {
 struct Writer {
     conn: Connection,
     revision: Revision,
+    current: Arc<Current>,
     hub: Arc<Hub>,
     encryption: Option<Arc<Encryption>>,
     history_revisions: i64,
@@ -84,6 +86,7 @@ struct Writer {
 pub(crate) fn spawn(
     conn: Connection,
     revision: Revision,
+    current: Arc<Current>,
     hub: Arc<Hub>,
     encryption: Option<Arc<Encryption>>,
     options: &StoreOptions,
@@ -92,6 +95,7 @@ pub(crate) fn spawn(
     let mut writer = Writer {
         conn,
         revision,
+        current,
         hub,
         encryption,
         history_revisions: options.history_revisions,
@@ -153,6 +157,8 @@ impl Writer {
                     .iter()
                     .filter_map(|r| r.as_ref().ok().cloned())
                     .collect();
+                // Readers of the latest state first, then watchers, then the writers.
+                self.current.apply(&events);
                 self.hub.publish(&events);
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
