@@ -361,6 +361,11 @@ mod tests {
         assert_eq!(escaped.required("metadata.name"), Some("a,b"));
         assert!(FieldSelector::parse("nonsense").is_err());
         // Found by the fuzzer: multi-byte characters before the operator.
-        assert_eq!(FieldSelector::parse("s\u{fffd}ec.x=y").unwrap().required("s\u{fffd}ec.x"), Some("y"));
+        assert_eq!(
+            FieldSelector::parse("s\u{fffd}ec.x=y")
+                .unwrap()
+                .required("s\u{fffd}ec.x"),
+            Some("y")
+        );
     }
 }

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use super::{Call, json, store_error};
 use crate::StatusError;
+use crate::registry::table::{Include, TableWriter};
 use crate::request::Output;
 use crate::selector::{FieldSelector, LabelSelector};
 
@@ -19,17 +20,10 @@ pub(crate) async fn get(call: &mut Call) -> Result<Response, StatusError> {
     match call.output {
         Output::Json => Ok(json(StatusCode::OK, object.value.to_vec())),
         Output::Table => {
-            let value = parse(&object)?;
-            let rv = object.mod_revision.to_string();
-            Ok(json(
-                StatusCode::OK,
-                table(
-                    call,
-                    std::slice::from_ref(&value),
-                    json!({"resourceVersion": rv}),
-                )
-                .to_string(),
-            ))
+            let meta = json!({"resourceVersion": object.mod_revision.to_string()});
+            let mut table = table(call, &meta, true);
+            table.row(&object.value);
+            Ok(json(StatusCode::OK, table.finish()))
         }
         Output::Metadata => Ok(json(StatusCode::OK, partial(&parse(&object)?).to_string())),
     }
@@ -243,40 +237,20 @@ pub(crate) async fn list(call: &mut Call) -> Result<Response, StatusError> {
     }
     match call.output {
         Output::Json => {
-            // Stored bytes go out as they are: no parse, no re-encode.
-            let mut body = Vec::with_capacity(
-                listed
-                    .items
-                    .iter()
-                    .map(|o| o.value.len() + 1)
-                    .sum::<usize>()
-                    + 256,
+            let head = format!(
+                "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
+                resource.kind,
+                resource.api_version(),
+                meta
             );
-            body.extend_from_slice(
-                format!(
-                    "{{\"kind\":\"{}List\",\"apiVersion\":\"{}\",\"metadata\":{},\"items\":[",
-                    resource.kind,
-                    resource.api_version(),
-                    meta
-                )
-                .as_bytes(),
-            );
-            for (i, object) in listed.items.iter().enumerate() {
-                if i > 0 {
-                    body.push(b',');
-                }
-                body.extend_from_slice(&object.value);
-            }
-            body.extend_from_slice(b"]}");
-            Ok(json(StatusCode::OK, body))
+            Ok(json_list(head.into_bytes(), listed.items))
         }
         Output::Table => {
-            let values = listed
-                .items
-                .iter()
-                .map(parse)
-                .collect::<Result<Vec<_>, _>>()?;
-            Ok(json(StatusCode::OK, table(call, &values, meta).to_string()))
+            let mut table = table(call, &meta, true);
+            for object in &listed.items {
+                table.row(&object.value);
+            }
+            Ok(json(StatusCode::OK, table.finish()))
         }
         Output::Metadata => {
             let items = listed
@@ -295,6 +269,67 @@ pub(crate) async fn list(call: &mut Call) -> Result<Response, StatusError> {
     }
 }
 
+/// A JSON list response: `head`, the stored bytes of each item as they are (no parse, no
+/// re-encode), and the closing brackets — streamed in chunks of about 64 KiB, so a list of
+/// thousands of objects never needs one buffer the size of the whole response.
+fn json_list(head: Vec<u8>, items: Vec<Object>) -> Response {
+    let length = head.len()
+        + items.iter().map(|o| o.value.len()).sum::<usize>()
+        + items.len().saturating_sub(1)
+        + 2;
+    let chunks = ListChunks {
+        head: Some(head),
+        items: items.into_iter(),
+        first: true,
+        done: false,
+    };
+    let mut response = json(
+        StatusCode::OK,
+        axum::body::Body::from_stream(futures_util::stream::iter(chunks)),
+    );
+    response.headers_mut().insert(
+        http::header::CONTENT_LENGTH,
+        http::HeaderValue::from(length),
+    );
+    response
+}
+
+struct ListChunks {
+    head: Option<Vec<u8>>,
+    items: std::vec::IntoIter<Object>,
+    first: bool,
+    done: bool,
+}
+
+impl Iterator for ListChunks {
+    type Item = Result<axum::body::Bytes, std::convert::Infallible>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        const CHUNK: usize = 64 * 1024;
+        if self.done {
+            return None;
+        }
+        let mut chunk = self.head.take().unwrap_or_default();
+        chunk.reserve(CHUNK);
+        while chunk.len() < CHUNK {
+            match self.items.next() {
+                Some(object) => {
+                    if !std::mem::replace(&mut self.first, false) {
+                        chunk.push(b',');
+                    }
+                    chunk.extend_from_slice(&object.value);
+                }
+                None => {
+                    chunk.extend_from_slice(b"]}");
+                    self.done = true;
+                    break;
+                }
+            }
+        }
+        Some(Ok(axum::body::Bytes::from(chunk)))
+    }
+}
+
 /// An object's metadata as `PartialObjectMetadata`.
 pub(crate) fn partial(object: &Value) -> Value {
     json!({
@@ -304,41 +339,130 @@ pub(crate) fn partial(object: &Value) -> Value {
     })
 }
 
-/// A `meta.k8s.io/v1 Table` of `objects`.
-pub(crate) fn table(call: &Call, objects: &[Value], meta: Value) -> Value {
-    let rules = call.target.resource.rules;
-    let now = k8s_openapi::jiff::Timestamp::now();
-    let columns: Vec<Value> = rules
-        .columns()
-        .iter()
-        .map(|c| {
-            json!({
-                "name": c.name,
-                "type": c.kind,
-                "format": c.format,
-                "description": c.description,
-                "priority": c.priority,
-            })
-        })
-        .collect();
-    let include = call.params.include_object.as_deref().unwrap_or("Metadata");
-    let rows: Vec<Value> = objects
-        .iter()
-        .map(|object| {
-            let mut row = json!({"cells": rules.row(object, now)});
-            match include {
-                "None" => {}
-                "Object" => row["object"] = object.clone(),
-                _ => row["object"] = partial(object),
+/// A `meta.k8s.io/v1 Table` for the call's resource and `includeObject`, rows to follow.
+pub(crate) fn table(call: &Call, meta: &Value, column_definitions: bool) -> TableWriter {
+    TableWriter::new(
+        call.target.resource.rules,
+        Include::from_param(call.params.include_object.as_deref()),
+        meta,
+        column_definitions,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::Request;
+    use serde_json::json;
+
+    use crate::testing::{self, TOKEN};
+
+    async fn create(server: &crate::ApiServer, uri: &str, object: serde_json::Value) {
+        let request = Request::post(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(object.to_string()))
+            .unwrap();
+        let (response, body) = testing::send(server, request).await;
+        assert!(response.status().is_success(), "{body}");
+    }
+
+    async fn table(server: &crate::ApiServer, uri: &str) -> serde_json::Value {
+        let request = Request::get(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header(
+                "accept",
+                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
+            )
+            .body(Body::empty())
+            .unwrap();
+        let (response, body) = testing::send(server, request).await;
+        assert!(response.status().is_success(), "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn tables_of_a_list_and_of_one_object() {
+        let server = testing::server();
+        create(
+            &server,
+            "/api/v1/namespaces",
+            json!({"metadata": {"name": "shop"}}),
+        )
+        .await;
+        for name in ["web-1", "web-2"] {
+            let pod = json!({
+                "metadata": {"name": name, "labels": {"app": "web"}},
+                "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+            });
+            create(&server, "/api/v1/namespaces/shop/pods", pod).await;
+        }
+        let volatile = |table: serde_json::Value| {
+            let mut table = table;
+            table["metadata"]["resourceVersion"] = json!("[rv]");
+            for row in table["rows"].as_array_mut().unwrap() {
+                // The age cell, and what the server stamps on each object.
+                let cells = row["cells"].as_array_mut().unwrap();
+                cells[4] = json!("[age]");
+                if let Some(meta) = row
+                    .get_mut("object")
+                    .and_then(|o| o.get_mut("metadata"))
+                    .and_then(|m| m.as_object_mut())
+                {
+                    for key in ["uid", "creationTimestamp", "resourceVersion"] {
+                        meta.insert(key.to_owned(), json!(format!("[{key}]")));
+                    }
+                    for entry in meta["managedFields"].as_array_mut().unwrap() {
+                        entry["time"] = json!("[time]");
+                    }
+                }
             }
-            row
-        })
-        .collect();
-    json!({
-        "kind": "Table",
-        "apiVersion": "meta.k8s.io/v1",
-        "metadata": meta,
-        "columnDefinitions": columns,
-        "rows": rows,
-    })
+            table
+        };
+        let list = table(&server, "/api/v1/namespaces/shop/pods").await;
+        insta::assert_json_snapshot!("pod_list_table", volatile(list));
+        let one = table(
+            &server,
+            "/api/v1/namespaces/shop/pods/web-1?includeObject=None",
+        )
+        .await;
+        insta::assert_json_snapshot!("pod_table_without_object", volatile(one));
+    }
+
+    #[tokio::test]
+    async fn long_lists_stream_in_chunks_of_the_length_they_announce() {
+        use http_body_util::BodyExt;
+
+        for count in [0, 1, 200] {
+            let items: Vec<kubarium_store::Object> = (0..count)
+                .map(|i| kubarium_store::Object {
+                    key: format!("/k/{i}"),
+                    value: format!("{{\"n\":{i},\"pad\":\"{}\"}}", "x".repeat(1000))
+                        .into_bytes()
+                        .into(),
+                    create_revision: 1,
+                    mod_revision: 1,
+                })
+                .collect();
+            let response = super::json_list(b"{\"items\":[".to_vec(), items);
+            let length: usize = response.headers()["content-length"]
+                .to_str()
+                .unwrap()
+                .parse()
+                .unwrap();
+            let mut body = response.into_body();
+            let (mut chunks, mut bytes) = (0, Vec::new());
+            while let Some(frame) = body.frame().await {
+                bytes.extend_from_slice(&frame.unwrap().into_data().unwrap());
+                chunks += 1;
+            }
+            assert_eq!(bytes.len(), length, "{count} items");
+            let list: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+            assert_eq!(list["items"].as_array().unwrap().len(), count);
+            if count > 0 {
+                assert_eq!(list["items"][count - 1]["n"], json!(count - 1));
+            }
+            assert!(count < 200 || chunks > 2, "{chunks} chunks");
+        }
+    }
 }

@@ -267,23 +267,27 @@ impl Stream {
             (Output::Metadata, Raw::Parsed(value, _)) => partial(value),
             (Output::Metadata, Raw::Value(value)) => partial(&value),
             (Output::Table, object) => {
-                let value = match object {
-                    Raw::Parsed(value, _) => value.clone(),
-                    Raw::Value(value) => value,
+                let owned;
+                let raw = match object {
+                    Raw::Parsed(_, raw) => raw,
+                    Raw::Value(value) => {
+                        owned = value.to_string();
+                        owned.as_bytes()
+                    }
                 };
-                let rv = value["metadata"]["resourceVersion"].clone();
-                let mut table = table(
-                    &self.call,
-                    std::slice::from_ref(&value),
-                    json!({"resourceVersion": rv}),
-                );
+                let rv = serde_json::from_slice::<Value>(raw)
+                    .map(|v| v["metadata"]["resourceVersion"].clone())
+                    .unwrap_or(Value::Null);
                 // Column definitions go with the first event only, as upstream sends them.
-                if !std::mem::replace(&mut self.first_table, false)
-                    && let Some(map) = table.as_object_mut()
-                {
-                    map.insert("columnDefinitions".to_owned(), Value::Array(Vec::new()));
-                }
-                table
+                let first = std::mem::replace(&mut self.first_table, false);
+                let mut table = table(&self.call, &json!({"resourceVersion": rv}), first);
+                table.row(raw);
+                let table = table.finish();
+                let mut out = Vec::with_capacity(table.len() + 32);
+                out.extend_from_slice(format!("{{\"type\":\"{kind}\",\"object\":").as_bytes());
+                out.extend_from_slice(&table);
+                out.extend_from_slice(b"}\n");
+                return Bytes::from(out);
             }
         };
         Bytes::from(format!("{}\n", json!({"type": kind, "object": body})))

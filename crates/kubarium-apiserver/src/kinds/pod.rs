@@ -570,7 +570,8 @@ impl Row {
                 "{restarts} ({} ago)",
                 human_duration(now.as_second() - at.as_second())
             )),
-            _ => Value::from(restarts),
+            // A string either way, as upstream's printer sends it.
+            _ => Value::from(restarts.to_string()),
         };
         Row {
             ready,
@@ -617,6 +618,6 @@ mod tests {
         let cells = pod.cells(Timestamp::now());
         assert_eq!(cells[0], "1/2");
         assert_eq!(cells[1], "CrashLoopBackOff");
-        assert_eq!(cells[2], 4);
+        assert_eq!(cells[2], "4");
     }
 }

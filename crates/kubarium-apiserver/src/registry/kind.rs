@@ -41,8 +41,8 @@ pub(crate) trait Rules: Send + Sync {
     fn tracks_generation(&self) -> bool;
     /// Columns of `kubectl get`.
     fn columns(&self) -> &'static [Column];
-    /// One row of `kubectl get`, one cell per column.
-    fn row(&self, object: &Value, now: Timestamp) -> Vec<Value>;
+    /// One row of `kubectl get`, one cell per column, from the object's stored JSON.
+    fn row(&self, object: &[u8], now: Timestamp) -> Vec<Value>;
     /// The value of a field selector's field, `None` if the kind does not support it.
     fn field(&self, object: &Value, field: &str) -> Option<String>;
     /// Registers the kind's schema (and those it uses) with `generator`; returns its name,
@@ -168,21 +168,28 @@ impl<K: Kind> Rules for Typed<K> {
         K::columns()
     }
 
-    fn row(&self, object: &Value, now: Timestamp) -> Vec<Value> {
-        let name = object["metadata"]["name"].clone();
+    fn row(&self, object: &[u8], now: Timestamp) -> Vec<Value> {
         let name_first = K::columns().first().is_some_and(|c| c.format == "name");
-        match serde_json::from_value::<K>(object.clone()) {
-            Ok(typed) if name_first => std::iter::once(name).chain(typed.cells(now)).collect(),
+        match serde_json::from_slice::<K>(object) {
+            Ok(typed) if name_first => {
+                let name = Value::from(typed.metadata().name.clone().unwrap_or_default());
+                std::iter::once(name).chain(typed.cells(now)).collect()
+            }
             Ok(typed) => typed.cells(now),
             // Stored objects always decode; if one does not, show what we can.
-            Err(_) => std::iter::once(name)
-                .chain(
-                    K::columns()
-                        .iter()
-                        .skip(1)
-                        .map(|_| Value::from("<unknown>")),
-                )
-                .collect(),
+            Err(_) => {
+                let name = serde_json::from_slice::<Value>(object)
+                    .map(|v| v["metadata"]["name"].clone())
+                    .unwrap_or(Value::Null);
+                std::iter::once(name)
+                    .chain(
+                        K::columns()
+                            .iter()
+                            .skip(1)
+                            .map(|_| Value::from("<unknown>")),
+                    )
+                    .collect()
+            }
         }
     }
 

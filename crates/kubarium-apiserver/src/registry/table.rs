@@ -3,6 +3,9 @@
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
+use serde_json::value::RawValue;
+
+use super::Rules;
 
 /// A column of a `meta.k8s.io/v1 Table`.
 #[derive(Debug, Clone, Copy)]
@@ -116,6 +119,127 @@ pub(crate) fn or_none(text: String) -> Value {
     } else {
         Value::from(text)
     }
+}
+
+/// What each row carries besides its cells (the `includeObject` parameter).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Include {
+    None,
+    /// The object's metadata as `PartialObjectMetadata` (the default).
+    Metadata,
+    Object,
+}
+
+impl Include {
+    /// From `includeObject`: `None`, `Object`, anything else `Metadata` (as upstream).
+    pub(crate) fn from_param(param: Option<&str>) -> Self {
+        match param {
+            Some("None") => Include::None,
+            Some("Object") => Include::Object,
+            _ => Include::Metadata,
+        }
+    }
+}
+
+/// A `meta.k8s.io/v1 Table` written straight out as JSON, one row per stored object, so a
+/// table of ten thousand objects never holds them all parsed at once.
+pub(crate) struct TableWriter {
+    rules: &'static dyn Rules,
+    include: Include,
+    now: Timestamp,
+    out: Vec<u8>,
+    rows: usize,
+}
+
+impl TableWriter {
+    /// Starts a table with list metadata `meta`; `column_definitions` is false for the
+    /// watch events after the first, which upstream sends without them.
+    pub(crate) fn new(
+        rules: &'static dyn Rules,
+        include: Include,
+        meta: &Value,
+        column_definitions: bool,
+    ) -> Self {
+        let columns: Vec<Value> = if column_definitions {
+            rules
+                .columns()
+                .iter()
+                .map(|c| {
+                    serde_json::json!({
+                        "name": c.name,
+                        "type": c.kind,
+                        "format": c.format,
+                        "description": c.description,
+                        "priority": c.priority,
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut out = Vec::with_capacity(4096);
+        out.extend_from_slice(br#"{"kind":"Table","apiVersion":"meta.k8s.io/v1","metadata":"#);
+        write_json(&mut out, meta);
+        out.extend_from_slice(br#","columnDefinitions":"#);
+        write_json(&mut out, &columns);
+        out.extend_from_slice(br#","rows":["#);
+        Self {
+            rules,
+            include,
+            now: Timestamp::now(),
+            out,
+            rows: 0,
+        }
+    }
+
+    /// Adds the row of one object, given as its JSON.
+    pub(crate) fn row(&mut self, object: &[u8]) {
+        if self.rows > 0 {
+            self.out.push(b',');
+        }
+        self.rows += 1;
+        self.out.extend_from_slice(br#"{"cells":"#);
+        write_json(&mut self.out, &self.rules.row(object, self.now));
+        match self.include {
+            Include::None => {}
+            Include::Object => {
+                self.out.extend_from_slice(br#","object":"#);
+                self.out.extend_from_slice(object);
+            }
+            Include::Metadata => {
+                self.out.extend_from_slice(
+                    br#","object":{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/v1","metadata":"#,
+                );
+                let metadata = serde_json::from_slice::<Metadata<'_>>(object)
+                    .ok()
+                    .and_then(|m| m.metadata);
+                match metadata {
+                    Some(raw) => self.out.extend_from_slice(raw.get().as_bytes()),
+                    None => self.out.extend_from_slice(b"{}"),
+                }
+                self.out.push(b'}');
+            }
+        }
+        self.out.push(b'}');
+    }
+
+    /// The finished table.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.out.extend_from_slice(b"]}");
+        self.out
+    }
+}
+
+/// An object's metadata, left as the JSON it is.
+#[derive(serde::Deserialize)]
+struct Metadata<'a> {
+    #[serde(borrow)]
+    metadata: Option<&'a RawValue>,
+}
+
+fn write_json(out: &mut Vec<u8>, value: &impl serde::Serialize) {
+    // Writing JSON values into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut *out, value);
 }
 
 #[cfg(test)]
