@@ -19,7 +19,7 @@ pub struct Daemon {
 }
 
 impl Daemon {
-    /// Starts `kubariumd --data-dir <temp> --runtime hollow` plus `args` (which should
+    /// Starts `kubariumd --data-dir <temp> --runtime hollow --secrets-key file` plus `args` (which should
     /// include `--listen` unless the test means the default), waiting for its "running at" line.
     pub fn start(args: &[&str]) -> Self {
         Self::start_in(TempDir::new().unwrap(), args)
@@ -33,7 +33,13 @@ impl Daemon {
 
     /// As [`Daemon::start`], in an existing data dir.
     pub fn start_in(dir: TempDir, args: &[&str]) -> Self {
+        Self::start_in_env(dir, args, &[])
+    }
+
+    /// As [`Daemon::start_in`], with extra environment variables.
+    pub fn start_in_env(dir: TempDir, args: &[&str], env: &[(&str, &str)]) -> Self {
         let mut child = Self::command(dir.path(), args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .spawn()
             .unwrap();
@@ -78,6 +84,10 @@ impl Daemon {
         command.arg("--data-dir").arg(data_dir);
         if !args.contains(&"--runtime") {
             command.args(["--runtime", "hollow"]);
+        }
+        // Keep throwaway clusters' keys out of the keychain of whoever runs the tests.
+        if !args.contains(&"--secrets-key") {
+            command.args(["--secrets-key", "file"]);
         }
         command.args(args).stdin(Stdio::null());
         command

@@ -56,7 +56,7 @@ impl Desktop {
             "browserName": "wry",
             "tauri:options": {
                 "application": crate::bin("kubarium"),
-                "args": ["--data-dir", data_dir, "--listen", listen, "--runtime", "hollow"],
+                "args": ["--data-dir", data_dir, "--listen", listen, "--runtime", "hollow", "--secrets-key", "file"],
             },
         });
         let session = Session::new(&format!("http://127.0.0.1:{port}"), capabilities)

@@ -24,7 +24,8 @@ pub(crate) enum Purpose {
 /// Debian/Ubuntu packages per purpose. Docker's engine is handled apart: machines with
 /// Docker CE must not get Debian's `docker.io` on top.
 fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
-    let mut packages = vec!["build-essential", "pkg-config"];
+    // libdbus: kubariumd reaches the OS keychain (Secret Service) over D-Bus.
+    let mut packages = vec!["build-essential", "pkg-config", "libdbus-1-dev"];
     if purpose != Purpose::Headless {
         packages.extend([
             "libwebkit2gtk-4.1-dev",
@@ -34,7 +35,14 @@ fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
         ]);
     }
     if purpose == Purpose::Test {
-        packages.extend(["xvfb", "webkit2gtk-driver", "xauth"]);
+        // gnome-keyring and dbus: a real Secret Service for the keychain scenario.
+        packages.extend([
+            "xvfb",
+            "webkit2gtk-driver",
+            "xauth",
+            "gnome-keyring",
+            "dbus",
+        ]);
     }
     packages
 }

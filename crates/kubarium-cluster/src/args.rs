@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::{ClusterBuilder, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind};
+use crate::{ClusterBuilder, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey};
 
 /// Where and how to run the local cluster.
 #[derive(Debug, Clone, clap::Args)]
@@ -26,6 +26,11 @@ pub struct ClusterArgs {
     /// How nodes run pods: real Docker containers, or hollow (simulated) ones
     #[arg(long, value_enum, default_value_t = RuntimeKind::Docker, env = "KUBARIUM_RUNTIME")]
     pub runtime: RuntimeKind,
+    /// Where the key that seals Secrets at rest is kept: the OS keychain or a 0600 file
+    /// beside the database (auto: where it already is; for a new data dir, the keychain when
+    /// the session has one)
+    #[arg(long, value_enum, default_value_t = SecretsKey::Auto, env = "KUBARIUM_SECRETS_KEY")]
+    pub secrets_key: SecretsKey,
 }
 
 impl ClusterArgs {
@@ -41,7 +46,8 @@ impl ClusterArgs {
         let mut builder = ClusterBuilder::new(self.data_dir())
             .listen(self.listen)
             .nodes(self.nodes)
-            .runtime(self.runtime);
+            .runtime(self.runtime)
+            .secrets_key(self.secrets_key);
         if let Some(path) = &self.kubeconfig {
             builder = builder.kubeconfig_path(path);
         }

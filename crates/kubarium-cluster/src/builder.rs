@@ -41,6 +41,29 @@ impl std::fmt::Display for RuntimeKind {
     }
 }
 
+/// Where the key that seals Secrets at rest is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum SecretsKey {
+    /// Wherever this data dir's key already is; for a new data dir, the OS keychain when the
+    /// session has one, else a file.
+    #[default]
+    Auto,
+    /// The OS keychain (the Secret Service on Linux); fail if it cannot be used.
+    Keychain,
+    /// `DIR/pki/encryption.key`, mode 0600, beside the database.
+    File,
+}
+
+impl std::fmt::Display for SecretsKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SecretsKey::Auto => "auto",
+            SecretsKey::Keychain => "keychain",
+            SecretsKey::File => "file",
+        })
+    }
+}
+
 /// What a cluster was started with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ClusterConfig {
@@ -54,6 +77,8 @@ pub struct ClusterConfig {
     pub nodes: u32,
     /// How those nodes run pods.
     pub runtime: RuntimeKind,
+    /// Where the key that seals Secrets is kept.
+    pub secrets_key: SecretsKey,
 }
 
 /// Configures and starts a local cluster.
@@ -74,6 +99,7 @@ impl ClusterBuilder {
                 listen: DEFAULT_LISTEN,
                 nodes: DEFAULT_NODES,
                 runtime: RuntimeKind::Docker,
+                secrets_key: SecretsKey::Auto,
             },
         }
     }
@@ -99,6 +125,12 @@ impl ClusterBuilder {
     /// How nodes run pods.
     pub fn runtime(mut self, runtime: RuntimeKind) -> Self {
         self.config.runtime = runtime;
+        self
+    }
+
+    /// Where the key that seals Secrets is kept ([`SecretsKey::Auto`] by default).
+    pub fn secrets_key(mut self, secrets_key: SecretsKey) -> Self {
+        self.config.secrets_key = secrets_key;
         self
     }
 
@@ -128,7 +160,7 @@ impl ClusterBuilder {
         let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
         kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
 
-        let store = crate::storage::open(data_dir.path())?;
+        let store = crate::storage::open(data_dir.path(), config.secrets_key).await?;
         let api = ApiServer::new(kubarium_apiserver::Config {
             authenticator: Authenticator::new()
                 .with_token(&pki.admin_token, UserInfo::admin())

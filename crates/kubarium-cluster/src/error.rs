@@ -64,6 +64,14 @@ pub enum Error {
         /// What the store said.
         source: kubarium_store::Error,
     },
+    /// The key that seals Secrets is meant to be in the OS keychain, which cannot be used.
+    #[error(
+        "the key that seals this cluster's Secrets is kept in the OS keychain, which cannot be used here ({reason}); start the cluster from a desktop session with its keychain unlocked"
+    )]
+    Keychain {
+        /// What the keychain said.
+        reason: String,
+    },
     /// The objects every cluster starts with could not be created.
     #[error("the cluster could not create its system namespaces: {0}")]
     Bootstrap(kubarium_apiserver::StatusError),

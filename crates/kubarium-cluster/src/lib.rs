@@ -10,6 +10,7 @@ mod args;
 mod builder;
 mod datadir;
 mod error;
+mod keychain;
 pub mod kubeconfig;
 mod pki;
 mod signal;
@@ -18,7 +19,7 @@ pub mod telemetry;
 
 pub use args::ClusterArgs;
 pub use builder::{
-    Cluster, ClusterBuilder, ClusterConfig, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind,
+    Cluster, ClusterBuilder, ClusterConfig, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey,
 };
 pub use datadir::default_data_dir;
 pub use error::{Error, Result};
