@@ -300,9 +300,8 @@ pub(crate) fn store(object: &mut Value, entries: &[Entry]) {
     );
 }
 
-/// Paths whose values differ between `old` and `new` (added, changed or removed in `new`).
-pub(crate) fn changed(old: Option<&Value>, new: &Value, ty: Ty) -> FieldSet {
-    let new_set = FieldSet::of(new, ty);
+/// Paths of `new_set` (the fields of `new`) whose values differ between `old` and `new`.
+fn changed_within(new_set: &FieldSet, old: Option<&Value>, new: &Value) -> FieldSet {
     let mut out = FieldSet::default();
     for path in new_set.leaves() {
         let before = old.and_then(|o| lookup(o, &path));
@@ -325,13 +324,13 @@ pub(crate) fn record_update(
 ) {
     let ty = schema::root(kind);
     let mut entries = old.map(entries).unwrap_or_default();
-    let changed = changed(old, object, ty);
+    let present = FieldSet::of(object, ty);
+    let changed = changed_within(&present, old, object);
     if changed.is_empty() {
         store(object, &entries);
         return;
     }
     // Fields present no more belong to no one.
-    let present = FieldSet::of(object, ty);
     for entry in &mut entries {
         for path in entry.fields.leaves() {
             if changed.contains(&path) || !present.contains(&path) {

@@ -37,7 +37,8 @@ CREATE TABLE IF NOT EXISTS history (
     prev_mod_revision INTEGER,
     at_ms             INTEGER NOT NULL
 );
-CREATE INDEX IF NOT EXISTS history_by_key ON history (key, revision);
+-- Every read of history scans a revision range; an index by key only cost writes.
+DROP INDEX IF EXISTS history_by_key;
 ";
 
 /// Opens the database for writing, creating the schema if needed.
@@ -47,8 +48,39 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
     // WAL lets readers work beside the single writer; FULL makes every commit durable.
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Checkpoints run on a thread of their own (`checkpoint`), not inside a commit.
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
+}
+
+/// Copies the WAL back into the database file whenever the writer signals that it has
+/// committed, at most twice a second, so the writer's commits never wait for a checkpoint.
+/// Stops (after a last checkpoint) when the writer drops its end of `commits`.
+pub(crate) fn spawn_checkpointer(
+    path: &Path,
+    commits: std::sync::mpsc::Receiver<()>,
+) -> Result<()> {
+    let conn = Connection::open(path)?;
+    configure(&conn)?;
+    conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let checkpoint = move || {
+        // PASSIVE: copy what no reader still needs, never block the writer or readers.
+        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
+        }
+    };
+    std::thread::Builder::new()
+        .name("kubarium-store-checkpoint".to_owned())
+        .spawn(move || {
+            while commits.recv().is_ok() {
+                checkpoint();
+                std::thread::sleep(Duration::from_millis(500));
+            }
+            checkpoint();
+        })
+        .map_err(|e| crate::Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 /// Opens a read-only connection.

@@ -369,3 +369,27 @@ async fn sealed_prefixes_never_reach_the_file_in_clear() {
     assert!(!contains(&secret));
     assert!(!contains(b"second-secret-value-xyz"));
 }
+
+#[tokio::test]
+async fn commits_are_checkpointed_into_the_database_file_off_the_writer() {
+    let t = open();
+    let db = t.dir.path().join("state.db");
+    let before = std::fs::metadata(&db).unwrap().len();
+    let payload = vec![b'x'; 4096];
+    for i in 0..200 {
+        t.store
+            .create(&format!("/r/{i}"), payload.clone())
+            .await
+            .unwrap();
+    }
+    // The writer never checkpoints; the checkpoint thread copies the WAL back.
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::fs::metadata(&db).unwrap().len() < before + 200 * 4096 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing was checkpointed into {}",
+            db.display()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

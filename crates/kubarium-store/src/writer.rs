@@ -75,6 +75,8 @@ impl Handle {
 
 struct Writer {
     conn: Connection,
+    /// Tells the checkpoint thread there is WAL to copy back.
+    checkpoint: mpsc::SyncSender<()>,
     revision: Revision,
     current: Arc<Current>,
     hub: Arc<Hub>,
@@ -92,8 +94,13 @@ pub(crate) fn spawn(
     options: &StoreOptions,
 ) -> Result<Handle> {
     let (tx, rx) = mpsc::channel();
+    let (checkpoint, commits) = mpsc::sync_channel(1);
+    if let Some(path) = conn.path().filter(|p| !p.is_empty()) {
+        crate::db::spawn_checkpointer(std::path::Path::new(path), commits)?;
+    }
     let mut writer = Writer {
         conn,
+        checkpoint,
         revision,
         current,
         hub,
@@ -207,6 +214,8 @@ impl Writer {
             )?;
         }
         tx.commit()?;
+        // Full means a checkpoint is already due.
+        let _ = self.checkpoint.try_send(());
         self.revision = revision;
         Ok(results)
     }

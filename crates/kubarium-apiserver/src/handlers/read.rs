@@ -18,7 +18,11 @@ pub(crate) async fn get(call: &mut Call) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let object = super::write::load(call, &name)?;
     match call.output {
-        Output::Json => Ok(json(StatusCode::OK, object.value.to_vec())),
+        // The stored bytes themselves, shared, not copied.
+        Output::Json => Ok(json(
+            StatusCode::OK,
+            axum::body::Bytes::from_owner(object.value),
+        )),
         Output::Table => {
             let meta = json!({"resourceVersion": object.mod_revision.to_string()});
             let mut table = table(call, &meta, true);

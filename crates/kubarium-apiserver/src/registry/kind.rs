@@ -127,6 +127,12 @@ fn decode_typed<K: Kind>(value: &Value) -> Result<K, Rejection> {
     })
 }
 
+/// As [`decode_typed`], for objects the server itself produced (past decoding, or stored):
+/// they nearly always decode, so the path-tracking decoder only runs to explain a failure.
+fn redecode_typed<K: Kind>(value: &Value) -> Result<K, Rejection> {
+    K::deserialize(value).or_else(|_| decode_typed::<K>(value))
+}
+
 fn encode<K: Kind>(object: &K) -> Result<Value, Rejection> {
     serde_json::to_value(object)
         .map_err(|e| Rejection::BadRequest(format!("cannot encode the {}: {e}", K::KIND)))
@@ -143,13 +149,13 @@ impl<K: Kind> Rules for Typed<K> {
     }
 
     fn admit(&self, object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
-        let mut typed = decode_typed::<K>(&object)?;
+        let mut typed = redecode_typed::<K>(&object)?;
         typed.default();
         let mut causes = Causes::default();
         crate::validation::object_meta(typed.metadata(), K::NAME_RULE, &mut causes);
         typed.validate(&mut causes);
         if let Stage::Update(old) = stage {
-            let old = decode_typed::<K>(old)?;
+            let old = redecode_typed::<K>(old)?;
             typed.validate_update(&old, &mut causes);
         }
         if !causes.is_empty() {
