@@ -8,8 +8,10 @@
 // The scenarios drive Linux machinery (/proc, kill(1), Xvfb, WebKitWebDriver).
 #![cfg(target_os = "linux")]
 
+pub mod bench;
 pub mod daemon;
 pub mod desktop;
+pub mod keyring;
 pub mod requests;
 pub mod webdriver;
 pub mod x11;

@@ -3,6 +3,7 @@
 //! - `cargo xtask run [--headless] [--release] [-- ARGS]`: set up this machine, build, and
 //!   start the desktop app (or `kubariumd` with `--headless`). ARGS go to the program.
 //! - `cargo xtask test [--update-screenshots]`: set up this machine, then every check CI runs.
+//! - `cargo xtask bench api [PHASE...]`: the API server's benchmarks against release builds.
 //! - `cargo xtask bindings`: regenerate the UI's TypeScript types from the Rust IPC types.
 //! - `cargo xtask protobuf-schema`: regenerate the API server's protobuf field table.
 //!
@@ -10,6 +11,7 @@
 //! UI's npm packages, cargo tools) and starts a Docker engine if one is installed but not
 //! running. What it cannot install it names, with the command to run, and stops.
 
+mod bench;
 mod cmd;
 mod run;
 mod setup;
@@ -57,6 +59,10 @@ fn dispatch(args: &[String]) -> anyhow::Result<()> {
         None => (rest, &[][..]),
     };
     let flag = |name: &str| flags.iter().any(|f| f == name);
+    if command == "bench" {
+        // Suite and phase names, not flags.
+        return bench::bench(rest);
+    }
     if let Some(unknown) = flags.iter().find(|f| !KNOWN_FLAGS.contains(&f.as_str())) {
         bail!("unknown flag {unknown}; see `cargo xtask help`");
     }
@@ -87,6 +93,10 @@ cargo xtask test [--update-screenshots]
     Set up this machine and run every check CI runs: formatting, lints, Rust tests, UI type
     check, lint and unit tests, and the end-to-end suite (real window under Xvfb).
     --update-screenshots refreshes docs/screenshots from the run.
+cargo xtask bench api [PHASE...]
+    Build release binaries and measure the API server over TLS on loopback: start-up, idle
+    memory, request latency (one connection, 50 clients), LIST of 10,000 pods, watch
+    delivery. PHASE picks parts: start, serial, concurrent, list, watch.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
 cargo xtask protobuf-schema

@@ -1,0 +1,92 @@
+//! `kubarium-bench`: the benchmarks behind `cargo xtask bench`, run against a release
+//! `kubariumd` over TLS on loopback. Each prints its figures beside the targets the issues set,
+//! as Markdown ready for `docs/benchmarks.md`. Nothing here asserts on time.
+
+pub mod api;
+pub mod conn;
+pub mod stats;
+pub mod watch;
+
+use std::fmt::Write as _;
+
+/// One measured figure beside its target.
+pub struct Figure {
+    pub name: String,
+    pub target: String,
+    pub measured: String,
+    /// Whether the figure meets its target (`None` when it has none).
+    pub met: Option<bool>,
+}
+
+impl Figure {
+    pub fn new(name: &str, target: &str, measured: String, met: Option<bool>) -> Self {
+        Self {
+            name: name.to_owned(),
+            target: target.to_owned(),
+            measured,
+            met,
+        }
+    }
+}
+
+/// The figures as a Markdown table.
+pub fn table(figures: &[Figure]) -> String {
+    let mut out = String::from("| Figure | Target | Measured | |\n|---|---|---|---|\n");
+    for figure in figures {
+        let mark = match figure.met {
+            Some(true) => "✅",
+            Some(false) => "❌",
+            None => "",
+        };
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {mark} |",
+            figure.name, figure.target, figure.measured
+        );
+    }
+    out
+}
+
+/// A line naming the machine the figures come from.
+pub fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_owned())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    let memory = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:").map(|v| v.trim().to_owned()))
+        })
+        .unwrap_or_default();
+    format!("{cpu}, {cores} cores, {memory} memory")
+}
+
+/// The entry point of the `kubarium-bench` binary.
+pub fn main() -> anyhow::Result<()> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    match args.first().map(String::as_str) {
+        Some("api") => {
+            let figures = runtime.block_on(api::run(&args[1..]))?;
+            println!("\nMachine: {}\n\n{}", machine(), table(&figures));
+            if figures.iter().any(|f| f.met == Some(false)) {
+                println!("Some figures miss their targets.");
+            }
+            Ok(())
+        }
+        _ => anyhow::bail!(
+            "usage: kubarium-bench api [PHASE...]; the phases are {}",
+            api::PHASES.join(", ")
+        ),
+    }
+}

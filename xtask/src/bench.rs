@@ -1,0 +1,48 @@
+//! `cargo xtask bench`: the benchmarks, against release builds, printed as Markdown for
+//! `docs/benchmarks.md`.
+
+use crate::cmd::{self, command};
+use crate::setup::{self, Purpose};
+
+/// The benchmark suites, each a `kubarium-bench` subcommand.
+const SUITES: &[&str] = &["api"];
+
+/// Runs suite `args[0]` (every phase, or the phases named after it).
+pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
+    let Some((suite, phases)) = args.split_first() else {
+        anyhow::bail!("name a benchmark: cargo xtask bench {}", SUITES.join("|"));
+    };
+    if !SUITES.contains(&suite.as_str()) {
+        anyhow::bail!(
+            "unknown benchmark {suite}; the benchmarks are {}",
+            SUITES.join(", ")
+        );
+    }
+    let root = crate::root();
+    setup::prepare(Purpose::Headless, false)?;
+    cmd::run(&mut command(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "kubarium-cluster",
+            "--bin",
+            "kubariumd",
+            "-p",
+            "kubarium-tests",
+            "--bin",
+            "kubarium-bench",
+        ],
+        &root,
+    ))?;
+    let release = crate::target_dir().join("release");
+    let mut bench = command(release.join("kubarium-bench"), &[suite.as_str()], &root);
+    bench
+        .args(phases)
+        .env("KUBARIUM_BIN_DIR", &release)
+        // The daemon's logs go to its data dir; the bench's own output is the report.
+        .env("RUST_LOG", "warn");
+    cmd::run(&mut bench)
+}
