@@ -87,7 +87,40 @@ pub(crate) fn test(update_screenshots: bool) -> anyhow::Result<()> {
         &screenshots,
         &root.join("docs/screenshots"),
         update_screenshots,
-    )
+    )?;
+    fuzz(&root)
+}
+
+/// How long `cargo xtask test` fuzzes the request decoder.
+const FUZZ_SECONDS: u32 = 60;
+
+/// The request fuzzer (`fuzz/`) for a bounded time, seeded with the malformed-request
+/// corpus the replay test checks; a panic or a 500 fails the run and leaves the input in
+/// `fuzz/artifacts/requests/`.
+fn fuzz(root: &Path) -> anyhow::Result<()> {
+    let corpus = crate::target_dir().join("fuzz-corpus/requests");
+    std::fs::create_dir_all(&corpus)?;
+    let max_time = format!("-max_total_time={FUZZ_SECONDS}");
+    let seeds = root.join("tests/corpus/requests");
+    let mut fuzz = command(
+        "cargo",
+        &[
+            "fuzz",
+            "run",
+            "--release",
+            "--sanitizer",
+            "none",
+            "requests",
+        ],
+        root,
+    );
+    fuzz.arg(&corpus)
+        .arg(&seeds)
+        .args(["--", &max_time])
+        // cargo-fuzz asks for nightly-only flags; the stable toolchain accepts them with
+        // RUSTC_BOOTSTRAP, with no sanitizer in play.
+        .env("RUSTC_BOOTSTRAP", "1");
+    cmd::run(&mut fuzz)
 }
 
 /// `cargo xtask bindings`: rewrites ui/src/ipc/bindings from the Rust types.
