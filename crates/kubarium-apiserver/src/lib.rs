@@ -19,6 +19,7 @@ mod kinds;
 mod managed;
 mod object;
 mod openapi;
+mod priority;
 mod protobuf;
 pub mod registry;
 mod request;

@@ -115,12 +115,35 @@ async fn handle(
             applying: false,
             user,
         };
-        dispatch(&mut call, &parts.method, body)
-            .await
-            .map(|response| with_warnings(response, &call.warnings))
+        let method = parts.method;
+        if !mutating(&method, &call.target) {
+            return dispatch(&mut call, &method, body)
+                .await
+                .map(|response| with_warnings(response, &call.warnings));
+        }
+        let (call, result) = crate::priority::write(async move {
+            let result = dispatch(&mut call, &method, body).await;
+            (call, result)
+        })
+        .await?;
+        result.map(|response| with_warnings(response, &call.warnings))
     }
     .await;
     result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// Whether a request changes objects (and so runs behind reads, see [`crate::priority`]);
+/// streams stay with their connection.
+fn mutating(method: &Method, target: &Target) -> bool {
+    let streaming = matches!(
+        target.subresource.as_deref(),
+        Some("exec" | "attach" | "portforward" | "proxy" | "log")
+    );
+    !streaming
+        && matches!(
+            *method,
+            Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+        )
 }
 
 async fn dispatch(call: &mut Call, method: &Method, body: Body) -> Result<Response, StatusError> {

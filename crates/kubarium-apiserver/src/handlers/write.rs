@@ -125,10 +125,7 @@ pub(crate) fn render(mut object: Value) -> Content {
     );
     let mut bytes = serde_json::to_vec(&object).unwrap_or_default();
     let quoted = format!("\"{marker}\"");
-    match bytes
-        .windows(quoted.len())
-        .position(|w| w == quoted.as_bytes())
-    {
+    match memchr::memmem::find(&bytes, quoted.as_bytes()) {
         Some(at) => {
             // Keep the quotes, drop the marker between them.
             bytes.drain(at + 1..at + 1 + marker.len());
@@ -155,14 +152,31 @@ pub(crate) fn check_namespace(call: &Call, name: &str) -> Result<(), StatusError
         .map_err(|e| store_error(call, namespace, e))?
     {
         None => Err(StatusError::not_found(namespaces, namespace)),
-        Some(ns) if object::deleting(&super::read::parse(&ns)?) => {
-            Err(StatusError::forbidden(format!(
-                "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
-                call.target.resource.qualified(),
-            )))
-        }
+        Some(ns) if terminating(&ns)? => Err(StatusError::forbidden(format!(
+            "{} \"{name}\" is forbidden: unable to create new content in namespace {namespace} because it is being terminated",
+            call.target.resource.qualified(),
+        ))),
         Some(_) => Ok(()),
     }
+}
+
+/// Whether a stored namespace is being deleted, read without decoding the rest of it (every
+/// create in a namespace asks).
+fn terminating(namespace: &Object) -> Result<bool, StatusError> {
+    #[derive(serde::Deserialize)]
+    struct Namespace {
+        metadata: Metadata,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct Metadata {
+        deletion_timestamp: Option<serde::de::IgnoredAny>,
+    }
+    serde_json::from_slice::<Namespace>(&namespace.value)
+        .map(|ns| ns.metadata.deletion_timestamp.is_some())
+        .map_err(|e| {
+            StatusError::internal(format!("stored object {} is not JSON: {e}", namespace.key))
+        })
 }
 
 pub(crate) async fn create(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
