@@ -81,6 +81,94 @@ async fn every_route_demands_the_token() {
     }
 }
 
+/// A client certificate for `subject`, PEM with its key, signed by the cluster CA in
+/// `data_dir` or, without one, by a CA of its own.
+fn client_certificate(
+    data_dir: Option<&std::path::Path>,
+    subject: &[(rcgen::DnType, &str)],
+) -> (String, String) {
+    // The issuer's subject must read as the cluster CA's for the chain to verify.
+    let mut ca = rcgen::CertificateParams::default();
+    ca.distinguished_name = rcgen::DistinguishedName::new();
+    ca.distinguished_name
+        .push(rcgen::DnType::CommonName, "kubarium-ca");
+    let ca_key = match data_dir {
+        Some(dir) => {
+            let pem = std::fs::read_to_string(dir.join("pki/ca.key")).unwrap();
+            rcgen::KeyPair::from_pem(&pem).unwrap()
+        }
+        None => rcgen::KeyPair::generate().unwrap(),
+    };
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let mut params = rcgen::CertificateParams::default();
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    for (kind, value) in subject {
+        params.distinguished_name.push(kind.clone(), *value);
+    }
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ClientAuth];
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.signed_by(&key, &issuer).unwrap();
+    (cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn a_client_certificate_from_the_cluster_ca_is_a_credential() {
+    use base64::Engine as _;
+    use rcgen::DnType::{CommonName, OrganizationName};
+    let daemon = Daemon::start_on_free_port();
+    let config = kube::config::Kubeconfig::read_from(daemon.kubeconfig()).unwrap();
+    let cluster = config.clusters[0].cluster.clone().unwrap();
+    let kubeconfig_with = |name: &str, (cert, key): (String, String)| {
+        let b64 = |pem: &str| base64::engine::general_purpose::STANDARD.encode(pem);
+        let yaml = format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\n    certificate-authority-data: {}\nusers:\n- name: u\n  user:\n    client-certificate-data: {}\n    client-key-data: {}\ncontexts:\n- name: x\n  context: {{cluster: c, user: u}}\ncurrent-context: x\n",
+            cluster.server.clone().unwrap(),
+            cluster.certificate_authority_data.clone().unwrap(),
+            b64(&cert),
+            b64(&key),
+        );
+        let path = daemon.data_dir().join(name);
+        std::fs::write(&path, yaml).unwrap();
+        path
+    };
+    let jane = kubeconfig_with(
+        "jane.kubeconfig",
+        client_certificate(
+            Some(daemon.data_dir()),
+            &[(CommonName, "jane"), (OrganizationName, "system:masters")],
+        ),
+    );
+    let nameless = kubeconfig_with(
+        "nameless.kubeconfig",
+        client_certificate(Some(daemon.data_dir()), &[(OrganizationName, "dev")]),
+    );
+    let stranger = kubeconfig_with(
+        "stranger.kubeconfig",
+        client_certificate(None, &[(CommonName, "jane")]),
+    );
+    for kubectl_bin in kubectls() {
+        // No token anywhere: the certificate alone gets jane in.
+        let names = kubectl(&kubectl_bin, &jane, &["get", "namespaces", "-o", "name"]);
+        assert!(names.contains("namespace/default"), "{names}");
+        let refusal = |kubeconfig: &std::path::Path| {
+            let output = std::process::Command::new(&kubectl_bin)
+                .arg("--kubeconfig")
+                .arg(kubeconfig)
+                .args(["get", "namespaces"])
+                .output()
+                .unwrap();
+            assert!(!output.status.success());
+            String::from_utf8_lossy(&output.stderr).into_owned()
+        };
+        // A certificate without a common name names no user: 401.
+        let stderr = refusal(&nameless);
+        assert!(stderr.contains("Unauthorized"), "{stderr}");
+        // One the cluster CA did not sign fails the handshake.
+        let stderr = refusal(&stranger);
+        assert!(stderr.contains("tls"), "{stderr}");
+    }
+}
+
 #[test]
 fn listens_on_loopback_by_default_and_keeps_the_kubeconfig_private() {
     use std::os::unix::fs::PermissionsExt;

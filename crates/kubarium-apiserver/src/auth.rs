@@ -1,8 +1,10 @@
 //! Authentication: who is asking.
 //!
 //! Every route, health checks included, needs a credential; there is no anonymous access
-//! (kube-apiserver's `--anonymous-auth=false`). Today the credential is a bearer token; client
-//! certificates join here as a second way to reach the same [`UserInfo`].
+//! (kube-apiserver's `--anonymous-auth=false`). A credential is a client certificate the TLS
+//! layer verified against the cluster CA (its subject's common name is the user, its
+//! organizations the groups, as kube-apiserver's x509 authenticator reads them), or a bearer
+//! token: the admin's or a service account's.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -92,6 +94,70 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
+/// The identity of the verified client certificate of the connection a request came on;
+/// only [`crate::serve`] sets it, so no client can claim one by what it sends.
+#[derive(Debug, Clone)]
+pub(crate) struct CertificateUser(pub(crate) UserInfo);
+
+/// The identity a client certificate stands for: the subject's common name as the user and
+/// its organizations as groups, `None` without a common name. Only certificates the TLS
+/// layer has verified reach here.
+pub(crate) fn certificate_user(der: &[u8]) -> Option<UserInfo> {
+    let (name, mut groups) = subject(der)?;
+    if name.is_empty() {
+        return None;
+    }
+    groups.push("system:authenticated".to_owned());
+    Some(UserInfo { name, groups })
+}
+
+/// The common name and organizations of a DER certificate's subject.
+fn subject(der: &[u8]) -> Option<(String, Vec<String>)> {
+    use yasna::{ASN1Result, BERReader, Tag};
+    const COMMON_NAME: &[u64] = &[2, 5, 4, 3];
+    const ORGANIZATION: &[u64] = &[2, 5, 4, 10];
+    // An attribute's value: UTF8String, PrintableString and IA5String all read as UTF-8.
+    let text = |r: BERReader<'_, '_>| -> ASN1Result<Option<String>> {
+        Ok(String::from_utf8(r.read_tagged_der()?.value().to_vec()).ok())
+    };
+    let mut common_name = None;
+    let mut organizations = Vec::new();
+    yasna::parse_der(der, |r| {
+        r.read_sequence(|r| {
+            r.next().read_sequence(|r| {
+                // version [0], serial, signature algorithm, issuer, validity: skipped.
+                r.read_optional(|r| r.read_tagged(Tag::context(0), |r| r.read_der()))?;
+                for _ in 0..4 {
+                    r.next().read_der()?;
+                }
+                r.next().read_sequence_of(|r| {
+                    r.read_set_of(|r| {
+                        r.read_sequence(|r| {
+                            let oid = r.next().read_oid()?;
+                            let value = text(r.next())?;
+                            match (oid.components().as_slice(), value) {
+                                (COMMON_NAME, Some(v)) => common_name = Some(v),
+                                (ORGANIZATION, Some(v)) => organizations.push(v),
+                                _ => {}
+                            }
+                            Ok(())
+                        })
+                    })
+                })?;
+                // The public key, then unique ids and extensions.
+                while r.read_optional(|r| r.read_der())?.is_some() {}
+                Ok(())
+            })?;
+            // The signature algorithm and the signature.
+            r.next().read_der()?;
+            r.next().read_der()?;
+            Ok(())
+        })
+    })
+    .ok()?;
+    Some((common_name.unwrap_or_default(), organizations))
+}
+
 /// Middleware: resolves the request's credential to a [`UserInfo`] request extension,
 /// or answers 401 before any handler runs.
 pub(crate) async fn authenticate(
@@ -99,12 +165,19 @@ pub(crate) async fn authenticate(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let user = request
-        .headers()
-        .get(AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(bearer_token)
-        .and_then(|token| server.inner.authenticator.authenticate_token(token));
+    // The certificate first, then the token, as kube-apiserver's authenticator chain.
+    let certified = request
+        .extensions()
+        .get::<CertificateUser>()
+        .map(|certified| certified.0.clone());
+    let user = certified.or_else(|| {
+        request
+            .headers()
+            .get(AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(bearer_token)
+            .and_then(|token| server.inner.authenticator.authenticate_token(token))
+    });
     match user {
         Some(user) => {
             request.extensions_mut().insert(user);
@@ -149,6 +222,55 @@ mod tests {
         assert_eq!(auth.authenticate_token("secret2"), None);
         assert_eq!(auth.authenticate_token(""), None);
         assert!(!format!("{auth:?}").contains("secret"));
+    }
+
+    fn certificate(names: &[(rcgen::DnType, &str)]) -> Vec<u8> {
+        let mut params = rcgen::CertificateParams::default();
+        let mut subject = rcgen::DistinguishedName::new();
+        for (kind, value) in names {
+            subject.push(kind.clone(), *value);
+        }
+        params.distinguished_name = subject;
+        let key = rcgen::KeyPair::generate().unwrap();
+        params.self_signed(&key).unwrap().der().to_vec()
+    }
+
+    #[test]
+    fn a_certificate_names_its_user_and_groups() {
+        use rcgen::DnType::{CommonName, CountryName, OrganizationName};
+        let der = certificate(&[
+            (OrganizationName, "system:masters"),
+            (CommonName, "jane"),
+            (CountryName, "NL"),
+        ]);
+        assert_eq!(
+            certificate_user(&der),
+            Some(UserInfo {
+                name: "jane".to_owned(),
+                groups: vec![
+                    "system:masters".to_owned(),
+                    "system:authenticated".to_owned(),
+                ],
+            })
+        );
+        // No common name, no user; and what is not a certificate names no one.
+        assert_eq!(
+            certificate_user(&certificate(&[(OrganizationName, "dev")])),
+            None
+        );
+        assert_eq!(certificate_user(b"not a certificate"), None);
+        assert_eq!(certificate_user(&der[..der.len() / 2]), None);
+    }
+
+    #[tokio::test]
+    async fn a_certified_connection_needs_no_token() {
+        let mut request = Request::get("/version").body(Body::empty()).unwrap();
+        request.extensions_mut().insert(CertificateUser(UserInfo {
+            name: "jane".to_owned(),
+            groups: vec!["system:authenticated".to_owned()],
+        }));
+        let (response, body) = testing::send(&testing::server(), request).await;
+        assert_eq!(response.status(), StatusCode::OK, "{body}");
     }
 
     async fn status_without(credential: Option<&str>, uri: &str) -> (StatusCode, String) {

@@ -1,5 +1,6 @@
 //! Serving the router over TLS on a TCP listener, HTTP/1.1 and HTTP/2 (ALPN), with
 //! connection upgrades (exec, attach and port-forward ride on them) and graceful shutdown.
+//! A verified client certificate's identity is handed to every request of its connection.
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -16,6 +17,9 @@ use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
+use tower::ServiceExt as _;
+
+use crate::auth::{CertificateUser, certificate_user};
 
 /// Why the server could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,9 @@ pub enum ServeError {
     /// rustls refused the certificate and key pair.
     #[error("the serving certificate and key do not form a usable TLS identity: {0}")]
     Tls(#[from] rustls::Error),
+    /// The CA for client certificates is unusable.
+    #[error("the CA for client certificates is unusable: {0}")]
+    ClientCa(#[from] rustls::server::VerifierBuilderError),
 }
 
 /// A certificate chain and its private key, PEM-encoded.
@@ -34,6 +41,9 @@ pub struct TlsIdentity {
     pub cert_chain_pem: String,
     /// The serving certificate's private key.
     pub key_pem: String,
+    /// CA certificates whose client certificates authenticate their subject; none, and
+    /// only bearer tokens do.
+    pub client_ca_pem: Option<String>,
 }
 
 impl TlsIdentity {
@@ -42,11 +52,28 @@ impl TlsIdentity {
         let certs = CertificateDer::pem_slice_iter(self.cert_chain_pem.as_bytes())
             .collect::<Result<Vec<_>, _>>()?;
         let key = PrivateKeyDer::from_pem_slice(self.key_pem.as_bytes())?;
-        let mut config =
-            ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_no_client_auth()
-                .with_single_cert(certs, key)?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let builder = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()?;
+        let builder = match &self.client_ca_pem {
+            Some(pem) => {
+                let mut roots = rustls::RootCertStore::empty();
+                for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+                    roots.add(cert?)?;
+                }
+                // A certificate is optional (token clients send none); one that is sent must
+                // verify, or the handshake fails, as with kube-apiserver.
+                let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+                    roots.into(),
+                    provider,
+                )
+                .allow_unauthenticated()
+                .build()?;
+                builder.with_client_cert_verifier(verifier)
+            }
+            None => builder.with_no_client_auth(),
+        };
+        let mut config = builder.with_single_cert(certs, key)?;
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         Ok(Arc::new(config))
     }
@@ -88,7 +115,7 @@ pub async fn serve(
         };
         let _ = stream.set_nodelay(true);
         let acceptor = acceptor.clone();
-        let service = TowerToHyperService::new(router.clone());
+        let router = router.clone();
         let builder = builder.clone();
         let watcher = graceful.watcher();
         while connections.try_join_next().is_some() {}
@@ -98,6 +125,22 @@ pub async fn serve(
                 Ok(Err(error)) => return log_connection_error(peer, &error),
                 Err(_) => return tracing::debug!(%peer, "TLS handshake timed out"),
             };
+            let certified = tls
+                .get_ref()
+                .1
+                .peer_certificates()
+                .and_then(|chain| chain.first())
+                .and_then(|cert| certificate_user(cert))
+                .map(CertificateUser);
+            // Every request on this connection carries the certificate's identity.
+            let service = TowerToHyperService::new(router.map_request(
+                move |mut request: http::Request<hyper::body::Incoming>| {
+                    if let Some(certified) = &certified {
+                        request.extensions_mut().insert(certified.clone());
+                    }
+                    request
+                },
+            ));
             let connection = builder.serve_connection_with_upgrades(TokioIo::new(tls), service);
             if let Err(error) = watcher.watch(connection.into_owned()).await {
                 log_connection_error(peer, &*error);

@@ -115,11 +115,13 @@ impl Pki {
         };
         Ok(Self {
             service_account_key,
-            ca_pem,
             serving: TlsIdentity {
                 cert_chain_pem: serving_cert.pem(),
                 key_pem: serving_key.serialize_pem(),
+                // Certificates this CA issues to clients authenticate them.
+                client_ca_pem: Some(ca_pem.clone()),
             },
+            ca_pem,
             admin_token,
         })
     }
