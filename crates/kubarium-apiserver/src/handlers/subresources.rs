@@ -64,12 +64,7 @@ async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusE
     let name = call.target.name.clone().unwrap_or_default();
     let object = super::write::decode(call, body)?;
     let current = super::write::load(call, &name)?;
-    let expected = match object::meta_str(&object, "resourceVersion") {
-        "" => current.mod_revision,
-        rv => rv
-            .parse()
-            .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
-    };
+    let expected = super::write::expected_revision(&object, &current)?;
     let old = super::read::parse(&current)?;
     let stored =
         super::write::replace(call, &name, &old, status_only(&old, &object), expected).await?;
@@ -138,49 +133,30 @@ async fn scale_write(call: &mut Call, verb: &str, body: &[u8]) -> Result<Respons
     } else {
         super::patch::apply_patch(call, &scale, body, "Scale")?
     };
-    let expected = match new_scale["metadata"]["resourceVersion"]
-        .as_str()
-        .unwrap_or_default()
-    {
-        "" => current.mod_revision,
-        rv => rv
-            .parse()
-            .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
+    let expected = super::write::expected_revision(&new_scale, &current)?;
+    let invalid_replicas = |reason: &str, message: &str| {
+        StatusError::invalid(
+            call.target.resource,
+            &name,
+            vec![cause(reason, "spec.replicas", message)],
+        )
     };
     if let Some(bad) = new_scale["spec"]
         .get("replicas")
         .filter(|r| !r.is_i64() && !r.is_null())
     {
-        return Err(StatusError::invalid(
-            call.target.resource,
-            &name,
-            vec![cause(
-                "FieldValueInvalid",
-                "spec.replicas",
-                &format!("Invalid value: {bad}: must be an integer"),
-            )],
+        return Err(invalid_replicas(
+            "FieldValueInvalid",
+            &format!("Invalid value: {bad}: must be an integer"),
         ));
     }
     let Some(replicas) = new_scale["spec"]["replicas"].as_i64() else {
-        return Err(StatusError::invalid(
-            call.target.resource,
-            &name,
-            vec![cause(
-                "FieldValueRequired",
-                "spec.replicas",
-                "Required value",
-            )],
-        ));
+        return Err(invalid_replicas("FieldValueRequired", "Required value"));
     };
     if replicas < 0 {
-        return Err(StatusError::invalid(
-            call.target.resource,
-            &name,
-            vec![cause(
-                "FieldValueInvalid",
-                "spec.replicas",
-                &format!("Invalid value: {replicas}: must be greater than or equal to 0"),
-            )],
+        return Err(invalid_replicas(
+            "FieldValueInvalid",
+            &format!("Invalid value: {replicas}: must be greater than or equal to 0"),
         ));
     }
     let mut object = old.clone();

@@ -287,12 +287,7 @@ pub(crate) async fn update(call: &mut Call, body: &[u8]) -> Result<Response, Sta
         )));
     }
     let current = load(call, &name)?;
-    let expected = match object::meta_str(&object, "resourceVersion") {
-        "" => current.mod_revision,
-        rv => rv
-            .parse()
-            .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}")))?,
-    };
+    let expected = expected_revision(&object, &current)?;
     let old = super::read::parse(&current)?;
     // The main resource does not change status; the status subresource does.
     let object = if call.target.resource.has_status() {
@@ -302,6 +297,17 @@ pub(crate) async fn update(call: &mut Call, body: &[u8]) -> Result<Response, Sta
     };
     let stored = replace(call, &name, &old, object, expected).await?;
     Ok(json(StatusCode::OK, stored))
+}
+
+/// The revision an update must find stored: the body's `metadata.resourceVersion` when it
+/// sets one (a precondition), else the current one.
+pub(crate) fn expected_revision(object: &Value, current: &Object) -> Result<Revision, StatusError> {
+    match object::meta_str(object, "resourceVersion") {
+        "" => Ok(current.mod_revision),
+        rv => rv
+            .parse()
+            .map_err(|_| StatusError::bad_request(format!("invalid resourceVersion {rv:?}"))),
+    }
 }
 
 /// The shared tail of every update (PUT, PATCH, status, scale): keeps what clients may not
