@@ -46,8 +46,13 @@ impl Desktop {
         // Its own process group, so drop can stop the driver, WebKitWebDriver and the app at once.
         std::os::unix::process::CommandExt::process_group(&mut driver, 0);
         let driver = driver.spawn().expect("tauri-driver could not start");
+        // tauri-driver listens before the WebKitWebDriver it starts does; a session asked for
+        // in between fails to connect, so wait for both.
         crate::wait_until("tauri-driver to listen", Duration::from_secs(20), || {
             std::net::TcpStream::connect(("127.0.0.1", port)).ok()
+        });
+        crate::wait_until("WebKitWebDriver to listen", Duration::from_secs(20), || {
+            std::net::TcpStream::connect(("127.0.0.1", native_port)).ok()
         });
 
         let listen = format!("127.0.0.1:{}", crate::free_port());
@@ -62,6 +67,8 @@ impl Desktop {
         let session = Session::new(&format!("http://127.0.0.1:{port}"), capabilities)
             .await
             .unwrap_or_else(|error| {
+                // No `Desktop` to drop yet: stop the driver's group here.
+                stop_group(&driver);
                 panic!(
                     "no WebDriver session with the app: {error}\ntauri-driver log:\n{}",
                     std::fs::read_to_string(dir.path().join("tauri-driver.log"))
@@ -133,10 +140,15 @@ impl Desktop {
 
 impl Drop for Desktop {
     fn drop(&mut self) {
-        let group = format!("-{}", self.driver.id());
-        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        stop_group(&self.driver);
         let _ = self.driver.wait();
     }
+}
+
+/// Kills tauri-driver's process group: the driver, WebKitWebDriver and the app.
+fn stop_group(driver: &Child) {
+    let group = format!("-{}", driver.id());
+    let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
 }
 
 fn tauri_driver() -> PathBuf {
