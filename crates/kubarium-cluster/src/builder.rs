@@ -176,6 +176,10 @@ impl ClusterBuilder {
                 path: data_dir.path().join("pki"),
                 reason,
             })?;
+        let control_plane = kubarium_controllers::ControlPlane::start(
+            client.clone(),
+            kubarium_controllers::Config::new(data_dir.path().join("volumes")),
+        );
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(kubarium_apiserver::serve(listener, tls, router, async {
             let _ = stopped.await;
@@ -195,6 +199,7 @@ impl ClusterBuilder {
             kubeconfig,
             client,
             api,
+            control_plane,
             stop,
             serving,
             _data_dir: data_dir,
@@ -241,6 +246,7 @@ pub struct Cluster {
     kubeconfig: Kubeconfig,
     client: kube::Client,
     api: ApiServer,
+    control_plane: kubarium_controllers::ControlPlane,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<()>,
     _data_dir: DataDir,
@@ -299,6 +305,7 @@ impl Cluster {
     /// a few seconds to finish, then the data dir lock is released.
     pub async fn shutdown(self) {
         tracing::info!("cluster shutting down");
+        self.control_plane.shutdown().await;
         self.api.begin_shutdown();
         let _ = self.stop.send(());
         if let Err(error) = self.serving.await {

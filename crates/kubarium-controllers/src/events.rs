@@ -1,0 +1,165 @@
+//! Events as kube-controller-manager records them: core/v1 `Event`s (what `kubectl describe`
+//! and `kubectl get events` read), named `<object>.<nanoseconds in hex>`, with a repeat of
+//! the same reason and message on the same object counted on the first one instead of
+//! written anew (client-go's event correlator).
+//!
+//! Recording never blocks a loop: events queue for one writer task, and when the queue is
+//! full they are dropped, as client-go's broadcaster does under load.
+
+use std::collections::HashMap;
+
+use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client, Resource};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+/// Events waiting to be written before new ones are dropped.
+const QUEUE: usize = 1000;
+/// Distinct (object, reason, message) kept for counting repeats.
+const REMEMBERED: usize = 4096;
+
+/// `Normal` or `Warning`, the two event types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventType {
+    /// Something expected happened.
+    Normal,
+    /// Something a person may need to act on.
+    Warning,
+}
+
+impl EventType {
+    fn as_str(self) -> &'static str {
+        match self {
+            EventType::Normal => "Normal",
+            EventType::Warning => "Warning",
+        }
+    }
+}
+
+struct Pending {
+    object: ObjectReference,
+    kind: EventType,
+    reason: String,
+    message: String,
+}
+
+/// Records events for one component (`source.component`, `reportingComponent`), e.g.
+/// `deployment-controller` or `default-scheduler`. Cheap to clone.
+#[derive(Clone)]
+pub struct Recorder {
+    queue: mpsc::Sender<Pending>,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Recorder").finish_non_exhaustive()
+    }
+}
+
+impl Recorder {
+    /// A recorder whose writer task runs until every clone is dropped. Must be called
+    /// inside a Tokio runtime.
+    pub fn new(client: Client, component: &str) -> Self {
+        let (queue, pending) = mpsc::channel(QUEUE);
+        tokio::spawn(write_events(client, component.to_owned(), pending));
+        Self { queue }
+    }
+
+    /// Records a `Normal` event about `object`.
+    pub fn normal<K: Resource<DynamicType = ()>>(&self, object: &K, reason: &str, message: String) {
+        self.record(object.object_ref(&()), EventType::Normal, reason, message);
+    }
+
+    /// Records a `Warning` event about `object`.
+    pub fn warning<K: Resource<DynamicType = ()>>(
+        &self,
+        object: &K,
+        reason: &str,
+        message: String,
+    ) {
+        self.record(object.object_ref(&()), EventType::Warning, reason, message);
+    }
+
+    /// Records an event about the object `object` refers to.
+    pub fn record(&self, object: ObjectReference, kind: EventType, reason: &str, message: String) {
+        let pending = Pending {
+            object,
+            kind,
+            reason: reason.to_owned(),
+            message,
+        };
+        if self.queue.try_send(pending).is_err() {
+            tracing::debug!(reason, "event queue full; event dropped");
+        }
+    }
+}
+
+/// Key of an event that repeats: the same object, type, reason and message.
+type Repeat = (String, String, &'static str, String, String);
+
+async fn write_events(client: Client, component: String, mut pending: mpsc::Receiver<Pending>) {
+    // The first event of each repeat: its name and count so far.
+    let mut seen: HashMap<Repeat, (String, i32)> = HashMap::new();
+    while let Some(event) = pending.recv().await {
+        let namespace = event
+            .object
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".to_owned());
+        let involved = event.object.name.clone().unwrap_or_default();
+        let key: Repeat = (
+            event.object.uid.clone().unwrap_or_else(|| involved.clone()),
+            namespace.clone(),
+            event.kind.as_str(),
+            event.reason.clone(),
+            event.message.clone(),
+        );
+        let api = Api::<Event>::namespaced(client.clone(), &namespace);
+        let now = jiff::Timestamp::now();
+        if let Some((name, count)) = seen.get(&key).cloned() {
+            let patch = json!({"count": count + 1, "lastTimestamp": Time(now)});
+            if api
+                .patch(&name, &PatchParams::default(), &Patch::Merge(patch))
+                .await
+                .is_ok()
+            {
+                seen.insert(key, (name, count + 1));
+                continue;
+            }
+        }
+        let name = format!("{involved}.{:x}", now.as_nanosecond());
+        let record = Event {
+            metadata: ObjectMeta {
+                name: Some(name.clone()),
+                namespace: Some(namespace),
+                ..ObjectMeta::default()
+            },
+            involved_object: event.object,
+            reason: Some(event.reason),
+            message: Some(event.message),
+            type_: Some(event.kind.as_str().to_owned()),
+            count: Some(1),
+            first_timestamp: Some(Time(now)),
+            last_timestamp: Some(Time(now)),
+            event_time: None::<MicroTime>,
+            source: Some(EventSource {
+                component: Some(component.clone()),
+                host: None,
+            }),
+            reporting_component: Some(component.clone()),
+            reporting_instance: Some(component.clone()),
+            ..Event::default()
+        };
+        match api.create(&PostParams::default(), &record).await {
+            Ok(_) => {
+                if seen.len() >= REMEMBERED {
+                    seen.clear();
+                }
+                seen.insert(key, (name, 1));
+            }
+            Err(error) => tracing::debug!(%error, "could not record an event"),
+        }
+    }
+}

@@ -1,0 +1,17 @@
+//! The control loops against `kubariumd --runtime hollow`: scheduling, workloads, endpoints,
+//! garbage collection, namespaces, volumes and node lifecycle, checked through kube-rs and
+//! kubectl as a user would see them. One test binary, one module per theme.
+
+#![cfg(target_os = "linux")]
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod cluster;
+mod daemonset;
+mod deployment;
+mod garbage;
+mod job;
+mod nodes;
+mod scheduler;
+mod statefulset;

@@ -1,0 +1,1 @@
+//! Scenarios: not yet written.

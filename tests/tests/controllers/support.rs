@@ -1,0 +1,38 @@
+//! What the scenarios share: a hollow cluster with a client and kubectl.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use kubarium_tests::daemon::Daemon;
+
+/// How long a scenario waits for the cluster to settle before it fails.
+pub(crate) const SETTLE: Duration = Duration::from_secs(60);
+
+/// A `kubariumd --runtime hollow --nodes <nodes>` on a port of its own.
+pub(crate) struct Hollow {
+    pub(crate) daemon: Daemon,
+    pub(crate) client: kube::Client,
+}
+
+impl Hollow {
+    /// Starts the daemon with `nodes` hollow nodes plus `args`.
+    pub(crate) async fn start(nodes: u32, args: &[&str]) -> Self {
+        let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
+        let nodes = nodes.to_string();
+        let mut all = vec!["--listen", &listen, "--nodes", &nodes];
+        all.extend_from_slice(args);
+        let daemon = Daemon::start(&all);
+        let client = daemon.client().await;
+        Self { daemon, client }
+    }
+
+    /// The kubeconfig kubectl should use.
+    pub(crate) fn kubeconfig(&self) -> PathBuf {
+        self.daemon.kubeconfig()
+    }
+
+    /// Runs the kubectl on PATH against this cluster; panics with its output if it fails.
+    pub(crate) fn kubectl(&self, args: &[&str]) -> String {
+        kubarium_tests::kubectl(std::path::Path::new("kubectl"), &self.kubeconfig(), args)
+    }
+}
