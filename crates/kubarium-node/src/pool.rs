@@ -21,7 +21,7 @@ use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio::sync::watch;
+use tokio::sync::{Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::node::{
@@ -67,6 +67,9 @@ pub(crate) struct Shared {
     capacity: NodeCapacity,
     boot_id: String,
     state: Mutex<State>,
+    /// Bounds the Lease and node status requests in flight, so a thousand agents starting
+    /// at once queue here rather than in the API server.
+    requests: Semaphore,
 }
 
 #[derive(Default)]
@@ -208,6 +211,7 @@ impl Shared {
             .get(name)
             .map(|a| a.identity.clone());
         let Some(identity) = identity else { return };
+        let _permit = self.requests.acquire().await;
         let api = Api::<Node>::all(self.client.clone());
         let mut ok = true;
         if let Some(node) = node {
@@ -276,6 +280,7 @@ impl Shared {
 
     /// Renews the Lease of node `name`, creating it if it is missing.
     async fn renew(&self, name: &str, node_uid: Option<String>) {
+        let _permit = self.requests.acquire().await;
         let api = Api::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let lease = node::lease(name, node_uid.as_deref(), Timestamp::now());
         let patch = Patch::Merge(json!({ "spec": lease.spec }));
@@ -494,6 +499,7 @@ impl NodePool {
             capacity: config.capacity,
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
+            requests: Semaphore::new(CONCURRENCY),
         });
         let api = Api::<Node>::all(client);
         let existing = api
@@ -508,21 +514,40 @@ impl NodePool {
         for node in existing.items {
             shared.on_node(node);
         }
-        for name in node::default_names(config.nodes) {
-            if names.contains(&name) {
-                continue;
-            }
-            let index = {
-                let state = lock(&shared.state);
-                let taken: HashSet<u32> = state.agents.values().map(|a| a.identity.index).collect();
-                (0..).find(|i| !taken.contains(i)).unwrap_or(0)
-            };
-            let identity = NodeIdentity::new(&name, index);
-            let new = node::new_node(&identity, shared.runtime.name(), config.nodes > 1);
-            match api.create(&PostParams::default(), &new).await {
-                Ok(created) => shared.on_node(created),
-                Err(kube::Error::Api(status)) if status.code == 409 => {}
-                Err(error) => return Err(Error::api("create", format!("nodes/{name}"))(error)),
+        let missing: Vec<NodeIdentity> = {
+            let state = lock(&shared.state);
+            let mut taken: HashSet<u32> = state.agents.values().map(|a| a.identity.index).collect();
+            node::default_names(config.nodes)
+                .into_iter()
+                .filter(|name| !names.contains(name))
+                .map(|name| {
+                    let index = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
+                    taken.insert(index);
+                    NodeIdentity::new(&name, index)
+                })
+                .collect()
+        };
+        let taint = config.nodes > 1;
+        let created: Vec<Result<Option<Node>>> = futures_util::stream::iter(missing)
+            .map(|identity| {
+                let api = api.clone();
+                let new = node::new_node(&identity, shared.runtime.name(), taint);
+                async move {
+                    match api.create(&PostParams::default(), &new).await {
+                        Ok(created) => Ok(Some(created)),
+                        Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
+                        Err(error) => Err(
+                            Error::api("create", format!("nodes/{}", identity.name))(error),
+                        ),
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for created in created {
+            if let Some(node) = created? {
+                shared.on_node(node);
             }
         }
         let mut tasks = JoinSet::new();
