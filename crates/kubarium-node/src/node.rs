@@ -397,6 +397,23 @@ pub(crate) fn status(
     }
 }
 
+/// The reason of the event the kubelet records when `condition` takes its status, e.g.
+/// `NodeReady`, `NodeHasSufficientMemory`.
+pub(crate) fn status_event_reason(condition: &NodeCondition) -> &'static str {
+    let ok = condition.status == "True";
+    match condition.type_.as_str() {
+        "Ready" if ok => "NodeReady",
+        "Ready" => "NodeNotReady",
+        "MemoryPressure" if ok => "NodeHasInsufficientMemory",
+        "MemoryPressure" => "NodeHasSufficientMemory",
+        "DiskPressure" if ok => "NodeHasDiskPressure",
+        "DiskPressure" => "NodeHasNoDiskPressure",
+        "PIDPressure" if ok => "NodeHasInsufficientPID",
+        "PIDPressure" => "NodeHasSufficientPID",
+        _ => "NodeStatusChanged",
+    }
+}
+
 /// The node's Lease, renewed at `now`, owned by the Node (so it goes when the Node goes).
 pub(crate) fn lease(name: &str, node_uid: Option<&str>, now: Timestamp) -> Lease {
     Lease {

@@ -601,8 +601,11 @@ impl Worker {
             host_ips: Some(vec![HostIP { ip: host_ip }]),
             pod_ip: ip.map(|ip| ip.to_string()),
             pod_ips: ip.map(|ip| vec![PodIP { ip: ip.to_string() }]),
-            start_time: previous
+            start_time: self
+                .posted
+                .as_ref()
                 .and_then(|s| s.start_time.clone())
+                .or_else(|| previous.and_then(|s| s.start_time.clone()))
                 .or(Some(Time(now))),
             init_container_statuses: (!init.is_empty()).then_some(init),
             container_statuses: Some(main),

@@ -10,13 +10,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
-use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
-use kubarium_controllers::events::Recorder;
+use k8s_openapi::api::core::v1::{Node, NodeCondition, ObjectReference, Pod};
+use kubarium_controllers::events::{EventType, Recorder};
 use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
@@ -173,6 +173,9 @@ impl Shared {
             tracing::info!(node = %name, "node agent {}", if stopped { "stopped" } else { "started again" });
             agent.running.send_replace(!stopped);
         }
+        if !stopped && (!was_running || agent.last_status.is_none()) && !agent.syncing {
+            self.node_event(&name, "Starting", "Starting kubelet.".to_owned());
+        }
         if stopped || agent.syncing {
             return;
         }
@@ -260,12 +263,24 @@ impl Shared {
             };
             let status = node::status(&report, &previous, Timestamp::now());
             let patch = Patch::Merge(json!({ "status": status }));
-            if let Err(error) = api
+            match api
                 .patch_status(name, &PatchParams::default(), &patch)
                 .await
             {
-                tracing::debug!(node = name, %error, "could not post the node's status");
-                ok = false;
+                Ok(_) => {
+                    for condition in status.conditions.iter().flatten() {
+                        let before = previous.iter().find(|c| c.type_ == condition.type_);
+                        if before.map(|c| &c.status) != Some(&condition.status) {
+                            let reason = node::status_event_reason(condition);
+                            let message = format!("Node {name} status is now: {reason}");
+                            self.node_event(name, reason, message);
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(node = name, %error, "could not post the node's status");
+                    ok = false;
+                }
             }
         }
         let mut state = lock(&self.state);
@@ -276,6 +291,20 @@ impl Shared {
                 agent.last_status = Some(Instant::now());
             }
         }
+    }
+
+    /// Records an event about node `name`, as the kubelet does (its reference's uid is the
+    /// node's name).
+    fn node_event(&self, name: &str, reason: &str, message: String) {
+        let reference = ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Node".to_owned()),
+            name: Some(name.to_owned()),
+            uid: Some(name.to_owned()),
+            ..ObjectReference::default()
+        };
+        self.recorder
+            .record(reference, EventType::Normal, reason, message);
     }
 
     /// Renews the Lease of node `name`, creating it if it is missing.
@@ -599,7 +628,5 @@ impl NodePool {
         for worker in workers {
             worker.abort();
         }
-        // Let the aborted workers unwind before the runtime under them goes.
-        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
