@@ -104,12 +104,15 @@ pub(crate) fn node_unschedulable(pod: &PodInfo, node: &NodeInfo) -> Result<(), R
         .and_then(|n| n.spec.as_ref())
         .and_then(|s| s.unschedulable)
         .unwrap_or(false);
+    if !cordoned {
+        return Ok(());
+    }
     let taint = Taint {
         key: "node.kubernetes.io/unschedulable".to_owned(),
         effect: "NoSchedule".to_owned(),
         ..Taint::default()
     };
-    if cordoned && !tolerations(pod).iter().any(|t| tolerates(t, &taint)) {
+    if !tolerations(pod).iter().any(|t| tolerates(t, &taint)) {
         return Err(Rejection::new("NodeUnschedulable", UNSCHEDULABLE, false));
     }
     Ok(())
