@@ -22,41 +22,45 @@ const WORKERS: [&str; 2] = ["kubarium-worker", "kubarium-worker2"];
 /// labelled as the agents name theirs (the control plane tainted), with 4 CPUs, 8 GiB and
 /// 110 pods each. Nothing runs the pods bound to them; these scenarios only need binding.
 async fn stand_in_nodes(client: &Client) {
-    let nodes = Api::<Node>::all(client.clone());
     for name in [CONTROL_PLANE, WORKERS[0], WORKERS[1]] {
-        let mut labels = json!({
-            "kubernetes.io/hostname": name,
-            "kubernetes.io/os": "linux",
-            "kubernetes.io/arch": "amd64",
-            "kubarium.dev/runtime": "hollow",
-        });
-        let mut spec = json!({});
-        if name == CONTROL_PLANE {
-            labels["node-role.kubernetes.io/control-plane"] = json!("");
-            spec = json!({"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]});
-        }
-        let node: Node = serde_json::from_value(json!({
-            "metadata": {"name": name, "labels": labels},
-            "spec": spec,
-        }))
-        .unwrap();
-        match nodes.create(&PostParams::default(), &node).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 409 => continue,
-            Err(error) => panic!("create node {name}: {error}"),
-        }
-        let resources = json!({"cpu": "4", "memory": "8Gi", "pods": "110"});
-        let status = json!({"status": {
-            "capacity": resources,
-            "allocatable": resources,
-            "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
-                            "message": "kubelet is posting ready status"}],
-        }});
-        nodes
-            .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
-            .await
-            .unwrap();
+        stand_in_node(client, name).await;
     }
+}
+
+async fn stand_in_node(client: &Client, name: &str) {
+    let nodes = Api::<Node>::all(client.clone());
+    let mut labels = json!({
+        "kubernetes.io/hostname": name,
+        "kubernetes.io/os": "linux",
+        "kubernetes.io/arch": "amd64",
+        "kubarium.dev/runtime": "hollow",
+    });
+    let mut spec = json!({});
+    if name == CONTROL_PLANE {
+        labels["node-role.kubernetes.io/control-plane"] = json!("");
+        spec = json!({"taints": [{"key": "node-role.kubernetes.io/control-plane", "effect": "NoSchedule"}]});
+    }
+    let node: Node = serde_json::from_value(json!({
+        "metadata": {"name": name, "labels": labels},
+        "spec": spec,
+    }))
+    .unwrap();
+    match nodes.create(&PostParams::default(), &node).await {
+        Ok(_) => {}
+        Err(kube::Error::Api(status)) if status.code == 409 => return,
+        Err(error) => panic!("create node {name}: {error}"),
+    }
+    let resources = json!({"cpu": "4", "memory": "8Gi", "pods": "110"});
+    let status = json!({"status": {
+        "capacity": resources,
+        "allocatable": resources,
+        "conditions": [{"type": "Ready", "status": "True", "reason": "KubeletReady",
+                        "message": "kubelet is posting ready status"}],
+    }});
+    nodes
+        .patch_status(name, &PatchParams::default(), &Patch::Merge(status))
+        .await
+        .unwrap();
 }
 
 /// A three-node cluster: the node agents' nodes when they come up, else stand-ins.
@@ -337,4 +341,69 @@ async fn an_unschedulable_pod_says_why_and_schedules_once_a_node_fits() {
     assert_eq!(decision(&picky).node.as_deref(), Some(WORKERS[0]));
     // The small pod was never in doubt.
     assert!(WORKERS.contains(&bound(client, "small").await.as_str()));
+}
+
+/// A measurement, not a check (timings depend on the machine and the build): 10,000 pods
+/// created by 64 clients onto 1,000 stand-in nodes, bound pods per second printed. Run it
+/// against a release kubariumd with `--run-ignored only`; `cargo xtask bench scheduler` is
+/// the benchmark proper, on hollow nodes.
+#[tokio::test]
+#[ignore = "a measurement, run on demand"]
+async fn throughput_on_a_thousand_stand_in_nodes() {
+    use futures_util::{StreamExt, TryStreamExt, stream};
+    use kube::runtime::{WatchStreamExt, watcher};
+
+    const NODES: usize = 1_000;
+    const PODS: usize = 10_000;
+    let cluster = Hollow::start(0, &[]).await;
+    let client = cluster.client.clone();
+    stream::iter(0..NODES)
+        .for_each_concurrent(32, |i| {
+            let client = client.clone();
+            async move { stand_in_node(&client, &format!("stand-in-{i}")).await }
+        })
+        .await;
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    let watching = pods.clone();
+    let observer = tokio::spawn(async move {
+        let mut bound = std::collections::HashSet::new();
+        let stream = watcher(watching, watcher::Config::default()).default_backoff();
+        futures_util::pin_mut!(stream);
+        while let Some(event) = stream.try_next().await.unwrap() {
+            if let watcher::Event::Apply(pod) = event
+                && node_of(&pod).is_some()
+            {
+                bound.insert(pod.metadata.name.clone().unwrap_or_default());
+                if bound.len() >= PODS {
+                    return Instant::now();
+                }
+            }
+        }
+        unreachable!("the watch ended")
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let started = Instant::now();
+    stream::iter(0..PODS)
+        .for_each_concurrent(64, |i| {
+            let pods = pods.clone();
+            async move {
+                let p: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
+                    "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
+                }))
+                .unwrap();
+                pods.create(&PostParams::default(), &p).await.unwrap();
+            }
+        })
+        .await;
+    let created = started.elapsed();
+    let done = tokio::time::timeout(Duration::from_secs(600), observer)
+        .await
+        .unwrap()
+        .unwrap();
+    let elapsed = done.duration_since(started);
+    eprintln!(
+        "{PODS} pods on {NODES} stand-in nodes: all bound in {elapsed:?} ({:.0} pods/s; created in {created:?})",
+        PODS as f64 / elapsed.as_secs_f64()
+    );
 }

@@ -33,7 +33,7 @@ pub const ANNOTATION: &str = "scheduler.kubarium.dev/decision";
 /// Node names kept per rejection reason.
 pub const NODES_PER_REASON: usize = 10;
 /// Feasible nodes kept with their scores.
-pub const SCORED_NODES: usize = 10;
+pub const SCORED_NODES: usize = 5;
 /// Upstream truncates event notes to this length.
 const EVENT_NOTE_LIMIT: usize = 1024;
 

@@ -4,7 +4,7 @@
 //! which are retried anyway after five minutes.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -41,6 +41,8 @@ pub(crate) struct Queue {
     entries: HashMap<String, Entry>,
     active: BinaryHeap<(i32, Reverse<u64>, String)>,
     backoff: BinaryHeap<Reverse<(Instant, u64, String)>>,
+    /// The uids of the unschedulable pods (so a flush visits only them).
+    parked: HashSet<String>,
     seq: u64,
 }
 
@@ -64,6 +66,7 @@ impl Queue {
     fn push_active(&mut self, uid: &str) {
         self.seq += 1;
         let seq = self.seq;
+        self.parked.remove(uid);
         if let Some(e) = self.entries.get_mut(uid) {
             e.place = Place::Active;
             e.seq = seq;
@@ -75,6 +78,7 @@ impl Queue {
     fn push_backoff(&mut self, uid: &str, until: Instant) {
         self.seq += 1;
         let seq = self.seq;
+        self.parked.remove(uid);
         if let Some(e) = self.entries.get_mut(uid) {
             e.place = Place::Backoff(until);
             e.seq = seq;
@@ -152,6 +156,7 @@ impl Queue {
         if let Some(e) = self.entries.get_mut(uid) {
             e.place = Place::Unschedulable(now);
             e.failed_at = Some(now);
+            self.parked.insert(uid.to_owned());
         }
     }
 
@@ -181,10 +186,10 @@ impl Queue {
     /// A cluster change that may help: moves the unschedulable pods `may_help` accepts.
     pub(crate) fn flush(&mut self, now: Instant, may_help: impl Fn(&Pod) -> bool) {
         let moved: Vec<String> = self
-            .entries
+            .parked
             .iter()
-            .filter(|(_, e)| matches!(e.place, Place::Unschedulable(_)) && may_help(&e.pod))
-            .map(|(uid, _)| uid.clone())
+            .filter(|uid| self.entries.get(*uid).is_some_and(|e| may_help(&e.pod)))
+            .cloned()
             .collect();
         for uid in moved {
             self.requeue(&uid, now);
@@ -194,12 +199,14 @@ impl Queue {
     /// Moves pods unschedulable for longer than [`MAX_UNSCHEDULABLE`].
     pub(crate) fn flush_stale(&mut self, now: Instant) {
         let moved: Vec<String> = self
-            .entries
+            .parked
             .iter()
-            .filter(|(_, e)| {
-                matches!(e.place, Place::Unschedulable(since) if now.duration_since(since) >= MAX_UNSCHEDULABLE)
+            .filter(|uid| {
+                self.entries.get(*uid).is_some_and(|e| {
+                    matches!(e.place, Place::Unschedulable(since) if now.duration_since(since) >= MAX_UNSCHEDULABLE)
+                })
             })
-            .map(|(uid, _)| uid.clone())
+            .cloned()
             .collect();
         for uid in moved {
             self.requeue(&uid, now);
@@ -209,12 +216,15 @@ impl Queue {
     /// Forgets a pod (bound, deleted, or no longer this scheduler's).
     pub(crate) fn remove(&mut self, uid: &str) {
         self.entries.remove(uid);
+        self.parked.remove(uid);
     }
 
     /// Forgets pods `keep` rejects, except those in flight.
     pub(crate) fn retain(&mut self, keep: impl Fn(&str) -> bool) {
         self.entries
             .retain(|uid, e| e.place == Place::InFlight || keep(uid));
+        let entries = &self.entries;
+        self.parked.retain(|uid| entries.contains_key(uid));
     }
 }
 
