@@ -173,13 +173,16 @@ fn services_for_pod(services: &Store<Service>, pod: &Pod) -> HashSet<ObjectRef<S
         .collect()
 }
 
+/// Services a pod belongs to.
+type ServiceSet = HashSet<ObjectRef<Service>>;
+
 /// Maps pod changes to the services to sync: those the pod matches now and those it matched
 /// when last seen (a label change leaves the old service too), as upstream's
 /// `GetServicesToUpdateOnPodChange` does with the old and new pod.
 #[derive(Clone)]
 pub(crate) struct PodServices {
     services: Store<Service>,
-    last: Arc<Mutex<HashMap<ObjectRef<Pod>, HashSet<ObjectRef<Service>>>>>,
+    last: Arc<Mutex<HashMap<ObjectRef<Pod>, ServiceSet>>>,
 }
 
 impl PodServices {

@@ -40,10 +40,7 @@ pub(crate) fn desired_subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<Endpo
     let ports = spec.ports.clone().unwrap_or_default();
     let headless = spec.cluster_ip.as_deref() == Some("None");
     // (port, or none for a headless service without ports) → address key → (address, ready)
-    let mut by_port: BTreeMap<
-        Option<PortKey>,
-        BTreeMap<(String, String), (EndpointAddress, bool)>,
-    > = BTreeMap::new();
+    let mut by_port: BTreeMap<Option<PortKey>, Addresses> = BTreeMap::new();
     let family_v6 = spec
         .ip_families
         .as_ref()
@@ -106,14 +103,7 @@ pub(crate) fn desired_subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<Endpo
         }
     }
     // Pods offering the same ports share a subset (upstream's RepackSubsets).
-    let mut by_addresses: BTreeMap<
-        Vec<((String, String), bool)>,
-        (
-            Vec<EndpointAddress>,
-            Vec<EndpointAddress>,
-            Vec<EndpointPort>,
-        ),
-    > = BTreeMap::new();
+    let mut by_addresses: BTreeMap<Vec<AddressKey>, Subset> = BTreeMap::new();
     for (port, addresses) in by_port {
         let key: Vec<_> = addresses
             .iter()
@@ -154,6 +144,17 @@ pub(crate) fn desired_subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<Endpo
     });
     subsets
 }
+
+/// Addresses by (ip, pod uid), with whether each is ready.
+type Addresses = BTreeMap<(String, String), (EndpointAddress, bool)>;
+/// An address's identity and readiness, for grouping ports by the addresses that offer them.
+type AddressKey = ((String, String), bool);
+/// A subset being built: ready addresses, not-ready addresses, ports.
+type Subset = (
+    Vec<EndpointAddress>,
+    Vec<EndpointAddress>,
+    Vec<EndpointPort>,
+);
 
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct PortKey {
