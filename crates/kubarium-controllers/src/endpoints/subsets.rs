@@ -336,7 +336,12 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
             .run(reconcile, error_policy, state.clone())
             .for_each(|_| async {}),
     );
-    tasks.spawn(remove_leftovers(state, services, deleted_services));
+    tasks.spawn(follow_deletions(
+        state.clone(),
+        services.clone(),
+        deleted_services,
+    ));
+    tasks.spawn(remove_leftovers(state, services));
 }
 
 /// The service an object named after one belongs to.
@@ -346,35 +351,41 @@ pub(super) fn same_name(meta: &ObjectMeta) -> Option<ObjectRef<Service>> {
     Some(ObjectRef::new(name).within(namespace))
 }
 
-/// Deletes the endpoints of services that are gone: those left from before a restart once the
-/// caches are filled (upstream's `checkLeftoverEndpoints`), then each as its service goes.
-async fn remove_leftovers(
+/// Deletes the endpoints of each service as it goes.
+async fn follow_deletions(
     state: Arc<State>,
     services: Store<Service>,
     deleted: impl futures_util::Stream<Item = Arc<Service>> + Send,
 ) {
     futures_util::pin_mut!(deleted);
-    if services.wait_until_ready().await.is_ok() && state.endpoints.wait_until_ready().await.is_ok()
-    {
-        for endpoints in state.endpoints.state() {
-            let leader = endpoints
-                .metadata
-                .annotations
-                .as_ref()
-                .is_some_and(|a| a.contains_key("control-plane.alpha.kubernetes.io/leader"));
-            if let Some(service) = same_name(&endpoints.metadata)
-                && !leader
-                && services.get(&service).is_none()
-            {
-                delete_endpoints(&state, &service).await;
-            }
-        }
-    }
     while let Some(service) = deleted.next().await {
         if let Some(key) = same_name(&service.metadata)
             && services.get(&key).is_none()
         {
             delete_endpoints(&state, &key).await;
+        }
+    }
+}
+
+/// Deletes endpoints left from services deleted before a start, once the caches are filled
+/// (upstream's `checkLeftoverEndpoints`).
+async fn remove_leftovers(state: Arc<State>, services: Store<Service>) {
+    if services.wait_until_ready().await.is_err()
+        || state.endpoints.wait_until_ready().await.is_err()
+    {
+        return;
+    }
+    for endpoints in state.endpoints.state() {
+        let leader = endpoints
+            .metadata
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.contains_key("control-plane.alpha.kubernetes.io/leader"));
+        if let Some(service) = same_name(&endpoints.metadata)
+            && !leader
+            && services.get(&service).is_none()
+        {
+            delete_endpoints(&state, &service).await;
         }
     }
 }
@@ -386,7 +397,7 @@ async fn delete_endpoints(state: &State, service: &ObjectRef<Service>) {
     match api.delete(&service.name, &DeleteParams::default()).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => {}
-        Err(error) => tracing::debug!(%error, service = %service, "could not delete endpoints"),
+        Err(error) => tracing::warn!(%error, service = %service, "could not delete endpoints"),
     }
 }
 
