@@ -232,8 +232,35 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
             &format!("pod {name} is already assigned to node \"{assigned}\""),
         ));
     }
+    // A Binding's uid is a precondition on the pod's, as upstream's binding REST has it.
+    if let Some(uid) = binding["metadata"]["uid"]
+        .as_str()
+        .filter(|uid| !uid.is_empty())
+        && old["metadata"]["uid"].as_str() != Some(uid)
+    {
+        return Err(StatusError::conflict(
+            call.target.resource,
+            &name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                old["metadata"]["uid"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
     let mut pod = old.clone();
     pod["spec"]["nodeName"] = Value::from(node);
+    // The Binding's annotations are copied onto the pod (the scheduler records its decision
+    // this way), as upstream's binding REST does.
+    if let Some(annotations) = binding["metadata"]["annotations"].as_object()
+        && !annotations.is_empty()
+    {
+        if !pod["metadata"]["annotations"].is_object() {
+            pod["metadata"]["annotations"] = json!({});
+        }
+        for (key, value) in annotations {
+            pod["metadata"]["annotations"][key] = value.clone();
+        }
+    }
     let conditions = pod["status"]["conditions"]
         .as_array()
         .cloned()
@@ -244,7 +271,11 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
         .collect();
     conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()}));
     pod["status"]["conditions"] = Value::from(conditions);
-    super::write::replace(call, &name, &old, pod, current.mod_revision).await?;
+    // Binding is the one write that may set spec.nodeName, which pod updates may not change:
+    // the update checks run against the pod as if it were already assigned.
+    let mut assigned = old;
+    assigned["spec"]["nodeName"] = pod["spec"]["nodeName"].clone();
+    super::write::replace(call, &name, &assigned, pod, current.mod_revision).await?;
     Ok(success(StatusCode::CREATED))
 }
 
@@ -347,6 +378,77 @@ mod tests {
 
     use crate::testing::{self, TOKEN};
 
+    async fn post(server: &crate::ApiServer, uri: &str, object: Value) -> (u16, Value) {
+        let request = Request::post(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(object.to_string()))
+            .unwrap();
+        let (response, body) = testing::send(server, request).await;
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&body).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn binding_assigns_the_node_and_copies_its_annotations() {
+        let server = testing::server();
+        post(
+            &server,
+            "/api/v1/namespaces",
+            json!({"metadata": {"name": "shop"}}),
+        )
+        .await;
+        let pod = json!({
+            "metadata": {"name": "web-0", "annotations": {"keep": "me"}},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let (code, created) = post(&server, "/api/v1/namespaces/shop/pods", pod).await;
+        assert_eq!(code, 201, "{created}");
+
+        let binding = |uid: &str| {
+            json!({
+                "metadata": {"name": "web-0", "uid": uid,
+                             "annotations": {"scheduler.kubarium.dev/decision": "{\"node\":\"n1\"}"}},
+                "target": {"kind": "Node", "apiVersion": "v1", "name": "n1"},
+            })
+        };
+        let uri = "/api/v1/namespaces/shop/pods/web-0/binding";
+        let (code, status) = post(&server, uri, binding("not-the-uid")).await;
+        assert_eq!(code, 409, "{status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("Precondition failed: UID in precondition: not-the-uid"),
+            "{status}"
+        );
+
+        let uid = created["metadata"]["uid"].as_str().unwrap();
+        let (code, status) = post(&server, uri, binding(uid)).await;
+        assert_eq!(code, 201, "{status}");
+        let (_, pod) = testing::get(&server, "/api/v1/namespaces/shop/pods/web-0").await;
+        let pod: Value = serde_json::from_str(&pod).unwrap();
+        assert_eq!(pod["spec"]["nodeName"], "n1");
+        assert_eq!(
+            pod["metadata"]["annotations"],
+            json!({"keep": "me", "scheduler.kubarium.dev/decision": "{\"node\":\"n1\"}"})
+        );
+        assert_eq!(pod["status"]["conditions"][0]["type"], "PodScheduled");
+        assert_eq!(pod["status"]["conditions"][0]["status"], "True");
+
+        let (code, status) = post(&server, uri, binding(uid)).await;
+        assert_eq!(code, 409, "{status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("is already assigned to node \"n1\""),
+            "{status}"
+        );
+    }
+
     async fn call(server: &crate::ApiServer, method: &str, uri: &str, body: Value) -> (u16, Value) {
         let request = Request::builder()
             .method(method)
@@ -365,45 +467,29 @@ mod tests {
     #[tokio::test]
     async fn a_namespace_goes_only_once_finalized() {
         let server = testing::server();
-        let (code, _) = call(
+        let (code, _) = post(
             &server,
-            "POST",
             "/api/v1/namespaces",
             json!({"metadata": {"name": "shop"}}),
         )
         .await;
         assert_eq!(code, 201);
-        let (code, deleting) = call(
-            &server,
-            "DELETE",
-            "/api/v1/namespaces/shop",
-            json!({"kind": "DeleteOptions", "apiVersion": "v1"}),
-        )
-        .await;
+        let delete = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+        let (code, deleting) = call(&server, "DELETE", "/api/v1/namespaces/shop", delete).await;
         assert_eq!(code, 200);
         assert_eq!(deleting["status"]["phase"], "Terminating");
         assert!(deleting["metadata"]["deletionTimestamp"].is_string());
         // A status update does not end it while `kubernetes` is in spec.finalizers.
-        let (code, _) = call(
-            &server,
-            "PUT",
-            "/api/v1/namespaces/shop/status",
-            deleting.clone(),
-        )
-        .await;
+        let uri = "/api/v1/namespaces/shop/status";
+        let (code, _) = call(&server, "PUT", uri, deleting.clone()).await;
         assert_eq!(code, 200);
         let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
         assert_eq!(response.status().as_u16(), 200);
         // Finalizing removes the last finalizer, and with it the namespace.
         let mut finalized = deleting;
         finalized["spec"]["finalizers"] = json!([]);
-        let (code, _) = call(
-            &server,
-            "PUT",
-            "/api/v1/namespaces/shop/finalize",
-            finalized,
-        )
-        .await;
+        let uri = "/api/v1/namespaces/shop/finalize";
+        let (code, _) = call(&server, "PUT", uri, finalized).await;
         assert_eq!(code, 200);
         let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
         assert_eq!(response.status().as_u16(), 404);
