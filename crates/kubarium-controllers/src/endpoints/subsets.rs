@@ -341,7 +341,7 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         services.clone(),
         deleted_services,
     ));
-    tasks.spawn(remove_leftovers(state, services));
+    tasks.spawn(remove_leftovers(state));
 }
 
 /// The service an object named after one belongs to.
@@ -367,15 +367,30 @@ async fn follow_deletions(
     }
 }
 
-/// Deletes endpoints left from services deleted before a start, once the caches are filled
-/// (upstream's `checkLeftoverEndpoints`).
-async fn remove_leftovers(state: Arc<State>, services: Store<Service>) {
-    if services.wait_until_ready().await.is_err()
-        || state.endpoints.wait_until_ready().await.is_err()
-    {
-        return;
-    }
-    for endpoints in state.endpoints.state() {
+/// Deletes endpoints left from services deleted before a start (upstream's
+/// `checkLeftoverEndpoints`), from one list of each taken at start. (The shared caches'
+/// `wait_until_ready` wakes only one of several waiters, so it cannot be relied on here.)
+async fn remove_leftovers(state: Arc<State>) {
+    let lists = || async {
+        let services = Api::<Service>::all(state.client.clone())
+            .list_metadata(&Default::default())
+            .await?;
+        let endpoints = Api::<Endpoints>::all(state.client.clone())
+            .list_metadata(&Default::default())
+            .await?;
+        Ok::<_, kube::Error>((services.items, endpoints.items))
+    };
+    let (services, endpoints) = loop {
+        match lists().await {
+            Ok(lists) => break lists,
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    };
+    let existing: std::collections::HashSet<_> = services
+        .iter()
+        .filter_map(|s| same_name(&s.metadata))
+        .collect();
+    for endpoints in endpoints {
         let leader = endpoints
             .metadata
             .annotations
@@ -383,7 +398,7 @@ async fn remove_leftovers(state: Arc<State>, services: Store<Service>) {
             .is_some_and(|a| a.contains_key("control-plane.alpha.kubernetes.io/leader"));
         if let Some(service) = same_name(&endpoints.metadata)
             && !leader
-            && services.get(&service).is_none()
+            && !existing.contains(&service)
         {
             delete_endpoints(&state, &service).await;
         }
