@@ -277,3 +277,64 @@ async fn headless_service_endpoints_carry_hostnames() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn pods_run_by_hollow_nodes_become_endpoints_and_leave_gracefully() {
+    let cluster = Hollow::start(1, &["--runtime", "hollow"]).await;
+    let client = cluster.client.clone();
+    cluster.kubectl(&["create", "namespace", "shop"]);
+    let service: Service = serde_json::from_value(json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": "web"},
+        "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+    }))
+    .unwrap();
+    Api::<Service>::namespaced(client.clone(), "shop")
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    let pods = Api::<Pod>::namespaced(client.clone(), "shop");
+    for name in ["web-1", "web-2"] {
+        let pod: Pod = serde_json::from_value(json!({
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": name, "labels": {"app": "web"}},
+            "spec": {"terminationGracePeriodSeconds": 1,
+                "tolerations": [{"operator": "Exists"}],
+                "containers": [{"name": "app", "image": "kubarium/demo"}]},
+        }))
+        .unwrap();
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+    }
+    let endpoints = Api::<Endpoints>::namespaced(client.clone(), "shop");
+    eventually("both pods ready in the endpoints", || async {
+        let found = endpoints.get_opt("web").await.unwrap()?;
+        let ready = found
+            .subsets
+            .iter()
+            .flatten()
+            .flat_map(|s| s.addresses.iter().flatten())
+            .count();
+        (ready == 2).then_some(())
+    })
+    .await;
+    // kubectl waits for the node agent to stop the pod.
+    cluster.kubectl(&["delete", "pod", "web-1", "-n", "shop", "--timeout=60s"]);
+    eventually("one pod left in the endpoints", || async {
+        let found = endpoints.get("web").await.unwrap();
+        let names: Vec<_> = found
+            .subsets
+            .iter()
+            .flatten()
+            .flat_map(|s| s.addresses.iter().flatten())
+            .filter_map(|a| a.target_ref.as_ref()?.name.clone())
+            .collect();
+        (names == ["web-2"]).then_some(())
+    })
+    .await;
+    // Deleting the namespace waits for the running pod to be stopped, then goes.
+    cluster.kubectl(&["delete", "namespace", "shop", "--timeout=60s"]);
+    let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
+    assert!(namespaces.get_opt("shop").await.unwrap().is_none());
+}
