@@ -185,10 +185,9 @@ impl ClusterBuilder {
                 path: data_dir.path().join("pki"),
                 reason,
             })?;
-        let control_plane = kubarium_controllers::ControlPlane::start(
-            client.clone(),
-            kubarium_controllers::Config::new(data_dir.path().join("volumes")),
-        );
+        let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
+        controllers.ca_pem = Some(pki.ca_pem.clone());
+        let control_plane = kubarium_controllers::ControlPlane::start(client.clone(), controllers);
         let nodes = kubarium_node::NodePool::start(
             client.clone(),
             kubarium_node::PoolConfig {

@@ -5,7 +5,9 @@
 //! it reads, [`Informers::subscribe`] for a stream of changed objects that drives it — and
 //! [`Informers::start`] then starts one reflector per kind that was asked for. A subscription
 //! taken after `start` would miss the initial list, so `subscribe` panics in debug builds if
-//! called late.
+//! called late. Deletions do not reach subscribers (kube-runtime's shared streams carry
+//! applies only); a loop that must react to them takes [`Informers::deletions`] as well, as
+//! client-go handlers have `OnDelete`.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -13,12 +15,13 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
+use futures_util::{Stream, StreamExt};
 use kube::runtime::reflector::{self, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
 /// Events buffered per kind for subscribers; a subscriber that falls this far behind
@@ -38,10 +41,15 @@ impl<K> Watched for K where
 
 type Starter = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 
+/// Deleted objects buffered per kind for [`Informers::deletions`]; a receiver that falls
+/// further behind skips the oldest and logs it.
+const DELETIONS_BUFFER: usize = 4096;
+
 /// One kind's cache, and its writer until the informers start.
 struct Informer<K: Watched> {
     reader: Store<K>,
     writer: Arc<Mutex<Option<reflector::store::Writer<K>>>>,
+    deleted: broadcast::Sender<Arc<K>>,
 }
 
 /// The process's shared caches, one per kind asked for.
@@ -90,21 +98,49 @@ impl Informers {
         })
     }
 
+    /// A stream of every `K` deleted from the cluster, as last seen, after the store dropped
+    /// it. Take it before [`Informers::start`], like [`Informers::subscribe`].
+    pub fn deletions<K: Watched>(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        debug_assert!(
+            !self.started.load(Ordering::Relaxed),
+            "take deletions of {} before the informers start",
+            K::kind(&())
+        );
+        let receiver = self.with::<K, _>(|informer| informer.deleted.subscribe());
+        futures_util::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(object) => return Some((object, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(kind = K::kind(&()).as_ref(), missed, "deletions dropped");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+
     fn with<K: Watched, T>(&self, f: impl FnOnce(&Informer<K>) -> T) -> T {
         let mut kinds = lock(&self.kinds);
         let entry = kinds.entry(TypeId::of::<K>()).or_insert_with(|| {
             let (reader, writer) = reflector::store_shared::<K>(SUBSCRIBER_BUFFER);
             let writer = Arc::new(Mutex::new(Some(writer)));
+            let (deleted, _) = broadcast::channel(DELETIONS_BUFFER);
             let taken = writer.clone();
+            let deletions = deleted.clone();
             lock(&self.starters).push(Box::new(move |client| {
                 let writer = lock(&taken).take();
                 Box::pin(async move {
                     if let Some(writer) = writer {
-                        reflect::<K>(client, writer).await;
+                        reflect::<K>(client, writer, deletions).await;
                     }
                 })
             }));
-            Box::new(Informer { reader, writer })
+            Box::new(Informer {
+                reader,
+                writer,
+                deleted,
+            })
         });
         let informer = entry
             .downcast_ref::<Informer<K>>()
@@ -124,15 +160,26 @@ impl Informers {
 }
 
 /// Keeps `writer`'s cache in step with the cluster until the task is aborted.
-async fn reflect<K: Watched>(client: Client, writer: reflector::store::Writer<K>) {
+async fn reflect<K: Watched>(
+    client: Client,
+    writer: reflector::store::Writer<K>,
+    deleted: broadcast::Sender<Arc<K>>,
+) {
     let api = Api::<K>::all(client);
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect_shared(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
-        if let Err(error) = event {
-            tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
+        match event {
+            Ok(watcher::Event::Delete(object)) => {
+                // No receivers is fine: nobody asked for this kind's deletions.
+                let _ = deleted.send(Arc::new(object));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
+            }
         }
     }
 }

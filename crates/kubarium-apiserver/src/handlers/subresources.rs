@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Call, json, parse_object};
 use crate::StatusError;
-use crate::object::{self, set_meta};
+use crate::object;
 
 pub(crate) async fn handle(
     call: &mut Call,
@@ -188,27 +188,10 @@ async fn finalize(call: &mut Call, body: &[u8]) -> Result<Response, StatusError>
     let old = super::read::parse(&current)?;
     let mut object = old.clone();
     object["spec"]["finalizers"] = new["spec"]["finalizers"].clone();
+    // A terminating namespace left with no finalizers is deleted by the update itself.
     let stored = super::write::replace(call, &name, &old, object, current.mod_revision).await?;
-    let mut stored: Value =
+    let stored: Value =
         serde_json::from_slice(&stored).map_err(|e| StatusError::internal(e.to_string()))?;
-    // A terminating namespace with no finalizers left is gone.
-    if object::deleting(&stored)
-        && stored["spec"]["finalizers"]
-            .as_array()
-            .is_none_or(Vec::is_empty)
-        && object::finalizers(&stored).is_empty()
-    {
-        let key = call.target.resource.key(None, &name);
-        let rv = stored["metadata"]["resourceVersion"]
-            .as_str()
-            .and_then(|rv| rv.parse().ok());
-        call.server
-            .store()
-            .delete(&key, rv)
-            .await
-            .map_err(|e| super::store_error(call, &name, e))?;
-        set_meta(&mut stored, "finalizers", None);
-    }
     Ok(json(StatusCode::OK, stored.to_string()))
 }
 
@@ -464,5 +447,51 @@ mod tests {
                 .contains("is already assigned to node \"n1\""),
             "{status}"
         );
+    }
+
+    async fn call(server: &crate::ApiServer, method: &str, uri: &str, body: Value) -> (u16, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (response, text) = testing::send(server, request).await;
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_namespace_goes_only_once_finalized() {
+        let server = testing::server();
+        let (code, _) = post(
+            &server,
+            "/api/v1/namespaces",
+            json!({"metadata": {"name": "shop"}}),
+        )
+        .await;
+        assert_eq!(code, 201);
+        let delete = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+        let (code, deleting) = call(&server, "DELETE", "/api/v1/namespaces/shop", delete).await;
+        assert_eq!(code, 200);
+        assert_eq!(deleting["status"]["phase"], "Terminating");
+        assert!(deleting["metadata"]["deletionTimestamp"].is_string());
+        // A status update does not end it while `kubernetes` is in spec.finalizers.
+        let uri = "/api/v1/namespaces/shop/status";
+        let (code, _) = call(&server, "PUT", uri, deleting.clone()).await;
+        assert_eq!(code, 200);
+        let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
+        assert_eq!(response.status().as_u16(), 200);
+        // Finalizing removes the last finalizer, and with it the namespace.
+        let mut finalized = deleting;
+        finalized["spec"]["finalizers"] = json!([]);
+        let uri = "/api/v1/namespaces/shop/finalize";
+        let (code, _) = call(&server, "PUT", uri, finalized).await;
+        assert_eq!(code, 200);
+        let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
+        assert_eq!(response.status().as_u16(), 404);
     }
 }
