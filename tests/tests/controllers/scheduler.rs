@@ -339,6 +339,35 @@ async fn an_unschedulable_pod_says_why_and_schedules_once_a_node_fits() {
     })
     .await;
     assert_eq!(decision(&picky).node.as_deref(), Some(WORKERS[0]));
+    // A gated pod waits, saying so, until its gates are gone.
+    create(
+        client,
+        pod(
+            "gated",
+            json!({"schedulingGates": [{"name": "example.com/wait"}]}),
+        ),
+    )
+    .await;
+    let gated = wait_for(client, "gated", "PodScheduled=False SchedulingGated", |p| {
+        pod_scheduled(p)
+            .is_some_and(|(status, reason, _)| status == "False" && reason == "SchedulingGated")
+    })
+    .await;
+    assert_eq!(
+        pod_scheduled(&gated).unwrap().2,
+        "Scheduling is blocked due to non-empty scheduling gates"
+    );
+    assert_eq!(node_of(&gated), None);
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .patch(
+            "gated",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"spec": {"schedulingGates": null}})),
+        )
+        .await
+        .unwrap();
+    assert!(WORKERS.contains(&bound(client, "gated").await.as_str()));
+
     // The small pod was never in doubt.
     assert!(WORKERS.contains(&bound(client, "small").await.as_str()));
 }

@@ -195,17 +195,23 @@ impl Scheduler {
                 }
                 return;
             }
-            let known = self.cache.contains_pod(&uid) && !self.cache.is_assumed(&uid);
-            let info = Arc::new(PodInfo::new(pod));
-            self.cache.add_pod(info);
-            if !known {
-                // A newly placed pod can only help pods that want to be near it.
+            let before = (!self.cache.is_assumed(&uid))
+                .then(|| self.cache.pod(&uid).map(|p| p.labels().clone()))
+                .flatten();
+            let relabelled = before.as_ref() != pod.metadata.labels.as_ref();
+            self.cache.add_pod(Arc::new(PodInfo::new(pod)));
+            if before.is_none() || relabelled {
+                // A newly placed (or relabelled) pod can only help pods that care where
+                // other pods are: pod affinity, or topology spread constraints.
                 self.queue.flush(now, |p| {
-                    p.spec
-                        .as_ref()
-                        .and_then(|s| s.affinity.as_ref())
-                        .and_then(|a| a.pod_affinity.as_ref())
-                        .is_some()
+                    p.spec.as_ref().is_some_and(|s| {
+                        s.affinity.as_ref().is_some_and(|a| {
+                            a.pod_affinity.is_some() || a.pod_anti_affinity.is_some()
+                        }) || s
+                            .topology_spread_constraints
+                            .as_ref()
+                            .is_some_and(|c| !c.is_empty())
+                    })
                 });
             }
             return;
@@ -219,6 +225,20 @@ impl Scheduler {
             .is_some_and(|g| !g.is_empty());
         if !ours || gated || pod.metadata.deletion_timestamp.is_some() || terminal(&pod) {
             self.queue.remove(&uid);
+            if ours && gated && pod.metadata.deletion_timestamp.is_none() {
+                // The SchedulingGates plugin's PreEnqueue: held back, and saying so.
+                let api = Api::<Pod>::namespaced(
+                    self.client.clone(),
+                    pod.metadata.namespace.as_deref().unwrap_or("default"),
+                );
+                tokio::spawn(async move {
+                    let message = "Scheduling is blocked due to non-empty scheduling gates";
+                    if let Err(error) = not_scheduled(&api, &pod, "SchedulingGated", message).await
+                    {
+                        tracing::debug!(%error, "could not mark a pod scheduling-gated");
+                    }
+                });
+            }
             return;
         }
         if self.cache.is_assumed(&uid) {
@@ -399,32 +419,7 @@ async fn record_unschedulable(
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let api = Api::<Pod>::namespaced(client, namespace);
-    let current = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
-    let same = current.is_some_and(|c| {
-        c.status == "False"
-            && c.reason.as_deref() == Some("Unschedulable")
-            && c.message.as_deref() == Some(message)
-    });
-    if !same {
-        let transition = current
-            .filter(|c| c.status == "False")
-            .and_then(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| Time(jiff::Timestamp::now()));
-        let patch = json!({"status": {"conditions": [{
-            "type": "PodScheduled",
-            "status": "False",
-            "reason": "Unschedulable",
-            "message": message,
-            "lastProbeTime": null,
-            "lastTransitionTime": transition,
-        }]}});
-        api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
-            .await?;
-    }
+    not_scheduled(&api, pod, "Unschedulable", message).await?;
     let value = decision.to_annotation();
     let annotated = pod
         .metadata
@@ -438,4 +433,43 @@ async fn record_unschedulable(
             .await?;
     }
     Ok(())
+}
+
+/// Sets `PodScheduled=False` with `reason` and `message` unless the pod already says so,
+/// keeping the transition time while the status stays False (`podutil.UpdatePodCondition`).
+async fn not_scheduled(
+    api: &Api<Pod>,
+    pod: &Pod,
+    reason: &str,
+    message: &str,
+) -> Result<(), kube::Error> {
+    let current = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+    let same = current.is_some_and(|c| {
+        c.status == "False"
+            && c.reason.as_deref() == Some(reason)
+            && c.message.as_deref() == Some(message)
+    });
+    if same {
+        return Ok(());
+    }
+    let transition = current
+        .filter(|c| c.status == "False")
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| Time(jiff::Timestamp::now()));
+    let patch = json!({"status": {"conditions": [{
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": reason,
+        "message": message,
+        "lastProbeTime": null,
+        "lastTransitionTime": transition,
+    }]}});
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .map(|_| ())
 }
