@@ -18,15 +18,9 @@ use crate::support::{Hollow, SETTLE};
 const CONTROL_PLANE: &str = "kubarium-control-plane";
 const WORKERS: [&str; 2] = ["kubarium-worker", "kubarium-worker2"];
 
-/// Test double for the node agents while they are not in this build: Ready nodes named and
-/// labelled as the agents name theirs (the control plane tainted), with 4 CPUs, 8 GiB and
-/// 110 pods each. Nothing runs the pods bound to them; these scenarios only need binding.
-async fn stand_in_nodes(client: &Client) {
-    for name in [CONTROL_PLANE, WORKERS[0], WORKERS[1]] {
-        stand_in_node(client, name).await;
-    }
-}
-
+/// A stand-in for a node agent's node, for measurements at a scale where running the agents
+/// would measure them too: Ready, labelled as the agents label theirs, 4 CPUs, 8 GiB and
+/// 110 pods. Nothing runs the pods bound to it.
 async fn stand_in_node(client: &Client, name: &str) {
     let nodes = Api::<Node>::all(client.clone());
     let mut labels = json!({
@@ -63,26 +57,28 @@ async fn stand_in_node(client: &Client, name: &str) {
         .unwrap();
 }
 
-/// A three-node cluster: the node agents' nodes when they come up, else stand-ins.
+/// A three-node cluster (`--nodes 3`: the control plane and two workers), once all three
+/// are Ready.
 async fn three_nodes() -> Hollow {
     let cluster = Hollow::start(3, &[]).await;
     let nodes = Api::<Node>::all(cluster.client.clone());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while Instant::now() < deadline {
-        if nodes
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .len()
-            >= 3
-        {
+    let deadline = Instant::now() + SETTLE;
+    loop {
+        let list = nodes.list(&ListParams::default()).await.unwrap();
+        let ready = list.items.iter().filter(|n| ready(n)).count();
+        if ready >= 3 {
             return cluster;
         }
+        assert!(Instant::now() < deadline, "only {ready} of 3 nodes Ready");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    stand_in_nodes(&cluster.client).await;
-    cluster
+}
+
+fn ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 fn pod(name: &str, spec: serde_json::Value) -> Pod {
