@@ -274,7 +274,9 @@ impl Scheduler {
                 if self.cache.is_assumed(&done.uid) {
                     self.cache.remove_pod(&done.uid);
                 }
-                let gone = matches!(&error, kube::Error::Api(s) if s.code == 404 || s.code == 409);
+                // A conflict may be a lost race with another write: retry after the backoff
+                // (a pod bound or deleting meanwhile leaves the queue when its event comes).
+                let gone = matches!(&error, kube::Error::Api(s) if s.code == 404);
                 tracing::debug!(pod = %done.pod.metadata.name.as_deref().unwrap_or_default(), %node, %error, "bind failed");
                 if gone {
                     self.queue.remove(&done.uid);
