@@ -69,6 +69,7 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         queue: queue::Queue::default(),
         cycles: Cycles::default(),
         in_flight: 0,
+        stats: Stats::default(),
     };
     let pod_events = ctx.informers.subscribe::<Pod>();
     let node_events = ctx.informers.subscribe::<Node>();
@@ -83,6 +84,16 @@ struct Done {
     result: Result<(), kube::Error>,
 }
 
+/// What the scheduler did since the last sweep, logged at debug level.
+#[derive(Debug, Default)]
+struct Stats {
+    cycles: usize,
+    bound: usize,
+    failed_binds: usize,
+    in_cycles: Duration,
+    events: usize,
+}
+
 struct Scheduler {
     client: Client,
     recorder: Recorder,
@@ -93,6 +104,7 @@ struct Scheduler {
     queue: queue::Queue,
     cycles: Cycles,
     in_flight: usize,
+    stats: Stats,
 }
 
 fn uid_of(pod: &Pod) -> String {
@@ -146,9 +158,22 @@ impl Scheduler {
                 }
                 absorbed += 1;
             }
+            self.stats.events += absorbed;
             if now >= next_sweep {
                 self.sweep(now);
                 next_sweep = now + SWEEP;
+                if self.stats.cycles > 0 || self.stats.bound > 0 {
+                    let stats = std::mem::take(&mut self.stats);
+                    tracing::debug!(
+                        cycles = stats.cycles,
+                        bound = stats.bound,
+                        failed_binds = stats.failed_binds,
+                        in_cycles = ?stats.in_cycles,
+                        events = stats.events,
+                        in_flight = self.in_flight,
+                        "scheduler: the last second"
+                    );
+                }
             }
             if self.in_flight < BINDS_IN_FLIGHT
                 && let Some(pod) = self.queue.pop(now)
@@ -261,6 +286,7 @@ impl Scheduler {
         };
         match done.result {
             Ok(()) => {
+                self.stats.bound += 1;
                 self.queue.remove(&done.uid);
                 let namespace = done.pod.metadata.namespace.as_deref().unwrap_or_default();
                 let name = done.pod.metadata.name.as_deref().unwrap_or_default();
@@ -271,6 +297,7 @@ impl Scheduler {
                 );
             }
             Err(error) => {
+                self.stats.failed_binds += 1;
                 if self.cache.is_assumed(&done.uid) {
                     self.cache.remove_pod(&done.uid);
                 }
@@ -332,7 +359,10 @@ impl Scheduler {
                 .get(&ObjectRef::new(name))
                 .and_then(|n| n.metadata.labels.clone())
         };
+        let started = Instant::now();
         let outcome = self.cycles.schedule(&info, &self.cache, &ns);
+        self.stats.cycles += 1;
+        self.stats.in_cycles += started.elapsed();
         let uid = info.uid.clone();
         match outcome {
             Outcome::Fit { node, decision } => {
