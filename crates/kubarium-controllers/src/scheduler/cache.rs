@@ -310,8 +310,10 @@ impl Cache {
         self.assumed.contains(uid)
     }
 
-    pub(crate) fn contains_pod(&self, uid: &str) -> bool {
-        self.pods.contains_key(uid)
+    /// A counted pod.
+    pub(crate) fn pod(&self, uid: &str) -> Option<&Arc<PodInfo>> {
+        let node = self.index.get(self.pods.get(uid)?)?;
+        self.nodes[*node].pods.iter().find(|p| p.uid == uid)
     }
 
     /// The uids of every counted pod.

@@ -69,6 +69,7 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         queue: queue::Queue::default(),
         cycles: Cycles::default(),
         in_flight: 0,
+        stats: Stats::default(),
     };
     let pod_events = ctx.informers.subscribe::<Pod>();
     let node_events = ctx.informers.subscribe::<Node>();
@@ -83,6 +84,16 @@ struct Done {
     result: Result<(), kube::Error>,
 }
 
+/// What the scheduler did since the last sweep, logged at debug level.
+#[derive(Debug, Default)]
+struct Stats {
+    cycles: usize,
+    bound: usize,
+    failed_binds: usize,
+    in_cycles: Duration,
+    events: usize,
+}
+
 struct Scheduler {
     client: Client,
     recorder: Recorder,
@@ -93,6 +104,7 @@ struct Scheduler {
     queue: queue::Queue,
     cycles: Cycles,
     in_flight: usize,
+    stats: Stats,
 }
 
 fn uid_of(pod: &Pod) -> String {
@@ -146,9 +158,22 @@ impl Scheduler {
                 }
                 absorbed += 1;
             }
+            self.stats.events += absorbed;
             if now >= next_sweep {
                 self.sweep(now);
                 next_sweep = now + SWEEP;
+                if self.stats.cycles > 0 || self.stats.bound > 0 {
+                    let stats = std::mem::take(&mut self.stats);
+                    tracing::debug!(
+                        cycles = stats.cycles,
+                        bound = stats.bound,
+                        failed_binds = stats.failed_binds,
+                        in_cycles = ?stats.in_cycles,
+                        events = stats.events,
+                        in_flight = self.in_flight,
+                        "scheduler: the last second"
+                    );
+                }
             }
             if self.in_flight < BINDS_IN_FLIGHT
                 && let Some(pod) = self.queue.pop(now)
@@ -195,17 +220,23 @@ impl Scheduler {
                 }
                 return;
             }
-            let known = self.cache.contains_pod(&uid) && !self.cache.is_assumed(&uid);
-            let info = Arc::new(PodInfo::new(pod));
-            self.cache.add_pod(info);
-            if !known {
-                // A newly placed pod can only help pods that want to be near it.
+            let before = (!self.cache.is_assumed(&uid))
+                .then(|| self.cache.pod(&uid).map(|p| p.labels().clone()))
+                .flatten();
+            let relabelled = before.as_ref() != pod.metadata.labels.as_ref();
+            self.cache.add_pod(Arc::new(PodInfo::new(pod)));
+            if before.is_none() || relabelled {
+                // A newly placed (or relabelled) pod can only help pods that care where
+                // other pods are: pod affinity, or topology spread constraints.
                 self.queue.flush(now, |p| {
-                    p.spec
-                        .as_ref()
-                        .and_then(|s| s.affinity.as_ref())
-                        .and_then(|a| a.pod_affinity.as_ref())
-                        .is_some()
+                    p.spec.as_ref().is_some_and(|s| {
+                        s.affinity.as_ref().is_some_and(|a| {
+                            a.pod_affinity.is_some() || a.pod_anti_affinity.is_some()
+                        }) || s
+                            .topology_spread_constraints
+                            .as_ref()
+                            .is_some_and(|c| !c.is_empty())
+                    })
                 });
             }
             return;
@@ -219,6 +250,20 @@ impl Scheduler {
             .is_some_and(|g| !g.is_empty());
         if !ours || gated || pod.metadata.deletion_timestamp.is_some() || terminal(&pod) {
             self.queue.remove(&uid);
+            if ours && gated && pod.metadata.deletion_timestamp.is_none() {
+                // The SchedulingGates plugin's PreEnqueue: held back, and saying so.
+                let api = Api::<Pod>::namespaced(
+                    self.client.clone(),
+                    pod.metadata.namespace.as_deref().unwrap_or("default"),
+                );
+                tokio::spawn(async move {
+                    let message = "Scheduling is blocked due to non-empty scheduling gates";
+                    if let Err(error) = not_scheduled(&api, &pod, "SchedulingGated", message).await
+                    {
+                        tracing::debug!(%error, "could not mark a pod scheduling-gated");
+                    }
+                });
+            }
             return;
         }
         if self.cache.is_assumed(&uid) {
@@ -241,6 +286,7 @@ impl Scheduler {
         };
         match done.result {
             Ok(()) => {
+                self.stats.bound += 1;
                 self.queue.remove(&done.uid);
                 let namespace = done.pod.metadata.namespace.as_deref().unwrap_or_default();
                 let name = done.pod.metadata.name.as_deref().unwrap_or_default();
@@ -251,10 +297,13 @@ impl Scheduler {
                 );
             }
             Err(error) => {
+                self.stats.failed_binds += 1;
                 if self.cache.is_assumed(&done.uid) {
                     self.cache.remove_pod(&done.uid);
                 }
-                let gone = matches!(&error, kube::Error::Api(s) if s.code == 404 || s.code == 409);
+                // A conflict may be a lost race with another write: retry after the backoff
+                // (a pod bound or deleting meanwhile leaves the queue when its event comes).
+                let gone = matches!(&error, kube::Error::Api(s) if s.code == 404);
                 tracing::debug!(pod = %done.pod.metadata.name.as_deref().unwrap_or_default(), %node, %error, "bind failed");
                 if gone {
                     self.queue.remove(&done.uid);
@@ -310,7 +359,10 @@ impl Scheduler {
                 .get(&ObjectRef::new(name))
                 .and_then(|n| n.metadata.labels.clone())
         };
+        let started = Instant::now();
         let outcome = self.cycles.schedule(&info, &self.cache, &ns);
+        self.stats.cycles += 1;
+        self.stats.in_cycles += started.elapsed();
         let uid = info.uid.clone();
         match outcome {
             Outcome::Fit { node, decision } => {
@@ -399,32 +451,7 @@ async fn record_unschedulable(
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.metadata.name.as_deref().unwrap_or_default();
     let api = Api::<Pod>::namespaced(client, namespace);
-    let current = pod
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
-    let same = current.is_some_and(|c| {
-        c.status == "False"
-            && c.reason.as_deref() == Some("Unschedulable")
-            && c.message.as_deref() == Some(message)
-    });
-    if !same {
-        let transition = current
-            .filter(|c| c.status == "False")
-            .and_then(|c| c.last_transition_time.clone())
-            .unwrap_or_else(|| Time(jiff::Timestamp::now()));
-        let patch = json!({"status": {"conditions": [{
-            "type": "PodScheduled",
-            "status": "False",
-            "reason": "Unschedulable",
-            "message": message,
-            "lastProbeTime": null,
-            "lastTransitionTime": transition,
-        }]}});
-        api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
-            .await?;
-    }
+    not_scheduled(&api, pod, "Unschedulable", message).await?;
     let value = decision.to_annotation();
     let annotated = pod
         .metadata
@@ -438,4 +465,43 @@ async fn record_unschedulable(
             .await?;
     }
     Ok(())
+}
+
+/// Sets `PodScheduled=False` with `reason` and `message` unless the pod already says so,
+/// keeping the transition time while the status stays False (`podutil.UpdatePodCondition`).
+async fn not_scheduled(
+    api: &Api<Pod>,
+    pod: &Pod,
+    reason: &str,
+    message: &str,
+) -> Result<(), kube::Error> {
+    let current = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .and_then(|c| c.iter().find(|c| c.type_ == "PodScheduled"));
+    let same = current.is_some_and(|c| {
+        c.status == "False"
+            && c.reason.as_deref() == Some(reason)
+            && c.message.as_deref() == Some(message)
+    });
+    if same {
+        return Ok(());
+    }
+    let transition = current
+        .filter(|c| c.status == "False")
+        .and_then(|c| c.last_transition_time.clone())
+        .unwrap_or_else(|| Time(jiff::Timestamp::now()));
+    let patch = json!({"status": {"conditions": [{
+        "type": "PodScheduled",
+        "status": "False",
+        "reason": reason,
+        "message": message,
+        "lastProbeTime": null,
+        "lastTransitionTime": transition,
+    }]}});
+    let name = pod.metadata.name.as_deref().unwrap_or_default();
+    api.patch_status(name, &PatchParams::default(), &Patch::Strategic(patch))
+        .await
+        .map(|_| ())
 }

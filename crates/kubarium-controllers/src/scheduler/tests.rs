@@ -397,6 +397,74 @@ fn adaptive_percentage_of_nodes_to_score() {
     assert_eq!(feasible_to_find(5000), 500);
 }
 
+#[test]
+fn preferences_for_nodes_and_for_company() {
+    use k8s_openapi::api::core::v1::{
+        NodeAffinity, NodeSelectorRequirement, NodeSelectorTerm, PodAffinity,
+        PreferredSchedulingTerm, WeightedPodAffinityTerm,
+    };
+    let mut cache = cluster(vec![on(pod("busy", "1", "1Gi"), "kubarium-worker")]);
+    let mut ssd = node("kubarium-worker");
+    if let Some(labels) = ssd.metadata.labels.as_mut() {
+        labels.insert("disktype".into(), "ssd".into());
+    }
+    cache.set_node(Arc::new(ssd));
+    let mut p = pod("web", "500m", "");
+    if let Some(spec) = p.spec.as_mut() {
+        spec.affinity = Some(Affinity {
+            node_affinity: Some(NodeAffinity {
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    PreferredSchedulingTerm {
+                        weight: 50,
+                        preference: NodeSelectorTerm {
+                            match_expressions: Some(vec![NodeSelectorRequirement {
+                                key: "disktype".into(),
+                                operator: "In".into(),
+                                values: Some(vec!["ssd".into()]),
+                            }]),
+                            ..NodeSelectorTerm::default()
+                        },
+                    },
+                ]),
+                ..NodeAffinity::default()
+            }),
+            ..Affinity::default()
+        });
+    }
+    let (node, decision) = fit(schedule(&cache, p));
+    assert_eq!(node, "kubarium-worker", "{decision:?}");
+    assert_eq!(decision.scores[0].plugins["NodeAffinity"], 100);
+
+    let mut db = on(pod("db", "", ""), "kubarium-worker2");
+    db.metadata.labels = Some(map(&[("app", "db")]));
+    let cache = cluster(vec![db]);
+    let mut p = pod("cache", "", "");
+    if let Some(spec) = p.spec.as_mut() {
+        spec.affinity = Some(Affinity {
+            pod_affinity: Some(PodAffinity {
+                preferred_during_scheduling_ignored_during_execution: Some(vec![
+                    WeightedPodAffinityTerm {
+                        weight: 10,
+                        pod_affinity_term: PodAffinityTerm {
+                            label_selector: Some(LabelSelector {
+                                match_labels: Some(map(&[("app", "db")])),
+                                ..LabelSelector::default()
+                            }),
+                            topology_key: "kubernetes.io/hostname".into(),
+                            ..PodAffinityTerm::default()
+                        },
+                    },
+                ]),
+                ..PodAffinity::default()
+            }),
+            ..Affinity::default()
+        });
+    }
+    let (node, decision) = fit(schedule(&cache, p));
+    assert_eq!(node, "kubarium-worker2", "{decision:?}");
+    assert_eq!(decision.scores[0].plugins["InterPodAffinity"], 100);
+}
+
 /// A measurement, not a check: scheduling cycles (filters, scores, decision record and
 /// assumption) for 10,000 pods on 1,000 nodes, printed. Run with
 /// `cargo test --release -p kubarium-controllers cycles_per_second -- --ignored --nocapture`.
