@@ -36,7 +36,7 @@ use futures_util::{FutureExt, StreamExt};
 use k8s_openapi::api::core::v1::{Binding, Namespace, Node, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::reflector::{ObjectRef, ReflectHandle, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::mpsc;
@@ -44,6 +44,7 @@ use tokio::task::JoinSet;
 
 use crate::Context;
 use crate::events::Recorder;
+use crate::informers::Subscription;
 use cache::{Cache, PodInfo};
 use cycle::{Cycles, Outcome};
 pub use decision::{ANNOTATION, Decision, Rejected, Scored};
@@ -126,8 +127,8 @@ fn scheduling_inputs_changed(old: &Pod, new: &Pod) -> bool {
 impl Scheduler {
     async fn run(
         mut self,
-        mut pod_events: ReflectHandle<Pod>,
-        mut node_events: ReflectHandle<Node>,
+        mut pod_events: Subscription<Pod>,
+        mut node_events: Subscription<Node>,
     ) {
         let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
         // Schedule nothing until both caches hold the cluster, or bound pods would be
