@@ -3,7 +3,8 @@
 //!
 //! A loop asks for what it needs while it is being set up — [`Informers::store`] for a cache
 //! it reads, [`Informers::subscribe`] for a stream of changed objects that drives it — and
-//! [`Informers::start`] then starts one reflector per kind that was asked for. A subscription
+//! [`Informers::start`] then starts one reflector per kind that was asked for; a loop that
+//! must see objects go away takes [`Informers::deleted`] too. A subscription
 //! taken after `start` would miss the initial list, so `subscribe` panics in debug builds if
 //! called late.
 
@@ -19,6 +20,7 @@ use kube::runtime::reflector::{self, ReflectHandle, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use tokio::sync::broadcast;
 use tokio::task::JoinSet;
 
 /// Events buffered per kind for subscribers; a subscriber that falls this far behind
@@ -42,6 +44,7 @@ type Starter = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 struct Informer<K: Watched> {
     reader: Store<K>,
     writer: Arc<Mutex<Option<reflector::store::Writer<K>>>>,
+    deleted: broadcast::Sender<Arc<K>>,
 }
 
 /// The process's shared caches, one per kind asked for.
@@ -90,21 +93,46 @@ impl Informers {
         })
     }
 
+    /// A stream of every `K` as it is deleted (the last state the watch saw), which the
+    /// stream of [`Informers::subscribe`] leaves out: a ReplicaSet replaces a pod deleted
+    /// without grace, a Deployment using Recreate waits for its old pods to be gone. A
+    /// subscriber that falls [`SUBSCRIBER_BUFFER`] deletions behind misses the oldest.
+    pub fn deleted<K: Watched>(&self) -> impl futures_util::Stream<Item = Arc<K>> + Send + 'static {
+        let deleted = self.with::<K, _>(|informer| informer.deleted.subscribe());
+        futures_util::stream::unfold(deleted, |mut deleted| async move {
+            loop {
+                match deleted.recv().await {
+                    Ok(object) => return Some((object, deleted)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::debug!(kind = K::kind(&()).as_ref(), missed, "deletions missed");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+
     fn with<K: Watched, T>(&self, f: impl FnOnce(&Informer<K>) -> T) -> T {
         let mut kinds = lock(&self.kinds);
         let entry = kinds.entry(TypeId::of::<K>()).or_insert_with(|| {
             let (reader, writer) = reflector::store_shared::<K>(SUBSCRIBER_BUFFER);
             let writer = Arc::new(Mutex::new(Some(writer)));
+            let (deleted, _) = broadcast::channel(SUBSCRIBER_BUFFER);
             let taken = writer.clone();
+            let announce = deleted.clone();
             lock(&self.starters).push(Box::new(move |client| {
                 let writer = lock(&taken).take();
                 Box::pin(async move {
                     if let Some(writer) = writer {
-                        reflect::<K>(client, writer).await;
+                        reflect::<K>(client, writer, announce).await;
                     }
                 })
             }));
-            Box::new(Informer { reader, writer })
+            Box::new(Informer {
+                reader,
+                writer,
+                deleted,
+            })
         });
         let informer = entry
             .downcast_ref::<Informer<K>>()
@@ -123,16 +151,28 @@ impl Informers {
     }
 }
 
-/// Keeps `writer`'s cache in step with the cluster until the task is aborted.
-async fn reflect<K: Watched>(client: Client, writer: reflector::store::Writer<K>) {
+/// Keeps `writer`'s cache in step with the cluster until the task is aborted, and tells
+/// `deleted`'s subscribers about deletions.
+async fn reflect<K: Watched>(
+    client: Client,
+    writer: reflector::store::Writer<K>,
+    deleted: broadcast::Sender<Arc<K>>,
+) {
     let api = Api::<K>::all(client);
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .reflect_shared(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
-        if let Err(error) = event {
-            tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
+        match event {
+            Ok(watcher::Event::Delete(object)) => {
+                // No subscriber is not an error: nobody asked about deletions of this kind.
+                let _ = deleted.send(Arc::new(object));
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
+            }
         }
     }
 }
