@@ -451,3 +451,52 @@ async fn replica_set_replaces_deleted_pods_and_adopts_orphans() {
         "{messages:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hundred_replicas_become_ready_without_extra_pods() {
+    let cluster = Hollow::start(1, &[]).await;
+    let _kubelet = PodsReadyDouble::start(&cluster.client);
+    let api = Api::<Deployment>::namespaced(cluster.client.clone(), "default");
+    let started = Instant::now();
+    api.create(
+        &PostParams::default(),
+        &deployment("big", 100, "big:1", json!({})),
+    )
+    .await
+    .unwrap();
+    settle("100 pods", || async {
+        let s = api.get("big").await.ok()?.status?;
+        (s.replicas == Some(100)).then_some(())
+    })
+    .await;
+    eprintln!("100 pods created in {:?}", started.elapsed());
+    settle("100 ready replicas", || async {
+        let s = api.get("big").await.ok()?.status?;
+        (s.ready_replicas == Some(100)).then_some(())
+    })
+    .await;
+    eprintln!("100 replicas Ready in {:?}", started.elapsed());
+    rolled_out(&cluster.client, "big").await;
+    let pods = Api::<Pod>::namespaced(cluster.client.clone(), "default")
+        .list(&ListParams::default().labels("app=big"))
+        .await
+        .unwrap();
+    assert_eq!(
+        pods.items.len(),
+        100,
+        "expectations keep a slow cache from creating twice"
+    );
+    let rs = replica_sets(&cluster.client, "big").await;
+    let name = rs[&1].metadata.name.clone().unwrap();
+    // Events are written behind the work they describe.
+    settle("an event per pod", || async {
+        let created = events(&cluster.client, &name).await;
+        (created
+            .iter()
+            .filter(|e| e.starts_with("SuccessfulCreate"))
+            .count()
+            == 100)
+            .then_some(())
+    })
+    .await;
+}

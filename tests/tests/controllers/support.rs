@@ -98,9 +98,11 @@ impl PodsReadyDouble {
                     pod.metadata.namespace.as_deref().unwrap_or("default"),
                 );
                 let name = pod.metadata.name.clone().unwrap_or_default();
-                let _ = namespaced
-                    .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
-                    .await;
+                tokio::spawn(async move {
+                    let _ = namespaced
+                        .patch_status(&name, &PatchParams::default(), &Patch::Merge(status))
+                        .await;
+                });
             }
         }))
     }

@@ -69,6 +69,15 @@ impl Expectations {
         });
     }
 
+    /// Deleting the pod with `uid` failed: its deletion will not be seen.
+    pub(crate) fn delete_failed(&self, key: &str, uid: &str) {
+        self.with(|pending| {
+            if let Some(p) = pending.get_mut(key) {
+                p.deletes.remove(uid);
+            }
+        });
+    }
+
     /// The watch showed pod `name` (owned by `key`) created, changed or gone.
     pub(crate) fn observed(&self, key: &str, name: &str, uid: &str, gone: bool) {
         self.with(|pending| {
@@ -120,6 +129,15 @@ mod tests {
         assert!(!e.satisfied("ns/rs", |_| false, |_| true));
         assert!(!e.satisfied("ns/rs", |_| true, |_| true));
         assert!(e.satisfied("ns/rs", |_| true, |_| false));
+    }
+
+    #[test]
+    fn a_failed_deletion_is_not_waited_for() {
+        let e = Expectations::default();
+        e.begin("ns/rs");
+        e.deleted("ns/rs", "uid-1".into());
+        e.delete_failed("ns/rs", "uid-1");
+        assert!(e.satisfied("ns/rs", |_| false, |_| true));
     }
 
     #[test]

@@ -195,10 +195,14 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action> {
     }
 
     let filtered_refs: Vec<&Pod> = filtered.iter().collect();
+    if !needs_sync {
+        tracing::debug!(replicaset = %key, pods = filtered.len(), "waiting for expectations");
+    }
     let mut error = None;
     if needs_sync {
         let related = related_pods(&state, &rs, &all, &filtered_refs);
         let decision = plan::manage(&rs, &filtered_refs, &related, now);
+        tracing::debug!(replicaset = %key, pods = filtered.len(), decision = %decision.summary(), "sync");
         error = manage(&state, &rs, &key, &pods_api, decision).await.err();
     }
 
@@ -351,6 +355,8 @@ async fn manage(
                     ),
                     Err(kube::Error::Api(status)) if status.code == 404 => {}
                     Err(error) => {
+                        let uid = pod.metadata.uid.as_deref().unwrap_or_default();
+                        state.expectations.delete_failed(key, uid);
                         let text = message(&error);
                         state.recorder.warning(
                             rs,

@@ -62,6 +62,23 @@ pub(crate) enum Manage<'a> {
     Delete(Vec<&'a Pod>),
 }
 
+impl Manage<'_> {
+    /// A line for the logs.
+    pub(crate) fn summary(&self) -> String {
+        match self {
+            Manage::Nothing => "nothing".to_owned(),
+            Manage::Create(count) => format!("create {count}"),
+            Manage::Delete(pods) => {
+                let names: Vec<&str> = pods
+                    .iter()
+                    .filter_map(|p| p.metadata.name.as_deref())
+                    .collect();
+                format!("delete {}", names.join(","))
+            }
+        }
+    }
+}
+
 /// The desired replica count (`spec.replicas`, default 1).
 pub(crate) fn replicas(rs: &ReplicaSet) -> usize {
     let wanted = rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1);
