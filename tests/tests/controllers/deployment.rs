@@ -12,7 +12,7 @@ use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::support::{Hollow, PodsReadyDouble, SETTLE};
+use crate::support::{Hollow, SETTLE};
 
 /// Polls `check` until it returns `Some`, failing with `what` after [`SETTLE`].
 async fn settle<T, F: Future<Output = Option<T>>>(what: &str, mut check: impl FnMut() -> F) -> T {
@@ -104,7 +104,6 @@ async fn rolled_out(client: &Client, name: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_scale_rolling_update_and_undo() {
     let cluster = Hollow::start(1, &[]).await;
-    let _kubelet = PodsReadyDouble::start(&cluster.client);
     let api = Api::<Deployment>::namespaced(cluster.client.clone(), "default");
     api.create(
         &PostParams::default(),
@@ -227,7 +226,6 @@ async fn create_scale_rolling_update_and_undo() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recreate_scales_down_before_it_scales_up() {
     let cluster = Hollow::start(1, &[]).await;
-    let _kubelet = PodsReadyDouble::start(&cluster.client);
     let api = Api::<Deployment>::namespaced(cluster.client.clone(), "default");
     let recreate = json!({"type": "Recreate"});
     api.create(
@@ -260,7 +258,6 @@ async fn recreate_scales_down_before_it_scales_up() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pause_resume_restart_and_history() {
     let cluster = Hollow::start(1, &[]).await;
-    let _kubelet = PodsReadyDouble::start(&cluster.client);
     let api = Api::<Deployment>::namespaced(cluster.client.clone(), "default");
     api.create(
         &PostParams::default(),
@@ -322,19 +319,12 @@ async fn pause_resume_restart_and_history() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn progress_deadline_exceeded_fails_rollout_status() {
     let cluster = Hollow::start(1, &[]).await;
-    let _kubelet = PodsReadyDouble::start(&cluster.client);
     let mut d = deployment("stuck", 1, "stuck:1", json!({}));
     let spec = d.spec.as_mut().unwrap();
     spec.progress_deadline_seconds = Some(2);
-    let labels = spec
-        .template
-        .metadata
-        .as_mut()
-        .unwrap()
-        .labels
-        .as_mut()
-        .unwrap();
-    labels.insert("double.kubarium.dev/ready".into(), "never".into());
+    // No node fits, so its pod stays Pending and the rollout makes no progress.
+    let pod_spec = spec.template.spec.as_mut().unwrap();
+    pod_spec.node_selector = Some([("disk".to_owned(), "none-has-it".to_owned())].into());
     Api::<Deployment>::namespaced(cluster.client.clone(), "default")
         .create(&PostParams::default(), &d)
         .await
@@ -365,7 +355,6 @@ async fn progress_deadline_exceeded_fails_rollout_status() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replica_set_replaces_deleted_pods_and_adopts_orphans() {
     let cluster = Hollow::start(1, &[]).await;
-    let _kubelet = PodsReadyDouble::start(&cluster.client);
     let rs: ReplicaSet = serde_json::from_value(json!({
         "apiVersion": "apps/v1", "kind": "ReplicaSet",
         "metadata": {"name": "front", "namespace": "default"},
@@ -455,7 +444,6 @@ async fn replica_set_replaces_deleted_pods_and_adopts_orphans() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_hundred_replicas_become_ready_without_extra_pods() {
     let cluster = Hollow::start(1, &[]).await;
-    let _kubelet = PodsReadyDouble::start(&cluster.client);
     let api = Api::<Deployment>::namespaced(cluster.client.clone(), "default");
     let started = Instant::now();
     api.create(
