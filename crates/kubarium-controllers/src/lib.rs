@@ -11,6 +11,7 @@ mod error;
 pub mod events;
 pub mod informers;
 
+mod claim;
 mod cronjob;
 mod daemonset;
 mod deployment;

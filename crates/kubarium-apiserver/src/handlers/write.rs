@@ -454,10 +454,27 @@ pub(crate) async fn delete(call: &mut Call, body: &[u8]) -> Result<Response, Sta
 pub(crate) async fn delete_with(call: &mut Call, options: &Value) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let options = delete_options(call, options)?;
-    let current = load(call, &name)?;
-    let deleted = delete_object(call, &name, current, &options).await?;
-    Ok(json(StatusCode::OK, deleted))
+    // Without a resourceVersion precondition a write racing the delete is no reason to
+    // fail it: read again and retry, as kube-apiserver's GuaranteedUpdate does.
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let current = load(call, &name)?;
+        match delete_object(call, &name, current, &options).await {
+            Err(e)
+                if e.reason == "Conflict"
+                    && options.precondition_rv.is_none()
+                    && attempt < DELETE_ATTEMPTS
+                    && e.message.ends_with(StatusError::MODIFIED) => {}
+            deleted => return Ok(json(StatusCode::OK, deleted?)),
+        }
+    }
 }
+
+/// Tries of a delete that races other writes before it gives up with a conflict (upstream
+/// has no limit; each try loses only to a write that landed, so this is never reached
+/// short of a write storm on one object).
+const DELETE_ATTEMPTS: usize = 1000;
 
 /// Deletes one object per `options`: immediately, or by marking it (finalizers, graceful pod
 /// termination) for whoever finishes the deletion. Returns the object as it now stands.
@@ -606,4 +623,78 @@ pub(crate) async fn delete_collection(
         "items": items,
     });
     Ok(json(StatusCode::OK, list.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::Request;
+    use serde_json::json;
+
+    use crate::testing::{self, TOKEN};
+
+    async fn call(
+        server: &crate::ApiServer,
+        method: &str,
+        uri: &str,
+        kind: &str,
+        body: String,
+    ) -> u16 {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", kind)
+            .body(Body::from(body))
+            .unwrap();
+        testing::send(server, request).await.0.status().as_u16()
+    }
+
+    /// A delete without preconditions racing other writes to the object succeeds, as
+    /// kube-apiserver's (a ReplicaSet deleting a pod its kubelet is updating).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delete_racing_writes_succeeds() {
+        let server = testing::server();
+        let ns = json!({"metadata": {"name": "race"}}).to_string();
+        assert_eq!(
+            call(
+                &server,
+                "POST",
+                "/api/v1/namespaces",
+                "application/json",
+                ns
+            )
+            .await,
+            201
+        );
+        let uri = "/api/v1/namespaces/race/configmaps";
+        for round in 0..20 {
+            let name = format!("cm-{round}");
+            let body = json!({"metadata": {"name": name}, "data": {"n": "0"}}).to_string();
+            assert_eq!(
+                call(&server, "POST", uri, "application/json", body).await,
+                201
+            );
+            let one = format!("{uri}/{name}");
+            let writes = (0..50).map(|n| {
+                let patch = json!({"data": {"n": n.to_string()}}).to_string();
+                call(
+                    &server,
+                    "PATCH",
+                    &one,
+                    "application/merge-patch+json",
+                    patch,
+                )
+            });
+            let delete = async {
+                // Let the writes get going first.
+                for _ in 0..round {
+                    tokio::task::yield_now().await;
+                }
+                call(&server, "DELETE", &one, "application/json", String::new()).await
+            };
+            let (deleted, _) = tokio::join!(delete, futures_util::future::join_all(writes));
+            assert_eq!(deleted, 200, "{name}");
+        }
+    }
 }
