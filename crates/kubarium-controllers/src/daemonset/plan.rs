@@ -167,12 +167,8 @@ pub(crate) fn plan(
                 plan.delete.push(name(old));
             }
         } else {
-            plan.delete.extend(
-                on_node
-                    .into_iter()
-                    .filter(|p| !terminating(p))
-                    .map(name),
-            );
+            plan.delete
+                .extend(on_node.into_iter().filter(|p| !terminating(p)).map(name));
         }
     }
     // Pods pinned to a node that is gone and never bound: nobody else removes them.
