@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use crate::events::Recorder;
 use crate::history;
-use crate::podstate::{controlled_by, controller_ref, settle, terminating};
+use crate::podstate::{controlled_by, controller_ref, settle, synced, terminating};
 use crate::{Context, Error, Result};
 
 /// How soon a sync with changes in flight looks again.
@@ -56,13 +56,10 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         recorder: ctx.recorder("daemonset-controller"),
     });
     tasks.spawn(async move {
-        let ready = futures_util::future::join3(
-            state.nodes.wait_until_ready(),
-            state.pods.wait_until_ready(),
-            state.revisions.wait_until_ready(),
-        )
-        .await;
-        if ready.0.is_err() || ready.1.is_err() || ready.2.is_err() {
+        if !(synced(&state.nodes).await
+            && synced(&state.pods).await
+            && synced(&state.revisions).await)
+        {
             return;
         }
         let every_set = sets.clone();

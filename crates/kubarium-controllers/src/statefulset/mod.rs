@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::events::Recorder;
 use crate::history;
-use crate::podstate::{controlled_by, controller_ref, settle, terminating};
+use crate::podstate::{controlled_by, controller_ref, settle, synced, terminating};
 use crate::{Context, Error, Result};
 use identity::{claim_name, new_claims, new_pod, ordinal, set_name};
 use plan::{Revisions, Step};
@@ -56,13 +56,10 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         recorder: ctx.recorder("statefulset-controller"),
     });
     tasks.spawn(async move {
-        let ready = futures_util::future::join3(
-            state.pods.wait_until_ready(),
-            state.claims.wait_until_ready(),
-            state.revisions.wait_until_ready(),
-        )
-        .await;
-        if ready.0.is_err() || ready.1.is_err() || ready.2.is_err() {
+        if !(synced(&state.pods).await
+            && synced(&state.claims).await
+            && synced(&state.revisions).await)
+        {
             return;
         }
         Controller::for_shared_stream(trigger, sets)

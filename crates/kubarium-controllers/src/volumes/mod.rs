@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
-use crate::podstate::settle;
+use crate::podstate::{settle, synced};
 use crate::{Context, Error, Result};
 use binding::{best_match, claim_class, refers_to};
 use provision::{PROVISIONED_BY, PROVISIONER};
@@ -101,13 +101,7 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 /// Waits for every cache the loops read: a volume must never look released because the
 /// claims were not listed yet.
 async fn ready(state: &State) -> bool {
-    let (a, b, c) = futures_util::future::join3(
-        state.claims.wait_until_ready(),
-        state.volumes.wait_until_ready(),
-        state.classes.wait_until_ready(),
-    )
-    .await;
-    a.is_ok() && b.is_ok() && c.is_ok()
+    synced(&state.claims).await && synced(&state.volumes).await && synced(&state.classes).await
 }
 
 fn retry<K>(_object: Arc<K>, error: &Error, _state: Arc<State>) -> Action {
