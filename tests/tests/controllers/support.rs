@@ -148,7 +148,8 @@ mod stand_in_nodes {
                 continue;
             }
             let Some(node) = node else {
-                let target = pinned(&pod).filter(|n| load.contains_key(n)).or_else(|| {
+                let exists = |n: &String| nodes.items.iter().any(|node| node.name_any() == *n);
+                let target = pinned(&pod).filter(exists).or_else(|| {
                     untainted
                         .iter()
                         .min_by_key(|n| load.get(*n).copied().unwrap_or(0))
@@ -169,7 +170,7 @@ mod stand_in_nodes {
                 }
                 continue;
             };
-            if !load.contains_key(&node) {
+            if !nodes.items.iter().any(|n| n.name_any() == node) {
                 let _ = api
                     .delete(&name, &DeleteParams::default().grace_period(0))
                     .await;
