@@ -215,10 +215,13 @@ where
     }
 }
 
+/// A pod as a watch saw it: name, uid, ready, being deleted.
+pub(crate) type PodState = (String, String, bool, bool);
+
 /// Every state of the pods in `namespace` as a watch delivers them, in order, from now on:
 /// (pod name, uid, ready, being deleted). For assertions on the order things happened in.
 pub(crate) struct PodHistory {
-    seen: std::sync::Arc<std::sync::Mutex<Vec<(String, String, bool, bool)>>>,
+    seen: std::sync::Arc<std::sync::Mutex<Vec<PodState>>>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -272,7 +275,7 @@ impl PodHistory {
     }
 
     /// The states seen so far.
-    pub(crate) fn states(&self) -> Vec<(String, String, bool, bool)> {
+    pub(crate) fn states(&self) -> Vec<PodState> {
         self.seen.lock().unwrap().clone()
     }
 
