@@ -21,12 +21,8 @@ use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
-
-/// Events buffered per kind for subscribers; a subscriber that falls this far behind
-/// holds the reflector back (the loops only queue keys, so they never do for long).
-const SUBSCRIBER_BUFFER: usize = 4096;
 
 /// The kinds a loop may watch: k8s-openapi's built-in types.
 pub trait Watched:
@@ -48,8 +44,9 @@ const DELETIONS_BUFFER: usize = 4096;
 /// One kind's cache, and who listens to it.
 struct Informer<K: Watched> {
     reader: Store<K>,
-    subscribers: Arc<Mutex<Vec<mpsc::Sender<Arc<K>>>>>,
+    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<K>>>>>,
     deleted: broadcast::Sender<Arc<K>>,
+    synced: watch::Sender<bool>,
 }
 
 /// The process's shared caches, one per kind asked for.
@@ -90,7 +87,7 @@ impl Informers {
             "subscribe to {} before the informers start",
             K::kind(&())
         );
-        let (sender, receiver) = mpsc::channel(SUBSCRIBER_BUFFER);
+        let (sender, receiver) = mpsc::unbounded_channel();
         self.with::<K, _>(|informer| lock(&informer.subscribers).push(sender));
         Subscription { receiver }
     }
@@ -117,22 +114,36 @@ impl Informers {
         })
     }
 
+    /// Waits until `K`'s cache holds its first complete list. Every waiter wakes (unlike
+    /// kube-runtime's `Store::wait_until_ready`, which wakes only the last task to poll a
+    /// shared store, so a second loop waiting on it would wait forever).
+    pub fn synced<K: Watched>(&self) -> impl Future<Output = ()> + Send + 'static {
+        let mut synced = self.with::<K, _>(|informer| informer.synced.subscribe());
+        async move {
+            // An error means the informer is gone (shutdown): nothing left to wait for.
+            let _ = synced.wait_for(|done| *done).await;
+        }
+    }
+
     fn with<K: Watched, T>(&self, f: impl FnOnce(&Informer<K>) -> T) -> T {
         let mut kinds = lock(&self.kinds);
         let entry = kinds.entry(TypeId::of::<K>()).or_insert_with(|| {
             let (reader, writer) = reflector::store::<K>();
             let subscribers = Arc::new(Mutex::new(Vec::new()));
             let (deleted, _) = broadcast::channel(DELETIONS_BUFFER);
+            let (synced, _) = watch::channel(false);
             let dispatch = subscribers.clone();
             let deletions = deleted.clone();
+            let listed = synced.clone();
             lock(&self.starters).push(Box::new(move |client| {
                 let subscribers = std::mem::take(&mut *lock(&dispatch));
-                Box::pin(reflect::<K>(client, writer, subscribers, deletions))
+                Box::pin(reflect::<K>(client, writer, subscribers, deletions, listed))
             }));
             Box::new(Informer {
                 reader,
                 subscribers,
                 deleted,
+                synced,
             })
         });
         let informer = entry
@@ -153,13 +164,16 @@ impl Informers {
 }
 
 /// Keeps `writer`'s cache in step with the cluster until the task is aborted, handing each
-/// listed, added or changed object to every subscriber (waiting for room, so none misses
-/// one) and each deleted one to the deletion receivers.
+/// listed, added or changed object to every subscriber and each deleted one to the deletion
+/// receivers. A subscriber's queue is unbounded, as a client-go listener's is: a loop that
+/// waits for the caches before it reads its stream must not hold the reflector (and every
+/// other loop) back, and a loop never misses an object.
 async fn reflect<K: Watched>(
     client: Client,
     writer: reflector::store::Writer<K>,
-    mut subscribers: Vec<mpsc::Sender<Arc<K>>>,
+    mut subscribers: Vec<mpsc::UnboundedSender<Arc<K>>>,
     deleted: broadcast::Sender<Arc<K>>,
+    synced: watch::Sender<bool>,
 ) {
     let api = Api::<K>::all(client);
     let stream = watcher(api, watcher::Config::default())
@@ -172,7 +186,7 @@ async fn reflect<K: Watched>(
                 let object = Arc::new(object);
                 let mut gone = false;
                 for subscriber in &subscribers {
-                    gone |= subscriber.send(object.clone()).await.is_err();
+                    gone |= subscriber.send(object.clone()).is_err();
                 }
                 if gone {
                     subscribers.retain(|s| !s.is_closed());
@@ -182,7 +196,10 @@ async fn reflect<K: Watched>(
                 // No receivers is fine: nobody asked for this kind's deletions.
                 let _ = deleted.send(Arc::new(object));
             }
-            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+            Ok(watcher::Event::InitDone) => {
+                synced.send_replace(true);
+            }
+            Ok(watcher::Event::Init) => {}
             Err(error) => {
                 tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
             }
@@ -198,7 +215,7 @@ async fn reflect<K: Watched>(
 /// before the subscriber reads it is still delivered instead of stalling the stream.
 #[derive(Debug)]
 pub struct Subscription<K> {
-    receiver: mpsc::Receiver<Arc<K>>,
+    receiver: mpsc::UnboundedReceiver<Arc<K>>,
 }
 
 impl<K> futures_util::Stream for Subscription<K> {

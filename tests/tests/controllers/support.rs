@@ -56,3 +56,81 @@ where
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
+
+/// A pod as a watch saw it: name, uid, ready, being deleted.
+pub(crate) type PodState = (String, String, bool, bool);
+
+/// Every state of the pods in `namespace` as a watch delivers them, in order, from now on:
+/// (pod name, uid, ready, being deleted). For assertions on the order things happened in.
+pub(crate) struct PodHistory {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<PodState>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl PodHistory {
+    pub(crate) async fn start(client: &kube::Client, namespace: &str) -> Self {
+        use futures_util::StreamExt;
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::runtime::{WatchStreamExt, watcher};
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let into = seen.clone();
+        let api = kube::Api::<Pod>::namespaced(client.clone(), namespace);
+        let (started, ready) = tokio::sync::oneshot::channel();
+        let task = tokio::spawn(async move {
+            let mut started = Some(started);
+            let mut events =
+                std::pin::pin!(watcher(api, watcher::Config::default()).default_backoff());
+            while let Some(event) = events.next().await {
+                let pod = match event {
+                    Ok(watcher::Event::InitDone) => {
+                        if let Some(started) = started.take() {
+                            let _ = started.send(());
+                        }
+                        continue;
+                    }
+                    Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => pod,
+                    Ok(watcher::Event::Delete(pod)) => {
+                        let mut pod = pod;
+                        pod.metadata.deletion_timestamp =
+                            Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                                k8s_openapi::jiff::Timestamp::now(),
+                            ));
+                        pod
+                    }
+                    _ => continue,
+                };
+                let ready = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.conditions.as_ref())
+                    .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+                into.lock().unwrap().push((
+                    pod.metadata.name.clone().unwrap_or_default(),
+                    pod.metadata.uid.clone().unwrap_or_default(),
+                    ready,
+                    pod.metadata.deletion_timestamp.is_some(),
+                ));
+            }
+        });
+        let _ = ready.await;
+        Self { seen, task }
+    }
+
+    /// The states seen so far.
+    pub(crate) fn states(&self) -> Vec<PodState> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    /// Index of the first state of pod `name` satisfying `check`.
+    pub(crate) fn first(&self, name: &str, check: impl Fn(bool, bool) -> bool) -> Option<usize> {
+        self.states()
+            .iter()
+            .position(|(n, _, ready, deleting)| n == name && check(*ready, *deleting))
+    }
+}
+
+impl Drop for PodHistory {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

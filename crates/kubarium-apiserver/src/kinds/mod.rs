@@ -8,6 +8,8 @@ mod other;
 mod pod;
 mod service;
 mod shared;
+mod storage;
 
 pub use service::ServiceRange;
 pub(crate) use service::allocate as allocate_service;
+pub(crate) use storage::default_class as default_storage_class;

@@ -74,7 +74,16 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
     };
     let pod_events = ctx.informers.subscribe::<Pod>();
     let node_events = ctx.informers.subscribe::<Node>();
-    tasks.spawn(scheduler.run(pod_events, node_events));
+    let synced = futures_util::future::join(
+        ctx.informers.synced::<Pod>(),
+        ctx.informers.synced::<Node>(),
+    );
+    tasks.spawn(async move {
+        // Schedule nothing until both caches hold the cluster, or bound pods would be
+        // missed and nodes overcommitted.
+        synced.await;
+        scheduler.run(pod_events, node_events).await;
+    });
 }
 
 /// How a bind or a status write ended.
@@ -131,13 +140,6 @@ impl Scheduler {
         mut node_events: Subscription<Node>,
     ) {
         let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
-        // Schedule nothing until both caches hold the cluster, or bound pods would be
-        // missed and nodes overcommitted.
-        if self.pods.wait_until_ready().await.is_err()
-            || self.nodes.wait_until_ready().await.is_err()
-        {
-            return;
-        }
         self.sweep(Instant::now());
         for pod in self.pods.state() {
             self.on_pod(pod, Instant::now());
