@@ -285,18 +285,18 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action> {
     let mut status = current.status.clone().unwrap_or_default();
     let mut flush = decide::count_uncounted(&mut status, &with_finalizer);
     let mut finished = None;
-    if let Some(last) = final_condition {
-        if decide::can_finish(&status, assessment.terminating) {
-            if last.type_ == "Complete" {
-                status.completion_time = Some(Time(now));
-            }
-            status
-                .conditions
-                .get_or_insert_with(Vec::new)
-                .push(last.clone());
-            finished = Some(last);
-            flush = true;
+    if let Some(last) = final_condition
+        && decide::can_finish(&status, assessment.terminating)
+    {
+        if last.type_ == "Complete" {
+            status.completion_time = Some(Time(now));
         }
+        status
+            .conditions
+            .get_or_insert_with(Vec::new)
+            .push(last.clone());
+        finished = Some(last);
+        flush = true;
     }
     if flush {
         current.status = Some(status);
@@ -625,10 +625,9 @@ async fn release_orphan(pod: Arc<Pod>, state: Arc<State>) -> Result<Action> {
                 ))?
                 .map(Arc::new),
         };
-        if let Some(job) = job.filter(|j| j.metadata.uid.as_deref() == Some(owner.uid.as_str())) {
-            if !decide::is_finished(&job) {
-                return Ok(Action::await_change());
-            }
+        let ours = job.filter(|j| j.metadata.uid.as_deref() == Some(owner.uid.as_str()));
+        if ours.is_some_and(|j| !decide::is_finished(&j)) {
+            return Ok(Action::await_change());
         }
     }
     let api = Api::<Pod>::namespaced(state.client.clone(), &namespace);

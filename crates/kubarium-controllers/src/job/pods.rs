@@ -161,7 +161,7 @@ pub(crate) fn is_failed(pod: &Pod, job: &Job) -> bool {
 
 /// Active pods in the order upstream deletes them: unscheduled before scheduled, pending
 /// before running, not ready before ready, newer before older.
-pub(crate) fn deletion_order<'a>(pods: &mut [&'a Pod]) {
+pub(crate) fn deletion_order(pods: &mut [&Pod]) {
     pods.sort_by_key(|pod| {
         let scheduled = pod
             .spec

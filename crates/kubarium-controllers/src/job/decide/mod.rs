@@ -398,10 +398,10 @@ pub(crate) fn track<'a>(
         let in_failed = uncounted.failed.iter().flatten().any(|u| *u == id);
         if succeeded && !in_failed {
             if indexed {
-                if let Some(i) = indexes::of_pod(pod).filter(|i| *i < total) {
-                    if !assessment.recorded_indexes.contains(&i) {
-                        new_indexes.push(i);
-                    }
+                if let Some(i) = indexes::of_pod(pod)
+                    .filter(|i| *i < total && !assessment.recorded_indexes.contains(i))
+                {
+                    new_indexes.push(i);
                 }
             } else if !uncounted.succeeded.iter().flatten().any(|u| *u == id) {
                 uncounted.succeeded.get_or_insert_with(Vec::new).push(id);
