@@ -359,12 +359,25 @@ spec:
     assert_eq!(at.as_second(), minutes * 60);
     assert_eq!(scheduled.owner_references()[0].kind, "CronJob");
 
-    let cronjob = Api::<CronJob>::namespaced(cluster.client.clone(), "default")
-        .get("hello")
-        .await
-        .unwrap();
-    let status = cronjob.status.unwrap();
-    assert_eq!(status.last_schedule_time.map(|t| t.0), Some(at));
+    // The status follows the Job's creation.
+    let cronjobs = Api::<CronJob>::namespaced(cluster.client.clone(), "default");
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        let status = cronjobs
+            .get("hello")
+            .await
+            .unwrap()
+            .status
+            .unwrap_or_default();
+        if status.last_schedule_time.as_ref().map(|t| t.0) == Some(at) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "lastScheduleTime never set: {status:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     let seen = wait_for_event(&cluster, "hello", "SuccessfulCreate").await;
     assert!(
         seen.contains(&format!("SuccessfulCreate: Created job {name}")),
@@ -386,4 +399,34 @@ spec:
         .await
         .unwrap();
     assert!(cronjob.status.unwrap().last_successful_time.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_pod_failure_policy_fails_the_job_at_once() {
+    let (cluster, _kubelet) = cluster().await;
+    apply(
+        &cluster,
+        &job_yaml(
+            "policy",
+            "  backoffLimit: 6\n  podFailurePolicy:\n    rules:\n    - action: FailJob\n      onExitCodes:\n        containerName: pi\n        operator: In\n        values: [42]",
+            "        hollow.kubarium.dev/exit-code: \"42\"",
+        ),
+    );
+    wait_for(&cluster, "failed", "job/policy");
+    let failed = job(&cluster, "policy").await;
+    assert_eq!(
+        conditions(&failed),
+        [
+            ("FailureTarget".to_owned(), "PodFailurePolicy".to_owned()),
+            ("Failed".to_owned(), "PodFailurePolicy".to_owned()),
+        ]
+    );
+    let status = failed.status.unwrap();
+    assert_eq!(status.failed, Some(1));
+    let message = status.conditions.unwrap()[1].message.clone().unwrap();
+    assert!(
+        message.starts_with("Container pi for pod default/policy-")
+            && message.ends_with("failed with exit code 42 matching FailJob rule at index 0"),
+        "{message}"
+    );
 }

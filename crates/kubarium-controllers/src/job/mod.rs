@@ -14,6 +14,7 @@ mod backoff;
 mod decide;
 mod indexes;
 mod pods;
+mod policy;
 mod ttl;
 
 use std::collections::{HashMap, HashSet};
@@ -401,11 +402,11 @@ async fn manage(
         return Ok((active - deleted, None));
     }
     let mut missing = usize::try_from(want - active).unwrap_or(0);
-    if job
-        .spec
-        .as_ref()
-        .and_then(|s| s.pod_replacement_policy.as_deref())
-        == Some("Failed")
+    // Pods are replaced only once they have failed (not while they terminate) with
+    // `podReplacementPolicy: Failed` or a pod failure policy.
+    let spec = job.spec.as_ref();
+    if spec.and_then(|s| s.pod_replacement_policy.as_deref()) == Some("Failed")
+        || spec.is_some_and(|s| s.pod_failure_policy.is_some())
     {
         missing = missing.saturating_sub(usize::try_from(assessment.terminating).unwrap_or(0));
     }

@@ -14,6 +14,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use super::backoff::Record;
 use super::indexes;
 use super::pods::{self, has_tracking_finalizer, is_active, is_failed, is_ready, is_terminating};
+use super::policy;
 
 /// Most pods created or deleted in one sync (upstream's `MaxPodCreateDeletePerSync`).
 pub(crate) const MAX_PER_SYNC: usize = 500;
@@ -22,6 +23,7 @@ pub(crate) const BACKOFF_REASON: &str = "BackoffLimitExceeded";
 pub(crate) const BACKOFF_MESSAGE: &str = "Job has reached the specified backoff limit";
 pub(crate) const DEADLINE_REASON: &str = "DeadlineExceeded";
 pub(crate) const DEADLINE_MESSAGE: &str = "Job was active longer than specified deadline";
+pub(crate) const POD_FAILURE_POLICY_REASON: &str = "PodFailurePolicy";
 pub(crate) const COMPLETIONS_REASON: &str = "CompletionsReached";
 pub(crate) const COMPLETIONS_MESSAGE: &str = "Reached expected number of succeeded pods";
 
@@ -170,8 +172,9 @@ pub(crate) fn assess<'a>(
     let mut succeeded = status.succeeded.unwrap_or(0)
         + count(new_succeeded.iter())
         + count(uncounted_succeeded.iter());
-    let failed =
-        status.failed.unwrap_or(0) + count(new_failed.iter()) + count(uncounted_failed.iter());
+    let failed = status.failed.unwrap_or(0)
+        + count(new_failed.iter().filter(|p| policy::counts(job, p)))
+        + count(uncounted_failed.iter());
     if status.start_time.is_none() && !is_suspended(job) {
         status.start_time = Some(Time(now));
     }
@@ -185,6 +188,14 @@ pub(crate) fn assess<'a>(
             let reason = target.reason.clone().unwrap_or_default();
             let message = target.message.clone().unwrap_or_default();
             finish = Some(condition("Failed", "True", &reason, &message, now));
+        } else if let Some(message) = policy::fail_job_message(job, pods) {
+            finish = Some(condition(
+                "FailureTarget",
+                "True",
+                POD_FAILURE_POLICY_REASON,
+                &message,
+                now,
+            ));
         } else if failed > spec.backoff_limit.unwrap_or(6)
             || past_backoff_limit_on_failure(job, &active)
         {
@@ -409,7 +420,7 @@ pub(crate) fn track<'a>(
             }
         } else if (failed || finishing_as_failure) && !in_failed {
             let valid = !indexed || indexes::of_pod(pod).is_some_and(|i| i < total);
-            if valid {
+            if valid && policy::counts(job, pod) {
                 uncounted.failed.get_or_insert_with(Vec::new).push(id);
                 tracking.flush = true;
             }
