@@ -11,6 +11,7 @@
 //! [`ttl`] is the TTL-after-finished controller.
 
 mod backoff;
+mod claim;
 mod control;
 mod decide;
 mod indexes;
@@ -30,7 +31,7 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Client, ResourceExt};
+use kube::{Api, Client, ResourceExt};
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
@@ -175,12 +176,17 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action> {
         return Ok(Action::await_change());
     }
     let cached = state.pods.state();
-    let owned: Vec<&Pod> = cached
+    let in_namespace: Vec<&Pod> = cached
         .iter()
         .map(AsRef::as_ref)
-        .filter(|p| {
-            p.metadata.namespace.as_deref() == Some(namespace.as_str()) && controlled_by(p, &uid)
-        })
+        .filter(|p| p.metadata.namespace.as_deref() == Some(namespace.as_str()))
+        .collect();
+    let (adopted, released_pods) = claim_pods(&state, &job, &in_namespace).await?;
+    let owned: Vec<&Pod> = in_namespace
+        .iter()
+        .copied()
+        .filter(|p| controlled_by(p, &uid) && !released_pods.contains(decide::uid(p)))
+        .chain(adopted.iter())
         .collect();
     let (satisfied, released) = state.check_expectations(&uid, &namespace, &owned);
     let record = lock(&state.backoff).get(&uid).cloned().unwrap_or_default();
@@ -323,6 +329,47 @@ async fn reconcile(job: Arc<Job>, state: Arc<State>) -> Result<Action> {
         return Err(error);
     }
     Ok(requeue.map_or_else(Action::await_change, Action::requeue))
+}
+
+/// Adopts matching orphans and releases pods that no longer match (upstream's
+/// `getPodsForJob`); the adopted pods and the UIDs of the released ones.
+async fn claim_pods(
+    state: &State,
+    job: &Job,
+    in_namespace: &[&Pod],
+) -> Result<(Vec<Pod>, HashSet<String>)> {
+    let (to_adopt, to_release) = claim::claims(job, in_namespace);
+    let mut adopted = Vec::new();
+    if !to_adopt.is_empty() {
+        // Adopt only for a Job that still exists and is not being deleted, read afresh.
+        let namespace = job.namespace().unwrap_or_default();
+        let fresh = Api::<Job>::namespaced(state.client.clone(), &namespace)
+            .get_opt(&job.name_any())
+            .await
+            .map_err(Error::api(
+                "get",
+                format!("jobs {namespace}/{}", job.name_any()),
+            ))?;
+        let can_adopt = fresh.is_some_and(|f| {
+            f.metadata.uid == job.metadata.uid && f.metadata.deletion_timestamp.is_none()
+        });
+        for pod in to_adopt.into_iter().filter(|_| can_adopt) {
+            match claim::adopt(state, job, pod).await {
+                Ok(pod) => adopted.push(pod),
+                Err(error) => tracing::debug!(%error, "could not adopt a pod"),
+            }
+        }
+    }
+    let mut released = HashSet::new();
+    for pod in to_release {
+        match claim::release(state, job, pod).await {
+            Ok(_) => {
+                released.insert(decide::uid(pod).to_owned());
+            }
+            Err(error) => tracing::debug!(%error, "could not release a pod"),
+        }
+    }
+    Ok((adopted, released))
 }
 
 fn shortest(a: Option<Duration>, b: Option<Duration>) -> Option<Duration> {
