@@ -11,12 +11,11 @@ use k8s_openapi::api::core::v1::{Event, Pod};
 use kube::api::ListParams;
 use kube::{Api, ResourceExt};
 
-use crate::support::{Hollow, SETTLE, StandInKubelet};
+use crate::support::{Hollow, SETTLE};
 
-async fn cluster() -> (Hollow, StandInKubelet) {
-    let cluster = Hollow::start(1, &["--runtime", "hollow"]).await;
-    let kubelet = StandInKubelet::start(cluster.client.clone());
-    (cluster, kubelet)
+/// A one-node hollow cluster (its node runs pods: a single node is not tainted).
+async fn cluster() -> Hollow {
+    Hollow::start(1, &["--runtime", "hollow"]).await
 }
 
 fn job_yaml(name: &str, spec: &str, annotations: &str) -> String {
@@ -112,7 +111,7 @@ fn wait_for(cluster: &Hollow, condition: &str, target: &str) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_runs_to_completion() {
-    let (cluster, _kubelet) = cluster().await;
+    let cluster = cluster().await;
     apply(
         &cluster,
         &job_yaml("pi", "  completions: 3\n  parallelism: 2", ""),
@@ -180,7 +179,7 @@ async fn a_job_runs_to_completion() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failing_job_stops_at_its_backoff_limit() {
-    let (cluster, _kubelet) = cluster().await;
+    let cluster = cluster().await;
     apply(
         &cluster,
         &job_yaml(
@@ -221,7 +220,7 @@ async fn a_failing_job_stops_at_its_backoff_limit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_job_stops_at_its_active_deadline() {
-    let (cluster, _kubelet) = cluster().await;
+    let cluster = cluster().await;
     apply(
         &cluster,
         &job_yaml(
@@ -259,7 +258,7 @@ async fn a_job_stops_at_its_active_deadline() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_indexed_job_completes_every_index() {
-    let (cluster, _kubelet) = cluster().await;
+    let cluster = cluster().await;
     apply(
         &cluster,
         &job_yaml(
@@ -296,7 +295,7 @@ async fn an_indexed_job_completes_every_index() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_cronjob_fires_and_keeps_its_history() {
-    let (cluster, _kubelet) = cluster().await;
+    let cluster = cluster().await;
     apply(
         &cluster,
         r#"apiVersion: batch/v1
@@ -403,7 +402,7 @@ spec:
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_pod_failure_policy_fails_the_job_at_once() {
-    let (cluster, _kubelet) = cluster().await;
+    let cluster = cluster().await;
     apply(
         &cluster,
         &job_yaml(
