@@ -63,14 +63,23 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
             .run(reconcile, error_policy, state.clone())
             .for_each(|_| std::future::ready(()));
     tasks.spawn(controller);
-    let orphans = ctx
-        .informers
-        .subscribe::<Pod>()
-        .filter(|pod| std::future::ready(has_tracking_finalizer(pod)));
-    let cleanup = Controller::for_shared_stream(orphans, state.pods.clone())
-        .run(release_orphan, error_policy_pod, state)
-        .for_each(|_| std::future::ready(()));
-    tasks.spawn(cleanup);
+    // Orphaned pods are released from a plain loop over the pod stream rather than a
+    // second controller on the pod cache: that one held the shared pod informer back
+    // at start-up (the scheduler then never saw a pod).
+    let orphans = ctx.informers.subscribe::<Pod>();
+    tasks.spawn(async move {
+        let mut orphans = std::pin::pin!(orphans);
+        while let Some(pod) = orphans.next().await {
+            if has_tracking_finalizer(&pod) {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = release_orphan(pod, state).await {
+                        tracing::debug!(%error, "could not release an orphaned pod");
+                    }
+                });
+            }
+        }
+    });
     ttl::start(ctx, tasks);
 }
 
@@ -101,10 +110,6 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 fn error_policy(_job: Arc<Job>, error: &Error, _state: Arc<State>) -> Action {
-    requeue_after_error(error)
-}
-
-fn error_policy_pod(_pod: Arc<Pod>, error: &Error, _state: Arc<State>) -> Action {
     requeue_after_error(error)
 }
 
