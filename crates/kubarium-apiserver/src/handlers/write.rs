@@ -236,6 +236,12 @@ pub(crate) async fn create_object(
     let mut object = rules
         .admit(object, Stage::Create)
         .map_err(|r| rejection(call, &name, r))?;
+    if resource.kind == "Pod" && resource.group.is_empty() {
+        crate::kinds::admit_default_tolerations(
+            &mut object,
+            call.server.default_toleration_seconds(),
+        );
+    }
     // Services get their cluster IP and node ports here, under a lock held until stored.
     let _allocation = if resource.kind == "Service" && resource.group.is_empty() {
         Some(crate::kinds::allocate_service(call, &mut object).await?)

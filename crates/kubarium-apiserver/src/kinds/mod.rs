@@ -9,5 +9,6 @@ mod pod;
 mod service;
 mod shared;
 
+pub(crate) use pod::admit_default_tolerations;
 pub use service::ServiceRange;
 pub(crate) use service::allocate as allocate_service;
