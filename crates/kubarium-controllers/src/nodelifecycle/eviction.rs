@@ -173,6 +173,9 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 }
 
 async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
+    if state.pods.wait_until_ready().await.is_err() {
+        return Ok(Action::await_change());
+    }
     let name = node.name_any();
     let taints = no_execute_taints(&node);
     if taints.is_empty() {

@@ -74,11 +74,15 @@ pub(crate) fn last_heard(node: &Node, lease: Option<&Lease>) -> Option<Timestamp
 }
 
 /// Judges a node at `now` given its Lease, with `grace` for nodes that have reported and
-/// [`STARTUP_GRACE`] (from creation) for those that never did.
+/// [`STARTUP_GRACE`] (from creation) for those that never did. Nothing counts from before
+/// `started`, when the controller started: as upstream, whose clock for a node starts when
+/// it first observes it, a cluster that was stopped for a while gives its agents the grace
+/// to report again before any node is judged.
 pub(crate) fn assess(
     node: &Node,
     lease: Option<&Lease>,
     now: Timestamp,
+    started: Timestamp,
     grace: Duration,
 ) -> Health {
     let created = node.metadata.creation_timestamp.as_ref().map(|t| t.0);
@@ -87,6 +91,7 @@ pub(crate) fn assess(
         (None, Some(_)) => (created.unwrap_or(now), grace),
         (None, None) => (created.unwrap_or(now), STARTUP_GRACE),
     };
+    let since = since.max(started);
     let expires = since + SignedDuration::try_from(grace).unwrap_or(SignedDuration::MAX);
     if now <= expires {
         return Health::Fresh { expires };
@@ -276,12 +281,12 @@ mod tests {
     fn a_renewed_lease_keeps_a_node_fresh_until_the_grace_runs_out() {
         let node = node(Some(("True", 10)));
         assert_eq!(
-            assess(&node, Some(&lease(40)), at(50), GRACE),
+            assess(&node, Some(&lease(40)), at(50), at(0), GRACE),
             Health::Fresh { expires: at(60) }
         );
         // Without the lease, the Ready heartbeat counts.
         assert_eq!(
-            assess(&node, None, at(25), GRACE),
+            assess(&node, None, at(25), at(0), GRACE),
             Health::Fresh { expires: at(30) }
         );
     }
@@ -289,7 +294,8 @@ mod tests {
     #[test]
     fn a_lapsed_lease_turns_kubelet_conditions_unknown() {
         let node = node(Some(("True", 10)));
-        let Health::Lapsing { conditions } = assess(&node, Some(&lease(40)), at(61), GRACE) else {
+        let Health::Lapsing { conditions } = assess(&node, Some(&lease(40)), at(61), at(0), GRACE)
+        else {
             panic!("expected the node to lapse");
         };
         insta::assert_json_snapshot!(conditions, @r#"
@@ -332,8 +338,17 @@ mod tests {
         let mut written = node.clone();
         written.status.as_mut().unwrap().conditions = Some(conditions);
         assert_eq!(
-            assess(&written, Some(&lease(40)), at(90), GRACE),
+            assess(&written, Some(&lease(40)), at(90), at(0), GRACE),
             Health::Lapsed
+        );
+    }
+
+    #[test]
+    fn the_grace_counts_from_the_controllers_start_at_the_earliest() {
+        let node = node(Some(("True", 10)));
+        assert_eq!(
+            assess(&node, Some(&lease(40)), at(500), at(490), GRACE),
+            Health::Fresh { expires: at(510) }
         );
     }
 
@@ -341,10 +356,10 @@ mod tests {
     fn a_node_that_never_reported_gets_the_startup_grace() {
         let silent = node(None);
         assert_eq!(
-            assess(&silent, None, at(59), GRACE),
+            assess(&silent, None, at(59), at(0), GRACE),
             Health::Fresh { expires: at(60) }
         );
-        let Health::Lapsing { conditions } = assess(&silent, None, at(61), GRACE) else {
+        let Health::Lapsing { conditions } = assess(&silent, None, at(61), at(0), GRACE) else {
             panic!("expected the node to lapse");
         };
         assert_eq!(conditions.len(), 4);

@@ -39,6 +39,8 @@ const DOWN_RECHECK: Duration = Duration::from_secs(5);
 struct State {
     client: Client,
     grace: Duration,
+    /// When the controller started; no node is judged on silence from before it.
+    started: Timestamp,
     nodes: Store<Node>,
     leases: Store<Lease>,
     pods: Store<Pod>,
@@ -55,6 +57,7 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
     let state = Arc::new(State {
         client: ctx.client.clone(),
         grace: ctx.config.node_monitor_grace,
+        started: Timestamp::now(),
         nodes: nodes.clone(),
         leases: ctx.informers.store::<Lease>(),
         pods: ctx.informers.store::<Pod>(),
@@ -75,6 +78,12 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 }
 
 async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
+    // Judge no node before the Leases and pods are known (upstream waits for its caches).
+    if state.leases.wait_until_ready().await.is_err()
+        || state.pods.wait_until_ready().await.is_err()
+    {
+        return Ok(Action::await_change());
+    }
     let name = node.name_any();
     if node.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());
@@ -95,7 +104,7 @@ async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
         .leases
         .get(&ObjectRef::new(&name).within(LEASE_NAMESPACE));
     let now = Timestamp::now();
-    let next = match health::assess(&node, lease.as_deref(), now, state.grace) {
+    let next = match health::assess(&node, lease.as_deref(), now, state.started, state.grace) {
         Health::Lapsing { conditions } => {
             let was_ready = health::ready_status(&node) == Some("True");
             let mut updated = (*node).clone();
