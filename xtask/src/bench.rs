@@ -5,7 +5,7 @@ use crate::cmd::{self, command};
 use crate::setup::{self, Purpose};
 
 /// The benchmark suites, each a `kubarium-bench` subcommand.
-const SUITES: &[&str] = &["api"];
+const SUITES: &[&str] = &["api", "scheduler", "controllers"];
 
 /// Runs suite `args[0]` (every phase, or the phases named after it).
 pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {

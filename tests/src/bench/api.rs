@@ -5,14 +5,14 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use tempfile::TempDir;
 
 use super::conn::{Conn, Endpoint};
 use super::stats::{Samples, ms};
-use super::{Figure, watch};
+use super::{Figure, memory, watch};
 use crate::daemon::Daemon;
 
 const JSON: &str = "application/json";
@@ -98,16 +98,6 @@ fn progress(pid: u32) {
             peak / 1024
         );
     }
-}
-
-/// A field of `/proc/<pid>/status`, in KiB.
-fn memory(pid: u32, field: &str) -> anyhow::Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }
 
 /// From spawning the process to the first `/readyz` answered `ok`, as a client sees it: a

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod conn;
+pub mod control;
 pub mod stats;
 pub mod watch;
 
@@ -76,17 +77,31 @@ pub fn main() -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     match args.first().map(String::as_str) {
-        Some("api") => {
-            let figures = runtime.block_on(api::run(&args[1..]))?;
-            println!("\nMachine: {}\n\n{}", machine(), table(&figures));
-            if figures.iter().any(|f| f.met == Some(false)) {
-                println!("Some figures miss their targets.");
-            }
-            Ok(())
-        }
+        Some("api") => report(&runtime.block_on(api::run(&args[1..]))?),
+        Some("scheduler") => report(&runtime.block_on(control::scheduler())?),
+        Some("controllers") => report(&runtime.block_on(control::controllers())?),
         _ => anyhow::bail!(
-            "usage: kubarium-bench api [PHASE...]; the phases are {}",
+            "usage: kubarium-bench api [PHASE...] | scheduler | controllers; the api phases are {}",
             api::PHASES.join(", ")
         ),
     }
+}
+
+fn report(figures: &[Figure]) -> anyhow::Result<()> {
+    println!("\nMachine: {}\n\n{}", machine(), table(figures));
+    if figures.iter().any(|f| f.met == Some(false)) {
+        println!("Some figures miss their targets.");
+    }
+    Ok(())
+}
+
+/// A field of `/proc/<pid>/status`, in KiB.
+pub fn memory(pid: u32, field: &str) -> anyhow::Result<u64> {
+    use anyhow::Context as _;
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .with_context(|| format!("no {field} in /proc/{pid}/status"))
 }

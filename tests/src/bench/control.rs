@@ -1,0 +1,229 @@
+//! `cargo xtask bench scheduler` and `cargo xtask bench controllers`: the control loops on
+//! hollow nodes, driven and observed through kube-rs as any client would.
+//!
+//! - scheduler: `kubariumd --nodes N` (1,000, then 5,000), 10,000 pods created by
+//!   concurrent clients; throughput is pods bound per second from the first create to the
+//!   last binding seen on a watch. The daemon's memory with 1,000 nodes and 10,000 running
+//!   pods is reported too.
+//! - controllers: a 100-replica Deployment from create to all replicas Ready, several times.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use futures_util::{StreamExt, TryStreamExt};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use kube::api::{ListParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use kube::{Api, Client};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::stats::{Samples, ms};
+use super::{Figure, memory};
+use crate::daemon::Daemon;
+
+/// Pods the scheduler benchmark creates.
+const PODS: usize = 10_000;
+/// Clients creating them at once.
+const CREATORS: usize = 64;
+/// Node counts the scheduler benchmark runs at.
+const NODE_COUNTS: &[usize] = &[1_000, 5_000];
+/// Deployment runs in the controllers benchmark, and their size.
+const DEPLOYMENTS: usize = 5;
+const REPLICAS: i32 = 100;
+/// How long any one wait may take before the benchmark gives up.
+const PATIENCE: Duration = Duration::from_secs(600);
+
+/// A hollow daemon with `nodes` nodes, all Ready, and a client for it.
+async fn cluster(nodes: usize) -> anyhow::Result<(Daemon, Client)> {
+    let listen = format!("127.0.0.1:{}", crate::free_port());
+    let daemon = Daemon::start(&["--listen", &listen, "--nodes", &nodes.to_string()]);
+    let client = daemon.client().await;
+    let started = Instant::now();
+    let api = Api::<Node>::all(client.clone());
+    loop {
+        let list = api.list(&ListParams::default()).await?;
+        let ready = list.items.iter().filter(|node| ready(node)).count();
+        if ready >= nodes {
+            eprintln!("  {nodes} nodes Ready after {}", ms(started.elapsed()));
+            break;
+        }
+        if started.elapsed() > PATIENCE {
+            bail!("only {ready} of {nodes} nodes Ready after {PATIENCE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    Ok((daemon, client))
+}
+
+fn ready(node: &Node) -> bool {
+    node.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
+}
+
+async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+    let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
+    Api::<Namespace>::all(client.clone())
+        .create(&PostParams::default(), &ns)
+        .await?;
+    Ok(())
+}
+
+/// The scheduler benchmark at each node count.
+pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
+    let mut figures = Vec::new();
+    for &nodes in NODE_COUNTS {
+        eprintln!("{nodes} hollow nodes, {PODS} pods");
+        let (daemon, client) = cluster(nodes).await?;
+        namespace(&client, "bench").await?;
+        let pods = Api::<Pod>::namespaced(client.clone(), "bench");
+
+        // Bindings as a watcher sees them.
+        let watching = pods.clone();
+        let (first_watch, watched) = tokio::sync::oneshot::channel();
+        let observer = tokio::spawn(async move {
+            let mut bound = HashSet::new();
+            let mut running = HashSet::new();
+            let mut last_bound = None;
+            let mut first_watch = Some(first_watch);
+            let stream = watcher(watching, watcher::Config::default()).default_backoff();
+            futures_util::pin_mut!(stream);
+            while let Some(event) = stream.try_next().await? {
+                if let Some(tx) = first_watch.take() {
+                    let _ = tx.send(());
+                }
+                let watcher::Event::Apply(pod) = event else {
+                    continue;
+                };
+                let name = pod.metadata.name.clone().unwrap_or_default();
+                let spec_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
+                if spec_node.is_some() && bound.insert(name.clone()) {
+                    last_bound = Some(Instant::now());
+                }
+                if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+                    running.insert(name);
+                }
+                if running.len() >= PODS {
+                    break;
+                }
+            }
+            anyhow::Ok((last_bound, bound.len()))
+        });
+        let _ = tokio::time::timeout(Duration::from_secs(30), watched).await;
+
+        let started = Instant::now();
+        let gate = Arc::new(Semaphore::new(CREATORS));
+        let mut creates = Vec::with_capacity(PODS);
+        for i in 0..PODS {
+            let permit = gate.clone().acquire_owned().await?;
+            let pods = pods.clone();
+            creates.push(tokio::spawn(async move {
+                let _permit = permit;
+                let pod: Pod = serde_json::from_value(json!({
+                    "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
+                    "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
+                }))?;
+                pods.create(&PostParams::default(), &pod).await?;
+                anyhow::Ok(())
+            }));
+        }
+        for create in creates {
+            create.await??;
+        }
+        let created = started.elapsed();
+        let (last_bound, bound) = tokio::time::timeout(PATIENCE, observer)
+            .await
+            .context("pods did not all run in time")???;
+        let last_bound = last_bound.context("no pod was bound")?;
+        let binding = last_bound.duration_since(started);
+        let rate = bound as f64 / binding.as_secs_f64();
+        figures.push(Figure::new(
+            &format!("Pods bound per second, {PODS} pods on {nodes} hollow nodes"),
+            "≥ 3,000 pods/s",
+            format!(
+                "{rate:.0} pods/s (all bound {}; created at {:.0}/s)",
+                ms(binding),
+                PODS as f64 / created.as_secs_f64()
+            ),
+            Some(rate >= 3_000.0),
+        ));
+        if nodes == NODE_COUNTS[0] {
+            let rss = memory(daemon.pid(), "VmRSS")?;
+            figures.push(Figure::new(
+                &format!("kubariumd RSS with {nodes} nodes and {PODS} running pods"),
+                "reported",
+                format!("{:.0} MB", rss as f64 / 1024.0),
+                None,
+            ));
+        }
+        drop(daemon);
+    }
+    Ok(figures)
+}
+
+/// The controllers benchmark: a 100-replica Deployment to all Ready, [`DEPLOYMENTS`] times.
+pub async fn controllers() -> anyhow::Result<Vec<Figure>> {
+    let (daemon, client) = cluster(3).await?;
+    namespace(&client, "bench").await?;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), "bench");
+    let mut samples = Samples::default();
+    for run in 0..DEPLOYMENTS {
+        let name = format!("web-{run}");
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {
+                "replicas": REPLICAS,
+                "selector": {"matchLabels": {"app": name}},
+                "template": {
+                    "metadata": {"labels": {"app": name}},
+                    "spec": {"containers": [{"name": "web", "image": "kubarium/demo"}]},
+                },
+            },
+        }))?;
+        let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
+        let stream = watcher(deployments.clone(), config).default_backoff();
+        futures_util::pin_mut!(stream);
+        // The initial (empty) list, so the create below is seen as it happens.
+        while let Some(event) = stream.next().await {
+            if matches!(event?, watcher::Event::InitDone) {
+                break;
+            }
+        }
+        let started = Instant::now();
+        deployments
+            .create(&PostParams::default(), &deployment)
+            .await?;
+        let elapsed = tokio::time::timeout(PATIENCE, async {
+            while let Some(event) = stream.next().await {
+                if let watcher::Event::Apply(d) = event?
+                    && d.status.as_ref().and_then(|s| s.ready_replicas) == Some(REPLICAS)
+                {
+                    return anyhow::Ok(started.elapsed());
+                }
+            }
+            bail!("the watch ended")
+        })
+        .await
+        .context("the Deployment did not become Ready in time")??;
+        eprintln!("  {name}: {} replicas Ready in {}", REPLICAS, ms(elapsed));
+        samples.push(elapsed);
+        deployments.delete(&name, &Default::default()).await?;
+    }
+    drop(daemon);
+    let summary = samples.summary();
+    Ok(vec![Figure::new(
+        &format!("{REPLICAS}-replica Deployment, create to all Ready (3 hollow nodes)"),
+        "≤ 2 s",
+        format!(
+            "median {} / max {} ({DEPLOYMENTS} runs)",
+            ms(summary.p50),
+            ms(summary.max)
+        ),
+        Some(summary.p50 <= Duration::from_secs(2)),
+    )])
+}
