@@ -280,6 +280,17 @@ async fn a_node_that_stops_reporting_is_tainted_its_pods_evicted_and_it_recovers
         "{events:?}"
     );
 
+    let describe = cluster.kubectl(&["describe", "node", "failing"]);
+    for line in [
+        "Taints:             node.kubernetes.io/unreachable:NoExecute",
+        "Kubelet stopped posting node status.",
+        "Node failing status is now: NodeNotReady",
+    ] {
+        assert!(describe.contains(line), "{line:?} not in {describe}");
+    }
+    let table = cluster.kubectl(&["get", "node", "failing", "--no-headers"]);
+    assert!(table.contains(" NotReady "), "{table}");
+
     // Its pods are not ready; the one with 5 s of toleration is marked and deleted (it stays
     // Terminating: no agent is left to stop it), the other stays.
     let pods = Api::<Pod>::namespaced(client.clone(), "default");
@@ -352,6 +363,8 @@ async fn kubectl_cordon_uncordon_and_drain() {
         (taints(&node) == ["node.kubernetes.io/unschedulable:NoSchedule"]).then_some(())
     })
     .await;
+    let table = cluster.kubectl(&["get", "node", "worker", "--no-headers"]);
+    assert!(table.contains(" Ready,SchedulingDisabled "), "{table}");
     let out = cluster.kubectl(&["uncordon", "worker"]);
     assert_eq!(out.trim(), "node/worker uncordoned");
     eventually("the unschedulable taint to go", || async {
