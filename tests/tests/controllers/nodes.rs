@@ -234,7 +234,12 @@ async fn a_node_that_stops_reporting_is_tainted_its_pods_evicted_and_it_recovers
     let forever = json!({"spec": {"tolerations": [{
         "key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoExecute",
     }]}});
+    let patient = json!({"spec": {"tolerations": [{
+        "key": "node.kubernetes.io/unreachable", "operator": "Exists",
+        "effect": "NoExecute", "tolerationSeconds": 3600,
+    }]}});
     bound_pod(&client, "short", "failing", short).await;
+    bound_pod(&client, "patient", "failing", patient).await;
     bound_pod(&client, "forever", "failing", forever).await;
     run_pod(&client, "short").await;
     run_pod(&client, "forever").await;
@@ -329,6 +334,23 @@ async fn a_node_that_stops_reporting_is_tainted_its_pods_evicted_and_it_recovers
     })
     .await;
     assert!(pods.get_opt("forever").await.unwrap().is_some());
+    // The eviction the patient pod was due in an hour is called off.
+    let events = events_for(&client, "default", "patient").await;
+    assert!(
+        events.contains(&(
+            "TaintManagerEviction".to_owned(),
+            "Cancelling deletion of Pod default/patient".to_owned()
+        )),
+        "{events:?}"
+    );
+    assert!(
+        pods.get("patient")
+            .await
+            .unwrap()
+            .metadata
+            .deletion_timestamp
+            .is_none()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -128,7 +128,12 @@ async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
             Duration::try_from(expires.duration_since(now)).unwrap_or_default()
                 + Duration::from_millis(100)
         }
-        Health::Lapsed => DOWN_RECHECK,
+        Health::Lapsed => {
+            // Pods a failed pass left ready (upstream's `nodesToRetry`), or that became
+            // ready since: none of them can be while their node is silent.
+            mark_pods_not_ready(&state, &name).await?;
+            DOWN_RECHECK
+        }
     };
     reconcile_taints(&state, &node, now).await?;
     Ok(match health::ready_status(&node) {
