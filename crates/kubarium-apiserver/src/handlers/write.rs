@@ -460,10 +460,28 @@ pub(crate) async fn delete(call: &mut Call, body: &[u8]) -> Result<Response, Sta
 pub(crate) async fn delete_with(call: &mut Call, options: &Value) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let options = delete_options(call, options)?;
-    let current = load(call, &name)?;
-    let deleted = delete_object(call, &name, current, &options).await?;
-    Ok(json(StatusCode::OK, deleted))
+    // As kube-apiserver's GuaranteedUpdate: a write that lands between our read and our
+    // mark (a kubelet posting status, a controller's patch) is no reason to fail a delete
+    // that did not ask for a resourceVersion; read again and retry.
+    let mut attempts = 0;
+    loop {
+        let current = load(call, &name)?;
+        match delete_object(call, &name, current, &options).await {
+            Err(e)
+                if e.code == StatusCode::CONFLICT
+                    && e.message.ends_with(StatusError::MODIFIED)
+                    && options.precondition_rv.is_none()
+                    && attempts < DELETE_RETRIES =>
+            {
+                attempts += 1;
+            }
+            result => return Ok(json(StatusCode::OK, result?)),
+        }
+    }
 }
+
+/// How often a delete re-reads an object that changed under it before giving up.
+const DELETE_RETRIES: u32 = 5;
 
 /// Deletes one object per `options`: immediately, or by marking it (finalizers, graceful pod
 /// termination) for whoever finishes the deletion. Returns the object as it now stands.
@@ -611,4 +629,61 @@ pub(crate) async fn delete_collection(
         "items": items,
     });
     Ok(json(StatusCode::OK, list.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::Request;
+    use serde_json::{Value, json};
+
+    use crate::testing::{self, TOKEN};
+
+    fn request(method: &str, uri: &str, content_type: &str, body: Value) -> Request<Body> {
+        Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", content_type)
+            .body(Body::from(body.to_string()))
+            .unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_delete_racing_status_updates_does_not_fail_with_a_conflict() {
+        let server = testing::server();
+        let json = "application/json";
+        let namespace = json!({"metadata": {"name": "shop"}});
+        testing::send(
+            &server,
+            request("POST", "/api/v1/namespaces", json, namespace),
+        )
+        .await;
+        let pod = json!({
+            "metadata": {"name": "web", "finalizers": ["example.com/hold"]},
+            "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let uri = "/api/v1/namespaces/shop/pods";
+        let (response, body) = testing::send(&server, request("POST", uri, json, pod)).await;
+        assert_eq!(response.status(), 201, "{body}");
+
+        // A kubelet posting status as fast as it can while the pod is deleted, again and
+        // again (each delete of a terminating pod with a finalizer writes it again).
+        let writer = server.clone();
+        let statuses = tokio::spawn(async move {
+            for i in 0..120 {
+                let patch = json!({"status": {"message": format!("post {i}")}});
+                let uri = "/api/v1/namespaces/shop/pods/web/status";
+                let merge = "application/merge-patch+json";
+                testing::send(&writer, request("PATCH", uri, merge, patch)).await;
+            }
+        });
+        for _ in 0..40 {
+            let uri = "/api/v1/namespaces/shop/pods/web";
+            let (response, body) =
+                testing::send(&server, request("DELETE", uri, json, json!({}))).await;
+            assert_eq!(response.status(), 200, "{body}");
+        }
+        statuses.await.unwrap();
+    }
 }

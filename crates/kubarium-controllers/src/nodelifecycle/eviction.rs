@@ -275,12 +275,14 @@ async fn evict(state: &State, pod: &Pod) -> Result<()> {
         }),
         ..DeleteParams::default()
     };
+    // A conflict (the pod changed under the API server, or was replaced by one of the same
+    // name) is retried: the next pass decides again from the cache.
     match api
         .delete(&name, &params)
         .await
         .map_err(Error::api("delete", what))
     {
-        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
+        Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }
 }
