@@ -457,3 +457,79 @@ async fn kubectl_cordon_uncordon_and_drain() {
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the node agents (branch nodes): run once they are merged"]
+async fn a_stopped_agent_makes_its_node_unreachable_until_it_starts_again() {
+    let cluster = Hollow::start(3, &["--runtime", "hollow"]).await;
+    let client = cluster.client.clone();
+    let nodes = Api::<Node>::all(client.clone());
+    for name in [
+        "kubarium-control-plane",
+        "kubarium-worker",
+        "kubarium-worker2",
+    ] {
+        eventually("every node Ready", || async {
+            let node = nodes.get(name).await.ok()?;
+            let ready = condition(node.status.as_ref()?.conditions.as_ref(), "Ready")?;
+            (ready.status == "True").then_some(())
+        })
+        .await;
+    }
+    let short = json!({"spec": {"tolerations": [{
+        "key": "node.kubernetes.io/unreachable", "operator": "Exists",
+        "effect": "NoExecute", "tolerationSeconds": 5,
+    }]}});
+    bound_pod(&client, "short", "kubarium-worker", short).await;
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    eventually("the pod to run", || async {
+        let pod = pods.get("short").await.ok()?;
+        (pod.status?.phase.as_deref() == Some("Running")).then_some(())
+    })
+    .await;
+
+    cluster.kubectl(&[
+        "annotate",
+        "node",
+        "kubarium-worker",
+        "kubarium.dev/agent=stopped",
+    ]);
+    eventually("the stopped node to be Unknown and tainted", || async {
+        let node = nodes.get("kubarium-worker").await.ok()?;
+        let ready = condition(node.status.as_ref()?.conditions.as_ref(), "Ready")?.clone();
+        let tainted = taints(&node)
+            == [
+                "node.kubernetes.io/unreachable:NoSchedule",
+                "node.kubernetes.io/unreachable:NoExecute",
+            ];
+        (ready.status == "Unknown" && tainted).then_some(())
+    })
+    .await;
+    eventually("the pod to be evicted", || async {
+        match pods.get_opt("short").await.ok()? {
+            Some(pod) if pod.metadata.deletion_timestamp.is_none() => None,
+            _ => Some(()),
+        }
+    })
+    .await;
+    let events = events_for(&client, "default", "short").await;
+    assert!(
+        events.contains(&(
+            "TaintManagerEviction".to_owned(),
+            "Marking for deletion Pod default/short".to_owned()
+        )),
+        "{events:?}"
+    );
+
+    cluster.kubectl(&["annotate", "node", "kubarium-worker", "kubarium.dev/agent-"]);
+    eventually("the node to be Ready and untainted again", || async {
+        let node = nodes.get("kubarium-worker").await.ok()?;
+        let ready = condition(node.status.as_ref()?.conditions.as_ref(), "Ready")?;
+        (ready.status == "True" && taints(&node).is_empty()).then_some(())
+    })
+    .await;
+    eventually("its agent to finish the eviction", || async {
+        pods.get_opt("short").await.ok()?.is_none().then_some(())
+    })
+    .await;
+}
