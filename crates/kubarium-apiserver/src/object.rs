@@ -61,6 +61,17 @@ pub(crate) fn finalizers(object: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether anything still holds the object's deletion: a `metadata.finalizers` entry, or
+/// for a namespace a `spec.finalizers` one (the namespace controller's `kubernetes`), as
+/// kube-apiserver's namespace storage only deletes a namespace whose spec has none.
+pub(crate) fn held(kind: &str, object: &Value) -> bool {
+    !finalizers(object).is_empty()
+        || (kind == "Namespace"
+            && object["spec"]["finalizers"]
+                .as_array()
+                .is_some_and(|list| !list.is_empty()))
+}
+
 /// Whether deletion of the object has begun.
 pub(crate) fn deleting(object: &Value) -> bool {
     !object["metadata"]["deletionTimestamp"].is_null()

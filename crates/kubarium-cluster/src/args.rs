@@ -19,9 +19,11 @@ pub struct ClusterArgs {
     /// Address the API server listens on; keep it on loopback unless you mean otherwise
     #[arg(long, value_name = "ADDR", default_value_t = DEFAULT_LISTEN, env = "KUBARIUM_LISTEN")]
     pub listen: SocketAddr,
-    /// Number of simulated nodes
+    /// Number of simulated nodes: kubarium-control-plane, then kubarium-worker,
+    /// kubarium-worker2, … (nodes added later are kept across restarts); thousands are fine
+    /// with --runtime hollow
     #[arg(long, value_name = "N", default_value_t = DEFAULT_NODES, env = "KUBARIUM_NODES",
-          value_parser = clap::value_parser!(u32).range(0..=64))]
+          value_parser = clap::value_parser!(u32).range(0..=10_000))]
     pub nodes: u32,
     /// How nodes run pods: real Docker containers, or hollow (simulated) ones
     #[arg(long, value_enum, default_value_t = RuntimeKind::Docker, env = "KUBARIUM_RUNTIME")]

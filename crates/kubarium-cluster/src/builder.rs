@@ -32,6 +32,15 @@ pub enum RuntimeKind {
     Hollow,
 }
 
+impl From<RuntimeKind> for kubarium_node::RuntimeKind {
+    fn from(kind: RuntimeKind) -> Self {
+        match kind {
+            RuntimeKind::Docker => kubarium_node::RuntimeKind::Docker,
+            RuntimeKind::Hollow => kubarium_node::RuntimeKind::Hollow,
+        }
+    }
+}
+
 impl std::fmt::Display for RuntimeKind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(match self {
@@ -162,7 +171,7 @@ impl ClusterBuilder {
 
         // Pods tolerate a failed node for as long as the node lifecycle controller is told
         // they do: 30 s, short enough to watch (upstream's 300 s is not).
-        let controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
+        let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
         let store = crate::storage::open(data_dir.path(), config.secrets_key).await?;
         let api = ApiServer::new(kubarium_apiserver::Config {
             authenticator: Authenticator::new()
@@ -180,7 +189,18 @@ impl ClusterBuilder {
                 path: data_dir.path().join("pki"),
                 reason,
             })?;
+        controllers.ca_pem = Some(pki.ca_pem.clone());
         let control_plane = kubarium_controllers::ControlPlane::start(client.clone(), controllers);
+        let nodes = kubarium_node::NodePool::start(
+            client.clone(),
+            kubarium_node::PoolConfig {
+                nodes: config.nodes,
+                runtime: config.runtime.into(),
+                ..kubarium_node::PoolConfig::default()
+            },
+        )
+        .await
+        .map_err(Error::Nodes)?;
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(kubarium_apiserver::serve(listener, tls, router, async {
             let _ = stopped.await;
@@ -201,6 +221,7 @@ impl ClusterBuilder {
             client,
             api,
             control_plane,
+            nodes,
             stop,
             serving,
             _data_dir: data_dir,
@@ -248,6 +269,7 @@ pub struct Cluster {
     client: kube::Client,
     api: ApiServer,
     control_plane: kubarium_controllers::ControlPlane,
+    nodes: kubarium_node::NodePool,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<()>,
     _data_dir: DataDir,
@@ -296,6 +318,11 @@ impl Cluster {
         self.api.compact_history().await
     }
 
+    /// The node agents: add, remove, stop and start nodes.
+    pub fn nodes(&self) -> &kubarium_node::NodePool {
+        &self.nodes
+    }
+
     /// What the cluster was started with.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -306,6 +333,7 @@ impl Cluster {
     /// a few seconds to finish, then the data dir lock is released.
     pub async fn shutdown(self) {
         tracing::info!("cluster shutting down");
+        self.nodes.shutdown().await;
         self.control_plane.shutdown().await;
         self.api.begin_shutdown();
         let _ = self.stop.send(());

@@ -75,6 +75,9 @@ pub enum Error {
     /// The objects every cluster starts with could not be created.
     #[error("the cluster could not create its system namespaces: {0}")]
     Bootstrap(kubarium_apiserver::StatusError),
+    /// The node agents could not start.
+    #[error("the cluster's nodes could not start: {0}")]
+    Nodes(kubarium_node::Error),
     /// The serving TLS configuration was rejected.
     #[error(transparent)]
     Tls(#[from] kubarium_apiserver::ServeError),

@@ -5,7 +5,9 @@
 //! it reads, [`Informers::subscribe`] for a stream of changed objects that drives it — and
 //! [`Informers::start`] then starts one reflector per kind that was asked for. A subscription
 //! taken after `start` would miss the initial list, so `subscribe` panics in debug builds if
-//! called late.
+//! called late. Deletions do not reach subscribers (the stream carries objects that
+//! exist); a loop that must react to them takes [`Informers::deletions`] as well, as
+//! client-go handlers have `OnDelete`.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -13,12 +15,13 @@ use std::fmt::Debug;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use kube::runtime::reflector::{self, ReflectHandle, Store};
+use futures_util::{Stream, StreamExt};
+use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
+use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 
 /// Events buffered per kind for subscribers; a subscriber that falls this far behind
@@ -38,10 +41,15 @@ impl<K> Watched for K where
 
 type Starter = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 
-/// One kind's cache, and its writer until the informers start.
+/// Deleted objects buffered per kind for [`Informers::deletions`]; a receiver that falls
+/// further behind skips the oldest and logs it.
+const DELETIONS_BUFFER: usize = 4096;
+
+/// One kind's cache, and who listens to it.
 struct Informer<K: Watched> {
     reader: Store<K>,
-    writer: Arc<Mutex<Option<reflector::store::Writer<K>>>>,
+    subscribers: Arc<Mutex<Vec<mpsc::Sender<Arc<K>>>>>,
+    deleted: broadcast::Sender<Arc<K>>,
 }
 
 /// The process's shared caches, one per kind asked for.
@@ -76,35 +84,56 @@ impl Informers {
 
     /// A stream of every `K` as it is listed, added or changed (deletions are seen through
     /// the store). Take it before [`Informers::start`]: a later one would miss the list.
-    pub fn subscribe<K: Watched>(&self) -> ReflectHandle<K> {
+    pub fn subscribe<K: Watched>(&self) -> Subscription<K> {
         debug_assert!(
             !self.started.load(Ordering::Relaxed),
             "subscribe to {} before the informers start",
             K::kind(&())
         );
-        self.with::<K, _>(|informer| {
-            lock(&informer.writer)
-                .as_ref()
-                .and_then(|writer| writer.subscribe())
-                .unwrap_or_else(|| unreachable!("subscribed before start, to a shared writer"))
+        let (sender, receiver) = mpsc::channel(SUBSCRIBER_BUFFER);
+        self.with::<K, _>(|informer| lock(&informer.subscribers).push(sender));
+        Subscription { receiver }
+    }
+
+    /// A stream of every `K` deleted from the cluster, as last seen, after the store dropped
+    /// it. Take it before [`Informers::start`], like [`Informers::subscribe`].
+    pub fn deletions<K: Watched>(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
+        debug_assert!(
+            !self.started.load(Ordering::Relaxed),
+            "take deletions of {} before the informers start",
+            K::kind(&())
+        );
+        let receiver = self.with::<K, _>(|informer| informer.deleted.subscribe());
+        futures_util::stream::unfold(receiver, |mut receiver| async move {
+            loop {
+                match receiver.recv().await {
+                    Ok(object) => return Some((object, receiver)),
+                    Err(broadcast::error::RecvError::Lagged(missed)) => {
+                        tracing::warn!(kind = K::kind(&()).as_ref(), missed, "deletions dropped");
+                    }
+                    Err(broadcast::error::RecvError::Closed) => return None,
+                }
+            }
         })
     }
 
     fn with<K: Watched, T>(&self, f: impl FnOnce(&Informer<K>) -> T) -> T {
         let mut kinds = lock(&self.kinds);
         let entry = kinds.entry(TypeId::of::<K>()).or_insert_with(|| {
-            let (reader, writer) = reflector::store_shared::<K>(SUBSCRIBER_BUFFER);
-            let writer = Arc::new(Mutex::new(Some(writer)));
-            let taken = writer.clone();
+            let (reader, writer) = reflector::store::<K>();
+            let subscribers = Arc::new(Mutex::new(Vec::new()));
+            let (deleted, _) = broadcast::channel(DELETIONS_BUFFER);
+            let dispatch = subscribers.clone();
+            let deletions = deleted.clone();
             lock(&self.starters).push(Box::new(move |client| {
-                let writer = lock(&taken).take();
-                Box::pin(async move {
-                    if let Some(writer) = writer {
-                        reflect::<K>(client, writer).await;
-                    }
-                })
+                let subscribers = std::mem::take(&mut *lock(&dispatch));
+                Box::pin(reflect::<K>(client, writer, subscribers, deletions))
             }));
-            Box::new(Informer { reader, writer })
+            Box::new(Informer {
+                reader,
+                subscribers,
+                deleted,
+            })
         });
         let informer = entry
             .downcast_ref::<Informer<K>>()
@@ -123,17 +152,63 @@ impl Informers {
     }
 }
 
-/// Keeps `writer`'s cache in step with the cluster until the task is aborted.
-async fn reflect<K: Watched>(client: Client, writer: reflector::store::Writer<K>) {
+/// Keeps `writer`'s cache in step with the cluster until the task is aborted, handing each
+/// listed, added or changed object to every subscriber (waiting for room, so none misses
+/// one) and each deleted one to the deletion receivers.
+async fn reflect<K: Watched>(
+    client: Client,
+    writer: reflector::store::Writer<K>,
+    mut subscribers: Vec<mpsc::Sender<Arc<K>>>,
+    deleted: broadcast::Sender<Arc<K>>,
+) {
     let api = Api::<K>::all(client);
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
-        .reflect_shared(writer);
+        .reflect(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
-        if let Err(error) = event {
-            tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
+        match event {
+            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
+                let object = Arc::new(object);
+                let mut gone = false;
+                for subscriber in &subscribers {
+                    gone |= subscriber.send(object.clone()).await.is_err();
+                }
+                if gone {
+                    subscribers.retain(|s| !s.is_closed());
+                }
+            }
+            Ok(watcher::Event::Delete(object)) => {
+                // No receivers is fine: nobody asked for this kind's deletions.
+                let _ = deleted.send(Arc::new(object));
+            }
+            Ok(watcher::Event::Init | watcher::Event::InitDone) => {}
+            Err(error) => {
+                tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
+            }
         }
+    }
+}
+
+/// Every `K` listed, added or changed, in the order the watch saw them: what
+/// [`Informers::subscribe`] gives, to drive a kube-runtime `Controller` (for example
+/// `Controller::for_shared_stream(subscription, store)`) or a loop of one's own.
+///
+/// Unlike kube-runtime's `ReflectHandle`, it carries the object itself, so an object deleted
+/// before the subscriber reads it is still delivered instead of stalling the stream.
+#[derive(Debug)]
+pub struct Subscription<K> {
+    receiver: mpsc::Receiver<Arc<K>>,
+}
+
+impl<K> futures_util::Stream for Subscription<K> {
+    type Item = Arc<K>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Arc<K>>> {
+        self.receiver.poll_recv(cx)
     }
 }
 

@@ -47,6 +47,9 @@ pub struct Config {
     pub default_toleration_seconds: i64,
     /// Where the local volume provisioner makes the directories behind PersistentVolumes.
     pub volumes_dir: PathBuf,
+    /// The cluster CA certificate (PEM) published in every namespace as the `ca.crt` key of
+    /// the `kube-root-ca.crt` ConfigMap; none, none published.
+    pub ca_pem: Option<String>,
 }
 
 impl Config {
@@ -56,6 +59,7 @@ impl Config {
             node_monitor_grace: Duration::from_secs(20),
             default_toleration_seconds: 30,
             volumes_dir: volumes_dir.into(),
+            ca_pem: None,
         }
     }
 }

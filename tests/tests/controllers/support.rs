@@ -36,3 +36,23 @@ impl Hollow {
         kubarium_tests::kubectl(std::path::Path::new("kubectl"), &self.kubeconfig(), args)
     }
 }
+
+/// Polls `check` every 100 ms until it returns `Some`, or panics naming `what` after
+/// [`SETTLE`].
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + SETTLE;
+    loop {
+        if let Some(value) = check().await {
+            return value;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out after {SETTLE:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}

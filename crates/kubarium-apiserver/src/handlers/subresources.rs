@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use super::{Call, json, parse_object};
 use crate::StatusError;
-use crate::object::{self, set_meta};
+use crate::object;
 
 pub(crate) async fn handle(
     call: &mut Call,
@@ -188,27 +188,10 @@ async fn finalize(call: &mut Call, body: &[u8]) -> Result<Response, StatusError>
     let old = super::read::parse(&current)?;
     let mut object = old.clone();
     object["spec"]["finalizers"] = new["spec"]["finalizers"].clone();
+    // A terminating namespace left with no finalizers is deleted by the update itself.
     let stored = super::write::replace(call, &name, &old, object, current.mod_revision).await?;
-    let mut stored: Value =
+    let stored: Value =
         serde_json::from_slice(&stored).map_err(|e| StatusError::internal(e.to_string()))?;
-    // A terminating namespace with no finalizers left is gone.
-    if object::deleting(&stored)
-        && stored["spec"]["finalizers"]
-            .as_array()
-            .is_none_or(Vec::is_empty)
-        && object::finalizers(&stored).is_empty()
-    {
-        let key = call.target.resource.key(None, &name);
-        let rv = stored["metadata"]["resourceVersion"]
-            .as_str()
-            .and_then(|rv| rv.parse().ok());
-        call.server
-            .store()
-            .delete(&key, rv)
-            .await
-            .map_err(|e| super::store_error(call, &name, e))?;
-        set_meta(&mut stored, "finalizers", None);
-    }
     Ok(json(StatusCode::OK, stored.to_string()))
 }
 
@@ -249,8 +232,35 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
             &format!("pod {name} is already assigned to node \"{assigned}\""),
         ));
     }
+    // A Binding's uid is a precondition on the pod's, as upstream's binding REST has it.
+    if let Some(uid) = binding["metadata"]["uid"]
+        .as_str()
+        .filter(|uid| !uid.is_empty())
+        && old["metadata"]["uid"].as_str() != Some(uid)
+    {
+        return Err(StatusError::conflict(
+            call.target.resource,
+            &name,
+            &format!(
+                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
+                old["metadata"]["uid"].as_str().unwrap_or_default()
+            ),
+        ));
+    }
     let mut pod = old.clone();
     pod["spec"]["nodeName"] = Value::from(node);
+    // The Binding's annotations are copied onto the pod (the scheduler records its decision
+    // this way), as upstream's binding REST does.
+    if let Some(annotations) = binding["metadata"]["annotations"].as_object()
+        && !annotations.is_empty()
+    {
+        if !pod["metadata"]["annotations"].is_object() {
+            pod["metadata"]["annotations"] = json!({});
+        }
+        for (key, value) in annotations {
+            pod["metadata"]["annotations"][key] = value.clone();
+        }
+    }
     let conditions = pod["status"]["conditions"]
         .as_array()
         .cloned()
@@ -261,7 +271,11 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
         .collect();
     conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()}));
     pod["status"]["conditions"] = Value::from(conditions);
-    super::write::replace(call, &name, &old, pod, current.mod_revision).await?;
+    // Binding is the one write that may set spec.nodeName, which pod updates may not change:
+    // the update checks run against the pod as if it were already assigned.
+    let mut assigned = old;
+    assigned["spec"]["nodeName"] = pod["spec"]["nodeName"].clone();
+    super::write::replace(call, &name, &assigned, pod, current.mod_revision).await?;
     Ok(success(StatusCode::CREATED))
 }
 
@@ -354,4 +368,130 @@ fn stream(call: &Call, sub: &str) -> Result<Response, StatusError> {
     Err(StatusError::service_unavailable(format!(
         "cannot {sub} pod {name}: no node agent serves node {node:?}; node agents connect when the cluster runs nodes"
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use axum::body::Body;
+    use http::Request;
+    use serde_json::{Value, json};
+
+    use crate::testing::{self, TOKEN};
+
+    async fn post(server: &crate::ApiServer, uri: &str, object: Value) -> (u16, Value) {
+        let request = Request::post(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(object.to_string()))
+            .unwrap();
+        let (response, body) = testing::send(server, request).await;
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&body).unwrap(),
+        )
+    }
+
+    #[tokio::test]
+    async fn binding_assigns_the_node_and_copies_its_annotations() {
+        let server = testing::server();
+        post(
+            &server,
+            "/api/v1/namespaces",
+            json!({"metadata": {"name": "shop"}}),
+        )
+        .await;
+        let pod = json!({
+            "metadata": {"name": "web-0", "annotations": {"keep": "me"}},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let (code, created) = post(&server, "/api/v1/namespaces/shop/pods", pod).await;
+        assert_eq!(code, 201, "{created}");
+
+        let binding = |uid: &str| {
+            json!({
+                "metadata": {"name": "web-0", "uid": uid,
+                             "annotations": {"scheduler.kubarium.dev/decision": "{\"node\":\"n1\"}"}},
+                "target": {"kind": "Node", "apiVersion": "v1", "name": "n1"},
+            })
+        };
+        let uri = "/api/v1/namespaces/shop/pods/web-0/binding";
+        let (code, status) = post(&server, uri, binding("not-the-uid")).await;
+        assert_eq!(code, 409, "{status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("Precondition failed: UID in precondition: not-the-uid"),
+            "{status}"
+        );
+
+        let uid = created["metadata"]["uid"].as_str().unwrap();
+        let (code, status) = post(&server, uri, binding(uid)).await;
+        assert_eq!(code, 201, "{status}");
+        let (_, pod) = testing::get(&server, "/api/v1/namespaces/shop/pods/web-0").await;
+        let pod: Value = serde_json::from_str(&pod).unwrap();
+        assert_eq!(pod["spec"]["nodeName"], "n1");
+        assert_eq!(
+            pod["metadata"]["annotations"],
+            json!({"keep": "me", "scheduler.kubarium.dev/decision": "{\"node\":\"n1\"}"})
+        );
+        assert_eq!(pod["status"]["conditions"][0]["type"], "PodScheduled");
+        assert_eq!(pod["status"]["conditions"][0]["status"], "True");
+
+        let (code, status) = post(&server, uri, binding(uid)).await;
+        assert_eq!(code, 409, "{status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("is already assigned to node \"n1\""),
+            "{status}"
+        );
+    }
+
+    async fn call(server: &crate::ApiServer, method: &str, uri: &str, body: Value) -> (u16, Value) {
+        let request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let (response, text) = testing::send(server, request).await;
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_namespace_goes_only_once_finalized() {
+        let server = testing::server();
+        let (code, _) = post(
+            &server,
+            "/api/v1/namespaces",
+            json!({"metadata": {"name": "shop"}}),
+        )
+        .await;
+        assert_eq!(code, 201);
+        let delete = json!({"kind": "DeleteOptions", "apiVersion": "v1"});
+        let (code, deleting) = call(&server, "DELETE", "/api/v1/namespaces/shop", delete).await;
+        assert_eq!(code, 200);
+        assert_eq!(deleting["status"]["phase"], "Terminating");
+        assert!(deleting["metadata"]["deletionTimestamp"].is_string());
+        // A status update does not end it while `kubernetes` is in spec.finalizers.
+        let uri = "/api/v1/namespaces/shop/status";
+        let (code, _) = call(&server, "PUT", uri, deleting.clone()).await;
+        assert_eq!(code, 200);
+        let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
+        assert_eq!(response.status().as_u16(), 200);
+        // Finalizing removes the last finalizer, and with it the namespace.
+        let mut finalized = deleting;
+        finalized["spec"]["finalizers"] = json!([]);
+        let uri = "/api/v1/namespaces/shop/finalize";
+        let (code, _) = call(&server, "PUT", uri, finalized).await;
+        assert_eq!(code, 200);
+        let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
+        assert_eq!(response.status().as_u16(), 404);
+    }
 }

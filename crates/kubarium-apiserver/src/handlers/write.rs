@@ -374,7 +374,7 @@ pub(crate) async fn replace(
     }
     let key = resource.key(call.target.namespace.as_deref(), name);
     let store = call.server.store();
-    if object::deleting(&object) && object::finalizers(&object).is_empty() {
+    if object::deleting(&object) && !object::held(resource.kind, &object) {
         // The last finalizer is gone: deletion completes now.
         let (deleted, _) = store
             .delete(&key, Some(expected))
@@ -532,7 +532,8 @@ async fn delete_object(
     }
     let key = resource.key(call.target.namespace.as_deref(), name);
     let store = call.server.store();
-    if finalizers.is_empty() && grace == 0 {
+    let spec_held = resource.kind == "Namespace" && object::held(resource.kind, &object);
+    if finalizers.is_empty() && grace == 0 && !spec_held {
         let (deleted, _) = store
             .delete(&key, Some(current.mod_revision))
             .await

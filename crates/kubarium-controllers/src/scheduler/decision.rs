@@ -1,0 +1,213 @@
+//! Why a pod went where it did, or why it is pending: upstream's FitError message, and the
+//! decision record the scheduler leaves on each pod as the annotation
+//! `scheduler.kubarium.dev/decision` ([`ANNOTATION`]).
+//!
+//! The record is compact JSON, bounded whatever the cluster's size:
+//!
+//! ```json
+//! {"node":"kubarium-worker","nodes":3,"evaluated":3,"feasible":2,
+//!  "rejected":[{"plugin":"TaintToleration","reason":"node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }","count":1,"nodes":["kubarium-control-plane"]}],
+//!  "scores":[{"node":"kubarium-worker","total":387,"plugins":{"NodeResourcesFit":97,…}},…]}
+//! ```
+//!
+//! - `node`: the node chosen (absent while the pod is unschedulable); `message`: the
+//!   PodScheduled condition's message when it is unschedulable.
+//! - `nodes`: nodes in the cluster; `evaluated`: nodes the filters ran on (on large clusters
+//!   the search stops once enough feasible nodes are found, as upstream's
+//!   percentageOfNodesToScore); `feasible`: nodes that passed every filter.
+//! - `rejected`: one entry per (plugin, reason) with the number of nodes and at most
+//!   [`NODES_PER_REASON`] of their names, most common first.
+//! - `scores`: the [`SCORED_NODES`] best feasible nodes, best first, each plugin's score
+//!   (0–100, before weighting) and the weighted `total`; `weights` gives the weights.
+//!   With a single feasible node nothing is scored, as upstream.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde::{Deserialize, Serialize};
+
+use super::filters::Rejection;
+use super::scores::{NodeScore, PLUGINS};
+
+/// The pod annotation holding the decision.
+pub const ANNOTATION: &str = "scheduler.kubarium.dev/decision";
+/// Node names kept per rejection reason.
+pub const NODES_PER_REASON: usize = 10;
+/// Feasible nodes kept with their scores.
+pub const SCORED_NODES: usize = 5;
+/// Upstream truncates event notes to this length.
+const EVENT_NOTE_LIMIT: usize = 1024;
+
+/// A scheduling decision, as recorded on the pod.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// The node the pod was bound to; absent when no node fits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+    /// Nodes in the cluster.
+    pub nodes: u32,
+    /// Nodes the filters ran on.
+    pub evaluated: u32,
+    /// Nodes that passed every filter.
+    pub feasible: u32,
+    /// Rejected nodes, grouped by plugin and reason, most common first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rejected: Vec<Rejected>,
+    /// The best feasible nodes with their scores, best first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub scores: Vec<Scored>,
+    /// Each score plugin's weight (present with `scores`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub weights: BTreeMap<String, i64>,
+    /// Why the pod is unschedulable (its PodScheduled condition's message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Nodes one filter plugin rejected for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rejected {
+    /// The filter plugin, e.g. `TaintToleration`.
+    pub plugin: String,
+    /// Upstream's reason, e.g. `Insufficient cpu`.
+    pub reason: String,
+    /// How many nodes.
+    pub count: u32,
+    /// Some of their names (at most [`NODES_PER_REASON`]).
+    pub nodes: Vec<String>,
+}
+
+/// A feasible node's scores.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scored {
+    /// The node.
+    pub node: String,
+    /// The weighted sum of the plugins' scores.
+    pub total: i64,
+    /// Each score plugin's normalised score, 0–100.
+    pub plugins: BTreeMap<String, i64>,
+}
+
+impl Decision {
+    /// A decision from a cycle's outcome: `rejections` per rejected node, `scored` the
+    /// feasible nodes with their scores (empty when only one was feasible).
+    pub(crate) fn new(
+        nodes: usize,
+        evaluated: usize,
+        feasible: usize,
+        rejections: &[(&str, Rejection)],
+        scored: &[(&str, &NodeScore)],
+    ) -> Self {
+        let mut groups: HashMap<(&str, &str), Rejected> = HashMap::new();
+        for (node, rejection) in rejections {
+            for reason in &rejection.reasons {
+                let group = groups
+                    .entry((rejection.plugin, reason))
+                    .or_insert_with(|| Rejected {
+                        plugin: rejection.plugin.to_owned(),
+                        reason: reason.clone(),
+                        count: 0,
+                        nodes: Vec::new(),
+                    });
+                group.count += 1;
+                if group.nodes.len() < NODES_PER_REASON {
+                    group.nodes.push((*node).to_owned());
+                }
+            }
+        }
+        let mut rejected: Vec<Rejected> = groups.into_values().collect();
+        rejected.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+        for group in &mut rejected {
+            group.nodes.sort();
+        }
+        let mut best: Vec<&(&str, &NodeScore)> = scored.iter().collect();
+        best.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(b.0)));
+        let scores: Vec<Scored> = best
+            .into_iter()
+            .take(SCORED_NODES)
+            .map(|(node, score)| Scored {
+                node: (*node).to_owned(),
+                total: score.total,
+                plugins: PLUGINS
+                    .iter()
+                    .zip(score.plugins)
+                    .map(|((name, _), s)| ((*name).to_owned(), s))
+                    .collect(),
+            })
+            .collect();
+        let weights = if scores.is_empty() {
+            BTreeMap::new()
+        } else {
+            PLUGINS.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect()
+        };
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        Self {
+            node: None,
+            nodes: count(nodes),
+            evaluated: count(evaluated),
+            feasible: count(feasible),
+            rejected,
+            scores,
+            weights,
+            message: None,
+        }
+    }
+
+    /// The annotation's value.
+    pub fn to_annotation(&self) -> String {
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// Parses an annotation's value.
+    pub fn from_annotation(value: &str) -> Option<Self> {
+        serde_json::from_str(value).ok()
+    }
+}
+
+/// Upstream's histogram of reasons: "N reason" per distinct reason, sorted as strings.
+fn histogram<'r>(reasons: impl Iterator<Item = &'r str>) -> String {
+    let mut counts: HashMap<&str, usize> = HashMap::new();
+    for reason in reasons {
+        *counts.entry(reason).or_default() += 1;
+    }
+    let mut parts: Vec<String> = counts.iter().map(|(r, n)| format!("{n} {r}")).collect();
+    parts.sort();
+    parts.join(", ")
+}
+
+/// `FitError.Error()`: "0/N nodes are available: <reasons>." then, when preemption could
+/// not help, " <postfilter message>." — hence upstream's closing "..".
+pub(crate) fn fit_error(nodes: usize, reasons: &[Vec<String>], postfilter: Option<&str>) -> String {
+    let mut message = format!("0/{nodes} nodes are available:");
+    let filter = histogram(reasons.iter().flatten().map(String::as_str));
+    if !filter.is_empty() {
+        message.push_str(&format!(" {filter}."));
+    }
+    if let Some(post) = postfilter.filter(|p| !p.is_empty()) {
+        message.push_str(&format!(" {post}."));
+    }
+    message
+}
+
+/// DefaultPreemption's PostFilter message when no node has preemption candidates.
+pub(crate) fn preemption(nodes: usize, reasons: &[Vec<String>]) -> String {
+    format!("preemption: {}", fit_error(nodes, reasons, None))
+}
+
+/// The message when the cluster has no nodes at all (`ErrNoNodesAvailable`).
+pub(crate) const NO_NODES: &str = "no nodes available to schedule pods";
+
+/// An event note as upstream truncates it.
+pub(crate) fn event_note(message: &str) -> String {
+    if message.len() <= EVENT_NOTE_LIMIT {
+        return message.to_owned();
+    }
+    let suffix = " ...";
+    let mut end = EVENT_NOTE_LIMIT - suffix.len();
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}{suffix}", &message[..end])
+}

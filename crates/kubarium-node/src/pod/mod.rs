@@ -1,0 +1,525 @@
+//! One pod's worker, as the kubelet's pod workers: it runs the pod's sandbox, init
+//! containers in order, then its containers; restarts them per `restartPolicy` with the
+//! crash-loop back-off; reports the pod's status through the `status` subresource; and, when
+//! the pod is being deleted, stops its containers and finishes the deletion.
+//!
+//! A worker waits on its pod's updates, its containers' exits, a back-off timer, and its
+//! node's agent being stopped (a stopped agent's workers do nothing until it starts again,
+//! like a crashed kubelet's; their containers keep running). It never polls.
+
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures_util::future::{self, Either};
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{ContainerStatus as ApiStatus, ObjectReference, Pod, PodStatus};
+use kubarium_controllers::events::EventType;
+use kube::api::{DeleteParams, Preconditions};
+use kube::{Api, Resource};
+use tokio::sync::watch;
+
+use crate::node::NodeIdentity;
+use crate::pool::Shared;
+use crate::runtime::{
+    ContainerConfig, ContainerId, ContainerState, ContainerStatus, SandboxConfig, SandboxId,
+};
+use crate::status;
+
+mod report;
+
+/// How long to wait before retrying a failed API request.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// One container of the pod, as the worker tracks it.
+#[derive(Debug, Default)]
+struct Slot {
+    name: String,
+    image: String,
+    init: bool,
+    /// The container now in the runtime (running, or exited and not yet replaced).
+    current: Option<ContainerStatus>,
+    /// The one before it, for `lastState`.
+    last: Option<ContainerStatus>,
+    /// What an earlier agent reported, for a pod adopted after a restart.
+    adopted: Option<ApiStatus>,
+    restarts: i32,
+    backoff: Option<Duration>,
+    last_start: Option<Instant>,
+    /// Waiting in CrashLoopBackOff with this message.
+    crash_loop: Option<String>,
+}
+
+impl Slot {
+    fn exit_code(&self) -> Option<i32> {
+        match &self.current {
+            Some(ContainerStatus {
+                state: ContainerState::Exited { exit_code, .. },
+                ..
+            }) => Some(*exit_code),
+            Some(_) => None,
+            None => self
+                .adopted
+                .as_ref()
+                .and_then(|status| status.state.as_ref())
+                .and_then(|state| state.terminated.as_ref())
+                .map(|terminated| terminated.exit_code),
+        }
+    }
+
+    fn running(&self) -> Option<&ContainerId> {
+        match &self.current {
+            Some(
+                status @ ContainerStatus {
+                    state: ContainerState::Running { .. },
+                    ..
+                },
+            ) => Some(&status.id),
+            _ => None,
+        }
+    }
+
+    fn never_started(&self) -> bool {
+        self.current.is_none() && self.exit_code().is_none()
+    }
+}
+
+/// Starts the worker of `pod` on `node`. It runs until the pod is deleted or `updates`'
+/// sender is dropped.
+pub(crate) fn spawn(
+    shared: Arc<Shared>,
+    node: Arc<NodeIdentity>,
+    running: watch::Receiver<bool>,
+    updates: watch::Receiver<Arc<Pod>>,
+) -> tokio::task::AbortHandle {
+    let pod = updates.borrow().clone();
+    let namespace = pod
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".to_owned());
+    let slots = |init: bool| {
+        let spec = pod.spec.as_ref();
+        let containers = if init {
+            spec.and_then(|s| s.init_containers.clone())
+                .unwrap_or_default()
+        } else {
+            spec.map(|s| s.containers.clone()).unwrap_or_default()
+        };
+        let previous = pod.status.as_ref().and_then(|s| {
+            if init {
+                s.init_container_statuses.clone()
+            } else {
+                s.container_statuses.clone()
+            }
+        });
+        containers
+            .into_iter()
+            .map(|container| {
+                let adopted = previous
+                    .iter()
+                    .flatten()
+                    .find(|status| status.name == container.name)
+                    .cloned();
+                Slot {
+                    restarts: adopted.as_ref().map_or(0, |s| s.restart_count),
+                    adopted: adopted.filter(|s| {
+                        s.state
+                            .as_ref()
+                            .is_some_and(|state| state.terminated.is_some())
+                    }),
+                    name: container.name,
+                    image: container.image.unwrap_or_default(),
+                    init,
+                    ..Slot::default()
+                }
+            })
+            .collect::<Vec<_>>()
+    };
+    let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+    let worker = Worker {
+        api: Api::namespaced(shared.client.clone(), &namespace),
+        init: slots(true),
+        main: slots(false),
+        finished: matches!(phase.as_deref(), Some("Succeeded" | "Failed")),
+        shared,
+        node,
+        running,
+        updates,
+        pod,
+        sandbox: None,
+        ip: None,
+        posted: None,
+    };
+    tokio::spawn(worker.run()).abort_handle()
+}
+
+struct Worker {
+    shared: Arc<Shared>,
+    node: Arc<NodeIdentity>,
+    running: watch::Receiver<bool>,
+    updates: watch::Receiver<Arc<Pod>>,
+    pod: Arc<Pod>,
+    api: Api<Pod>,
+    sandbox: Option<SandboxId>,
+    init: Vec<Slot>,
+    main: Vec<Slot>,
+    ip: Option<Ipv4Addr>,
+    /// The status last posted, to post only changes.
+    posted: Option<PodStatus>,
+    /// The pod has run to completion: nothing more is started.
+    finished: bool,
+}
+
+impl Worker {
+    fn name(&self) -> &str {
+        self.pod.metadata.name.as_deref().unwrap_or_default()
+    }
+
+    fn uid(&self) -> String {
+        self.pod.metadata.uid.clone().unwrap_or_default()
+    }
+
+    fn policy(&self) -> String {
+        self.pod
+            .spec
+            .as_ref()
+            .and_then(|spec| spec.restart_policy.clone())
+            .unwrap_or_else(|| "Always".to_owned())
+    }
+
+    async fn run(mut self) {
+        loop {
+            while !*self.running.borrow_and_update() {
+                tokio::select! {
+                    changed = self.running.changed() => if changed.is_err() { return self.cleanup().await },
+                    changed = self.updates.changed() => if changed.is_err() { return self.cleanup().await },
+                }
+            }
+            self.pod = self.updates.borrow_and_update().clone();
+            if self.pod.metadata.deletion_timestamp.is_some() {
+                if self.terminate().await {
+                    return;
+                }
+                tokio::time::sleep(RETRY).await;
+                continue;
+            }
+            self.refresh().await;
+            let mut wake = if self.finished {
+                None
+            } else {
+                self.advance().await
+            };
+            if !self.report().await {
+                wake = Some(wake.map_or(RETRY, |w| w.min(RETRY)));
+            }
+            let runtime = self.shared.runtime.clone();
+            let running: Vec<ContainerId> = self
+                .init
+                .iter()
+                .chain(&self.main)
+                .filter_map(|slot| slot.running().cloned())
+                .collect();
+            let exits = if running.is_empty() {
+                Either::Left(future::pending())
+            } else {
+                Either::Right(future::select_all(
+                    running.iter().map(|id| runtime.wait_container(id)),
+                ))
+            };
+            let timer = match wake {
+                Some(wake) => Either::Left(tokio::time::sleep(wake)),
+                None => Either::Right(future::pending()),
+            };
+            tokio::select! {
+                changed = self.updates.changed() => if changed.is_err() { return self.cleanup().await },
+                _ = self.running.changed() => {}
+                _ = exits => {}
+                () = timer => {}
+            }
+        }
+    }
+
+    /// Re-reads the state of every container in the runtime.
+    async fn refresh(&mut self) {
+        let runtime = self.shared.runtime.clone();
+        for slot in self.init.iter_mut().chain(self.main.iter_mut()) {
+            if let Some(current) = &slot.current
+                && let Ok(status) = runtime.container_status(&current.id).await
+            {
+                slot.current = Some(status);
+            }
+        }
+    }
+
+    /// Starts what should run now; returns when to look again for a back-off to end.
+    async fn advance(&mut self) -> Option<Duration> {
+        if self.sandbox.is_none() {
+            let config = SandboxConfig {
+                namespace: self.pod.metadata.namespace.clone().unwrap_or_default(),
+                name: self.name().to_owned(),
+                uid: self.uid(),
+                restart_policy: self.policy(),
+                annotations: self.pod.metadata.annotations.clone().unwrap_or_default(),
+            };
+            match self.shared.runtime.run_pod_sandbox(config).await {
+                Ok(sandbox) => self.sandbox = Some(sandbox),
+                Err(error) => {
+                    tracing::warn!(pod = self.name(), %error, "could not run the pod sandbox");
+                    return Some(RETRY);
+                }
+            }
+        }
+        let policy = self.policy();
+        for index in 0..self.init.len() {
+            let slot = &self.init[index];
+            if slot.running().is_some() {
+                return None;
+            }
+            match slot.exit_code() {
+                Some(0) => continue,
+                None => return self.start(true, index).await,
+                Some(_) if policy == "Never" => {
+                    self.finish().await;
+                    return None;
+                }
+                Some(_) => return self.restart_after_backoff(true, index).await,
+            }
+        }
+        let mut wake: Option<Duration> = None;
+        for index in 0..self.main.len() {
+            let slot = &self.main[index];
+            let next = if slot.never_started() {
+                self.start(false, index).await
+            } else {
+                match slot.exit_code() {
+                    Some(code) if status::should_restart(&policy, code) => {
+                        self.restart_after_backoff(false, index).await
+                    }
+                    _ => None,
+                }
+            };
+            wake = match (wake, next) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        let done = self.main.iter().all(|slot| {
+            slot.exit_code()
+                .is_some_and(|code| !status::should_restart(&policy, code))
+        });
+        if done {
+            self.finish().await;
+        }
+        wake
+    }
+
+    fn slot(&mut self, init: bool, index: usize) -> &mut Slot {
+        if init {
+            &mut self.init[index]
+        } else {
+            &mut self.main[index]
+        }
+    }
+
+    fn container_ref(&self, slot: &Slot) -> ObjectReference {
+        let mut reference = self.pod.object_ref(&());
+        reference.field_path = Some(format!(
+            "spec.{}{{{}}}",
+            if slot.init {
+                "initContainers"
+            } else {
+                "containers"
+            },
+            slot.name
+        ));
+        reference
+    }
+
+    fn event(&self, slot: &Slot, kind: EventType, reason: &str, message: String) {
+        self.shared
+            .recorder
+            .record(self.container_ref(slot), kind, reason, message);
+    }
+
+    /// Starts a container, with the kubelet's Pulled, Created and Started events.
+    async fn start(&mut self, init: bool, index: usize) -> Option<Duration> {
+        let Some(sandbox) = self.sandbox.clone() else {
+            return Some(RETRY);
+        };
+        let slot = if init {
+            &self.init[index]
+        } else {
+            &self.main[index]
+        };
+        let config = ContainerConfig {
+            name: slot.name.clone(),
+            image: slot.image.clone(),
+            init,
+            attempt: slot.restarts,
+        };
+        self.event(
+            slot,
+            EventType::Normal,
+            "Pulled",
+            format!(
+                "Container image \"{}\" already present on machine",
+                slot.image
+            ),
+        );
+        let runtime = self.shared.runtime.clone();
+        let started = match runtime.start_container(&sandbox, config).await {
+            Ok(id) => runtime.container_status(&id).await,
+            Err(error) => Err(error),
+        };
+        match started {
+            Ok(status) => {
+                let slot = self.slot(init, index);
+                slot.current = Some(status);
+                slot.crash_loop = None;
+                slot.last_start = Some(Instant::now());
+                let slot = if init {
+                    &self.init[index]
+                } else {
+                    &self.main[index]
+                };
+                self.event(
+                    slot,
+                    EventType::Normal,
+                    "Created",
+                    format!("Created container: {}", slot.name),
+                );
+                self.event(
+                    slot,
+                    EventType::Normal,
+                    "Started",
+                    format!("Started container {}", slot.name),
+                );
+                None
+            }
+            Err(error) => {
+                tracing::warn!(pod = self.name(), %error, "could not start a container");
+                Some(RETRY)
+            }
+        }
+    }
+
+    /// Restarts an exited container once its back-off has passed; until then it waits in
+    /// CrashLoopBackOff.
+    async fn restart_after_backoff(&mut self, init: bool, index: usize) -> Option<Duration> {
+        let pod_name = status::format_pod(&self.pod);
+        let slot = self.slot(init, index);
+        let since_finished = match &slot.current {
+            Some(ContainerStatus {
+                state: ContainerState::Exited { finished_at, .. },
+                ..
+            }) => Timestamp::now().duration_since(*finished_at).unsigned_abs(),
+            _ => Duration::MAX,
+        };
+        let since_start = slot.last_start.map_or(Duration::MAX, |at| at.elapsed());
+        if status::in_backoff(slot.backoff, since_finished, since_start) {
+            let backoff = slot.backoff.unwrap_or(status::BACKOFF_INITIAL);
+            let entering = slot.crash_loop.is_none();
+            slot.crash_loop = Some(format!(
+                "back-off {} restarting failed container={} pod={pod_name}",
+                status::go_duration(backoff),
+                slot.name
+            ));
+            let slot = if init {
+                &self.init[index]
+            } else {
+                &self.main[index]
+            };
+            if entering {
+                let message = format!(
+                    "Back-off restarting failed container {} in pod {pod_name}",
+                    slot.name
+                );
+                self.event(slot, EventType::Warning, "BackOff", message);
+            }
+            return Some(backoff.saturating_sub(since_finished));
+        }
+        slot.backoff = Some(status::next_backoff(slot.backoff, since_start));
+        if let Some(old) = slot.current.take() {
+            let runtime = self.shared.runtime.clone();
+            let _ = runtime.remove_container(&old.id).await;
+            let slot = self.slot(init, index);
+            slot.last = Some(old);
+        }
+        let slot = self.slot(init, index);
+        slot.restarts += 1;
+        slot.adopted = None;
+        self.start(init, index).await
+    }
+
+    /// The pod has run to completion: its sandbox goes, its statuses stay.
+    async fn finish(&mut self) {
+        self.finished = true;
+        if let Some(sandbox) = self.sandbox.take() {
+            let _ = self.shared.runtime.remove_pod_sandbox(&sandbox).await;
+        }
+    }
+
+    /// Stops the pod's containers and deletes it for good; `false` to try again.
+    async fn terminate(&mut self) -> bool {
+        let grace = self
+            .pod
+            .metadata
+            .deletion_grace_period_seconds
+            .or_else(|| {
+                self.pod
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.termination_grace_period_seconds)
+            })
+            .unwrap_or(30);
+        let grace = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
+        let runtime = self.shared.runtime.clone();
+        for slot in self.init.iter().chain(&self.main) {
+            if let Some(id) = slot.running() {
+                self.event(
+                    slot,
+                    EventType::Normal,
+                    "Killing",
+                    format!("Stopping container {}", slot.name),
+                );
+                let _ = runtime.stop_container(id, grace).await;
+            }
+        }
+        self.refresh().await;
+        for slot in self.init.iter_mut().chain(self.main.iter_mut()) {
+            slot.crash_loop = None;
+        }
+        self.finished = true;
+        if let Some(sandbox) = self.sandbox.take() {
+            let _ = runtime.remove_pod_sandbox(&sandbox).await;
+        }
+        let _ = self.report().await;
+        let params = DeleteParams {
+            grace_period_seconds: Some(0),
+            preconditions: Some(Preconditions {
+                uid: self.pod.metadata.uid.clone(),
+                resource_version: None,
+            }),
+            ..DeleteParams::default()
+        };
+        match self.api.delete(self.name(), &params).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(response)) if response.code == 404 || response.code == 409 => {}
+            Err(error) => {
+                tracing::debug!(pod = self.name(), %error, "could not finish deleting the pod");
+                return false;
+            }
+        }
+        self.node.release(&self.uid());
+        true
+    }
+
+    /// The pod is gone (or its node is): its containers go, without API requests.
+    async fn cleanup(mut self) {
+        if let Some(sandbox) = self.sandbox.take() {
+            let _ = self.shared.runtime.remove_pod_sandbox(&sandbox).await;
+        }
+        self.node.release(&self.uid());
+    }
+}

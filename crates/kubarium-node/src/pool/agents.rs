@@ -1,0 +1,315 @@
+//! The agents' side of the pool: the node watch that makes, pauses and ends agents, node
+//! registration and status, node events, and the one timer that renews every Lease.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, ObjectReference};
+use kubarium_controllers::events::EventType;
+use kube::Api;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, watcher};
+use serde_json::json;
+use tokio::sync::watch;
+
+use super::{Agent, CONCURRENCY, SLOTS, Shared, is_stopped, label, lock};
+use crate::node::{
+    self, CONTROL_PLANE, LEASE_NAMESPACE, LEASE_RENEW, MANAGED_LABEL, NodeIdentity, RUNTIME_LABEL,
+    STATUS_REPORT,
+};
+
+impl Shared {
+    /// Makes or updates the agent of `node`, and has it post its status if it should.
+    pub(super) fn on_node(self: &Arc<Self>, node: Node) {
+        let Some(name) = node.metadata.name.clone() else {
+            return;
+        };
+        let mut state = lock(&self.state);
+        let managed = label(&node, MANAGED_LABEL) == Some("true");
+        if !managed && !state.agents.contains_key(&name) {
+            return;
+        }
+        let stopped = is_stopped(&node);
+        if !state.agents.contains_key(&name) {
+            let taken: HashSet<u32> = state.agents.values().map(|a| a.identity.index).collect();
+            let index = node
+                .spec
+                .as_ref()
+                .and_then(|spec| spec.pod_cidr.as_deref())
+                .and_then(node::index_of_cidr)
+                .unwrap_or_else(|| (0..).find(|i| !taken.contains(i)).unwrap_or(0));
+            let (running, _) = watch::channel(!stopped);
+            state.agents.insert(
+                name.clone(),
+                Agent {
+                    identity: Arc::new(NodeIdentity::new(&name, index)),
+                    uid: None,
+                    running,
+                    conditions: Vec::new(),
+                    syncing: false,
+                    needs_sync: false,
+                    last_status: None,
+                },
+            );
+            tracing::info!(node = %name, stopped, "node agent started");
+            let waiting: Vec<String> = state
+                .pods
+                .iter()
+                .filter(|(_, entry)| entry.node == name && entry.worker.is_none())
+                .map(|(uid, _)| uid.clone())
+                .collect();
+            for uid in waiting {
+                self.spawn_worker(&mut state, &uid);
+            }
+        }
+        let Some(agent) = state.agents.get_mut(&name) else {
+            return;
+        };
+        agent.uid = node.metadata.uid.clone();
+        agent.conditions = node
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.clone())
+            .unwrap_or_default();
+        let was_running = *agent.running.borrow();
+        if was_running == stopped {
+            tracing::info!(node = %name, "node agent {}", if stopped { "stopped" } else { "started again" });
+            agent.running.send_replace(!stopped);
+        }
+        if !stopped && (!was_running || agent.last_status.is_none()) && !agent.syncing {
+            self.node_event(&name, "Starting", "Starting kubelet.".to_owned());
+        }
+        if stopped || agent.syncing {
+            return;
+        }
+        let desired = node::ready_status(&self.runtime.ready());
+        let ready = agent
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map(|c| c.status.as_str());
+        let registered = label(&node, RUNTIME_LABEL) == Some(self.runtime.name())
+            && node.spec.as_ref().is_some_and(|s| s.pod_cidr.is_some());
+        if ready != Some(desired) || !registered || !was_running {
+            agent.syncing = true;
+            let shared = self.clone();
+            tokio::spawn(async move { shared.sync_node(&name, Some(node)).await });
+        }
+    }
+
+    /// Ends the agent of a deleted node; its pods' workers clean up their containers.
+    fn on_node_deleted(&self, name: &str) {
+        let mut state = lock(&self.state);
+        if state.agents.remove(name).is_some() {
+            tracing::info!(node = %name, "node deleted; its agent ends");
+        }
+        for entry in state.pods.values_mut() {
+            if entry.node == name {
+                entry.worker = None;
+            }
+        }
+    }
+
+    /// Registers `node`'s labels and pod CIDR if they are missing, then posts its status.
+    async fn sync_node(self: Arc<Self>, name: &str, node: Option<Node>) {
+        let identity = lock(&self.state)
+            .agents
+            .get(name)
+            .map(|a| a.identity.clone());
+        let Some(identity) = identity else { return };
+        let _permit = self.requests.acquire().await;
+        let api = Api::<Node>::all(self.client.clone());
+        let mut ok = true;
+        if let Some(node) = node {
+            let registered = label(&node, RUNTIME_LABEL) == Some(self.runtime.name())
+                && node.spec.as_ref().is_some_and(|s| s.pod_cidr.is_some());
+            if !registered {
+                let mut patch = json!({
+                    "metadata": {
+                        "labels": node::labels(name, self.runtime.name(), name == CONTROL_PLANE),
+                        "annotations": node::annotations(),
+                    }
+                });
+                if node
+                    .spec
+                    .as_ref()
+                    .and_then(|s| s.pod_cidr.as_ref())
+                    .is_none()
+                {
+                    patch["spec"] = json!({
+                        "podCIDR": identity.pod_cidr(),
+                        "podCIDRs": [identity.pod_cidr()],
+                    });
+                }
+                if let Err(error) = api
+                    .patch(name, &PatchParams::default(), &Patch::Merge(patch))
+                    .await
+                {
+                    tracing::debug!(node = name, %error, "could not register the node");
+                    ok = false;
+                }
+            }
+        }
+        let previous = lock(&self.state)
+            .agents
+            .get(name)
+            .map(|a| a.conditions.clone())
+            .unwrap_or_default();
+        if ok {
+            let report = node::Report {
+                identity: &identity,
+                capacity: &self.capacity,
+                kubelet_version: &self.kubelet_version,
+                runtime_version: self.runtime.version(),
+                runtime_ready: self.runtime.ready(),
+                boot_id: &self.boot_id,
+            };
+            let status = node::status(&report, &previous, Timestamp::now());
+            let patch = Patch::Merge(json!({ "status": status }));
+            match api
+                .patch_status(name, &PatchParams::default(), &patch)
+                .await
+            {
+                Ok(_) => {
+                    for condition in status.conditions.iter().flatten() {
+                        let before = previous.iter().find(|c| c.type_ == condition.type_);
+                        if before.map(|c| &c.status) != Some(&condition.status) {
+                            let reason = node::status_event_reason(condition);
+                            let message = format!("Node {name} status is now: {reason}");
+                            self.node_event(name, reason, message);
+                        }
+                    }
+                }
+                Err(error) => {
+                    tracing::debug!(node = name, %error, "could not post the node's status");
+                    ok = false;
+                }
+            }
+        }
+        let mut state = lock(&self.state);
+        if let Some(agent) = state.agents.get_mut(name) {
+            agent.syncing = false;
+            agent.needs_sync = !ok;
+            if ok {
+                agent.last_status = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Records an event about node `name`, as the kubelet does (its reference's uid is the
+    /// node's name).
+    fn node_event(&self, name: &str, reason: &str, message: String) {
+        let reference = ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Node".to_owned()),
+            name: Some(name.to_owned()),
+            uid: Some(name.to_owned()),
+            ..ObjectReference::default()
+        };
+        self.recorder
+            .record(reference, EventType::Normal, reason, message);
+    }
+
+    /// Renews the Lease of node `name`, creating it if it is missing.
+    async fn renew(&self, name: &str, node_uid: Option<String>) {
+        let _permit = self.requests.acquire().await;
+        let api = Api::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
+        let lease = node::lease(name, node_uid.as_deref(), Timestamp::now());
+        let patch = Patch::Merge(json!({ "spec": lease.spec }));
+        match api.patch(name, &PatchParams::default(), &patch).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(status)) if status.code == 404 => {
+                if let Err(error) = api.create(&PostParams::default(), &lease).await {
+                    tracing::debug!(node = name, %error, "could not create the node's lease");
+                }
+            }
+            Err(error) => tracing::debug!(node = name, %error, "could not renew the node's lease"),
+        }
+    }
+
+    /// Renews a tenth of the Leases per tick; re-posts statuses that are due.
+    pub(super) async fn lease_timer(self: Arc<Self>) {
+        let mut ticks = tokio::time::interval(LEASE_RENEW / SLOTS as u32);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        for tick in 0u64.. {
+            ticks.tick().await;
+            let due: Vec<(String, Option<String>, bool)> = {
+                let mut state = lock(&self.state);
+                state
+                    .agents
+                    .iter_mut()
+                    .filter(|(_, a)| {
+                        *a.running.borrow() && u64::from(a.identity.index) % SLOTS == tick % SLOTS
+                    })
+                    .map(|(name, agent)| {
+                        let report = !agent.syncing
+                            && (agent.needs_sync
+                                || agent
+                                    .last_status
+                                    .is_none_or(|at| at.elapsed() >= STATUS_REPORT));
+                        if report {
+                            agent.syncing = true;
+                        }
+                        (name.clone(), agent.uid.clone(), report)
+                    })
+                    .collect()
+            };
+            futures_util::stream::iter(due)
+                .for_each_concurrent(CONCURRENCY, |(name, uid, report)| {
+                    let shared = self.clone();
+                    async move {
+                        shared.renew(&name, uid).await;
+                        if report {
+                            shared.sync_node(&name, None).await;
+                        }
+                    }
+                })
+                .await;
+        }
+    }
+
+    /// Follows the managed Nodes until aborted.
+    pub(super) async fn watch_nodes(self: Arc<Self>) {
+        let api = Api::<Node>::all(self.client.clone());
+        let stream = watcher(api, watcher::Config::default()).default_backoff();
+        futures_util::pin_mut!(stream);
+        let mut listed: Option<HashSet<String>> = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Apply(node)) => self.on_node(node),
+                Ok(watcher::Event::Delete(node)) => {
+                    if let Some(name) = node.metadata.name.as_deref() {
+                        self.on_node_deleted(name);
+                    }
+                }
+                Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
+                Ok(watcher::Event::InitApply(node)) => {
+                    if let (Some(listed), Some(name)) =
+                        (listed.as_mut(), node.metadata.name.clone())
+                    {
+                        listed.insert(name);
+                    }
+                    self.on_node(node);
+                }
+                Ok(watcher::Event::InitDone) => {
+                    if let Some(listed) = listed.take() {
+                        let gone: Vec<String> = lock(&self.state)
+                            .agents
+                            .keys()
+                            .filter(|name| !listed.contains(*name))
+                            .cloned()
+                            .collect();
+                        for name in gone {
+                            self.on_node_deleted(&name);
+                        }
+                    }
+                }
+                Err(error) => tracing::debug!(%error, "node watch failed; retrying"),
+            }
+        }
+    }
+}

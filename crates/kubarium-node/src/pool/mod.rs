@@ -1,0 +1,255 @@
+//! [`NodePool`]: every node agent of the process, sharing one pod watch, one node watch,
+//! one Lease timer and one container runtime, so a thousand hollow nodes cost little more
+//! than their pods.
+//!
+//! The node watch makes and ends agents (a Node labelled `kubarium.dev/managed-node=true`
+//! gets one; deleting it ends it) and pauses them (annotation `kubarium.dev/agent:
+//! stopped`). The pod watch (`spec.nodeName!=`) hands each bound pod to its worker
+//! ([`crate::pod`]). The Lease timer ticks ten times per renewal period and renews the
+//! Leases of one tenth of the nodes each tick, so renewals spread evenly.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
+use kubarium_controllers::events::Recorder;
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use tokio::sync::{Semaphore, watch};
+use tokio::task::{AbortHandle, JoinSet};
+
+use crate::node::{self, AGENT_ANNOTATION, NodeCapacity, NodeIdentity};
+use crate::runtime::{ContainerRuntime, HollowRuntime, UnavailableRuntime};
+use crate::{Error, Result, control};
+
+mod agents;
+mod pods;
+
+/// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
+const SLOTS: u64 = 10;
+/// Lease renewals and status posts in flight at once.
+const CONCURRENCY: usize = 32;
+
+/// How the pool's nodes run pods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuntimeKind {
+    /// Real containers in the local Docker engine (not in this build: nodes register
+    /// `Ready=False`).
+    #[default]
+    Docker,
+    /// Simulated containers.
+    Hollow,
+}
+
+/// What a pool starts with.
+#[derive(Debug, Clone, Default)]
+pub struct PoolConfig {
+    /// How many nodes a fresh cluster has: `kubarium-control-plane`, then workers.
+    pub nodes: u32,
+    /// How they run pods.
+    pub runtime: RuntimeKind,
+    /// What each node offers.
+    pub capacity: NodeCapacity,
+}
+
+/// What every agent and pod worker of the pool shares.
+pub(crate) struct Shared {
+    pub(crate) client: Client,
+    pub(crate) runtime: Arc<dyn ContainerRuntime>,
+    pub(crate) recorder: Recorder,
+    kubelet_version: String,
+    capacity: NodeCapacity,
+    boot_id: String,
+    state: Mutex<State>,
+    /// Bounds the Lease and node status requests in flight, so a thousand agents starting
+    /// at once queue here rather than in the API server.
+    requests: Semaphore,
+}
+
+#[derive(Default)]
+struct State {
+    agents: HashMap<String, Agent>,
+    /// Every pod bound to a node, by uid: also those whose node has no agent yet.
+    pods: HashMap<String, PodEntry>,
+}
+
+struct Agent {
+    identity: Arc<NodeIdentity>,
+    uid: Option<String>,
+    /// `false` while the agent is stopped; pod workers wait on it.
+    running: watch::Sender<bool>,
+    /// The node's conditions as last seen, for their transition times.
+    conditions: Vec<NodeCondition>,
+    /// A status post is in flight.
+    syncing: bool,
+    /// The last status post failed.
+    needs_sync: bool,
+    last_status: Option<Instant>,
+}
+
+struct PodEntry {
+    node: String,
+    worker: Option<(watch::Sender<Arc<Pod>>, AbortHandle)>,
+    pod: Arc<Pod>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+fn label<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
+    node.metadata.labels.as_ref()?.get(key).map(String::as_str)
+}
+
+fn is_stopped(node: &Node) -> bool {
+    node.metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get(AGENT_ANNOTATION))
+        .is_some_and(|value| value == "stopped")
+}
+
+/// The node agents of this process. Dropping it stops them where they are;
+/// [`NodePool::shutdown`] waits for that.
+pub struct NodePool {
+    shared: Arc<Shared>,
+    tasks: JoinSet<()>,
+}
+
+impl std::fmt::Debug for NodePool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NodePool")
+            .field("agents", &lock(&self.shared.state).agents.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl NodePool {
+    /// Starts the agents: one for every Node labelled `kubarium.dev/managed-node=true`, and
+    /// creates the first `config.nodes` default nodes that do not exist. Must be called
+    /// inside a Tokio runtime.
+    pub async fn start(client: Client, config: PoolConfig) -> Result<Self> {
+        let version = client
+            .apiserver_version()
+            .await
+            .map_err(Error::api("get", "/version"))?;
+        let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
+            RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
+            RuntimeKind::Docker => Arc::new(UnavailableRuntime::new(
+                "docker",
+                "Kubarium's Docker runtime is not available in this build; start the cluster with --runtime hollow",
+            )),
+        };
+        let shared = Arc::new(Shared {
+            recorder: Recorder::new(client.clone(), "kubelet"),
+            client: client.clone(),
+            runtime,
+            kubelet_version: version.git_version,
+            capacity: config.capacity,
+            boot_id: Timestamp::now().as_nanosecond().to_string(),
+            state: Mutex::new(State::default()),
+            requests: Semaphore::new(CONCURRENCY),
+        });
+        let api = Api::<Node>::all(client);
+        let existing = api
+            .list(&ListParams::default())
+            .await
+            .map_err(Error::api("list", "nodes"))?;
+        let names: HashSet<String> = existing
+            .items
+            .iter()
+            .filter_map(|n| n.metadata.name.clone())
+            .collect();
+        for node in existing.items {
+            shared.on_node(node);
+        }
+        let missing: Vec<NodeIdentity> = {
+            let state = lock(&shared.state);
+            let mut taken: HashSet<u32> = state.agents.values().map(|a| a.identity.index).collect();
+            node::default_names(config.nodes)
+                .into_iter()
+                .filter(|name| !names.contains(name))
+                .map(|name| {
+                    let index = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
+                    taken.insert(index);
+                    NodeIdentity::new(&name, index)
+                })
+                .collect()
+        };
+        let taint = config.nodes > 1;
+        let created: Vec<Result<Option<Node>>> = futures_util::stream::iter(missing)
+            .map(|identity| {
+                let api = api.clone();
+                let new = node::new_node(&identity, shared.runtime.name(), taint);
+                async move {
+                    match api.create(&PostParams::default(), &new).await {
+                        Ok(created) => Ok(Some(created)),
+                        Err(kube::Error::Api(status)) if status.code == 409 => Ok(None),
+                        Err(error) => Err(
+                            Error::api("create", format!("nodes/{}", identity.name))(error),
+                        ),
+                    }
+                }
+            })
+            .buffer_unordered(CONCURRENCY)
+            .collect()
+            .await;
+        for created in created {
+            if let Some(node) = created? {
+                shared.on_node(node);
+            }
+        }
+        let mut tasks = JoinSet::new();
+        tasks.spawn(shared.clone().watch_nodes());
+        tasks.spawn(shared.clone().watch_pods());
+        tasks.spawn(shared.clone().lease_timer());
+        Ok(Self { shared, tasks })
+    }
+
+    /// The names of the nodes this pool runs agents for.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut names: Vec<String> = lock(&self.shared.state).agents.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// Adds a node called `name`, or the next free `kubarium-workerN`; returns its name.
+    pub async fn add_node(&self, name: Option<&str>) -> Result<String> {
+        control::add_node(&self.shared.client, name).await
+    }
+
+    /// Removes node `name`: its agent ends and its pods are garbage-collected.
+    pub async fn remove_node(&self, name: &str) -> Result<()> {
+        control::remove_node(&self.shared.client, name).await
+    }
+
+    /// Stops node `name`'s agent, as a crashed kubelet.
+    pub async fn stop_node(&self, name: &str) -> Result<()> {
+        control::stop_node(&self.shared.client, name).await
+    }
+
+    /// Starts node `name`'s agent again.
+    pub async fn start_node(&self, name: &str) -> Result<()> {
+        control::start_node(&self.shared.client, name).await
+    }
+
+    /// Stops every agent and pod worker. The nodes stay registered; their Leases lapse.
+    pub async fn shutdown(mut self) {
+        self.tasks.shutdown().await;
+        let workers: Vec<AbortHandle> = {
+            let mut state = lock(&self.shared.state);
+            state.agents.clear();
+            state
+                .pods
+                .drain()
+                .filter_map(|(_, entry)| entry.worker.map(|(_, abort)| abort))
+                .collect()
+        };
+        for worker in workers {
+            worker.abort();
+        }
+    }
+}

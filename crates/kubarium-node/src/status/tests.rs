@@ -1,0 +1,269 @@
+//! The kubelet's status rules, one case each.
+
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+};
+use serde_json::json;
+
+use super::*;
+
+fn pod(policy: &str, init: &[&str], main: &[&str]) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "default", "uid": "u1"},
+        "spec": {
+            "restartPolicy": policy,
+            "initContainers": init.iter().map(|n| json!({"name": n, "image": "busybox"})).collect::<Vec<_>>(),
+            "containers": main.iter().map(|n| json!({"name": n, "image": "nginx"})).collect::<Vec<_>>(),
+        }
+    }))
+    .unwrap()
+}
+
+fn running(name: &str) -> ContainerStatus {
+    ContainerStatus {
+        name: name.into(),
+        ready: true,
+        started: Some(true),
+        state: Some(ContainerState {
+            running: Some(ContainerStateRunning { started_at: None }),
+            ..ContainerState::default()
+        }),
+        ..ContainerStatus::default()
+    }
+}
+
+fn exited(name: &str, code: i32) -> ContainerStatus {
+    ContainerStatus {
+        name: name.into(),
+        started: Some(false),
+        state: Some(ContainerState {
+            terminated: Some(ContainerStateTerminated {
+                exit_code: code,
+                ..ContainerStateTerminated::default()
+            }),
+            ..ContainerState::default()
+        }),
+        ..ContainerStatus::default()
+    }
+}
+
+fn waiting(name: &str, reason: &str, crashed_before: bool) -> ContainerStatus {
+    ContainerStatus {
+        name: name.into(),
+        state: Some(ContainerState {
+            waiting: Some(ContainerStateWaiting {
+                reason: Some(reason.into()),
+                message: None,
+            }),
+            ..ContainerState::default()
+        }),
+        last_state: crashed_before.then(|| exited(name, 1).state.unwrap()),
+        ..ContainerStatus::default()
+    }
+}
+
+#[test]
+fn phases_follow_get_phase() {
+    let web = pod("Always", &[], &["a", "b"]);
+    assert_eq!(phase(&web, &[], &[], false), "Pending");
+    assert_eq!(
+        phase(
+            &web,
+            &[],
+            &[waiting("a", "ContainerCreating", false), running("b")],
+            false
+        ),
+        "Pending"
+    );
+    assert_eq!(
+        phase(&web, &[], &[running("a"), running("b")], false),
+        "Running"
+    );
+    // Crash looping under Always is still Running.
+    assert_eq!(
+        phase(
+            &web,
+            &[],
+            &[waiting("a", "CrashLoopBackOff", true), running("b")],
+            false
+        ),
+        "Running"
+    );
+    assert_eq!(
+        phase(&web, &[], &[exited("a", 0), exited("b", 0)], false),
+        "Running"
+    );
+    assert_eq!(
+        phase(&web, &[], &[exited("a", 0), exited("b", 1)], true),
+        "Failed"
+    );
+
+    let job = pod("Never", &[], &["a"]);
+    assert_eq!(phase(&job, &[], &[exited("a", 0)], false), "Succeeded");
+    assert_eq!(phase(&job, &[], &[exited("a", 2)], false), "Failed");
+    let retry = pod("OnFailure", &[], &["a"]);
+    assert_eq!(phase(&retry, &[], &[exited("a", 2)], false), "Running");
+    assert_eq!(phase(&retry, &[], &[exited("a", 0)], false), "Succeeded");
+
+    let init = pod("Never", &["setup"], &["a"]);
+    let initializing = [waiting("a", "PodInitializing", false)];
+    assert_eq!(
+        phase(&init, &[running("setup")], &initializing, false),
+        "Pending"
+    );
+    assert_eq!(
+        phase(&init, &[exited("setup", 1)], &initializing, false),
+        "Failed"
+    );
+    let init_always = pod("Always", &["setup"], &["a"]);
+    assert_eq!(
+        phase(&init_always, &[exited("setup", 1)], &initializing, false),
+        "Pending"
+    );
+}
+
+#[test]
+fn conditions_name_unready_containers() {
+    let web = pod("Always", &[], &["a", "b"]);
+    let now = Timestamp::UNIX_EPOCH;
+    let list = conditions(
+        &web,
+        &[],
+        &[running("a"), waiting("b", "ContainerCreating", false)],
+        "Pending",
+        true,
+        now,
+    );
+    let types: Vec<_> = list
+        .iter()
+        .map(|c| (c.type_.as_str(), c.status.as_str()))
+        .collect();
+    assert_eq!(
+        types,
+        [
+            ("PodReadyToStartContainers", "True"),
+            ("Initialized", "True"),
+            ("Ready", "False"),
+            ("ContainersReady", "False"),
+            ("PodScheduled", "True"),
+        ]
+    );
+    assert_eq!(list[2].reason.as_deref(), Some("ContainersNotReady"));
+    assert_eq!(
+        list[2].message.as_deref(),
+        Some("containers with unready status: [b]")
+    );
+    assert!(list.iter().all(|c| c.last_transition_time.is_some()));
+
+    let ready = conditions(
+        &web,
+        &[],
+        &[running("a"), running("b")],
+        "Running",
+        true,
+        now,
+    );
+    assert!(ready.iter().all(|c| c.status == "True"));
+
+    let job = pod("Never", &[], &["a"]);
+    let done = conditions(&job, &[], &[exited("a", 0)], "Succeeded", false, now);
+    assert_eq!(done[0].status, "False");
+    assert_eq!(done[2].reason.as_deref(), Some("PodCompleted"));
+    let failed = conditions(&job, &[], &[exited("a", 1)], "Failed", false, now);
+    assert_eq!(failed[3].reason.as_deref(), Some("PodFailed"));
+}
+
+#[test]
+fn init_containers_hold_initialized() {
+    let init = pod("Always", &["one", "two"], &["a"]);
+    let list = conditions(
+        &init,
+        &[exited("one", 0), waiting("two", "PodInitializing", false)],
+        &[waiting("a", "PodInitializing", false)],
+        "Pending",
+        true,
+        Timestamp::UNIX_EPOCH,
+    );
+    assert_eq!(list[1].status, "False");
+    assert_eq!(list[1].reason.as_deref(), Some("ContainersNotInitialized"));
+    assert_eq!(
+        list[1].message.as_deref(),
+        Some("containers with incomplete status: [two]")
+    );
+}
+
+#[test]
+fn transition_times_survive_unchanged_conditions() {
+    let mut web = pod("Always", &[], &["a"]);
+    let first = conditions(
+        &web,
+        &[],
+        &[running("a")],
+        "Running",
+        true,
+        Timestamp::UNIX_EPOCH,
+    );
+    web.status = Some(k8s_openapi::api::core::v1::PodStatus {
+        conditions: Some(first.clone()),
+        ..Default::default()
+    });
+    let later = Timestamp::from_second(100).unwrap();
+    let second = conditions(
+        &web,
+        &[],
+        &[waiting("a", "CrashLoopBackOff", true)],
+        "Running",
+        true,
+        later,
+    );
+    assert_eq!(
+        second[0].last_transition_time,
+        first[0].last_transition_time
+    );
+    assert_eq!(second[2].last_transition_time, Some(Time(later)));
+}
+
+#[test]
+fn backoff_doubles_to_five_minutes_and_expires() {
+    let recent = Duration::from_secs(1);
+    let mut backoff = None;
+    let mut seen = Vec::new();
+    for _ in 0..7 {
+        let next = next_backoff(backoff, recent);
+        seen.push(go_duration(next));
+        backoff = Some(next);
+    }
+    assert_eq!(
+        seen,
+        ["10s", "20s", "40s", "1m20s", "2m40s", "5m0s", "5m0s"]
+    );
+    assert_eq!(
+        next_backoff(backoff, Duration::from_secs(601)),
+        BACKOFF_INITIAL
+    );
+    assert!(in_backoff(
+        Some(BACKOFF_INITIAL),
+        Duration::from_secs(3),
+        recent
+    ));
+    assert!(!in_backoff(
+        Some(BACKOFF_INITIAL),
+        Duration::from_secs(11),
+        recent
+    ));
+    assert!(!in_backoff(None, Duration::ZERO, recent));
+    assert!(!in_backoff(
+        Some(BACKOFF_MAX),
+        Duration::ZERO,
+        Duration::from_secs(601)
+    ));
+}
+
+#[test]
+fn restart_policies() {
+    assert!(should_restart("Always", 0));
+    assert!(should_restart("OnFailure", 1));
+    assert!(!should_restart("OnFailure", 0));
+    assert!(!should_restart("Never", 1));
+    assert_eq!(format_pod(&pod("Always", &[], &["a"])), "web_default(u1)");
+}
