@@ -459,7 +459,6 @@ async fn kubectl_cordon_uncordon_and_drain() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-#[ignore = "needs the node agents (branch nodes): run once they are merged"]
 async fn a_stopped_agent_makes_its_node_unreachable_until_it_starts_again() {
     let cluster = Hollow::start(3, &["--runtime", "hollow"]).await;
     let client = cluster.client.clone();
