@@ -56,7 +56,16 @@ pub struct Config {
     pub service_range: ServiceRange,
     /// How often watches that asked for bookmarks get one.
     pub bookmark_interval: Duration,
+    /// The `tolerationSeconds` of the `node.kubernetes.io/not-ready` and
+    /// `node.kubernetes.io/unreachable` NoExecute tolerations the DefaultTolerationSeconds
+    /// admission plugin gives a pod created without them: how long its pods stay on a node
+    /// that stopped reporting. kube-apiserver's default is [`DEFAULT_TOLERATION_SECONDS`].
+    pub default_toleration_seconds: i64,
 }
+
+/// kube-apiserver's `--default-not-ready-toleration-seconds` and
+/// `--default-unreachable-toleration-seconds`.
+pub const DEFAULT_TOLERATION_SECONDS: i64 = 300;
 
 /// What the API server needs to answer requests; cheap to clone.
 #[derive(Clone)]
@@ -69,6 +78,7 @@ struct Inner {
     store: Store,
     service_range: ServiceRange,
     bookmark_interval: Duration,
+    default_toleration_seconds: i64,
     version: k8s_openapi::apimachinery::pkg::version::Info,
     shutting_down: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -85,6 +95,7 @@ impl ApiServer {
                 store: config.store,
                 service_range: config.service_range,
                 bookmark_interval: config.bookmark_interval,
+                default_toleration_seconds: config.default_toleration_seconds,
                 version: build_info(),
                 shutting_down: AtomicBool::new(false),
                 shutdown,
@@ -131,6 +142,10 @@ impl ApiServer {
 
     pub(crate) fn bookmark_interval(&self) -> Duration {
         self.inner.bookmark_interval
+    }
+
+    pub(crate) fn default_toleration_seconds(&self) -> i64 {
+        self.inner.default_toleration_seconds
     }
 
     pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
@@ -180,6 +195,11 @@ pub(crate) mod testing {
 
     /// A server over a fresh store in a temporary directory (kept alive by the server).
     pub(crate) fn server() -> ApiServer {
+        server_with_toleration_seconds(DEFAULT_TOLERATION_SECONDS)
+    }
+
+    /// As [`server`], giving new pods `seconds` of toleration for failed nodes.
+    pub(crate) fn server_with_toleration_seconds(seconds: i64) -> ApiServer {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state.db"), Default::default()).unwrap();
         // The directory lives as long as the test process; its files are small.
@@ -189,6 +209,7 @@ pub(crate) mod testing {
             store,
             service_range: ServiceRange::new(std::net::Ipv4Addr::new(10, 96, 0, 0), 16),
             bookmark_interval: Duration::from_secs(60),
+            default_toleration_seconds: seconds,
         })
     }
 

@@ -169,6 +169,9 @@ impl ClusterBuilder {
         let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
         kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
 
+        // Pods tolerate a failed node for as long as the node lifecycle controller is told
+        // they do: 30 s, short enough to watch (upstream's 300 s is not).
+        let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
         let store = crate::storage::open(data_dir.path(), config.secrets_key).await?;
         let api = ApiServer::new(kubarium_apiserver::Config {
             authenticator: Authenticator::new()
@@ -177,6 +180,7 @@ impl ClusterBuilder {
             store,
             service_range: ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
             bookmark_interval: std::time::Duration::from_secs(60),
+            default_toleration_seconds: controllers.default_toleration_seconds,
         });
         api.bootstrap().await.map_err(Error::Bootstrap)?;
         let router = kubarium_apiserver::router(api.clone());
@@ -185,7 +189,6 @@ impl ClusterBuilder {
                 path: data_dir.path().join("pki"),
                 reason,
             })?;
-        let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
         controllers.ca_pem = Some(pki.ca_pem.clone());
         let control_plane = kubarium_controllers::ControlPlane::start(client.clone(), controllers);
         let nodes = kubarium_node::NodePool::start(

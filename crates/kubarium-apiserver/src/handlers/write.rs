@@ -239,6 +239,12 @@ pub(crate) async fn create_object(
     if resource.kind == "PersistentVolumeClaim" && resource.group.is_empty() {
         crate::kinds::default_storage_class(call, &mut object)?;
     }
+    if resource.kind == "Pod" && resource.group.is_empty() {
+        crate::kinds::admit_default_tolerations(
+            &mut object,
+            call.server.default_toleration_seconds(),
+        );
+    }
     // Services get their cluster IP and node ports here, under a lock held until stored.
     let _allocation = if resource.kind == "Service" && resource.group.is_empty() {
         Some(crate::kinds::allocate_service(call, &mut object).await?)

@@ -10,6 +10,7 @@ mod service;
 mod shared;
 mod storage;
 
+pub(crate) use pod::admit_default_tolerations;
 pub use service::ServiceRange;
 pub(crate) use service::allocate as allocate_service;
 pub(crate) use storage::default_class as default_storage_class;

@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, Probe, Toleration, Volume};
+use k8s_openapi::api::core::v1::{Container, Pod, PodSpec, PodStatus, Probe, Volume};
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
@@ -158,26 +158,43 @@ fn default_volume(volume: &mut Volume) {
     }
 }
 
-/// The tolerations the DefaultTolerationSeconds admission plugin adds, so a pod leaves a node
-/// that is gone for five minutes.
-fn default_tolerations(spec: &mut PodSpec) {
-    let tolerations = spec.tolerations.get_or_insert_with(Vec::new);
-    for key in [
-        "node.kubernetes.io/not-ready",
-        "node.kubernetes.io/unreachable",
-    ] {
-        let present = tolerations.iter().any(|t| {
-            t.key.as_deref() == Some(key)
-                || (t.key.is_none() && t.operator.as_deref() == Some("Exists"))
+/// The taints a node gets when it stops reporting; the DefaultTolerationSeconds admission
+/// plugin makes every pod tolerate them for a while.
+const NODE_FAILURE_TAINTS: [&str; 2] = [
+    "node.kubernetes.io/not-ready",
+    "node.kubernetes.io/unreachable",
+];
+
+/// The DefaultTolerationSeconds admission plugin, on a new pod's JSON: a pod that does not
+/// already tolerate `not-ready:NoExecute` or `unreachable:NoExecute` (a toleration with that
+/// key or no key, and effect NoExecute or none) gets `Exists` tolerations for them with
+/// `tolerationSeconds` = `seconds`, so it leaves a node that stopped reporting after that long.
+pub(crate) fn admit_default_tolerations(pod: &mut Value, seconds: i64) {
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let tolerations = spec
+        .entry("tolerations")
+        .or_insert_with(|| Value::Array(Vec::new()));
+    if tolerations.is_null() {
+        *tolerations = Value::Array(Vec::new());
+    }
+    let Some(tolerations) = tolerations.as_array_mut() else {
+        return;
+    };
+    for key in NODE_FAILURE_TAINTS {
+        let tolerated = tolerations.iter().any(|t| {
+            let t_key = t["key"].as_str().unwrap_or("");
+            let effect = t["effect"].as_str().unwrap_or("");
+            (t_key == key || t_key.is_empty()) && (effect == "NoExecute" || effect.is_empty())
         });
-        if !present {
-            tolerations.push(Toleration {
-                key: Some(key.to_owned()),
-                operator: Some("Exists".to_owned()),
-                effect: Some("NoExecute".to_owned()),
-                toleration_seconds: Some(300),
-                ..Default::default()
-            });
+        if !tolerated {
+            tolerations.push(serde_json::json!({
+                "key": key,
+                "operator": "Exists",
+                "effect": "NoExecute",
+                "tolerationSeconds": seconds,
+            }));
         }
     }
 }
@@ -347,7 +364,6 @@ impl Kind for Pod {
         spec.priority.get_or_insert(0);
         spec.preemption_policy
             .get_or_insert_with(|| "PreemptLowerPriority".to_owned());
-        default_tolerations(spec);
         if self.status.is_none() {
             let qos = qos_class(spec).to_owned();
             self.status = Some(PodStatus {
@@ -619,5 +635,85 @@ mod tests {
         assert_eq!(cells[0], "1/2");
         assert_eq!(cells[1], "CrashLoopBackOff");
         assert_eq!(cells[2], "4");
+    }
+
+    async fn create_pod(server: &crate::ApiServer, pod: Value) -> Value {
+        use crate::testing::{self, TOKEN};
+        let post = |uri: &str, body: Value| {
+            http::Request::post(uri)
+                .header("authorization", format!("Bearer {TOKEN}"))
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from(body.to_string()))
+                .unwrap()
+        };
+        let namespace = json!({"metadata": {"name": "shop"}});
+        testing::send(server, post("/api/v1/namespaces", namespace)).await;
+        let (response, body) =
+            testing::send(server, post("/api/v1/namespaces/shop/pods", pod)).await;
+        assert_eq!(response.status(), 201, "{body}");
+        serde_json::from_str(&body).unwrap()
+    }
+
+    #[tokio::test]
+    async fn new_pods_tolerate_failed_nodes_for_the_configured_seconds() {
+        let server = crate::testing::server_with_toleration_seconds(30);
+        let pod = json!({
+            "metadata": {"name": "web"},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let created = create_pod(&server, pod).await;
+        insta::assert_json_snapshot!(created["spec"]["tolerations"], @r#"
+        [
+          {
+            "effect": "NoExecute",
+            "key": "node.kubernetes.io/not-ready",
+            "operator": "Exists",
+            "tolerationSeconds": 30
+          },
+          {
+            "effect": "NoExecute",
+            "key": "node.kubernetes.io/unreachable",
+            "operator": "Exists",
+            "tolerationSeconds": 30
+          }
+        ]
+        "#);
+    }
+
+    #[tokio::test]
+    async fn tolerations_a_pod_brings_are_kept() {
+        let server = crate::testing::server();
+        // Its own not-ready toleration is kept; a NoSchedule one for unreachable does not
+        // count, so unreachable:NoExecute is added with the server's default.
+        let pod = json!({
+            "metadata": {"name": "web"},
+            "spec": {
+                "containers": [{"name": "web", "image": "web:1"}],
+                "tolerations": [
+                    {"key": "node.kubernetes.io/not-ready", "operator": "Exists", "effect": "NoExecute", "tolerationSeconds": 5},
+                    {"key": "node.kubernetes.io/unreachable", "operator": "Exists", "effect": "NoSchedule"},
+                ],
+            },
+        });
+        let created = create_pod(&server, pod).await;
+        let tolerations = created["spec"]["tolerations"].as_array().unwrap();
+        assert_eq!(tolerations.len(), 3, "{tolerations:?}");
+        assert_eq!(tolerations[0]["tolerationSeconds"], 5);
+        assert_eq!(tolerations[2]["key"], "node.kubernetes.io/unreachable");
+        assert_eq!(tolerations[2]["tolerationSeconds"], 300);
+
+        // A toleration of everything needs nothing added.
+        let all = json!({
+            "metadata": {"name": "anything"},
+            "spec": {
+                "containers": [{"name": "web", "image": "web:1"}],
+                "tolerations": [{"operator": "Exists"}],
+            },
+        });
+        let created = create_pod(&server, all).await;
+        assert_eq!(
+            created["spec"]["tolerations"],
+            json!([{"operator": "Exists"}])
+        );
     }
 }

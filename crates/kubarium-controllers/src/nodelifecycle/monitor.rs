@@ -1,0 +1,225 @@
+//! The node controller (`node-controller`): watches each node's Lease and Ready condition,
+//! marks a node that stopped reporting Unknown (and its pods not ready), and keeps the
+//! node's condition taints — NoSchedule for scheduling, NoExecute `not-ready`/`unreachable`
+//! for the taint eviction controller.
+//!
+//! Keyed by node and driven by node and Lease changes. A healthy node is looked at again
+//! when its grace would run out (`Action::requeue` at the Lease's expiry), so there is one
+//! pending timer per node and nothing scans every node on a clock.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::api::{Patch, PatchParams, PostParams};
+use kube::runtime::controller::{Action, Controller};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Api, Client, ResourceExt};
+use serde_json::json;
+use tokio::task::JoinSet;
+
+use super::health::{self, Evictions, Health};
+use super::taints::{self, NoExecute};
+use crate::events::Recorder;
+use crate::{Context, Error, Result};
+
+/// The component its events come from.
+const COMPONENT: &str = "node-controller";
+/// Where node agents keep their Leases.
+const LEASE_NAMESPACE: &str = "kube-node-lease";
+/// How often a node that is down is looked at again (upstream's `--node-monitor-period`),
+/// so a change elsewhere (another node back, ending a full disruption) reaches its taints.
+const DOWN_RECHECK: Duration = Duration::from_secs(5);
+
+struct State {
+    client: Client,
+    grace: Duration,
+    /// When the controller started; no node is judged on silence from before it.
+    started: Timestamp,
+    nodes: Store<Node>,
+    leases: Store<Lease>,
+    pods: Store<Pod>,
+    recorder: Recorder,
+    /// Nodes seen since this controller started (upstream's `knownNodeSet`).
+    known: Mutex<HashSet<String>>,
+}
+
+/// Sets the controller up on `tasks`.
+pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
+    let node_events = ctx.informers.subscribe::<Node>();
+    let lease_events = ctx.informers.subscribe::<Lease>();
+    let nodes = ctx.informers.store::<Node>();
+    let state = Arc::new(State {
+        client: ctx.client.clone(),
+        grace: ctx.config.node_monitor_grace,
+        started: Timestamp::now(),
+        nodes: nodes.clone(),
+        leases: ctx.informers.store::<Lease>(),
+        pods: ctx.informers.store::<Pod>(),
+        recorder: ctx.recorder(COMPONENT),
+        known: Mutex::new(HashSet::new()),
+    });
+    let lease_to_node = |lease: Arc<Lease>| {
+        (lease.namespace().as_deref() == Some(LEASE_NAMESPACE))
+            .then(|| ObjectRef::<Node>::new(&lease.name_any()))
+    };
+    tasks.spawn(async move {
+        Controller::for_shared_stream(node_events, nodes)
+            .watches_shared_stream(lease_events, lease_to_node)
+            .run(reconcile, error_policy, state)
+            .for_each(|_| async {})
+            .await;
+    });
+}
+
+async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
+    // Judge no node before the Leases and pods are known (upstream waits for its caches).
+    if state.leases.wait_until_ready().await.is_err()
+        || state.pods.wait_until_ready().await.is_err()
+    {
+        return Ok(Action::await_change());
+    }
+    let name = node.name_any();
+    if node.metadata.deletion_timestamp.is_some() {
+        return Ok(Action::await_change());
+    }
+    let first_seen = state
+        .known
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(name.clone());
+    if first_seen {
+        state.recorder.normal(
+            &*node,
+            "RegisteredNode",
+            format!("Node {name} event: Registered Node {name} in Controller"),
+        );
+    }
+    let lease = state
+        .leases
+        .get(&ObjectRef::new(&name).within(LEASE_NAMESPACE));
+    let now = Timestamp::now();
+    let next = match health::assess(&node, lease.as_deref(), now, state.started, state.grace) {
+        Health::Lapsing { conditions } => {
+            let was_ready = health::ready_status(&node) == Some("True");
+            let mut updated = (*node).clone();
+            updated.status.get_or_insert_default().conditions = Some(conditions);
+            Api::<Node>::all(state.client.clone())
+                .replace_status(&name, &PostParams::default(), &updated)
+                .await
+                .map_err(Error::api("update status", format!("nodes {name}")))?;
+            if was_ready {
+                state.recorder.normal(
+                    &*node,
+                    "NodeNotReady",
+                    format!("Node {name} status is now: NodeNotReady"),
+                );
+                mark_pods_not_ready(&state, &name).await?;
+            }
+            // The write comes back as a change; taints follow from it.
+            return Ok(Action::await_change());
+        }
+        Health::Fresh { expires } => {
+            Duration::try_from(expires.duration_since(now)).unwrap_or_default()
+                + Duration::from_millis(100)
+        }
+        Health::Lapsed => {
+            // Pods a failed pass left ready (upstream's `nodesToRetry`), or that became
+            // ready since: none of them can be while their node is silent.
+            mark_pods_not_ready(&state, &name).await?;
+            DOWN_RECHECK
+        }
+    };
+    reconcile_taints(&state, &node, now).await?;
+    Ok(match health::ready_status(&node) {
+        Some("True") => Action::requeue(next),
+        _ => Action::requeue(next.min(DOWN_RECHECK)),
+    })
+}
+
+/// Brings the node's condition and unschedulable taints in line with its status.
+async fn reconcile_taints(state: &State, node: &Node, now: Timestamp) -> Result<()> {
+    let ready = health::ready_status(node);
+    let no_execute = match NoExecute::for_ready(ready) {
+        NoExecute::Neither => NoExecute::Neither,
+        failed => {
+            let all = state.nodes.state();
+            let zone = health::zone_key(node);
+            match health::evictions(&zone, all.iter().map(|n| &**n)) {
+                Evictions::Proceed => failed,
+                Evictions::Paused => NoExecute::Keep,
+                Evictions::Halted => NoExecute::Neither,
+            }
+        }
+    };
+    let conditions = node
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or(&[]);
+    let spec = node.spec.as_ref();
+    let unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+    let current = spec.and_then(|s| s.taints.as_deref()).unwrap_or(&[]);
+    let no_schedule = taints::no_schedule_keys(conditions, unschedulable);
+    let Some(new) = taints::reconcile(current, &no_schedule, no_execute, now) else {
+        return Ok(());
+    };
+    let name = node.name_any();
+    let mut updated = node.clone();
+    updated.spec.get_or_insert_default().taints = (!new.is_empty()).then_some(new);
+    // A replace carries the cached resourceVersion: a concurrent change (a cordon, the
+    // agent's own update) makes it fail with 409, and the next pass starts from that.
+    Api::<Node>::all(state.client.clone())
+        .replace(&name, &PostParams::default(), &updated)
+        .await
+        .map_err(Error::api("update", format!("nodes {name}")))?;
+    Ok(())
+}
+
+/// Sets the Ready condition of every pod on the node to False, as upstream's
+/// `MarkPodsNotReady`: their agent cannot, and Services should stop sending them traffic.
+async fn mark_pods_not_ready(state: &State, node: &str) -> Result<()> {
+    let now = Time(Timestamp::now());
+    for pod in super::pods_on(&state.pods, node) {
+        let ready = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.conditions.as_ref())
+            .and_then(|c| c.iter().find(|c| c.type_ == "Ready"));
+        if ready.is_none_or(|c| c.status == "False") {
+            continue;
+        }
+        let namespace = pod.namespace().unwrap_or_default();
+        let name = pod.name_any();
+        let patch = json!({"status": {"conditions": [{
+            "type": "Ready",
+            "status": "False",
+            "lastTransitionTime": now,
+        }]}});
+        let result = Api::<Pod>::namespaced(state.client.clone(), &namespace)
+            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
+            .await
+            .map_err(Error::api(
+                "patch status",
+                format!("pods {namespace}/{name}"),
+            ));
+        match result {
+            Ok(_) => state
+                .recorder
+                .warning(&*pod, "NodeNotReady", "Node is not ready".to_owned()),
+            Err(e) if e.is_not_found() => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
+}
+
+fn error_policy(_node: Arc<Node>, error: &Error, _state: Arc<State>) -> Action {
+    tracing::debug!(%error, "node health update failed; retrying");
+    Action::requeue(Duration::from_secs(1))
+}
