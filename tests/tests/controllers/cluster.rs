@@ -2,7 +2,6 @@
 //! `spec.nodeName` (no scheduler involved) run, finish, crash-loop and are deleted as the
 //! kubelet does it; `kubariumd node add|stop|start|remove` drive the agents through the API.
 
-use std::future::Future;
 use std::process::Command;
 use std::time::Duration;
 
@@ -12,26 +11,7 @@ use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
-use crate::support::{Hollow, SETTLE};
-
-/// Polls `check` until it returns `Some`, or panics naming `what` after [`SETTLE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {SETTLE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use crate::support::{Hollow, eventually};
 
 fn is_ready(node: &Node) -> bool {
     node.status

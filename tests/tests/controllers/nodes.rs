@@ -7,7 +7,6 @@
 //! what a node agent does for the node controller (renew the Lease, post Ready, finish
 //! deleting pods), so these scenarios do not depend on the agents or the scheduler.
 
-use std::future::Future;
 use std::time::Duration;
 
 use k8s_openapi::api::apps::v1::DaemonSet;
@@ -19,26 +18,7 @@ use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client, ResourceExt};
 use serde_json::{Value, json};
 
-use crate::support::{Hollow, SETTLE};
-
-/// Polls `check` until it returns `Some`, or panics naming `what` after [`SETTLE`].
-async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + SETTLE;
-    loop {
-        if let Some(value) = check().await {
-            return value;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {SETTLE:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
+use crate::support::{Hollow, eventually};
 
 /// Creates a Node named `name` with the contract's labels, Ready as of now, and its Lease.
 async fn register(client: &Client, name: &str) {
@@ -425,14 +405,23 @@ async fn kubectl_cordon_uncordon_and_drain() {
                         "volumeMounts": [{"name": "scratch", "mountPath": "/scratch"}]}],
     }});
     bound_pod(&client, "scratch", "worker", scratch).await;
-    let owned = json!({"metadata": {
-        "labels": {"app": "logs"},
-        "ownerReferences": [{
-            "apiVersion": "apps/v1", "kind": "DaemonSet", "name": "logs",
-            "uid": daemonset.uid().unwrap(), "controller": true, "blockOwnerDeletion": true,
-        }],
-    }});
-    bound_pod(&client, "logs-worker", "worker", owned).await;
+    // The DaemonSet controller's own pod for the node, bound by the scheduler.
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    let daemon_uid = daemonset.uid().unwrap();
+    let daemon_pod = eventually("the DaemonSet's pod on the node", || async {
+        let list = pods.list(&Default::default()).await.ok()?;
+        list.items.into_iter().find_map(|pod| {
+            let owned = pod
+                .metadata
+                .owner_references
+                .as_ref()?
+                .iter()
+                .any(|o| o.uid == daemon_uid);
+            let bound = pod.spec.as_ref()?.node_name.as_deref() == Some("worker");
+            (owned && bound).then(|| pod.name_any())
+        })
+    })
+    .await;
 
     let out = cluster.kubectl(&[
         "drain",
@@ -446,11 +435,10 @@ async fn kubectl_cordon_uncordon_and_drain() {
     assert!(out.contains("pod/bare evicted"), "{out}");
     assert!(out.contains("pod/scratch evicted"), "{out}");
     assert!(out.contains("node/worker drained"), "{out}");
-    assert!(!out.contains("pod/logs-worker evicted"), "{out}");
-    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    assert!(!out.contains(&format!("pod/{daemon_pod} evicted")), "{out}");
     assert!(pods.get_opt("bare").await.unwrap().is_none());
     assert!(pods.get_opt("scratch").await.unwrap().is_none());
-    assert!(pods.get_opt("logs-worker").await.unwrap().is_some());
+    assert!(pods.get_opt(&daemon_pod).await.unwrap().is_some());
     eventually("the drained node's unschedulable taint", || async {
         let node = nodes.get("worker").await.ok()?;
         (taints(&node) == ["node.kubernetes.io/unschedulable:NoSchedule"]).then_some(())

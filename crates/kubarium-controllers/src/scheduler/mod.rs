@@ -134,11 +134,7 @@ fn scheduling_inputs_changed(old: &Pod, new: &Pod) -> bool {
 }
 
 impl Scheduler {
-    async fn run(
-        mut self,
-        mut pod_events: Subscription<Pod>,
-        mut node_events: Subscription<Node>,
-    ) {
+    async fn run(mut self, mut pod_events: Subscription<Pod>, mut node_events: Subscription<Node>) {
         let (done_tx, mut done) = mpsc::unbounded_channel::<Done>();
         self.sweep(Instant::now());
         for pod in self.pods.state() {
