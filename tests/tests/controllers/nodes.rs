@@ -520,3 +520,92 @@ async fn a_stopped_agent_makes_its_node_unreachable_until_it_starts_again() {
     })
     .await;
 }
+
+/// The done-when scenario end to end on real agents, scheduler and controllers: a node whose
+/// agent stops goes Unknown, its pods are evicted after their toleration, and the
+/// Deployment's replacements run on the node that is left.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deployment_moves_off_a_stopped_node() {
+    let cluster = Hollow::start(3, &[]).await;
+    let client = cluster.client.clone();
+    let deployment: k8s_openapi::api::apps::v1::Deployment = serde_json::from_value(json!({
+        "metadata": {"name": "web", "namespace": "default"},
+        "spec": {
+            "replicas": 4,
+            "selector": {"matchLabels": {"app": "web"}},
+            "template": {
+                "metadata": {"labels": {"app": "web"}},
+                "spec": {
+                    "containers": [{"name": "web", "image": "kubarium/demo"}],
+                    "tolerations": [{
+                        "key": "node.kubernetes.io/unreachable", "operator": "Exists",
+                        "effect": "NoExecute", "tolerationSeconds": 3,
+                    }],
+                },
+            },
+        },
+    }))
+    .unwrap();
+    Api::<k8s_openapi::api::apps::v1::Deployment>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &deployment)
+        .await
+        .unwrap();
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    let web = ListParams::default().labels("app=web");
+    // (node, ready) of every web pod that is not being deleted.
+    let placed = || async {
+        let list = pods.list(&web).await.ok()?;
+        Some(
+            list.items
+                .into_iter()
+                .filter(|pod| pod.metadata.deletion_timestamp.is_none())
+                .map(|pod| {
+                    let ready = pod
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| {
+                            c.iter().any(|c| c.type_ == "Ready" && c.status == "True")
+                        });
+                    let node = pod.spec.and_then(|s| s.node_name).unwrap_or_default();
+                    (node, ready)
+                })
+                .collect::<Vec<_>>(),
+        )
+    };
+    let before = eventually("four web pods Ready", || async {
+        let placed = placed().await?;
+        (placed.len() == 4 && placed.iter().all(|(_, ready)| *ready)).then_some(placed)
+    })
+    .await;
+    assert!(
+        before
+            .iter()
+            .all(|(node, _)| node != "kubarium-control-plane"),
+        "{before:?}"
+    );
+    let stopped = before[0].0.clone();
+    let left = if stopped == "kubarium-worker" {
+        "kubarium-worker2"
+    } else {
+        "kubarium-worker"
+    };
+
+    cluster.kubectl(&["annotate", "node", &stopped, "kubarium.dev/agent=stopped"]);
+    let after = eventually("four web pods Ready on the node that is left", || async {
+        let placed = placed().await?;
+        (placed.len() == 4 && placed.iter().all(|(node, ready)| node == left && *ready))
+            .then_some(placed)
+    })
+    .await;
+    assert_eq!(after.len(), 4);
+    let node = Api::<Node>::all(client.clone())
+        .get(&stopped)
+        .await
+        .unwrap();
+    assert!(
+        taints(&node).contains(&"node.kubernetes.io/unreachable:NoExecute".to_owned()),
+        "{:?}",
+        taints(&node)
+    );
+}
