@@ -74,7 +74,7 @@ impl Informers {
     }
 
     /// The cache of every `K` in the cluster (all namespaces). Empty until the informers
-    /// start and the first list arrives; see [`Store::wait_until_ready`].
+    /// start and the first list arrives; see [`Informers::synced`].
     pub fn store<K: Watched>(&self) -> Store<K> {
         self.with::<K, _>(|informer| informer.reader.clone())
     }
@@ -128,6 +128,12 @@ impl Informers {
     fn with<K: Watched, T>(&self, f: impl FnOnce(&Informer<K>) -> T) -> T {
         let mut kinds = lock(&self.kinds);
         let entry = kinds.entry(TypeId::of::<K>()).or_insert_with(|| {
+            // A kind first asked for after the start would never be watched.
+            debug_assert!(
+                !self.started.load(Ordering::Relaxed),
+                "ask for {} before the informers start",
+                K::kind(&())
+            );
             let (reader, writer) = reflector::store::<K>();
             let subscribers = Arc::new(Mutex::new(Vec::new()));
             let (deleted, _) = broadcast::channel(DELETIONS_BUFFER);
