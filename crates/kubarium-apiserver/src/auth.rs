@@ -1,8 +1,8 @@
 //! Authentication: who is asking.
 //!
 //! Every route, health checks included, needs a credential; there is no anonymous access
-//! (kube-apiserver's `--anonymous-auth=false`). A credential is a client certificate the TLS
-//! layer verified against the cluster CA (its subject's common name is the user, its
+//! (kube-apiserver's `--anonymous-auth=false`). A credential is a client certificate that
+//! verified against the cluster CA after the handshake (its subject's common name is the user, its
 //! organizations the groups, as kube-apiserver's x509 authenticator reads them), or a bearer
 //! token: the admin's or a service account's.
 
@@ -100,8 +100,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 pub(crate) struct CertificateUser(pub(crate) UserInfo);
 
 /// The identity a client certificate stands for: the subject's common name as the user and
-/// its organizations as groups, `None` without a common name. Only certificates the TLS
-/// layer has verified reach here.
+/// its organizations as groups, `None` without a common name. Only certificates that
+/// verified against the client CA reach here.
 pub(crate) fn certificate_user(der: &[u8]) -> Option<UserInfo> {
     let (name, mut groups) = subject(der)?;
     if name.is_empty() {

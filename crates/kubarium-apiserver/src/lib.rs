@@ -42,7 +42,7 @@ use kubarium_store::Store;
 
 pub use auth::{Authenticator, UserInfo};
 pub use kinds::ServiceRange;
-pub use serve::{ServeError, TlsIdentity, serve};
+pub use serve::{ServeError, ServingTls, TlsIdentity, serve};
 pub use status::StatusError;
 pub use version::{KUBERNETES_MINOR, build_info};
 
