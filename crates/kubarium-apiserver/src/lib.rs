@@ -16,6 +16,7 @@ mod discovery;
 mod handlers;
 mod health;
 mod kinds;
+pub mod kubelet;
 mod managed;
 mod object;
 mod openapi;
@@ -83,6 +84,7 @@ struct Inner {
     shutting_down: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
     allocation: Arc<tokio::sync::Mutex<()>>,
+    kubelet: std::sync::OnceLock<Arc<dyn kubelet::Kubelet>>,
 }
 
 impl ApiServer {
@@ -100,6 +102,7 @@ impl ApiServer {
                 shutting_down: AtomicBool::new(false),
                 shutdown,
                 allocation: Arc::new(tokio::sync::Mutex::new(())),
+                kubelet: std::sync::OnceLock::new(),
             }),
         }
     }
@@ -126,6 +129,17 @@ impl ApiServer {
     pub fn begin_shutdown(&self) {
         self.inner.shutting_down.store(true, Ordering::SeqCst);
         self.inner.shutdown.send_replace(true);
+    }
+
+    /// Connects the node agents that serve pods' `log`, `exec`, `attach` and `portforward`;
+    /// before this (and after a second call, which is ignored) those answer as before.
+    pub fn connect_kubelet(&self, kubelet: Arc<dyn kubelet::Kubelet>) {
+        let _ = self.inner.kubelet.set(kubelet);
+    }
+
+    /// The node agents, once connected.
+    pub(crate) fn kubelet(&self) -> Option<&Arc<dyn kubelet::Kubelet>> {
+        self.inner.kubelet.get()
     }
 
     fn is_shutting_down(&self) -> bool {

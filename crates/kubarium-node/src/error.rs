@@ -37,6 +37,15 @@ pub enum Error {
         /// The node's name.
         name: String,
     },
+    /// An image cannot be had: `reason` is the container's waiting reason
+    /// (`ErrImagePull`, `ErrImageNeverPull`, `InvalidImageName`), `message` says what to do.
+    #[error("{message}")]
+    Image {
+        /// The waiting reason.
+        reason: &'static str,
+        /// What happened and what to do.
+        message: String,
+    },
     /// A container runtime could not do what was asked.
     #[error("container runtime: {reason}")]
     Runtime {

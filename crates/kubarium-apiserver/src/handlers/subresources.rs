@@ -365,8 +365,13 @@ fn stream(call: &Call, sub: &str) -> Result<Response, StatusError> {
             "pod {name} does not have a host assigned"
         )));
     }
+    if call.server.kubelet().is_none() {
+        return Err(StatusError::service_unavailable(format!(
+            "cannot {sub} pod {name}: no node agent serves node {node:?}; node agents connect when the cluster runs nodes"
+        )));
+    }
     Err(StatusError::service_unavailable(format!(
-        "cannot {sub} pod {name}: no node agent serves node {node:?}; node agents connect when the cluster runs nodes"
+        "cannot {sub} pod {name}: the {sub} subresource is not served yet"
     )))
 }
 

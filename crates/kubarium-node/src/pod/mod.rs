@@ -261,9 +261,14 @@ impl Worker {
                 uid: self.uid(),
                 restart_policy: self.policy(),
                 annotations: self.pod.metadata.annotations.clone().unwrap_or_default(),
+                node: self.node.name.clone(),
+                ..SandboxConfig::default()
             };
             match self.shared.runtime.run_pod_sandbox(config).await {
-                Ok(sandbox) => self.sandbox = Some(sandbox),
+                Ok(sandbox) => {
+                    self.ip = sandbox.ip.or(self.ip);
+                    self.sandbox = Some(sandbox.id);
+                }
                 Err(error) => {
                     tracing::warn!(pod = self.name(), %error, "could not run the pod sandbox");
                     return Some(RETRY);
@@ -357,6 +362,7 @@ impl Worker {
             image: slot.image.clone(),
             init,
             attempt: slot.restarts,
+            ..ContainerConfig::default()
         };
         self.event(
             slot,

@@ -22,10 +22,18 @@ impl Worker {
                 started_at,
                 finished_at,
                 exit_code,
+                oom_killed,
             } => Some(ApiState {
                 terminated: Some(ContainerStateTerminated {
                     exit_code,
-                    reason: Some(if exit_code == 0 { "Completed" } else { "Error" }.to_owned()),
+                    reason: Some(
+                        match (oom_killed, exit_code) {
+                            (true, _) => "OOMKilled",
+                            (false, 0) => "Completed",
+                            (false, _) => "Error",
+                        }
+                        .to_owned(),
+                    ),
                     started_at: Some(Time(started_at)),
                     finished_at: Some(Time(finished_at)),
                     container_id: Some(status.id.uri()),

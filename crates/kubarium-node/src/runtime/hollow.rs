@@ -90,6 +90,7 @@ impl HollowRuntime {
                             started_at,
                             finished_at: Timestamp::now(),
                             exit_code,
+                            oom_killed: false,
                         };
                         true
                     }
@@ -179,7 +180,7 @@ impl ContainerRuntime for HollowRuntime {
         Ok(())
     }
 
-    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>> {
+    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<super::Sandbox>> {
         Box::pin(async move {
             let id = self.new_id(&config.uid);
             lock(&self.inner.sandboxes).insert(
@@ -189,7 +190,10 @@ impl ContainerRuntime for HollowRuntime {
                     containers: Vec::new(),
                 },
             );
-            Ok(SandboxId(id))
+            Ok(super::Sandbox {
+                id: SandboxId(id),
+                ip: None,
+            })
         })
     }
 
@@ -319,6 +323,7 @@ mod tests {
                 .iter()
                 .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
                 .collect(),
+            ..SandboxConfig::default()
         }
     }
 
@@ -394,6 +399,7 @@ mod tests {
         let job = runtime
             .run_pod_sandbox(sandbox("Always", &[(EXIT_CODE_ANNOTATION, "1")]))
             .await
+            .map(|sandbox| sandbox.id)
             .unwrap();
         let id = runtime
             .start_container(
@@ -421,6 +427,7 @@ mod tests {
         let web = runtime
             .run_pod_sandbox(sandbox("Always", &[]))
             .await
+            .map(|sandbox| sandbox.id)
             .unwrap();
         let id = runtime
             .start_container(

@@ -43,6 +43,16 @@ impl ContainerId {
     }
 }
 
+/// A running sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sandbox {
+    /// Its id.
+    pub id: SandboxId,
+    /// The pod's address, when the runtime gives pods addresses (Docker does; for hollow
+    /// pods the agent hands one out of the node's pod CIDR).
+    pub ip: Option<std::net::Ipv4Addr>,
+}
+
 /// What a sandbox is made for: the pod it belongs to.
 #[derive(Debug, Clone, Default)]
 pub struct SandboxConfig {
@@ -56,6 +66,74 @@ pub struct SandboxConfig {
     pub restart_policy: String,
     /// The pod's annotations (the hollow runtime reads its `hollow.kubarium.dev/*` ones).
     pub annotations: BTreeMap<String, String>,
+    /// The node the pod runs on (every container is labelled with it).
+    pub node: String,
+    /// The pod's hostname (`spec.hostname`, else its name).
+    pub hostname: String,
+    /// `spec.hostNetwork`: the pod shares the host's network instead of getting its own.
+    pub host_network: bool,
+    /// The ports with a `hostPort`, published on the host.
+    pub host_ports: Vec<HostPort>,
+}
+
+/// A container port published on the host (`hostPort`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostPort {
+    /// `containerPort`.
+    pub container_port: u16,
+    /// `hostPort`.
+    pub host_port: u16,
+    /// `hostIP`, default `127.0.0.1` here (loopback only).
+    pub host_ip: String,
+    /// `TCP`, `UDP` or `SCTP`.
+    pub protocol: String,
+}
+
+/// When an image is pulled (`imagePullPolicy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PullPolicy {
+    /// Pull every time a container starts.
+    Always,
+    /// Pull only when the image is not on the machine.
+    #[default]
+    IfNotPresent,
+    /// Never pull: the image must be on the machine.
+    Never,
+}
+
+/// A host path mounted into a container. The agent prepares volumes on the host (emptyDir,
+/// configMap, secret, downwardAPI and projected ones under the pod's directory in the data
+/// dir; hostPath and local PVs where they are) and hands the runtime bind mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mount {
+    /// The path on the host.
+    pub host_path: std::path::PathBuf,
+    /// `mountPath` in the container.
+    pub container_path: String,
+    /// `readOnly`.
+    pub read_only: bool,
+}
+
+/// The resource limits a runtime enforces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Limits {
+    /// `limits.cpu` in millicores.
+    pub cpu_millis: Option<i64>,
+    /// `limits.memory` in bytes.
+    pub memory_bytes: Option<i64>,
+}
+
+/// The parts of a `securityContext` a runtime applies (pod and container level merged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Security {
+    /// `runAsUser`.
+    pub run_as_user: Option<i64>,
+    /// `runAsGroup`.
+    pub run_as_group: Option<i64>,
+    /// `readOnlyRootFilesystem`.
+    pub read_only_root_filesystem: bool,
+    /// `privileged` (the agent refuses it unless the node allows it).
+    pub privileged: bool,
 }
 
 /// A container to start in a sandbox.
@@ -69,6 +147,28 @@ pub struct ContainerConfig {
     pub init: bool,
     /// How many times it has been started before (the kubelet's `attempt`).
     pub attempt: i32,
+    /// `command` (the image's entrypoint when empty).
+    pub command: Vec<String>,
+    /// `args` (the image's cmd when empty).
+    pub args: Vec<String>,
+    /// The environment, resolved (`env` and `envFrom` with their references), in order.
+    pub env: Vec<(String, String)>,
+    /// `workingDir`.
+    pub working_dir: Option<String>,
+    /// Volume mounts, prepared on the host.
+    pub mounts: Vec<Mount>,
+    /// `imagePullPolicy`.
+    pub pull_policy: PullPolicy,
+    /// Resource limits.
+    pub limits: Limits,
+    /// The security context.
+    pub security: Security,
+    /// `tty`.
+    pub tty: bool,
+    /// `stdin`.
+    pub stdin: bool,
+    /// `stdinOnce`.
+    pub stdin_once: bool,
 }
 
 /// Where a container is in its life.
@@ -89,6 +189,8 @@ pub enum ContainerState {
         finished_at: Timestamp,
         /// Its exit code.
         exit_code: i32,
+        /// Whether the kernel's OOM killer ended it (reason `OOMKilled`).
+        oom_killed: bool,
     },
 }
 
@@ -125,7 +227,7 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     fn ready(&self) -> std::result::Result<(), String>;
 
     /// Creates and starts the sandbox of a pod.
-    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>>;
+    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>>;
 
     /// Creates and starts a container in `sandbox`.
     fn start_container(
@@ -148,6 +250,105 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Stops a sandbox and every container left in it, and removes them.
     fn remove_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, Result<()>>;
+
+    /// Runs `command` in a running container and waits for it, at most `timeout` (exec
+    /// probes).
+    fn exec_sync(
+        &self,
+        id: &ContainerId,
+        command: Vec<String>,
+        timeout: Duration,
+    ) -> BoxFuture<'_, Result<ExecOutput>> {
+        let _ = (id, command, timeout);
+        unsupported(self.name(), "exec")
+    }
+
+    /// A container's log.
+    fn logs(&self, id: &ContainerId, options: LogOptions) -> BoxFuture<'_, Result<ByteStream>> {
+        let _ = (id, options);
+        unsupported(self.name(), "logs")
+    }
+
+    /// Runs a command in a running container with streams (`kubectl exec`), or attaches to
+    /// its process when `config.command` is empty (`kubectl attach`).
+    fn exec(&self, id: &ContainerId, config: ExecConfig) -> BoxFuture<'_, Result<ExecSession>> {
+        let _ = (id, config);
+        unsupported(self.name(), "exec")
+    }
+
+    /// A connection to `port` in the sandbox's network namespace (`kubectl port-forward`).
+    fn port_forward(
+        &self,
+        sandbox: &SandboxId,
+        port: u16,
+    ) -> BoxFuture<'_, Result<Box<dyn Duplex>>> {
+        let _ = (sandbox, port);
+        unsupported(self.name(), "port-forward")
+    }
+}
+
+fn unsupported<T: Send + 'static>(runtime: &str, what: &str) -> BoxFuture<'static, Result<T>> {
+    let reason = format!("the {runtime} runtime does not support {what}");
+    Box::pin(async move { Err(crate::Error::Runtime { reason }) })
+}
+
+/// What an [`ContainerRuntime::exec_sync`] command did.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ExecOutput {
+    /// Its exit code.
+    pub exit_code: i32,
+    /// What it wrote to stdout and stderr, interleaved, capped by the runtime.
+    pub output: Vec<u8>,
+}
+
+/// A stream of bytes, ending when its source does.
+pub type ByteStream =
+    Pin<Box<dyn futures_util::Stream<Item = std::io::Result<bytes::Bytes>> + Send>>;
+
+/// Both directions of a connection.
+pub trait Duplex: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Duplex for T {}
+
+/// Which part of a container's log [`ContainerRuntime::logs`] streams.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LogOptions {
+    /// Keep streaming as the container writes.
+    pub follow: bool,
+    /// Prefix each line with its RFC 3339 timestamp.
+    pub timestamps: bool,
+    /// Only the last lines.
+    pub tail_lines: Option<i64>,
+    /// Only what was written since then.
+    pub since: Option<Timestamp>,
+}
+
+/// What [`ContainerRuntime::exec`] runs, and which streams it connects.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ExecConfig {
+    /// The command; empty to attach to the container's own process.
+    pub command: Vec<String>,
+    /// Connect stdin.
+    pub stdin: bool,
+    /// Connect stdout.
+    pub stdout: bool,
+    /// Connect stderr (not with a TTY).
+    pub stderr: bool,
+    /// Allocate a terminal.
+    pub tty: bool,
+}
+
+/// A running [`ContainerRuntime::exec`].
+pub struct ExecSession {
+    /// Where stdin goes, when connected.
+    pub stdin: Option<Pin<Box<dyn tokio::io::AsyncWrite + Send>>>,
+    /// stdout (with a TTY: everything the process writes), when connected.
+    pub stdout: Option<ByteStream>,
+    /// stderr, when connected.
+    pub stderr: Option<ByteStream>,
+    /// Resizes the terminal (columns, rows), when there is one.
+    pub resize: Option<Box<dyn Fn(u16, u16) -> BoxFuture<'static, Result<()>> + Send + Sync>>,
+    /// Resolves when the process has ended, with its exit code when known.
+    pub exit: BoxFuture<'static, Result<Option<i32>>>,
 }
 
 /// A runtime that is not available in this build or on this machine: nodes register but
@@ -186,7 +387,7 @@ impl ContainerRuntime for UnavailableRuntime {
         Err(self.reason.clone())
     }
 
-    fn run_pod_sandbox(&self, _: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>> {
+    fn run_pod_sandbox(&self, _: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>> {
         self.refuse()
     }
 
