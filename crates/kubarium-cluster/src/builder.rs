@@ -196,6 +196,7 @@ impl ClusterBuilder {
             kubarium_node::PoolConfig {
                 nodes: config.nodes,
                 runtime: config.runtime.into(),
+                data_dir: data_dir.path().to_owned(),
                 ..kubarium_node::PoolConfig::default()
             },
         )

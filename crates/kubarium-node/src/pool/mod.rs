@@ -53,6 +53,9 @@ pub struct PoolConfig {
     pub runtime: RuntimeKind,
     /// What each node offers.
     pub capacity: NodeCapacity,
+    /// The cluster's data dir: pods' volumes live under `<data_dir>/pods/<uid>/`, local
+    /// persistent volumes under `<data_dir>/volumes/`.
+    pub data_dir: std::path::PathBuf,
 }
 
 /// What every agent and pod worker of the pool shares.
