@@ -23,7 +23,14 @@ impl Docker {
     pub(crate) async fn start(nodes: u32, args: &[&str]) -> Self {
         let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
         let nodes = nodes.to_string();
-        let mut all = vec!["--listen", &listen, "--nodes", &nodes, "--runtime", "docker"];
+        let mut all = vec![
+            "--listen",
+            &listen,
+            "--nodes",
+            &nodes,
+            "--runtime",
+            "docker",
+        ];
         all.extend_from_slice(args);
         let daemon = Daemon::start(&all);
         let client = daemon.client().await;

@@ -226,6 +226,19 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     /// `Ok` when the runtime can run pods, else why not (the node's `Ready` message).
     fn ready(&self) -> std::result::Result<(), String>;
 
+    /// Makes `image` available as `policy` says, pulling it if need be (nothing can be pulled
+    /// offline: a missing image is an [`crate::Error::Image`] that says what to do).
+    fn ensure_image(&self, image: &str, policy: PullPolicy) -> BoxFuture<'_, Result<ImageReady>> {
+        let _ = policy;
+        let image = image.to_owned();
+        Box::pin(async move {
+            Ok(ImageReady {
+                image_id: image,
+                pulled: None,
+            })
+        })
+    }
+
     /// Creates and starts the sandbox of a pod.
     fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>>;
 
@@ -290,6 +303,16 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 fn unsupported<T: Send + 'static>(runtime: &str, what: &str) -> BoxFuture<'static, Result<T>> {
     let reason = format!("the {runtime} runtime does not support {what}");
     Box::pin(async move { Err(crate::Error::Runtime { reason }) })
+}
+
+/// An image ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageReady {
+    /// Its content id.
+    pub image_id: String,
+    /// `Some(size in bytes, time taken)` when it was pulled now (the kubelet's `Pulled`
+    /// event says so), `None` when it was present already.
+    pub pulled: Option<(u64, Duration)>,
 }
 
 /// What an [`ContainerRuntime::exec_sync`] command did.
