@@ -104,6 +104,11 @@ cargo xtask bench api [PHASE...]
     Build release binaries and measure the API server over TLS on loopback: start-up, idle
     memory, request latency (one connection, 50 clients), LIST of 10,000 pods, watch
     delivery. PHASE picks parts: start, serial, concurrent, list, watch.
+cargo xtask bench scheduler | controllers
+    The control loops on hollow nodes: binding throughput, a 100-replica Deployment to Ready.
+cargo xtask bench pods
+    Pods on Docker: 50 pods one at a time, create to Running on a watch, against the same two
+    containers created and started through Docker's API; kubariumd's RSS with 20 pods.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
 cargo xtask protobuf-schema
