@@ -521,3 +521,121 @@ async fn a_stateful_set_pods_claim_outlives_the_pod() {
     .await;
     assert_eq!(kept.trim(), first_uid, "the claim's data survived the pod");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn projected_and_host_path_volumes_and_privileged_refused() {
+    let (docker, _cleanup) = start().await;
+    let client = &docker.client;
+    let _: ConfigMap = create(
+        client,
+        json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "ca"}, "data": {"ca.crt": "CERT"}}),
+    )
+    .await;
+    let host = docker.daemon.data_dir().join("host-data");
+    let host_path = host.to_string_lossy().into_owned();
+    let _: Pod = create(
+        client,
+        json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "projected"},
+            "spec": {
+                "terminationGracePeriodSeconds": 1,
+                "containers": [{
+                    "name": "app", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                    "command": ["sh", "-c", "echo from-the-pod > /host/written; sleep 3600"],
+                    "volumeMounts": [
+                        {"name": "access", "mountPath": "/var/run/secrets/kubernetes.io/serviceaccount"},
+                        {"name": "host", "mountPath": "/host"}
+                    ]
+                }],
+                "volumes": [
+                    {"name": "access", "projected": {"sources": [
+                        {"serviceAccountToken": {"path": "token", "expirationSeconds": 3607}},
+                        {"configMap": {"name": "ca", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}]}}
+                    ]}},
+                    {"name": "host", "hostPath": {"path": host_path, "type": "DirectoryOrCreate"}}
+                ]
+            }
+        }),
+    )
+    .await;
+    let pod = wait_pod(client, "projected", "the projected pod to run", running).await;
+    let projected_uid = uid(&pod);
+    let dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+    let token = exec(&projected_uid, "app", &format!("cat {dir}/token")).unwrap();
+    assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
+    assert_eq!(
+        exec(&projected_uid, "app", &format!("cat {dir}/ca.crt")).unwrap(),
+        "CERT"
+    );
+    assert_eq!(
+        exec(&projected_uid, "app", &format!("cat {dir}/namespace")).unwrap(),
+        "default"
+    );
+    let written = eventually("the pod's file on the host", || async {
+        std::fs::read_to_string(host.join("written")).ok()
+    })
+    .await;
+    assert_eq!(written, "from-the-pod\n");
+
+    let missing = docker.daemon.data_dir().join("no-such-file");
+    let _: Pod = create(
+        client,
+        json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "unmountable"},
+            "spec": {
+                "containers": [{"name": "app", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent", "command": ["sleep", "3600"],
+                    "volumeMounts": [{"name": "file", "mountPath": "/file"}]}],
+                "volumes": [{"name": "file", "hostPath": {"path": missing.to_string_lossy(), "type": "File"}}]
+            }
+        }),
+    )
+    .await;
+    let expected = format!(
+        "MountVolume.SetUp failed for volume \"file\" : hostPath type check failed: {} is not a file",
+        missing.display()
+    );
+    eventually("the FailedMount event", || async {
+        events_of(client, "unmountable")
+            .await
+            .iter()
+            .any(|(reason, message)| reason == "FailedMount" && *message == expected)
+            .then_some(())
+    })
+    .await;
+    let pod = Api::<Pod>::namespaced(client.clone(), "default")
+        .get("unmountable")
+        .await
+        .unwrap();
+    assert_eq!(
+        waiting(&pod).and_then(|w| w.reason).as_deref(),
+        Some("ContainerCreating")
+    );
+
+    let _: Pod = create(
+        client,
+        json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "privileged"},
+            "spec": {"containers": [{"name": "app", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                "command": ["sleep", "3600"], "securityContext": {"privileged": true}}]}
+        }),
+    )
+    .await;
+    let pod = wait_pod(
+        client,
+        "privileged",
+        "the privileged pod to be refused",
+        |pod| {
+            waiting(pod).is_some_and(|w| w.reason.as_deref() == Some("CreateContainerConfigError"))
+        },
+    )
+    .await;
+    let message = waiting(&pod).and_then(|w| w.message).unwrap_or_default();
+    assert!(
+        message.starts_with(&format!(
+            "pod with UID \"{}\" specified privileged container, but is disallowed",
+            uid(&pod)
+        )),
+        "{message}"
+    );
+}
