@@ -7,60 +7,17 @@
 use std::process::Command;
 
 use k8s_openapi::api::apps::v1::StatefulSet;
-use k8s_openapi::api::core::v1::{ConfigMap, ContainerStateWaiting, Event, Namespace, Pod, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, ContainerStateWaiting, Event, Pod, Secret};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::support::{Docker, eventually};
+use crate::support::{BUSYBOX, Docker, eventually};
 
-const BUSYBOX: &str = "kubarium.dev/busybox:test";
-
-/// Kills the daemon, then removes every container and network of its cluster.
-struct Cleanup {
-    pid: u32,
-    cluster: String,
-}
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-KILL", &self.pid.to_string()])
-            .status();
-        std::thread::sleep(std::time::Duration::from_millis(300));
-        let filter = format!("label=kubarium.dev/cluster={}", self.cluster);
-        for (list, remove) in [
-            (vec!["ps", "-aq"], vec!["rm", "-f", "-v"]),
-            (vec!["network", "ls", "-q"], vec!["network", "rm"]),
-        ] {
-            let ids = Command::new("docker")
-                .args(&list)
-                .args(["--filter", &filter])
-                .output()
-                .map(|o| String::from_utf8_lossy(&o.stdout).to_string())
-                .unwrap_or_default();
-            let ids: Vec<&str> = ids.split_whitespace().collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker").args(&remove).args(&ids).output();
-            }
-        }
-    }
-}
-
-async fn start() -> (Docker, Cleanup) {
-    let docker = Docker::start(1, &[]).await;
-    let cluster = Api::<Namespace>::all(docker.client.clone())
-        .get("kube-system")
-        .await
-        .unwrap()
-        .metadata
-        .uid
-        .unwrap();
-    let cleanup = Cleanup {
-        pid: docker.daemon.pid(),
-        cluster,
-    };
-    (docker, cleanup)
+/// A cluster of one Docker node, with the images the scenarios need; its containers and
+/// network go when it is dropped.
+async fn start() -> Docker {
+    Docker::start_with_images(1, &[]).await
 }
 
 /// Runs `script` with `sh -c` in container `container` of the pod with uid `uid`; its
@@ -165,7 +122,7 @@ async fn events_of(client: &kube::Client, pod: &str) -> Vec<(String, String)> {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn env_and_files_from_a_config_map_and_a_secret_and_updates_reach_the_files() {
-    let (docker, _cleanup) = start().await;
+    let docker = start().await;
     let client = &docker.client;
     let _: ConfigMap = create(
         client,
@@ -293,7 +250,7 @@ async fn env_and_files_from_a_config_map_and_a_secret_and_updates_reach_the_file
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_downward_api_in_env_and_files() {
-    let (docker, _cleanup) = start().await;
+    let docker = start().await;
     let client = &docker.client;
     let _: Pod = create(
         client,
@@ -365,7 +322,7 @@ async fn the_downward_api_in_env_and_files() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_config_map_holds_the_container_until_it_exists() {
-    let (docker, _cleanup) = start().await;
+    let docker = start().await;
     let client = &docker.client;
     let _: Pod = create(
         client,
@@ -436,7 +393,7 @@ async fn a_missing_config_map_holds_the_container_until_it_exists() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_image_backs_off_with_a_message() {
-    let (docker, _cleanup) = start().await;
+    let docker = start().await;
     let client = &docker.client;
     let image = "kubarium.dev/does-not-exist:1.0";
     let _: Pod = create(
@@ -474,7 +431,7 @@ async fn a_missing_image_backs_off_with_a_message() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stateful_set_pods_claim_outlives_the_pod() {
-    let (docker, _cleanup) = start().await;
+    let docker = start().await;
     let client = &docker.client;
     let _: StatefulSet = create(
         client,
@@ -524,7 +481,7 @@ async fn a_stateful_set_pods_claim_outlives_the_pod() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn projected_and_host_path_volumes_and_privileged_refused() {
-    let (docker, _cleanup) = start().await;
+    let docker = start().await;
     let client = &docker.client;
     let _: ConfigMap = create(
         client,
