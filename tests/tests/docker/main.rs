@@ -7,5 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+mod infra;
 mod pods;
 mod support;
