@@ -26,6 +26,7 @@ use crate::runtime::{
 };
 use crate::status;
 
+mod probes;
 mod report;
 
 /// How long to wait before retrying a failed API request.
@@ -138,6 +139,7 @@ pub(crate) fn spawn(
     };
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
     let worker = Worker {
+        probes: probes::Probes::new(&pod, shared.runtime.name()),
         api: Api::namespaced(shared.client.clone(), &namespace),
         init: slots(true),
         main: slots(false),
@@ -169,6 +171,8 @@ struct Worker {
     posted: Option<PodStatus>,
     /// The pod has run to completion: nothing more is started.
     finished: bool,
+    /// Liveness, readiness and startup probes.
+    probes: probes::Probes,
 }
 
 impl Worker {
@@ -205,6 +209,7 @@ impl Worker {
                 continue;
             }
             self.refresh().await;
+            self.kill_unhealthy().await;
             let mut wake = if self.finished {
                 None
             } else {
@@ -213,6 +218,7 @@ impl Worker {
             if !self.report().await {
                 wake = Some(wake.map_or(RETRY, |w| w.min(RETRY)));
             }
+            self.watch_probes();
             let runtime = self.shared.runtime.clone();
             let running: Vec<ContainerId> = self
                 .init
@@ -236,6 +242,7 @@ impl Worker {
                 _ = self.running.changed() => {}
                 _ = exits => {}
                 () = timer => {}
+                update = self.probes.changed() => self.probes.apply(update),
             }
         }
     }

@@ -63,7 +63,7 @@ pub(crate) struct Shared {
     pub(crate) client: Client,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
     pub(crate) recorder: Recorder,
-    kubelet_version: String,
+    pub(crate) kubelet_version: String,
     capacity: NodeCapacity,
     boot_id: String,
     state: Mutex<State>,
