@@ -26,6 +26,7 @@ use crate::runtime::{
 };
 use crate::status;
 
+mod adopt;
 mod probes;
 mod report;
 
@@ -140,6 +141,7 @@ pub(crate) fn spawn(
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
     let worker = Worker {
         probes: probes::Probes::new(&pod, shared.runtime.name()),
+        adopt_pending: true,
         api: Api::namespaced(shared.client.clone(), &namespace),
         init: slots(true),
         main: slots(false),
@@ -173,6 +175,8 @@ struct Worker {
     finished: bool,
     /// Liveness, readiness and startup probes.
     probes: probes::Probes,
+    /// What the runtime already runs for the pod is still to be adopted.
+    adopt_pending: bool,
 }
 
 impl Worker {
@@ -261,6 +265,7 @@ impl Worker {
 
     /// Starts what should run now; returns when to look again for a back-off to end.
     async fn advance(&mut self) -> Option<Duration> {
+        self.adopt().await;
         if self.sandbox.is_none() {
             let config = SandboxConfig {
                 namespace: self.pod.metadata.namespace.clone().unwrap_or_default(),

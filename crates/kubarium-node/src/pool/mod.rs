@@ -23,9 +23,10 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::node::{self, AGENT_ANNOTATION, NodeCapacity, NodeIdentity};
 use crate::runtime::{ContainerRuntime, HollowRuntime, UnavailableRuntime};
-use crate::{Error, Result, control};
+use crate::{Error, Result, control, host};
 
 mod agents;
+mod orphans;
 mod pods;
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
@@ -65,6 +66,10 @@ pub(crate) struct Shared {
     pub(crate) recorder: Recorder,
     pub(crate) kubelet_version: String,
     capacity: NodeCapacity,
+    /// What pods may use of each node: its share of the machine on Docker.
+    allocatable: NodeCapacity,
+    /// The machine's `osImage` for Docker nodes.
+    os_image: Option<String>,
     boot_id: String,
     state: Mutex<State>,
     /// Bounds the Lease and node status requests in flight, so a thousand agents starting
@@ -91,6 +96,8 @@ struct Agent {
     /// The last status post failed.
     needs_sync: bool,
     last_status: Option<Instant>,
+    /// The runtime's version and readiness as last posted: a change is posted at once.
+    posted_runtime: Option<(String, bool)>,
 }
 
 struct PodEntry {
@@ -146,12 +153,22 @@ impl NodePool {
                 "Kubarium's Docker runtime is not available in this build; start the cluster with --runtime hollow",
             )),
         };
+        // Docker nodes run pods on this machine: its resources, shared among them.
+        let (capacity, allocatable, os_image) = match (config.runtime, host::resources()) {
+            (RuntimeKind::Docker, Some(machine)) => {
+                let (capacity, allocatable) = host::share(machine, config.nodes, &config.capacity);
+                (capacity, allocatable, host::os_image())
+            }
+            _ => (config.capacity.clone(), config.capacity, None),
+        };
         let shared = Arc::new(Shared {
             recorder: Recorder::new(client.clone(), "kubelet"),
             client: client.clone(),
             runtime,
             kubelet_version: version.git_version,
-            capacity: config.capacity,
+            capacity,
+            allocatable,
+            os_image,
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
             requests: Semaphore::new(CONCURRENCY),

@@ -88,6 +88,7 @@ impl Shared {
                     if let Some(listed) = listed.take() {
                         lock(&self.state).pods.retain(|uid, _| listed.contains(uid));
                     }
+                    tokio::spawn(self.clone().remove_orphans());
                 }
                 Err(error) => tracing::debug!(%error, "pod watch failed; retrying"),
             }
