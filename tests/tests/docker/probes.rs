@@ -15,9 +15,7 @@ use kubarium_tests::daemon::Daemon;
 use kube::Api;
 use kube::api::{ListParams, WatchEvent, WatchParams};
 
-use crate::support::{Docker, SETTLE, eventually};
-
-const BUSYBOX: &str = "kubarium.dev/busybox:test";
+use crate::support::{BUSYBOX, Docker, SETTLE, eventually};
 
 /// `docker` with `args`; its stdout, trimmed.
 fn docker(args: &[&str]) -> String {
@@ -30,32 +28,6 @@ fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// Removes what the cluster left in Docker when the test ends, pass or fail.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        let filter = format!("label=kubarium.dev/cluster={}", self.0);
-        for (list, remove) in [
-            (&["ps", "-aq"][..], &["rm", "-f", "-v"][..]),
-            (&["network", "ls", "-q"][..], &["network", "rm"][..]),
-        ] {
-            let Ok(output) = Command::new("docker")
-                .args(list)
-                .args(["--filter", &filter])
-                .output()
-            else {
-                continue;
-            };
-            let ids = String::from_utf8_lossy(&output.stdout).into_owned();
-            let ids: Vec<&str> = ids.split_whitespace().collect();
-            if !ids.is_empty() {
-                let _ = Command::new("docker").args(remove).args(&ids).output();
-            }
-        }
-    }
-}
-
 async fn cluster_id(client: &kube::Client) -> String {
     Api::<Namespace>::all(client.clone())
         .get("kube-system")
@@ -66,17 +38,9 @@ async fn cluster_id(client: &kube::Client) -> String {
         .unwrap()
 }
 
-/// A one-node Docker cluster, and the guard that clears its containers.
-async fn start() -> (Docker, Cleanup) {
-    let cluster = Docker::start(1, &[]).await;
-    let cleanup = Cleanup(cluster_id(&cluster.client).await);
-    (cluster, cleanup)
-}
-
-fn apply(cluster: &Docker, yaml: &str) {
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), yaml).unwrap();
-    cluster.kubectl(&["apply", "-f", &file.path().display().to_string()]);
+/// A one-node Docker cluster (its containers and network go when it is dropped).
+async fn start() -> Docker {
+    Docker::start_with_images(1, &[]).await
 }
 
 fn status_of<'a>(pod: &'a Pod, container: &str) -> Option<&'a ContainerStatus> {
@@ -167,10 +131,8 @@ fn pod(name: &str, grace: u32, containers: &[String]) -> String {
 
 #[tokio::test]
 async fn readiness_probes_gate_the_pods_ready_condition() {
-    let (cluster, _cleanup) = start().await;
-    apply(
-        &cluster,
-        &pod(
+    let cluster = start().await;
+    cluster.apply(&pod(
             "gated",
             1,
             &[
@@ -252,10 +214,8 @@ async fn readiness_probes_gate_the_pods_ready_condition() {
 
 #[tokio::test]
 async fn liveness_failures_restart_the_container_with_back_off() {
-    let (cluster, _cleanup) = start().await;
-    apply(
-        &cluster,
-        &pod(
+    let cluster = start().await;
+    cluster.apply(&pod(
             "dying",
             1,
             &[container(
@@ -309,11 +269,9 @@ async fn liveness_failures_restart_the_container_with_back_off() {
 
 #[tokio::test]
 async fn a_startup_probe_holds_liveness_and_readiness_back() {
-    let (cluster, _cleanup) = start().await;
+    let cluster = start().await;
     // Liveness would fail at once (failureThreshold 1) if it ran before the start.
-    apply(
-        &cluster,
-        &pod(
+    cluster.apply(&pod(
             "slow",
             1,
             &[container(
@@ -358,8 +316,8 @@ async fn a_startup_probe_holds_liveness_and_readiness_back() {
 
 #[tokio::test]
 async fn a_restarted_daemon_keeps_its_containers_and_removes_orphans() {
-    let (mut cluster, cleanup) = start().await;
-    let id = cleanup.0.clone();
+    let mut cluster = start().await;
+    let id = cluster_id(&cluster.client).await;
 
     // Docker nodes report the engine, the machine and its images.
     let node = Api::<Node>::all(cluster.client.clone());
@@ -389,9 +347,7 @@ async fn a_restarted_daemon_keeps_its_containers_and_removes_orphans() {
         "{BUSYBOX} is listed"
     );
 
-    apply(
-        &cluster,
-        &pod(
+    cluster.apply(&pod(
             "keeper",
             1,
             &[container(
