@@ -437,3 +437,95 @@ impl Worker {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::PodSpec;
+    use kube::api::ObjectMeta;
+
+    use super::*;
+
+    fn pod(probed: bool, annotation: Option<&str>) -> Pod {
+        Pod {
+            metadata: ObjectMeta {
+                annotations: annotation
+                    .map(|value| [(HOLLOW_PROBES_ANNOTATION.to_owned(), value.to_owned())].into()),
+                ..ObjectMeta::default()
+            },
+            spec: Some(PodSpec {
+                containers: vec![Container {
+                    name: "app".to_owned(),
+                    readiness_probe: probed.then(Probe::default),
+                    ..Container::default()
+                }],
+                ..PodSpec::default()
+            }),
+            ..Pod::default()
+        }
+    }
+
+    fn id() -> ContainerId {
+        ContainerId {
+            runtime: "docker",
+            id: "abc".to_owned(),
+        }
+    }
+
+    #[test]
+    fn probes_run_on_docker_and_pass_on_hollow_unless_told() {
+        let probed = pod(true, None);
+        let docker = Probes::new(&probed, "docker");
+        assert_eq!(docker.mode, Mode::Run);
+        assert!(docker.started(&probed, "app", &id()));
+        assert!(
+            !docker.ready(&probed, "app", &id()),
+            "not ready before a probe"
+        );
+        let hollow = Probes::new(&probed, "hollow");
+        assert_eq!(hollow.mode, Mode::Pass);
+        assert!(hollow.ready(&probed, "app", &id()));
+        let failing = pod(true, Some("fail"));
+        let told = Probes::new(&failing, "hollow");
+        assert_eq!(told.mode, Mode::Fail);
+        assert!(!told.ready(&failing, "app", &id()));
+        let plain = pod(false, None);
+        let none = Probes::new(&plain, "docker");
+        assert!(!none.any, "the cheap path");
+        assert!(none.ready(&plain, "app", &id()));
+    }
+
+    #[test]
+    fn only_the_current_containers_results_count() {
+        let probed = pod(true, None);
+        let mut probes = Probes::new(&probed, "docker");
+        let passed = Results {
+            readiness: Some(state::Verdict::Success),
+            ..Results::default()
+        };
+        probes.apply(Update {
+            container: "app".to_owned(),
+            id: id(),
+            results: passed,
+        });
+        assert!(!probes.ready(&probed, "app", &id()), "no task runs for it");
+        let task = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(async { tokio::spawn(std::future::pending::<()>()).abort_handle() });
+        probes.tasks.insert("app".to_owned(), (id(), task));
+        probes.apply(Update {
+            container: "app".to_owned(),
+            id: id(),
+            results: passed,
+        });
+        assert!(probes.ready(&probed, "app", &id()));
+        let other = ContainerId {
+            runtime: "docker",
+            id: "def".to_owned(),
+        };
+        assert!(
+            !probes.ready(&probed, "app", &other),
+            "a new container starts over"
+        );
+    }
+}
