@@ -11,6 +11,9 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 
 use super::{PodEntry, Shared, State, lock};
+
+/// How often running pods' service account tokens are looked at for renewal.
+const TOKEN_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
 use crate::pod::downward::PodContext;
 use crate::pod::sources::Changed;
 use crate::pod::volumes;
@@ -82,22 +85,39 @@ impl Shared {
     /// container waiting on it tries again) and re-syncs their volumes, so running
     /// containers see the new files.
     pub(super) async fn follow_sources(self: Arc<Self>, mut changes: UnboundedReceiver<Changed>) {
-        while let Some(change) = changes.recv().await {
-            let users: Vec<Arc<Pod>> = {
-                let state = lock(&self.state);
-                state
-                    .pods
-                    .values()
-                    .filter(|entry| {
-                        entry.pod.metadata.namespace.as_deref() == Some(change.namespace.as_str())
-                            && volumes::uses(&entry.pod, change.secret, &change.name)
-                    })
-                    .filter_map(|entry| {
-                        let (sender, _) = entry.worker.as_ref()?;
-                        sender.send_replace(entry.pod.clone());
-                        Some(entry.pod.clone())
-                    })
-                    .collect()
+        let mut tokens = tokio::time::interval(TOKEN_CHECK);
+        tokens.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let users: Vec<Arc<Pod>> = tokio::select! {
+                change = changes.recv() => {
+                    let Some(change) = change else { return };
+                    let state = lock(&self.state);
+                    state
+                        .pods
+                        .values()
+                        .filter(|entry| {
+                            entry.pod.metadata.namespace.as_deref()
+                                == Some(change.namespace.as_str())
+                                && volumes::uses(&entry.pod, change.secret, &change.name)
+                        })
+                        .filter_map(|entry| {
+                            let (sender, _) = entry.worker.as_ref()?;
+                            sender.send_replace(entry.pod.clone());
+                            Some(entry.pod.clone())
+                        })
+                        .collect()
+                }
+                _ = tokens.tick() => {
+                    // Service account tokens are renewed at 80% of their life, as the
+                    // kubelet's token manager does.
+                    let state = lock(&self.state);
+                    state
+                        .pods
+                        .values()
+                        .filter(|entry| entry.worker.is_some() && volumes::has_tokens(&entry.pod))
+                        .map(|entry| entry.pod.clone())
+                        .collect()
+                }
             };
             for pod in users {
                 self.resync_volumes(&pod).await;

@@ -402,6 +402,15 @@ pub(crate) fn shows_fields(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
         })
 }
 
+/// Whether the pod has projected service account tokens, which are renewed.
+pub(crate) fn has_tokens(pod: &k8s_openapi::api::core::v1::Pod) -> bool {
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .flat_map(|v| v.projected.iter().flat_map(|p| p.sources.iter().flatten()))
+        .any(|p| p.service_account_token.is_some())
+}
+
 /// Removes everything the agent kept for pod `uid`. hostPath and persistent volumes are
 /// elsewhere and stay.
 pub(crate) fn remove(sources: &Sources, uid: &str) {
@@ -496,3 +505,7 @@ pub(crate) fn mounts(
     }
     Ok(mounts)
 }
+
+#[cfg(test)]
+#[path = "mounts_tests.rs"]
+mod tests;
