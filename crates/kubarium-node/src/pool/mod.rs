@@ -27,6 +27,10 @@ use crate::{Error, Result, control};
 
 mod agents;
 mod pods;
+mod streams;
+
+pub(crate) use streams::Instances;
+pub use streams::{PodStreams, StreamError};
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
 const SLOTS: u64 = 10;
@@ -70,6 +74,8 @@ pub(crate) struct Shared {
     /// Bounds the Lease and node status requests in flight, so a thousand agents starting
     /// at once queue here rather than in the API server.
     requests: Semaphore,
+    /// The pods' runtime containers, for `log`, `exec` and `attach`.
+    pub(crate) containers: streams::Containers,
 }
 
 #[derive(Default)]
@@ -155,6 +161,7 @@ impl NodePool {
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
             requests: Semaphore::new(CONCURRENCY),
+            containers: streams::Containers::default(),
         });
         let api = Api::<Node>::all(client);
         let existing = api
@@ -217,6 +224,13 @@ impl NodePool {
         let mut names: Vec<String> = lock(&self.shared.state).agents.keys().cloned().collect();
         names.sort();
         names
+    }
+
+    /// What serves `kubectl logs`, `exec` and `attach` from this pool's containers.
+    pub fn streams(&self) -> PodStreams {
+        PodStreams {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Adds a node called `name`, or the next free `kubarium-workerN`; returns its name.
