@@ -6,5 +6,6 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod pods;
 mod streams;
 mod support;
