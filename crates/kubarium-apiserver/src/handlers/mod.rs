@@ -5,6 +5,7 @@
 //! registry's [`crate::registry::Rules`]. Reads serve stored bytes as they are when the client
 //! wants plain JSON, so large lists cost little more than the database read.
 
+mod portforward;
 mod read;
 mod reviews;
 mod subresources;
@@ -65,6 +66,8 @@ pub(crate) struct Call {
     pub(crate) applying: bool,
     /// Who is asking.
     pub(crate) user: crate::UserInfo,
+    /// The request's extensions, whose `OnUpgrade` the streaming subresources take.
+    pub(crate) extensions: http::Extensions,
 }
 
 impl Call {
@@ -114,6 +117,7 @@ async fn handle(
             warnings: Vec::new(),
             applying: false,
             user,
+            extensions: parts.extensions,
         };
         let method = parts.method;
         if !mutating(&method, &call.target) {

@@ -50,7 +50,8 @@ pub(crate) async fn handle(
         ("binding", "create") => bind(call, body).await,
         ("eviction", "create") => evict(call, body).await,
         ("token", "create") => token(call, body),
-        ("log" | "exec" | "attach" | "portforward", _) => stream(call, sub),
+        ("portforward", _) => super::portforward::forward(call).await,
+        ("log" | "exec" | "attach", _) => stream(call, sub),
         _ => Err(StatusError::method_not_allowed(method)),
     }
 }

@@ -36,6 +36,7 @@ pub(crate) async fn watch(call: &mut Call) -> Result<Response, StatusError> {
         warnings: Vec::new(),
         applying: false,
         user: call.user.clone(),
+        extensions: http::Extensions::new(),
     };
     let filter = Filter::from_call(&filter_call)?;
     let params = &filter_call.params;
