@@ -14,7 +14,7 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, NodeCondition, Pod};
 use kubarium_controllers::events::Recorder;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
@@ -22,7 +22,7 @@ use tokio::sync::{Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
 use crate::node::{self, AGENT_ANNOTATION, NodeCapacity, NodeIdentity};
-use crate::runtime::{ContainerRuntime, HollowRuntime, UnavailableRuntime};
+use crate::runtime::{ContainerRuntime, DockerRuntime, HollowRuntime};
 use crate::{Error, Result, control};
 
 mod agents;
@@ -36,8 +36,8 @@ const CONCURRENCY: usize = 32;
 /// How the pool's nodes run pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RuntimeKind {
-    /// Real containers in the local Docker engine (not in this build: nodes register
-    /// `Ready=False`).
+    /// Real containers in the local Docker engine (while it is not reachable, nodes report
+    /// `Ready=False` saying so).
     #[default]
     Docker,
     /// Simulated containers.
@@ -115,6 +115,43 @@ fn is_stopped(node: &Node) -> bool {
         .is_some_and(|value| value == "stopped")
 }
 
+/// The cluster's id: the uid of its `kube-system` namespace, which lives as long as the
+/// cluster (the Docker runtime labels every container and its network with it).
+async fn cluster_id(client: &Client) -> Result<String> {
+    let namespace = Api::<Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .map_err(Error::api("get", "namespaces/kube-system"))?;
+    namespace.metadata.uid.ok_or_else(|| Error::Runtime {
+        reason: "namespace kube-system has no uid".to_owned(),
+    })
+}
+
+impl Shared {
+    /// Follows the runtime's readiness: each change is posted in every node's status, and
+    /// when it becomes ready the pods that waited for it get their workers.
+    async fn follow_runtime(self: Arc<Self>, mut ready: watch::Receiver<bool>) {
+        while ready.changed().await.is_ok() {
+            let up = *ready.borrow_and_update();
+            let mut state = lock(&self.state);
+            for agent in state.agents.values_mut() {
+                agent.needs_sync = true;
+            }
+            if up {
+                let waiting: Vec<String> = state
+                    .pods
+                    .iter()
+                    .filter(|(_, entry)| entry.worker.is_none())
+                    .map(|(uid, _)| uid.clone())
+                    .collect();
+                for uid in waiting {
+                    self.spawn_worker(&mut state, &uid);
+                }
+            }
+        }
+    }
+}
+
 /// The node agents of this process. Dropping it stops them where they are;
 /// [`NodePool::shutdown`] waits for that.
 pub struct NodePool {
@@ -139,12 +176,14 @@ impl NodePool {
             .apiserver_version()
             .await
             .map_err(Error::api("get", "/version"))?;
+        let mut docker_ready = None;
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
-            RuntimeKind::Docker => Arc::new(UnavailableRuntime::new(
-                "docker",
-                "Kubarium's Docker runtime is not available in this build; start the cluster with --runtime hollow",
-            )),
+            RuntimeKind::Docker => {
+                let docker = DockerRuntime::start(&cluster_id(&client).await?).await;
+                docker_ready = Some(docker.watch_ready());
+                Arc::new(docker)
+            }
         };
         let shared = Arc::new(Shared {
             recorder: Recorder::new(client.clone(), "kubelet"),
@@ -209,6 +248,9 @@ impl NodePool {
         tasks.spawn(shared.clone().watch_nodes());
         tasks.spawn(shared.clone().watch_pods());
         tasks.spawn(shared.clone().lease_timer());
+        if let Some(ready) = docker_ready {
+            tasks.spawn(shared.clone().follow_runtime(ready));
+        }
         Ok(Self { shared, tasks })
     }
 

@@ -7,6 +7,7 @@
 //! ids the runtime hands out; `ContainerId::uri` is what `containerID` in a pod's status
 //! shows (`hollow://…`, as `containerd://…` upstream).
 
+mod docker;
 mod hollow;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
+pub use docker::{DOCKER, DockerRuntime, INFRA_BINARY_ENV};
 pub use hollow::{EXIT_CODE_ANNOTATION, HOLLOW_VERSION, HollowRuntime, RUN_FOR_ANNOTATION};
 
 use crate::Result;

@@ -1,0 +1,276 @@
+//! The connection to Docker, kept fresh by one background task: connect and negotiate the
+//! API version, make sure the cluster's network exists, then follow one events stream
+//! (filtered by the cluster's label) that wakes the waiters of exited containers. When the
+//! stream ends or a ping fails, Docker is down: `ready()` says so, and the task reconnects
+//! every few seconds. On every (re)connection the waited-on containers are looked at again,
+//! so exits that happened while it was away are seen.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::models::{EventMessage, NetworkCreateRequest};
+use bollard::query_parameters::EventsOptions;
+use futures_util::StreamExt;
+use jiff::Timestamp;
+use tokio::sync::watch;
+
+use super::{Connection, DockerRuntime, Observed, lock, spec};
+use crate::runtime::{ContainerId, ContainerStatus};
+use crate::{Error, Result};
+
+/// Docker's default socket (bollard's, which it does not export).
+const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
+/// How often a connection is checked, and a lost one retried.
+const CHECK: Duration = Duration::from_secs(3);
+/// How long a connection attempt may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Where bollard connects: `DOCKER_HOST` when it is a unix socket, else the default socket.
+pub(super) fn address() -> String {
+    match std::env::var("DOCKER_HOST") {
+        Ok(host) if host.starts_with("unix://") => host,
+        _ => DEFAULT_SOCKET.to_owned(),
+    }
+}
+
+/// Connects once, then leaves a task that keeps the connection fresh for as long as the
+/// runtime lives.
+pub(super) async fn spawn(runtime: DockerRuntime) {
+    let first = connect(&runtime).await;
+    let weak = std::sync::Arc::downgrade(&runtime.inner);
+    drop(runtime);
+    tokio::spawn(async move {
+        let mut current = first;
+        loop {
+            let Some(inner) = weak.upgrade() else { return };
+            let runtime = DockerRuntime { inner };
+            match current.take() {
+                Some((docker, since)) => {
+                    follow(&runtime, &docker, since).await;
+                    if std::sync::Arc::strong_count(&runtime.inner) <= 1 {
+                        return;
+                    }
+                    runtime.set_connection(Connection::Down {
+                        reason: "the connection was lost".to_owned(),
+                    });
+                    tracing::warn!(address = %runtime.inner.address, "lost the connection to Docker; reconnecting");
+                }
+                None => tokio::time::sleep(CHECK).await,
+            }
+            current = connect(&runtime).await;
+        }
+    });
+}
+
+/// One connection attempt: on success the runtime is up and every waited-on container is
+/// looked at again; returns the client and when it connected.
+async fn connect(runtime: &DockerRuntime) -> Option<(Docker, Timestamp)> {
+    let since = Timestamp::now();
+    let attempt = async {
+        let docker = Docker::connect_with_local_defaults()?;
+        let docker = docker.negotiate_version().await?;
+        let version = docker.version().await?;
+        Ok::<_, bollard::errors::Error>((docker, version.version.unwrap_or_default()))
+    };
+    let (docker, version) = match tokio::time::timeout(CONNECT_TIMEOUT, attempt).await {
+        Ok(Ok(connected)) => connected,
+        Ok(Err(error)) => {
+            runtime.set_connection(Connection::Down {
+                reason: error.to_string(),
+            });
+            return None;
+        }
+        Err(_) => {
+            runtime.set_connection(Connection::Down {
+                reason: format!("no answer within {}s", CONNECT_TIMEOUT.as_secs()),
+            });
+            return None;
+        }
+    };
+    if let Err(error) = ensure_network(runtime, &docker).await {
+        runtime.set_connection(Connection::Down {
+            reason: error.to_string(),
+        });
+        return None;
+    }
+    tracing::info!(address = %runtime.inner.address, %version, network = %runtime.inner.network, "connected to Docker");
+    runtime.set_connection(Connection::Up {
+        docker: docker.clone(),
+        version,
+    });
+    let watched: Vec<String> = lock(&runtime.inner.watched).keys().cloned().collect();
+    for id in watched {
+        refresh(runtime, &id).await;
+    }
+    Some((docker, since))
+}
+
+/// Creates the cluster's network unless it exists; one of the same name that is not the
+/// cluster's is an error.
+async fn ensure_network(runtime: &DockerRuntime, docker: &Docker) -> Result<()> {
+    let name = &runtime.inner.network;
+    let cluster = &runtime.inner.cluster;
+    match docker.inspect_network(name, None).await {
+        Ok(network) => {
+            let ours = network
+                .labels
+                .as_ref()
+                .and_then(|labels| labels.get(spec::CLUSTER_LABEL))
+                .is_some_and(|label| label == cluster);
+            return if ours {
+                Ok(())
+            } else {
+                Err(Error::Runtime {
+                    reason: format!(
+                        "Docker network {name} exists but is not this cluster's (it has no {}={cluster} label); remove it with `docker network rm {name}`",
+                        spec::CLUSTER_LABEL
+                    ),
+                })
+            };
+        }
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => {}
+        Err(error) => {
+            return Err(Error::Runtime {
+                reason: format!("inspect network {name}: {error}"),
+            });
+        }
+    }
+    let request = NetworkCreateRequest {
+        name: name.clone(),
+        driver: Some("bridge".to_owned()),
+        labels: Some(HashMap::from([(
+            spec::CLUSTER_LABEL.to_owned(),
+            cluster.clone(),
+        )])),
+        ..NetworkCreateRequest::default()
+    };
+    match docker.create_network(request).await {
+        Ok(_) => {
+            tracing::info!(network = %name, "created the cluster's Docker network");
+            Ok(())
+        }
+        // Another runtime of the same cluster made it meanwhile.
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 409, ..
+        }) => Ok(()),
+        Err(error) => Err(Error::Runtime {
+            reason: format!("create network {name}: {error}"),
+        }),
+    }
+}
+
+/// Follows the cluster's container events until the stream ends or Docker stops answering.
+async fn follow(runtime: &DockerRuntime, docker: &Docker, since: Timestamp) {
+    let filters = HashMap::from([
+        ("type".to_owned(), vec!["container".to_owned()]),
+        (
+            "label".to_owned(),
+            vec![format!("{}={}", spec::CLUSTER_LABEL, runtime.inner.cluster)],
+        ),
+        (
+            "event".to_owned(),
+            vec!["die".to_owned(), "oom".to_owned(), "destroy".to_owned()],
+        ),
+    ]);
+    let options = EventsOptions {
+        since: Some((since.as_second() - 1).to_string()),
+        filters: Some(filters),
+        ..EventsOptions::default()
+    };
+    let events = docker.events(Some(options));
+    futures_util::pin_mut!(events);
+    let mut checks = tokio::time::interval(CHECK);
+    checks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            event = events.next() => match event {
+                Some(Ok(event)) => on_event(runtime, event).await,
+                Some(Err(error)) => {
+                    tracing::debug!(%error, "the Docker events stream failed");
+                    return;
+                }
+                None => return,
+            },
+            _ = checks.tick() => {
+                if std::sync::Arc::strong_count(&runtime.inner) <= 1 {
+                    return;
+                }
+                if tokio::time::timeout(CONNECT_TIMEOUT, docker.ping()).await.map_or(true, |r| r.is_err()) {
+                    return;
+                }
+            }
+        }
+    }
+}
+
+async fn on_event(runtime: &DockerRuntime, event: EventMessage) {
+    let Some(id) = event.actor.and_then(|actor| actor.id) else {
+        return;
+    };
+    let watched = {
+        let mut watched = lock(&runtime.inner.watched);
+        watched.retain(|_, sender| sender.receiver_count() > 0);
+        watched.contains_key(&id)
+    };
+    if watched {
+        refresh(runtime, &id).await;
+    }
+}
+
+/// Looks at a waited-on container again and tells its waiters.
+async fn refresh(runtime: &DockerRuntime, id: &str) {
+    let container = ContainerId {
+        runtime: super::DOCKER,
+        id: id.to_owned(),
+    };
+    let observed = match runtime.status(&container).await {
+        Ok(status) => Observed::Status(status),
+        Err(_) if runtime.docker().is_ok() && runtime.inspect(id).await.is_err() => Observed::Gone,
+        Err(_) => return,
+    };
+    if let Some(sender) = lock(&runtime.inner.watched).get(id) {
+        sender.send_replace(observed);
+    }
+}
+
+impl DockerRuntime {
+    /// The waiters' channel of container `id`.
+    fn subscribe(&self, id: &str) -> watch::Receiver<Observed> {
+        lock(&self.inner.watched)
+            .entry(id.to_owned())
+            .or_insert_with(|| watch::channel(Observed::Unknown).0)
+            .subscribe()
+    }
+
+    /// Stops feeding the waiters of a removed container.
+    pub(super) fn forget(&self, id: &str) {
+        if let Some(sender) = lock(&self.inner.watched).remove(id) {
+            sender.send_replace(Observed::Gone);
+        }
+    }
+
+    /// Resolves when the container has exited: at once if it has, else when the events
+    /// stream (or a reconnection) says so.
+    pub(super) async fn wait(&self, id: &ContainerId) -> Result<ContainerStatus> {
+        let mut updates = self.subscribe(&id.id);
+        match self.status(id).await {
+            Ok(status) if status.state.is_exited() => return Ok(status),
+            Ok(_) => {}
+            Err(error) if self.docker().is_ok() => return Err(error),
+            Err(_) => {}
+        }
+        loop {
+            if updates.changed().await.is_err() {
+                return Err(super::not_found(&id.id));
+            }
+            match &*updates.borrow_and_update() {
+                Observed::Status(status) if status.state.is_exited() => return Ok(status.clone()),
+                Observed::Gone => return Err(super::not_found(&id.id)),
+                _ => {}
+            }
+        }
+    }
+}

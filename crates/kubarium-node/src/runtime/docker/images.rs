@@ -1,0 +1,346 @@
+//! Images: the built-in ones (the infra image every sandbox runs, and the demo web server),
+//! imported from the project's static `kubarium-infra` binary the first time they are
+//! needed, and everyone else's, which are on this machine or not — nothing can be pulled
+//! offline, so a missing image is an error that says what to do.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bollard::Docker;
+use bollard::query_parameters::CreateImageOptions;
+use futures_util::StreamExt;
+
+use super::spec;
+use crate::runtime::{ImageReady, PullPolicy};
+use crate::{Error, Result};
+
+/// The infra image every sandbox runs: `kubarium.dev/infra:<kubarium-node version>`.
+pub(crate) const INFRA_REPOSITORY: &str = "kubarium.dev/infra";
+/// The demo web server's image, `kubarium.dev/demo:<tag>` (any tag; `VERSION=<tag>`).
+pub(crate) const DEMO_REPOSITORY: &str = "kubarium.dev/demo";
+/// Env naming the static infra binary.
+pub const INFRA_BINARY_ENV: &str = "KUBARIUM_INFRA_BINARY";
+/// Where the binary is inside the built-in images.
+const BINARY_IN_IMAGE: &str = "kubarium-infra";
+/// How long a pull may take before it is given up (offline it fails sooner).
+const PULL_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The infra image's reference.
+pub(crate) fn infra_image() -> String {
+    format!("{INFRA_REPOSITORY}:{}", env!("CARGO_PKG_VERSION"))
+}
+
+/// An image made from the infra binary rather than pulled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Builtin {
+    repository: &'static str,
+    tag: String,
+    /// `docker import` changes: its ENTRYPOINT and ENV.
+    changes: Vec<String>,
+}
+
+impl Builtin {
+    /// The built-in image `image` names, if it names one.
+    pub(crate) fn parse(image: &str) -> Option<Self> {
+        let (repository, tag) = match image.rsplit_once(':') {
+            Some((repository, tag)) if !tag.contains('/') => (repository, tag),
+            _ => (image, "latest"),
+        };
+        let repository = repository.strip_prefix("docker.io/").unwrap_or(repository);
+        let entrypoint = |mode: &str| format!(r#"ENTRYPOINT ["/{BINARY_IN_IMAGE}", "{mode}"]"#);
+        if repository == INFRA_REPOSITORY && tag == env!("CARGO_PKG_VERSION") {
+            return Some(Self {
+                repository: INFRA_REPOSITORY,
+                tag: tag.to_owned(),
+                changes: vec![entrypoint("pause")],
+            });
+        }
+        if repository == DEMO_REPOSITORY && !tag.is_empty() {
+            return Some(Self {
+                repository: DEMO_REPOSITORY,
+                tag: tag.to_owned(),
+                changes: vec![entrypoint("serve"), format!("ENV VERSION={tag}")],
+            });
+        }
+        None
+    }
+
+    /// `repository:tag`.
+    pub(crate) fn reference(&self) -> String {
+        format!("{}:{}", self.repository, self.tag)
+    }
+}
+
+/// The static infra binary: `$KUBARIUM_INFRA_BINARY`, else `kubarium-infra` beside this
+/// executable.
+fn infra_binary() -> Result<PathBuf> {
+    let beside = std::env::current_exe()
+        .ok()
+        .map(|exe| exe.with_file_name(BINARY_IN_IMAGE));
+    let candidate = match std::env::var_os(INFRA_BINARY_ENV) {
+        Some(path) if !path.is_empty() => Some(PathBuf::from(path)),
+        _ => beside.clone(),
+    };
+    match candidate {
+        Some(path) if path.is_file() => Ok(path),
+        _ => Err(Error::Runtime {
+            reason: format!(
+                "the static kubarium-infra binary, from which the pod infra image is made, was not found: set {INFRA_BINARY_ENV} to its path or put it beside this executable ({}); build it with `cargo xtask images`",
+                beside.map_or_else(|| "unknown".to_owned(), |p| p.display().to_string())
+            ),
+        }),
+    }
+}
+
+/// A tar archive holding one executable file, `name`, at the root.
+pub(crate) fn single_file_tar(name: &str, content: &[u8]) -> Vec<u8> {
+    let mut header = [0u8; 512];
+    let mut put = |offset: usize, value: &[u8]| {
+        header[offset..offset + value.len()].copy_from_slice(value);
+    };
+    put(0, name.as_bytes());
+    put(100, b"0000755\0");
+    put(108, b"0000000\0");
+    put(116, b"0000000\0");
+    put(124, format!("{:011o}\0", content.len()).as_bytes());
+    put(136, b"00000000000\0");
+    put(148, b"        ");
+    put(156, b"0");
+    put(257, b"ustar\0");
+    put(263, b"00");
+    put(265, b"root");
+    put(297, b"root");
+    let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+    let padding = (512 - content.len() % 512) % 512;
+    let mut tar = Vec::with_capacity(512 + content.len() + padding + 1024);
+    tar.extend_from_slice(&header);
+    tar.extend_from_slice(content);
+    tar.resize(tar.len() + padding + 1024, 0);
+    tar
+}
+
+/// The image's id and repo digests, or `None` when it is not on this machine.
+async fn inspect(docker: &Docker, image: &str) -> Result<Option<(String, Vec<String>)>> {
+    match docker.inspect_image(image).await {
+        Ok(found) => Ok(Some((
+            found.id.unwrap_or_default(),
+            found.repo_digests.unwrap_or_default(),
+        ))),
+        Err(bollard::errors::Error::DockerResponseServerError {
+            status_code: 404, ..
+        }) => Ok(None),
+        Err(error) => Err(Error::Runtime {
+            reason: format!("inspect image {image}: {error}"),
+        }),
+    }
+}
+
+/// Imports a built-in image from the infra binary unless it is there already.
+pub(crate) async fn ensure_builtin(docker: &Docker, builtin: &Builtin) -> Result<ImageReady> {
+    let reference = builtin.reference();
+    if let Some((id, digests)) = inspect(docker, &reference).await? {
+        return Ok(ImageReady {
+            image_id: spec::image_id(&id, &digests),
+            pulled: None,
+        });
+    }
+    let binary = infra_binary()?;
+    let content = tokio::fs::read(&binary)
+        .await
+        .map_err(|error| Error::Runtime {
+            reason: format!("read {}: {error}", binary.display()),
+        })?;
+    let tar = single_file_tar(BINARY_IN_IMAGE, &content);
+    let options = CreateImageOptions {
+        from_src: Some("-".to_owned()),
+        repo: Some(builtin.repository.to_owned()),
+        tag: Some(builtin.tag.clone()),
+        changes: builtin.changes.clone(),
+        ..CreateImageOptions::default()
+    };
+    let mut progress = docker.create_image(
+        Some(options),
+        Some(bollard::body_full(bytes::Bytes::from(tar))),
+        None,
+    );
+    while let Some(step) = progress.next().await {
+        step.map_err(|error| Error::Runtime {
+            reason: format!("import {reference} from {}: {error}", binary.display()),
+        })?;
+    }
+    tracing::info!(image = %reference, binary = %binary.display(), "imported a built-in image");
+    match inspect(docker, &reference).await? {
+        Some((id, digests)) => Ok(ImageReady {
+            image_id: spec::image_id(&id, &digests),
+            pulled: None,
+        }),
+        None => Err(Error::Runtime {
+            reason: format!("{reference} is missing right after it was imported"),
+        }),
+    }
+}
+
+/// Whether `image` is a reference Docker can parse (lower-case repository, no spaces).
+fn valid_reference(image: &str) -> bool {
+    let name = image.split('@').next().unwrap_or(image);
+    let repository = match name.rsplit_once(':') {
+        Some((repository, tag)) if !tag.contains('/') => repository,
+        _ => name,
+    };
+    !image.is_empty()
+        && !image.chars().any(char::is_whitespace)
+        && repository.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '.' | '_' | '-' | '/' | ':')
+        })
+        && !repository.starts_with(['/', '-', '.'])
+        && !repository.ends_with(['/', '-', '.'])
+}
+
+/// Makes `image` available as `policy` says.
+pub(crate) async fn ensure(docker: &Docker, image: &str, policy: PullPolicy) -> Result<ImageReady> {
+    if let Some(builtin) = Builtin::parse(image) {
+        return ensure_builtin(docker, &builtin).await;
+    }
+    if !valid_reference(image) {
+        return Err(Error::Image {
+            reason: "InvalidImageName",
+            message: format!(
+                "Failed to apply default image tag \"{image}\": couldn't parse image name \"{image}\": invalid reference format"
+            ),
+        });
+    }
+    let present = inspect(docker, image).await?;
+    match (&present, policy) {
+        (Some((id, digests)), PullPolicy::IfNotPresent | PullPolicy::Never) => {
+            return Ok(ImageReady {
+                image_id: spec::image_id(id, digests),
+                pulled: None,
+            });
+        }
+        (None, PullPolicy::Never) => {
+            return Err(Error::Image {
+                reason: "ErrImageNeverPull",
+                message: format!(
+                    "Container image \"{image}\" is not present with pull policy of Never"
+                ),
+            });
+        }
+        _ => {}
+    }
+    let started = Instant::now();
+    match tokio::time::timeout(PULL_TIMEOUT, pull(docker, image)).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => return Err(pull_failed(image, present.is_some(), &error)),
+        Err(_) => {
+            let error = format!("no answer within {}s", PULL_TIMEOUT.as_secs());
+            return Err(pull_failed(image, present.is_some(), &error));
+        }
+    }
+    match docker.inspect_image(image).await {
+        Ok(found) => Ok(ImageReady {
+            image_id: spec::image_id(
+                found.id.as_deref().unwrap_or_default(),
+                found.repo_digests.as_deref().unwrap_or_default(),
+            ),
+            pulled: Some((
+                u64::try_from(found.size.unwrap_or(0)).unwrap_or(0),
+                started.elapsed(),
+            )),
+        }),
+        Err(error) => Err(Error::Runtime {
+            reason: format!("inspect image {image} after pulling it: {error}"),
+        }),
+    }
+}
+
+async fn pull(docker: &Docker, image: &str) -> std::result::Result<(), String> {
+    let options = CreateImageOptions {
+        from_image: Some(image.to_owned()),
+        ..CreateImageOptions::default()
+    };
+    let mut progress = docker.create_image(Some(options), None, None);
+    while let Some(step) = progress.next().await {
+        step.map_err(|error| error.to_string())?;
+    }
+    Ok(())
+}
+
+/// ErrImagePull, saying why nothing can be pulled here and what to do instead.
+fn pull_failed(image: &str, present: bool, error: &str) -> Error {
+    let advice = if present {
+        format!(
+            "\"{image}\" is on this machine, but imagePullPolicy Always asks for a pull and Kubarium cannot reach a registry: set imagePullPolicy: IfNotPresent (or Never) to run the local image"
+        )
+    } else {
+        format!(
+            "\"{image}\" is not on this machine and cannot be pulled (Kubarium runs offline): build or load it into the local Docker engine (`docker image ls` lists what is there), then use that local tag with imagePullPolicy: IfNotPresent or Never"
+        )
+    };
+    Error::Image {
+        reason: "ErrImagePull",
+        message: format!("Failed to pull image \"{image}\": {error}; {advice}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn built_in_images_are_recognised() {
+        let infra = Builtin::parse(&infra_image()).unwrap();
+        assert_eq!(infra.reference(), infra_image());
+        assert_eq!(
+            infra.changes,
+            [r#"ENTRYPOINT ["/kubarium-infra", "pause"]"#]
+        );
+        let demo = Builtin::parse("kubarium.dev/demo:v2").unwrap();
+        assert_eq!(
+            demo.changes,
+            [
+                r#"ENTRYPOINT ["/kubarium-infra", "serve"]"#,
+                "ENV VERSION=v2"
+            ]
+        );
+        assert_eq!(
+            Builtin::parse("kubarium.dev/demo").unwrap().reference(),
+            "kubarium.dev/demo:latest"
+        );
+        assert_eq!(Builtin::parse("kubarium.dev/infra:0.0.0-other"), None);
+        assert_eq!(Builtin::parse("busybox"), None);
+        assert_eq!(Builtin::parse("localhost:5000/kubarium.dev/demo"), None);
+    }
+
+    #[test]
+    fn references_are_checked_as_docker_parses_them() {
+        assert!(valid_reference("busybox"));
+        assert!(valid_reference("kubarium.dev/busybox:test"));
+        assert!(valid_reference("localhost:5000/app:1.0"));
+        assert!(valid_reference("nginx@sha256:abcd"));
+        assert!(!valid_reference("BusyBox"));
+        assert!(!valid_reference("busy box"));
+        assert!(!valid_reference(""));
+    }
+
+    #[test]
+    fn the_tar_holds_one_executable() {
+        let tar = single_file_tar("kubarium-infra", b"hello");
+        assert_eq!(tar.len(), 512 * 4);
+        assert_eq!(&tar[0..14], b"kubarium-infra");
+        assert_eq!(&tar[512..517], b"hello");
+        let sum: u32 = tar[..512]
+            .iter()
+            .enumerate()
+            .map(|(i, b)| {
+                if (148..156).contains(&i) {
+                    32
+                } else {
+                    u32::from(*b)
+                }
+            })
+            .sum();
+        let recorded = std::str::from_utf8(&tar[148..154]).unwrap();
+        assert_eq!(u32::from_str_radix(recorded, 8).unwrap(), sum);
+    }
+}

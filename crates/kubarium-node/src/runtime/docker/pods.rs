@@ -1,0 +1,398 @@
+//! Sandboxes and containers in Docker: create, start, stop, remove, inspect, and exec for
+//! probes. Every operation first checks the container carries this cluster's label
+//! ([`DockerRuntime::inspect`]).
+
+use std::collections::HashMap;
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use bollard::Docker;
+use bollard::errors::Error as DockerError;
+use bollard::exec::{StartExecOptions, StartExecResults};
+use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecConfig};
+use bollard::query_parameters::{
+    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
+};
+use futures_util::StreamExt;
+
+use super::{DOCKER, DockerRuntime, images, lock, spec};
+use crate::runtime::{
+    ContainerConfig, ContainerId, ContainerStatus, ExecOutput, Sandbox, SandboxConfig, SandboxId,
+};
+use crate::{Error, Result};
+
+/// How much of a probe command's output is kept (the kubelet's prober keeps 10 KiB).
+const EXEC_OUTPUT_CAP: usize = 10 * 1024;
+
+/// The address of a container on `network`.
+pub(super) fn ip_on(inspect: &ContainerInspectResponse, network: &str) -> Option<Ipv4Addr> {
+    inspect
+        .network_settings
+        .as_ref()?
+        .networks
+        .as_ref()?
+        .get(network)?
+        .ip_address
+        .as_deref()?
+        .parse()
+        .ok()
+}
+
+fn runtime_error(what: impl std::fmt::Display, error: DockerError) -> Error {
+    Error::Runtime {
+        reason: format!("{what}: {error}"),
+    }
+}
+
+fn status_code(error: &DockerError) -> Option<u16> {
+    match error {
+        DockerError::DockerResponseServerError { status_code, .. } => Some(*status_code),
+        _ => None,
+    }
+}
+
+fn labels(inspect: &ContainerInspectResponse) -> HashMap<String, String> {
+    inspect
+        .config
+        .as_ref()
+        .and_then(|c| c.labels.clone())
+        .unwrap_or_default()
+}
+
+fn is_running(inspect: &ContainerInspectResponse) -> bool {
+    inspect
+        .state
+        .as_ref()
+        .and_then(|s| s.running)
+        .unwrap_or(false)
+}
+
+impl DockerRuntime {
+    /// This cluster's containers whose labels match every `key=value` of `labels`.
+    async fn list(
+        &self,
+        docker: &Docker,
+        labels: &[(&str, &str)],
+    ) -> Result<Vec<bollard::models::ContainerSummary>> {
+        let mut filters = vec![format!("{}={}", spec::CLUSTER_LABEL, self.inner.cluster)];
+        filters.extend(labels.iter().map(|(k, v)| format!("{k}={v}")));
+        let options = ListContainersOptions {
+            all: true,
+            filters: Some(HashMap::from([("label".to_owned(), filters)])),
+            ..ListContainersOptions::default()
+        };
+        docker
+            .list_containers(Some(options))
+            .await
+            .map_err(|error| runtime_error("list containers", error))
+    }
+
+    /// Creates container `name`; one of that name left over from before (this cluster's
+    /// only) is removed first.
+    async fn create(
+        &self,
+        docker: &Docker,
+        name: &str,
+        body: ContainerCreateBody,
+    ) -> Result<String> {
+        let image = body.image.clone().unwrap_or_default();
+        let options = || CreateContainerOptions {
+            name: Some(name.to_owned()),
+            ..CreateContainerOptions::default()
+        };
+        let created = match docker.create_container(Some(options()), body.clone()).await {
+            Err(error) if status_code(&error) == Some(409) => {
+                if self.inspect(name).await.is_ok() {
+                    self.force_remove(docker, name).await?;
+                }
+                docker.create_container(Some(options()), body).await
+            }
+            other => other,
+        };
+        match created {
+            Ok(created) => Ok(created.id),
+            Err(error) if status_code(&error) == Some(404) => Err(Error::Image {
+                reason: "ErrImagePull",
+                message: format!(
+                    "create container {name}: {error}; \"{image}\" is not on this machine and cannot be pulled (Kubarium runs offline): build or load it into the local Docker engine (`docker image ls` lists what is there), then use that local tag with imagePullPolicy: IfNotPresent or Never"
+                ),
+            }),
+            Err(error) => Err(runtime_error(format!("create container {name}"), error)),
+        }
+    }
+
+    async fn force_remove(&self, docker: &Docker, id: &str) -> Result<()> {
+        let options = RemoveContainerOptions {
+            force: true,
+            v: true,
+            ..RemoveContainerOptions::default()
+        };
+        match docker.remove_container(id, Some(options)).await {
+            Ok(()) => {}
+            Err(error) if matches!(status_code(&error), Some(404 | 409)) => {}
+            Err(error) => return Err(runtime_error(format!("remove container {id}"), error)),
+        }
+        self.forget(id);
+        Ok(())
+    }
+
+    async fn start_created(&self, docker: &Docker, id: &str, what: &str) -> Result<()> {
+        if let Err(error) = docker.start_container(id, None).await {
+            let _ = self.force_remove(docker, id).await;
+            return Err(runtime_error(format!("start {what}"), error));
+        }
+        Ok(())
+    }
+
+    /// Runs the sandbox of a pod, or adopts the one that runs already (after a restart of
+    /// the agent); an exited one is replaced at the next attempt.
+    pub(super) async fn run_sandbox(&self, config: SandboxConfig) -> Result<Sandbox> {
+        let docker = self.docker()?;
+        let image = images::infra_image();
+        {
+            let _import = self.inner.imports.lock().await;
+            if let Some(builtin) = images::Builtin::parse(&image) {
+                images::ensure_builtin(&docker, &builtin).await?;
+            }
+        }
+        let existing = self
+            .list(
+                &docker,
+                &[
+                    (spec::POD_UID_LABEL, config.uid.as_str()),
+                    (spec::TYPE_LABEL, spec::TYPE_SANDBOX),
+                ],
+            )
+            .await?;
+        let mut attempt = 0;
+        for sandbox in existing {
+            let Some(id) = sandbox.id else { continue };
+            let Ok(inspect) = self.inspect(&id).await else {
+                continue;
+            };
+            if is_running(&inspect) {
+                return Ok(Sandbox {
+                    ip: ip_on(&inspect, &self.inner.network),
+                    id: SandboxId(id),
+                });
+            }
+            let before: i32 = labels(&inspect)
+                .get(spec::ATTEMPT_LABEL)
+                .and_then(|a| a.parse().ok())
+                .unwrap_or(0);
+            attempt = attempt.max(before + 1);
+            self.force_remove(&docker, &id).await?;
+        }
+        let owner = spec::Owner::of_sandbox(&self.inner.cluster, &config);
+        let body = spec::sandbox_body(&owner, &config, &image, &self.inner.network, attempt);
+        let name = owner.container_name(spec::SANDBOX_CONTAINER, attempt);
+        let id = self.create(&docker, &name, body).await?;
+        self.start_created(
+            &docker,
+            &id,
+            &format!("the sandbox of pod {}/{}", config.namespace, config.name),
+        )
+        .await?;
+        let inspect = self.inspect(&id).await?;
+        Ok(Sandbox {
+            ip: ip_on(&inspect, &self.inner.network),
+            id: SandboxId(id),
+        })
+    }
+
+    /// Creates and starts a container in `sandbox`.
+    pub(super) async fn start_in(
+        &self,
+        sandbox: &SandboxId,
+        config: ContainerConfig,
+    ) -> Result<ContainerId> {
+        let docker = self.docker()?;
+        let inspect = self.inspect(&sandbox.0).await?;
+        let Some(owner) = spec::Owner::from_labels(&self.inner.cluster, &labels(&inspect)) else {
+            return Err(super::not_found(&sandbox.0));
+        };
+        if !is_running(&inspect) {
+            // Docker restarted under the pod: its sandbox comes back first.
+            docker
+                .start_container(&sandbox.0, None)
+                .await
+                .map_err(|error| {
+                    runtime_error(
+                        format!(
+                            "restart the sandbox of pod {}/{}",
+                            owner.namespace, owner.pod
+                        ),
+                        error,
+                    )
+                })?;
+        }
+        if let Some(builtin) = images::Builtin::parse(&config.image) {
+            let _import = self.inner.imports.lock().await;
+            images::ensure_builtin(&docker, &builtin).await?;
+        }
+        let image = images::Builtin::parse(&config.image)
+            .map_or_else(|| config.image.clone(), |builtin| builtin.reference());
+        let body = spec::container_body(&owner, &sandbox.0, &config, &image);
+        let name = owner.container_name(&config.name, config.attempt);
+        let id = self.create(&docker, &name, body).await?;
+        self.start_created(&docker, &id, &format!("container {}", config.name))
+            .await?;
+        Ok(ContainerId {
+            runtime: DOCKER,
+            id,
+        })
+    }
+
+    /// `docker stop` with the grace period: SIGTERM, then SIGKILL when it has passed.
+    pub(super) async fn stop(&self, id: &ContainerId, grace: Duration) -> Result<()> {
+        let docker = self.docker()?;
+        self.inspect(&id.id).await?;
+        let seconds = i32::try_from(grace.as_secs() + u64::from(grace.subsec_nanos() > 0))
+            .unwrap_or(i32::MAX);
+        let options = StopContainerOptions {
+            t: Some(seconds),
+            ..StopContainerOptions::default()
+        };
+        // Docker answers once the container is gone, up to the grace period later.
+        let docker = docker.with_timeout(grace + Duration::from_secs(60));
+        match docker.stop_container(&id.id, Some(options)).await {
+            Ok(()) => Ok(()),
+            Err(error) if matches!(status_code(&error), Some(304 | 404)) => Ok(()),
+            Err(error) => Err(runtime_error(format!("stop container {}", id.id), error)),
+        }
+    }
+
+    /// Removes a container, running or not.
+    pub(super) async fn remove(&self, id: &ContainerId) -> Result<()> {
+        let docker = self.docker()?;
+        match self.inspect(&id.id).await {
+            Ok(_) => self.force_remove(&docker, &id.id).await,
+            Err(_) => {
+                self.forget(&id.id);
+                Ok(())
+            }
+        }
+    }
+
+    /// Removes a sandbox and every container of its pod.
+    pub(super) async fn remove_sandbox(&self, sandbox: &SandboxId) -> Result<()> {
+        let docker = self.docker()?;
+        let inspect = match self.inspect(&sandbox.0).await {
+            Ok(inspect) => inspect,
+            Err(_) => return Ok(()),
+        };
+        let uid = labels(&inspect)
+            .get(spec::POD_UID_LABEL)
+            .cloned()
+            .unwrap_or_default();
+        if !uid.is_empty() {
+            for container in self.list(&docker, &[(spec::POD_UID_LABEL, &uid)]).await? {
+                let Some(id) = container.id else { continue };
+                let is_sandbox = container
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(spec::TYPE_LABEL))
+                    .is_some_and(|t| t == spec::TYPE_SANDBOX);
+                if !is_sandbox {
+                    self.force_remove(&docker, &id).await?;
+                }
+            }
+        }
+        self.force_remove(&docker, &sandbox.0).await
+    }
+
+    /// A container's status from `docker inspect`.
+    pub(super) async fn status(&self, id: &ContainerId) -> Result<ContainerStatus> {
+        let inspect = self.inspect(&id.id).await?;
+        let image = inspect
+            .config
+            .as_ref()
+            .and_then(|c| c.image.clone())
+            .unwrap_or_default();
+        let image_ref = inspect.image.clone().unwrap_or_default();
+        let digests = self.repo_digests(&image_ref).await;
+        Ok(ContainerStatus {
+            id: id.clone(),
+            state: spec::state(&inspect),
+            image: crate::runtime::hollow::normalize_image(&image).0,
+            image_id: spec::image_id(&image_ref, &digests),
+        })
+    }
+
+    async fn repo_digests(&self, image_id: &str) -> Vec<String> {
+        if let Some(known) = lock(&self.inner.digests).get(image_id) {
+            return known.clone();
+        }
+        let Ok(docker) = self.docker() else {
+            return Vec::new();
+        };
+        let Ok(image) = docker.inspect_image(image_id).await else {
+            return Vec::new();
+        };
+        let digests = image.repo_digests.unwrap_or_default();
+        lock(&self.inner.digests).insert(image_id.to_owned(), digests.clone());
+        digests
+    }
+
+    /// Runs `command` in a running container for a probe: output capped, `timeout` honoured.
+    pub(super) async fn exec_probe(
+        &self,
+        id: &ContainerId,
+        command: Vec<String>,
+        timeout: Duration,
+    ) -> Result<ExecOutput> {
+        let docker = self.docker()?;
+        self.inspect(&id.id).await?;
+        let config = ExecConfig {
+            attach_stdout: Some(true),
+            attach_stderr: Some(true),
+            cmd: Some(command.clone()),
+            ..ExecConfig::default()
+        };
+        let exec = docker
+            .create_exec(&id.id, config)
+            .await
+            .map_err(|error| runtime_error(format!("exec in container {}", id.id), error))?;
+        let run = async {
+            let started = docker
+                .start_exec(&exec.id, Some(StartExecOptions::default()))
+                .await
+                .map_err(|error| runtime_error("start exec", error))?;
+            let mut output = Vec::new();
+            if let StartExecResults::Attached {
+                output: mut stream, ..
+            } = started
+            {
+                while let Some(chunk) = stream.next().await {
+                    let chunk = chunk.map_err(|error| runtime_error("exec output", error))?;
+                    let bytes = chunk.into_bytes();
+                    let room = EXEC_OUTPUT_CAP.saturating_sub(output.len());
+                    output.extend_from_slice(&bytes[..bytes.len().min(room)]);
+                }
+            }
+            Ok::<_, Error>(output)
+        };
+        let output = match tokio::time::timeout(timeout, run).await {
+            Ok(output) => output?,
+            Err(_) => {
+                return Err(Error::Runtime {
+                    reason: format!(
+                        "command {command:?} timed out after {}",
+                        crate::status::go_duration(timeout)
+                    ),
+                });
+            }
+        };
+        let inspect = docker
+            .inspect_exec(&exec.id)
+            .await
+            .map_err(|error| runtime_error("inspect exec", error))?;
+        Ok(ExecOutput {
+            exit_code: inspect
+                .exit_code
+                .and_then(|code| i32::try_from(code).ok())
+                .unwrap_or(-1),
+            output,
+        })
+    }
+}
