@@ -8,6 +8,7 @@
 mod portforward;
 mod read;
 mod reviews;
+mod streams;
 mod subresources;
 mod watch;
 mod write;
@@ -66,8 +67,11 @@ pub(crate) struct Call {
     pub(crate) applying: bool,
     /// Who is asking.
     pub(crate) user: crate::UserInfo,
-    /// The request's extensions, whose `OnUpgrade` the streaming subresources take.
-    pub(crate) extensions: http::Extensions,
+    /// The raw query, for the parameters [`Params`] does not name (the streaming
+    /// subresources' repeated `command`, `ports`, …).
+    pub(crate) query: Option<String>,
+    /// The connection's upgrade, for the streaming subresources (WebSocket, SPDY).
+    pub(crate) upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 impl Call {
@@ -97,7 +101,8 @@ async fn handle(
     query: Option<&str>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let result = async {
         let target = Target::parse(group, version, path)?;
         let params = Params::parse(query)?;
@@ -117,7 +122,8 @@ async fn handle(
             warnings: Vec::new(),
             applying: false,
             user,
-            extensions: parts.extensions,
+            query: query.map(str::to_owned),
+            upgrade,
         };
         let method = parts.method;
         if !mutating(&method, &call.target) {

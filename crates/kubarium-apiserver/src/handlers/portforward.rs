@@ -136,10 +136,7 @@ fn spdy_upgrade(
         );
         return Ok(response);
     }
-    let on_upgrade = call
-        .extensions
-        .remove::<hyper::upgrade::OnUpgrade>()
-        .ok_or_else(|| {
+    let on_upgrade = call.upgrade.take().ok_or_else(|| {
             StatusError::bad_request(
                 "unable to upgrade: this connection cannot be upgraded (HTTP/2?); port-forward needs HTTP/1.1",
             )
@@ -179,7 +176,9 @@ async fn websocket(
         .body(())
         .map_err(|error| StatusError::internal(error.to_string()))?;
     *request.headers_mut() = call.headers.clone();
-    *request.extensions_mut() = std::mem::take(&mut call.extensions);
+    if let Some(upgrade) = call.upgrade.take() {
+        request.extensions_mut().insert(upgrade);
+    }
     let (mut parts, ()) = request.into_parts();
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &())
         .await

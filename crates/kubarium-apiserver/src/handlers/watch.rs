@@ -36,7 +36,8 @@ pub(crate) async fn watch(call: &mut Call) -> Result<Response, StatusError> {
         warnings: Vec::new(),
         applying: false,
         user: call.user.clone(),
-        extensions: http::Extensions::new(),
+        query: None,
+        upgrade: None,
     };
     let filter = Filter::from_call(&filter_call)?;
     let params = &filter_call.params;
