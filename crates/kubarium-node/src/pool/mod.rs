@@ -27,6 +27,7 @@ use crate::{Error, Result, control};
 
 mod agents;
 mod pods;
+mod portforward;
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
 const SLOTS: u64 = 10;
@@ -157,6 +158,8 @@ impl Shared {
 pub struct NodePool {
     shared: Arc<Shared>,
     tasks: JoinSet<()>,
+    /// The Docker runtime, when pods run on it: port-forward finds sandboxes through it.
+    docker: Option<DockerRuntime>,
 }
 
 impl std::fmt::Debug for NodePool {
@@ -177,11 +180,13 @@ impl NodePool {
             .await
             .map_err(Error::api("get", "/version"))?;
         let mut docker_ready = None;
+        let mut docker_runtime = None;
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
             RuntimeKind::Docker => {
                 let docker = DockerRuntime::start(&cluster_id(&client).await?).await;
                 docker_ready = Some(docker.watch_ready());
+                docker_runtime = Some(docker.clone());
                 Arc::new(docker)
             }
         };
@@ -251,7 +256,11 @@ impl NodePool {
         if let Some(ready) = docker_ready {
             tasks.spawn(shared.clone().follow_runtime(ready));
         }
-        Ok(Self { shared, tasks })
+        Ok(Self {
+            shared,
+            tasks,
+            docker: docker_runtime,
+        })
     }
 
     /// The names of the nodes this pool runs agents for.

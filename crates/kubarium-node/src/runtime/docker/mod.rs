@@ -16,6 +16,7 @@
 mod connection;
 mod images;
 mod pods;
+mod portforward;
 mod spec;
 
 use std::collections::HashMap;
@@ -290,6 +291,18 @@ impl ContainerRuntime for DockerRuntime {
     ) -> BoxFuture<'_, Result<ExecOutput>> {
         let id = id.clone();
         Box::pin(async move { self.exec_probe(&id, command, timeout).await })
+    }
+
+    fn port_forward(
+        &self,
+        sandbox: &SandboxId,
+        port: u16,
+    ) -> BoxFuture<'_, Result<Box<dyn super::Duplex>>> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move {
+            let connection = self.connect(&sandbox, port).await?;
+            Ok(Box::new(connection) as Box<dyn super::Duplex>)
+        })
     }
 }
 
