@@ -28,6 +28,10 @@ use crate::{Error, Result, control};
 mod agents;
 mod pods;
 mod portforward;
+mod streams;
+
+pub(crate) use streams::Instances;
+pub use streams::{PodStreams, StreamError};
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
 const SLOTS: u64 = 10;
@@ -63,6 +67,8 @@ pub struct PoolConfig {
 pub(crate) struct Shared {
     pub(crate) client: Client,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
+    /// The Docker runtime, when pods run on it: port-forward finds sandboxes through it.
+    pub(crate) docker: Option<DockerRuntime>,
     pub(crate) recorder: Recorder,
     kubelet_version: String,
     capacity: NodeCapacity,
@@ -71,6 +77,8 @@ pub(crate) struct Shared {
     /// Bounds the Lease and node status requests in flight, so a thousand agents starting
     /// at once queue here rather than in the API server.
     requests: Semaphore,
+    /// The pods' runtime containers, for `log`, `exec` and `attach`.
+    pub(crate) containers: streams::Containers,
 }
 
 #[derive(Default)]
@@ -158,8 +166,6 @@ impl Shared {
 pub struct NodePool {
     shared: Arc<Shared>,
     tasks: JoinSet<()>,
-    /// The Docker runtime, when pods run on it: port-forward finds sandboxes through it.
-    docker: Option<DockerRuntime>,
 }
 
 impl std::fmt::Debug for NodePool {
@@ -180,7 +186,7 @@ impl NodePool {
             .await
             .map_err(Error::api("get", "/version"))?;
         let mut docker_ready = None;
-        let mut docker_runtime = None;
+        let mut docker_runtime: Option<DockerRuntime> = None;
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
             RuntimeKind::Docker => {
@@ -194,11 +200,13 @@ impl NodePool {
             recorder: Recorder::new(client.clone(), "kubelet"),
             client: client.clone(),
             runtime,
+            docker: docker_runtime,
             kubelet_version: version.git_version,
             capacity: config.capacity,
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
             requests: Semaphore::new(CONCURRENCY),
+            containers: streams::Containers::default(),
         });
         let api = Api::<Node>::all(client);
         let existing = api
@@ -256,11 +264,7 @@ impl NodePool {
         if let Some(ready) = docker_ready {
             tasks.spawn(shared.clone().follow_runtime(ready));
         }
-        Ok(Self {
-            shared,
-            tasks,
-            docker: docker_runtime,
-        })
+        Ok(Self { shared, tasks })
     }
 
     /// The names of the nodes this pool runs agents for.
@@ -268,6 +272,13 @@ impl NodePool {
         let mut names: Vec<String> = lock(&self.shared.state).agents.keys().cloned().collect();
         names.sort();
         names
+    }
+
+    /// What serves `kubectl logs`, `exec` and `attach` from this pool's containers.
+    pub fn streams(&self) -> PodStreams {
+        PodStreams {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Adds a node called `name`, or the next free `kubarium-workerN`; returns its name.

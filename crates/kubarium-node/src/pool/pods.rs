@@ -60,6 +60,7 @@ impl Shared {
 
     fn on_pod_deleted(&self, uid: &str) {
         lock(&self.state).pods.remove(uid);
+        self.containers.forget(uid);
     }
 
     /// Follows every bound pod until aborted: one watch for all the pool's agents.

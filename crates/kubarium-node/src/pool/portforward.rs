@@ -1,10 +1,11 @@
 //! `kubectl port-forward` on the node side: the pod's sandbox, found by the pod's uid, and
 //! a connection into its network namespace from the runtime.
 
+use super::PodStreams;
 use crate::runtime::Duplex;
-use crate::{Error, NodePool, Result};
+use crate::{Error, Result};
 
-impl NodePool {
+impl PodStreams {
     /// A connection to `port` in the network namespace of the pod with uid `uid`. A failure
     /// is an [`Error::Runtime`] whose reason reads as the kubelet's, for kubectl to print
     /// after "an error occurred forwarding …": `error forwarding port 80 to pod <sandbox>,
@@ -13,7 +14,7 @@ impl NodePool {
         let failed = |pod: &str, why: String| Error::Runtime {
             reason: format!("error forwarding port {port} to pod {pod}, uid : {why}"),
         };
-        let Some(docker) = &self.docker else {
+        let Some(docker) = &self.shared.docker else {
             return Err(failed(
                 uid,
                 format!(
