@@ -68,3 +68,157 @@ where
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
+
+/// The cluster's containers and network go with it: the daemon is killed first (so no agent
+/// makes new ones), then everything labelled with its cluster id (the uid of kube-system)
+/// is removed. Foreign containers never match the label.
+impl Drop for Docker {
+    fn drop(&mut self) {
+        let cluster = std::process::Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .args([
+                "get",
+                "namespace",
+                "kube-system",
+                "-o",
+                "jsonpath={.metadata.uid}",
+            ])
+            .output()
+            .ok()
+            .filter(|output| output.status.success())
+            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+            .filter(|uid| !uid.is_empty());
+        let pid = self.daemon.pid();
+        if kubarium_tests::process_alive(pid) {
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", &pid.to_string()])
+                .status();
+            for _ in 0..100 {
+                if !kubarium_tests::process_alive(pid) {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        if let Some(cluster) = cluster {
+            remove_cluster_resources(&cluster);
+        }
+    }
+}
+
+/// Removes every container and network labelled `kubarium.dev/cluster=<cluster>`.
+#[allow(dead_code)]
+pub(crate) fn remove_cluster_resources(cluster: &str) {
+    let filter = format!("label=kubarium.dev/cluster={cluster}");
+    let ids = |args: &[&str]| -> Vec<String> {
+        std::process::Command::new("docker")
+            .args(args)
+            .args(["--filter", &filter])
+            .output()
+            .map(|output| {
+                String::from_utf8_lossy(&output.stdout)
+                    .split_whitespace()
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let containers = ids(&["ps", "-aq"]);
+    if !containers.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["rm", "-f", "-v"])
+            .args(&containers)
+            .output();
+    }
+    let networks = ids(&["network", "ls", "-q"]);
+    if !networks.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["network", "rm"])
+            .args(&networks)
+            .output();
+    }
+}
+
+/// The test image every Docker scenario runs.
+#[allow(dead_code)]
+pub(crate) const BUSYBOX: &str = "kubarium.dev/busybox:test";
+
+/// Makes sure [`BUSYBOX`] is in Docker's image store: if missing, it is made the way
+/// `cargo xtask images` makes it — Debian's static `/bin/busybox` with a link per applet,
+/// `docker import`ed. Idempotent; nothing is pulled.
+#[allow(dead_code)]
+pub(crate) fn ensure_busybox_image() {
+    let present = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", BUSYBOX])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if present {
+        return;
+    }
+    let busybox = std::path::Path::new("/bin/busybox");
+    assert!(
+        busybox.is_file(),
+        "{BUSYBOX} is missing and /bin/busybox is not there to make it: `apt-get install -y busybox-static`, or run `cargo xtask images`"
+    );
+    let root = tempfile::TempDir::new().unwrap();
+    let bin = root.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    std::fs::copy(busybox, bin.join("busybox")).unwrap();
+    let list = std::process::Command::new(busybox)
+        .arg("--list")
+        .output()
+        .unwrap();
+    for applet in String::from_utf8_lossy(&list.stdout).split_whitespace() {
+        if applet != "busybox" {
+            std::os::unix::fs::symlink("busybox", bin.join(applet)).unwrap();
+        }
+    }
+    std::fs::create_dir_all(root.path().join("tmp")).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "tar -C '{}' -c . | docker import - {BUSYBOX} >/dev/null",
+            root.path().display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success(), "docker import of {BUSYBOX} failed");
+}
+
+/// Checks that `kubariumd` can make the pod infra image: it is in Docker already, or the
+/// static binary is where kubariumd looks (`$KUBARIUM_INFRA_BINARY`, else `kubarium-infra`
+/// beside kubariumd). `cargo xtask test` builds it and sets the variable.
+#[allow(dead_code)]
+pub(crate) fn assert_infra_available() {
+    let image = format!("kubarium.dev/infra:{}", env!("CARGO_PKG_VERSION"));
+    let imported = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", &image])
+        .output()
+        .is_ok_and(|output| output.status.success());
+    let from_env = std::env::var_os("KUBARIUM_INFRA_BINARY")
+        .is_some_and(|path| std::path::Path::new(&path).is_file());
+    let beside = kubarium_tests::bin("kubariumd").with_file_name("kubarium-infra");
+    assert!(
+        imported || from_env || beside.is_file(),
+        "{image} is not in Docker and kubariumd cannot make it: set KUBARIUM_INFRA_BINARY to the static kubarium-infra binary (`cargo xtask images` builds it and prints the path) or put it at {}",
+        beside.display()
+    );
+}
+
+#[allow(dead_code)]
+impl Docker {
+    /// As [`Docker::start`], after making sure the images the scenarios need can be had.
+    pub(crate) async fn start_with_images(nodes: u32, args: &[&str]) -> Self {
+        ensure_busybox_image();
+        assert_infra_available();
+        Self::start(nodes, args).await
+    }
+
+    /// Applies `yaml` with `kubectl apply -f`, as a user would.
+    pub(crate) fn apply(&self, yaml: &str) -> String {
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), yaml).unwrap();
+        self.kubectl(&["apply", "-f", &file.path().display().to_string()])
+    }
+}

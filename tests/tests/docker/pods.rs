@@ -1,0 +1,489 @@
+//! Pods as Docker containers: a sandbox holding the pod's network, containers sharing its
+//! localhost, restart policies with their exit codes and reasons, init containers in order,
+//! graceful termination, OOMKilled, a container killed from outside restarted and counted,
+//! and the labels and addresses every container gets. Everything is checked as a user sees
+//! it: kubectl and the pod's status, and `docker` for what lives in the engine.
+
+use std::process::Command;
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod};
+use kube::Api;
+use kube::runtime::watcher;
+
+use crate::support::{BUSYBOX, Docker, eventually};
+
+/// `docker` with `args`; its stdout, trimmed.
+fn docker(args: &[&str]) -> String {
+    let output = Command::new("docker").args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+async fn cluster_id(client: &kube::Client) -> String {
+    Api::<Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap()
+}
+
+/// A pod of busybox containers, each running `sh -c <script>`.
+fn pod_yaml(name: &str, restart_policy: &str, extra: &str, containers: &[(&str, &str)]) -> String {
+    let mut yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\nspec:\n  restartPolicy: {restart_policy}\n{extra}  containers:\n"
+    );
+    for (container, script) in containers {
+        yaml.push_str(&container_yaml(container, script, ""));
+    }
+    yaml
+}
+
+fn container_yaml(name: &str, script: &str, extra: &str) -> String {
+    format!(
+        "  - name: {name}\n    image: {BUSYBOX}\n    imagePullPolicy: IfNotPresent\n    command: [\"sh\", \"-c\"]\n    args: [{}]\n{extra}",
+        serde_json::to_string(script).unwrap()
+    )
+}
+
+fn status_of<'a>(pod: &'a Pod, container: &str) -> Option<&'a ContainerStatus> {
+    let status = pod.status.as_ref()?;
+    status
+        .container_statuses
+        .iter()
+        .flatten()
+        .chain(status.init_container_statuses.iter().flatten())
+        .find(|s| s.name == container)
+}
+
+fn phase(pod: &Pod) -> Option<&str> {
+    pod.status.as_ref()?.phase.as_deref()
+}
+
+/// Waits until pod `name` satisfies `check`, returning it.
+async fn wait_pod(
+    client: &kube::Client,
+    name: &str,
+    what: &str,
+    check: impl Fn(&Pod) -> bool,
+) -> Pod {
+    let api = Api::<Pod>::namespaced(client.clone(), "default");
+    eventually(what, || {
+        let api = api.clone();
+        let check = &check;
+        async move { api.get(name).await.ok().filter(|pod| check(pod)) }
+    })
+    .await
+}
+
+/// The terminated state of `container` (current, or last when `last`).
+fn terminated(pod: &Pod, container: &str, last: bool) -> Option<(i32, String)> {
+    let status = status_of(pod, container)?;
+    let state = if last {
+        status.last_state.as_ref()
+    } else {
+        status.state.as_ref()
+    }?;
+    let terminated = state.terminated.as_ref()?;
+    Some((
+        terminated.exit_code,
+        terminated.reason.clone().unwrap_or_default(),
+    ))
+}
+
+#[tokio::test]
+async fn containers_of_a_pod_share_localhost_and_carry_the_clusters_labels() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    cluster.apply(&pod_yaml(
+        "pair",
+        "Never",
+        "",
+        &[
+            (
+                "server",
+                "mkdir -p /www && echo hello-from-server > /www/index.html && exec httpd -f -p 8080 -h /www",
+            ),
+            (
+                "client",
+                "for i in $(seq 1 300); do wget -q -O /tmp/got http://localhost:8080/index.html && grep -q hello-from-server /tmp/got && exit 0; sleep 0.2; done; exit 1",
+            ),
+        ],
+    ));
+    let pod = wait_pod(
+        &cluster.client,
+        "pair",
+        "client to fetch from server",
+        |pod| terminated(pod, "client", false).is_some(),
+    )
+    .await;
+    assert_eq!(
+        terminated(&pod, "client", false),
+        Some((0, "Completed".to_owned())),
+        "the client could not reach the server over localhost: {:?}",
+        pod.status
+    );
+    assert!(
+        status_of(&pod, "server")
+            .and_then(|s| s.state.as_ref())
+            .is_some_and(|s| s.running.is_some())
+    );
+    assert_eq!(phase(&pod), Some("Running"));
+
+    // The pod's address is on the cluster's network; its host's is set.
+    let status = pod.status.clone().unwrap();
+    let pod_ip = status.pod_ip.clone().expect("podIP is set");
+    assert!(status.host_ip.is_some(), "hostIP is set");
+    let uid = pod.metadata.uid.clone().unwrap();
+    let id = cluster_id(&cluster.client).await;
+    let network = docker(&[
+        "network",
+        "ls",
+        "--filter",
+        &format!("label=kubarium.dev/cluster={id}"),
+        "--format",
+        "{{.Name}}",
+    ]);
+    assert!(
+        network.starts_with("kubarium-"),
+        "one network per cluster: {network}"
+    );
+    let addresses = docker(&[
+        "network",
+        "inspect",
+        &network,
+        "--format",
+        "{{range .Containers}}{{.IPv4Address}} {{end}}",
+    ]);
+    assert!(
+        addresses
+            .split_whitespace()
+            .any(|a| a.split('/').next() == Some(pod_ip.as_str())),
+        "podIP {pod_ip} is not on {network}: {addresses}"
+    );
+
+    // Every container carries the labels, and dockershim's names.
+    let listed = docker(&[
+        "ps",
+        "-a",
+        "--filter",
+        &format!("label=io.kubernetes.pod.uid={uid}"),
+        "--format",
+        "{{.Names}} {{.Label \"kubarium.dev/cluster\"}} {{.Label \"kubarium.dev/node\"}} {{.Label \"io.kubernetes.pod.namespace\"}} {{.Label \"io.kubernetes.pod.name\"}} {{.Label \"io.kubernetes.container.name\"}}",
+    ]);
+    let mut rows: Vec<&str> = listed.lines().collect();
+    rows.sort();
+    let expected: Vec<String> = ["POD", "client", "server"]
+        .iter()
+        .map(|c| {
+            format!("k8s_{c}_pair_default_{uid}_0 {id} kubarium-control-plane default pair {c}")
+        })
+        .collect();
+    assert_eq!(rows, expected);
+
+    cluster.kubectl(&["delete", "pod", "pair", "--wait=true"]);
+    let left = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.kubernetes.pod.uid={uid}"),
+    ]);
+    assert_eq!(left, "", "a deleted pod's containers are removed");
+}
+
+#[tokio::test]
+async fn restart_policies_decide_what_an_exit_means() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    cluster.apply(&pod_yaml("never-ok", "Never", "", &[("main", "exit 0")]));
+    cluster.apply(&pod_yaml("never-fails", "Never", "", &[("main", "exit 2")]));
+    cluster.apply(&pod_yaml(
+        "onfailure-ok",
+        "OnFailure",
+        "",
+        &[("main", "exit 0")],
+    ));
+    cluster.apply(&pod_yaml(
+        "onfailure-fails",
+        "OnFailure",
+        "",
+        &[("main", "exit 3")],
+    ));
+
+    let pod = wait_pod(&cluster.client, "never-ok", "never-ok to succeed", |p| {
+        phase(p) == Some("Succeeded")
+    })
+    .await;
+    assert_eq!(
+        terminated(&pod, "main", false),
+        Some((0, "Completed".to_owned()))
+    );
+
+    let pod = wait_pod(&cluster.client, "never-fails", "never-fails to fail", |p| {
+        phase(p) == Some("Failed")
+    })
+    .await;
+    assert_eq!(
+        terminated(&pod, "main", false),
+        Some((2, "Error".to_owned()))
+    );
+    assert_eq!(status_of(&pod, "main").unwrap().restart_count, 0);
+
+    let pod = wait_pod(
+        &cluster.client,
+        "onfailure-ok",
+        "onfailure-ok to succeed",
+        |p| phase(p) == Some("Succeeded"),
+    )
+    .await;
+    assert_eq!(
+        terminated(&pod, "main", false),
+        Some((0, "Completed".to_owned()))
+    );
+    assert_eq!(status_of(&pod, "main").unwrap().restart_count, 0);
+
+    let pod = wait_pod(
+        &cluster.client,
+        "onfailure-fails",
+        "onfailure-fails to be restarted",
+        |p| status_of(p, "main").is_some_and(|s| s.restart_count >= 1),
+    )
+    .await;
+    assert_eq!(
+        terminated(&pod, "main", true),
+        Some((3, "Error".to_owned()))
+    );
+    assert_ne!(phase(&pod), Some("Failed"));
+    assert_ne!(phase(&pod), Some("Succeeded"));
+}
+
+#[tokio::test]
+async fn init_containers_run_in_order_before_the_app() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: ordered\nspec:\n  restartPolicy: Never\n  volumes:\n  - name: work\n    emptyDir: {}\n  initContainers:\n",
+    );
+    let mount = "    volumeMounts:\n    - name: work\n      mountPath: /work\n";
+    yaml.push_str(&container_yaml(
+        "first",
+        "sleep 1; echo first >> /work/order",
+        mount,
+    ));
+    yaml.push_str(&container_yaml(
+        "second",
+        "echo second >> /work/order",
+        mount,
+    ));
+    yaml.push_str("  containers:\n");
+    yaml.push_str(&container_yaml(
+        "app",
+        "echo app >> /work/order; test \"$(cat /work/order | tr '\\n' ' ')\" = 'first second app '",
+        mount,
+    ));
+    cluster.apply(&yaml);
+    let pod = wait_pod(&cluster.client, "ordered", "the pod to finish", |p| {
+        matches!(phase(p), Some("Succeeded" | "Failed"))
+    })
+    .await;
+    assert_eq!(
+        terminated(&pod, "first", false),
+        Some((0, "Completed".to_owned()))
+    );
+    assert_eq!(
+        terminated(&pod, "second", false),
+        Some((0, "Completed".to_owned()))
+    );
+    assert_eq!(
+        terminated(&pod, "app", false),
+        Some((0, "Completed".to_owned())),
+        "the app did not see the init containers' writes in order: {:?}",
+        pod.status
+    );
+    assert_eq!(phase(&pod), Some("Succeeded"));
+}
+
+#[tokio::test]
+async fn termination_sends_term_then_kills_after_the_grace_period() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    cluster.apply(&pod_yaml(
+        "graceful",
+        "Always",
+        "  terminationGracePeriodSeconds: 3\n",
+        &[
+            (
+                "handles-term",
+                "trap 'exit 0' TERM; touch /tmp/ready; while true; do sleep 0.2; done",
+            ),
+            (
+                "ignores-term",
+                "trap '' TERM; while true; do sleep 0.2; done",
+            ),
+        ],
+    ));
+    let pod = wait_pod(&cluster.client, "graceful", "both containers to run", |p| {
+        ["handles-term", "ignores-term"].iter().all(|c| {
+            status_of(p, c)
+                .and_then(|s| s.state.as_ref())
+                .is_some_and(|s| s.running.is_some())
+        })
+    })
+    .await;
+    let uid = pod.metadata.uid.clone().unwrap();
+
+    // Follow the pod until it is gone; its last status holds how each container ended.
+    let api = Api::<Pod>::namespaced(cluster.client.clone(), "default");
+    let config = watcher::Config::default().fields("metadata.name=graceful");
+    let watch = tokio::spawn(async move {
+        let stream = watcher(api, config);
+        futures_util::pin_mut!(stream);
+        let mut last: Option<Pod> = None;
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
+                    last = Some(pod);
+                }
+                Ok(watcher::Event::Delete(pod)) => return Some(pod).or(last),
+                _ => {}
+            }
+        }
+        last
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    cluster.kubectl(&["delete", "pod", "graceful", "--wait=true"]);
+    let last = tokio::time::timeout(crate::support::SETTLE, watch)
+        .await
+        .expect("the pod's deletion was seen")
+        .unwrap()
+        .expect("the pod was seen");
+    assert_eq!(
+        terminated(&last, "handles-term", false),
+        Some((0, "Completed".to_owned())),
+        "a container that handles SIGTERM ends with its own exit code: {:?}",
+        last.status
+    );
+    assert_eq!(
+        terminated(&last, "ignores-term", false),
+        Some((137, "Error".to_owned())),
+        "a container that ignores SIGTERM is killed after the grace period: {:?}",
+        last.status
+    );
+    let left = docker(&[
+        "ps",
+        "-aq",
+        "--filter",
+        &format!("label=io.kubernetes.pod.uid={uid}"),
+    ]);
+    assert_eq!(left, "");
+}
+
+#[tokio::test]
+async fn a_container_over_its_memory_limit_is_oom_killed() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    let limits = "    resources:\n      limits:\n        memory: 16Mi\n";
+    let yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hungry\nspec:\n  restartPolicy: Never\n  containers:\n{}",
+        container_yaml(
+            "eater",
+            "dd if=/dev/zero of=/dev/null bs=128M count=1",
+            limits
+        )
+    );
+    cluster.apply(&yaml);
+    let pod = wait_pod(&cluster.client, "hungry", "the container to end", |p| {
+        terminated(p, "eater", false).is_some()
+    })
+    .await;
+    assert_eq!(
+        terminated(&pod, "eater", false),
+        Some((137, "OOMKilled".to_owned())),
+        "{:?}",
+        pod.status
+    );
+    assert_eq!(phase(&pod), Some("Failed"));
+}
+
+#[tokio::test]
+async fn a_container_killed_from_outside_is_restarted_and_counted() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    cluster.apply(&pod_yaml(
+        "victim",
+        "Always",
+        "",
+        &[("main", "exec sleep 3600")],
+    ));
+    let pod = wait_pod(&cluster.client, "victim", "the container to run", |p| {
+        status_of(p, "main")
+            .and_then(|s| s.state.as_ref())
+            .is_some_and(|s| s.running.is_some())
+    })
+    .await;
+    let container = status_of(&pod, "main")
+        .and_then(|s| s.container_id.clone())
+        .unwrap();
+    let id = container
+        .strip_prefix("docker://")
+        .expect("a docker:// container id");
+    docker(&["kill", id]);
+    let pod = wait_pod(
+        &cluster.client,
+        "victim",
+        "the container to run again",
+        |p| {
+            status_of(p, "main").is_some_and(|s| {
+                s.restart_count == 1 && s.state.as_ref().is_some_and(|s| s.running.is_some())
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        terminated(&pod, "main", true),
+        Some((137, "Error".to_owned()))
+    );
+    let now = status_of(&pod, "main")
+        .and_then(|s| s.container_id.clone())
+        .unwrap();
+    assert_ne!(now, container, "a new container runs");
+    let out = cluster.kubectl(&[
+        "get",
+        "pod",
+        "victim",
+        "-o",
+        "jsonpath={.status.containerStatuses[0].restartCount}",
+    ]);
+    assert_eq!(out, "1");
+}
+
+#[tokio::test]
+async fn without_docker_nodes_are_not_ready_and_say_why() {
+    let dir = tempfile::TempDir::new().unwrap();
+    let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
+    let daemon = kubarium_tests::daemon::Daemon::start_in_env(
+        dir,
+        &["--listen", &listen, "--nodes", "1", "--runtime", "docker"],
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let client = daemon.client().await;
+    let nodes = Api::<k8s_openapi::api::core::v1::Node>::all(client);
+    let message = eventually("the node to say Docker is not reachable", || {
+        let nodes = nodes.clone();
+        async move {
+            let node = nodes.get("kubarium-control-plane").await.ok()?;
+            let ready = node
+                .status?
+                .conditions?
+                .into_iter()
+                .find(|c| c.type_ == "Ready")?;
+            (ready.status == "False").then_some(ready.message.unwrap_or_default())
+        }
+    })
+    .await;
+    assert!(
+        message.contains("Docker is not reachable at unix:///nonexistent/docker.sock"),
+        "{message}"
+    );
+    assert!(message.contains("--runtime hollow"), "{message}");
+}
