@@ -144,7 +144,12 @@ fn get(port: u16, path: &str) -> (String, Vec<u8>) {
         .unwrap();
     write!(stream, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
     let mut response = Vec::new();
-    stream.read_to_end(&mut response).unwrap();
+    if let Err(error) = stream.read_to_end(&mut response) {
+        panic!(
+            "GET {path} through 127.0.0.1:{port}: {error} after {} bytes",
+            response.len()
+        );
+    }
     let split = response
         .windows(4)
         .position(|window| window == b"\r\n\r\n")

@@ -38,6 +38,8 @@ const TUNNEL_PROTOCOL: &str = "SPDY/3.1+portforward.k8s.io";
 const IDLE_TIMEOUT: Duration = Duration::from_secs(4 * 60 * 60);
 /// How long the second stream of a pair may take (the kubelet's stream creation timeout).
 const PAIR_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long the client's direction may go on once the pod's has ended (containerd's).
+const LINGER: Duration = Duration::from_secs(1);
 /// Bytes read from the pod at a time.
 const CHUNK: usize = 32 * 1024;
 
@@ -368,8 +370,9 @@ async fn fail(pair: Pair, message: &str) {
     }
 }
 
-/// Connects to the pair's port in the pod and copies both ways until both directions
-/// end; a failure to connect goes to the error stream.
+/// Connects to the pair's port in the pod and copies both ways; a failure to connect goes
+/// to the error stream. When the client half-closes, the pod's answer is still awaited;
+/// when the pod closes, the client's direction gets [`LINGER`], then both streams end.
 async fn forward_pair(target: Target, error: Stream, data: Stream) {
     let port = data
         .headers
@@ -419,7 +422,17 @@ async fn forward_pair(target: Target, error: Stream, data: Stream) {
                 }
                 to_client.close().await;
             };
-            tokio::join!(upstream, downstream);
+            tokio::pin!(upstream, downstream);
+            tokio::select! {
+                // The pod is done: the client's direction gets a moment more, as containerd
+                // gives it (kubectl before 1.30 waits for the error stream to end before it
+                // closes its side, so waiting for the client would hang).
+                () = &mut downstream => {
+                    let _ = tokio::time::timeout(LINGER, &mut upstream).await;
+                }
+                // The client is done sending: the pod may still answer, however long it takes.
+                () = &mut upstream => downstream.await,
+            }
         }
     }
     to_client.close().await;
