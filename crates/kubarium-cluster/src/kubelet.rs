@@ -1,7 +1,8 @@
-//! The API server's [`Kubelet`] over the node pool: pods' `log`, `exec` and `attach` come
-//! from [`kubarium_node::PodStreams`], with the node side's refusals turned into `Status`
-//! codes (404 for a container that is not there, 400 for one that cannot serve the request,
-//! 503 for a stopped agent; a runtime failure is the server's own, 500).
+//! The API server's [`Kubelet`] over the node pool: pods' `log`, `exec`, `attach` and
+//! `portforward` come from [`kubarium_node::PodStreams`], with the node side's refusals
+//! turned into `Status` codes (404 for a container that is not there, 400 for one that
+//! cannot serve the request, 503 for a stopped agent; a runtime failure is the server's
+//! own, 500). A port-forward failure's message reaches kubectl's error stream as it is.
 
 use k8s_openapi::api::core::v1::Pod;
 use kubarium_apiserver::StatusError;
@@ -102,10 +103,13 @@ impl Kubelet for PoolKubelet {
         port: u16,
     ) -> BoxFuture<'_, Result<Box<dyn Duplex>, StatusError>> {
         Box::pin(async move {
-            let name = pod.metadata.name.unwrap_or_default();
-            Err(StatusError::service_unavailable(format!(
-                "cannot forward port {port} of pod {name}: port-forward is not supported yet"
-            )))
+            let uid = pod.metadata.uid.unwrap_or_default();
+            // The message goes to kubectl's error stream as it is (the kubelet's wording).
+            match self.streams.port_forward(&uid, port).await {
+                Ok(connection) => Ok(Box::new(connection) as Box<dyn Duplex>),
+                Err(kubarium_node::Error::Runtime { reason }) => Err(StatusError::internal(reason)),
+                Err(error) => Err(StatusError::internal(error.to_string())),
+            }
         })
     }
 }

@@ -7,5 +7,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod pods;
+mod portforward;
 mod streams;
 mod support;

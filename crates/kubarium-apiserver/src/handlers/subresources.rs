@@ -50,7 +50,8 @@ pub(crate) async fn handle(
         ("binding", "create") => bind(call, body).await,
         ("eviction", "create") => evict(call, body).await,
         ("token", "create") => token(call, body),
-        ("log" | "exec" | "attach" | "portforward", _) => super::streams::handle(call, sub).await,
+        ("portforward", _) => super::portforward::forward(call).await,
+        ("log" | "exec" | "attach", _) => super::streams::handle(call, sub).await,
         _ => Err(StatusError::method_not_allowed(method)),
     }
 }

@@ -27,6 +27,7 @@ use crate::{Error, Result, control};
 
 mod agents;
 mod pods;
+mod portforward;
 mod streams;
 
 pub(crate) use streams::Instances;
@@ -66,6 +67,8 @@ pub struct PoolConfig {
 pub(crate) struct Shared {
     pub(crate) client: Client,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
+    /// The Docker runtime, when pods run on it: port-forward finds sandboxes through it.
+    pub(crate) docker: Option<DockerRuntime>,
     pub(crate) recorder: Recorder,
     kubelet_version: String,
     capacity: NodeCapacity,
@@ -183,11 +186,13 @@ impl NodePool {
             .await
             .map_err(Error::api("get", "/version"))?;
         let mut docker_ready = None;
+        let mut docker_runtime: Option<DockerRuntime> = None;
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
             RuntimeKind::Docker => {
                 let docker = DockerRuntime::start(&cluster_id(&client).await?).await;
                 docker_ready = Some(docker.watch_ready());
+                docker_runtime = Some(docker.clone());
                 Arc::new(docker)
             }
         };
@@ -195,6 +200,7 @@ impl NodePool {
             recorder: Recorder::new(client.clone(), "kubelet"),
             client: client.clone(),
             runtime,
+            docker: docker_runtime,
             kubelet_version: version.git_version,
             capacity: config.capacity,
             boot_id: Timestamp::now().as_nanosecond().to_string(),

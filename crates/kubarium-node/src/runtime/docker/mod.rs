@@ -16,6 +16,7 @@
 mod connection;
 mod images;
 mod pods;
+mod portforward;
 mod spec;
 mod streams;
 
@@ -294,6 +295,7 @@ impl ContainerRuntime for DockerRuntime {
         Box::pin(async move { self.exec_probe(&id, command, timeout).await })
     }
 
+<<<<<<< HEAD
     fn logs(&self, id: &ContainerId, options: LogOptions) -> BoxFuture<'_, Result<ByteStream>> {
         let id = id.id.clone();
         Box::pin(async move { Ok(streams::logs(&self.docker()?, &id, options)) })
@@ -302,6 +304,18 @@ impl ContainerRuntime for DockerRuntime {
     fn exec(&self, id: &ContainerId, config: ExecConfig) -> BoxFuture<'_, Result<ExecSession>> {
         let id = id.id.clone();
         Box::pin(async move { streams::exec(&self.docker()?, &id, config).await })
+=======
+    fn port_forward(
+        &self,
+        sandbox: &SandboxId,
+        port: u16,
+    ) -> BoxFuture<'_, Result<Box<dyn super::Duplex>>> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move {
+            let connection = self.connect(&sandbox, port).await?;
+            Ok(Box::new(connection) as Box<dyn super::Duplex>)
+        })
+>>>>>>> portforward
     }
 }
 
