@@ -295,7 +295,6 @@ impl ContainerRuntime for DockerRuntime {
         Box::pin(async move { self.exec_probe(&id, command, timeout).await })
     }
 
-<<<<<<< HEAD
     fn logs(&self, id: &ContainerId, options: LogOptions) -> BoxFuture<'_, Result<ByteStream>> {
         let id = id.id.clone();
         Box::pin(async move { Ok(streams::logs(&self.docker()?, &id, options)) })
@@ -304,7 +303,8 @@ impl ContainerRuntime for DockerRuntime {
     fn exec(&self, id: &ContainerId, config: ExecConfig) -> BoxFuture<'_, Result<ExecSession>> {
         let id = id.id.clone();
         Box::pin(async move { streams::exec(&self.docker()?, &id, config).await })
-=======
+    }
+
     fn port_forward(
         &self,
         sandbox: &SandboxId,
@@ -315,7 +315,6 @@ impl ContainerRuntime for DockerRuntime {
             let connection = self.connect(&sandbox, port).await?;
             Ok(Box::new(connection) as Box<dyn super::Duplex>)
         })
->>>>>>> portforward
     }
 }
 
