@@ -1,5 +1,6 @@
 //! The streaming subresources of pods: `log` (a chunked text stream), `exec` and `attach`
-//! (the WebSocket channel protocols kubectl and client-go speak), and `portforward`. The
+//! (the WebSocket channel protocols kubectl 1.30+ and client-go speak, and SPDY/3.1 for
+//! older kubectl). The
 //! server does the wire protocols; the bytes come from the node agents through the
 //! [`crate::kubelet::Kubelet`] the cluster connects.
 //!
@@ -10,6 +11,7 @@
 mod channel;
 mod exec;
 mod log;
+mod spdy;
 
 use std::sync::Arc;
 
