@@ -32,12 +32,7 @@ pub(crate) async fn handle(call: &mut Call, sub: &str) -> Result<Response, Statu
     match sub {
         "log" => log::serve(call, pod, &query).await,
         "exec" | "attach" => exec::serve(call, pod, &query, sub == "attach").await,
-        _ => {
-            kubelet(call, &pod, sub)?;
-            Err(StatusError::service_unavailable(format!(
-                "cannot {sub} pod {name}: the {sub} subresource is not served yet"
-            )))
-        }
+        _ => Err(StatusError::path_not_found()),
     }
 }
 
