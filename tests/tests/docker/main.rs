@@ -6,6 +6,8 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod config;
+mod infra;
 mod pods;
 mod portforward;
 mod streams;
