@@ -74,14 +74,27 @@ fn kubectl_with(
 
 /// Spawns a long-running kubectl and reads its stdout lines until `found` accepts one.
 fn kubectl_until(docker: &Docker, args: &[&str], found: impl Fn(&str) -> bool) -> Vec<String> {
+    kubectl_typing_until(docker, args, b"", found)
+}
+
+/// As [`kubectl_until`], writing `input` to its stdin first and keeping it open.
+fn kubectl_typing_until(
+    docker: &Docker,
+    args: &[&str],
+    input: &[u8],
+    found: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let mut child = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(docker.kubeconfig())
         .args(args)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).unwrap();
     let stdout = child.stdout.take().unwrap();
     let (lines_tx, lines_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
@@ -110,6 +123,7 @@ fn kubectl_until(docker: &Docker, args: &[&str], found: impl Fn(&str) -> bool) -
             }
         }
     }
+    drop(stdin);
     let _ = child.kill();
     let _ = child.wait();
     seen
@@ -231,6 +245,8 @@ async fn kubectl_exec_attach_and_cp() {
                 {"name": "app", "image": BUSYBOX, "command": ["sleep", "100000"]},
                 {"name": "ticker", "image": BUSYBOX, "command": ["sh", "-c",
                     "i=0; while true; do i=$((i+1)); echo tick $i; sleep 1; done"]},
+                {"name": "reader", "image": BUSYBOX, "stdin": true, "command": ["sh", "-c",
+                    "while read line; do echo got $line; done"]},
             ]},
         }),
     )
@@ -257,7 +273,7 @@ async fn kubectl_exec_attach_and_cp() {
     let (_, stderr, code) = kubectl_status(&docker, &["exec", "shell", "--", "true"], b"");
     assert_eq!(code, 0, "{stderr}");
     assert!(
-        stderr.contains(r#"Defaulted container "app" out of: app, ticker"#),
+        stderr.contains(r#"Defaulted container "app" out of: app, ticker, reader"#),
         "{stderr}"
     );
 
@@ -319,6 +335,14 @@ async fn kubectl_exec_attach_and_cp() {
         line.starts_with("tick ")
     });
     assert!(!attached.is_empty());
+    // attach -i: what is typed reaches the container's own process.
+    let answered = kubectl_typing_until(
+        &docker,
+        &["attach", "-i", "shell", "-c", "reader"],
+        b"hello\n",
+        |line| line == "got hello",
+    );
+    assert!(!answered.is_empty());
 
     // cp both ways (busybox has tar).
     let dir = tempfile::tempdir().unwrap();
