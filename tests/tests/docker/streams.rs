@@ -156,7 +156,7 @@ async fn kubectl_logs_follow_previous_tail_timestamps_and_container_choice() {
         json!({
             "metadata": {"name": "crasher"},
             "spec": {"containers": [{"name": "app", "image": BUSYBOX,
-                "command": ["sh", "-c", "echo attempt $(date +%s%N); sleep 1; exit 1"]}]},
+                "command": ["sh", "-c", "echo attempt $(date +%s%N); sleep 3; exit 1"]}]},
         }),
     )
     .await;
