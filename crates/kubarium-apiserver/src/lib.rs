@@ -27,6 +27,7 @@ mod request;
 mod schema;
 mod selector;
 pub mod serve;
+mod spdy;
 mod status;
 mod strategic;
 mod tokens;

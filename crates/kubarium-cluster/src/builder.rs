@@ -212,6 +212,9 @@ impl ClusterBuilder {
         )
         .await
         .map_err(Error::Nodes)?;
+        api.connect_kubelet(std::sync::Arc::new(crate::kubelet::PoolKubelet::new(
+            nodes.streams(),
+        )));
         let (stop, stopped) = oneshot::channel::<()>();
         let serving = tokio::spawn(kubarium_apiserver::serve(listener, tls, router, async {
             let _ = stopped.await;

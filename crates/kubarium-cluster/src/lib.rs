@@ -12,6 +12,7 @@ mod datadir;
 mod error;
 mod keychain;
 pub mod kubeconfig;
+mod kubelet;
 mod pki;
 mod signal;
 mod storage;

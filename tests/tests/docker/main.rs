@@ -9,5 +9,7 @@
 mod config;
 mod infra;
 mod pods;
+mod portforward;
 mod probes;
+mod streams;
 mod support;

@@ -5,8 +5,10 @@
 //! registry's [`crate::registry::Rules`]. Reads serve stored bytes as they are when the client
 //! wants plain JSON, so large lists cost little more than the database read.
 
+mod portforward;
 mod read;
 mod reviews;
+mod streams;
 mod subresources;
 mod watch;
 mod write;
@@ -65,6 +67,11 @@ pub(crate) struct Call {
     pub(crate) applying: bool,
     /// Who is asking.
     pub(crate) user: crate::UserInfo,
+    /// The raw query, for the parameters [`Params`] does not name (the streaming
+    /// subresources' repeated `command`, `ports`, …).
+    pub(crate) query: Option<String>,
+    /// The connection's upgrade, for the streaming subresources (WebSocket, SPDY).
+    pub(crate) upgrade: Option<hyper::upgrade::OnUpgrade>,
 }
 
 impl Call {
@@ -94,7 +101,8 @@ async fn handle(
     query: Option<&str>,
     request: Request,
 ) -> Response {
-    let (parts, body) = request.into_parts();
+    let (mut parts, body) = request.into_parts();
+    let upgrade = parts.extensions.remove::<hyper::upgrade::OnUpgrade>();
     let result = async {
         let target = Target::parse(group, version, path)?;
         let params = Params::parse(query)?;
@@ -114,6 +122,8 @@ async fn handle(
             warnings: Vec::new(),
             applying: false,
             user,
+            query: query.map(str::to_owned),
+            upgrade,
         };
         let method = parts.method;
         if !mutating(&method, &call.target) {

@@ -1,6 +1,6 @@
 //! Subresources: `status`, `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`,
-//! and the streaming ones (`log`, `exec`, `attach`, `portforward`), whose routes and errors
-//! live here while their streams come from the node agents.
+//! and the routes of the streaming ones (`log`, `exec`, `attach`, `portforward`), which
+//! [`super::streams`] serves.
 
 use axum::response::Response;
 use http::{Method, StatusCode};
@@ -50,7 +50,8 @@ pub(crate) async fn handle(
         ("binding", "create") => bind(call, body).await,
         ("eviction", "create") => evict(call, body).await,
         ("token", "create") => token(call, body),
-        ("log" | "exec" | "attach" | "portforward", _) => stream(call, sub),
+        ("portforward", _) => super::portforward::forward(call).await,
+        ("log" | "exec" | "attach", _) => super::streams::handle(call, sub).await,
         _ => Err(StatusError::method_not_allowed(method)),
     }
 }
@@ -352,27 +353,6 @@ fn token(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
     request["spec"]["expirationSeconds"] = Value::from(seconds);
     request["status"] = json!({"token": token, "expirationTimestamp": expires.strftime("%Y-%m-%dT%H:%M:%SZ").to_string()});
     Ok(json(StatusCode::CREATED, request.to_string()))
-}
-
-/// The streaming subresources answer from the pod's node agent; until one serves this pod,
-/// the request fails with what is missing.
-fn stream(call: &Call, sub: &str) -> Result<Response, StatusError> {
-    let name = call.target.name.clone().unwrap_or_default();
-    let pod = super::read::parse(&super::write::load(call, &name)?)?;
-    let node = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-    if node.is_empty() {
-        return Err(StatusError::bad_request(format!(
-            "pod {name} does not have a host assigned"
-        )));
-    }
-    if call.server.kubelet().is_none() {
-        return Err(StatusError::service_unavailable(format!(
-            "cannot {sub} pod {name}: no node agent serves node {node:?}; node agents connect when the cluster runs nodes"
-        )));
-    }
-    Err(StatusError::service_unavailable(format!(
-        "cannot {sub} pod {name}: the {sub} subresource is not served yet"
-    )))
 }
 
 #[cfg(test)]

@@ -36,6 +36,8 @@ pub(crate) async fn watch(call: &mut Call) -> Result<Response, StatusError> {
         warnings: Vec::new(),
         applying: false,
         user: call.user.clone(),
+        query: None,
+        upgrade: None,
     };
     let filter = Filter::from_call(&filter_call)?;
     let params = &filter_call.params;

@@ -240,6 +240,7 @@ impl Worker {
                 wake = Some(wake.map_or(RETRY, |w| w.min(RETRY)));
             }
             self.watch_probes();
+            self.publish_containers();
             let runtime = self.shared.runtime.clone();
             let running: Vec<ContainerId> = self
                 .init
@@ -266,6 +267,19 @@ impl Worker {
                 update = self.probes.changed() => self.probes.apply(update),
             }
         }
+    }
+
+    /// Tells the pool which runtime containers this pod's containers are now, for `kubectl
+    /// logs`, `exec` and `attach`.
+    fn publish_containers(&self) {
+        let containers = self.init.iter().chain(&self.main).map(|slot| {
+            let instances = crate::pool::Instances {
+                current: slot.current.as_ref().map(|c| c.id.clone()),
+                previous: slot.last.as_ref().map(|c| c.id.clone()),
+            };
+            (slot.name.clone(), instances)
+        });
+        self.shared.containers.publish(&self.uid(), containers);
     }
 
     /// Re-reads the state of every container in the runtime.
@@ -524,10 +538,11 @@ impl Worker {
         }
         slot.backoff = Some(status::next_backoff(slot.backoff, since_start));
         if let Some(old) = slot.current.take() {
-            let runtime = self.shared.runtime.clone();
-            let _ = runtime.remove_container(&old.id).await;
-            let slot = self.slot(init, index);
-            slot.last = Some(old);
+            // The container that just ended stays (`kubectl logs --previous` reads it), as
+            // the kubelet's garbage collection keeps the last dead one; the one before goes.
+            if let Some(older) = slot.last.replace(old) {
+                let _ = self.shared.runtime.remove_container(&older.id).await;
+            }
         }
         let slot = self.slot(init, index);
         slot.restarts += 1;

@@ -28,6 +28,11 @@ use crate::{Error, Result, control, host};
 mod agents;
 mod orphans;
 mod pods;
+mod portforward;
+mod streams;
+
+pub(crate) use streams::Instances;
+pub use streams::{PodStreams, StreamError};
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
 const SLOTS: u64 = 10;
@@ -66,6 +71,8 @@ pub struct PoolConfig {
 pub(crate) struct Shared {
     pub(crate) client: Client,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
+    /// The Docker runtime, when pods run on it: port-forward finds sandboxes through it.
+    pub(crate) docker: Option<DockerRuntime>,
     pub(crate) recorder: Recorder,
     /// ConfigMaps, Secrets and Services, and the settings containers are made with.
     pub(crate) sources: Arc<crate::pod::sources::Sources>,
@@ -80,6 +87,8 @@ pub(crate) struct Shared {
     /// Bounds the Lease and node status requests in flight, so a thousand agents starting
     /// at once queue here rather than in the API server.
     requests: Semaphore,
+    /// The pods' runtime containers, for `log`, `exec` and `attach`.
+    pub(crate) containers: streams::Containers,
 }
 
 #[derive(Default)]
@@ -189,11 +198,13 @@ impl NodePool {
             .await
             .map_err(Error::api("get", "/version"))?;
         let mut docker_ready = None;
+        let mut docker_runtime: Option<DockerRuntime> = None;
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
             RuntimeKind::Docker => {
                 let docker = DockerRuntime::start(&cluster_id(&client).await?).await;
                 docker_ready = Some(docker.watch_ready());
+                docker_runtime = Some(docker.clone());
                 Arc::new(docker)
             }
         };
@@ -218,6 +229,7 @@ impl NodePool {
             sources,
             client: client.clone(),
             runtime,
+            docker: docker_runtime,
             kubelet_version: version.git_version,
             capacity,
             allocatable,
@@ -225,6 +237,7 @@ impl NodePool {
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
             requests: Semaphore::new(CONCURRENCY),
+            containers: streams::Containers::default(),
         });
         let api = Api::<Node>::all(client);
         let existing = api
@@ -290,6 +303,13 @@ impl NodePool {
         let mut names: Vec<String> = lock(&self.shared.state).agents.keys().cloned().collect();
         names.sort();
         names
+    }
+
+    /// What serves `kubectl logs`, `exec` and `attach` from this pool's containers.
+    pub fn streams(&self) -> PodStreams {
+        PodStreams {
+            shared: self.shared.clone(),
+        }
     }
 
     /// Adds a node called `name`, or the next free `kubarium-workerN`; returns its name.

@@ -78,6 +78,7 @@ impl Shared {
 
     fn on_pod_deleted(&self, uid: &str) {
         lock(&self.state).pods.remove(uid);
+        self.containers.forget(uid);
         crate::pod::volumes::remove(&self.sources, uid);
     }
 

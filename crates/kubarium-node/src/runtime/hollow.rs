@@ -16,9 +16,11 @@ use std::time::Duration;
 use jiff::{SignedDuration, Timestamp};
 use tokio::sync::watch;
 
+use futures_util::StreamExt;
+
 use super::{
-    BoxFuture, ContainerConfig, ContainerId, ContainerRuntime, ContainerState, ContainerStatus,
-    SandboxConfig, SandboxId,
+    BoxFuture, ByteStream, ContainerConfig, ContainerId, ContainerRuntime, ContainerState,
+    ContainerStatus, ExecConfig, ExecSession, LogOptions, SandboxConfig, SandboxId,
 };
 use crate::{Error, Result};
 
@@ -302,6 +304,84 @@ impl ContainerRuntime for HollowRuntime {
             }
             Ok(())
         })
+    }
+
+    /// A short, truthful log: that the container is simulated, when it started and, once it
+    /// has, when and how it exited. `follow` waits for the exit line.
+    fn logs(&self, id: &ContainerId, options: LogOptions) -> BoxFuture<'_, Result<ByteStream>> {
+        let id = id.clone();
+        Box::pin(async move {
+            let status = self.container_status(&id).await?;
+            let mut lines = hollow_log(&status);
+            let waiting = options.follow && !status.state.is_exited();
+            if let Some(tail) = options.tail_lines {
+                let keep = usize::try_from(tail).unwrap_or(0);
+                lines.drain(..lines.len().saturating_sub(keep));
+            }
+            let render = move |lines: Vec<(Timestamp, String)>| {
+                let text: String = lines
+                    .into_iter()
+                    .filter(|(at, _)| options.since.is_none_or(|since| *at >= since))
+                    .map(|(at, line)| match options.timestamps {
+                        true => format!("{at} {line}\n"),
+                        false => format!("{line}\n"),
+                    })
+                    .collect();
+                Ok(bytes::Bytes::from(text))
+            };
+            let first = futures_util::stream::iter([render(lines)]);
+            if !waiting {
+                return Ok(Box::pin(first) as ByteStream);
+            }
+            let runtime = self.clone();
+            let exit = futures_util::stream::once(async move {
+                match runtime.wait_container(&id).await {
+                    Ok(status) => render(hollow_log(&status).split_off(1)),
+                    Err(_) => Ok(bytes::Bytes::new()),
+                }
+            });
+            Ok(Box::pin(first.chain(exit)) as ByteStream)
+        })
+    }
+
+    fn exec(&self, _: &ContainerId, _: ExecConfig) -> BoxFuture<'_, Result<ExecSession>> {
+        Box::pin(async {
+            Err(Error::Runtime {
+                reason: HOLLOW_EXEC.to_owned(),
+            })
+        })
+    }
+}
+
+/// Why `exec` and `attach` fail on a hollow node.
+pub(crate) const HOLLOW_EXEC: &str = "hollow containers run no processes: this pod runs on a hollow (simulated) node, so there is nothing to exec into or attach to; run the pod on a node with the Docker runtime";
+
+/// The lines of a hollow container's log, with their times.
+fn hollow_log(status: &ContainerStatus) -> Vec<(Timestamp, String)> {
+    let started = |at: Timestamp| {
+        (
+            at,
+            format!(
+                "Kubarium hollow container started from image {}: it is simulated and runs no process, so it writes no log of its own",
+                status.image
+            ),
+        )
+    };
+    match &status.state {
+        ContainerState::Created => Vec::new(),
+        ContainerState::Running { started_at } => vec![started(*started_at)],
+        ContainerState::Exited {
+            started_at,
+            finished_at,
+            exit_code,
+            ..
+        } => vec![
+            started(*started_at),
+            (
+                *finished_at,
+                format!("Kubarium hollow container exited with code {exit_code}"),
+            ),
+        ],
     }
 }
 

@@ -18,6 +18,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 pub use docker::{DOCKER, DockerRuntime, INFRA_BINARY_ENV};
+pub(crate) use hollow::HOLLOW_EXEC;
 pub use hollow::{EXIT_CODE_ANNOTATION, HOLLOW_VERSION, HollowRuntime, RUN_FOR_ANNOTATION};
 
 use crate::Result;
@@ -410,6 +411,9 @@ pub struct ExecConfig {
     pub tty: bool,
 }
 
+/// Resizes an exec session's terminal to (columns, rows).
+pub type Resize = Box<dyn Fn(u16, u16) -> BoxFuture<'static, Result<()>> + Send + Sync>;
+
 /// A running [`ContainerRuntime::exec`].
 pub struct ExecSession {
     /// Where stdin goes, when connected.
@@ -419,7 +423,7 @@ pub struct ExecSession {
     /// stderr, when connected.
     pub stderr: Option<ByteStream>,
     /// Resizes the terminal (columns, rows), when there is one.
-    pub resize: Option<Box<dyn Fn(u16, u16) -> BoxFuture<'static, Result<()>> + Send + Sync>>,
+    pub resize: Option<Resize>,
     /// Resolves when the process has ended, with its exit code when known.
     pub exit: BoxFuture<'static, Result<Option<i32>>>,
 }

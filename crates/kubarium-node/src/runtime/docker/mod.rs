@@ -18,7 +18,9 @@ mod connection;
 mod images;
 mod images_list;
 mod pods;
+mod portforward;
 mod spec;
+mod streams;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -32,8 +34,9 @@ use tokio::sync::watch;
 pub use images::INFRA_BINARY_ENV;
 
 use super::{
-    BoxFuture, ContainerConfig, ContainerId, ContainerRuntime, ContainerStatus, ExecOutput,
-    ImageReady, PullPolicy, Sandbox, SandboxConfig, SandboxId,
+    BoxFuture, ByteStream, ContainerConfig, ContainerId, ContainerRuntime, ContainerStatus,
+    ExecConfig, ExecOutput, ExecSession, ImageReady, LogOptions, PullPolicy, Sandbox,
+    SandboxConfig, SandboxId,
 };
 use crate::{Error, Result};
 
@@ -305,6 +308,28 @@ impl ContainerRuntime for DockerRuntime {
 
     fn pod_uids(&self) -> BoxFuture<'_, Result<Vec<String>>> {
         Box::pin(self.pods_with_containers())
+    }
+
+    fn logs(&self, id: &ContainerId, options: LogOptions) -> BoxFuture<'_, Result<ByteStream>> {
+        let id = id.id.clone();
+        Box::pin(async move { Ok(streams::logs(&self.docker()?, &id, options)) })
+    }
+
+    fn exec(&self, id: &ContainerId, config: ExecConfig) -> BoxFuture<'_, Result<ExecSession>> {
+        let id = id.id.clone();
+        Box::pin(async move { streams::exec(&self.docker()?, &id, config).await })
+    }
+
+    fn port_forward(
+        &self,
+        sandbox: &SandboxId,
+        port: u16,
+    ) -> BoxFuture<'_, Result<Box<dyn super::Duplex>>> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move {
+            let connection = self.connect(&sandbox, port).await?;
+            Ok(Box::new(connection) as Box<dyn super::Duplex>)
+        })
     }
 }
 
