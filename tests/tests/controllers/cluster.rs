@@ -408,3 +408,36 @@ async fn kubariumd_node_commands_add_stop_start_and_remove() {
     let (ok, out) = kubariumd_node(empty.path(), &["add"]);
     assert!(!ok && out.contains("no Kubarium cluster in"), "{out}");
 }
+
+/// A hollow pod's log says truthfully that it is simulated; exec and attach say why they
+/// cannot run, through the same WebSocket path kubectl uses on Docker nodes.
+#[tokio::test]
+async fn hollow_pods_answer_logs_and_exec_clearly() {
+    let cluster = Hollow::start(1, &[]).await;
+    let pods: Api<Pod> = Api::default_namespaced(cluster.client.clone());
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "quiet"},
+        "spec": {"containers": [{"name": "app", "image": "busybox"}]},
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    eventually("pod quiet running", || async {
+        let pod = pods.get("quiet").await.ok()?;
+        (pod.status?.phase.as_deref() == Some("Running")).then_some(())
+    })
+    .await;
+    let log = cluster.kubectl(&["logs", "quiet"]);
+    assert!(log.contains("it is simulated and runs no process"), "{log}");
+    let exec = Command::new("kubectl")
+        .arg("--kubeconfig")
+        .arg(cluster.kubeconfig())
+        .args(["exec", "quiet", "--", "ls"])
+        .output()
+        .unwrap();
+    assert!(!exec.status.success());
+    let stderr = String::from_utf8_lossy(&exec.stderr);
+    assert!(
+        stderr.contains("hollow containers run no processes"),
+        "{stderr}"
+    );
+}

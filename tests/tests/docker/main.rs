@@ -8,4 +8,5 @@
 
 mod pods;
 mod portforward;
+mod streams;
 mod support;

@@ -118,9 +118,20 @@ pub(super) async fn serve(
         ERROR
     };
     let command = request.command.clone();
-    let session = kubelet.exec(pod, request).await?;
+    // A session that cannot start still upgrades: its error goes out on the error channel, as
+    // kube-apiserver's stream translator sends the kubelet's. (A refused upgrade would make
+    // kubectl fall back to SPDY and show that attempt's error instead.)
+    let session = kubelet.exec(pod, request).await;
     Ok(upgrade
-        .on_upgrade(move |socket| pump(socket, session, protocol, command, first))
+        .on_upgrade(move |socket| async move {
+            match session {
+                Ok(session) => pump(socket, session, protocol, command, first).await,
+                Err(error) => {
+                    let (mut tx, _) = socket.split();
+                    finish(&mut tx, &Err(error), &command).await;
+                }
+            }
+        })
         .into_response())
 }
 
@@ -237,7 +248,16 @@ pub(super) async fn pump<S, E>(
         }
     };
     drop(stdin);
-    let status = channel::status(&ended, &command).to_string();
+    finish(&mut tx, &ended, &command).await;
+}
+
+/// Sends how the session ended on the error channel, then closes the connection.
+async fn finish<T: Sink<Message> + Unpin>(
+    tx: &mut T,
+    ended: &Result<Option<i32>, StatusError>,
+    command: &[String],
+) {
+    let status = channel::status(ended, command).to_string();
     if tx
         .send(Message::Binary(channel::frame(ERROR, status.as_bytes())))
         .await

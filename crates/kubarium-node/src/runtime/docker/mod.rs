@@ -18,6 +18,7 @@ mod images;
 mod pods;
 mod portforward;
 mod spec;
+mod streams;
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -31,8 +32,9 @@ use tokio::sync::watch;
 pub use images::INFRA_BINARY_ENV;
 
 use super::{
-    BoxFuture, ContainerConfig, ContainerId, ContainerRuntime, ContainerStatus, ExecOutput,
-    ImageReady, PullPolicy, Sandbox, SandboxConfig, SandboxId,
+    BoxFuture, ByteStream, ContainerConfig, ContainerId, ContainerRuntime, ContainerStatus,
+    ExecConfig, ExecOutput, ExecSession, ImageReady, LogOptions, PullPolicy, Sandbox,
+    SandboxConfig, SandboxId,
 };
 use crate::{Error, Result};
 
@@ -303,6 +305,16 @@ impl ContainerRuntime for DockerRuntime {
             let connection = self.connect(&sandbox, port).await?;
             Ok(Box::new(connection) as Box<dyn super::Duplex>)
         })
+    }
+
+    fn logs(&self, id: &ContainerId, options: LogOptions) -> BoxFuture<'_, Result<ByteStream>> {
+        let id = id.id.clone();
+        Box::pin(async move { Ok(streams::logs(&self.docker()?, &id, options)) })
+    }
+
+    fn exec(&self, id: &ContainerId, config: ExecConfig) -> BoxFuture<'_, Result<ExecSession>> {
+        let id = id.id.clone();
+        Box::pin(async move { streams::exec(&self.docker()?, &id, config).await })
     }
 }
 
