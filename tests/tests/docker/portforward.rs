@@ -293,3 +293,75 @@ async fn a_port_nothing_listens_on_is_reported_by_kubectl() {
         assert!(stderr.contains("lost connection to pod"), "{stderr}");
     }
 }
+
+/// kubectl's other SPDY user: `exec` before 1.30 upgrades to SPDY/3.1 with
+/// `v4.channel.k8s.io` and opens a stream per channel. Output, stdin and the exit code
+/// come through as with the WebSocket protocols.
+#[tokio::test(flavor = "multi_thread")]
+async fn exec_over_spdy_for_kubectl_before_1_30() {
+    let Some(kubectl) = kubarium_tests::kubectls()
+        .into_iter()
+        .find(|path| {
+            path.to_string_lossy()
+                .ends_with(|c: char| c.is_ascii_digit())
+        })
+        .filter(|path| {
+            let minor = path
+                .to_string_lossy()
+                .rsplit('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned();
+            minor.parse::<u32>().is_ok_and(|minor| minor < 30)
+        })
+    else {
+        eprintln!("no kubectl older than 1.30 is installed; nothing speaks SPDY exec here");
+        return;
+    };
+    let cluster = cluster_with_web_pod().await;
+    let kubeconfig = cluster.kubeconfig();
+    let output = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args([
+            "exec",
+            "web",
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 3",
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(3), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "out\n");
+    assert!(stderr.starts_with("err\n"), "{stderr}");
+    assert!(
+        stderr.contains("command terminated with exit code 3"),
+        "{stderr}"
+    );
+
+    let mut child = Command::new(&kubectl)
+        .arg("--kubeconfig")
+        .arg(&kubeconfig)
+        .args(["exec", "-i", "web", "--", "cat"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"through stdin\n")
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "through stdin\n");
+}

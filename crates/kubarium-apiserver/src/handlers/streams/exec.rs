@@ -88,6 +88,9 @@ pub(super) async fn serve(
     let container = super::container(&pod, options.container.as_deref())?;
     let kubelet = super::kubelet(call, &pod, sub)?;
     let request = options.request(container, attach)?;
+    if super::spdy::is_upgrade(&call.headers) {
+        return super::spdy::serve(call, kubelet, pod, request).await;
+    }
     let upgrade = websocket(&call.headers, call.upgrade.take())
         .await?
         .protocols(PROTOCOLS);

@@ -10,6 +10,7 @@
 mod channel;
 mod exec;
 mod log;
+mod spdy;
 
 use std::sync::Arc;
 
