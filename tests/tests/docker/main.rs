@@ -6,7 +6,10 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod config;
+mod infra;
 mod pods;
 mod portforward;
+mod probes;
 mod streams;
 mod support;

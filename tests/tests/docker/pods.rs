@@ -6,10 +6,8 @@
 
 use std::process::Command;
 
-use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod};
 use kube::Api;
-use kube::runtime::watcher;
 
 use crate::support::{BUSYBOX, Docker, eventually};
 
@@ -309,21 +307,21 @@ async fn init_containers_run_in_order_before_the_app() {
 #[tokio::test]
 async fn termination_sends_term_then_kills_after_the_grace_period() {
     let cluster = Docker::start_with_images(1, &[]).await;
-    cluster.apply(&pod_yaml(
-        "graceful",
-        "Always",
-        "  terminationGracePeriodSeconds: 3\n",
-        &[
-            (
-                "handles-term",
-                "trap 'exit 0' TERM; touch /tmp/ready; while true; do sleep 0.2; done",
-            ),
-            (
-                "ignores-term",
-                "trap '' TERM; while true; do sleep 0.2; done",
-            ),
-        ],
+    // A finalizer keeps the pod, and its final status, after its node has finished it.
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: graceful\n  finalizers: [kubarium.dev/test-hold]\nspec:\n  terminationGracePeriodSeconds: 3\n  containers:\n",
+    );
+    yaml.push_str(&container_yaml(
+        "handles-term",
+        "trap 'exit 0' TERM; while true; do sleep 0.2; done",
+        "",
     ));
+    yaml.push_str(&container_yaml(
+        "ignores-term",
+        "trap '' TERM; while true; do sleep 0.2; done",
+        "",
+    ));
+    cluster.apply(&yaml);
     let pod = wait_pod(&cluster.client, "graceful", "both containers to run", |p| {
         ["handles-term", "ignores-term"].iter().all(|c| {
             status_of(p, c)
@@ -334,31 +332,13 @@ async fn termination_sends_term_then_kills_after_the_grace_period() {
     .await;
     let uid = pod.metadata.uid.clone().unwrap();
 
-    // Follow the pod until it is gone; its last status holds how each container ended.
-    let api = Api::<Pod>::namespaced(cluster.client.clone(), "default");
-    let config = watcher::Config::default().fields("metadata.name=graceful");
-    let watch = tokio::spawn(async move {
-        let stream = watcher(api, config);
-        futures_util::pin_mut!(stream);
-        let mut last: Option<Pod> = None;
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(watcher::Event::Apply(pod) | watcher::Event::InitApply(pod)) => {
-                    last = Some(pod);
-                }
-                Ok(watcher::Event::Delete(pod)) => return Some(pod).or(last),
-                _ => {}
-            }
-        }
-        last
-    });
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    cluster.kubectl(&["delete", "pod", "graceful", "--wait=true"]);
-    let last = tokio::time::timeout(crate::support::SETTLE, watch)
-        .await
-        .expect("the pod's deletion was seen")
-        .unwrap()
-        .expect("the pod was seen");
+    cluster.kubectl(&["delete", "pod", "graceful", "--wait=false"]);
+    let last = wait_pod(&cluster.client, "graceful", "both containers to end", |p| {
+        ["handles-term", "ignores-term"]
+            .iter()
+            .all(|c| terminated(p, c, false).is_some())
+    })
+    .await;
     assert_eq!(
         terminated(&last, "handles-term", false),
         Some((0, "Completed".to_owned())),
@@ -371,13 +351,18 @@ async fn termination_sends_term_then_kills_after_the_grace_period() {
         "a container that ignores SIGTERM is killed after the grace period: {:?}",
         last.status
     );
-    let left = docker(&[
-        "ps",
-        "-aq",
-        "--filter",
-        &format!("label=io.kubernetes.pod.uid={uid}"),
-    ]);
-    assert_eq!(left, "");
+    let left = eventually("the pod's containers to be removed", || async {
+        let left = docker(&[
+            "ps",
+            "-aq",
+            "--filter",
+            &format!("label=io.kubernetes.pod.uid={uid}"),
+        ]);
+        left.is_empty().then_some(())
+    });
+    left.await;
+    let hold = r#"[{"op": "remove", "path": "/metadata/finalizers"}]"#;
+    cluster.kubectl(&["patch", "pod", "graceful", "--type=json", "-p", hold]);
 }
 
 #[tokio::test]

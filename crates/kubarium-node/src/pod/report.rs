@@ -51,6 +51,13 @@ impl Worker {
             ..ApiState::default()
         };
         let (state, last_state) = match (&slot.crash_loop, &slot.current) {
+            (None, None) if slot.waiting.is_some() => {
+                let (reason, message) = slot.waiting.clone().unwrap_or_default();
+                (
+                    waiting(reason, Some(message)),
+                    slot.last.as_ref().and_then(terminated),
+                )
+            }
             (Some(message), current) => (
                 waiting("CrashLoopBackOff", Some(message.clone())),
                 current.as_ref().and_then(terminated),
@@ -96,8 +103,12 @@ impl Worker {
             container_id: shown
                 .map(|s| s.id.uri())
                 .or_else(|| slot.adopted.as_ref().and_then(|a| a.container_id.clone())),
-            ready: if slot.init { succeeded } else { is_running },
-            started: Some(is_running),
+            ready: if slot.init {
+                succeeded
+            } else {
+                is_running && self.probe_says(slot, true)
+            },
+            started: Some(is_running && (slot.init || self.probe_says(slot, false))),
             restart_count: slot.restarts,
             state: Some(state),
             last_state: Some(last_state.unwrap_or_default()),

@@ -23,9 +23,10 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::node::{self, AGENT_ANNOTATION, NodeCapacity, NodeIdentity};
 use crate::runtime::{ContainerRuntime, DockerRuntime, HollowRuntime};
-use crate::{Error, Result, control};
+use crate::{Error, Result, control, host};
 
 mod agents;
+mod orphans;
 mod pods;
 mod portforward;
 mod streams;
@@ -61,6 +62,9 @@ pub struct PoolConfig {
     /// The cluster's data dir: pods' volumes live under `<data_dir>/pods/<uid>/`, local
     /// persistent volumes under `<data_dir>/volumes/`.
     pub data_dir: std::path::PathBuf,
+    /// Whether containers may run `privileged` (refused with
+    /// `CreateContainerConfigError` when not, as a kubelet with `--allow-privileged=false`).
+    pub allow_privileged: bool,
 }
 
 /// What every agent and pod worker of the pool shares.
@@ -70,8 +74,14 @@ pub(crate) struct Shared {
     /// The Docker runtime, when pods run on it: port-forward finds sandboxes through it.
     pub(crate) docker: Option<DockerRuntime>,
     pub(crate) recorder: Recorder,
-    kubelet_version: String,
+    /// ConfigMaps, Secrets and Services, and the settings containers are made with.
+    pub(crate) sources: Arc<crate::pod::sources::Sources>,
+    pub(crate) kubelet_version: String,
     capacity: NodeCapacity,
+    /// What pods may use of each node: its share of the machine on Docker.
+    allocatable: NodeCapacity,
+    /// The machine's `osImage` for Docker nodes.
+    os_image: Option<String>,
     boot_id: String,
     state: Mutex<State>,
     /// Bounds the Lease and node status requests in flight, so a thousand agents starting
@@ -100,6 +110,8 @@ struct Agent {
     /// The last status post failed.
     needs_sync: bool,
     last_status: Option<Instant>,
+    /// The runtime's version and readiness as last posted: a change is posted at once.
+    posted_runtime: Option<(String, bool)>,
 }
 
 struct PodEntry {
@@ -196,13 +208,32 @@ impl NodePool {
                 Arc::new(docker)
             }
         };
+        // Docker nodes run pods on this machine: its resources, shared among them.
+        let (capacity, allocatable, os_image) = match (config.runtime, host::resources()) {
+            (RuntimeKind::Docker, Some(machine)) => {
+                let (capacity, allocatable) = host::share(machine, config.nodes, &config.capacity);
+                (capacity, allocatable, host::os_image())
+            }
+            _ => (config.capacity.clone(), config.capacity, None),
+        };
+        let mut tasks = JoinSet::new();
+        let (sources, source_changes) = crate::pod::sources::Sources::start(
+            client.clone(),
+            config.data_dir.clone(),
+            config.allow_privileged,
+            allocatable.clone(),
+            &mut tasks,
+        );
         let shared = Arc::new(Shared {
             recorder: Recorder::new(client.clone(), "kubelet"),
+            sources,
             client: client.clone(),
             runtime,
             docker: docker_runtime,
             kubelet_version: version.git_version,
-            capacity: config.capacity,
+            capacity,
+            allocatable,
+            os_image,
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
             requests: Semaphore::new(CONCURRENCY),
@@ -257,8 +288,8 @@ impl NodePool {
                 shared.on_node(node);
             }
         }
-        let mut tasks = JoinSet::new();
         tasks.spawn(shared.clone().watch_nodes());
+        tasks.spawn(shared.clone().follow_sources(source_changes));
         tasks.spawn(shared.clone().watch_pods());
         tasks.spawn(shared.clone().lease_timer());
         if let Some(ready) = docker_ready {
