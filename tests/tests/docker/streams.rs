@@ -44,7 +44,17 @@ async fn wait_running(docker: &Docker, name: &str, restarts: i32) {
 
 /// kubectl on PATH against the cluster, with what it printed and its exit code.
 fn kubectl_status(docker: &Docker, args: &[&str], stdin: &[u8]) -> (String, String, i32) {
-    let mut child = Command::new("kubectl")
+    kubectl_with(std::path::Path::new("kubectl"), docker, args, stdin)
+}
+
+/// As [`kubectl_status`], with the kubectl binary `kubectl`.
+fn kubectl_with(
+    kubectl: &std::path::Path,
+    docker: &Docker,
+    args: &[&str],
+    stdin: &[u8],
+) -> (String, String, i32) {
+    let mut child = Command::new(kubectl)
         .arg("--kubeconfig")
         .arg(docker.kubeconfig())
         .args(args)
@@ -273,6 +283,34 @@ async fn kubectl_exec_attach_and_cp() {
         "{stderr}"
     );
 
+    // kubectl before 1.30 speaks SPDY (v4.channel.k8s.io): the same exit codes, stdin and
+    // its end, and cp.
+    for kubectl in kubarium_tests::kubectls() {
+        let (stdout, stderr, code) = kubectl_with(
+            &kubectl,
+            &docker,
+            &[
+                "exec",
+                "-i",
+                "shell",
+                "-c",
+                "app",
+                "--",
+                "sh",
+                "-c",
+                "cat; echo err >&2; exit 3",
+            ],
+            b"hello\n",
+        );
+        assert_eq!(
+            (stdout.as_str(), code),
+            ("hello\n", 3),
+            "{}: {stderr}",
+            kubectl.display()
+        );
+        assert!(stderr.contains("err"), "{}: {stderr}", kubectl.display());
+    }
+
     // A terminal: kubectl under `script` gets a pty, so -it allocates one in the container.
     exec_with_a_terminal(&docker);
 
@@ -300,6 +338,22 @@ async fn kubectl_exec_attach_and_cp() {
     );
     assert_eq!(code, 0, "{stderr}");
     let inside = docker.kubectl(&["exec", "shell", "-c", "app", "--", "cat", "/tmp/notes.txt"]);
+    assert_eq!(inside, content);
+    let oldest = kubarium_tests::kubectls().pop().unwrap();
+    let (_, stderr, code) = kubectl_with(
+        &oldest,
+        &docker,
+        &[
+            "cp",
+            local.to_str().unwrap(),
+            "shell:/tmp/old.txt",
+            "-c",
+            "app",
+        ],
+        b"",
+    );
+    assert_eq!(code, 0, "{stderr}");
+    let inside = docker.kubectl(&["exec", "shell", "-c", "app", "--", "cat", "/tmp/old.txt"]);
     assert_eq!(inside, content);
     let back = dir.path().join("back.txt");
     let (_, stderr, code) = kubectl_status(

@@ -88,8 +88,17 @@ pub(super) async fn serve(
     let container = super::container(&pod, options.container.as_deref())?;
     let kubelet = super::kubelet(call, &pod, sub)?;
     let request = options.request(container, attach)?;
-    if super::spdy::is_upgrade(&call.headers) {
-        return super::spdy::serve(call, kubelet, pod, request).await;
+    if super::spdy::wanted(&call.headers) {
+        if let Some(refusal) = super::spdy::refusal(&call.headers) {
+            return Ok(refusal);
+        }
+        let on_upgrade = call.upgrade.take().ok_or_else(|| {
+            StatusError::bad_request(
+                "unable to upgrade: this connection cannot be upgraded (HTTP/2?); exec over SPDY needs HTTP/1.1",
+            )
+        })?;
+        let session = kubelet.exec(pod, request.clone()).await;
+        return Ok(super::spdy::upgrade(on_upgrade, request, session));
     }
     let upgrade = websocket(&call.headers, call.upgrade.take())
         .await?
@@ -152,7 +161,7 @@ async fn websocket(
     }
     if !wanted.eq_ignore_ascii_case("websocket") {
         return Err(StatusError::bad_request(format!(
-            "unable to upgrade: this server serves exec and attach over WebSocket ({}), not {wanted}; use kubectl 1.30 or newer",
+            "unable to upgrade: exec and attach are served over WebSocket ({}) or SPDY/3.1, not {wanted}",
             PROTOCOLS.join(", ")
         )));
     }

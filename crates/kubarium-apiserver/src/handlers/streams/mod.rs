@@ -1,5 +1,6 @@
 //! The streaming subresources of pods: `log` (a chunked text stream), `exec` and `attach`
-//! (the WebSocket channel protocols kubectl and client-go speak), and `portforward`. The
+//! (the WebSocket channel protocols kubectl 1.30+ and client-go speak, and SPDY/3.1 for
+//! older kubectl). The
 //! server does the wire protocols; the bytes come from the node agents through the
 //! [`crate::kubelet::Kubelet`] the cluster connects.
 //!
@@ -31,12 +32,7 @@ pub(crate) async fn handle(call: &mut Call, sub: &str) -> Result<Response, Statu
     match sub {
         "log" => log::serve(call, pod, &query).await,
         "exec" | "attach" => exec::serve(call, pod, &query, sub == "attach").await,
-        _ => {
-            kubelet(call, &pod, sub)?;
-            Err(StatusError::service_unavailable(format!(
-                "cannot {sub} pod {name}: the {sub} subresource is not served yet"
-            )))
-        }
+        _ => Err(StatusError::path_not_found()),
     }
 }
 
