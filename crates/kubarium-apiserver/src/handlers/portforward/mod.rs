@@ -438,3 +438,6 @@ async fn forward_pair(target: Target, error: Stream, data: Stream) {
     to_client.close().await;
     error.writer.close().await;
 }
+
+#[cfg(test)]
+mod tests;
