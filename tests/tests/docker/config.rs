@@ -400,7 +400,7 @@ async fn a_missing_image_backs_off_with_a_message() {
         client,
         json!({
             "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "imageless"},
-            "spec": {"containers": [{"name": "app", "image": image}]}
+            "spec": {"containers": [{"name": "app", "image": image, "command": ["sleep", "3600"]}]}
         }),
     )
     .await;
@@ -413,22 +413,39 @@ async fn a_missing_image_backs_off_with_a_message() {
         message.starts_with(&format!("Back-off pulling image \"{image}\"")),
         "{message}"
     );
-    let events = events_of(client, "imageless").await;
     for (reason, start) in [
         ("Pulling", format!("Pulling image \"{image}\"")),
         ("Failed", format!("Failed to pull image \"{image}\": ")),
         ("Failed", "Error: ErrImagePull".to_owned()),
         ("BackOff", format!("Back-off pulling image \"{image}\"")),
     ] {
-        assert!(
-            events
+        // Events are written in the background: wait for each.
+        eventually(&format!("a {reason} event starting {start:?}"), || async {
+            events_of(client, "imageless")
+                .await
                 .iter()
-                .any(|(r, m)| r == reason && m.starts_with(&start)),
-            "no {reason} event starting {start:?} in {events:#?}"
-        );
+                .any(|(r, m)| r == reason && m.starts_with(&start))
+                .then_some(())
+        })
+        .await;
     }
+    // Pointing the pod at an image that is there gets it going, back-off or not.
+    Api::<Pod>::namespaced(client.clone(), "default")
+        .patch(
+            "imageless",
+            &PatchParams::default(),
+            &Patch::Strategic(json!({"spec": {"containers": [{"name": "app", "image": BUSYBOX}]}})),
+        )
+        .await
+        .unwrap();
+    wait_pod(
+        client,
+        "imageless",
+        "the pod to run the fixed image",
+        running,
+    )
+    .await;
 }
-
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stateful_set_pods_claim_outlives_the_pod() {
     let docker = start().await;

@@ -410,6 +410,16 @@ impl Worker {
             };
             list.find(|c| c.name == slot.name).cloned()
         })?;
+        // The image may have been changed (`kubectl set image`) while the container waited
+        // to be made: start what the pod asks for now.
+        if let Some(image) = container.image.clone() {
+            self.slot(init, index).image = image;
+        }
+        let slot = if init {
+            &self.init[index]
+        } else {
+            &self.main[index]
+        };
         let sources = self.shared.sources.clone();
         sources.synced().await;
         let pod = self.pod.clone();

@@ -124,3 +124,36 @@ fn bad_mounts_are_refused_with_the_kubelets_messages() {
         "missing value for MISSING"
     );
 }
+
+#[test]
+fn which_pods_use_which_objects() {
+    let pod: k8s_openapi::api::core::v1::Pod = serde_json::from_value(serde_json::json!({
+        "spec": {
+            "containers": [{
+                "name": "app",
+                "env": [{"name": "A", "valueFrom": {"secretKeyRef": {"name": "env-secret", "key": "k"}}}],
+                "envFrom": [{"configMapRef": {"name": "env-map"}}]
+            }],
+            "volumes": [
+                {"name": "a", "configMap": {"name": "volume-map"}},
+                {"name": "b", "projected": {"sources": [
+                    {"secret": {"name": "projected-secret"}},
+                    {"serviceAccountToken": {"path": "token"}}
+                ]}}
+            ]
+        }
+    }))
+    .unwrap();
+    for (secret, name) in [
+        (true, "env-secret"),
+        (false, "env-map"),
+        (false, "volume-map"),
+        (true, "projected-secret"),
+    ] {
+        assert!(uses(&pod, secret, name), "{name}");
+        assert!(!uses(&pod, !secret, name), "{name} is the other kind");
+    }
+    assert!(!uses(&pod, false, "other"));
+    assert!(has_tokens(&pod));
+    assert!(!shows_fields(&pod));
+}
