@@ -86,6 +86,8 @@ pub(crate) struct Inner {
     watched: Mutex<HashMap<String, watch::Sender<Observed>>>,
     /// Built-in images are imported one at a time.
     imports: tokio::sync::Mutex<()>,
+    /// Each sandbox's address, to keep it when Docker restarts the sandbox.
+    sandbox_ips: Mutex<HashMap<String, Ipv4Addr>>,
     /// Repo digests by image id, for `imageID`.
     digests: Mutex<HashMap<String, Vec<String>>>,
 }
@@ -122,6 +124,7 @@ impl DockerRuntime {
                 ready,
                 watched: Mutex::new(HashMap::new()),
                 imports: tokio::sync::Mutex::new(()),
+                sandbox_ips: Mutex::new(HashMap::new()),
                 digests: Mutex::new(HashMap::new()),
             }),
         };

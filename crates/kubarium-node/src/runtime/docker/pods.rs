@@ -9,7 +9,10 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecConfig};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings,
+    ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
 };
@@ -171,10 +174,7 @@ impl DockerRuntime {
                 continue;
             };
             if is_running(&inspect) {
-                return Ok(Sandbox {
-                    ip: ip_on(&inspect, &self.inner.network),
-                    id: SandboxId(id),
-                });
+                return Ok(self.remember(id, ip_on(&inspect, &self.inner.network)));
             }
             let before: i32 = labels(&inspect)
                 .get(spec::ATTEMPT_LABEL)
@@ -194,10 +194,55 @@ impl DockerRuntime {
         )
         .await?;
         let inspect = self.inspect(&id).await?;
-        Ok(Sandbox {
-            ip: ip_on(&inspect, &self.inner.network),
+        Ok(self.remember(id, ip_on(&inspect, &self.inner.network)))
+    }
+
+    fn remember(&self, id: String, ip: Option<Ipv4Addr>) -> Sandbox {
+        if let Some(ip) = ip {
+            lock(&self.inner.sandbox_ips).insert(id.clone(), ip);
+        }
+        Sandbox {
+            ip,
             id: SandboxId(id),
-        })
+        }
+    }
+
+    /// Starts a sandbox Docker stopped (it was restarted under the pod) on the address it had,
+    /// so the pod's IP stays what its status says.
+    async fn restart_sandbox(
+        &self,
+        docker: &Docker,
+        id: &str,
+    ) -> std::result::Result<(), DockerError> {
+        let known = lock(&self.inner.sandbox_ips).get(id).copied();
+        if let Some(ip) = known {
+            let network = &self.inner.network;
+            let disconnect = NetworkDisconnectRequest {
+                container: id.to_owned(),
+                force: Some(true),
+            };
+            let connect = NetworkConnectRequest {
+                container: id.to_owned(),
+                endpoint_config: Some(EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(ip.to_string()),
+                        ..EndpointIpamConfig::default()
+                    }),
+                    ..EndpointSettings::default()
+                }),
+            };
+            if docker.disconnect_network(network, disconnect).await.is_ok()
+                && let Err(error) = docker.connect_network(network, connect).await
+            {
+                tracing::debug!(%error, sandbox = id, "could not keep the sandbox's address");
+                let plain = NetworkConnectRequest {
+                    container: id.to_owned(),
+                    endpoint_config: None,
+                };
+                docker.connect_network(network, plain).await?;
+            }
+        }
+        docker.start_container(id, None).await
     }
 
     /// Creates and starts a container in `sandbox`.
@@ -213,8 +258,7 @@ impl DockerRuntime {
         };
         if !is_running(&inspect) {
             // Docker restarted under the pod: its sandbox comes back first.
-            docker
-                .start_container(&sandbox.0, None)
+            self.restart_sandbox(&docker, &sandbox.0)
                 .await
                 .map_err(|error| {
                     runtime_error(
@@ -298,6 +342,7 @@ impl DockerRuntime {
                 }
             }
         }
+        lock(&self.inner.sandbox_ips).remove(&sandbox.0);
         self.force_remove(&docker, &sandbox.0).await
     }
 
