@@ -2,10 +2,11 @@
 //! `docs/benchmarks.md`.
 
 use crate::cmd::{self, command};
+use crate::images;
 use crate::setup::{self, Purpose};
 
 /// The benchmark suites, each a `kubarium-bench` subcommand.
-const SUITES: &[&str] = &["api", "scheduler", "controllers"];
+const SUITES: &[&str] = &["api", "scheduler", "controllers", "pods"];
 
 /// Runs suite `args[0]` (every phase, or the phases named after it).
 pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
@@ -19,7 +20,16 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
         );
     }
     let root = crate::root();
-    setup::prepare(Purpose::Headless, false)?;
+    // `pods` runs real containers: Docker, the static infra binary and the test image.
+    let docker = suite == "pods";
+    setup::prepare(Purpose::Headless, docker)?;
+    let infra_binary = if docker {
+        let binary = images::infra_binary()?;
+        images::busybox_image()?;
+        Some(binary)
+    } else {
+        None
+    };
     cmd::run(&mut command(
         "cargo",
         &[
@@ -44,5 +54,8 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
         .env("KUBARIUM_BIN_DIR", &release)
         // The daemon's logs go to its data dir; the bench's own output is the report.
         .env("RUST_LOG", "warn");
+    if let Some(binary) = infra_binary {
+        bench.env(images::INFRA_BINARY_ENV, binary);
+    }
     cmd::run(&mut bench)
 }

@@ -3,7 +3,8 @@
 //! - `cargo xtask run [--headless] [--release] [-- ARGS]`: set up this machine, build, and
 //!   start the desktop app (or `kubariumd` with `--headless`). ARGS go to the program.
 //! - `cargo xtask test [--update-screenshots]`: set up this machine, then every check CI runs.
-//! - `cargo xtask bench api [PHASE...]`: the API server's benchmarks against release builds.
+//! - `cargo xtask images`: the static in-container binary and the test image, built locally.
+//! - `cargo xtask bench api|scheduler|controllers|pods`: benchmarks against release builds.
 //! - `cargo xtask bindings`: regenerate the UI's TypeScript types from the Rust IPC types.
 //! - `cargo xtask protobuf-schema`: regenerate the API server's protobuf field table.
 //!
@@ -13,6 +14,7 @@
 
 mod bench;
 mod cmd;
+mod images;
 mod run;
 mod setup;
 mod test;
@@ -73,6 +75,7 @@ fn dispatch(args: &[String]) -> anyhow::Result<()> {
             args: passthrough.to_vec(),
         }),
         "test" => test::test(flag("--update-screenshots")),
+        "images" => images::images(),
         "bindings" => test::bindings(),
         "protobuf-schema" => test::protobuf_schema(),
         "help" | "--help" | "-h" => {
@@ -93,10 +96,19 @@ cargo xtask test [--update-screenshots]
     Set up this machine and run every check CI runs: formatting, lints, Rust tests, UI type
     check, lint and unit tests, and the end-to-end suite (real window under Xvfb).
     --update-screenshots refreshes docs/screenshots from the run.
+cargo xtask images
+    Build what runs in containers, locally (nothing is pulled): the static kubarium-infra
+    binary (its path is printed as KUBARIUM_INFRA_BINARY) and the test image
+    kubarium.dev/busybox:test from Debian's busybox-static. `test` and `run` do this too.
 cargo xtask bench api [PHASE...]
     Build release binaries and measure the API server over TLS on loopback: start-up, idle
     memory, request latency (one connection, 50 clients), LIST of 10,000 pods, watch
     delivery. PHASE picks parts: start, serial, concurrent, list, watch.
+cargo xtask bench scheduler | controllers
+    The control loops on hollow nodes: binding throughput, a 100-replica Deployment to Ready.
+cargo xtask bench pods
+    Pods on Docker: 50 pods one at a time, create to Running on a watch, against the same two
+    containers created and started through Docker's API; kubariumd's RSS with 20 pods.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
 cargo xtask protobuf-schema

@@ -6,6 +6,7 @@ use anyhow::Context;
 
 use crate::Missing;
 use crate::cmd::{self, command};
+use crate::images;
 use crate::setup::{self, Purpose};
 
 pub(crate) struct Options {
@@ -22,7 +23,8 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<()> {
     } else {
         Purpose::Desktop
     };
-    setup::prepare(purpose, needs_docker(&options.args))?;
+    let docker = needs_docker(&options.args);
+    setup::prepare(purpose, docker)?;
     let (package, binary) = if options.headless {
         ("kubarium-cluster", "kubariumd")
     } else {
@@ -45,6 +47,15 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<()> {
     let program = crate::target_dir().join(profile).join(binary);
     let mut start = Command::new(&program);
     start.args(&options.args);
+    if docker {
+        // The pods' sandbox binary: beside the program, where a packaged app keeps it, and
+        // named by the environment, which the program prefers.
+        let infra_binary = images::infra_binary()?;
+        if let Some(dir) = program.parent() {
+            images::place_beside(&infra_binary, dir)?;
+        }
+        start.env(images::INFRA_BINARY_ENV, &infra_binary);
+    }
     println!(
         "\x1b[1m$ {} {}\x1b[0m",
         program.display(),

@@ -36,7 +36,9 @@ fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
     }
     if purpose == Purpose::Test {
         // gnome-keyring and dbus: a real Secret Service for the keychain scenario.
+        // busybox-static: the test image kubarium.dev/busybox:test (see images.rs).
         packages.extend([
+            "busybox-static",
             "xvfb",
             "webkit2gtk-driver",
             "xauth",
@@ -134,6 +136,28 @@ fn cannot_install_message(missing: &[&str]) -> String {
          then run the same cargo xtask command again.",
         list = missing.join(" ")
     )
+}
+
+/// Installs Debian/Ubuntu `packages` that are missing (for what one task needs beyond its
+/// purpose's list); names them with the command to run when it may not.
+pub(crate) fn install_packages(packages: &[&str]) -> anyhow::Result<()> {
+    if !is_debian_like() {
+        return Ok(()); // The caller says what it is missing.
+    }
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| !dpkg_installed(p))
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let privilege = privilege();
+    if privilege == Privilege::None {
+        return Err(Missing(cannot_install_message(&missing)).into());
+    }
+    println!("Installing missing system packages: {}", missing.join(" "));
+    apt_install(privilege, &missing)
 }
 
 fn apt_install(privilege: Privilege, packages: &[&str]) -> anyhow::Result<()> {

@@ -3,6 +3,7 @@
 use std::path::Path;
 
 use crate::cmd::{self, command, on_path};
+use crate::images;
 use crate::setup::{self, Purpose};
 
 /// Screenshots worth showing in the README, copied from `target/screenshots`.
@@ -30,6 +31,9 @@ pub(crate) fn test(update_screenshots: bool) -> anyhow::Result<()> {
         ],
         &root,
     ))?;
+    // What the Docker scenarios run in containers; kubariumd finds the binary by the env.
+    let infra_binary = images::infra_binary()?;
+    images::busybox_image()?;
     // The end-to-end tests start these binaries; nextest builds only test targets.
     cmd::run(&mut command(
         "cargo",
@@ -79,6 +83,7 @@ pub(crate) fn test(update_screenshots: bool) -> anyhow::Result<()> {
             },
         ])
         .env("KUBARIUM_BIN_DIR", crate::target_dir().join("debug"))
+        .env(images::INFRA_BINARY_ENV, &infra_binary)
         .env("KUBARIUM_SCREENSHOTS", &screenshots)
         .env("TAURI_DRIVER", tauri_driver())
         .env("KUBARIUM_PYTHON", setup::python_venv().join("bin/python"));

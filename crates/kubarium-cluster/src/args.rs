@@ -33,6 +33,10 @@ pub struct ClusterArgs {
     /// the session has one)
     #[arg(long, value_enum, default_value_t = SecretsKey::Auto, env = "KUBARIUM_SECRETS_KEY")]
     pub secrets_key: SecretsKey,
+    /// Let pods run privileged containers (full access to the host through Docker); without
+    /// it such containers wait in CreateContainerConfigError
+    #[arg(long, env = "KUBARIUM_ALLOW_PRIVILEGED")]
+    pub allow_privileged: bool,
 }
 
 impl ClusterArgs {
@@ -49,7 +53,8 @@ impl ClusterArgs {
             .listen(self.listen)
             .nodes(self.nodes)
             .runtime(self.runtime)
-            .secrets_key(self.secrets_key);
+            .secrets_key(self.secrets_key)
+            .allow_privileged(self.allow_privileged);
         if let Some(path) = &self.kubeconfig {
             builder = builder.kubeconfig_path(path);
         }

@@ -88,6 +88,8 @@ pub struct ClusterConfig {
     pub runtime: RuntimeKind,
     /// Where the key that seals Secrets is kept.
     pub secrets_key: SecretsKey,
+    /// Whether nodes run containers that ask to be `privileged`.
+    pub allow_privileged: bool,
 }
 
 /// Configures and starts a local cluster.
@@ -109,6 +111,7 @@ impl ClusterBuilder {
                 nodes: DEFAULT_NODES,
                 runtime: RuntimeKind::Docker,
                 secrets_key: SecretsKey::Auto,
+                allow_privileged: false,
             },
         }
     }
@@ -134,6 +137,12 @@ impl ClusterBuilder {
     /// How nodes run pods.
     pub fn runtime(mut self, runtime: RuntimeKind) -> Self {
         self.config.runtime = runtime;
+        self
+    }
+
+    /// Lets nodes run `privileged` containers (refused by default).
+    pub fn allow_privileged(mut self, allow: bool) -> Self {
+        self.config.allow_privileged = allow;
         self
     }
 
@@ -197,6 +206,7 @@ impl ClusterBuilder {
                 nodes: config.nodes,
                 runtime: config.runtime.into(),
                 data_dir: data_dir.path().to_owned(),
+                allow_privileged: config.allow_privileged,
                 ..kubarium_node::PoolConfig::default()
             },
         )

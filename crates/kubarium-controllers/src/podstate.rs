@@ -111,24 +111,6 @@ pub(crate) async fn settle<K>(
     }
 }
 
-/// Waits until `store` has its first list, `false` if it never will (its writer is gone).
-///
-/// kube-runtime's `Store::wait_until_ready` wakes only the last task to poll it (its
-/// readiness is a oneshot channel behind a mutex), so tasks sharing one store would wait
-/// forever; polling it again every 100 ms sees the readiness whoever was woken.
-pub(crate) async fn synced<K>(store: &kube::runtime::reflector::Store<K>) -> bool
-where
-    K: kube::Resource<DynamicType = ()> + Clone + 'static,
-{
-    loop {
-        let wait = store.wait_until_ready();
-        if let Ok(result) = tokio::time::timeout(std::time::Duration::from_millis(100), wait).await
-        {
-            return result.is_ok();
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,22 +150,5 @@ mod tests {
         );
         assert!(!running_and_ready(&pod("Pending", None)));
         assert!(!available(&pod("Running", None), 0, now));
-    }
-
-    /// Regression: two loops waiting on one shared store both start (with
-    /// `Store::wait_until_ready` alone, only one of them did).
-    #[tokio::test]
-    async fn every_task_waiting_on_a_shared_store_sees_it_ready() {
-        let (reader, mut writer) = kube::runtime::reflector::store_shared::<Pod>(16);
-        let first = tokio::spawn({
-            let reader = reader.clone();
-            async move { synced(&reader).await }
-        });
-        let second = tokio::spawn(async move { synced(&reader).await });
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        writer.apply_watcher_event(&kube::runtime::watcher::Event::Init);
-        writer.apply_watcher_event(&kube::runtime::watcher::Event::InitDone);
-        assert!(first.await.unwrap());
-        assert!(second.await.unwrap());
     }
 }

@@ -59,14 +59,14 @@ async fn cluster(nodes: usize) -> anyhow::Result<(Daemon, Client)> {
     Ok((daemon, client))
 }
 
-fn ready(node: &Node) -> bool {
+pub(super) fn ready(node: &Node) -> bool {
     node.status
         .as_ref()
         .and_then(|s| s.conditions.as_ref())
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
-async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
+pub(super) async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)

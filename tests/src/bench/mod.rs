@@ -5,6 +5,8 @@
 pub mod api;
 pub mod conn;
 pub mod control;
+pub mod docker;
+pub mod pods;
 pub mod stats;
 pub mod watch;
 
@@ -80,8 +82,9 @@ pub fn main() -> anyhow::Result<()> {
         Some("api") => report(&runtime.block_on(api::run(&args[1..]))?),
         Some("scheduler") => report(&runtime.block_on(control::scheduler())?),
         Some("controllers") => report(&runtime.block_on(control::controllers())?),
+        Some("pods") => report(&runtime.block_on(pods::run())?),
         _ => anyhow::bail!(
-            "usage: kubarium-bench api [PHASE...] | scheduler | controllers; the api phases are {}",
+            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods; the api phases are {}",
             api::PHASES.join(", ")
         ),
     }

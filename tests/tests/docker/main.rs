@@ -6,5 +6,7 @@
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod config;
+mod infra;
 mod pods;
 mod support;

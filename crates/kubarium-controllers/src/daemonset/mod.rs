@@ -26,7 +26,7 @@ use tokio::task::JoinSet;
 
 use crate::events::Recorder;
 use crate::history;
-use crate::podstate::{controlled_by, controller_ref, settle, synced, terminating};
+use crate::podstate::{controlled_by, controller_ref, settle, terminating};
 use crate::{Context, Error, Result};
 
 /// How soon a sync with changes in flight looks again.
@@ -55,13 +55,13 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         revisions: ctx.informers.store::<ControllerRevision>(),
         recorder: ctx.recorder("daemonset-controller"),
     });
+    let synced = futures_util::future::join3(
+        ctx.informers.synced::<Node>(),
+        ctx.informers.synced::<Pod>(),
+        ctx.informers.synced::<ControllerRevision>(),
+    );
     tasks.spawn(async move {
-        if !(synced(&state.nodes).await
-            && synced(&state.pods).await
-            && synced(&state.revisions).await)
-        {
-            return;
-        }
+        synced.await;
         let every_set = sets.clone();
         Controller::for_shared_stream(trigger, sets)
             .owns_shared_stream(pod_trigger)

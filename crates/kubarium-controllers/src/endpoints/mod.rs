@@ -15,7 +15,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Pod, Service, ServicePort};
+use k8s_openapi::api::core::v1::{ObjectReference, Pod, Service, ServicePort};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::runtime::reflector::{ObjectRef, Store};
 use tokio::task::JoinSet;
@@ -99,6 +99,35 @@ pub(crate) fn should_set_hostname(pod: &Pod, service: &Service) -> bool {
 
 /// The container port `port` reaches on `pod` (upstream's `FindPort`): a number as is; a
 /// name through the pod's containers' named ports of the same protocol (sidecars included).
+/// What an endpoint says of the pod behind it, the same in Endpoints and EndpointSlices:
+/// its hostname (when the service publishes it), its node, and a reference to it.
+pub(crate) struct PodFields {
+    pub(crate) hostname: Option<String>,
+    pub(crate) node_name: Option<String>,
+    pub(crate) target_ref: ObjectReference,
+}
+
+impl PodFields {
+    pub(crate) fn of(pod: &Pod, service: &Service) -> Self {
+        let spec = pod.spec.as_ref();
+        Self {
+            hostname: should_set_hostname(pod, service)
+                .then(|| spec.and_then(|s| s.hostname.clone()))
+                .flatten(),
+            node_name: spec
+                .and_then(|s| s.node_name.clone())
+                .filter(|n| !n.is_empty()),
+            target_ref: ObjectReference {
+                kind: Some("Pod".into()),
+                namespace: pod.metadata.namespace.clone(),
+                name: pod.metadata.name.clone(),
+                uid: pod.metadata.uid.clone(),
+                ..ObjectReference::default()
+            },
+        }
+    }
+}
+
 pub(crate) fn find_port(pod: &Pod, port: &ServicePort) -> Option<i32> {
     let protocol = port.protocol.as_deref().unwrap_or("TCP");
     match port.target_port.as_ref() {

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Node, ObjectReference, Pod, Service};
+use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use kube::api::{DeleteParams, PostParams};
@@ -23,8 +23,8 @@ use kube::{Api, Client};
 use tokio::task::JoinSet;
 
 use super::{
-    HEADLESS, LAST_CHANGE_TRIGGER_TIME, PodServices, TriggerTimes, find_port, has_cluster_ip,
-    is_ready, pod_ips, pods_for_service, rfc3339_nano, should_be_in_endpoints, should_set_hostname,
+    HEADLESS, LAST_CHANGE_TRIGGER_TIME, PodFields, PodServices, TriggerTimes, find_port,
+    has_cluster_ip, is_ready, pod_ips, pods_for_service, rfc3339_nano, should_be_in_endpoints,
 };
 use crate::{Context, Error, Result};
 
@@ -113,6 +113,7 @@ fn pod_endpoint(pod: &Pod, node: Option<&Node>, service: &Service, ipv6: bool) -
         .as_ref()
         .and_then(|s| s.publish_not_ready_addresses)
         .unwrap_or(false);
+    let fields = PodFields::of(pod, service);
     Endpoint {
         addresses: pod_ips(pod)
             .into_iter()
@@ -123,21 +124,9 @@ fn pod_endpoint(pod: &Pod, node: Option<&Node>, service: &Service, ipv6: bool) -
             serving: Some(serving),
             terminating: Some(terminating),
         }),
-        hostname: should_set_hostname(pod, service)
-            .then(|| pod.spec.as_ref().and_then(|s| s.hostname.clone()))
-            .flatten(),
-        node_name: pod
-            .spec
-            .as_ref()
-            .and_then(|s| s.node_name.clone())
-            .filter(|n| !n.is_empty()),
-        target_ref: Some(ObjectReference {
-            kind: Some("Pod".into()),
-            namespace: pod.metadata.namespace.clone(),
-            name: pod.metadata.name.clone(),
-            uid: pod.metadata.uid.clone(),
-            ..ObjectReference::default()
-        }),
+        hostname: fields.hostname,
+        node_name: fields.node_name,
+        target_ref: Some(fields.target_ref),
         zone: node
             .and_then(|n| n.metadata.labels.as_ref())
             .and_then(|l| l.get("topology.kubernetes.io/zone"))

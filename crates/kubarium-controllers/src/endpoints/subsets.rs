@@ -13,7 +13,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
-    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, ObjectReference, Pod, Service,
+    EndpointAddress, EndpointPort, EndpointSubset, Endpoints, Pod, Service,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, PostParams};
@@ -23,8 +23,8 @@ use kube::{Api, Client};
 use tokio::task::JoinSet;
 
 use super::{
-    HEADLESS, LAST_CHANGE_TRIGGER_TIME, PodServices, TriggerTimes, find_port, has_cluster_ip,
-    is_ready, pod_ips, pods_for_service, rfc3339_nano, should_be_in_endpoints, should_set_hostname,
+    HEADLESS, LAST_CHANGE_TRIGGER_TIME, PodFields, PodServices, TriggerTimes, find_port,
+    has_cluster_ip, is_ready, pod_ips, pods_for_service, rfc3339_nano, should_be_in_endpoints,
 };
 use crate::events::Recorder;
 use crate::{Context, Error, Result};
@@ -56,23 +56,12 @@ pub(crate) fn desired_subsets(service: &Service, pods: &[Arc<Pod>]) -> Vec<Endpo
         else {
             continue;
         };
+        let fields = PodFields::of(pod, service);
         let address = EndpointAddress {
             ip: ip.clone(),
-            hostname: should_set_hostname(pod, service)
-                .then(|| pod.spec.as_ref().and_then(|s| s.hostname.clone()))
-                .flatten(),
-            node_name: pod
-                .spec
-                .as_ref()
-                .and_then(|s| s.node_name.clone())
-                .filter(|n| !n.is_empty()),
-            target_ref: Some(ObjectReference {
-                kind: Some("Pod".into()),
-                namespace: pod.metadata.namespace.clone(),
-                name: pod.metadata.name.clone(),
-                uid: pod.metadata.uid.clone(),
-                ..ObjectReference::default()
-            }),
+            hostname: fields.hostname,
+            node_name: fields.node_name,
+            target_ref: Some(fields.target_ref),
         };
         let ready = publish || is_ready(pod);
         let key = (ip, pod.metadata.uid.clone().unwrap_or_default());

@@ -15,7 +15,6 @@ use futures_util::StreamExt;
 use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt};
@@ -247,7 +246,6 @@ async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
 async fn evict(state: &State, pod: &Pod) -> Result<()> {
     let namespace = pod.namespace().unwrap_or_default();
     let name = pod.name_any();
-    let what = format!("pods {namespace}/{name}");
     state.event(
         &(namespace.clone(), name.clone()),
         format!("Marking for deletion Pod {namespace}/{name}"),
@@ -260,31 +258,9 @@ async fn evict(state: &State, pod: &Pod) -> Result<()> {
         "message": "Taint manager: deleting due to NoExecute taint",
         "lastTransitionTime": Time(Timestamp::now()),
     }]}});
-    let marked = api
-        .patch_status(&name, &PatchParams::default(), &Patch::Strategic(condition))
-        .await
-        .map_err(Error::api("patch status", what.clone()));
-    match marked {
-        Err(e) if e.is_not_found() => return Ok(()),
-        other => other?,
-    };
-    let params = DeleteParams {
-        preconditions: Some(Preconditions {
-            uid: pod.metadata.uid.clone(),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
     // A conflict (the pod changed under the API server, or was replaced by one of the same
     // name) is retried: the next pass decides again from the cache.
-    match api
-        .delete(&name, &params)
-        .await
-        .map_err(Error::api("delete", what))
-    {
-        Err(e) if e.is_not_found() => Ok(()),
-        other => other.map(|_| ()),
-    }
+    super::mark_and_delete(&api, pod, condition, None).await
 }
 
 fn error_policy(_node: Arc<Node>, error: &Error, _state: Arc<State>) -> Action {

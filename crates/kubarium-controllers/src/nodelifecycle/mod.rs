@@ -20,10 +20,12 @@ mod taints;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::reflector::Store;
 use tokio::task::JoinSet;
 
-use crate::Context;
+use crate::{Context, Error, Result};
 
 /// Sets the three controllers up on `tasks`.
 pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
@@ -33,6 +35,45 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 }
 
 /// The pods bound to `node`, from the shared cache.
+/// Patches `status` into `pod` (unless it is empty), then deletes it with `grace` (the pod's
+/// own when `None`) if it is still the same pod (uid precondition). A pod already gone is
+/// done; a conflict is the caller's to judge.
+async fn mark_and_delete(
+    api: &Api<Pod>,
+    pod: &Pod,
+    status: serde_json::Value,
+    grace: Option<u32>,
+) -> Result<()> {
+    let name = pod.name_any();
+    let what = format!("pods {}/{name}", pod.namespace().unwrap_or_default());
+    if status["status"].as_object().is_none_or(|s| !s.is_empty()) {
+        let marked = api
+            .patch_status(&name, &PatchParams::default(), &Patch::Strategic(status))
+            .await
+            .map_err(Error::api("patch status", what.clone()));
+        match marked {
+            Err(e) if e.is_not_found() => return Ok(()),
+            other => other?,
+        };
+    }
+    let params = DeleteParams {
+        grace_period_seconds: grace,
+        preconditions: Some(Preconditions {
+            uid: pod.metadata.uid.clone(),
+            resource_version: None,
+        }),
+        ..DeleteParams::default()
+    };
+    match api
+        .delete(&name, &params)
+        .await
+        .map_err(Error::api("delete", what))
+    {
+        Err(e) if e.is_not_found() => Ok(()),
+        other => other.map(|_| ()),
+    }
+}
+
 fn pods_on(pods: &Store<Pod>, node: &str) -> Vec<Arc<Pod>> {
     pods.state()
         .into_iter()

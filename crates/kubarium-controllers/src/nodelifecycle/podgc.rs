@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
-use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::reflector::Store;
 use kube::{Api, Client, ResourceExt};
 use serde_json::json;
@@ -24,7 +23,7 @@ use tokio::task::JoinSet;
 
 use super::health;
 use super::taints::{self, OUT_OF_SERVICE};
-use crate::{Context, Error, Result};
+use crate::{Context, Result};
 
 /// How often the collector looks (upstream: 20 s; shorter so a deleted node's pods go
 /// within seconds). Each pass reads the shared caches only.
@@ -186,8 +185,9 @@ async fn force_delete(client: &Client, pod: &Pod, reason: Reason) -> Result<()> 
     );
     let api = Api::<Pod>::namespaced(client.clone(), &namespace);
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
+    let mut status = json!({});
     if !matches!(phase, Some("Succeeded" | "Failed")) {
-        let mut status = json!({"phase": "Failed"});
+        status["phase"] = json!("Failed");
         if reason == Reason::Orphaned {
             status["conditions"] = json!([{
                 "type": "DisruptionTarget",
@@ -197,34 +197,11 @@ async fn force_delete(client: &Client, pod: &Pod, reason: Reason) -> Result<()> 
                 "lastTransitionTime": Time(Timestamp::now()),
             }]);
         }
-        let patched = api
-            .patch_status(
-                &name,
-                &PatchParams::default(),
-                &Patch::Strategic(json!({"status": status})),
-            )
-            .await
-            .map_err(Error::api("patch status", what.clone()));
-        match patched {
-            Err(e) if e.is_not_found() => return Ok(()),
-            other => other?,
-        };
     }
-    let params = DeleteParams {
-        grace_period_seconds: Some(0),
-        preconditions: Some(Preconditions {
-            uid: pod.metadata.uid.clone(),
-            resource_version: None,
-        }),
-        ..DeleteParams::default()
-    };
-    match api
-        .delete(&name, &params)
-        .await
-        .map_err(Error::api("delete", what))
-    {
-        Err(e) if e.is_not_found() || e.is_conflict() => Ok(()),
-        other => other.map(|_| ()),
+    match super::mark_and_delete(&api, pod, json!({"status": status}), Some(0)).await {
+        // Replaced by a pod of the same name, or changed: not ours to force any more.
+        Err(e) if e.is_conflict() => Ok(()),
+        other => other,
     }
 }
 

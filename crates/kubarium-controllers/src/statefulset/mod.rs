@@ -25,7 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::events::Recorder;
 use crate::history;
-use crate::podstate::{controlled_by, controller_ref, settle, synced, terminating};
+use crate::podstate::{controlled_by, controller_ref, settle, terminating};
 use crate::{Context, Error, Result};
 use identity::{claim_name, new_claims, new_pod, ordinal, set_name};
 use plan::{Revisions, Step};
@@ -55,13 +55,13 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         revisions: ctx.informers.store::<ControllerRevision>(),
         recorder: ctx.recorder("statefulset-controller"),
     });
+    let synced = futures_util::future::join3(
+        ctx.informers.synced::<Pod>(),
+        ctx.informers.synced::<PersistentVolumeClaim>(),
+        ctx.informers.synced::<ControllerRevision>(),
+    );
     tasks.spawn(async move {
-        if !(synced(&state.pods).await
-            && synced(&state.claims).await
-            && synced(&state.revisions).await)
-        {
-            return;
-        }
+        synced.await;
         Controller::for_shared_stream(trigger, sets)
             .owns_shared_stream(pod_trigger)
             .run(reconcile, error_policy, state)

@@ -23,7 +23,7 @@ use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
-use crate::podstate::{settle, synced};
+use crate::podstate::settle;
 use crate::{Context, Error, Result};
 use binding::{best_match, claim_class, refers_to};
 use provision::{PROVISIONED_BY, PROVISIONER};
@@ -67,10 +67,9 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
     let claims = ctx.informers.subscribe::<PersistentVolumeClaim>();
     let volume_changes = ctx.informers.subscribe::<PersistentVolume>();
     let claim_loop = state.clone();
+    let claim_loop_ready = ready(ctx);
     tasks.spawn(async move {
-        if !ready(&claim_loop).await {
-            return;
-        }
+        claim_loop_ready.await;
         Controller::for_shared_stream(claims, claim_loop.claims.clone())
             .watches_shared_stream(volume_changes, |volume: Arc<PersistentVolume>| {
                 let claim = volume.spec.as_ref().and_then(|s| s.claim_ref.clone());
@@ -83,10 +82,9 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 
     let volumes = ctx.informers.subscribe::<PersistentVolume>();
     let claim_changes = ctx.informers.subscribe::<PersistentVolumeClaim>();
+    let volume_loop_ready = ready(ctx);
     tasks.spawn(async move {
-        if !ready(&state).await {
-            return;
-        }
+        volume_loop_ready.await;
         Controller::for_shared_stream(volumes, state.volumes.clone())
             .watches_shared_stream(claim_changes, |claim: Arc<PersistentVolumeClaim>| {
                 let volume = claim.spec.as_ref().and_then(|s| s.volume_name.clone());
@@ -100,8 +98,16 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 
 /// Waits for every cache the loops read: a volume must never look released because the
 /// claims were not listed yet.
-async fn ready(state: &State) -> bool {
-    synced(&state.claims).await && synced(&state.volumes).await && synced(&state.classes).await
+fn ready(ctx: &Context) -> impl Future<Output = ()> + Send + 'static {
+    let informers = &ctx.informers;
+    let caches = (
+        informers.synced::<PersistentVolumeClaim>(),
+        informers.synced::<PersistentVolume>(),
+        informers.synced::<StorageClass>(),
+    );
+    async move {
+        futures_util::future::join3(caches.0, caches.1, caches.2).await;
+    }
 }
 
 fn retry<K>(_object: Arc<K>, error: &Error, _state: Arc<State>) -> Action {

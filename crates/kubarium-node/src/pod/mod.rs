@@ -26,10 +26,22 @@ use crate::runtime::{
 };
 use crate::status;
 
+pub(crate) mod downward;
+mod env;
+mod image;
+mod quantity;
 mod report;
+pub(crate) mod sources;
+mod spec;
+pub(crate) mod volumes;
 
 /// How long to wait before retrying a failed API request.
 const RETRY: Duration = Duration::from_secs(1);
+/// How long a container whose config cannot be made waits before trying again, unless a
+/// ConfigMap or Secret it uses changes first.
+const CONFIG_RETRY: Duration = Duration::from_secs(10);
+/// How long a pod whose volumes cannot be set up waits before trying again.
+const MOUNT_RETRY: Duration = Duration::from_secs(3);
 
 /// One container of the pod, as the worker tracks it.
 #[derive(Debug, Default)]
@@ -48,6 +60,11 @@ struct Slot {
     last_start: Option<Instant>,
     /// Waiting in CrashLoopBackOff with this message.
     crash_loop: Option<String>,
+    /// Waiting for another reason (`ErrImagePull`, `CreateContainerConfigError`, …) with
+    /// this message.
+    waiting: Option<(&'static str, String)>,
+    /// The back-off after a failed image pull.
+    pull_backoff: Option<image::PullBackoff>,
 }
 
 impl Slot {
@@ -347,7 +364,9 @@ impl Worker {
             .record(self.container_ref(slot), kind, reason, message);
     }
 
-    /// Starts a container, with the kubelet's Pulled, Created and Started events.
+    /// Starts a container as the kubelet does: the pod's volumes set up, the image made
+    /// available, the config resolved (env, mounts, security), each failure leaving the
+    /// container waiting with the kubelet's reason and events.
     async fn start(&mut self, init: bool, index: usize) -> Option<Duration> {
         let Some(sandbox) = self.sandbox.clone() else {
             return Some(RETRY);
@@ -357,22 +376,67 @@ impl Worker {
         } else {
             &self.main[index]
         };
-        let config = ContainerConfig {
-            name: slot.name.clone(),
-            image: slot.image.clone(),
-            init,
-            attempt: slot.restarts,
-            ..ContainerConfig::default()
+        let container = self.pod.spec.as_ref().and_then(|spec| {
+            let mut list = if init {
+                spec.init_containers.as_deref().unwrap_or_default().iter()
+            } else {
+                spec.containers.iter()
+            };
+            list.find(|c| c.name == slot.name).cloned()
+        })?;
+        let sources = self.shared.sources.clone();
+        sources.synced().await;
+        let pod = self.pod.clone();
+        let context = downward::PodContext {
+            pod: &pod,
+            pod_ip: self.ip.map(|ip| ip.to_string()),
+            host_ip: self.node.internal_ip.to_string(),
+            allocatable: &sources.allocatable,
         };
-        self.event(
-            slot,
-            EventType::Normal,
-            "Pulled",
-            format!(
-                "Container image \"{}\" already present on machine",
-                slot.image
-            ),
-        );
+        let prepared = if self.shared.runtime.name() == "hollow" {
+            volumes::plan(&sources, &pod)
+        } else {
+            match volumes::prepare(&sources, &context).await {
+                Ok(prepared) => prepared,
+                Err(failure) => {
+                    self.event(slot, EventType::Warning, "FailedMount", failure.event());
+                    self.slot(init, index).waiting = None;
+                    return Some(MOUNT_RETRY);
+                }
+            }
+        };
+        let policy = spec::pull_policy(&container);
+        if let Err(wake) = self.ensure_image(init, index, policy).await {
+            return Some(wake);
+        }
+        let slot = if init {
+            &self.init[index]
+        } else {
+            &self.main[index]
+        };
+        let config = match spec::container_config(
+            &context,
+            &container,
+            sources.as_ref(),
+            &prepared,
+            sources.allow_privileged,
+        ) {
+            Ok(config) => ContainerConfig {
+                init,
+                attempt: slot.restarts,
+                ..config
+            },
+            Err(message) => {
+                self.event(
+                    slot,
+                    EventType::Warning,
+                    "Failed",
+                    format!("Error: {message}"),
+                );
+                self.slot(init, index).waiting = Some(("CreateContainerConfigError", message));
+                return Some(CONFIG_RETRY);
+            }
+        };
         let runtime = self.shared.runtime.clone();
         let started = match runtime.start_container(&sandbox, config).await {
             Ok(id) => runtime.container_status(&id).await,
@@ -383,6 +447,7 @@ impl Worker {
                 let slot = self.slot(init, index);
                 slot.current = Some(status);
                 slot.crash_loop = None;
+                slot.waiting = None;
                 slot.last_start = Some(Instant::now());
                 let slot = if init {
                     &self.init[index]

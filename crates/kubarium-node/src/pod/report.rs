@@ -51,6 +51,13 @@ impl Worker {
             ..ApiState::default()
         };
         let (state, last_state) = match (&slot.crash_loop, &slot.current) {
+            (None, None) if slot.waiting.is_some() => {
+                let (reason, message) = slot.waiting.clone().unwrap_or_default();
+                (
+                    waiting(reason, Some(message)),
+                    slot.last.as_ref().and_then(terminated),
+                )
+            }
             (Some(message), current) => (
                 waiting("CrashLoopBackOff", Some(message.clone())),
                 current.as_ref().and_then(terminated),

@@ -56,6 +56,9 @@ pub struct PoolConfig {
     /// The cluster's data dir: pods' volumes live under `<data_dir>/pods/<uid>/`, local
     /// persistent volumes under `<data_dir>/volumes/`.
     pub data_dir: std::path::PathBuf,
+    /// Whether containers may run `privileged` (refused with
+    /// `CreateContainerConfigError` when not, as a kubelet with `--allow-privileged=false`).
+    pub allow_privileged: bool,
 }
 
 /// What every agent and pod worker of the pool shares.
@@ -63,6 +66,8 @@ pub(crate) struct Shared {
     pub(crate) client: Client,
     pub(crate) runtime: Arc<dyn ContainerRuntime>,
     pub(crate) recorder: Recorder,
+    /// ConfigMaps, Secrets and Services, and the settings containers are made with.
+    pub(crate) sources: Arc<crate::pod::sources::Sources>,
     kubelet_version: String,
     capacity: NodeCapacity,
     boot_id: String,
@@ -185,8 +190,17 @@ impl NodePool {
                 Arc::new(docker)
             }
         };
+        let mut tasks = JoinSet::new();
+        let (sources, source_changes) = crate::pod::sources::Sources::start(
+            client.clone(),
+            config.data_dir.clone(),
+            config.allow_privileged,
+            config.capacity.clone(),
+            &mut tasks,
+        );
         let shared = Arc::new(Shared {
             recorder: Recorder::new(client.clone(), "kubelet"),
+            sources,
             client: client.clone(),
             runtime,
             kubelet_version: version.git_version,
@@ -244,8 +258,8 @@ impl NodePool {
                 shared.on_node(node);
             }
         }
-        let mut tasks = JoinSet::new();
         tasks.spawn(shared.clone().watch_nodes());
+        tasks.spawn(shared.clone().follow_sources(source_changes));
         tasks.spawn(shared.clone().watch_pods());
         tasks.spawn(shared.clone().lease_timer());
         if let Some(ready) = docker_ready {

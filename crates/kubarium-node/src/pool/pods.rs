@@ -7,9 +7,16 @@ use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
+use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 
 use super::{PodEntry, Shared, State, lock};
+
+/// How often running pods' service account tokens are looked at for renewal.
+const TOKEN_CHECK: std::time::Duration = std::time::Duration::from_secs(60);
+use crate::pod::downward::PodContext;
+use crate::pod::sources::Changed;
+use crate::pod::volumes;
 
 impl Shared {
     /// Starts the worker of pod `uid` if its node has an agent whose runtime runs pods.
@@ -50,16 +57,87 @@ impl Shared {
             pod: pod.clone(),
         });
         entry.pod = pod.clone();
-        match &entry.worker {
+        let resync = match &entry.worker {
             Some((sender, _)) => {
-                sender.send_replace(pod);
+                let previous = sender.send_replace(pod.clone());
+                volumes::shows_fields(&pod)
+                    && (previous.metadata.labels != pod.metadata.labels
+                        || previous.metadata.annotations != pod.metadata.annotations)
             }
-            None => self.spawn_worker(&mut state, &uid),
+            None => {
+                self.spawn_worker(&mut state, &uid);
+                false
+            }
+        };
+        drop(state);
+        if resync {
+            let shared = self.clone();
+            tokio::spawn(async move { shared.resync_volumes(&pod).await });
         }
     }
 
     fn on_pod_deleted(&self, uid: &str) {
         lock(&self.state).pods.remove(uid);
+        crate::pod::volumes::remove(&self.sources, uid);
+    }
+
+    /// Wakes the workers of the pods that use a ConfigMap or Secret that changed (a
+    /// container waiting on it tries again) and re-syncs their volumes, so running
+    /// containers see the new files.
+    pub(super) async fn follow_sources(self: Arc<Self>, mut changes: UnboundedReceiver<Changed>) {
+        let mut tokens = tokio::time::interval(TOKEN_CHECK);
+        tokens.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            let users: Vec<Arc<Pod>> = tokio::select! {
+                change = changes.recv() => {
+                    let Some(change) = change else { return };
+                    let state = lock(&self.state);
+                    state
+                        .pods
+                        .values()
+                        .filter(|entry| {
+                            entry.pod.metadata.namespace.as_deref()
+                                == Some(change.namespace.as_str())
+                                && volumes::uses(&entry.pod, change.secret, &change.name)
+                        })
+                        .filter_map(|entry| {
+                            let (sender, _) = entry.worker.as_ref()?;
+                            sender.send_replace(entry.pod.clone());
+                            Some(entry.pod.clone())
+                        })
+                        .collect()
+                }
+                _ = tokens.tick() => {
+                    // Service account tokens are renewed at 80% of their life, as the
+                    // kubelet's token manager does.
+                    let state = lock(&self.state);
+                    state
+                        .pods
+                        .values()
+                        .filter(|entry| entry.worker.is_some() && volumes::has_tokens(&entry.pod))
+                        .map(|entry| entry.pod.clone())
+                        .collect()
+                }
+            };
+            for pod in users {
+                self.resync_volumes(&pod).await;
+            }
+        }
+    }
+
+    /// Re-syncs the volumes of a running pod from what its sources hold now.
+    async fn resync_volumes(&self, pod: &Pod) {
+        if self.runtime.name() == "hollow" {
+            return;
+        }
+        let status = pod.status.as_ref();
+        let context = PodContext {
+            pod,
+            pod_ip: status.and_then(|s| s.pod_ip.clone()),
+            host_ip: status.and_then(|s| s.host_ip.clone()).unwrap_or_default(),
+            allocatable: &self.sources.allocatable,
+        };
+        volumes::resync(&self.sources, &context).await;
     }
 
     /// Follows every bound pod until aborted: one watch for all the pool's agents.
@@ -87,6 +165,7 @@ impl Shared {
                 Ok(watcher::Event::InitDone) => {
                     if let Some(listed) = listed.take() {
                         lock(&self.state).pods.retain(|uid, _| listed.contains(uid));
+                        volumes::remove_others(&self.sources, &listed);
                     }
                 }
                 Err(error) => tracing::debug!(%error, "pod watch failed; retrying"),
