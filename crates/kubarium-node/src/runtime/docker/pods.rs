@@ -20,9 +20,11 @@ use futures_util::StreamExt;
 
 use super::{DOCKER, DockerRuntime, images, lock, spec};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ContainerStatus, ExecOutput, Sandbox, SandboxConfig, SandboxId,
+    ContainerConfig, ContainerId, ContainerState, ContainerStatus, ExecOutput, Sandbox,
+    SandboxConfig, SandboxId,
 };
 use crate::{Error, Result};
+use jiff::Timestamp;
 
 /// How much of a probe command's output is kept (the kubelet's prober keeps 10 KiB).
 const EXEC_OUTPUT_CAP: usize = 10 * 1024;
@@ -347,8 +349,27 @@ impl DockerRuntime {
     }
 
     /// A container's status from `docker inspect`.
+    ///
+    /// A container removed from outside (`docker rm -f`) while it ran reads as killed, as
+    /// the kubelet shows a container it can no longer find: exit code 137.
     pub(super) async fn status(&self, id: &ContainerId) -> Result<ContainerStatus> {
-        let inspect = self.inspect(&id.id).await?;
+        let Some(inspect) = self.inspect_found(&id.id).await? else {
+            let last = lock(&self.inner.last_seen).get(&id.id).cloned();
+            return match last {
+                Some(mut status) => {
+                    if let ContainerState::Running { started_at } = status.state {
+                        status.state = ContainerState::Exited {
+                            started_at,
+                            finished_at: Timestamp::now(),
+                            exit_code: 137,
+                            oom_killed: false,
+                        };
+                    }
+                    Ok(status)
+                }
+                None => Err(super::not_found(&id.id)),
+            };
+        };
         let image = inspect
             .config
             .as_ref()
@@ -356,12 +377,14 @@ impl DockerRuntime {
             .unwrap_or_default();
         let image_ref = inspect.image.clone().unwrap_or_default();
         let digests = self.repo_digests(&image_ref).await;
-        Ok(ContainerStatus {
+        let status = ContainerStatus {
             id: id.clone(),
             state: spec::state(&inspect),
             image: crate::runtime::hollow::normalize_image(&image).0,
             image_id: spec::image_id(&image_ref, &digests),
-        })
+        };
+        lock(&self.inner.last_seen).insert(id.id.clone(), status.clone());
+        Ok(status)
     }
 
     async fn repo_digests(&self, image_id: &str) -> Vec<String> {
