@@ -451,13 +451,21 @@ impl DockerRuntime {
                 });
             }
         };
-        let inspect = docker
-            .inspect_exec(&exec.id)
-            .await
-            .map_err(|error| runtime_error("inspect exec", error))?;
+        // The output ends as the process does; Docker may record its exit code a moment later.
+        let mut exit_code = None;
+        for _ in 0..50 {
+            let inspect = docker
+                .inspect_exec(&exec.id)
+                .await
+                .map_err(|error| runtime_error("inspect exec", error))?;
+            if inspect.running != Some(true) {
+                exit_code = inspect.exit_code;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(ExecOutput {
-            exit_code: inspect
-                .exit_code
+            exit_code: exit_code
                 .and_then(|code| i32::try_from(code).ok())
                 .unwrap_or(-1),
             output,
