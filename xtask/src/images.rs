@@ -8,7 +8,9 @@
 //!   applet links, `docker import`ed. A label records the recipe, so a re-run does nothing
 //!   unless the recipe changed.
 //!
-//! Both are quick to re-run: cargo's no-op build, one `docker image inspect`.
+//! Both are quick to re-run: cargo's no-op build, one `docker image inspect`. When the
+//! binary changes, the images the agents imported from an older one are removed, so the next
+//! cluster imports the new one.
 
 use std::path::{Path, PathBuf};
 
@@ -81,12 +83,66 @@ pub(crate) fn infra_binary() -> anyhow::Result<PathBuf> {
         "the build left no binary at {}",
         binary.display()
     );
+    let bytes = std::fs::read(&binary)?;
     anyhow::ensure!(
-        is_static(&std::fs::read(&binary)?),
+        is_static(&bytes),
         "{} is not statically linked; it could not run in an empty container",
         binary.display()
     );
+    forget_stale_imports(&bytes)?;
     Ok(binary)
+}
+
+/// The node agents import `kubarium.dev/infra:<version>` (and `kubarium.dev/demo:<tag>`)
+/// from the binary once and reuse them; when the binary has changed since, the imports are
+/// removed so the next cluster imports the new one. An image a container still uses stays
+/// (Docker refuses), and is tried again on the next run.
+fn forget_stale_imports(binary: &[u8]) -> anyhow::Result<()> {
+    let stamp_path = crate::target_dir().join("images/infra-binary.fnv");
+    let digest = format!("{:016x}", fnv1a(binary));
+    if std::fs::read_to_string(&stamp_path).is_ok_and(|stamp| stamp == digest) {
+        return Ok(());
+    }
+    let listed = output(command(
+        "docker",
+        &[
+            "image",
+            "ls",
+            "--format",
+            "{{.Repository}}:{{.Tag}}",
+            "--filter",
+            "reference=kubarium.dev/infra",
+            "--filter",
+            "reference=kubarium.dev/demo",
+        ],
+        Path::new("/"),
+    ));
+    let Some(listed) = listed else {
+        return Ok(()); // No engine to ask: nothing imported to forget.
+    };
+    let mut all_removed = true;
+    for image in listed.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let removed = output(command("docker", &["image", "rm", image], Path::new("/")));
+        if removed.is_some() {
+            println!("Removed {image}, imported from an older kubarium-infra");
+        } else {
+            all_removed = false;
+        }
+    }
+    if all_removed {
+        if let Some(dir) = stamp_path.parent() {
+            std::fs::create_dir_all(dir)?;
+        }
+        std::fs::write(&stamp_path, digest)?;
+    }
+    Ok(())
+}
+
+/// FNV-1a, 64 bits: enough to tell one build of the binary from another.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, byte| {
+        (hash ^ u64::from(*byte)).wrapping_mul(0x0100_0000_01b3)
+    })
 }
 
 /// Copies the infra binary beside a program (e.g. `kubariumd`) in `dir`, unless an identical

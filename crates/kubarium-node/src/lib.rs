@@ -12,6 +12,7 @@
 
 pub mod control;
 mod error;
+mod host;
 pub mod node;
 mod pod;
 mod pool;

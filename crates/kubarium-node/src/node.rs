@@ -17,8 +17,8 @@ use std::time::Duration;
 use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{
-    DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints, NodeSpec, NodeStatus,
-    NodeSystemInfo, Taint,
+    ContainerImage, DaemonEndpoint, Node, NodeAddress, NodeCondition, NodeDaemonEndpoints,
+    NodeSpec, NodeStatus, NodeSystemInfo, Taint,
 };
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, OwnerReference, Time};
@@ -270,6 +270,12 @@ fn hex_id(seed: &str, parts: u8) -> String {
 pub(crate) struct Report<'a> {
     pub(crate) identity: &'a NodeIdentity,
     pub(crate) capacity: &'a NodeCapacity,
+    /// What pods may use of it (the node's share of the machine for Docker nodes).
+    pub(crate) allocatable: &'a NodeCapacity,
+    /// The machine's `osImage`; hollow nodes say `Kubarium hollow node`.
+    pub(crate) os_image: Option<&'a str>,
+    /// The runtime's images, for `status.images`.
+    pub(crate) images: Vec<crate::runtime::Image>,
     pub(crate) kubelet_version: &'a str,
     pub(crate) runtime_version: String,
     /// `Ok`, or why the runtime cannot run pods.
@@ -305,20 +311,20 @@ pub(crate) fn status(
     now: Timestamp,
 ) -> NodeStatus {
     let quantity = |value: &str| Quantity(value.to_owned());
-    let capacity: BTreeMap<String, Quantity> = [
-        ("cpu", quantity(&report.capacity.cpu)),
-        (
-            "ephemeral-storage",
-            quantity(&report.capacity.ephemeral_storage),
-        ),
-        ("hugepages-1Gi", quantity("0")),
-        ("hugepages-2Mi", quantity("0")),
-        ("memory", quantity(&report.capacity.memory)),
-        ("pods", quantity(&report.capacity.pods)),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_owned(), v))
-    .collect();
+    let resources = |of: &NodeCapacity| -> BTreeMap<String, Quantity> {
+        [
+            ("cpu", quantity(&of.cpu)),
+            ("ephemeral-storage", quantity(&of.ephemeral_storage)),
+            ("hugepages-1Gi", quantity("0")),
+            ("hugepages-2Mi", quantity("0")),
+            ("memory", quantity(&of.memory)),
+            ("pods", quantity(&of.pods)),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+    };
+    let capacity = resources(report.capacity);
     let ready = match &report.runtime_ready {
         Ok(()) => node_condition(
             "Ready",
@@ -369,7 +375,7 @@ pub(crate) fn status(
                 address: name.clone(),
             },
         ]),
-        allocatable: Some(capacity.clone()),
+        allocatable: Some(resources(report.allocatable)),
         capacity: Some(capacity),
         conditions: Some(conditions),
         daemon_endpoints: Some(NodeDaemonEndpoints {
@@ -386,15 +392,38 @@ pub(crate) fn status(
             kubelet_version: report.kubelet_version.to_owned(),
             machine_id: hex_id(name, 2),
             operating_system: "linux".to_owned(),
-            os_image: format!(
-                "Kubarium {} node",
-                report.runtime_version.split(':').next().unwrap_or("hollow")
+            os_image: report.os_image.map_or_else(
+                || {
+                    format!(
+                        "Kubarium {} node",
+                        report.runtime_version.split(':').next().unwrap_or("hollow")
+                    )
+                },
+                str::to_owned,
             ),
             system_uuid: hex_id(&format!("uuid/{name}"), 2),
             ..NodeSystemInfo::default()
         }),
+        images: (!report.images.is_empty()).then(|| images(&report.images)),
         ..NodeStatus::default()
     }
+}
+
+/// How many images a node lists at most (the kubelet's `nodeStatusMaxImages`).
+const MAX_IMAGES: usize = 50;
+
+/// `status.images`: the largest images first, at most [`MAX_IMAGES`], as the kubelet.
+fn images(list: &[crate::runtime::Image]) -> Vec<ContainerImage> {
+    let mut list: Vec<&crate::runtime::Image> =
+        list.iter().filter(|i| !i.names.is_empty()).collect();
+    list.sort_by(|a, b| b.size_bytes.cmp(&a.size_bytes).then(a.names.cmp(&b.names)));
+    list.into_iter()
+        .take(MAX_IMAGES)
+        .map(|image| ContainerImage {
+            names: Some(image.names.clone()),
+            size_bytes: Some(image.size_bytes),
+        })
+        .collect()
 }
 
 /// The reason of the event the kubelet records when `condition` takes its status, e.g.
@@ -502,6 +531,9 @@ mod tests {
         let report = Report {
             identity: &identity,
             capacity: &NodeCapacity::default(),
+            allocatable: &NodeCapacity::default(),
+            os_image: None,
+            images: Vec::new(),
             kubelet_version: "v1.33.0+kubarium.0.1.0",
             runtime_version: "hollow://0.1.0".to_owned(),
             runtime_ready: Ok(()),
@@ -519,6 +551,47 @@ mod tests {
         let down = Report {
             runtime_ready: Err("Kubarium's Docker runtime is not available".to_owned()),
             ..report
+        };
+        let docker = Report {
+            runtime_version: "docker://20.10.24".to_owned(),
+            allocatable: &NodeCapacity {
+                cpu: "666m".to_owned(),
+                ..NodeCapacity::default()
+            },
+            os_image: Some("Debian GNU/Linux 12 (bookworm)"),
+            images: vec![
+                crate::runtime::Image {
+                    names: vec!["kubarium.dev/busybox:test".to_owned()],
+                    size_bytes: 2_000_000,
+                },
+                crate::runtime::Image {
+                    names: vec!["kubarium.dev/infra:0.1.0".to_owned()],
+                    size_bytes: 5_000_000,
+                },
+            ],
+            ..Report {
+                runtime_ready: Ok(()),
+                ..down
+            }
+        };
+        let shown = super::status(&docker, &[], Timestamp::UNIX_EPOCH);
+        assert_eq!(shown.allocatable.unwrap()["cpu"].0, "666m");
+        assert_eq!(shown.capacity.unwrap()["cpu"].0, "4");
+        let info = shown.node_info.unwrap();
+        assert_eq!(info.os_image, "Debian GNU/Linux 12 (bookworm)");
+        assert_eq!(info.container_runtime_version, "docker://20.10.24");
+        let images = shown.images.unwrap();
+        assert_eq!(
+            images[0].names.as_deref(),
+            Some(&["kubarium.dev/infra:0.1.0".to_owned()][..]),
+            "largest first"
+        );
+        let down = Report {
+            runtime_ready: Err("Kubarium's Docker runtime is not available".to_owned()),
+            images: Vec::new(),
+            allocatable: &NodeCapacity::default(),
+            os_image: None,
+            ..docker
         };
         let previous = status.conditions.unwrap();
         let later = super::status(&down, &previous, Timestamp::from_second(60).unwrap());

@@ -14,5 +14,6 @@ mod endpoints;
 mod garbage;
 mod job;
 mod nodes;
+mod probes;
 mod scheduler;
 mod statefulset;

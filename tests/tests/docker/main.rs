@@ -9,4 +9,5 @@
 mod config;
 mod infra;
 mod pods;
+mod probes;
 mod support;

@@ -26,9 +26,11 @@ use crate::runtime::{
 };
 use crate::status;
 
+mod adopt;
 pub(crate) mod downward;
 mod env;
 mod image;
+mod probes;
 mod quantity;
 mod report;
 pub(crate) mod sources;
@@ -155,6 +157,8 @@ pub(crate) fn spawn(
     };
     let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
     let worker = Worker {
+        probes: probes::Probes::new(&pod, shared.runtime.name()),
+        adopt_pending: true,
         api: Api::namespaced(shared.client.clone(), &namespace),
         init: slots(true),
         main: slots(false),
@@ -186,6 +190,10 @@ struct Worker {
     posted: Option<PodStatus>,
     /// The pod has run to completion: nothing more is started.
     finished: bool,
+    /// Liveness, readiness and startup probes.
+    probes: probes::Probes,
+    /// What the runtime already runs for the pod is still to be adopted.
+    adopt_pending: bool,
 }
 
 impl Worker {
@@ -222,6 +230,7 @@ impl Worker {
                 continue;
             }
             self.refresh().await;
+            self.kill_unhealthy().await;
             let mut wake = if self.finished {
                 None
             } else {
@@ -230,6 +239,7 @@ impl Worker {
             if !self.report().await {
                 wake = Some(wake.map_or(RETRY, |w| w.min(RETRY)));
             }
+            self.watch_probes();
             let runtime = self.shared.runtime.clone();
             let running: Vec<ContainerId> = self
                 .init
@@ -253,6 +263,7 @@ impl Worker {
                 _ = self.running.changed() => {}
                 _ = exits => {}
                 () = timer => {}
+                update = self.probes.changed() => self.probes.apply(update),
             }
         }
     }
@@ -271,6 +282,7 @@ impl Worker {
 
     /// Starts what should run now; returns when to look again for a back-off to end.
     async fn advance(&mut self) -> Option<Duration> {
+        self.adopt().await;
         if self.sandbox.is_none() {
             let config = SandboxConfig {
                 namespace: self.pod.metadata.namespace.clone().unwrap_or_default(),

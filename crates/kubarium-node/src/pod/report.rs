@@ -103,8 +103,12 @@ impl Worker {
             container_id: shown
                 .map(|s| s.id.uri())
                 .or_else(|| slot.adopted.as_ref().and_then(|a| a.container_id.clone())),
-            ready: if slot.init { succeeded } else { is_running },
-            started: Some(is_running),
+            ready: if slot.init {
+                succeeded
+            } else {
+                is_running && self.probe_says(slot, true)
+            },
+            started: Some(is_running && (slot.init || self.probe_says(slot, false))),
             restart_count: slot.restarts,
             state: Some(state),
             last_state: Some(last_state.unwrap_or_default()),

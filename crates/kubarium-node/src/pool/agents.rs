@@ -53,6 +53,7 @@ impl Shared {
                     syncing: false,
                     needs_sync: false,
                     last_status: None,
+                    posted_runtime: None,
                 },
             );
             tracing::info!(node = %name, stopped, "node agent started");
@@ -124,6 +125,7 @@ impl Shared {
         let _permit = self.requests.acquire().await;
         let api = Api::<Node>::all(self.client.clone());
         let mut ok = true;
+        let mut posted = None;
         if let Some(node) = node {
             let registered = label(&node, RUNTIME_LABEL) == Some(self.runtime.name())
                 && node.spec.as_ref().is_some_and(|s| s.pod_cidr.is_some());
@@ -160,15 +162,23 @@ impl Shared {
             .map(|a| a.conditions.clone())
             .unwrap_or_default();
         if ok {
+            let images = self.runtime.list_images().await.unwrap_or_else(|error| {
+                tracing::debug!(node = name, %error, "could not list the runtime's images");
+                Vec::new()
+            });
             let report = node::Report {
                 identity: &identity,
                 capacity: &self.capacity,
+                allocatable: &self.allocatable,
+                os_image: self.os_image.as_deref(),
+                images,
                 kubelet_version: &self.kubelet_version,
                 runtime_version: self.runtime.version(),
                 runtime_ready: self.runtime.ready(),
                 boot_id: &self.boot_id,
             };
             let status = node::status(&report, &previous, Timestamp::now());
+            posted = Some((report.runtime_version.clone(), report.runtime_ready.is_ok()));
             let patch = Patch::Merge(json!({ "status": status }));
             match api
                 .patch_status(name, &PatchParams::default(), &patch)
@@ -196,6 +206,7 @@ impl Shared {
             agent.needs_sync = !ok;
             if ok {
                 agent.last_status = Some(Instant::now());
+                agent.posted_runtime = posted;
             }
         }
     }
@@ -237,6 +248,7 @@ impl Shared {
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         for tick in 0u64.. {
             ticks.tick().await;
+            let runtime = Some((self.runtime.version(), self.runtime.ready().is_ok()));
             let due: Vec<(String, Option<String>, bool)> = {
                 let mut state = lock(&self.state);
                 state
@@ -248,6 +260,7 @@ impl Shared {
                     .map(|(name, agent)| {
                         let report = !agent.syncing
                             && (agent.needs_sync
+                                || agent.posted_runtime != runtime
                                 || agent
                                     .last_status
                                     .is_none_or(|at| at.elapsed() >= STATUS_REPORT));

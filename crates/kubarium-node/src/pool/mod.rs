@@ -23,9 +23,10 @@ use tokio::task::{AbortHandle, JoinSet};
 
 use crate::node::{self, AGENT_ANNOTATION, NodeCapacity, NodeIdentity};
 use crate::runtime::{ContainerRuntime, DockerRuntime, HollowRuntime};
-use crate::{Error, Result, control};
+use crate::{Error, Result, control, host};
 
 mod agents;
+mod orphans;
 mod pods;
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
@@ -68,8 +69,12 @@ pub(crate) struct Shared {
     pub(crate) recorder: Recorder,
     /// ConfigMaps, Secrets and Services, and the settings containers are made with.
     pub(crate) sources: Arc<crate::pod::sources::Sources>,
-    kubelet_version: String,
+    pub(crate) kubelet_version: String,
     capacity: NodeCapacity,
+    /// What pods may use of each node: its share of the machine on Docker.
+    allocatable: NodeCapacity,
+    /// The machine's `osImage` for Docker nodes.
+    os_image: Option<String>,
     boot_id: String,
     state: Mutex<State>,
     /// Bounds the Lease and node status requests in flight, so a thousand agents starting
@@ -96,6 +101,8 @@ struct Agent {
     /// The last status post failed.
     needs_sync: bool,
     last_status: Option<Instant>,
+    /// The runtime's version and readiness as last posted: a change is posted at once.
+    posted_runtime: Option<(String, bool)>,
 }
 
 struct PodEntry {
@@ -190,12 +197,20 @@ impl NodePool {
                 Arc::new(docker)
             }
         };
+        // Docker nodes run pods on this machine: its resources, shared among them.
+        let (capacity, allocatable, os_image) = match (config.runtime, host::resources()) {
+            (RuntimeKind::Docker, Some(machine)) => {
+                let (capacity, allocatable) = host::share(machine, config.nodes, &config.capacity);
+                (capacity, allocatable, host::os_image())
+            }
+            _ => (config.capacity.clone(), config.capacity, None),
+        };
         let mut tasks = JoinSet::new();
         let (sources, source_changes) = crate::pod::sources::Sources::start(
             client.clone(),
             config.data_dir.clone(),
             config.allow_privileged,
-            config.capacity.clone(),
+            allocatable.clone(),
             &mut tasks,
         );
         let shared = Arc::new(Shared {
@@ -204,7 +219,9 @@ impl NodePool {
             client: client.clone(),
             runtime,
             kubelet_version: version.git_version,
-            capacity: config.capacity,
+            capacity,
+            allocatable,
+            os_image,
             boot_id: Timestamp::now().as_nanosecond().to_string(),
             state: Mutex::new(State::default()),
             requests: Semaphore::new(CONCURRENCY),

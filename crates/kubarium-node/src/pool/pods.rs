@@ -147,6 +147,7 @@ impl Shared {
         let stream = watcher(api, config).default_backoff();
         futures_util::pin_mut!(stream);
         let mut listed: Option<HashSet<String>> = None;
+        let mut sweeper = None;
         while let Some(event) = stream.next().await {
             match event {
                 Ok(watcher::Event::Apply(pod)) => self.on_pod(pod),
@@ -167,6 +168,8 @@ impl Shared {
                         lock(&self.state).pods.retain(|uid, _| listed.contains(uid));
                         volumes::remove_others(&self.sources, &listed);
                     }
+                    tokio::spawn(self.clone().remove_orphans());
+                    sweeper.get_or_insert_with(|| self.start_sweeping());
                 }
                 Err(error) => tracing::debug!(%error, "pod watch failed; retrying"),
             }

@@ -300,11 +300,59 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         let _ = (sandbox, port);
         unsupported(self.name(), "port-forward")
     }
+
+    /// The images on the machine, for the node's `status.images`; none by default.
+    fn list_images(&self) -> BoxFuture<'_, Result<Vec<Image>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+
+    /// What the runtime already runs for pod `uid` (found by its labels), so an agent that
+    /// restarted adopts it instead of starting the pod again; `None` when nothing, or when
+    /// the runtime keeps nothing across restarts (the default).
+    fn pod_containers(&self, uid: &str) -> BoxFuture<'_, Result<Option<PodContainers>>> {
+        let _ = uid;
+        Box::pin(async { Ok(None) })
+    }
+
+    /// The uids of every pod this cluster has containers for in the runtime (running or
+    /// not), so containers whose pod is gone can be found and removed; none by default.
+    fn pod_uids(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 fn unsupported<T: Send + 'static>(runtime: &str, what: &str) -> BoxFuture<'static, Result<T>> {
     let reason = format!("the {runtime} runtime does not support {what}");
     Box::pin(async move { Err(crate::Error::Runtime { reason }) })
+}
+
+/// An image on the machine, as the node's `status.images` lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Image {
+    /// Its names: repository digests, then tags.
+    pub names: Vec<String>,
+    /// Its size in bytes.
+    pub size_bytes: i64,
+}
+
+/// What a runtime holds for one pod, from its containers' labels.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodContainers {
+    /// Its sandbox, if it has one, and whether that runs.
+    pub sandbox: Option<(Sandbox, bool)>,
+    /// Its containers (init and app ones), every attempt still kept.
+    pub containers: Vec<PodContainer>,
+}
+
+/// One container of a [`PodContainers`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PodContainer {
+    /// Its name in the pod spec.
+    pub name: String,
+    /// How many times it had been started before this one (its `attempt` label).
+    pub attempt: i32,
+    /// What the runtime says of it.
+    pub status: ContainerStatus,
 }
 
 /// An image ready to run.

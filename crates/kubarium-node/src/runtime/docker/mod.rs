@@ -13,8 +13,10 @@
 //! Sibling files add the streaming methods (`logs`, `exec`, `port_forward`); they reach
 //! Docker through [`DockerRuntime::docker`] and [`DockerRuntime::inspect`].
 
+mod adopt;
 mod connection;
 mod images;
+mod images_list;
 mod pods;
 mod spec;
 
@@ -297,6 +299,19 @@ impl ContainerRuntime for DockerRuntime {
     ) -> BoxFuture<'_, Result<ExecOutput>> {
         let id = id.clone();
         Box::pin(async move { self.exec_probe(&id, command, timeout).await })
+    }
+
+    fn list_images(&self) -> BoxFuture<'_, Result<Vec<super::Image>>> {
+        Box::pin(self.images())
+    }
+
+    fn pod_containers(&self, uid: &str) -> BoxFuture<'_, Result<Option<super::PodContainers>>> {
+        let uid = uid.to_owned();
+        Box::pin(async move { self.containers_of_pod(&uid).await })
+    }
+
+    fn pod_uids(&self) -> BoxFuture<'_, Result<Vec<String>>> {
+        Box::pin(self.pods_with_containers())
     }
 }
 
