@@ -184,7 +184,7 @@ async fn containers_of_a_pod_share_localhost_and_carry_the_clusters_labels() {
         .collect();
     assert_eq!(rows, expected);
 
-    cluster.kubectl(&["delete", "pod", "pair", "--wait=true"]);
+    cluster.kubectl(&["delete", "pod", "pair", "--grace-period=1", "--wait=true"]);
     let left = docker(&[
         "ps",
         "-aq",

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{EventMessage, NetworkCreateRequest};
+use bollard::models::{EventMessage, Ipam, IpamConfig, NetworkCreateRequest};
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use jiff::Timestamp;
@@ -138,28 +138,59 @@ async fn ensure_network(runtime: &DockerRuntime, docker: &Docker) -> Result<()> 
             });
         }
     }
-    let request = NetworkCreateRequest {
+    let request = |ipam: Option<Ipam>| NetworkCreateRequest {
         name: name.clone(),
         driver: Some("bridge".to_owned()),
         labels: Some(HashMap::from([(
             spec::CLUSTER_LABEL.to_owned(),
             cluster.clone(),
         )])),
+        ipam,
         ..NetworkCreateRequest::default()
     };
-    match docker.create_network(request).await {
-        Ok(_) => {
-            tracing::info!(network = %name, "created the cluster's Docker network");
-            Ok(())
-        }
+    match docker.create_network(request(None)).await {
+        Ok(_) => {}
         // Another runtime of the same cluster made it meanwhile.
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 409, ..
-        }) => Ok(()),
-        Err(error) => Err(Error::Runtime {
-            reason: format!("create network {name}: {error}"),
-        }),
+        }) => return Ok(()),
+        Err(error) => {
+            return Err(Error::Runtime {
+                reason: format!("create network {name}: {error}"),
+            });
+        }
     }
+    // Docker picked a free subnet; made again with that subnet given explicitly, the
+    // network lets a sandbox restarted after a Docker restart ask for its old address.
+    let chosen = docker
+        .inspect_network(name, None)
+        .await
+        .ok()
+        .and_then(|network| network.ipam?.config?.into_iter().next())
+        .filter(|config| config.subnet.is_some());
+    if let Some(config) = chosen
+        && docker.remove_network(name).await.is_ok()
+    {
+        let ipam = Ipam {
+            config: Some(vec![IpamConfig {
+                subnet: config.subnet,
+                gateway: config.gateway,
+                ..IpamConfig::default()
+            }]),
+            ..Ipam::default()
+        };
+        if let Err(error) = docker.create_network(request(Some(ipam))).await {
+            tracing::debug!(%error, "could not pin the network's subnet; letting Docker choose");
+            docker
+                .create_network(request(None))
+                .await
+                .map_err(|error| Error::Runtime {
+                    reason: format!("create network {name}: {error}"),
+                })?;
+        }
+    }
+    tracing::info!(network = %name, "created the cluster's Docker network");
+    Ok(())
 }
 
 /// Follows the cluster's container events until the stream ends or Docker stops answering.
@@ -247,6 +278,7 @@ impl DockerRuntime {
 
     /// Stops feeding the waiters of a removed container.
     pub(super) fn forget(&self, id: &str) {
+        lock(&self.inner.last_seen).remove(id);
         if let Some(sender) = lock(&self.inner.watched).remove(id) {
             sender.send_replace(Observed::Gone);
         }

@@ -3,6 +3,7 @@
 //! needed, and everyone else's, which are on this machine or not — nothing can be pulled
 //! offline, so a missing image is an error that says what to do.
 
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -120,13 +121,22 @@ pub(crate) fn single_file_tar(name: &str, content: &[u8]) -> Vec<u8> {
     tar
 }
 
-/// The image's id and repo digests, or `None` when it is not on this machine.
-async fn inspect(docker: &Docker, image: &str) -> Result<Option<(String, Vec<String>)>> {
+/// What `docker image inspect` says of an image on this machine.
+struct Found {
+    id: String,
+    digests: Vec<String>,
+    /// The import message: for built-in images, the fingerprint of the binary.
+    comment: String,
+}
+
+/// The image, or `None` when it is not on this machine.
+async fn inspect(docker: &Docker, image: &str) -> Result<Option<Found>> {
     match docker.inspect_image(image).await {
-        Ok(found) => Ok(Some((
-            found.id.unwrap_or_default(),
-            found.repo_digests.unwrap_or_default(),
-        ))),
+        Ok(found) => Ok(Some(Found {
+            id: found.id.unwrap_or_default(),
+            digests: found.repo_digests.unwrap_or_default(),
+            comment: found.comment.unwrap_or_default(),
+        })),
         Err(bollard::errors::Error::DockerResponseServerError {
             status_code: 404, ..
         }) => Ok(None),
@@ -136,27 +146,61 @@ async fn inspect(docker: &Docker, image: &str) -> Result<Option<(String, Vec<Str
     }
 }
 
-/// Imports a built-in image from the infra binary unless it is there already.
+/// The infra binary and its content, with a fingerprint of it; read once per process.
+async fn binary() -> Option<&'static (PathBuf, Vec<u8>, String)> {
+    static BINARY: tokio::sync::OnceCell<Option<(PathBuf, Vec<u8>, String)>> =
+        tokio::sync::OnceCell::const_new();
+    BINARY
+        .get_or_init(|| async {
+            let path = infra_binary().ok()?;
+            let content = tokio::fs::read(&path).await.ok()?;
+            let mut hasher = DefaultHasher::new();
+            content.hash(&mut hasher);
+            let fingerprint = format!(
+                "kubarium-infra {} bytes, hash {:016x}",
+                content.len(),
+                hasher.finish()
+            );
+            Some((path, content, fingerprint))
+        })
+        .await
+        .as_ref()
+}
+
+/// Imports a built-in image from the infra binary unless it is there already, made from
+/// the same binary (a rebuilt binary is imported again under the same tag).
 pub(crate) async fn ensure_builtin(docker: &Docker, builtin: &Builtin) -> Result<ImageReady> {
     let reference = builtin.reference();
-    if let Some((id, digests)) = inspect(docker, &reference).await? {
-        return Ok(ImageReady {
-            image_id: spec::image_id(&id, &digests),
-            pulled: None,
-        });
-    }
-    let binary = infra_binary()?;
-    let content = tokio::fs::read(&binary)
-        .await
-        .map_err(|error| Error::Runtime {
-            reason: format!("read {}: {error}", binary.display()),
-        })?;
-    let tar = single_file_tar(BINARY_IN_IMAGE, &content);
+    let present = inspect(docker, &reference).await?;
+    let binary = binary().await;
+    let (path, content, fingerprint) = match (present, binary) {
+        (Some(found), Some((_, _, fingerprint))) if found.comment == *fingerprint => {
+            return Ok(ImageReady {
+                image_id: spec::image_id(&found.id, &found.digests),
+                pulled: None,
+            });
+        }
+        // Without the binary, the image made earlier serves.
+        (Some(found), None) => {
+            return Ok(ImageReady {
+                image_id: spec::image_id(&found.id, &found.digests),
+                pulled: None,
+            });
+        }
+        (None, None) => {
+            return Err(infra_binary().err().unwrap_or_else(|| Error::Runtime {
+                reason: format!("the kubarium-infra binary could not be read to make {reference}"),
+            }));
+        }
+        (_, Some(binary)) => binary,
+    };
+    let tar = single_file_tar(BINARY_IN_IMAGE, content);
     let options = CreateImageOptions {
         from_src: Some("-".to_owned()),
         repo: Some(builtin.repository.to_owned()),
         tag: Some(builtin.tag.clone()),
         changes: builtin.changes.clone(),
+        message: Some(fingerprint.clone()),
         ..CreateImageOptions::default()
     };
     let mut progress = docker.create_image(
@@ -166,13 +210,13 @@ pub(crate) async fn ensure_builtin(docker: &Docker, builtin: &Builtin) -> Result
     );
     while let Some(step) = progress.next().await {
         step.map_err(|error| Error::Runtime {
-            reason: format!("import {reference} from {}: {error}", binary.display()),
+            reason: format!("import {reference} from {}: {error}", path.display()),
         })?;
     }
-    tracing::info!(image = %reference, binary = %binary.display(), "imported a built-in image");
+    tracing::info!(image = %reference, binary = %path.display(), "imported a built-in image");
     match inspect(docker, &reference).await? {
-        Some((id, digests)) => Ok(ImageReady {
-            image_id: spec::image_id(&id, &digests),
+        Some(found) => Ok(ImageReady {
+            image_id: spec::image_id(&found.id, &found.digests),
             pulled: None,
         }),
         None => Err(Error::Runtime {
@@ -212,9 +256,9 @@ pub(crate) async fn ensure(docker: &Docker, image: &str, policy: PullPolicy) -> 
     }
     let present = inspect(docker, image).await?;
     match (&present, policy) {
-        (Some((id, digests)), PullPolicy::IfNotPresent | PullPolicy::Never) => {
+        (Some(found), PullPolicy::IfNotPresent | PullPolicy::Never) => {
             return Ok(ImageReady {
-                image_id: spec::image_id(id, digests),
+                image_id: spec::image_id(&found.id, &found.digests),
                 pulled: None,
             });
         }

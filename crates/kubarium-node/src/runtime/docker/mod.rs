@@ -91,6 +91,10 @@ pub(crate) struct Inner {
     watched: Mutex<HashMap<String, watch::Sender<Observed>>>,
     /// Built-in images are imported one at a time.
     imports: tokio::sync::Mutex<()>,
+    /// Each container's status as last read, for one removed behind our back.
+    last_seen: Mutex<HashMap<String, ContainerStatus>>,
+    /// Each sandbox's address, to keep it when Docker restarts the sandbox.
+    sandbox_ips: Mutex<HashMap<String, Ipv4Addr>>,
     /// Repo digests by image id, for `imageID`.
     digests: Mutex<HashMap<String, Vec<String>>>,
 }
@@ -127,6 +131,8 @@ impl DockerRuntime {
                 ready,
                 watched: Mutex::new(HashMap::new()),
                 imports: tokio::sync::Mutex::new(()),
+                sandbox_ips: Mutex::new(HashMap::new()),
+                last_seen: Mutex::new(HashMap::new()),
                 digests: Mutex::new(HashMap::new()),
             }),
         };
@@ -169,29 +175,30 @@ impl DockerRuntime {
     /// `docker inspect` of a container of this cluster (by Docker id or name); a container
     /// without the cluster's label is "not found", so nothing else is ever touched.
     pub(crate) async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse> {
+        self.inspect_found(id).await?.ok_or_else(|| not_found(id))
+    }
+
+    /// As [`DockerRuntime::inspect`], with `None` for a container that does not exist.
+    async fn inspect_found(&self, id: &str) -> Result<Option<ContainerInspectResponse>> {
         let docker = self.docker()?;
-        let inspect = docker
-            .inspect_container(id, None)
-            .await
-            .map_err(|error| match error {
-                bollard::errors::Error::DockerResponseServerError {
-                    status_code: 404, ..
-                } => not_found(id),
-                error => Error::Runtime {
+        let inspect = match docker.inspect_container(id, None).await {
+            Ok(inspect) => inspect,
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => return Ok(None),
+            Err(error) => {
+                return Err(Error::Runtime {
                     reason: format!("inspect container {id}: {error}"),
-                },
-            })?;
+                });
+            }
+        };
         let ours = inspect
             .config
             .as_ref()
             .and_then(|c| c.labels.as_ref())
             .and_then(|labels| labels.get(spec::CLUSTER_LABEL))
             .is_some_and(|cluster| *cluster == self.inner.cluster);
-        if ours {
-            Ok(inspect)
-        } else {
-            Err(not_found(id))
-        }
+        Ok(ours.then_some(inspect))
     }
 
     /// The address of a sandbox on the cluster network (`None` for a host-network pod).

@@ -9,7 +9,10 @@ use std::time::Duration;
 use bollard::Docker;
 use bollard::errors::Error as DockerError;
 use bollard::exec::{StartExecOptions, StartExecResults};
-use bollard::models::{ContainerCreateBody, ContainerInspectResponse, ExecConfig};
+use bollard::models::{
+    ContainerCreateBody, ContainerInspectResponse, EndpointIpamConfig, EndpointSettings,
+    ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
+};
 use bollard::query_parameters::{
     CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
 };
@@ -17,9 +20,11 @@ use futures_util::StreamExt;
 
 use super::{DOCKER, DockerRuntime, images, lock, spec};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ContainerStatus, ExecOutput, Sandbox, SandboxConfig, SandboxId,
+    ContainerConfig, ContainerId, ContainerState, ContainerStatus, ExecOutput, Sandbox,
+    SandboxConfig, SandboxId,
 };
 use crate::{Error, Result};
+use jiff::Timestamp;
 
 /// How much of a probe command's output is kept (the kubelet's prober keeps 10 KiB).
 const EXEC_OUTPUT_CAP: usize = 10 * 1024;
@@ -171,10 +176,7 @@ impl DockerRuntime {
                 continue;
             };
             if is_running(&inspect) {
-                return Ok(Sandbox {
-                    ip: ip_on(&inspect, &self.inner.network),
-                    id: SandboxId(id),
-                });
+                return Ok(self.remember(id, ip_on(&inspect, &self.inner.network)));
             }
             let before: i32 = labels(&inspect)
                 .get(spec::ATTEMPT_LABEL)
@@ -194,10 +196,55 @@ impl DockerRuntime {
         )
         .await?;
         let inspect = self.inspect(&id).await?;
-        Ok(Sandbox {
-            ip: ip_on(&inspect, &self.inner.network),
+        Ok(self.remember(id, ip_on(&inspect, &self.inner.network)))
+    }
+
+    fn remember(&self, id: String, ip: Option<Ipv4Addr>) -> Sandbox {
+        if let Some(ip) = ip {
+            lock(&self.inner.sandbox_ips).insert(id.clone(), ip);
+        }
+        Sandbox {
+            ip,
             id: SandboxId(id),
-        })
+        }
+    }
+
+    /// Starts a sandbox Docker stopped (it was restarted under the pod) on the address it had,
+    /// so the pod's IP stays what its status says.
+    async fn restart_sandbox(
+        &self,
+        docker: &Docker,
+        id: &str,
+    ) -> std::result::Result<(), DockerError> {
+        let known = lock(&self.inner.sandbox_ips).get(id).copied();
+        if let Some(ip) = known {
+            let network = &self.inner.network;
+            let disconnect = NetworkDisconnectRequest {
+                container: id.to_owned(),
+                force: Some(true),
+            };
+            let connect = NetworkConnectRequest {
+                container: id.to_owned(),
+                endpoint_config: Some(EndpointSettings {
+                    ipam_config: Some(EndpointIpamConfig {
+                        ipv4_address: Some(ip.to_string()),
+                        ..EndpointIpamConfig::default()
+                    }),
+                    ..EndpointSettings::default()
+                }),
+            };
+            if docker.disconnect_network(network, disconnect).await.is_ok()
+                && let Err(error) = docker.connect_network(network, connect).await
+            {
+                tracing::debug!(%error, sandbox = id, "could not keep the sandbox's address");
+                let plain = NetworkConnectRequest {
+                    container: id.to_owned(),
+                    endpoint_config: None,
+                };
+                docker.connect_network(network, plain).await?;
+            }
+        }
+        docker.start_container(id, None).await
     }
 
     /// Creates and starts a container in `sandbox`.
@@ -213,8 +260,7 @@ impl DockerRuntime {
         };
         if !is_running(&inspect) {
             // Docker restarted under the pod: its sandbox comes back first.
-            docker
-                .start_container(&sandbox.0, None)
+            self.restart_sandbox(&docker, &sandbox.0)
                 .await
                 .map_err(|error| {
                     runtime_error(
@@ -298,12 +344,32 @@ impl DockerRuntime {
                 }
             }
         }
+        lock(&self.inner.sandbox_ips).remove(&sandbox.0);
         self.force_remove(&docker, &sandbox.0).await
     }
 
     /// A container's status from `docker inspect`.
+    ///
+    /// A container removed from outside (`docker rm -f`) while it ran reads as killed, as
+    /// the kubelet shows a container it can no longer find: exit code 137.
     pub(super) async fn status(&self, id: &ContainerId) -> Result<ContainerStatus> {
-        let inspect = self.inspect(&id.id).await?;
+        let Some(inspect) = self.inspect_found(&id.id).await? else {
+            let last = lock(&self.inner.last_seen).get(&id.id).cloned();
+            return match last {
+                Some(mut status) => {
+                    if let ContainerState::Running { started_at } = status.state {
+                        status.state = ContainerState::Exited {
+                            started_at,
+                            finished_at: Timestamp::now(),
+                            exit_code: 137,
+                            oom_killed: false,
+                        };
+                    }
+                    Ok(status)
+                }
+                None => Err(super::not_found(&id.id)),
+            };
+        };
         let image = inspect
             .config
             .as_ref()
@@ -311,12 +377,14 @@ impl DockerRuntime {
             .unwrap_or_default();
         let image_ref = inspect.image.clone().unwrap_or_default();
         let digests = self.repo_digests(&image_ref).await;
-        Ok(ContainerStatus {
+        let status = ContainerStatus {
             id: id.clone(),
             state: spec::state(&inspect),
             image: crate::runtime::hollow::normalize_image(&image).0,
             image_id: spec::image_id(&image_ref, &digests),
-        })
+        };
+        lock(&self.inner.last_seen).insert(id.id.clone(), status.clone());
+        Ok(status)
     }
 
     async fn repo_digests(&self, image_id: &str) -> Vec<String> {
@@ -383,13 +451,21 @@ impl DockerRuntime {
                 });
             }
         };
-        let inspect = docker
-            .inspect_exec(&exec.id)
-            .await
-            .map_err(|error| runtime_error("inspect exec", error))?;
+        // The output ends as the process does; Docker may record its exit code a moment later.
+        let mut exit_code = None;
+        for _ in 0..50 {
+            let inspect = docker
+                .inspect_exec(&exec.id)
+                .await
+                .map_err(|error| runtime_error("inspect exec", error))?;
+            if inspect.running != Some(true) {
+                exit_code = inspect.exit_code;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         Ok(ExecOutput {
-            exit_code: inspect
-                .exit_code
+            exit_code: exit_code
                 .and_then(|code| i32::try_from(code).ok())
                 .unwrap_or(-1),
             output,
