@@ -22,6 +22,7 @@ mod job;
 mod namespace;
 mod nodelifecycle;
 mod podstate;
+pub mod quantity;
 mod replicaset;
 pub mod scheduler;
 mod statefulset;

@@ -12,7 +12,7 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::support::{BUSYBOX, Docker, eventually};
+use crate::support::{BUSYBOX, Docker, eventually, wait_pod};
 
 /// A cluster of one Docker node, with the images the scenarios need; its containers and
 /// network go when it is dropped.
@@ -61,22 +61,6 @@ where
         .create(&PostParams::default(), &object)
         .await
         .unwrap()
-}
-
-/// Waits until pod `name` satisfies `check`.
-async fn wait_pod(
-    client: &kube::Client,
-    name: &str,
-    what: &str,
-    check: impl Fn(&Pod) -> bool,
-) -> Pod {
-    let api = Api::<Pod>::namespaced(client.clone(), "default");
-    eventually(what, || {
-        let api = api.clone();
-        let check = &check;
-        async move { api.get(name).await.ok().filter(|pod| check(pod)) }
-    })
-    .await
 }
 
 fn running(pod: &Pod) -> bool {

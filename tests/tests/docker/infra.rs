@@ -8,7 +8,7 @@ use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::support::eventually;
+use crate::support::{docker, eventually};
 
 const BUSYBOX: &str = "kubarium.dev/busybox:test";
 
@@ -19,16 +19,6 @@ fn infra_binary() -> PathBuf {
         .expect("KUBARIUM_INFRA_BINARY is not set: run `cargo xtask images` and export the path it prints");
     assert!(path.is_file(), "{} does not exist", path.display());
     path
-}
-
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
 /// A container running `kubarium-infra <args>` as PID 1; removed on drop.

@@ -4,33 +4,10 @@
 //! and the labels and addresses every container gets. Everything is checked as a user sees
 //! it: kubectl and the pod's status, and `docker` for what lives in the engine.
 
-use std::process::Command;
-
-use k8s_openapi::api::core::v1::{ContainerStatus, Namespace, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::Api;
 
-use crate::support::{BUSYBOX, Docker, eventually};
-
-/// `docker` with `args`; its stdout, trimmed.
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-async fn cluster_id(client: &kube::Client) -> String {
-    Api::<Namespace>::all(client.clone())
-        .get("kube-system")
-        .await
-        .unwrap()
-        .metadata
-        .uid
-        .unwrap()
-}
+use crate::support::{BUSYBOX, Docker, cluster_id, docker, eventually, wait_pod};
 
 /// A pod of busybox containers, each running `sh -c <script>`.
 fn pod_yaml(name: &str, restart_policy: &str, extra: &str, containers: &[(&str, &str)]) -> String {
@@ -62,22 +39,6 @@ fn status_of<'a>(pod: &'a Pod, container: &str) -> Option<&'a ContainerStatus> {
 
 fn phase(pod: &Pod) -> Option<&str> {
     pod.status.as_ref()?.phase.as_deref()
-}
-
-/// Waits until pod `name` satisfies `check`, returning it.
-async fn wait_pod(
-    client: &kube::Client,
-    name: &str,
-    what: &str,
-    check: impl Fn(&Pod) -> bool,
-) -> Pod {
-    let api = Api::<Pod>::namespaced(client.clone(), "default");
-    eventually(what, || {
-        let api = api.clone();
-        let check = &check;
-        async move { api.get(name).await.ok().filter(|pod| check(pod)) }
-    })
-    .await
 }
 
 /// The terminated state of `container` (current, or last when `last`).

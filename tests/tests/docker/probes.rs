@@ -6,37 +6,15 @@
 //! its images. Files are made and removed in containers with `docker exec` (the test's own
 //! containers), so no step waits on a clock: each waits for the state it expects.
 
-use std::process::Command;
 use std::time::Duration;
 
 use futures_util::StreamExt;
-use k8s_openapi::api::core::v1::{ContainerStatus, Event, Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{ContainerStatus, Event, Node, Pod};
 use kubarium_tests::daemon::Daemon;
 use kube::Api;
 use kube::api::{ListParams, WatchEvent, WatchParams};
 
-use crate::support::{BUSYBOX, Docker, SETTLE, eventually};
-
-/// `docker` with `args`; its stdout, trimmed.
-fn docker(args: &[&str]) -> String {
-    let output = Command::new("docker").args(args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "docker {args:?} failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8_lossy(&output.stdout).trim().to_owned()
-}
-
-async fn cluster_id(client: &kube::Client) -> String {
-    Api::<Namespace>::all(client.clone())
-        .get("kube-system")
-        .await
-        .unwrap()
-        .metadata
-        .uid
-        .unwrap()
-}
+use crate::support::{BUSYBOX, Docker, SETTLE, cluster_id, docker, eventually, wait_pod};
 
 /// A one-node Docker cluster (its containers and network go when it is dropped).
 async fn start() -> Docker {
@@ -74,22 +52,6 @@ fn docker_id(pod: &Pod, container: &str) -> String {
         .and_then(|s| s.container_id.clone())
         .unwrap_or_default();
     uri.strip_prefix("docker://").unwrap_or_default().to_owned()
-}
-
-/// Waits until pod `name` satisfies `check`, returning it.
-async fn wait_pod(
-    client: &kube::Client,
-    name: &str,
-    what: &str,
-    check: impl Fn(&Pod) -> bool,
-) -> Pod {
-    let api = Api::<Pod>::namespaced(client.clone(), "default");
-    eventually(what, || {
-        let api = api.clone();
-        let check = &check;
-        async move { api.get(name).await.ok().filter(|pod| check(pod)) }
-    })
-    .await
 }
 
 /// Waits for an event of pod `pod` with `reason` whose message contains `text`; how many

@@ -222,3 +222,47 @@ impl Docker {
         self.kubectl(&["apply", "-f", &file.path().display().to_string()])
     }
 }
+
+/// `docker` with `args`; its stdout, trimmed. Panics with its stderr if it fails.
+#[allow(dead_code)]
+pub(crate) fn docker(args: &[&str]) -> String {
+    let output = std::process::Command::new("docker")
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_owned()
+}
+
+/// The cluster's id, as its containers' `kubarium.dev/cluster` label carries it.
+#[allow(dead_code)]
+pub(crate) async fn cluster_id(client: &kube::Client) -> String {
+    kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
+        .get("kube-system")
+        .await
+        .unwrap()
+        .metadata
+        .uid
+        .unwrap()
+}
+
+/// Waits until pod `name` in `default` satisfies `check`, returning it.
+#[allow(dead_code)]
+pub(crate) async fn wait_pod(
+    client: &kube::Client,
+    name: &str,
+    what: &str,
+    check: impl Fn(&k8s_openapi::api::core::v1::Pod) -> bool,
+) -> k8s_openapi::api::core::v1::Pod {
+    let api = kube::Api::<k8s_openapi::api::core::v1::Pod>::namespaced(client.clone(), "default");
+    eventually(what, || {
+        let api = api.clone();
+        let check = &check;
+        async move { api.get(name).await.ok().filter(|pod| check(pod)) }
+    })
+    .await
+}

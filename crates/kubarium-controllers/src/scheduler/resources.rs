@@ -8,6 +8,8 @@ use std::collections::BTreeMap;
 use k8s_openapi::api::core::v1::{Container, PodSpec};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 
+use crate::quantity::Quantity as Amount;
+
 /// CPU assumed for a container that requests none, when scoring (100m).
 pub(crate) const DEFAULT_MILLI_CPU: i64 = 100;
 /// Memory assumed for a container that requests none, when scoring (200 MiB).
@@ -132,68 +134,12 @@ pub(crate) fn pod_requests(spec: &PodSpec, non_zero: bool) -> Resources {
 
 /// A quantity in thousandths, rounded up (`Quantity.MilliValue`); 0 if it does not parse.
 pub(crate) fn milli_value(quantity: &str) -> i64 {
-    scaled(quantity, 1000)
+    Amount::parse(quantity).map_or(0, Amount::milli)
 }
 
 /// A quantity in units, rounded up (`Quantity.Value`); 0 if it does not parse.
 pub(crate) fn value(quantity: &str) -> i64 {
-    scaled(quantity, 1)
-}
-
-fn scaled(quantity: &str, scale: i128) -> i64 {
-    let Some((numerator, denominator)) = parse(quantity.trim()) else {
-        return 0;
-    };
-    let n = numerator * scale;
-    let q = n.div_euclid(denominator) + i128::from(n.rem_euclid(denominator) != 0);
-    i64::try_from(q).unwrap_or(if q > 0 { i64::MAX } else { i64::MIN })
-}
-
-/// A quantity as a fraction `numerator / denominator`.
-fn parse(s: &str) -> Option<(i128, i128)> {
-    let (sign, s) = match s.as_bytes().first()? {
-        b'-' => (-1, &s[1..]),
-        b'+' => (1, &s[1..]),
-        _ => (1, s),
-    };
-    let end = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (number, suffix) = s.split_at(end);
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    if whole.is_empty() && fraction.is_empty() || whole.len() + fraction.len() > 30 {
-        return None;
-    }
-    let digits: i128 = format!("{whole}{fraction}").parse().ok()?;
-    let mut numerator = sign * digits;
-    let mut denominator = 10i128.checked_pow(u32::try_from(fraction.len()).ok()?)?;
-    let (base, exp): (i128, i32) = match suffix {
-        "" => (10, 0),
-        "n" => (10, -9),
-        "u" => (10, -6),
-        "m" => (10, -3),
-        "k" => (10, 3),
-        "M" => (10, 6),
-        "G" => (10, 9),
-        "T" => (10, 12),
-        "P" => (10, 15),
-        "E" => (10, 18),
-        "Ki" => (2, 10),
-        "Mi" => (2, 20),
-        "Gi" => (2, 30),
-        "Ti" => (2, 40),
-        "Pi" => (2, 50),
-        "Ei" => (2, 60),
-        e if e.starts_with(['e', 'E']) => (10, e[1..].parse().ok()?),
-        _ => return None,
-    };
-    let factor = base.checked_pow(exp.unsigned_abs())?;
-    if exp >= 0 {
-        numerator = numerator.checked_mul(factor)?;
-    } else {
-        denominator = denominator.checked_mul(factor)?;
-    }
-    Some((numerator, denominator))
+    Amount::parse(quantity).map_or(0, Amount::value)
 }
 
 #[cfg(test)]

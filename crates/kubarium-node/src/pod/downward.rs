@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Container, ObjectFieldSelector, Pod, ResourceFieldSelector};
 
-use super::quantity::{self, Quantity};
 use crate::NodeCapacity;
+use kubarium_controllers::quantity::{self, Quantity};
 
 /// What the downward API reads besides the pod itself.
 #[derive(Debug, Clone)]

@@ -31,7 +31,6 @@ pub(crate) mod downward;
 mod env;
 mod image;
 mod probes;
-mod quantity;
 mod report;
 pub(crate) mod sources;
 mod spec;

@@ -7,10 +7,10 @@ use k8s_openapi::api::core::v1::{Container, Pod};
 
 use super::downward::PodContext;
 use super::env;
-use super::quantity::Quantity;
 use super::sources::Lookup;
 use super::volumes::{self, Prepared};
 use crate::runtime::{ContainerConfig, Limits, PullPolicy, Security};
+use kubarium_controllers::quantity::Quantity;
 
 /// `imagePullPolicy`, or its default: `Always` for `:latest` or an untagged image,
 /// `IfNotPresent` otherwise (a digest counts as a tag).

@@ -1,28 +1,29 @@
-//! Resource quantities (`100m`, `1.5`, `128Mi`, `1e3`) as the kubelet reads them: exact
-//! fractions, rounded up to whole millicores (`Quantity.MilliValue`) or units
-//! (`Quantity.Value`), so a runtime gets the integers it enforces.
+//! Resource quantities (`100m`, `1.5`, `128Mi`, `1e3`) as apimachinery's `resource.Quantity`
+//! reads them: exact fractions, rounded up to whole millicores (`MilliValue`) or units
+//! (`Value`). The scheduler counts requests with them, the node agents hand runtimes the
+//! integers they enforce.
 
 /// A quantity as the exact fraction `numerator / denominator`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Quantity {
+pub struct Quantity {
     numerator: i128,
     denominator: i128,
 }
 
 impl Quantity {
     /// Zero.
-    pub(crate) const ZERO: Self = Self {
+    pub const ZERO: Self = Self {
         numerator: 0,
         denominator: 1,
     };
     /// One unit.
-    pub(crate) const ONE: Self = Self {
+    pub const ONE: Self = Self {
         numerator: 1,
         denominator: 1,
     };
 
     /// Parses a quantity in the API's syntax; `None` if it is not one.
-    pub(crate) fn parse(text: &str) -> Option<Self> {
+    pub fn parse(text: &str) -> Option<Self> {
         let text = text.trim();
         let (negative, rest) = match text.as_bytes().first()? {
             b'-' => (true, &text[1..]),
@@ -76,17 +77,17 @@ impl Quantity {
     }
 
     /// In thousandths, rounded up (`MilliValue`).
-    pub(crate) fn milli(self) -> i64 {
+    pub fn milli(self) -> i64 {
         self.scaled(1000)
     }
 
     /// In units, rounded up (`Value`).
-    pub(crate) fn value(self) -> i64 {
+    pub fn value(self) -> i64 {
         self.scaled(1)
     }
 
     /// Whether it is zero.
-    pub(crate) fn is_zero(self) -> bool {
+    pub fn is_zero(self) -> bool {
         self.numerator == 0
     }
 
@@ -99,7 +100,7 @@ impl Quantity {
 
 /// `ceil(amount / divisor)` as the downward API shows a resource: CPU compares
 /// millicores, everything else whole units.
-pub(crate) fn divide(amount: Quantity, divisor: Quantity, cpu: bool) -> i64 {
+pub fn divide(amount: Quantity, divisor: Quantity, cpu: bool) -> i64 {
     let (a, d) = if cpu {
         (amount.milli(), divisor.milli())
     } else {
