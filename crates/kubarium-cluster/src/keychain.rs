@@ -50,6 +50,14 @@ impl Keychain {
         self.entry(account)?.set_secret(secret).map_err(describe)
     }
 
+    /// Removes the secret filed under `account`; none there is no error.
+    pub(crate) fn delete(&self, account: &str) -> Result<(), String> {
+        match self.entry(account)?.delete_credential() {
+            Ok(()) | Err(keyring_core::Error::NoEntry) => Ok(()),
+            Err(e) => Err(describe(e)),
+        }
+    }
+
     fn entry(&self, account: &str) -> Result<Entry, String> {
         Entry::new_in_store(&self.store, SERVICE, account).map_err(describe)
     }

@@ -9,6 +9,7 @@
 mod args;
 mod builder;
 mod datadir;
+mod delete;
 mod error;
 mod keychain;
 pub mod kubeconfig;
@@ -23,5 +24,6 @@ pub use builder::{
     Cluster, ClusterBuilder, ClusterConfig, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey,
 };
 pub use datadir::default_data_dir;
+pub use delete::{Deleted, delete_cluster};
 pub use error::{Error, Result};
 pub use signal::stop_signal;

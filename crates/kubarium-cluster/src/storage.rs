@@ -85,6 +85,21 @@ fn encryption_key(pki: &Path, choice: SecretsKey) -> Result<EncryptionKey> {
     }
 }
 
+/// Removes the data dir's key from the OS keychain, if it is kept there (a file key goes
+/// with the data dir).
+pub(crate) fn forget_key(pki: &Path) -> Result<()> {
+    let marker = pki.join("encryption.keychain");
+    let account = match std::fs::read_to_string(&marker) {
+        Ok(account) => account,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(Error::io(&marker)(error)),
+    };
+    let keychain = Keychain::open().map_err(|reason| Error::Keychain { reason })?;
+    keychain
+        .delete(account.trim())
+        .map_err(|reason| Error::Keychain { reason })
+}
+
 fn read_file_key(path: &Path) -> Result<EncryptionKey> {
     let bytes = std::fs::read(path).map_err(Error::io(path))?;
     let bytes: [u8; 32] = bytes.try_into().map_err(|_| Error::Pki {

@@ -21,5 +21,5 @@ mod status;
 
 pub use error::{Error, Result};
 pub use node::NodeCapacity;
-pub use pool::{NodePool, PodStreams, PoolConfig, RuntimeKind, StreamError};
+pub use pool::{NodePool, PodStreams, PoolConfig, RuntimeKind, StreamError, delete_cluster};
 pub use runtime::ContainerRuntime;

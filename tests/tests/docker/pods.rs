@@ -433,3 +433,46 @@ async fn without_docker_nodes_are_not_ready_and_say_why() {
     );
     assert!(message.contains("--runtime hollow"), "{message}");
 }
+
+#[tokio::test]
+async fn deleting_a_stopped_cluster_removes_its_containers_network_and_data() {
+    let mut cluster = Docker::start_with_images(1, &[]).await;
+    cluster.apply(&pod_yaml(
+        "sleeper",
+        "Always",
+        "",
+        &[("main", "sleep 3600")],
+    ));
+    wait_pod(&cluster.client, "sleeper", "sleeper Running", |pod| {
+        phase(pod) == Some("Running")
+    })
+    .await;
+    let id = cluster_id(&cluster.client).await;
+    let label = format!("label=kubarium.dev/cluster={id}");
+    let data_dir = cluster.daemon.data_dir().to_owned();
+
+    // A running cluster is not deleted under itself.
+    let refused = kubarium_tests::daemon::Daemon::command(&data_dir, &["delete"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success());
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(stderr.contains("in use"), "{stderr}");
+
+    // Stopping the daemon leaves the pod running (a restart adopts it); deleting removes it.
+    assert!(cluster.daemon.stop_with("TERM").success());
+    assert_eq!(docker(&["ps", "-q", "--filter", &label]).lines().count(), 2);
+    let deleted = kubarium_tests::daemon::Daemon::command(&data_dir, &["delete"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&deleted.stdout);
+    assert!(
+        deleted.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    assert!(stdout.contains("2 containers removed"), "{stdout}");
+    assert_eq!(docker(&["ps", "-aq", "--filter", &label]), "");
+    assert_eq!(docker(&["network", "ls", "-q", "--filter", &label]), "");
+    assert!(!data_dir.exists());
+}

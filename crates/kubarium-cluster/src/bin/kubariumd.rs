@@ -3,7 +3,8 @@
 //! Without a subcommand it starts the same cluster the desktop app embeds, prints where its
 //! kubeconfig is and a kubectl line to try, and runs until SIGINT or SIGTERM, then shuts
 //! down cleanly. `kubariumd node add|remove|stop|start` are API clients of a running
-//! cluster, found through its data dir's kubeconfig.
+//! cluster, found through its data dir's kubeconfig; `kubariumd delete` removes a stopped
+//! cluster for good.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -35,6 +36,14 @@ enum Command {
         /// The running cluster's kubeconfig [default: DIR/kubeconfig]
         #[arg(long = "kubeconfig", value_name = "FILE", global = true)]
         node_kubeconfig: Option<PathBuf>,
+    },
+    /// Deletes the cluster in the data dir: its containers and network in Docker, its key in
+    /// the OS keychain, and the data dir itself (state, certificates, volumes). The cluster
+    /// must be stopped first.
+    Delete {
+        /// The cluster's data dir [default: the platform's user data dir]
+        #[arg(long = "data-dir", value_name = "DIR")]
+        delete_data_dir: Option<PathBuf>,
     },
 }
 
@@ -91,6 +100,27 @@ fn main() -> ExitCode {
             }
             Err(error) => {
                 eprintln!("kubariumd: {error:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    if let Some(Command::Delete { delete_data_dir }) = args.command {
+        let data_dir = delete_data_dir.unwrap_or_else(|| args.cluster.data_dir());
+        if !data_dir.join("kubarium.lock").exists() {
+            eprintln!("kubariumd: no Kubarium cluster in {}", data_dir.display());
+            return ExitCode::FAILURE;
+        }
+        return match runtime.block_on(kubarium_cluster::delete_cluster(&data_dir)) {
+            Ok(deleted) => {
+                println!(
+                    "deleted the cluster in {} ({} containers removed)",
+                    data_dir.display(),
+                    deleted.containers
+                );
+                ExitCode::SUCCESS
+            }
+            Err(error) => {
+                eprintln!("kubariumd: could not delete the cluster: {error}");
                 ExitCode::FAILURE
             }
         };

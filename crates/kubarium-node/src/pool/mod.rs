@@ -136,6 +136,28 @@ fn is_stopped(node: &Node) -> bool {
         .is_some_and(|value| value == "stopped")
 }
 
+/// Where in the data dir the cluster's id is kept for [`delete_cluster`].
+const CLUSTER_ID_FILE: &str = "cluster-id";
+
+/// Removes what the cluster whose data dir is `data_dir` left in Docker: every container
+/// labelled with its id, and its network. Returns how many containers went; nothing to do
+/// (0) when the cluster never ran pods on Docker. Fails, leaving the data dir's record, when
+/// Docker cannot be reached, so a later try still knows what to remove.
+pub async fn delete_cluster(data_dir: &std::path::Path) -> Result<usize> {
+    let recorded = data_dir.join(CLUSTER_ID_FILE);
+    let cluster = match std::fs::read_to_string(&recorded) {
+        Ok(cluster) => cluster,
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+        Err(error) => {
+            return Err(Error::Runtime {
+                reason: format!("could not read {}: {error}", recorded.display()),
+            });
+        }
+    };
+    let docker = DockerRuntime::start(cluster.trim()).await;
+    docker.delete_cluster().await
+}
+
 /// The cluster's id: the uid of its `kube-system` namespace, which lives as long as the
 /// cluster (the Docker runtime labels every container and its network with it).
 async fn cluster_id(client: &Client) -> Result<String> {
@@ -202,7 +224,18 @@ impl NodePool {
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
             RuntimeKind::Docker => {
-                let docker = DockerRuntime::start(&cluster_id(&client).await?).await;
+                let cluster = cluster_id(&client).await?;
+                // Read by `delete_cluster`, when the API server that knows it is gone.
+                let recorded = config.data_dir.join(CLUSTER_ID_FILE);
+                if std::fs::read_to_string(&recorded).ok().as_deref() != Some(cluster.as_str()) {
+                    std::fs::write(&recorded, &cluster).map_err(|error| Error::Runtime {
+                        reason: format!(
+                            "could not record the cluster id in {}: {error}",
+                            recorded.display()
+                        ),
+                    })?;
+                }
+                let docker = DockerRuntime::start(&cluster).await;
                 docker_ready = Some(docker.watch_ready());
                 docker_runtime = Some(docker.clone());
                 Arc::new(docker)

@@ -18,6 +18,34 @@ use crate::runtime::{
 use crate::{Error, Result};
 
 impl DockerRuntime {
+    /// Deletes the cluster from Docker (an explicit action, `kubariumd delete`): removes
+    /// every container labelled with it and its network. Returns how many containers went.
+    pub async fn delete_cluster(&self) -> Result<usize> {
+        let mut ready = self.watch_ready();
+        // `start` tried once already; a reconnect in flight gets a moment.
+        let _ =
+            tokio::time::timeout(std::time::Duration::from_secs(5), ready.wait_for(|up| *up)).await;
+        let docker = self.docker()?;
+        let containers = self.labelled(&[]).await?;
+        for summary in &containers {
+            if let Some(id) = &summary.id {
+                self.force_remove(&docker, id).await?;
+            }
+        }
+        match docker.remove_network(self.network()).await {
+            Ok(()) => {}
+            Err(bollard::errors::Error::DockerResponseServerError {
+                status_code: 404, ..
+            }) => {}
+            Err(error) => {
+                return Err(Error::Runtime {
+                    reason: format!("remove network {}: {error}", self.network()),
+                });
+            }
+        }
+        Ok(containers.len())
+    }
+
     /// Every container of this cluster (running or not) whose labels match `labels`.
     async fn labelled(&self, labels: &[(&str, &str)]) -> Result<Vec<ContainerSummary>> {
         let docker = self.docker()?;

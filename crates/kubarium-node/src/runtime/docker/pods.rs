@@ -126,7 +126,7 @@ impl DockerRuntime {
         }
     }
 
-    async fn force_remove(&self, docker: &Docker, id: &str) -> Result<()> {
+    pub(super) async fn force_remove(&self, docker: &Docker, id: &str) -> Result<()> {
         let options = RemoveContainerOptions {
             force: true,
             v: true,
