@@ -582,6 +582,8 @@ impl Worker {
             .unwrap_or(30);
         let grace = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
         let runtime = self.shared.runtime.clone();
+        // All at once, as the kubelet kills a pod's containers: one grace period in all.
+        let mut running = Vec::new();
         for slot in self.init.iter().chain(&self.main) {
             if let Some(id) = slot.running() {
                 self.event(
@@ -590,9 +592,10 @@ impl Worker {
                     "Killing",
                     format!("Stopping container {}", slot.name),
                 );
-                let _ = runtime.stop_container(id, grace).await;
+                running.push(id.clone());
             }
         }
+        future::join_all(running.iter().map(|id| runtime.stop_container(id, grace))).await;
         self.refresh().await;
         for slot in self.init.iter_mut().chain(self.main.iter_mut()) {
             slot.crash_loop = None;
