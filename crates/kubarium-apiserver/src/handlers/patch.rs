@@ -13,7 +13,7 @@ use crate::StatusError;
 use crate::object;
 
 /// Attempts before a racing patch gives up with 409.
-const ATTEMPTS: usize = 5;
+pub(crate) const ATTEMPTS: usize = 5;
 
 /// The patch formats, by `Content-Type`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

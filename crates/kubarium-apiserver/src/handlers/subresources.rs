@@ -124,17 +124,59 @@ pub(crate) fn selector_string(selector: &Value) -> String {
     parts.join(",")
 }
 
+/// A Scale update or patch. Without a resourceVersion of the client's (none in the body, or
+/// one the patch left as it was), a write that raced another is tried again on the fresh
+/// object, as kube-apiserver's `GuaranteedUpdate` does; with one, the race is a 409.
 async fn scale_write(call: &mut Call, verb: &str, body: &[u8]) -> Result<Response, StatusError> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match scale_write_once(call, verb, body).await {
+            Err((e, unconditional))
+                if unconditional
+                    && e.reason == "Conflict"
+                    && attempt < super::patch::ATTEMPTS
+                    && e.message.ends_with(StatusError::MODIFIED) => {}
+            other => return other.map_err(|(e, _)| e),
+        }
+    }
+}
+
+/// One try of [`scale_write`]; an error says whether the write was unconditional.
+async fn scale_write_once(
+    call: &mut Call,
+    verb: &str,
+    body: &[u8],
+) -> Result<Response, (StatusError, bool)> {
     let name = call.target.name.clone().unwrap_or_default();
-    let current = super::write::load(call, &name)?;
-    let old = super::read::parse(&current)?;
+    let current = super::write::load(call, &name).map_err(|e| (e, false))?;
+    let old = super::read::parse(&current).map_err(|e| (e, false))?;
     let scale = scale_of(&old);
     let new_scale = if verb == "update" {
-        parse_object(&call.headers, body)?
+        parse_object(&call.headers, body)
     } else {
-        super::patch::apply_patch(call, &scale, body, "Scale")?
+        super::patch::apply_patch(call, &scale, body, "Scale")
+    }
+    .map_err(|e| (e, false))?;
+    let unconditional = match object::meta_str(&new_scale, "resourceVersion") {
+        "" => true,
+        rv => verb != "update" && rv == object::meta_str(&scale, "resourceVersion"),
     };
-    let expected = super::write::expected_revision(&new_scale, &current)?;
+    scale_apply(call, &name, &current, &old, &new_scale)
+        .await
+        .map_err(|e| (e, unconditional))
+}
+
+/// Writes the replicas of `new_scale` into the object `old` (stored as `current`).
+async fn scale_apply(
+    call: &mut Call,
+    name: &str,
+    current: &kubarium_store::Object,
+    old: &Value,
+    new_scale: &Value,
+) -> Result<Response, StatusError> {
+    let name = name.to_owned();
+    let expected = super::write::expected_revision(new_scale, current)?;
     let invalid_replicas = |reason: &str, message: &str| {
         StatusError::invalid(
             call.target.resource,
@@ -162,7 +204,7 @@ async fn scale_write(call: &mut Call, verb: &str, body: &[u8]) -> Result<Respons
     }
     let mut object = old.clone();
     object["spec"]["replicas"] = Value::from(replicas);
-    let stored = super::write::replace(call, &name, &old, object, expected).await?;
+    let stored = super::write::replace(call, &name, old, object, expected).await?;
     let stored: Value =
         serde_json::from_slice(&stored).map_err(|e| StatusError::internal(e.to_string()))?;
     Ok(json(StatusCode::OK, scale_of(&stored).to_string()))
