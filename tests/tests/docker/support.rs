@@ -70,25 +70,33 @@ where
 }
 
 /// The cluster's containers and network go with it: the daemon is killed first (so no agent
-/// makes new ones), then everything labelled with its cluster id (the uid of kube-system)
-/// is removed. Foreign containers never match the label.
+/// makes new ones), then everything labelled with its cluster id (the uid of kube-system,
+/// recorded in the data dir, so a daemon the test already stopped is cleaned too) is
+/// removed. Foreign containers never match the label.
 impl Drop for Docker {
     fn drop(&mut self) {
-        let cluster = std::process::Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .args([
-                "get",
-                "namespace",
-                "kube-system",
-                "-o",
-                "jsonpath={.metadata.uid}",
-            ])
-            .output()
+        // The id the node pool records in the data dir; kubectl for a daemon from before it.
+        let recorded = std::fs::read_to_string(self.daemon.data_dir().join("cluster-id"))
             .ok()
-            .filter(|output| output.status.success())
-            .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
-            .filter(|uid| !uid.is_empty());
+            .map(|id| id.trim().to_owned())
+            .filter(|id| !id.is_empty());
+        let cluster = recorded.or_else(|| {
+            std::process::Command::new("kubectl")
+                .arg("--kubeconfig")
+                .arg(self.kubeconfig())
+                .args([
+                    "get",
+                    "namespace",
+                    "kube-system",
+                    "-o",
+                    "jsonpath={.metadata.uid}",
+                ])
+                .output()
+                .ok()
+                .filter(|output| output.status.success())
+                .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+                .filter(|uid| !uid.is_empty())
+        });
         let pid = self.daemon.pid();
         if kubarium_tests::process_alive(pid) {
             let _ = std::process::Command::new("kill")
