@@ -163,7 +163,10 @@ mod tests {
     async fn starts_connects_and_stops() {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalCluster::start(
-            ClusterBuilder::new(dir.path()).listen("127.0.0.1:0".parse().unwrap()),
+            // Hollow nodes: these check the app's wiring, and leave nothing in Docker.
+            ClusterBuilder::new(dir.path())
+                .listen("127.0.0.1:0".parse().unwrap())
+                .runtime(kubarium_cluster::RuntimeKind::Hollow),
         );
         let mut rx = local.subscribe();
         let status = wait_for(&mut rx, ClusterPhase::Connected).await;
@@ -180,7 +183,10 @@ mod tests {
     async fn forwarding_stops_when_the_sink_goes_away() {
         let dir = tempfile::tempdir().unwrap();
         let local = LocalCluster::start(
-            ClusterBuilder::new(dir.path()).listen("127.0.0.1:0".parse().unwrap()),
+            // Hollow nodes: these check the app's wiring, and leave nothing in Docker.
+            ClusterBuilder::new(dir.path())
+                .listen("127.0.0.1:0".parse().unwrap())
+                .runtime(kubarium_cluster::RuntimeKind::Hollow),
         );
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
         let forwarding =

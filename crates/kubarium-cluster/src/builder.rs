@@ -367,6 +367,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cluster = ClusterBuilder::new(dir.path())
             .listen("127.0.0.1:0".parse().unwrap())
+            .runtime(RuntimeKind::Hollow)
             .start()
             .await
             .unwrap();
