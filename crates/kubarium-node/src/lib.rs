@@ -13,6 +13,7 @@
 pub mod control;
 mod error;
 mod host;
+pub mod network;
 pub mod node;
 mod pod;
 mod pool;
