@@ -6,7 +6,9 @@
 //!   reaps orphaned children and exits 0 on SIGTERM or SIGINT.
 //! - `serve`: the demo web server for lessons and tests (see [`serve`]).
 //! - `echo`: a TCP and UDP echo server on one port.
+//! - `dns`: the cluster's DNS server (see [`dns`]).
 
+mod dns;
 mod echo;
 mod pause;
 mod serve;
@@ -14,11 +16,13 @@ mod sys;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kubarium-infra pause | serve | echo
+const USAGE: &str = "usage: kubarium-infra pause | serve | echo | dns
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists), /crash (exits 1)
-  echo   echo TCP connections and UDP datagrams on $PORT (default 8080)";
+  echo   echo TCP connections and UDP datagrams on $PORT (default 8080)
+  dns    the cluster DNS server on UDP+TCP $KUBARIUM_DNS_LISTEN (default 0.0.0.0:53), records
+         from $KUBARIUM_CONFIG (default /etc/kubarium/config), re-read on SIGHUP";
 
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1);
@@ -26,6 +30,7 @@ fn main() -> ExitCode {
         Some("pause") => pause::run(),
         Some("serve") => serve::run(),
         Some("echo") => echo::run(),
+        Some("dns") => dns::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
