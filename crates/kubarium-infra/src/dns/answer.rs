@@ -5,6 +5,10 @@
 //! and carries an OPT record when the query had one. A UDP reply larger than the client can
 //! take (512 bytes, or its EDNS payload size up to [`EDNS_PAYLOAD`]) loses its additional
 //! records first and then, still too large, is sent with TC and the question only.
+//!
+//! A CNAME whose chain leaves the table (an ExternalName Service) is completed as CoreDNS
+//! does: the target's A/AAAA records are asked of the upstream and appended ([`Chase`]), since
+//! stub resolvers (glibc, musl) do not follow a CNAME by themselves.
 
 use std::cell::Cell;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -36,12 +40,14 @@ pub(crate) enum Outcome {
     Reply(Vec<u8>),
     /// Not ours: send the query unchanged to this upstream and relay its answer.
     Forward(SocketAddr),
+    /// Ours, ending in a CNAME to an outside name: ask the upstream for the rest.
+    Chase(Box<Chase>),
     /// Not even a query header (or a response): say nothing.
     Ignore,
 }
 
 /// The sections of a locally made answer.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 struct Answer {
     rcode: u8,
     authoritative: bool,
@@ -77,18 +83,22 @@ pub(crate) fn respond(zone: &Zone, query: &[u8], transport: Transport) -> Outcom
         let answer = Answer::default();
         return Outcome::Reply(encode(&header, question, &answer, Some(BADVERS_TTL), limit));
     }
-    match resolve(zone, question) {
-        Some(answer) => Outcome::Reply(encode(
-            &header,
-            question,
-            &answer,
-            edns_version.map(|_| 0),
+    let opt_ttl = edns_version.map(|_| 0);
+    match (resolve(zone, question), zone.upstream) {
+        (Some((answer, Some(target))), Some(upstream)) => Outcome::Chase(Box::new(Chase {
+            upstream,
+            query: chase_query(header.id, target, question.qtype),
+            header,
+            question: question.clone(),
+            answer,
+            opt_ttl,
             limit,
-        )),
-        None => match zone.upstream {
-            Some(upstream) => Outcome::Forward(upstream),
-            None => Outcome::Reply(failure(query, rcode::SERVFAIL).unwrap_or_default()),
-        },
+        })),
+        (Some((answer, _)), _) => {
+            Outcome::Reply(encode(&header, question, &answer, opt_ttl, limit))
+        }
+        (None, Some(upstream)) => Outcome::Forward(upstream),
+        (None, None) => Outcome::Reply(failure(query, rcode::SERVFAIL).unwrap_or_default()),
     }
 }
 
@@ -112,8 +122,79 @@ pub(crate) fn failure(query: &[u8], code: u8) -> Option<Vec<u8>> {
     })
 }
 
-/// The local answer for `question`, or `None` when it belongs to the upstream.
-fn resolve(zone: &Zone, question: &Question) -> Option<Answer> {
+/// A local answer waiting for the upstream's records of the outside name its CNAME chain
+/// ends at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Chase {
+    pub(crate) upstream: SocketAddr,
+    /// The question for the outside name, to send to `upstream`.
+    pub(crate) query: Vec<u8>,
+    header: Header,
+    question: Question,
+    answer: Answer,
+    opt_ttl: Option<u32>,
+    limit: usize,
+}
+
+impl Chase {
+    /// The reply: the local CNAMEs plus the upstream's A, AAAA and CNAME answers (the CNAMEs
+    /// alone when the upstream gave none).
+    pub(crate) fn finish(mut self, upstream_reply: Option<&[u8]>) -> Vec<u8> {
+        let id = u16::from_be_bytes([self.query[0], self.query[1]]);
+        let reply = upstream_reply
+            .and_then(|bytes| Message::parse(bytes).ok())
+            .filter(|reply| reply.header.id == id && reply.header.has(flag::QR));
+        if let Some(reply) = reply {
+            if reply.header.rcode() == rcode::NXDOMAIN {
+                // RFC 6604: the rcode speaks for the last name of the chain.
+                self.answer.rcode = rcode::NXDOMAIN;
+            }
+            self.answer
+                .answers
+                .extend(reply.answers.into_iter().filter(|record| {
+                    record.class == rtype::CLASS_IN
+                        && matches!(record.rtype, rtype::A | rtype::AAAA | rtype::CNAME)
+                }));
+        }
+        encode(
+            &self.header,
+            &self.question,
+            &self.answer,
+            self.opt_ttl,
+            self.limit,
+        )
+    }
+}
+
+/// A recursive query for `name`, with EDNS so a long answer fits in one datagram.
+fn chase_query(id: u16, name: Name, qtype: u16) -> Vec<u8> {
+    let header = Header {
+        // Not the client's id: a reply to the client's own query must not be taken for it.
+        id: id ^ (next_random() as u16 | 1),
+        flags: flag::RD,
+        qdcount: 1,
+        arcount: 1,
+        ..Header::default()
+    };
+    let mut writer = Writer::new(&header);
+    writer.question(&Question {
+        name,
+        qtype,
+        qclass: rtype::CLASS_IN,
+    });
+    writer.record(&Record {
+        name: Name::default(),
+        rtype: rtype::OPT,
+        class: EDNS_PAYLOAD,
+        ttl: 0,
+        data: RData::Other(Vec::new()),
+    });
+    writer.finish()
+}
+
+/// The local answer for `question`, or `None` when it belongs to the upstream. With it, the
+/// outside name to chase when the answer is a CNAME chain leaving the table.
+fn resolve(zone: &Zone, question: &Question) -> Option<(Answer, Option<Name>)> {
     let key = question.name.key();
     // Records exist in class IN only; another class finds the name but no data.
     let qtype = if matches!(question.qclass, rtype::CLASS_IN | rtype::CLASS_ANY) {
@@ -152,7 +233,17 @@ fn resolve(zone: &Zone, question: &Question) -> Option<Answer> {
         // Negative answers carry the SOA, whose minimum tells caches how long to remember.
         answer.authority.extend(soa(zone));
     }
-    Some(answer)
+    let chase = match answer.answers.last().map(|record| &record.data) {
+        Some(RData::Cname(target))
+            if matches!(qtype, rtype::A | rtype::AAAA)
+                && !zone.names.contains_key(&target.key())
+                && !zone.is_authoritative_for(&target.key()) =>
+        {
+            Some(target.clone())
+        }
+        _ => None,
+    };
+    Some((answer, chase))
 }
 
 /// The answers for a name in the table, following CNAMEs that lead to other table names.
@@ -352,18 +443,21 @@ fn seed() -> u64 {
     (nanos ^ (&local as *const u8 as u64).rotate_left(32)) | 1
 }
 
+fn next_random() -> u64 {
+    XORSHIFT.with(|state| {
+        let mut x = state.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        state.set(x);
+        x
+    })
+}
+
 /// Fisher-Yates with xorshift64: answers only need to spread clients, not to be unguessable.
 fn shuffle(addresses: &mut [Ipv4Addr]) {
     for i in (1..addresses.len()).rev() {
-        let random = XORSHIFT.with(|state| {
-            let mut x = state.get();
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            state.set(x);
-            x
-        });
-        addresses.swap(i, (random % (i as u64 + 1)) as usize);
+        addresses.swap(i, (next_random() % (i as u64 + 1)) as usize);
     }
 }
 
@@ -460,15 +554,90 @@ srv _http._tcp.web.default.svc.cluster.local 0 100 80 web.default.svc.cluster.lo
     }
 
     #[test]
-    fn cname_to_an_outside_name_is_the_cname_alone() {
-        let message = ask(&zone(), "db.default.svc.cluster.local", rtype::A);
+    fn cname_to_an_outside_name_without_upstream_is_the_cname_alone() {
+        let mut zone = zone();
+        zone.upstream = None;
+        let message = ask(&zone, "db.default.svc.cluster.local", rtype::A);
         assert_eq!(message.header.rcode(), rcode::NOERROR);
         assert_eq!(
             message.answers.iter().map(|r| &r.data).collect::<Vec<_>>(),
             [&RData::Cname(Name::from_text("db.example.com"))]
         );
-        let cname = ask(&zone(), "db.default.svc.cluster.local", rtype::CNAME);
+        let cname = ask(&zone, "db.default.svc.cluster.local", rtype::CNAME);
         assert_eq!(cname.answers.len(), 1);
+    }
+
+    fn chase(zone: &Zone, name: &str, qtype: u16) -> Chase {
+        match respond(zone, &query(0xbeef, name, qtype, None), Transport::Udp) {
+            Outcome::Chase(chase) => *chase,
+            other => panic!("expected a chase, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn cname_to_an_outside_name_asks_the_upstream_for_the_rest() {
+        let zone = zone();
+        let chase = chase(&zone, "DB.default.svc.cluster.local", rtype::A);
+        assert_eq!(chase.upstream, "127.0.0.11:53".parse().unwrap());
+        let asked = Message::parse(&chase.query).unwrap();
+        assert_ne!(asked.header.id, 0xbeef);
+        assert!(asked.header.has(flag::RD));
+        assert_eq!(asked.questions[0].name, Name::from_text("db.example.com"));
+        assert_eq!(asked.questions[0].qtype, rtype::A);
+        // The upstream's answer: another CNAME, then the address.
+        let mut upstream = Writer::new(&Header {
+            id: asked.header.id,
+            flags: flag::QR | flag::RD | flag::RA,
+            qdcount: 1,
+            ancount: 3,
+            ..Header::default()
+        });
+        upstream.question(&asked.questions[0]);
+        let outside = |name: &str, rtype: u16, data: RData| Record {
+            name: Name::from_text(name),
+            rtype,
+            class: rtype::CLASS_IN,
+            ttl: 300,
+            data,
+        };
+        for record in [
+            outside(
+                "db.example.com",
+                rtype::CNAME,
+                RData::Cname(Name::from_text("db.example.net")),
+            ),
+            outside(
+                "db.example.net",
+                rtype::A,
+                RData::A(Ipv4Addr::new(192, 0, 2, 1)),
+            ),
+            outside("db.example.net", rtype::NS, RData::Other(vec![0])),
+        ] {
+            upstream.record(&record);
+        }
+        let reply = Message::parse(&chase.clone().finish(Some(&upstream.finish()))).unwrap();
+        assert_eq!(reply.header.id, 0xbeef);
+        assert_eq!(reply.header.rcode(), rcode::NOERROR);
+        assert_eq!(reply.questions[0].name.labels()[0], b"DB");
+        let types: Vec<u16> = reply.answers.iter().map(|r| r.rtype).collect();
+        assert_eq!(types, [rtype::CNAME, rtype::CNAME, rtype::A]);
+        assert_eq!(addresses(&reply), [Ipv4Addr::new(192, 0, 2, 1)]);
+        assert_eq!(reply.answers[2].ttl, 300);
+        // No answer from the upstream, or one to another query: the CNAME alone.
+        for upstream_reply in [None, Some(&query(1, "x", rtype::A, None)[..])] {
+            let reply = Message::parse(&chase.clone().finish(upstream_reply)).unwrap();
+            assert_eq!(reply.answers.len(), 1);
+            assert_eq!(reply.header.rcode(), rcode::NOERROR);
+        }
+        // SRV, TXT and the like are not chased.
+        assert!(matches!(
+            respond(
+                &zone,
+                &query(1, "db.default.svc.cluster.local", rtype::SRV, None),
+                Transport::Udp
+            ),
+            Outcome::Reply(_)
+        ));
     }
 
     #[test]

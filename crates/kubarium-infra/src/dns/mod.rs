@@ -74,7 +74,7 @@ fn load(path: &Path, table: &Table) {
     };
     match Zone::parse(&text) {
         Ok(zone) => {
-            eprintln!(
+            let line = format!(
                 "dns: loaded {} records from {} (domain {}, upstream {})",
                 zone.records,
                 path.display(),
@@ -82,7 +82,9 @@ fn load(path: &Path, table: &Table) {
                 zone.upstream
                     .map_or_else(|| "none".to_string(), |upstream| upstream.to_string()),
             );
+            // Swapped in before the line is logged: whoever reads the log sees the new answers.
             table.set(zone);
+            eprintln!("{line}");
         }
         Err(error) => eprintln!(
             "dns: {}: {error}; keeping the previous configuration",

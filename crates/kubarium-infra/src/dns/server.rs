@@ -94,7 +94,7 @@ fn serve_udp(socket: &Arc<UdpSocket>, table: &Arc<Table>) {
                 let _ = socket.send_to(&reply, peer);
             }
             Outcome::Ignore => {}
-            Outcome::Forward(upstream) => {
+            outcome @ (Outcome::Forward(_) | Outcome::Chase(_)) => {
                 if forwards.fetch_add(1, Ordering::SeqCst) >= MAX_FORWARDS {
                     forwards.fetch_sub(1, Ordering::SeqCst);
                     if let Some(reply) = failure(query, rcode::SERVFAIL) {
@@ -108,8 +108,9 @@ fn serve_udp(socket: &Arc<UdpSocket>, table: &Arc<Table>) {
                 let spawned = std::thread::Builder::new()
                     .name("dns-forward".into())
                     .spawn(move || {
-                        let reply = forward(&query, upstream, Transport::Udp);
-                        let _ = socket.send_to(&reply, peer);
+                        if let Some(reply) = complete(outcome, &query, Transport::Udp) {
+                            let _ = socket.send_to(&reply, peer);
+                        }
                         forwards_done.fetch_sub(1, Ordering::SeqCst);
                     });
                 if spawned.is_err() {
@@ -141,10 +142,9 @@ fn serve_connection(mut stream: TcpStream, table: &Table) {
         let Ok(query) = read_framed(&mut stream) else {
             return;
         };
-        let reply = match answer::respond(&table.get(), &query, Transport::Tcp) {
-            Outcome::Reply(reply) => reply,
-            Outcome::Forward(upstream) => forward(&query, upstream, Transport::Tcp),
-            Outcome::Ignore => return,
+        let outcome = answer::respond(&table.get(), &query, Transport::Tcp);
+        let Some(reply) = complete(outcome, &query, Transport::Tcp) else {
+            return;
         };
         if reply.is_empty() || write_framed(&mut stream, &reply).is_err() {
             return;
@@ -167,6 +167,21 @@ fn write_framed(stream: &mut TcpStream, message: &[u8]) -> io::Result<()> {
     framed.extend_from_slice(&len.to_be_bytes());
     framed.extend_from_slice(message);
     stream.write_all(&framed)
+}
+
+/// The reply to send, asking the upstream first when the outcome says so (which blocks for up
+/// to [`UPSTREAM_TIMEOUT`]); `None` for a query to ignore.
+fn complete(outcome: Outcome, query: &[u8], transport: Transport) -> Option<Vec<u8>> {
+    match outcome {
+        Outcome::Reply(reply) => Some(reply),
+        Outcome::Ignore => None,
+        Outcome::Forward(upstream) => Some(forward(query, upstream, transport)),
+        Outcome::Chase(chase) => {
+            let deadline = Instant::now() + UPSTREAM_TIMEOUT;
+            let reply = ask_udp(&chase.query, chase.upstream, deadline).ok();
+            Some(chase.finish(reply.as_deref()))
+        }
+    }
 }
 
 /// The upstream's answer to `query`, byte for byte, or SERVFAIL if it gives none in time. A
@@ -328,6 +343,37 @@ mod tests {
         ));
         let reply = ask_over_udp(server, &question);
         assert_eq!(reply, canned.join().unwrap());
+    }
+
+    #[test]
+    fn an_outside_cname_target_is_resolved_through_the_upstream() {
+        let upstream = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let upstream_address = upstream.local_addr().unwrap();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            let (len, client) = upstream.recv_from(&mut buffer).unwrap();
+            let asked = Message::parse(&buffer[..len]).unwrap();
+            assert_eq!(asked.questions[0].name.key(), "db.example.com");
+            // The question, answered with one A record (owner: a pointer to the question).
+            let mut reply = buffer[..len].to_vec();
+            reply.truncate(12 + 16 + 4);
+            reply[2] |= 0x80;
+            reply[7] = 1;
+            reply[11] = 0;
+            reply.extend_from_slice(&[0xc0, 12, 0, 1, 0, 1, 0, 0, 1, 44, 0, 4, 192, 0, 2, 7]);
+            upstream.send_to(&reply, client).unwrap();
+        });
+        let (server, _) = start(&format!(
+            "domain cluster.local\nupstream {upstream_address}\n\
+             cname db.default.svc.cluster.local db.example.com"
+        ));
+        let reply = ask_over_udp(
+            server,
+            &query(9, "db.default.svc.cluster.local", rtype::A, None),
+        );
+        let message = Message::parse(&reply).unwrap();
+        assert_eq!(message.answers.len(), 2);
+        assert_eq!(first_address(&reply), Some(Ipv4Addr::new(192, 0, 2, 7)));
     }
 
     #[test]

@@ -16,7 +16,6 @@ pub(crate) mod rtype {
     pub(crate) const CNAME: u16 = 5;
     pub(crate) const SOA: u16 = 6;
     pub(crate) const PTR: u16 = 12;
-    #[cfg(test)]
     pub(crate) const AAAA: u16 = 28;
     pub(crate) const SRV: u16 = 33;
     pub(crate) const OPT: u16 = 41;
@@ -163,7 +162,6 @@ impl Header {
         ((self.flags >> 11) & 0x0f) as u8
     }
 
-    #[cfg(test)]
     pub(crate) fn rcode(&self) -> u8 {
         (self.flags & 0x0f) as u8
     }
