@@ -852,6 +852,7 @@ srv _http._tcp.web.default.svc.cluster.local 0 100 80 web.default.svc.cluster.lo
             ),
             query(3, "5.0.18.172.in-addr.arpa", rtype::PTR, None),
             query(4, "alias.default.svc.cluster.local", rtype::ANY, None),
+            query(5, "db.default.svc.cluster.local", rtype::A, None),
         ];
         let mut state = 0x9e37_79b9_7f4a_7c15_u64;
         let mut next = move || {
@@ -877,7 +878,16 @@ srv _http._tcp.web.default.svc.cluster.local 0 100 80 web.default.svc.cluster.lo
                 bytes[2] &= 0x7f;
             }
             for transport in [Transport::Udp, Transport::Tcp] {
-                if let Outcome::Reply(reply) = respond(&zone, &bytes, transport) {
+                let replies = match respond(&zone, &bytes, transport) {
+                    Outcome::Reply(reply) => vec![reply],
+                    // The upstream's reply to a chase is input too: give it the mutated bytes.
+                    Outcome::Chase(chase) => vec![
+                        chase.clone().finish(None),
+                        chase.clone().finish(Some(&bytes)),
+                    ],
+                    Outcome::Forward(_) | Outcome::Ignore => Vec::new(),
+                };
+                for reply in replies {
                     assert!(Message::parse(&reply).is_ok(), "round {round}: {bytes:?}");
                 }
             }

@@ -48,12 +48,25 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Binds UDP and TCP on `address`; port 0 picks a free UDP port and uses it for TCP too.
+    /// Binds UDP and TCP on `address`; port 0 picks a free UDP port and uses it for TCP too
+    /// (another, if something holds that port for TCP).
     pub(crate) fn bind(address: SocketAddr, table: Arc<Table>) -> io::Result<Self> {
-        let udp = UdpSocket::bind(address)?;
-        let port = udp.local_addr()?.port();
-        let tcp = TcpListener::bind(SocketAddr::new(address.ip(), port))?;
-        Ok(Self { udp, tcp, table })
+        let mut tries = 0;
+        loop {
+            let udp = UdpSocket::bind(address)?;
+            let port = udp.local_addr()?.port();
+            match TcpListener::bind(SocketAddr::new(address.ip(), port)) {
+                Ok(tcp) => return Ok(Self { udp, tcp, table }),
+                Err(error)
+                    if address.port() == 0
+                        && error.kind() == io::ErrorKind::AddrInUse
+                        && tries < 20 =>
+                {
+                    tries += 1;
+                }
+                Err(error) => return Err(error),
+            }
+        }
     }
 
     pub(crate) fn local_addr(&self) -> io::Result<SocketAddr> {
@@ -250,15 +263,10 @@ mod tests {
 
     fn start(config: &str) -> (SocketAddr, Arc<Table>) {
         let table = Arc::new(Table::new(Zone::parse(config).unwrap()));
-        // The UDP port may be taken for TCP by someone else: try a few.
-        for _ in 0..10 {
-            if let Ok(server) = Server::bind("127.0.0.1:0".parse().unwrap(), Arc::clone(&table)) {
-                let address = server.local_addr().unwrap();
-                server.start().unwrap();
-                return (address, table);
-            }
-        }
-        panic!("no free port");
+        let server = Server::bind("127.0.0.1:0".parse().unwrap(), Arc::clone(&table)).unwrap();
+        let address = server.local_addr().unwrap();
+        server.start().unwrap();
+        (address, table)
     }
 
     fn ask_over_udp(server: SocketAddr, query: &[u8]) -> Vec<u8> {
@@ -374,6 +382,33 @@ mod tests {
         let message = Message::parse(&reply).unwrap();
         assert_eq!(message.answers.len(), 2);
         assert_eq!(first_address(&reply), Some(Ipv4Addr::new(192, 0, 2, 7)));
+    }
+
+    #[test]
+    fn a_truncated_upstream_answer_is_asked_again_over_tcp_for_tcp_clients() {
+        let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let address = udp.local_addr().unwrap();
+        let tcp = TcpListener::bind(address).unwrap();
+        std::thread::spawn(move || {
+            let mut buffer = [0u8; 512];
+            let (len, client) = udp.recv_from(&mut buffer).unwrap();
+            let mut truncated = buffer[..len].to_vec();
+            truncated[2] |= 0x80 | 0x02;
+            udp.send_to(&truncated, client).unwrap();
+        });
+        std::thread::spawn(move || {
+            let (mut stream, _) = tcp.accept().unwrap();
+            let mut full = read_framed(&mut stream).unwrap();
+            full[2] |= 0x80;
+            full.extend_from_slice(b"the whole answer");
+            write_framed(&mut stream, &full).unwrap();
+        });
+        let (server, _) = start(&format!("upstream {address}"));
+        let mut stream = TcpStream::connect(server).unwrap();
+        write_framed(&mut stream, &query(10, "example.com", rtype::A, None)).unwrap();
+        let reply = read_framed(&mut stream).unwrap();
+        assert!(reply.ends_with(b"the whole answer"));
+        assert!(!Header::parse(&reply).unwrap().has(flag::TC));
     }
 
     #[test]
