@@ -6,19 +6,24 @@
 //!   reaps orphaned children and exits 0 on SIGTERM or SIGINT.
 //! - `serve`: the demo web server for lessons and tests (see [`serve`]).
 //! - `echo`: a TCP and UDP echo server on one port.
+//! - `proxy`: one Service's data plane, kube-proxy in a container (see [`proxy`]): forwards
+//!   the ports of `/etc/kubarium/config` to the Service's endpoints, re-reading it on SIGHUP.
 
 mod echo;
 mod pause;
+mod proxy;
 mod serve;
 mod sys;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kubarium-infra pause | serve | echo
+const USAGE: &str = "usage: kubarium-infra pause | serve | echo | proxy
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists), /crash (exits 1)
-  echo   echo TCP connections and UDP datagrams on $PORT (default 8080)";
+  echo   echo TCP connections and UDP datagrams on $PORT (default 8080)
+  proxy  forward a Service's TCP and UDP ports to its endpoints as /etc/kubarium/config
+         (or $KUBARIUM_CONFIG) says; re-read on SIGHUP, exit 0 on SIGTERM/SIGINT";
 
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1);
@@ -26,6 +31,7 @@ fn main() -> ExitCode {
         Some("pause") => pause::run(),
         Some("serve") => serve::run(),
         Some("echo") => echo::run(),
+        Some("proxy") => proxy::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
