@@ -160,6 +160,78 @@ pub(crate) fn shutdown_read(socket: &impl AsRawFd) {
     }
 }
 
+/// The size asked for a [`Pipe`] (within `/proc/sys/fs/pipe-max-size`, 1 MiB by default).
+pub(crate) const PIPE_SIZE: usize = 256 * 1024;
+
+/// A pipe for moving socket data with `splice(2)`: the kernel hands the pages from one
+/// socket to the other without copying them through user space.
+pub(crate) struct Pipe {
+    read: std::os::fd::OwnedFd,
+    write: std::os::fd::OwnedFd,
+}
+
+impl Pipe {
+    pub(crate) fn new() -> io::Result<Self> {
+        use std::os::fd::FromRawFd;
+        let mut fds = [0 as libc::c_int; 2];
+        // SAFETY: `fds` has room for the two descriptors pipe2 writes.
+        let rc = unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) };
+        if rc != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: pipe2 succeeded, so both descriptors are open and owned by nobody else.
+        let pipe = unsafe {
+            Self {
+                read: std::os::fd::OwnedFd::from_raw_fd(fds[0]),
+                write: std::os::fd::OwnedFd::from_raw_fd(fds[1]),
+            }
+        };
+        // A larger pipe moves more per call; the default (64 KiB) is fine when refused.
+        // SAFETY: F_SETPIPE_SZ takes an int argument and no pointers.
+        unsafe {
+            libc::fcntl(
+                pipe.write.as_raw_fd(),
+                libc::F_SETPIPE_SZ,
+                PIPE_SIZE as libc::c_int,
+            );
+        }
+        Ok(pipe)
+    }
+
+    /// Moves what `from` has (up to `max` bytes, waiting for some) into the pipe; 0 at EOF.
+    pub(crate) fn fill(&self, from: &impl AsRawFd, max: usize) -> io::Result<usize> {
+        splice(from.as_raw_fd(), self.write.as_raw_fd(), max)
+    }
+
+    /// Moves up to `len` bytes from the pipe to `to`.
+    pub(crate) fn drain(&self, to: &impl AsRawFd, len: usize) -> io::Result<usize> {
+        splice(self.read.as_raw_fd(), to.as_raw_fd(), len)
+    }
+}
+
+fn splice(from: libc::c_int, to: libc::c_int, len: usize) -> io::Result<usize> {
+    loop {
+        // SAFETY: null offsets (both ends are a socket or a pipe); no other pointers.
+        let n = unsafe {
+            libc::splice(
+                from,
+                std::ptr::null_mut(),
+                to,
+                std::ptr::null_mut(),
+                len,
+                libc::SPLICE_F_MOVE,
+            )
+        };
+        if let Ok(n) = usize::try_from(n) {
+            return Ok(n);
+        }
+        let error = io::Error::last_os_error();
+        if error.kind() != io::ErrorKind::Interrupted {
+            return Err(error);
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
