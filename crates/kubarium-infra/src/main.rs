@@ -10,7 +10,9 @@
 //!   the ports of `/etc/kubarium/config` to the Service's endpoints, re-reading it on SIGHUP.
 //! - `load`: an HTTP/1.1 load generator for the Service benchmarks (see [`load`]).
 //! - `send`: a one-shot TCP or UDP client for tests and lessons.
+//! - `dns`: the cluster's DNS server (see [`dns`]).
 
+mod dns;
 mod echo;
 mod load;
 mod pause;
@@ -21,7 +23,7 @@ mod sys;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send
+const USAGE: &str = "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)
@@ -31,7 +33,9 @@ const USAGE: &str = "usage: kubarium-infra pause | serve | echo | proxy | load U
   load   GET http://host:port/path on N keep-alive connections for SECONDS (with
          --new-connection: a connection per request); prints one JSON line: requests,
          errors, seconds, rps, p50_us, p99_us, max_us
-  send   send tcp|udp <ip:port> <text>: send the text once, print the answer";
+  send   send tcp|udp <ip:port> <text>: send the text once, print the answer
+  dns    the cluster DNS server on UDP+TCP $KUBARIUM_DNS_LISTEN (default 0.0.0.0:53), records
+         from $KUBARIUM_CONFIG (default /etc/kubarium/config), re-read on SIGHUP";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Some("proxy") => proxy::run(),
         Some("load") => load::run(&args[2..]),
         Some("send") => send::run(&args[2..]),
+        Some("dns") => dns::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
