@@ -32,7 +32,7 @@ const DEFAULT_CONFIG: &str = "/etc/kubarium/config";
 const DEFAULT_LISTEN: &str = "0.0.0.0:53";
 
 pub(crate) fn run() -> io::Result<()> {
-    let signals = sys::Signals::block()?;
+    let signals = sys::Signals::block_with_reload()?;
     let path = std::env::var_os("KUBARIUM_CONFIG")
         .map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from);
     let listen = std::env::var("KUBARIUM_DNS_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
