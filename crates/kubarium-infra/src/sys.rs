@@ -27,7 +27,8 @@ pub(crate) enum Signal {
     Reload,
 }
 
-/// SIGTERM, SIGINT, SIGCHLD and SIGHUP, blocked in the calling thread and every thread it starts.
+/// SIGTERM, SIGINT, SIGCHLD (and SIGHUP if asked for), blocked in the calling thread and every
+/// thread it starts.
 pub(crate) struct Signals {
     set: libc::sigset_t,
 }
