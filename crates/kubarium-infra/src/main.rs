@@ -23,7 +23,8 @@ mod sys;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns
+const USAGE: &str =
+    "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)

@@ -4,7 +4,7 @@
 //! One thread reads UDP and answers table queries inline (microseconds); a forwarded query
 //! gets a thread of its own for its up to 2 s wait, at most [`MAX_FORWARDS`] at once. Each TCP
 //! connection gets a thread, which serves its queries in turn until the client closes it or
-//! stays idle for [`TCP_IDLE`].
+//! stays idle for [`TCP_IDLE`], at most [`MAX_CONNECTIONS`] at once.
 
 use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, UdpSocket};
@@ -22,6 +22,8 @@ pub(crate) const UPSTREAM_TIMEOUT: Duration = Duration::from_secs(2);
 const MAX_FORWARDS: usize = 256;
 /// An idle TCP connection is closed after this long.
 const TCP_IDLE: Duration = Duration::from_secs(10);
+/// Open TCP connections; past this, new ones are closed at once (clients retry, or use UDP).
+const MAX_CONNECTIONS: usize = 512;
 
 /// The zone being served, swapped whole on reload; queries in flight keep the one they took.
 pub(crate) struct Table(RwLock<Arc<Zone>>);
@@ -135,15 +137,27 @@ fn serve_udp(socket: &Arc<UdpSocket>, table: &Arc<Table>) {
 }
 
 fn serve_tcp(listener: &TcpListener, table: &Arc<Table>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
         let Ok(stream) = stream else {
             std::thread::sleep(Duration::from_millis(10));
             continue;
         };
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            continue; // dropped: closed
+        }
         let table = Arc::clone(table);
-        let _ = std::thread::Builder::new()
+        let closed = Arc::clone(&open);
+        let spawned = std::thread::Builder::new()
             .name("dns-tcp-conn".into())
-            .spawn(move || serve_connection(stream, &table));
+            .spawn(move || {
+                serve_connection(stream, &table);
+                closed.fetch_sub(1, Ordering::SeqCst);
+            });
+        if spawned.is_err() {
+            open.fetch_sub(1, Ordering::SeqCst);
+        }
     }
 }
 
