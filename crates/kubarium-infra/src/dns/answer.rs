@@ -218,6 +218,14 @@ fn resolve(zone: &Zone, question: &Question) -> Option<(Answer, Option<Name>)> {
     } else if zone.names.contains_key(&key) {
         answer.answers = records(zone, &question.name, &key, qtype);
         answer.additional = srv_addresses(zone, &answer.answers);
+        if let Some(RData::Cname(target)) = answer.answers.last().map(|record| &record.data)
+            && !exists(zone, &target.key())
+            && zone.is_authoritative_for(&target.key())
+        {
+            // RFC 6604: the rcode speaks for the last name of the chain, here one of ours.
+            answer.rcode = rcode::NXDOMAIN;
+            answer.authority.extend(soa(zone));
+        }
     } else if zone.domain.as_deref() == Some(key.as_str()) {
         if matches!(qtype, rtype::SOA | rtype::ANY) {
             answer.answers.extend(soa(zone));
@@ -244,6 +252,14 @@ fn resolve(zone: &Zone, question: &Question) -> Option<(Answer, Option<Name>)> {
         _ => None,
     };
     Some((answer, chase))
+}
+
+/// Whether `key` is a name of the zone: with records, a parent of some, or the domain.
+fn exists(zone: &Zone, key: &str) -> bool {
+    zone.names.contains_key(key)
+        || zone.parents.contains(key)
+        || zone.domain.as_deref() == Some(key)
+        || zone.reverse.contains_key(key)
 }
 
 /// The answers for a name in the table, following CNAMEs that lead to other table names.
@@ -638,6 +654,18 @@ srv _http._tcp.web.default.svc.cluster.local 0 100 80 web.default.svc.cluster.lo
             ),
             Outcome::Reply(_)
         ));
+    }
+
+    #[test]
+    fn cname_to_a_missing_name_of_the_domain_is_nxdomain() {
+        let zone = Zone::parse(
+            "domain cluster.local\ncname gone.default.svc.cluster.local x.default.svc.cluster.local",
+        )
+        .unwrap();
+        let message = ask(&zone, "gone.default.svc.cluster.local", rtype::A);
+        assert_eq!(message.header.rcode(), rcode::NXDOMAIN);
+        assert_eq!(message.answers.len(), 1);
+        assert_eq!(message.authority[0].rtype, rtype::SOA);
     }
 
     #[test]
