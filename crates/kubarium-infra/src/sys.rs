@@ -17,9 +17,11 @@ pub(crate) enum Signal {
     Terminate,
     /// SIGCHLD: a child (or an adopted orphan) exited.
     Child,
+    /// SIGHUP: re-read the configuration (modes without one ignore it).
+    Reload,
 }
 
-/// SIGTERM, SIGINT and SIGCHLD, blocked in the calling thread and every thread it starts.
+/// SIGTERM, SIGINT, SIGCHLD and SIGHUP, blocked in the calling thread and every thread it starts.
 pub(crate) struct Signals {
     set: libc::sigset_t,
 }
@@ -32,7 +34,7 @@ impl Signals {
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
-            for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGCHLD] {
+            for signal in [libc::SIGTERM, libc::SIGINT, libc::SIGCHLD, libc::SIGHUP] {
                 libc::sigaddset(&mut set, signal);
             }
             let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
@@ -55,10 +57,10 @@ impl Signals {
             if rc != 0 {
                 return Err(io::Error::from_raw_os_error(rc));
             }
-            return Ok(if signal == libc::SIGCHLD {
-                Signal::Child
-            } else {
-                Signal::Terminate
+            return Ok(match signal {
+                libc::SIGCHLD => Signal::Child,
+                libc::SIGHUP => Signal::Reload,
+                _ => Signal::Terminate,
             });
         }
     }
