@@ -195,19 +195,21 @@ impl Config {
         Ok(())
     }
 
-    /// The load summary logged after each (re)load.
-    pub(crate) fn summary(&self) -> String {
+    /// The load summary logged after each (re)load; `left_out` certificates could not be used.
+    pub(crate) fn summary(&self, left_out: usize) -> String {
         let ports = usize::from(self.http.is_some()) + usize::from(self.https.is_some());
-        format!(
-            "loaded {ports} ports / {} routes / {} certs{}",
+        let mut summary = format!(
+            "loaded {ports} ports / {} routes / {} certs",
             self.routes.len(),
-            self.certs.len(),
-            if self.default.is_some() {
-                " / a default backend"
-            } else {
-                ""
-            }
-        )
+            self.certs.len().saturating_sub(left_out),
+        );
+        if self.default.is_some() {
+            summary.push_str(" / a default backend");
+        }
+        if left_out > 0 {
+            summary.push_str(&format!(" ({left_out} certs left out)"));
+        }
+        summary
     }
 }
 
@@ -310,8 +312,12 @@ default default/web -> 172.18.0.5:8080
         assert!(config.routes[3].backend.endpoints.is_empty());
         assert_eq!(config.default.as_ref().unwrap().ingress, "default/web");
         assert_eq!(
-            config.summary(),
+            config.summary(0),
             "loaded 2 ports / 4 routes / 2 certs / a default backend"
+        );
+        assert_eq!(
+            config.summary(1),
+            "loaded 2 ports / 4 routes / 1 certs / a default backend (1 certs left out)"
         );
     }
 

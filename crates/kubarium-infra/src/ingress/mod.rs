@@ -138,20 +138,18 @@ impl Ingress {
             }
         };
         let (certs, problems) = tls::Certs::load(&config.certs);
-        for problem in problems {
+        for problem in &problems {
             eprintln!("ingress: certificate left out: {problem}");
         }
+        eprintln!(
+            "ingress: {} from {}",
+            config.summary(problems.len()),
+            self.path.display()
+        );
         let snapshot = Snapshot {
             table: routing::Table::new(&config),
             certs,
         };
-        eprintln!(
-            "ingress: {} ({} usable certs, {})",
-            config.summary(),
-            snapshot.certs.len(),
-            self.path.display()
-        );
-        debug_assert_eq!(snapshot.table.len(), config.routes.len());
         self.shared.swap(snapshot);
         let mut listeners = self
             .listeners

@@ -112,14 +112,12 @@ impl PathRule {
 pub(crate) struct Table {
     hosts: HostMap<Vec<PathRule>>,
     default: Option<Arc<Target>>,
-    routes: usize,
 }
 
 impl Table {
     pub(crate) fn new(config: &Config) -> Self {
         let mut table = Table {
             default: config.default.clone().map(Target::new),
-            routes: config.routes.len(),
             ..Table::default()
         };
         for route in &config.routes {
@@ -161,11 +159,6 @@ impl Table {
             }
         }
         self.default.clone()
-    }
-
-    /// How many `route` lines the table holds.
-    pub(crate) fn len(&self) -> usize {
-        self.routes
     }
 }
 

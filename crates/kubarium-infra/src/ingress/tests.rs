@@ -510,4 +510,23 @@ route * Prefix / ns/a -> {a}
     assert!(pki.connect(addr, "a.test").is_err());
     assert!(pki.connect(addr, "b.test").is_ok());
     assert_eq!(client.get("a.test", "/again").field("path"), "/again");
+
+    // An upgrade over TLS becomes a tunnel too.
+    let mut client = pki.connect(addr, "b.test").unwrap();
+    client
+        .stream
+        .get_mut()
+        .write_all(
+            b"GET /ws HTTP/1.1\r\nHost: b.test\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
+        )
+        .unwrap();
+    let head = read_head(&mut client.stream);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    for word in ["ping\n", "pong\n"] {
+        client.stream.get_mut().write_all(word.as_bytes()).unwrap();
+        client.stream.get_mut().flush().unwrap();
+        let mut line = String::new();
+        client.stream.read_line(&mut line).unwrap();
+        assert_eq!(line, word);
+    }
 }

@@ -19,7 +19,6 @@ use super::routing::HostMap;
 #[derive(Debug, Default)]
 pub(crate) struct Certs {
     by_host: HostMap<Arc<CertifiedKey>>,
-    count: usize,
 }
 
 impl Certs {
@@ -32,12 +31,7 @@ impl Certs {
             match load_pem(&line.file) {
                 Ok(key) => {
                     // The first line for a host wins, as the first route does.
-                    let mut fresh = false;
-                    certs.by_host.entry(&line.host, || {
-                        fresh = true;
-                        Arc::new(key)
-                    });
-                    certs.count += usize::from(fresh);
+                    certs.by_host.entry(&line.host, || Arc::new(key));
                 }
                 Err(problem) => problems.push(format!("{}: {problem}", line.file.display())),
             }
@@ -49,10 +43,6 @@ impl Certs {
     pub(crate) fn lookup(&self, server_name: Option<&str>) -> Option<Arc<CertifiedKey>> {
         let host = server_name.unwrap_or("").to_ascii_lowercase();
         self.by_host.candidates(&host).next().cloned()
-    }
-
-    pub(crate) fn len(&self) -> usize {
-        self.count
     }
 }
 
