@@ -6,22 +6,25 @@
 //!   reaps orphaned children and exits 0 on SIGTERM or SIGINT.
 //! - `serve`: the demo web server for lessons and tests (see [`serve`]).
 //! - `echo`: a TCP and UDP echo server on one port.
+//! - `send`: a one-shot TCP or UDP client for tests and lessons.
 //! - `ingress`: the cluster's ingress controller data plane, an HTTP/HTTPS reverse proxy
 //!   configured through `/etc/kubarium/config` (see [`ingress`]).
 
 mod echo;
 mod ingress;
 mod pause;
+mod send;
 mod serve;
 mod sys;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kubarium-infra pause | serve | echo | ingress
+const USAGE: &str = "usage: kubarium-infra pause | serve | echo | send | ingress
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
-         /readyz (503 while /tmp/unready exists), /crash (exits 1)
+         /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)
   echo   echo TCP connections and UDP datagrams on $PORT (default 8080)
+  send   send tcp|udp <ip:port> <text>: send the text once, print the answer
   ingress  HTTP/HTTPS reverse proxy for Ingresses, per /etc/kubarium/config (SIGHUP re-reads)";
 
 fn main() -> ExitCode {
@@ -30,6 +33,7 @@ fn main() -> ExitCode {
         Some("pause") => pause::run(),
         Some("serve") => serve::run(),
         Some("echo") => echo::run(),
+        Some("send") => send::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("ingress") => ingress::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
