@@ -12,5 +12,6 @@ mod plane;
 mod pods;
 mod portforward;
 mod probes;
+mod services;
 mod streams;
 mod support;
