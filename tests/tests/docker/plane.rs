@@ -102,6 +102,18 @@ async fn pods_get_pod_addresses_and_the_clusters_resolver_and_nodes_the_last_qua
     ]);
     let servers = docker(&["inspect", "--format", "{{json .HostConfig.Dns}}", &sandbox]);
     assert_eq!(servers, format!("[\"{}\"]", plan.dns_ip()));
+    let kube_dns = Api::<k8s_openapi::api::core::v1::Service>::namespaced(
+        cluster.client.clone(),
+        "kube-system",
+    )
+    .get("kube-dns")
+    .await
+    .unwrap();
+    assert_eq!(
+        kube_dns.spec.and_then(|s| s.cluster_ip),
+        Some(plan.dns_ip().to_string()),
+        "pods are sent to the kube-dns Service's cluster IP"
+    );
     let fqdn = cluster.kubectl(&["exec", "resolver", "--", "hostname"]);
     assert_eq!(fqdn.trim(), "db-0");
     let hosts = cluster.kubectl(&["exec", "resolver", "--", "cat", "/etc/hosts"]);
@@ -279,4 +291,97 @@ async fn a_docker_plane_unit_holds_its_address_publishes_and_takes_new_files() {
     assert!(container(&name).is_none());
     assert!(plane.units().await.unwrap().is_empty());
     plane.remove(key).await.unwrap();
+}
+
+/// Removes what cluster `id` left in Docker when dropped, whatever the test did before.
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        crate::support::remove_cluster_resources(&self.0);
+    }
+}
+
+/// The subnet and ip_range of network `name`, as `docker network inspect` shows them.
+fn ipam(name: &str) -> String {
+    docker(&[
+        "network",
+        "inspect",
+        name,
+        "--format",
+        "{{range .IPAM.Config}}{{.Subnet}} {{.IPRange}}{{end}}",
+    ])
+}
+
+#[tokio::test]
+async fn a_plan_made_without_docker_is_asked_for_later_and_an_old_network_is_pinned() {
+    use kubarium_tests::daemon::Daemon;
+    let start = |dir: tempfile::TempDir, env: &[(&str, &str)]| {
+        let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
+        Daemon::start_in_env(
+            dir,
+            &["--listen", &listen, "--nodes", "1", "--runtime", "docker"],
+            env,
+        )
+    };
+    // Docker unreachable at the first start: the fallback plan is recorded and used.
+    let mut daemon = start(
+        tempfile::TempDir::new().unwrap(),
+        &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
+    );
+    let id = std::fs::read_to_string(daemon.data_dir().join("cluster-id"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    let _cleanup = Cleanup(id.clone());
+    let network = format!(
+        "kubarium-{}",
+        id.chars()
+            .filter(char::is_ascii_hexdigit)
+            .take(12)
+            .collect::<String>()
+    );
+    assert_eq!(
+        std::fs::read_to_string(daemon.data_dir().join("network")).unwrap(),
+        "10.96.0.0/16\nfallback\n"
+    );
+    let client = daemon.client().await;
+    let dns = Api::<k8s_openapi::api::core::v1::Service>::namespaced(client, "kube-system")
+        .get("kube-dns")
+        .await
+        .unwrap()
+        .spec
+        .and_then(|s| s.cluster_ip);
+    assert_eq!(
+        dns.as_deref(),
+        Some("10.96.128.10"),
+        "kube-dns holds the plan's DNS address"
+    );
+    assert!(daemon.stop_with("TERM").success());
+
+    // Docker reachable: the recorded subnet is asked for, pinned.
+    let mut daemon = start(daemon.take_dir(), &[]);
+    assert_eq!(ipam(&network), "10.96.0.0/16 10.96.0.0/17");
+    assert_eq!(
+        std::fs::read_to_string(daemon.data_dir().join("network")).unwrap(),
+        "10.96.0.0/16\n"
+    );
+    assert!(daemon.stop_with("TERM").success());
+
+    // A network as an older Kubarium made it (no ip_range), no container on it: made again,
+    // pinned.
+    docker(&["network", "rm", &network]);
+    docker(&[
+        "network",
+        "create",
+        "--label",
+        &format!("kubarium.dev/cluster={id}"),
+        "--subnet",
+        "10.96.0.0/16",
+        &network,
+    ]);
+    assert_eq!(ipam(&network), "10.96.0.0/16", "no ip_range");
+    let mut daemon = start(daemon.take_dir(), &[]);
+    assert_eq!(ipam(&network), "10.96.0.0/16 10.96.0.0/17");
+    assert!(daemon.stop_with("TERM").success());
 }
