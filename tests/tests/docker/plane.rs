@@ -286,7 +286,7 @@ async fn a_docker_plane_unit_holds_its_address_publishes_and_takes_new_files() {
     drop(taken);
 
     // Listed, then removed.
-    assert_eq!(plane.units().await.unwrap(), [key.clone()]);
+    assert_eq!(plane.units().await.unwrap(), std::slice::from_ref(&key));
     plane.remove(key.clone()).await.unwrap();
     assert!(container(&name).is_none());
     assert!(plane.units().await.unwrap().is_empty());
