@@ -354,6 +354,12 @@ impl NodePool {
         }
     }
 
+    /// The service data plane on this pool's Docker runtime (its cluster's network and
+    /// labels); `None` on the hollow runtime.
+    pub fn data_plane(&self) -> Option<crate::runtime::DockerPlane> {
+        self.shared.docker.as_ref().map(DockerRuntime::data_plane)
+    }
+
     /// Adds a node called `name`, or the next free `kubarium-workerN`; returns its name.
     pub async fn add_node(&self, name: Option<&str>) -> Result<String> {
         control::add_node(&self.shared.client, name).await
