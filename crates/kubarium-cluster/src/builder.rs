@@ -178,6 +178,18 @@ impl ClusterBuilder {
         let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
         kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
 
+        // The cluster id and, on Docker, its network come first: the API server allocates
+        // cluster IPs from the network's service range.
+        let prepared = kubarium_node::network::prepare(data_dir.path(), config.runtime.into())
+            .await
+            .map_err(Error::Nodes)?;
+        let service_range = match prepared.plan {
+            Some(plan) => {
+                let (base, prefix) = plan.service_range();
+                ServiceRange::new(base, prefix)
+            }
+            None => ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+        };
         // Pods tolerate a failed node for as long as the node lifecycle controller is told
         // they do: 30 s, short enough to watch (upstream's 300 s is not).
         let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
@@ -187,7 +199,7 @@ impl ClusterBuilder {
                 .with_token(&pki.admin_token, UserInfo::admin())
                 .with_service_account_key(&pki.service_account_key),
             store,
-            service_range: ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+            service_range,
             bookmark_interval: std::time::Duration::from_secs(60),
             default_toleration_seconds: controllers.default_toleration_seconds,
         });
@@ -207,6 +219,9 @@ impl ClusterBuilder {
                 runtime: config.runtime.into(),
                 data_dir: data_dir.path().to_owned(),
                 allow_privileged: config.allow_privileged,
+                cluster_id: prepared.cluster_id,
+                plan: prepared.plan,
+                cluster_domain: kubarium_node::network::CLUSTER_DOMAIN.to_owned(),
                 ..kubarium_node::PoolConfig::default()
             },
         )
