@@ -6,7 +6,7 @@ use crate::images;
 use crate::setup::{self, Purpose};
 
 /// The benchmark suites, each a `kubarium-bench` subcommand.
-const SUITES: &[&str] = &["api", "scheduler", "controllers", "pods"];
+const SUITES: &[&str] = &["api", "scheduler", "controllers", "pods", "net"];
 
 /// Runs suite `args[0]` (every phase, or the phases named after it).
 pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
@@ -20,8 +20,8 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
         );
     }
     let root = crate::root();
-    // `pods` runs real containers: Docker, the static infra binary and the test image.
-    let docker = suite == "pods";
+    // `pods` and `net` run real containers: Docker, the static infra binary and the test image.
+    let docker = matches!(suite.as_str(), "pods" | "net");
     setup::prepare(Purpose::Headless, docker)?;
     let infra_binary = if docker {
         let binary = images::infra_binary()?;

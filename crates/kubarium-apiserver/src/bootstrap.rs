@@ -1,5 +1,7 @@
 //! What every cluster has from its first start: the four system namespaces and the
-//! `kubernetes` service in `default`, as kube-apiserver's bootstrap controllers create them.
+//! `kubernetes` service in `default`, as kube-apiserver's bootstrap controllers create them,
+//! and `kube-system/kube-dns` at the range's tenth address, as kubeadm installs it: the
+//! cluster's DNS server answers there.
 
 use serde_json::{Value, json};
 
@@ -30,7 +32,25 @@ pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
         },
     });
-    ensure(server, services, Some("default"), "kubernetes", service).await
+    ensure(server, services, Some("default"), "kubernetes", service).await?;
+    let dns = json!({
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": "kube-dns",
+            "namespace": "kube-system",
+            "labels": {"k8s-app": "kube-dns", "kubernetes.io/cluster-service": "true", "kubernetes.io/name": "KubariumDNS"},
+        },
+        "spec": {
+            "type": "ClusterIP",
+            "clusterIP": server.service_range().dns().to_string(),
+            "ports": [
+                {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
+                {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},
+            ],
+        },
+    });
+    ensure(server, services, Some("kube-system"), "kube-dns", dns).await
 }
 
 /// Creates `object` through the same defaults and validation as any create, unless it exists.

@@ -6,9 +6,11 @@
 //!   reaps orphaned children and exits 0 on SIGTERM or SIGINT.
 //! - `serve`: the demo web server for lessons and tests (see [`serve`]).
 //! - `echo`: a TCP and UDP echo server on one port.
+//! - `send`: a one-shot TCP or UDP client for tests and lessons.
 
 mod echo;
 mod pause;
+mod send;
 mod serve;
 mod sys;
 
@@ -17,8 +19,9 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: kubarium-infra pause | serve | echo
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
-         /readyz (503 while /tmp/unready exists), /crash (exits 1)
-  echo   echo TCP connections and UDP datagrams on $PORT (default 8080)";
+         /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)
+  echo   echo TCP connections and UDP datagrams on $PORT (default 8080)
+  send   send tcp|udp <ip:port> <text>: send the text once, print the answer";
 
 fn main() -> ExitCode {
     let mode = std::env::args().nth(1);
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
         Some("pause") => pause::run(),
         Some("serve") => serve::run(),
         Some("echo") => echo::run(),
+        Some("send") => send::run(&std::env::args().skip(2).collect::<Vec<_>>()),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

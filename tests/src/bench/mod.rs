@@ -6,6 +6,7 @@ pub mod api;
 pub mod conn;
 pub mod control;
 pub mod docker;
+pub mod net;
 pub mod pods;
 pub mod stats;
 pub mod watch;
@@ -83,8 +84,9 @@ pub fn main() -> anyhow::Result<()> {
         Some("scheduler") => report(&runtime.block_on(control::scheduler())?),
         Some("controllers") => report(&runtime.block_on(control::controllers())?),
         Some("pods") => report(&runtime.block_on(pods::run())?),
+        Some("net") => report(&runtime.block_on(net::run())?),
         _ => anyhow::bail!(
-            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods; the api phases are {}",
+            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods | net; the api phases are {}",
             api::PHASES.join(", ")
         ),
     }

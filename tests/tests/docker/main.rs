@@ -11,5 +11,6 @@ mod infra;
 mod pods;
 mod portforward;
 mod probes;
+mod services;
 mod streams;
 mod support;

@@ -383,6 +383,12 @@ impl ServiceRange {
         Ipv4Addr::from(self.base + 1)
     }
 
+    /// The tenth address, which `kube-system/kube-dns` takes (kubeadm's 10.96.0.10): the
+    /// cluster's DNS server answers there.
+    pub fn dns(&self) -> Ipv4Addr {
+        Ipv4Addr::from(self.base + 10)
+    }
+
     /// A free address, starting at a random point as upstream's allocator does.
     fn free(&self, taken: &HashSet<String>) -> Option<Ipv4Addr> {
         let usable = self.size() - 2;
@@ -391,8 +397,8 @@ impl ServiceRange {
         let start = u32::from_le_bytes(seed) % usable;
         (0..usable)
             .map(|i| Ipv4Addr::from(self.base + 1 + (start + i) % usable))
-            // The first address is the `kubernetes` service's.
-            .find(|ip| *ip != self.first() && !taken.contains(&ip.to_string()))
+            // The first address is the `kubernetes` service's, the tenth `kube-dns`'s.
+            .find(|ip| *ip != self.first() && *ip != self.dns() && !taken.contains(&ip.to_string()))
     }
 }
 
@@ -411,6 +417,7 @@ mod tests {
         let range = ServiceRange::new(Ipv4Addr::new(10, 96, 3, 7), 16);
         assert_eq!(range.to_string(), "10.96.0.0/16");
         assert_eq!(range.first(), Ipv4Addr::new(10, 96, 0, 1));
+        assert_eq!(range.dns(), Ipv4Addr::new(10, 96, 0, 10));
         assert!(range.contains(Ipv4Addr::new(10, 96, 200, 1)));
         assert!(!range.contains(Ipv4Addr::new(10, 96, 0, 0)));
         assert!(!range.contains(Ipv4Addr::new(10, 97, 0, 1)));

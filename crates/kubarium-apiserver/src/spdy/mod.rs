@@ -13,6 +13,22 @@ pub(crate) mod session;
 pub(crate) use frame::status;
 pub(crate) use session::{Stream, serve};
 
+/// The `101 Switching Protocols` answer that upgrades a connection to `SPDY/3.1` speaking
+/// `protocol` (the `X-Stream-Protocol-Version` the server chose).
+pub(crate) fn switching_protocols(protocol: &'static str) -> axum::response::Response {
+    use axum::response::IntoResponse as _;
+    use http::header::{CONNECTION, HeaderValue, UPGRADE};
+    let mut response = http::StatusCode::SWITCHING_PROTOCOLS.into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
+    headers.insert(UPGRADE, HeaderValue::from_static("SPDY/3.1"));
+    headers.insert(
+        "x-stream-protocol-version",
+        HeaderValue::from_static(protocol),
+    );
+    response
+}
+
 /// Why a SPDY connection or stream failed.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {

@@ -4,12 +4,13 @@
 
 use std::fmt::Write as _;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use super::http::{Request, Response};
 
-/// Where a test or lesson creates a file (`kubectl exec … touch /tmp/unready`) to make this
-/// replica fail its readiness probe.
+/// Where a test or lesson creates a file (`kubectl exec … touch /tmp/unready`, in an image
+/// with a shell) to make this replica fail its readiness probe. `/unready` and `/ready` do the
+/// same over HTTP, for the demo image, which has no shell.
 pub(crate) const UNREADY_MARKER: &str = "/tmp/unready";
 
 /// The version shown when `$VERSION` is unset.
@@ -138,6 +139,8 @@ pub(crate) struct App {
     /// Pages and API answers served, probes not counted.
     requests: AtomicU64,
     unready_marker: PathBuf,
+    /// Set by `/unready`, cleared by `/ready`.
+    unready: AtomicBool,
 }
 
 impl App {
@@ -148,6 +151,7 @@ impl App {
             colour,
             requests: AtomicU64::new(0),
             unready_marker,
+            unready: AtomicBool::new(false),
         }
     }
 
@@ -173,8 +177,18 @@ impl App {
                 Response::new(200, "application/json", self.json(count))
             }
             "/healthz" => Response::text(200, "ok"),
+            "/unready" => {
+                self.unready.store(true, Ordering::Relaxed);
+                Response::text(200, "this replica now fails /readyz; /ready undoes it")
+            }
+            "/ready" => {
+                self.unready.store(false, Ordering::Relaxed);
+                Response::text(200, "this replica passes /readyz again")
+            }
             "/readyz" => {
-                if self.unready_marker.exists() {
+                if self.unready.load(Ordering::Relaxed) {
+                    Response::text(503, "not ready: /unready was called (call /ready to undo)")
+                } else if self.unready_marker.exists() {
                     Response::text(
                         503,
                         format!(
@@ -194,7 +208,9 @@ impl App {
             }
             path => Response::text(
                 404,
-                format!("{path} not found; try /, /api, /healthz, /readyz or /crash"),
+                format!(
+                    "{path} not found; try /, /api, /healthz, /readyz, /unready, /ready or /crash"
+                ),
             ),
         };
         (response, After::Continue)
@@ -361,6 +377,16 @@ mod tests {
         assert_eq!(response.status, 503);
         assert_eq!(get(&app, "/healthz").0.status, 200);
         std::fs::remove_file(dir.path().join("unready")).unwrap();
+        assert_eq!(get(&app, "/readyz").0.status, 200);
+    }
+
+    #[test]
+    fn unready_and_ready_toggle_the_readiness_probe() {
+        let (app, _dir) = app_with_marker();
+        assert_eq!(get(&app, "/unready").0.status, 200);
+        assert_eq!(get(&app, "/readyz").0.status, 503);
+        assert_eq!(get(&app, "/healthz").0.status, 200);
+        assert_eq!(get(&app, "/ready").0.status, 200);
         assert_eq!(get(&app, "/readyz").0.status, 200);
     }
 

@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::{HeaderMap, HeaderValue};
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Pod;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -149,15 +149,7 @@ fn spdy_upgrade(
             Err(error) => tracing::debug!(%error, "a port-forward upgrade failed"),
         }
     });
-    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    headers.insert(
-        "x-stream-protocol-version",
-        HeaderValue::from_static(PROTOCOL),
-    );
-    Ok(response)
+    Ok(crate::spdy::switching_protocols(PROTOCOL))
 }
 
 /// SPDY inside a WebSocket's binary messages (client-go's tunnelling dialer).

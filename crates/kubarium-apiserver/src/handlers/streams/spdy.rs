@@ -11,8 +11,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream::{self, BoxStream};
-use http::header::{CONNECTION, UPGRADE};
-use http::{HeaderMap, HeaderValue, StatusCode};
+use http::header::UPGRADE;
+use http::{HeaderMap, HeaderValue};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
 
@@ -73,15 +73,7 @@ pub(super) fn upgrade(
             Err(error) => tracing::debug!(%error, "an exec upgrade failed"),
         }
     });
-    let mut response = StatusCode::SWITCHING_PROTOCOLS.into_response();
-    let headers = response.headers_mut();
-    headers.insert(CONNECTION, HeaderValue::from_static("Upgrade"));
-    headers.insert(UPGRADE, HeaderValue::from_static("SPDY/3.1"));
-    headers.insert(
-        "x-stream-protocol-version",
-        HeaderValue::from_static(PROTOCOL),
-    );
-    response
+    crate::spdy::switching_protocols(PROTOCOL)
 }
 
 /// The streams of one session, as the client opened them.
