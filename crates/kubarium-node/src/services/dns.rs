@@ -10,7 +10,7 @@
 //! EndpointSlices (pods behind a Service) rather than a watch of every pod: the node pool
 //! already keeps one, and a second full pod cache would double the process's largest one.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt::Write as _;
 use std::net::Ipv4Addr;
 use std::sync::Arc;
@@ -34,17 +34,30 @@ pub(crate) fn slice_service(slice: &EndpointSlice) -> Option<(&str, &str)> {
     Some((slice.metadata.namespace.as_deref()?, name.as_str()))
 }
 
-/// The slices of Service `namespace/name` among `slices`.
-pub(crate) fn slices_of(
-    slices: &[Arc<EndpointSlice>],
-    namespace: &str,
-    name: &str,
-) -> Vec<Arc<EndpointSlice>> {
-    slices
-        .iter()
-        .filter(|s| slice_service(s) == Some((namespace, name)))
-        .cloned()
-        .collect()
+/// EndpointSlices by their Service, so a render looks each Service's up once.
+pub(crate) struct SliceIndex(HashMap<(String, String), Vec<Arc<EndpointSlice>>>);
+
+impl SliceIndex {
+    /// Indexes `slices` by the Service they belong to.
+    pub(crate) fn new(slices: &[Arc<EndpointSlice>]) -> Self {
+        let mut index: HashMap<(String, String), Vec<Arc<EndpointSlice>>> = HashMap::new();
+        for slice in slices {
+            if let Some((namespace, name)) = slice_service(slice) {
+                index
+                    .entry((namespace.to_owned(), name.to_owned()))
+                    .or_default()
+                    .push(slice.clone());
+            }
+        }
+        Self(index)
+    }
+
+    /// The slices of Service `namespace/name`.
+    pub(crate) fn of(&self, namespace: &str, name: &str) -> &[Arc<EndpointSlice>] {
+        self.0
+            .get(&(namespace.to_owned(), name.to_owned()))
+            .map_or(&[], Vec::as_slice)
+    }
 }
 
 fn dashed(ip: Ipv4Addr) -> String {
@@ -82,8 +95,9 @@ pub(crate) fn config(
     sorted.sort_by(|a, b| {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
+    let index = SliceIndex::new(slices);
     for service in sorted {
-        service_records(&mut out, domain, service, slices);
+        service_records(&mut out, domain, service, &index);
     }
     let mut pods = BTreeSet::new();
     for slice in slices.iter().filter(|s| s.address_type == "IPv4") {
@@ -114,12 +128,7 @@ pub(crate) fn config(
     out
 }
 
-fn service_records(
-    out: &mut String,
-    domain: &str,
-    service: &Service,
-    slices: &[Arc<EndpointSlice>],
-) {
+fn service_records(out: &mut String, domain: &str, service: &Service, slices: &SliceIndex) {
     let (Some(namespace), Some(name)) = (
         service.metadata.namespace.as_deref(),
         service.metadata.name.as_deref(),
@@ -136,7 +145,7 @@ fn service_records(
         }
         return;
     }
-    let own = slices_of(slices, namespace, name);
+    let own = slices.of(namespace, name);
     let publish_not_ready = spec.publish_not_ready_addresses == Some(true);
     let headless = spec.cluster_ip.as_deref() == Some("None");
     let ready = |endpoint: &k8s_openapi::api::discovery::v1::Endpoint| {
@@ -194,7 +203,7 @@ fn service_records(
         let srv = format!("_{port_name}._{proto}.{fqdn}");
         if headless {
             // One record per endpoint, its own port and name, as CoreDNS answers.
-            let endpoints = ready_endpoints(port, &own, publish_not_ready);
+            let endpoints = ready_endpoints(port, own, publish_not_ready);
             let targets: Vec<(String, u16)> = endpoints
                 .iter()
                 .filter_map(|(ip, target_port)| {

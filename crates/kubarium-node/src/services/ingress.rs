@@ -15,7 +15,7 @@ use k8s_openapi::api::core::v1::{Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressBackend, IngressClass};
 
-use super::dns::slices_of;
+use super::dns::SliceIndex;
 use super::proxy::{CONFIG_PATH, ready_endpoints};
 use crate::network::plane::{Protocol, PublishedPort, UnitFile, UnitKey, UnitSpec};
 
@@ -133,6 +133,7 @@ pub(crate) fn render(
     let mut fallback: Option<String> = None;
     let mut routes = String::new();
     let mut default = None;
+    let index = SliceIndex::new(objects.slices);
     for ingress in &served {
         let namespace = ingress.metadata.namespace.as_deref().unwrap_or_default();
         let name = full_name(ingress);
@@ -172,7 +173,7 @@ pub(crate) fn render(
         if let Some(backend) = spec.default_backend.as_ref()
             && default.is_none()
         {
-            match endpoints(objects, namespace, backend) {
+            match endpoints(objects, &index, namespace, backend) {
                 Ok(list) => default = Some(format!("default {name} ->{list}\n")),
                 Err(warning) => warnings.push((ingress.clone(), warning)),
             }
@@ -192,7 +193,7 @@ pub(crate) fn render(
                 if path_text.contains(char::is_whitespace) || host.contains(char::is_whitespace) {
                     continue;
                 }
-                match endpoints(objects, namespace, &path.backend) {
+                match endpoints(objects, &index, namespace, &path.backend) {
                     Ok(list) => {
                         let _ = writeln!(
                             routes,
@@ -280,6 +281,7 @@ fn secret_pem(secrets: &[Arc<Secret>], namespace: &str, name: &str) -> Option<Ve
 /// 503), or a warning when the backend cannot be served at all.
 fn endpoints(
     objects: &Objects<'_>,
+    index: &SliceIndex,
     namespace: &str,
     backend: &IngressBackend,
 ) -> Result<String, String> {
@@ -314,8 +316,7 @@ fn endpoints(
     let Some(port) = port else {
         return Ok(list);
     };
-    let slices = slices_of(objects.slices, namespace, &target.name);
-    for (ip, port) in ready_endpoints(port, &slices, false) {
+    for (ip, port) in ready_endpoints(port, index.of(namespace, &target.name), false) {
         let _ = write!(list, " {ip}:{port}");
     }
     Ok(list)

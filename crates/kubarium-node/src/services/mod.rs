@@ -56,6 +56,9 @@ const RETRY_FIRST: Duration = Duration::from_millis(500);
 const RETRY_MAX: Duration = Duration::from_secs(30);
 /// A failing unit that is marked again waits at least this long after its last try.
 const RETRY_MARKED: Duration = Duration::from_secs(1);
+/// Units being applied at once: a cluster starting with many Services does not ask the
+/// engine for a hundred containers in the same instant.
+const CONCURRENCY: usize = 16;
 /// Every unit is applied anew this often, so a unit the engine lost (Docker restarted) comes
 /// back without a change to its objects.
 const RESYNC: Duration = Duration::from_secs(300);
@@ -98,7 +101,8 @@ impl std::fmt::Debug for ServiceProxy {
     }
 }
 
-/// What the controller remembers of one unit.
+/// What the controller remembers of one unit. A unit with no entry does not exist: it was
+/// never applied since the start, nor listed by the plane at the start.
 #[derive(Default)]
 struct Memory {
     /// What was last applied, and how it runs.
@@ -120,6 +124,8 @@ struct Inner {
     service_events: Recorder,
     ingress_events: Recorder,
     memory: Mutex<HashMap<UnitKey, Memory>>,
+    /// Bounds the units applied at once.
+    applying: tokio::sync::Semaphore,
     /// Served Ingresses by uid, with the generation last announced by a `Sync` event.
     announced: Mutex<HashMap<String, Option<i64>>>,
     /// Warnings already recorded, `(ingress uid, message)`, so a re-render does not repeat
@@ -208,6 +214,7 @@ impl ServiceProxy {
             classes,
             secrets,
             memory: Mutex::new(HashMap::new()),
+            applying: tokio::sync::Semaphore::new(CONCURRENCY),
             announced: Mutex::new(HashMap::new()),
             warned: Mutex::new(HashSet::new()),
         });
@@ -346,7 +353,9 @@ async fn schedule(
     due.insert(UnitKey::Ingress, now);
     match inner.plane.units().await {
         Ok(units) => {
+            let mut memory = lock(&inner.memory);
             for key in units {
+                memory.entry(key.clone()).or_default();
                 due.insert(key, now);
             }
         }
@@ -426,6 +435,9 @@ async fn schedule(
 
 /// Brings one unit in line; `false` to retry later.
 async fn sync(inner: &Inner, key: &UnitKey) -> bool {
+    let Ok(_permit) = inner.applying.acquire().await else {
+        return false;
+    };
     let result = match key {
         UnitKey::Service {
             namespace,
@@ -462,8 +474,11 @@ impl Inner {
         result
     }
 
-    /// Removes a unit and forgets it.
+    /// Removes a unit and forgets it; nothing to do for a unit that does not exist.
     async fn remove(&self, key: &UnitKey) -> Result<()> {
+        if !lock(&self.memory).contains_key(key) {
+            return Ok(());
+        }
         self.plane.remove(key.clone()).await?;
         lock(&self.memory).remove(key);
         Ok(())
@@ -533,12 +548,19 @@ async fn sync_service(
         return inner.remove(key).await.map_err(|e| e.to_string());
     };
     let spec = if proxy::has_proxy(&service) {
-        let slices = dns::slices_of(&inner.slices.state(), namespace, name);
+        let slices: Vec<Arc<EndpointSlice>> = inner
+            .slices
+            .state()
+            .into_iter()
+            .filter(|s| dns::slice_service(s) == Some((namespace, name)))
+            .collect();
         proxy::render(&service, &slices)
     } else {
         None
     };
     let load_balancer = proxy::service_type(&service) == "LoadBalancer";
+    let wanted = status::wanted_service_status(&service);
+    let status_changes = status::current_service_status(&service) != wanted;
     if let Some(spec) = spec {
         let current = status::current_service_status(&service);
         if load_balancer && inner.is_new(key) && current.ingress.is_none() {
@@ -550,7 +572,8 @@ async fn sync_service(
         }
         match inner.apply(spec).await {
             Ok(_) => {
-                if inner.recovered(key) {
+                // A LoadBalancer whose status is about to be written is announced then.
+                if inner.recovered(key) && !(load_balancer && status_changes) {
                     let (reason, message) = if load_balancer {
                         (status::ENSURED_LOAD_BALANCER, "Ensured load balancer")
                     } else {
@@ -582,8 +605,7 @@ async fn sync_service(
     } else {
         inner.remove(key).await.map_err(|e| e.to_string())?;
     }
-    let wanted = status::wanted_service_status(&service);
-    if status::current_service_status(&service) != wanted {
+    if status_changes {
         status::patch_service(&inner.client, namespace, name, &wanted)
             .await
             .map_err(|e| e.to_string())?;
