@@ -8,7 +8,11 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::{Event, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kubarium_cluster::{ClusterBuilder, RuntimeKind};
-use kubarium_node::network::plane::{Protocol, PublishedPort, UnitKey};
+use kubarium_node::network::plane::{
+    Applied, DataPlane, PlaneError, Protocol, PublishedPort, UnitKey, UnitSpec,
+};
+use kubarium_node::runtime::BoxFuture;
+use kubarium_node::{ServiceProxy, ServicesConfig};
 use kube::Api;
 use kube::api::{DeleteParams, ListParams, PostParams};
 
@@ -228,5 +232,108 @@ async fn load_balancers_and_ingresses_get_status_and_units_follow_services() {
         "{:?}",
         clash.1.spec.publish
     );
+    cluster.shutdown().await;
+}
+
+/// A plane whose applies take a while, recording how many run at once per unit.
+#[derive(Default)]
+struct SlowPlane {
+    state: std::sync::Mutex<SlowState>,
+}
+
+#[derive(Default)]
+struct SlowState {
+    in_flight: std::collections::HashMap<UnitKey, u32>,
+    most_at_once: u32,
+    applies: Vec<UnitSpec>,
+}
+
+impl DataPlane for SlowPlane {
+    fn apply(&self, spec: UnitSpec) -> BoxFuture<'_, Result<Applied, PlaneError>> {
+        Box::pin(async move {
+            {
+                let mut state = self.state.lock().unwrap();
+                let running = state.in_flight.entry(spec.key.clone()).or_default();
+                *running += 1;
+                let running = *running;
+                state.most_at_once = state.most_at_once.max(running);
+            }
+            tokio::time::sleep(Duration::from_millis(150)).await;
+            let mut state = self.state.lock().unwrap();
+            *state.in_flight.get_mut(&spec.key).unwrap() -= 1;
+            let published = spec.publish.clone();
+            state.applies.push(spec);
+            Ok(Applied { published })
+        })
+    }
+
+    fn remove(&self, _key: UnitKey) -> BoxFuture<'_, kubarium_node::Result<()>> {
+        Box::pin(async { Ok(()) })
+    }
+
+    fn units(&self) -> BoxFuture<'_, kubarium_node::Result<Vec<UnitKey>>> {
+        Box::pin(async { Ok(Vec::new()) })
+    }
+}
+
+#[tokio::test]
+async fn a_burst_of_changes_is_applied_debounced_and_never_twice_at_once_per_unit() {
+    let dir = tempfile::tempdir().unwrap();
+    let cluster = ClusterBuilder::new(dir.path())
+        .listen("127.0.0.1:0".parse().unwrap())
+        .runtime(RuntimeKind::Hollow)
+        .nodes(1)
+        .start()
+        .await
+        .unwrap();
+    let client = cluster.client();
+    // A second controller against the same cluster, with the slow plane.
+    let plane = std::sync::Arc::new(SlowPlane::default());
+    let controller = ServiceProxy::start(client.clone(), plane.clone(), ServicesConfig::default())
+        .await
+        .unwrap();
+    let services = Api::<Service>::namespaced(client.clone(), "default");
+    let created = services
+        .create(&PostParams::default(), &load_balancer("burst", 80))
+        .await
+        .unwrap();
+    let key = UnitKey::Service {
+        namespace: "default".into(),
+        name: "burst".into(),
+        uid: created.metadata.uid.unwrap(),
+    };
+    // Twenty port changes, as fast as the API server takes them.
+    for port in 1..=20 {
+        let patch = serde_json::json!({"spec": {"ports": [{"name": "http", "port": 9000 + port, "targetPort": 8080}]}});
+        services
+            .patch(
+                "burst",
+                &kube::api::PatchParams::default(),
+                &kube::api::Patch::Merge(patch),
+            )
+            .await
+            .unwrap();
+    }
+    let last = eventually("the last port to be applied", || {
+        let plane = plane.clone();
+        let key = key.clone();
+        async move {
+            let state = plane.state.lock().unwrap();
+            let last = state.applies.iter().rev().find(|s| s.key == key)?;
+            let config = String::from_utf8(last.files[0].content.clone()).ok()?;
+            config.contains("tcp 9020 ").then_some(config)
+        }
+    })
+    .await;
+    assert!(last.contains("tcp 9020 "), "{last}");
+    let state = plane.state.lock().unwrap();
+    assert_eq!(state.most_at_once, 1, "a unit was applied twice at once");
+    let applies = state.applies.iter().filter(|s| s.key == key).count();
+    assert!(
+        applies < 15,
+        "{applies} applies for 21 versions: not debounced"
+    );
+    drop(state);
+    controller.shutdown().await;
     cluster.shutdown().await;
 }
