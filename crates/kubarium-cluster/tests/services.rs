@@ -326,14 +326,13 @@ async fn a_burst_of_changes_is_applied_debounced_and_never_twice_at_once_per_uni
     })
     .await;
     assert!(last.contains("tcp 9020 "), "{last}");
-    let state = plane.state.lock().unwrap();
-    assert_eq!(state.most_at_once, 1, "a unit was applied twice at once");
-    let applies = state.applies.iter().filter(|s| s.key == key).count();
-    assert!(
-        applies < 15,
-        "{applies} applies for 21 versions: not debounced"
-    );
-    drop(state);
+    let (most_at_once, applies) = {
+        let state = plane.state.lock().unwrap();
+        let applies = state.applies.iter().filter(|s| s.key == key).count();
+        (state.most_at_once, applies)
+    };
+    assert_eq!(most_at_once, 1, "a unit was applied twice at once");
+    assert!(applies < 15, "{applies} applies for 21 versions: not debounced");
     controller.shutdown().await;
     cluster.shutdown().await;
 }
