@@ -22,6 +22,12 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr
 /// pod on each, few enough to stay light.
 pub const DEFAULT_NODES: u32 = 3;
 
+/// Where the built-in ingress controller serves HTTP on 127.0.0.1 unless told otherwise: an
+/// unprivileged port, so nobody needs root for it.
+pub const DEFAULT_INGRESS_HTTP_PORT: u16 = 8080;
+/// The same for HTTPS.
+pub const DEFAULT_INGRESS_HTTPS_PORT: u16 = 8443;
+
 /// How node agents run pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RuntimeKind {
@@ -90,6 +96,10 @@ pub struct ClusterConfig {
     pub secrets_key: SecretsKey,
     /// Whether nodes run containers that ask to be `privileged`.
     pub allow_privileged: bool,
+    /// The ingress controller's HTTP port on 127.0.0.1 (0: any).
+    pub ingress_http_port: u16,
+    /// The ingress controller's HTTPS port on 127.0.0.1 (0: any).
+    pub ingress_https_port: u16,
 }
 
 /// Configures and starts a local cluster.
@@ -112,6 +122,8 @@ impl ClusterBuilder {
                 runtime: RuntimeKind::Docker,
                 secrets_key: SecretsKey::Auto,
                 allow_privileged: false,
+                ingress_http_port: DEFAULT_INGRESS_HTTP_PORT,
+                ingress_https_port: DEFAULT_INGRESS_HTTPS_PORT,
             },
         }
     }
@@ -143,6 +155,14 @@ impl ClusterBuilder {
     /// Lets nodes run `privileged` containers (refused by default).
     pub fn allow_privileged(mut self, allow: bool) -> Self {
         self.config.allow_privileged = allow;
+        self
+    }
+
+    /// Serves Ingresses on 127.0.0.1:`http` and :`https` (0: any free port, as the
+    /// Ingresses' status then says).
+    pub fn ingress_ports(mut self, http: u16, https: u16) -> Self {
+        self.config.ingress_http_port = http;
+        self.config.ingress_https_port = https;
         self
     }
 
@@ -227,6 +247,24 @@ impl ClusterBuilder {
         )
         .await
         .map_err(Error::Nodes)?;
+        // ISSUE 6 (docker plane): on Docker this gets `DockerPlane` and the cluster's
+        // `NetworkPlan` (`ServicesConfig::plan`) once they land; until then every runtime gets
+        // the hollow plane, whose units only keep records.
+        let hollow_plane = std::sync::Arc::new(kubarium_node::HollowPlane::new());
+        let plane: std::sync::Arc<dyn kubarium_node::network::plane::DataPlane> =
+            hollow_plane.clone();
+        let services = kubarium_node::ServiceProxy::start(
+            client.clone(),
+            plane,
+            kubarium_node::ServicesConfig {
+                plan: None,
+                ingress_http_port: config.ingress_http_port,
+                ingress_https_port: config.ingress_https_port,
+                ..kubarium_node::ServicesConfig::default()
+            },
+        )
+        .await
+        .map_err(Error::Services)?;
         api.connect_kubelet(std::sync::Arc::new(crate::kubelet::PoolKubelet::new(
             nodes.streams(),
         )));
@@ -251,6 +289,8 @@ impl ClusterBuilder {
             api,
             control_plane,
             nodes,
+            services,
+            hollow_plane: Some(hollow_plane),
             stop,
             serving,
             _data_dir: data_dir,
@@ -299,6 +339,9 @@ pub struct Cluster {
     api: ApiServer,
     control_plane: kubarium_controllers::ControlPlane,
     nodes: kubarium_node::NodePool,
+    services: kubarium_node::ServiceProxy,
+    /// The services controller's data plane when it is the hollow one.
+    hollow_plane: Option<std::sync::Arc<kubarium_node::HollowPlane>>,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<()>,
     _data_dir: DataDir,
@@ -352,6 +395,12 @@ impl Cluster {
         &self.nodes
     }
 
+    /// The services controller's units when they are hollow (records in memory): what a test
+    /// inspects to see what the proxies, DNS and ingress would serve.
+    pub fn hollow_plane(&self) -> Option<&kubarium_node::HollowPlane> {
+        self.hollow_plane.as_deref()
+    }
+
     /// What the cluster was started with.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -362,6 +411,8 @@ impl Cluster {
     /// a few seconds to finish, then the data dir lock is released.
     pub async fn shutdown(self) {
         tracing::info!("cluster shutting down");
+        // Units keep running: they go with the cluster's containers.
+        self.services.shutdown().await;
         self.nodes.shutdown().await;
         self.control_plane.shutdown().await;
         self.api.begin_shutdown();
