@@ -247,17 +247,24 @@ impl ClusterBuilder {
         )
         .await
         .map_err(Error::Nodes)?;
-        // ISSUE 6 (docker plane): on Docker this gets `DockerPlane` and the cluster's
-        // `NetworkPlan` (`ServicesConfig::plan`) once they land; until then every runtime gets
-        // the hollow plane, whose units only keep records.
-        let hollow_plane = std::sync::Arc::new(kubarium_node::HollowPlane::new());
-        let plane: std::sync::Arc<dyn kubarium_node::network::plane::DataPlane> =
-            hollow_plane.clone();
+        // The services controller drives the Docker plane (proxy, DNS and ingress
+        // containers on the cluster network) when pods run on Docker, else the hollow plane,
+        // whose units are records (LoadBalancer and Ingress status still work).
+        let (plane, hollow_plane): (
+            std::sync::Arc<dyn kubarium_node::network::plane::DataPlane>,
+            _,
+        ) = match nodes.data_plane() {
+            Some(docker) => (std::sync::Arc::new(docker), None),
+            None => {
+                let hollow = std::sync::Arc::new(kubarium_node::HollowPlane::new());
+                (hollow.clone(), Some(hollow))
+            }
+        };
         let services = kubarium_node::ServiceProxy::start(
             client.clone(),
             plane,
             kubarium_node::ServicesConfig {
-                plan: None,
+                plan: prepared.plan,
                 ingress_http_port: config.ingress_http_port,
                 ingress_https_port: config.ingress_https_port,
                 ..kubarium_node::ServicesConfig::default()
@@ -290,7 +297,7 @@ impl ClusterBuilder {
             control_plane,
             nodes,
             services,
-            hollow_plane: Some(hollow_plane),
+            hollow_plane,
             stop,
             serving,
             _data_dir: data_dir,

@@ -332,7 +332,10 @@ async fn a_burst_of_changes_is_applied_debounced_and_never_twice_at_once_per_uni
         (state.most_at_once, applies)
     };
     assert_eq!(most_at_once, 1, "a unit was applied twice at once");
-    assert!(applies < 15, "{applies} applies for 21 versions: not debounced");
+    assert!(
+        applies < 15,
+        "{applies} applies for 21 versions: not debounced"
+    );
     controller.shutdown().await;
     cluster.shutdown().await;
 }
