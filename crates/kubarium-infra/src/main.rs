@@ -11,9 +11,12 @@
 //! - `load`: an HTTP/1.1 load generator for the Service benchmarks (see [`load`]).
 //! - `send`: a one-shot TCP or UDP client for tests and lessons.
 //! - `dns`: the cluster's DNS server (see [`dns`]).
+//! - `ingress`: the cluster's ingress controller data plane, an HTTP/HTTPS reverse proxy
+//!   configured through `/etc/kubarium/config` (see [`ingress`]).
 
 mod dns;
 mod echo;
+mod ingress;
 mod load;
 mod pause;
 mod proxy;
@@ -24,7 +27,7 @@ mod sys;
 use std::process::ExitCode;
 
 const USAGE: &str =
-    "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns
+    "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns | ingress
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)
@@ -36,7 +39,8 @@ const USAGE: &str =
          errors, seconds, rps, p50_us, p99_us, max_us
   send   send tcp|udp <ip:port> <text>: send the text once, print the answer
   dns    the cluster DNS server on UDP+TCP $KUBARIUM_DNS_LISTEN (default 0.0.0.0:53), records
-         from $KUBARIUM_CONFIG (default /etc/kubarium/config), re-read on SIGHUP";
+         from $KUBARIUM_CONFIG (default /etc/kubarium/config), re-read on SIGHUP
+  ingress  HTTP/HTTPS reverse proxy for Ingresses, per /etc/kubarium/config (SIGHUP re-reads)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
@@ -48,6 +52,7 @@ fn main() -> ExitCode {
         Some("load") => load::run(&args[2..]),
         Some("send") => send::run(&args[2..]),
         Some("dns") => dns::run(),
+        Some("ingress") => ingress::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;
