@@ -320,6 +320,57 @@ srv _http._tcp.web.default.svc.cluster.local 0 100 80 web.default.svc.cluster.lo
         assert!(!zone.parents.contains("local"));
     }
 
+    /// What the services controller renders (its snapshot in kubarium-node's
+    /// `services/dns.rs`): the two sides of the contract agree.
+    const RENDERED: &str = "# kubarium dns v1
+domain cluster.local
+upstream 127.0.0.11
+ttl 5
+a 10-244-3-10.db.default.svc.cluster.local 10.244.3.10
+a db-0.db.default.svc.cluster.local 10.244.2.7
+a db-1.db.default.svc.cluster.local 10.244.3.8
+a db.default.svc.cluster.local 10.244.2.7
+a db.default.svc.cluster.local 10.244.3.8
+a db.default.svc.cluster.local 10.244.3.10
+srv _pg._tcp.db.default.svc.cluster.local 0 33 5432 db-0.db.default.svc.cluster.local
+srv _pg._tcp.db.default.svc.cluster.local 0 33 5432 db-1.db.default.svc.cluster.local
+srv _pg._tcp.db.default.svc.cluster.local 0 33 5432 10-244-3-10.db.default.svc.cluster.local
+cname ext.default.svc.cluster.local db.example.com
+a warm-0.warm.default.svc.cluster.local 10.244.4.2
+a warm-1.warm.default.svc.cluster.local 10.244.4.3
+a warm.default.svc.cluster.local 10.244.4.2
+a warm.default.svc.cluster.local 10.244.4.3
+a web.default.svc.cluster.local 10.96.0.20
+srv _http._tcp.web.default.svc.cluster.local 0 100 80 web.default.svc.cluster.local
+a kube-dns.kube-system.svc.cluster.local 10.96.0.10
+srv _dns._udp.kube-dns.kube-system.svc.cluster.local 0 100 53 kube-dns.kube-system.svc.cluster.local
+srv _dns-tcp._tcp.kube-dns.kube-system.svc.cluster.local 0 100 53 kube-dns.kube-system.svc.cluster.local
+a 10-244-1-5.default.pod.cluster.local 10.244.1.5
+a 10-244-1-6.default.pod.cluster.local 10.244.1.6
+a 10-244-2-7.default.pod.cluster.local 10.244.2.7
+a 10-244-3-8.default.pod.cluster.local 10.244.3.8
+a 10-244-3-9.default.pod.cluster.local 10.244.3.9
+a 10-244-3-10.default.pod.cluster.local 10.244.3.10
+";
+
+    #[test]
+    fn the_services_controllers_rendering_parses() {
+        let zone = Zone::parse(RENDERED).unwrap();
+        assert_eq!(zone.records, 25);
+        assert_eq!(zone.names["db.default.svc.cluster.local"].a.len(), 3);
+        assert_eq!(
+            zone.names["_pg._tcp.db.default.svc.cluster.local"]
+                .srv
+                .len(),
+            3
+        );
+        assert_eq!(
+            zone.reverse["10.3.244.10.in-addr.arpa"],
+            "10-244-3-10.db.default.svc.cluster.local"
+        );
+        assert!(zone.parents.contains("default.pod.cluster.local"));
+    }
+
     #[test]
     fn an_empty_file_is_an_empty_zone() {
         let zone = Zone::parse("# kubarium dns v1\n\n").unwrap();
