@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod config;
+mod dns;
 mod infra;
 mod plane;
 mod pods;
