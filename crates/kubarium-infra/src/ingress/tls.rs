@@ -87,7 +87,15 @@ struct Resolver(Arc<Shared>);
 
 impl ResolvesServerCert for Resolver {
     fn resolve(&self, hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
-        self.0.current().certs.lookup(hello.server_name())
+        let name = hello.server_name();
+        let found = self.0.current().certs.lookup(name);
+        if found.is_none() {
+            eprintln!(
+                "ingress: no certificate for TLS server name {:?} and no `*` one: handshake refused",
+                name.unwrap_or("")
+            );
+        }
+        found
     }
 }
 
