@@ -4,7 +4,10 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::{ClusterBuilder, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey};
+use crate::{
+    ClusterBuilder, DEFAULT_INGRESS_HTTP_PORT, DEFAULT_INGRESS_HTTPS_PORT, DEFAULT_LISTEN,
+    DEFAULT_NODES, RuntimeKind, SecretsKey,
+};
 
 /// Where and how to run the local cluster.
 #[derive(Debug, Clone, clap::Args)]
@@ -37,6 +40,13 @@ pub struct ClusterArgs {
     /// it such containers wait in CreateContainerConfigError
     #[arg(long, env = "KUBARIUM_ALLOW_PRIVILEGED")]
     pub allow_privileged: bool,
+    /// Port on 127.0.0.1 where the built-in ingress controller serves HTTP (0: any free port,
+    /// see the Ingresses' status)
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_INGRESS_HTTP_PORT, env = "KUBARIUM_INGRESS_HTTP_PORT")]
+    pub ingress_http_port: u16,
+    /// Port on 127.0.0.1 where the built-in ingress controller serves HTTPS (0: any free port)
+    #[arg(long, value_name = "PORT", default_value_t = DEFAULT_INGRESS_HTTPS_PORT, env = "KUBARIUM_INGRESS_HTTPS_PORT")]
+    pub ingress_https_port: u16,
 }
 
 impl ClusterArgs {
@@ -54,7 +64,8 @@ impl ClusterArgs {
             .nodes(self.nodes)
             .runtime(self.runtime)
             .secrets_key(self.secrets_key)
-            .allow_privileged(self.allow_privileged);
+            .allow_privileged(self.allow_privileged)
+            .ingress_ports(self.ingress_http_port, self.ingress_https_port);
         if let Some(path) = &self.kubeconfig {
             builder = builder.kubeconfig_path(path);
         }

@@ -22,6 +22,12 @@ pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr
 /// pod on each, few enough to stay light.
 pub const DEFAULT_NODES: u32 = 3;
 
+/// Where the built-in ingress controller serves HTTP on 127.0.0.1 unless told otherwise: an
+/// unprivileged port, so nobody needs root for it.
+pub const DEFAULT_INGRESS_HTTP_PORT: u16 = 8080;
+/// The same for HTTPS.
+pub const DEFAULT_INGRESS_HTTPS_PORT: u16 = 8443;
+
 /// How node agents run pods.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum RuntimeKind {
@@ -90,6 +96,10 @@ pub struct ClusterConfig {
     pub secrets_key: SecretsKey,
     /// Whether nodes run containers that ask to be `privileged`.
     pub allow_privileged: bool,
+    /// The ingress controller's HTTP port on 127.0.0.1 (0: any).
+    pub ingress_http_port: u16,
+    /// The ingress controller's HTTPS port on 127.0.0.1 (0: any).
+    pub ingress_https_port: u16,
 }
 
 /// Configures and starts a local cluster.
@@ -112,6 +122,8 @@ impl ClusterBuilder {
                 runtime: RuntimeKind::Docker,
                 secrets_key: SecretsKey::Auto,
                 allow_privileged: false,
+                ingress_http_port: DEFAULT_INGRESS_HTTP_PORT,
+                ingress_https_port: DEFAULT_INGRESS_HTTPS_PORT,
             },
         }
     }
@@ -143,6 +155,14 @@ impl ClusterBuilder {
     /// Lets nodes run `privileged` containers (refused by default).
     pub fn allow_privileged(mut self, allow: bool) -> Self {
         self.config.allow_privileged = allow;
+        self
+    }
+
+    /// Serves Ingresses on 127.0.0.1:`http` and :`https` (0: any free port, as the
+    /// Ingresses' status then says).
+    pub fn ingress_ports(mut self, http: u16, https: u16) -> Self {
+        self.config.ingress_http_port = http;
+        self.config.ingress_https_port = https;
         self
     }
 
@@ -178,6 +198,18 @@ impl ClusterBuilder {
         let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
         kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
 
+        // The cluster id and, on Docker, its network come first: the API server allocates
+        // cluster IPs from the network's service range.
+        let prepared = kubarium_node::network::prepare(data_dir.path(), config.runtime.into())
+            .await
+            .map_err(Error::Nodes)?;
+        let service_range = match prepared.plan {
+            Some(plan) => {
+                let (base, prefix) = plan.service_range();
+                ServiceRange::new(base, prefix)
+            }
+            None => ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+        };
         // Pods tolerate a failed node for as long as the node lifecycle controller is told
         // they do: 30 s, short enough to watch (upstream's 300 s is not).
         let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
@@ -187,7 +219,7 @@ impl ClusterBuilder {
                 .with_token(&pki.admin_token, UserInfo::admin())
                 .with_service_account_key(&pki.service_account_key),
             store,
-            service_range: ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+            service_range,
             bookmark_interval: std::time::Duration::from_secs(60),
             default_toleration_seconds: controllers.default_toleration_seconds,
         });
@@ -207,11 +239,39 @@ impl ClusterBuilder {
                 runtime: config.runtime.into(),
                 data_dir: data_dir.path().to_owned(),
                 allow_privileged: config.allow_privileged,
+                cluster_id: prepared.cluster_id,
+                plan: prepared.plan,
+                cluster_domain: kubarium_node::network::CLUSTER_DOMAIN.to_owned(),
                 ..kubarium_node::PoolConfig::default()
             },
         )
         .await
         .map_err(Error::Nodes)?;
+        // The services controller drives the Docker plane (proxy, DNS and ingress
+        // containers on the cluster network) when pods run on Docker, else the hollow plane,
+        // whose units are records (LoadBalancer and Ingress status still work).
+        let (plane, hollow_plane): (
+            std::sync::Arc<dyn kubarium_node::network::plane::DataPlane>,
+            _,
+        ) = match nodes.data_plane() {
+            Some(docker) => (std::sync::Arc::new(docker), None),
+            None => {
+                let hollow = std::sync::Arc::new(kubarium_node::HollowPlane::new());
+                (hollow.clone(), Some(hollow))
+            }
+        };
+        let services = kubarium_node::ServiceProxy::start(
+            client.clone(),
+            plane,
+            kubarium_node::ServicesConfig {
+                plan: prepared.plan,
+                ingress_http_port: config.ingress_http_port,
+                ingress_https_port: config.ingress_https_port,
+                ..kubarium_node::ServicesConfig::default()
+            },
+        )
+        .await
+        .map_err(Error::Services)?;
         api.connect_kubelet(std::sync::Arc::new(crate::kubelet::PoolKubelet::new(
             nodes.streams(),
         )));
@@ -236,6 +296,8 @@ impl ClusterBuilder {
             api,
             control_plane,
             nodes,
+            services,
+            hollow_plane,
             stop,
             serving,
             _data_dir: data_dir,
@@ -284,6 +346,9 @@ pub struct Cluster {
     api: ApiServer,
     control_plane: kubarium_controllers::ControlPlane,
     nodes: kubarium_node::NodePool,
+    services: kubarium_node::ServiceProxy,
+    /// The services controller's data plane when it is the hollow one.
+    hollow_plane: Option<std::sync::Arc<kubarium_node::HollowPlane>>,
     stop: oneshot::Sender<()>,
     serving: JoinHandle<()>,
     _data_dir: DataDir,
@@ -337,6 +402,12 @@ impl Cluster {
         &self.nodes
     }
 
+    /// The services controller's units when they are hollow (records in memory): what a test
+    /// inspects to see what the proxies, DNS and ingress would serve.
+    pub fn hollow_plane(&self) -> Option<&kubarium_node::HollowPlane> {
+        self.hollow_plane.as_deref()
+    }
+
     /// What the cluster was started with.
     pub fn config(&self) -> &ClusterConfig {
         &self.config
@@ -347,6 +418,8 @@ impl Cluster {
     /// a few seconds to finish, then the data dir lock is released.
     pub async fn shutdown(self) {
         tracing::info!("cluster shutting down");
+        // Units keep running: they go with the cluster's containers.
+        self.services.shutdown().await;
         self.nodes.shutdown().await;
         self.control_plane.shutdown().await;
         self.api.begin_shutdown();

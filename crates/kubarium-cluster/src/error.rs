@@ -78,6 +78,9 @@ pub enum Error {
     /// The node agents could not start.
     #[error("the cluster's nodes could not start: {0}")]
     Nodes(kubarium_node::Error),
+    /// The services controller (Service proxies, cluster DNS, ingress) could not start.
+    #[error("the cluster's services controller could not start: {0}")]
+    Services(kubarium_node::Error),
     /// The serving TLS configuration was rejected.
     #[error(transparent)]
     Tls(#[from] kubarium_apiserver::ServeError),

@@ -21,7 +21,8 @@ pub mod telemetry;
 
 pub use args::ClusterArgs;
 pub use builder::{
-    Cluster, ClusterBuilder, ClusterConfig, DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey,
+    Cluster, ClusterBuilder, ClusterConfig, DEFAULT_INGRESS_HTTP_PORT, DEFAULT_INGRESS_HTTPS_PORT,
+    DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey,
 };
 pub use datadir::default_data_dir;
 pub use delete::{Deleted, delete_cluster};

@@ -18,9 +18,11 @@ pub mod node;
 mod pod;
 mod pool;
 pub mod runtime;
+pub mod services;
 mod status;
 
 pub use error::{Error, Result};
 pub use node::NodeCapacity;
 pub use pool::{NodePool, PodStreams, PoolConfig, RuntimeKind, StreamError, delete_cluster};
 pub use runtime::ContainerRuntime;
+pub use services::{HollowPlane, ServiceProxy, ServicesConfig};

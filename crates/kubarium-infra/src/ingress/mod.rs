@@ -39,7 +39,7 @@ use proxy::Scheme;
 const CONFIG_PATH: &str = "/etc/kubarium/config";
 
 pub(crate) fn run() -> io::Result<()> {
-    let signals = sys::Signals::block()?;
+    let signals = sys::Signals::block_with_reload()?;
     let path =
         std::env::var_os("KUBARIUM_CONFIG").map_or_else(|| CONFIG_PATH.into(), PathBuf::from);
     let host = match std::env::var("KUBARIUM_INGRESS_LISTEN_HOST") {
