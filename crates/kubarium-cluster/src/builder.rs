@@ -198,6 +198,18 @@ impl ClusterBuilder {
         let kubeconfig = kubeconfig::for_cluster(&server_url, &pki.ca_pem, &pki.admin_token);
         kubeconfig::write(&config.kubeconfig_path, &kubeconfig)?;
 
+        // The cluster id and, on Docker, its network come first: the API server allocates
+        // cluster IPs from the network's service range.
+        let prepared = kubarium_node::network::prepare(data_dir.path(), config.runtime.into())
+            .await
+            .map_err(Error::Nodes)?;
+        let service_range = match prepared.plan {
+            Some(plan) => {
+                let (base, prefix) = plan.service_range();
+                ServiceRange::new(base, prefix)
+            }
+            None => ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+        };
         // Pods tolerate a failed node for as long as the node lifecycle controller is told
         // they do: 30 s, short enough to watch (upstream's 300 s is not).
         let mut controllers = kubarium_controllers::Config::new(data_dir.path().join("volumes"));
@@ -207,7 +219,7 @@ impl ClusterBuilder {
                 .with_token(&pki.admin_token, UserInfo::admin())
                 .with_service_account_key(&pki.service_account_key),
             store,
-            service_range: ServiceRange::new(Ipv4Addr::new(10, 96, 0, 0), 16),
+            service_range,
             bookmark_interval: std::time::Duration::from_secs(60),
             default_toleration_seconds: controllers.default_toleration_seconds,
         });
@@ -227,22 +239,32 @@ impl ClusterBuilder {
                 runtime: config.runtime.into(),
                 data_dir: data_dir.path().to_owned(),
                 allow_privileged: config.allow_privileged,
+                cluster_id: prepared.cluster_id,
+                plan: prepared.plan,
+                cluster_domain: kubarium_node::network::CLUSTER_DOMAIN.to_owned(),
                 ..kubarium_node::PoolConfig::default()
             },
         )
         .await
         .map_err(Error::Nodes)?;
-        // ISSUE 6 (docker plane): on Docker this gets `DockerPlane` and the cluster's
-        // `NetworkPlan` (`ServicesConfig::plan`) once they land; until then every runtime gets
-        // the hollow plane, whose units only keep records.
-        let hollow_plane = std::sync::Arc::new(kubarium_node::HollowPlane::new());
-        let plane: std::sync::Arc<dyn kubarium_node::network::plane::DataPlane> =
-            hollow_plane.clone();
+        // The services controller drives the Docker plane (proxy, DNS and ingress
+        // containers on the cluster network) when pods run on Docker, else the hollow plane,
+        // whose units are records (LoadBalancer and Ingress status still work).
+        let (plane, hollow_plane): (
+            std::sync::Arc<dyn kubarium_node::network::plane::DataPlane>,
+            _,
+        ) = match nodes.data_plane() {
+            Some(docker) => (std::sync::Arc::new(docker), None),
+            None => {
+                let hollow = std::sync::Arc::new(kubarium_node::HollowPlane::new());
+                (hollow.clone(), Some(hollow))
+            }
+        };
         let services = kubarium_node::ServiceProxy::start(
             client.clone(),
             plane,
             kubarium_node::ServicesConfig {
-                plan: None,
+                plan: prepared.plan,
                 ingress_http_port: config.ingress_http_port,
                 ingress_https_port: config.ingress_https_port,
                 ..kubarium_node::ServicesConfig::default()
@@ -275,7 +297,7 @@ impl ClusterBuilder {
             control_plane,
             nodes,
             services,
-            hollow_plane: Some(hollow_plane),
+            hollow_plane,
             stop,
             serving,
             _data_dir: data_dir,

@@ -24,6 +24,7 @@ pub(crate) fn run() -> io::Result<()> {
         match signals.wait()? {
             Signal::Child => sys::reap_children(),
             Signal::Terminate => return Ok(()),
+            Signal::Reload => {} // not asked for: SIGHUP is not blocked here
         }
     }
 }

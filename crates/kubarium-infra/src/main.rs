@@ -6,30 +6,53 @@
 //!   reaps orphaned children and exits 0 on SIGTERM or SIGINT.
 //! - `serve`: the demo web server for lessons and tests (see [`serve`]).
 //! - `echo`: a TCP and UDP echo server on one port.
+//! - `proxy`: one Service's data plane, kube-proxy in a container (see [`proxy`]): forwards
+//!   the ports of `/etc/kubarium/config` to the Service's endpoints, re-reading it on SIGHUP.
+//! - `load`: an HTTP/1.1 load generator for the Service benchmarks (see [`load`]).
 //! - `send`: a one-shot TCP or UDP client for tests and lessons.
+//! - `dns`: the cluster's DNS server (see [`dns`]).
+//! - `ingress`: the cluster's ingress controller data plane, an HTTP/HTTPS reverse proxy
+//!   configured through `/etc/kubarium/config` (see [`ingress`]).
 
+mod dns;
 mod echo;
+mod ingress;
+mod load;
 mod pause;
+mod proxy;
 mod send;
 mod serve;
 mod sys;
 
 use std::process::ExitCode;
 
-const USAGE: &str = "usage: kubarium-infra pause | serve | echo
+const USAGE: &str =
+    "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns | ingress
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)
   echo   echo TCP connections and UDP datagrams on $PORT (default 8080)
-  send   send tcp|udp <ip:port> <text>: send the text once, print the answer";
+  proxy  forward a Service's TCP and UDP ports to its endpoints as /etc/kubarium/config
+         (or $KUBARIUM_CONFIG) says; re-read on SIGHUP, exit 0 on SIGTERM/SIGINT
+  load   GET http://host:port/path on N keep-alive connections for SECONDS (with
+         --new-connection: a connection per request); prints one JSON line: requests,
+         errors, seconds, rps, p50_us, p99_us, max_us
+  send   send tcp|udp <ip:port> <text>: send the text once, print the answer
+  dns    the cluster DNS server on UDP+TCP $KUBARIUM_DNS_LISTEN (default 0.0.0.0:53), records
+         from $KUBARIUM_CONFIG (default /etc/kubarium/config), re-read on SIGHUP
+  ingress  HTTP/HTTPS reverse proxy for Ingresses, per /etc/kubarium/config (SIGHUP re-reads)";
 
 fn main() -> ExitCode {
-    let mode = std::env::args().nth(1);
-    let result = match mode.as_deref() {
+    let args: Vec<String> = std::env::args().collect();
+    let result = match args.get(1).map(String::as_str) {
         Some("pause") => pause::run(),
         Some("serve") => serve::run(),
         Some("echo") => echo::run(),
-        Some("send") => send::run(&std::env::args().skip(2).collect::<Vec<_>>()),
+        Some("proxy") => proxy::run(),
+        Some("load") => load::run(&args[2..]),
+        Some("send") => send::run(&args[2..]),
+        Some("dns") => dns::run(),
+        Some("ingress") => ingress::run(),
         Some("-h" | "--help" | "help") => {
             println!("{USAGE}");
             return ExitCode::SUCCESS;

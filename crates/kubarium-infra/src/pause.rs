@@ -10,6 +10,7 @@ pub(crate) fn run() -> std::io::Result<()> {
         match signals.wait()? {
             Signal::Terminate => return Ok(()),
             Signal::Child => sys::reap_children(),
+            Signal::Reload => {} // not asked for: SIGHUP is not blocked here
         }
     }
 }

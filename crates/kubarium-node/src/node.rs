@@ -6,7 +6,9 @@
 //! gets pod CIDR `10.244.i.0/24` (counting on through the 10.0.0.0/8 block past 255, as
 //! kind does for its first 256 nodes) and InternalIP `172.18.0.(i+2)` (counting on through
 //! 172.18.0.0/16) — kind's Docker network, so addresses look as they do on a kind cluster.
-//! Hollow addresses are labels only: nothing listens on them.
+//! Hollow addresses are labels only: nothing listens on them. On Docker the InternalIP is
+//! [`crate::network::NetworkPlan::node_ip`] instead: in the cluster network's last quarter,
+//! which no pod's address can be.
 
 use std::collections::{BTreeMap, HashMap};
 use std::hash::{DefaultHasher, Hash, Hasher};
@@ -121,11 +123,13 @@ struct PodIps {
 }
 
 impl NodeIdentity {
-    pub(crate) fn new(name: &str, index: u32) -> Self {
+    /// Node `name` with index `index`; its InternalIP is `plan`'s (Docker: in the cluster
+    /// network's last quarter, where no pod gets an address), else kind-like.
+    pub(crate) fn new(name: &str, index: u32, plan: Option<&crate::network::NetworkPlan>) -> Self {
         Self {
             name: name.to_owned(),
             index,
-            internal_ip: internal_ip(index),
+            internal_ip: plan.map_or_else(|| internal_ip(index), |plan| plan.node_ip(index)),
             pod_cidr: pod_cidr_base(index),
             ips: Mutex::new(PodIps::default()),
         }
@@ -511,7 +515,7 @@ mod tests {
 
     #[test]
     fn pod_ips_are_unique_and_reusable() {
-        let node = NodeIdentity::new("kubarium-worker", 1);
+        let node = NodeIdentity::new("kubarium-worker", 1, None);
         let a = node.pod_ip("a", None);
         let b = node.pod_ip("b", None);
         assert_eq!(a, Ipv4Addr::new(10, 244, 1, 2));
@@ -527,7 +531,7 @@ mod tests {
 
     #[test]
     fn status_reads_as_the_kubelet_posts_it() {
-        let identity = NodeIdentity::new("kubarium-worker", 1);
+        let identity = NodeIdentity::new("kubarium-worker", 1, None);
         let report = Report {
             identity: &identity,
             capacity: &NodeCapacity::default(),

@@ -8,6 +8,7 @@
 
 mod config;
 mod infra;
+mod plane;
 mod pods;
 mod portforward;
 mod probes;

@@ -99,7 +99,7 @@ async fn containers_of_a_pod_share_localhost_and_carry_the_clusters_labels() {
     let pod_ip = status.pod_ip.clone().expect("podIP is set");
     assert!(status.host_ip.is_some(), "hostIP is set");
     let uid = pod.metadata.uid.clone().unwrap();
-    let id = cluster_id(&cluster.client).await;
+    let id = cluster_id(&cluster).await;
     let network = docker(&[
         "network",
         "ls",
@@ -447,7 +447,7 @@ async fn deleting_a_stopped_cluster_removes_its_containers_network_and_data() {
         phase(pod) == Some("Running")
     })
     .await;
-    let id = cluster_id(&cluster.client).await;
+    let id = cluster_id(&cluster).await;
     let label = format!("label=kubarium.dev/cluster={id}");
     let data_dir = cluster.daemon.data_dir().to_owned();
 

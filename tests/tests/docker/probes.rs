@@ -279,7 +279,7 @@ async fn a_startup_probe_holds_liveness_and_readiness_back() {
 #[tokio::test]
 async fn a_restarted_daemon_keeps_its_containers_and_removes_orphans() {
     let mut cluster = start().await;
-    let id = cluster_id(&cluster.client).await;
+    let id = cluster_id(&cluster).await;
 
     // Docker nodes report the engine, the machine and its images.
     let node = Api::<Node>::all(cluster.client.clone());

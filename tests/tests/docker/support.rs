@@ -70,8 +70,8 @@ where
 }
 
 /// The cluster's containers and network go with it: the daemon is killed first (so no agent
-/// makes new ones), then everything labelled with its cluster id (the uid of kube-system,
-/// recorded in the data dir, so a daemon the test already stopped is cleaned too) is
+/// makes new ones), then everything labelled with its cluster id (recorded in the data
+/// dir, so a daemon the test already stopped is cleaned too) is
 /// removed. Foreign containers never match the label.
 impl Drop for Docker {
     fn drop(&mut self) {
@@ -246,16 +246,15 @@ pub(crate) fn docker(args: &[&str]) -> String {
     String::from_utf8_lossy(&output.stdout).trim().to_owned()
 }
 
-/// The cluster's id, as its containers' `kubarium.dev/cluster` label carries it.
+/// The cluster's id, as its containers' `kubarium.dev/cluster` label carries it: recorded
+/// in the data dir's `cluster-id` before the API server starts.
 #[allow(dead_code)]
-pub(crate) async fn cluster_id(client: &kube::Client) -> String {
-    kube::Api::<k8s_openapi::api::core::v1::Namespace>::all(client.clone())
-        .get("kube-system")
-        .await
-        .unwrap()
-        .metadata
-        .uid
-        .unwrap()
+pub(crate) async fn cluster_id(cluster: &Docker) -> String {
+    let recorded = cluster.daemon.data_dir().join("cluster-id");
+    std::fs::read_to_string(&recorded)
+        .unwrap_or_else(|error| panic!("{}: {error}", recorded.display()))
+        .trim()
+        .to_owned()
 }
 
 /// Waits until pod `name` in `default` satisfies `check`, returning it.

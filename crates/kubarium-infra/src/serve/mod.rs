@@ -61,7 +61,7 @@ pub(crate) fn run() -> std::io::Result<()> {
     );
     let accepting = Arc::clone(&server);
     std::thread::spawn(move || accept(&listener, &accepting));
-    while signals.wait()? == Signal::Child {
+    while signals.wait()? != Signal::Terminate {
         sys::reap_children();
     }
     server.stopping.store(true, Ordering::SeqCst);

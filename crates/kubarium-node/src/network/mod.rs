@@ -12,10 +12,176 @@
 //! The DNS server holds the cluster IP of `kube-system/kube-dns` (the tenth address of the
 //! service range, as kubeadm's 10.96.0.10), so a pod's resolver and `kubectl get svc -A`
 //! agree.
+//!
+//! [`prepare`] runs before the API server starts: it settles the cluster id and the
+//! network (so the API server allocates cluster IPs from [`NetworkPlan::service_range`]).
 
 pub mod plane;
 
 use std::net::Ipv4Addr;
+use std::path::Path;
+
+use crate::pool::RuntimeKind;
+use crate::{Error, Result};
+
+/// Where in the data dir the cluster's id is kept (read by `delete_cluster` too).
+pub(crate) const CLUSTER_ID_FILE: &str = "cluster-id";
+/// Where in the data dir the cluster network's subnet is kept.
+pub(crate) const NETWORK_FILE: &str = "network";
+/// The cluster domain pods' DNS search paths and Service names end in.
+pub const CLUSTER_DOMAIN: &str = "cluster.local";
+/// The subnet a cluster network is asked for when Docker could not be asked to choose
+/// one (it was not reachable at the cluster's first start).
+pub const FALLBACK_SUBNET: &str = "10.96.0.0/16";
+
+/// What [`prepare`] settled.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prepared {
+    /// The cluster's id: every container and the network are labelled with it.
+    pub cluster_id: String,
+    /// The network's layout on Docker; `None` on the hollow runtime.
+    pub plan: Option<NetworkPlan>,
+}
+
+/// The network as recorded in `<data_dir>/network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Recorded {
+    pub(crate) plan: NetworkPlan,
+    /// The subnet was chosen without Docker (the fallback), so it must be asked for
+    /// explicitly when Docker comes.
+    pub(crate) fallback: bool,
+}
+
+impl Recorded {
+    /// The file's content: the subnet, then `fallback` on a line of its own if it is one.
+    pub(crate) fn render(&self) -> String {
+        if self.fallback {
+            format!("{}\nfallback\n", self.plan)
+        } else {
+            format!("{}\n", self.plan)
+        }
+    }
+
+    /// Reads [`Recorded::render`]'s output; `None` for anything else.
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        let mut lines = text.lines().map(str::trim).filter(|l| !l.is_empty());
+        let plan = NetworkPlan::parse(lines.next()?)?;
+        let fallback = match lines.next() {
+            None => false,
+            Some("fallback") => true,
+            Some(_) => return None,
+        };
+        lines.next().is_none().then_some(Self { plan, fallback })
+    }
+}
+
+/// Reads a small file of the data dir; `None` when it does not exist.
+fn read_optional(path: &Path) -> Result<Option<String>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Some(text)),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(Error::Runtime {
+            reason: format!("could not read {}: {error}", path.display()),
+        }),
+    }
+}
+
+fn write(path: &Path, content: &str) -> Result<()> {
+    std::fs::write(path, content).map_err(|error| Error::Runtime {
+        reason: format!("could not write {}: {error}", path.display()),
+    })
+}
+
+/// A fresh random cluster id, formatted as a UUID (its first 12 hex digits name the network).
+pub(crate) fn random_id() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let word = |salt: u64| {
+        let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+        hasher.write_u128(now);
+        hasher.write_u32(std::process::id());
+        hasher.write_u64(salt);
+        hasher.finish()
+    };
+    let hex = format!("{:016x}{:016x}", word(1), word(2));
+    format!(
+        "{}-{}-4{}-{}-{}",
+        &hex[0..8],
+        &hex[8..12],
+        &hex[13..16],
+        &hex[16..20],
+        &hex[20..32]
+    )
+}
+
+/// The cluster id recorded in `data_dir`, or `None`.
+pub(crate) fn recorded_cluster_id(data_dir: &Path) -> Result<Option<String>> {
+    Ok(read_optional(&data_dir.join(CLUSTER_ID_FILE))?
+        .map(|id| id.trim().to_owned())
+        .filter(|id| !id.is_empty()))
+}
+
+/// Settles the cluster id and, on Docker, the cluster network, before the API server starts.
+///
+/// The id is the one recorded in `<data_dir>/cluster-id` (clusters made before this kept
+/// their `kube-system` uid there), else a new random one — recorded on Docker only, where
+/// `delete_cluster` needs it to find the cluster's containers.
+///
+/// On Docker the network `kubarium-<id>` is made to exist with its subnet pinned and
+/// `ip_range` = the pod half ([`NetworkPlan`]): Docker chooses a free subnet the first time;
+/// after that the subnet recorded in `<data_dir>/network` is asked for. When Docker cannot be
+/// reached within a few seconds the recorded plan is used as it is; with none recorded, the
+/// [`FALLBACK_SUBNET`] is recorded and asked for explicitly once Docker comes. A network made
+/// by an older Kubarium without `ip_range` is made again when none of the cluster's
+/// containers use it; otherwise it is kept as it is (pods' addresses could then meet a
+/// Kubarium one until the cluster's containers are gone), with a warning.
+pub async fn prepare(data_dir: &Path, runtime: RuntimeKind) -> Result<Prepared> {
+    let recorded_id = recorded_cluster_id(data_dir)?;
+    if runtime == RuntimeKind::Hollow {
+        return Ok(Prepared {
+            cluster_id: recorded_id.unwrap_or_else(random_id),
+            plan: None,
+        });
+    }
+    let cluster_id = match recorded_id {
+        Some(id) => id,
+        None => {
+            let id = random_id();
+            write(&data_dir.join(CLUSTER_ID_FILE), &id)?;
+            id
+        }
+    };
+    let network_file = data_dir.join(NETWORK_FILE);
+    let recorded = read_optional(&network_file)?.and_then(|text| Recorded::parse(&text));
+    let settled =
+        crate::runtime::docker_network::settle(&cluster_id, recorded.map(|r| r.plan)).await;
+    let record = match settled {
+        Ok(plan) => Recorded {
+            plan,
+            fallback: false,
+        },
+        Err(reason) => {
+            let record = recorded.unwrap_or(Recorded {
+                plan: NetworkPlan::parse(FALLBACK_SUBNET).unwrap_or(NetworkPlan {
+                    base: 0x0A60_0000,
+                    prefix: 16,
+                }),
+                fallback: true,
+            });
+            tracing::warn!(%reason, subnet = %record.plan, "could not settle the cluster network with Docker; using the recorded plan");
+            record
+        }
+    };
+    if recorded != Some(record) {
+        write(&network_file, &record.render())?;
+    }
+    Ok(Prepared {
+        cluster_id,
+        plan: Some(record.plan),
+    })
+}
 
 /// How the cluster network's subnet is divided.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,5 +287,52 @@ mod tests {
         assert!(NetworkPlan::parse("10.0.0.0/24").is_none());
         assert!(NetworkPlan::parse("10.0.0.0").is_none());
         assert!(NetworkPlan::parse("nonsense/16").is_none());
+    }
+
+    #[test]
+    fn the_recorded_network_round_trips() {
+        let plan = NetworkPlan::parse("172.19.0.0/16").unwrap();
+        for fallback in [false, true] {
+            let record = Recorded { plan, fallback };
+            assert_eq!(Recorded::parse(&record.render()), Some(record));
+        }
+        assert_eq!(
+            Recorded::parse("172.19.0.0/16\n").unwrap().render(),
+            "172.19.0.0/16\n"
+        );
+        assert_eq!(
+            Recorded::parse("10.96.0.0/16\nfallback\n")
+                .unwrap()
+                .render(),
+            "10.96.0.0/16\nfallback\n"
+        );
+        assert!(Recorded::parse("").is_none());
+        assert!(Recorded::parse("10.0.0.0/24").is_none());
+        assert!(Recorded::parse("10.96.0.0/16\nsomething\n").is_none());
+        assert!(NetworkPlan::parse(FALLBACK_SUBNET).is_some());
+    }
+
+    #[test]
+    fn cluster_ids_are_random_uuids() {
+        let a = random_id();
+        let b = random_id();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(
+            a.split('-').map(str::len).collect::<Vec<_>>(),
+            [8, 4, 4, 4, 12]
+        );
+        assert!(a.chars().all(|c| c == '-' || c.is_ascii_hexdigit()));
+    }
+
+    #[tokio::test]
+    async fn hollow_clusters_keep_an_id_without_docker() {
+        let dir = tempfile::tempdir().unwrap();
+        let prepared = prepare(dir.path(), RuntimeKind::Hollow).await.unwrap();
+        assert_eq!(prepared.plan, None);
+        assert!(!dir.path().join(CLUSTER_ID_FILE).exists());
+        std::fs::write(dir.path().join(CLUSTER_ID_FILE), "kept\n").unwrap();
+        let prepared = prepare(dir.path(), RuntimeKind::Hollow).await.unwrap();
+        assert_eq!(prepared.cluster_id, "kept");
     }
 }

@@ -27,6 +27,7 @@ use crate::runtime::{
 use crate::status;
 
 mod adopt;
+pub(crate) mod dns;
 pub(crate) mod downward;
 mod env;
 mod image;
@@ -297,6 +298,30 @@ impl Worker {
     async fn advance(&mut self) -> Option<Duration> {
         self.adopt().await;
         if self.sandbox.is_none() {
+            let names = match dns::form(
+                &self.pod,
+                Some(self.shared.cluster_dns),
+                &self.shared.cluster_domain,
+            ) {
+                Ok(names) => names,
+                Err(message) => {
+                    self.shared.recorder.record(
+                        self.pod.object_ref(&()),
+                        EventType::Warning,
+                        "FailedCreatePodSandBox",
+                        format!("Failed to create pod sandbox: {message}"),
+                    );
+                    return Some(CONFIG_RETRY);
+                }
+            };
+            for (reason, message) in &names.warnings {
+                self.shared.recorder.record(
+                    self.pod.object_ref(&()),
+                    EventType::Warning,
+                    reason,
+                    message.clone(),
+                );
+            }
             let config = SandboxConfig {
                 namespace: self.pod.metadata.namespace.clone().unwrap_or_default(),
                 name: self.name().to_owned(),
@@ -304,6 +329,9 @@ impl Worker {
                 restart_policy: self.policy(),
                 annotations: self.pod.metadata.annotations.clone().unwrap_or_default(),
                 node: self.node.name.clone(),
+                hostname: names.hostname,
+                domainname: names.domainname,
+                dns: names.dns,
                 ..SandboxConfig::default()
             };
             match self.shared.runtime.run_pod_sandbox(config).await {

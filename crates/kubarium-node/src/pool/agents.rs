@@ -46,7 +46,7 @@ impl Shared {
             state.agents.insert(
                 name.clone(),
                 Agent {
-                    identity: Arc::new(NodeIdentity::new(&name, index)),
+                    identity: Arc::new(NodeIdentity::new(&name, index, self.plan.as_ref())),
                     uid: None,
                     running,
                     conditions: Vec::new(),

@@ -14,13 +14,14 @@ use std::time::Instant;
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{Namespace, Node, NodeCondition, Pod};
+use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
 use kubarium_controllers::events::Recorder;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
+use crate::network::{CLUSTER_DOMAIN, CLUSTER_ID_FILE, NetworkPlan};
 use crate::node::{self, AGENT_ANNOTATION, NodeCapacity, NodeIdentity};
 use crate::runtime::{ContainerRuntime, DockerRuntime, HollowRuntime};
 use crate::{Error, Result, control, host};
@@ -65,6 +66,14 @@ pub struct PoolConfig {
     /// Whether containers may run `privileged` (refused with
     /// `CreateContainerConfigError` when not, as a kubelet with `--allow-privileged=false`).
     pub allow_privileged: bool,
+    /// The cluster id ([`crate::network::prepare`]): Docker containers and the network are
+    /// labelled with it. Empty: the pool prepares the network itself from `data_dir`.
+    pub cluster_id: String,
+    /// The cluster network's layout on Docker ([`crate::network::prepare`]): nodes'
+    /// InternalIPs and pods' DNS server come from it. `None` on the hollow runtime.
+    pub plan: Option<NetworkPlan>,
+    /// The cluster domain; empty means [`CLUSTER_DOMAIN`] (`cluster.local`).
+    pub cluster_domain: String,
 }
 
 /// What every agent and pod worker of the pool shares.
@@ -77,6 +86,12 @@ pub(crate) struct Shared {
     /// ConfigMaps, Secrets and Services, and the settings containers are made with.
     pub(crate) sources: Arc<crate::pod::sources::Sources>,
     pub(crate) kubelet_version: String,
+    /// The cluster network's layout (Docker): nodes' InternalIPs come from it.
+    pub(crate) plan: Option<NetworkPlan>,
+    /// The DNS server `ClusterFirst` pods use: the `kube-dns` Service's cluster IP.
+    pub(crate) cluster_dns: std::net::Ipv4Addr,
+    /// The cluster domain, e.g. `cluster.local`.
+    pub(crate) cluster_domain: String,
     capacity: NodeCapacity,
     /// What pods may use of each node: its share of the machine on Docker.
     allocatable: NodeCapacity,
@@ -136,13 +151,11 @@ fn is_stopped(node: &Node) -> bool {
         .is_some_and(|value| value == "stopped")
 }
 
-/// Where in the data dir the cluster's id is kept for [`delete_cluster`].
-const CLUSTER_ID_FILE: &str = "cluster-id";
-
 /// Removes what the cluster whose data dir is `data_dir` left in Docker: every container
-/// labelled with its id, and its network. Returns how many containers went; nothing to do
-/// (0) when the cluster never ran pods on Docker. Fails, leaving the data dir's record, when
-/// Docker cannot be reached, so a later try still knows what to remove.
+/// labelled with its id (pods' and the service data plane's), and its network. Returns how
+/// many containers went; nothing to do (0) when the cluster never ran on Docker. Fails,
+/// leaving the data dir's record, when Docker cannot be reached, so a later try still knows
+/// what to remove.
 pub async fn delete_cluster(data_dir: &std::path::Path) -> Result<usize> {
     let recorded = data_dir.join(CLUSTER_ID_FILE);
     let cluster = match std::fs::read_to_string(&recorded) {
@@ -156,18 +169,6 @@ pub async fn delete_cluster(data_dir: &std::path::Path) -> Result<usize> {
     };
     let docker = DockerRuntime::start(cluster.trim()).await;
     docker.delete_cluster().await
-}
-
-/// The cluster's id: the uid of its `kube-system` namespace, which lives as long as the
-/// cluster (the Docker runtime labels every container and its network with it).
-async fn cluster_id(client: &Client) -> Result<String> {
-    let namespace = Api::<Namespace>::all(client.clone())
-        .get("kube-system")
-        .await
-        .map_err(Error::api("get", "namespaces/kube-system"))?;
-    namespace.metadata.uid.ok_or_else(|| Error::Runtime {
-        reason: "namespace kube-system has no uid".to_owned(),
-    })
 }
 
 impl Shared {
@@ -214,7 +215,7 @@ impl NodePool {
     /// Starts the agents: one for every Node labelled `kubarium.dev/managed-node=true`, and
     /// creates the first `config.nodes` default nodes that do not exist. Must be called
     /// inside a Tokio runtime.
-    pub async fn start(client: Client, config: PoolConfig) -> Result<Self> {
+    pub async fn start(client: Client, mut config: PoolConfig) -> Result<Self> {
         let version = client
             .apiserver_version()
             .await
@@ -224,18 +225,13 @@ impl NodePool {
         let runtime: Arc<dyn ContainerRuntime> = match config.runtime {
             RuntimeKind::Hollow => Arc::new(HollowRuntime::new()),
             RuntimeKind::Docker => {
-                let cluster = cluster_id(&client).await?;
-                // Read by `delete_cluster`, when the API server that knows it is gone.
-                let recorded = config.data_dir.join(CLUSTER_ID_FILE);
-                if std::fs::read_to_string(&recorded).ok().as_deref() != Some(cluster.as_str()) {
-                    std::fs::write(&recorded, &cluster).map_err(|error| Error::Runtime {
-                        reason: format!(
-                            "could not record the cluster id in {}: {error}",
-                            recorded.display()
-                        ),
-                    })?;
+                if config.cluster_id.is_empty() {
+                    let prepared =
+                        crate::network::prepare(&config.data_dir, RuntimeKind::Docker).await?;
+                    config.cluster_id = prepared.cluster_id;
+                    config.plan = prepared.plan;
                 }
-                let docker = DockerRuntime::start(&cluster).await;
+                let docker = DockerRuntime::start_with_plan(&config.cluster_id, config.plan).await;
                 docker_ready = Some(docker.watch_ready());
                 docker_runtime = Some(docker.clone());
                 Arc::new(docker)
@@ -264,6 +260,19 @@ impl NodePool {
             runtime,
             docker: docker_runtime,
             kubelet_version: version.git_version,
+            plan: config
+                .plan
+                .filter(|_| config.runtime == RuntimeKind::Docker),
+            // Hollow clusters allocate cluster IPs from 10.96.0.0/16: kube-dns is 10.96.0.10.
+            cluster_dns: match config.plan {
+                Some(plan) if config.runtime == RuntimeKind::Docker => plan.dns_ip(),
+                _ => std::net::Ipv4Addr::new(10, 96, 0, 10),
+            },
+            cluster_domain: if config.cluster_domain.is_empty() {
+                CLUSTER_DOMAIN.to_owned()
+            } else {
+                config.cluster_domain.clone()
+            },
             capacity,
             allocatable,
             os_image,
@@ -294,7 +303,7 @@ impl NodePool {
                 .map(|name| {
                     let index = (0..).find(|i| !taken.contains(i)).unwrap_or(0);
                     taken.insert(index);
-                    NodeIdentity::new(&name, index)
+                    NodeIdentity::new(&name, index, shared.plan.as_ref())
                 })
                 .collect()
         };
@@ -343,6 +352,12 @@ impl NodePool {
         PodStreams {
             shared: self.shared.clone(),
         }
+    }
+
+    /// The service data plane on this pool's Docker runtime (its cluster's network and
+    /// labels); `None` on the hollow runtime.
+    pub fn data_plane(&self) -> Option<crate::runtime::DockerPlane> {
+        self.shared.docker.as_ref().map(DockerRuntime::data_plane)
     }
 
     /// Adds a node called `name`, or the next free `kubarium-workerN`; returns its name.

@@ -17,7 +17,8 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 
-pub use docker::{DOCKER, DockerRuntime, INFRA_BINARY_ENV};
+pub(crate) use docker::network as docker_network;
+pub use docker::{DOCKER, DockerPlane, DockerRuntime, INFRA_BINARY_ENV};
 pub(crate) use hollow::HOLLOW_EXEC;
 pub use hollow::{EXIT_CODE_ANNOTATION, HOLLOW_VERSION, HollowRuntime, RUN_FOR_ANNOTATION};
 
@@ -73,10 +74,28 @@ pub struct SandboxConfig {
     pub node: String,
     /// The pod's hostname (`spec.hostname`, else its name).
     pub hostname: String,
+    /// The pod's domain name: `<subdomain>.<namespace>.svc.<cluster domain>` when it has a
+    /// `spec.subdomain`, else empty.
+    pub domainname: String,
+    /// The pod's resolver settings (its `dnsPolicy` and `dnsConfig`, as the kubelet forms
+    /// them); `None`: the runtime's default (the host's resolvers).
+    pub dns: Option<DnsConfig>,
     /// `spec.hostNetwork`: the pod shares the host's network instead of getting its own.
     pub host_network: bool,
     /// The ports with a `hostPort`, published on the host.
     pub host_ports: Vec<HostPort>,
+}
+
+/// A sandbox's resolver settings, as the kubelet hands them to the CRI: the lines of the
+/// pod's `/etc/resolv.conf`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DnsConfig {
+    /// `nameserver` addresses.
+    pub servers: Vec<String>,
+    /// The `search` list.
+    pub searches: Vec<String>,
+    /// `options`, e.g. `ndots:5`.
+    pub options: Vec<String>,
 }
 
 /// A container port published on the host (`hostPort`).

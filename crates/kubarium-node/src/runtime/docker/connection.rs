@@ -9,15 +9,15 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use bollard::Docker;
-use bollard::models::{EventMessage, Ipam, IpamConfig, NetworkCreateRequest};
+use bollard::models::EventMessage;
 use bollard::query_parameters::EventsOptions;
 use futures_util::StreamExt;
 use jiff::Timestamp;
 use tokio::sync::watch;
 
 use super::{Connection, DockerRuntime, Observed, lock, spec};
+use crate::Result;
 use crate::runtime::{ContainerId, ContainerStatus};
-use crate::{Error, Result};
 
 /// Docker's default socket (bollard's, which it does not export).
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
@@ -106,91 +106,16 @@ async fn connect(runtime: &DockerRuntime) -> Option<(Docker, Timestamp)> {
     Some((docker, since))
 }
 
-/// Creates the cluster's network unless it exists; one of the same name that is not the
-/// cluster's is an error.
+/// Makes the cluster's network exist, pinned to the runtime's plan ([`super::network`]).
 async fn ensure_network(runtime: &DockerRuntime, docker: &Docker) -> Result<()> {
-    let name = &runtime.inner.network;
-    let cluster = &runtime.inner.cluster;
-    match docker.inspect_network(name, None).await {
-        Ok(network) => {
-            let ours = network
-                .labels
-                .as_ref()
-                .and_then(|labels| labels.get(spec::CLUSTER_LABEL))
-                .is_some_and(|label| label == cluster);
-            return if ours {
-                Ok(())
-            } else {
-                Err(Error::Runtime {
-                    reason: format!(
-                        "Docker network {name} exists but is not this cluster's (it has no {}={cluster} label); remove it with `docker network rm {name}`",
-                        spec::CLUSTER_LABEL
-                    ),
-                })
-            };
-        }
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 404, ..
-        }) => {}
-        Err(error) => {
-            return Err(Error::Runtime {
-                reason: format!("inspect network {name}: {error}"),
-            });
-        }
-    }
-    let request = |ipam: Option<Ipam>| NetworkCreateRequest {
-        name: name.clone(),
-        driver: Some("bridge".to_owned()),
-        labels: Some(HashMap::from([(
-            spec::CLUSTER_LABEL.to_owned(),
-            cluster.clone(),
-        )])),
-        ipam,
-        ..NetworkCreateRequest::default()
-    };
-    match docker.create_network(request(None)).await {
-        Ok(_) => {}
-        // Another runtime of the same cluster made it meanwhile.
-        Err(bollard::errors::Error::DockerResponseServerError {
-            status_code: 409, ..
-        }) => return Ok(()),
-        Err(error) => {
-            return Err(Error::Runtime {
-                reason: format!("create network {name}: {error}"),
-            });
-        }
-    }
-    // Docker picked a free subnet; made again with that subnet given explicitly, the
-    // network lets a sandbox restarted after a Docker restart ask for its old address.
-    let chosen = docker
-        .inspect_network(name, None)
-        .await
-        .ok()
-        .and_then(|network| network.ipam?.config?.into_iter().next())
-        .filter(|config| config.subnet.is_some());
-    if let Some(config) = chosen
-        && docker.remove_network(name).await.is_ok()
-    {
-        let ipam = Ipam {
-            config: Some(vec![IpamConfig {
-                subnet: config.subnet,
-                gateway: config.gateway,
-                ..IpamConfig::default()
-            }]),
-            ..Ipam::default()
-        };
-        if let Err(error) = docker.create_network(request(Some(ipam))).await {
-            tracing::debug!(%error, "could not pin the network's subnet; letting Docker choose");
-            docker
-                .create_network(request(None))
-                .await
-                .map_err(|error| Error::Runtime {
-                    reason: format!("create network {name}: {error}"),
-                })?;
-        }
-    }
-    tracing::info!(network = %name, "created the cluster's Docker network");
-    Ok(())
+    super::network::ensure(
+        docker,
+        &runtime.inner.network,
+        &runtime.inner.cluster,
+        runtime.inner.plan,
+    )
+    .await
+    .map(|_| ())
 }
 
 /// Follows the cluster's container events until the stream ends or Docker stops answering.

@@ -95,30 +95,114 @@ fn infra_binary() -> Result<PathBuf> {
 
 /// A tar archive holding one executable file, `name`, at the root.
 pub(crate) fn single_file_tar(name: &str, content: &[u8]) -> Vec<u8> {
-    let mut header = [0u8; 512];
-    let mut put = |offset: usize, value: &[u8]| {
-        header[offset..offset + value.len()].copy_from_slice(value);
-    };
-    put(0, name.as_bytes());
-    put(100, b"0000755\0");
-    put(108, b"0000000\0");
-    put(116, b"0000000\0");
-    put(124, format!("{:011o}\0", content.len()).as_bytes());
-    put(136, b"00000000000\0");
-    put(148, b"        ");
-    put(156, b"0");
-    put(257, b"ustar\0");
-    put(263, b"00");
-    put(265, b"root");
-    put(297, b"root");
-    let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
-    header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
-    let padding = (512 - content.len() % 512) % 512;
-    let mut tar = Vec::with_capacity(512 + content.len() + padding + 1024);
-    tar.extend_from_slice(&header);
-    tar.extend_from_slice(content);
-    tar.resize(tar.len() + padding + 1024, 0);
-    tar
+    let mut tar = TarWriter::default();
+    tar.file(name, 0o755, content);
+    tar.finish()
+}
+
+/// A small ustar writer: directories and regular files owned by root, long names in PAX
+/// headers. Enough for Docker's `docker import` and `PUT /containers/{id}/archive`.
+#[derive(Debug, Default)]
+pub(crate) struct TarWriter {
+    out: Vec<u8>,
+    directories: std::collections::BTreeSet<String>,
+}
+
+impl TarWriter {
+    /// Adds a directory entry (`path` without a trailing slash), once.
+    pub(crate) fn directory(&mut self, path: &str) {
+        let path = path.trim_matches('/');
+        if path.is_empty() || !self.directories.insert(path.to_owned()) {
+            return;
+        }
+        self.entry(&format!("{path}/"), 0o755, b'5', &[]);
+    }
+
+    /// Adds a regular file at `path` (relative, `/`-separated) with permission bits `mode`,
+    /// after entries for each of its parent directories not added yet.
+    pub(crate) fn file(&mut self, path: &str, mode: u32, content: &[u8]) {
+        let path = path.trim_start_matches('/');
+        let mut parent = String::new();
+        let parts: Vec<&str> = path.split('/').collect();
+        for part in &parts[..parts.len().saturating_sub(1)] {
+            if !parent.is_empty() {
+                parent.push('/');
+            }
+            parent.push_str(part);
+            self.directory(&parent.clone());
+        }
+        self.entry(path, mode, b'0', content);
+    }
+
+    /// The archive, with its two closing zero blocks.
+    pub(crate) fn finish(mut self) -> Vec<u8> {
+        self.out.resize(self.out.len() + 1024, 0);
+        self.out
+    }
+
+    fn entry(&mut self, path: &str, mode: u32, kind: u8, content: &[u8]) {
+        let (prefix, name) = split_name(path).unwrap_or_else(|| {
+            // Too long for ustar: a PAX header carries the whole path.
+            let record = pax_record("path", path);
+            self.header("././@PaxHeader", "", 0o644, b'x', record.len());
+            self.body(record.as_bytes());
+            ("", &path[path.len().saturating_sub(100)..])
+        });
+        self.header(name, prefix, mode, kind, content.len());
+        self.body(content);
+    }
+
+    fn header(&mut self, name: &str, prefix: &str, mode: u32, kind: u8, size: usize) {
+        let mut header = [0u8; 512];
+        let mut put = |offset: usize, value: &[u8]| {
+            let len = value.len().min(512 - offset);
+            header[offset..offset + len].copy_from_slice(&value[..len]);
+        };
+        put(0, &name.as_bytes()[..name.len().min(100)]);
+        put(100, format!("{:07o}\0", mode & 0o7777).as_bytes());
+        put(108, b"0000000\0");
+        put(116, b"0000000\0");
+        put(124, format!("{size:011o}\0").as_bytes());
+        put(136, b"00000000000\0");
+        put(148, b"        ");
+        put(156, &[kind]);
+        put(257, b"ustar\0");
+        put(263, b"00");
+        put(265, b"root");
+        put(297, b"root");
+        put(345, &prefix.as_bytes()[..prefix.len().min(155)]);
+        let sum: u32 = header.iter().map(|b| u32::from(*b)).sum();
+        header[148..156].copy_from_slice(format!("{sum:06o}\0 ").as_bytes());
+        self.out.extend_from_slice(&header);
+    }
+
+    fn body(&mut self, content: &[u8]) {
+        self.out.extend_from_slice(content);
+        let padding = (512 - content.len() % 512) % 512;
+        self.out.resize(self.out.len() + padding, 0);
+    }
+}
+
+/// `path` as ustar's (prefix, name): the name at most 100 bytes, the prefix at most 155,
+/// split at a `/`; `None` when it does not fit.
+fn split_name(path: &str) -> Option<(&str, &str)> {
+    if path.len() <= 100 {
+        return Some(("", path));
+    }
+    path.char_indices()
+        .filter(|(_, c)| *c == '/')
+        .map(|(i, _)| (&path[..i], &path[i + 1..]))
+        .find(|(prefix, name)| prefix.len() <= 155 && name.len() <= 100 && !name.is_empty())
+}
+
+/// A PAX extended header record, `"<len> <key>=<value>\n"`, its length counting itself.
+fn pax_record(key: &str, value: &str) -> String {
+    let rest = key.len() + value.len() + 3;
+    let mut len = rest + 1;
+    while len != rest + len.to_string().len() {
+        len = rest + len.to_string().len();
+    }
+    format!("{len} {key}={value}\n")
 }
 
 /// What `docker image inspect` says of an image on this machine.
@@ -386,5 +470,82 @@ mod tests {
             .sum();
         let recorded = std::str::from_utf8(&tar[148..154]).unwrap();
         assert_eq!(u32::from_str_radix(recorded, 8).unwrap(), sum);
+    }
+
+    /// The entries of a tar, as (type, path, mode, content), read the way a plain ustar
+    /// reader does (prefix + name; a PAX `path` applies to the next entry).
+    fn entries(tar: &[u8]) -> Vec<(u8, String, u32, Vec<u8>)> {
+        let field = |block: &[u8], at: usize, len: usize| {
+            let raw = &block[at..at + len];
+            let end = raw.iter().position(|b| *b == 0).unwrap_or(len);
+            String::from_utf8(raw[..end].to_vec()).unwrap()
+        };
+        let mut out = Vec::new();
+        let mut offset = 0;
+        let mut long = None;
+        while offset + 512 <= tar.len() && tar[offset] != 0 {
+            let block = &tar[offset..offset + 512];
+            let size = usize::from_str_radix(field(block, 124, 11).trim(), 8).unwrap();
+            let mode = u32::from_str_radix(field(block, 100, 7).trim(), 8).unwrap();
+            let prefix = field(block, 345, 155);
+            let name = field(block, 0, 100);
+            let content = tar[offset + 512..offset + 512 + size].to_vec();
+            offset += 512 + size.div_ceil(512) * 512;
+            if block[156] == b'x' {
+                let record = String::from_utf8(content).unwrap();
+                let (len, rest) = record.split_once(' ').unwrap();
+                assert_eq!(len.parse::<usize>().unwrap(), record.len());
+                long = Some(rest.strip_prefix("path=").unwrap().trim_end().to_owned());
+                continue;
+            }
+            let path = long.take().unwrap_or(if prefix.is_empty() {
+                name
+            } else {
+                format!("{prefix}/{name}")
+            });
+            out.push((block[156], path, mode, content));
+        }
+        assert_eq!(
+            tar.len() - offset,
+            1024,
+            "two zero blocks close the archive"
+        );
+        out
+    }
+
+    #[test]
+    fn the_tar_writer_adds_directories_once_and_long_names() {
+        let mut tar = TarWriter::default();
+        tar.file("etc/kubarium/config", 0o644, b"tcp 80 -> 10.0.0.1:8080\n");
+        tar.file("etc/kubarium/tls/default_web.pem", 0o600, b"pem");
+        let deep = format!("etc/kubarium/tls/{}.pem", "n".repeat(120));
+        tar.file(&deep, 0o600, b"x");
+        let longest = format!("etc/{}", "m".repeat(300));
+        tar.file(&longest, 0o644, b"");
+        let tar = tar.finish();
+        assert_eq!(tar.len() % 512, 0);
+        let found: Vec<(u8, String, u32, usize)> = entries(&tar)
+            .into_iter()
+            .map(|(kind, path, mode, content)| (kind, path, mode, content.len()))
+            .collect();
+        assert_eq!(
+            found,
+            [
+                (b'5', "etc/".to_owned(), 0o755, 0),
+                (b'5', "etc/kubarium/".to_owned(), 0o755, 0),
+                (b'0', "etc/kubarium/config".to_owned(), 0o644, 24),
+                (b'5', "etc/kubarium/tls/".to_owned(), 0o755, 0),
+                (
+                    b'0',
+                    "etc/kubarium/tls/default_web.pem".to_owned(),
+                    0o600,
+                    3
+                ),
+                (b'0', deep, 0o600, 1),
+                (b'0', longest, 0o644, 0),
+            ]
+        );
+        assert_eq!(pax_record("path", "ab").len(), 11);
+        assert_eq!(pax_record("path", "ab"), "11 path=ab\n");
     }
 }

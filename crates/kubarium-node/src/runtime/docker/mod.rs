@@ -17,6 +17,8 @@ mod adopt;
 mod connection;
 mod images;
 mod images_list;
+pub(crate) mod network;
+mod plane;
 mod pods;
 mod portforward;
 mod spec;
@@ -32,6 +34,7 @@ use bollard::models::ContainerInspectResponse;
 use tokio::sync::watch;
 
 pub use images::INFRA_BINARY_ENV;
+pub use plane::DockerPlane;
 
 use super::{
     BoxFuture, ByteStream, ContainerConfig, ContainerId, ContainerRuntime, ContainerStatus,
@@ -79,10 +82,12 @@ pub(crate) enum Observed {
 }
 
 pub(crate) struct Inner {
-    /// The cluster id: the uid of the cluster's `kube-system` namespace.
+    /// The cluster id (recorded in the data dir; see [`crate::network::prepare`]).
     pub(crate) cluster: String,
     /// The cluster's bridge network.
     pub(crate) network: String,
+    /// How the network is divided, when known: it is made pinned to it.
+    pub(crate) plan: Option<crate::network::NetworkPlan>,
     /// Where Docker is expected, for messages.
     pub(crate) address: String,
     connection: watch::Sender<Connection>,
@@ -104,7 +109,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 /// The network of cluster `cluster`: `kubarium-` and the first 12 hex digits of its id.
-fn network_name(cluster: &str) -> String {
+pub(crate) fn network_name(cluster: &str) -> String {
     let short: String = cluster
         .chars()
         .filter(char::is_ascii_hexdigit)
@@ -114,10 +119,17 @@ fn network_name(cluster: &str) -> String {
 }
 
 impl DockerRuntime {
-    /// The runtime of cluster `cluster` (a stable id: the uid of its `kube-system`
-    /// namespace). Tries Docker once before it returns, then keeps the connection fresh in
-    /// the background; never fails. Must be called inside a Tokio runtime.
+    /// The runtime of cluster `cluster` (a stable id, recorded in the data dir). Tries Docker
+    /// once before it returns, then keeps the connection fresh in the background; never
+    /// fails. Must be called inside a Tokio runtime. The network is made pinned to the
+    /// subnet Docker chooses; see [`DockerRuntime::start_with_plan`].
     pub async fn start(cluster: &str) -> Self {
+        Self::start_with_plan(cluster, None).await
+    }
+
+    /// As [`DockerRuntime::start`], with the network made (whenever it is missing) pinned to
+    /// `plan`, as [`crate::network::prepare`] settled it.
+    pub async fn start_with_plan(cluster: &str, plan: Option<crate::network::NetworkPlan>) -> Self {
         let (connection, _) = watch::channel(Connection::Down {
             reason: "not connected yet".to_owned(),
         });
@@ -126,6 +138,7 @@ impl DockerRuntime {
             inner: Arc::new(Inner {
                 cluster: cluster.to_owned(),
                 network: network_name(cluster),
+                plan,
                 address: connection::address(),
                 connection,
                 ready,
@@ -148,6 +161,11 @@ impl DockerRuntime {
     /// The name of the cluster's Docker network.
     pub fn network(&self) -> &str {
         &self.inner.network
+    }
+
+    /// How the cluster's network is divided, when the runtime was started with a plan.
+    pub fn plan(&self) -> Option<crate::network::NetworkPlan> {
+        self.inner.plan
     }
 
     /// `true` while Docker is reachable; changes when that does.
@@ -179,7 +197,7 @@ impl DockerRuntime {
     }
 
     /// As [`DockerRuntime::inspect`], with `None` for a container that does not exist.
-    async fn inspect_found(&self, id: &str) -> Result<Option<ContainerInspectResponse>> {
+    pub(crate) async fn inspect_found(&self, id: &str) -> Result<Option<ContainerInspectResponse>> {
         let docker = self.docker()?;
         let inspect = match docker.inspect_container(id, None).await {
             Ok(inspect) => inspect,

@@ -153,13 +153,7 @@ impl DockerRuntime {
     /// the agent); an exited one is replaced at the next attempt.
     pub(super) async fn run_sandbox(&self, config: SandboxConfig) -> Result<Sandbox> {
         let docker = self.docker()?;
-        let image = images::infra_image();
-        {
-            let _import = self.inner.imports.lock().await;
-            if let Some(builtin) = images::Builtin::parse(&image) {
-                images::ensure_builtin(&docker, &builtin).await?;
-            }
-        }
+        let image = self.ensure_infra(&docker).await?;
         let existing = self
             .list(
                 &docker,

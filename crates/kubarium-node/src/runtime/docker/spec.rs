@@ -158,10 +158,16 @@ pub(crate) fn sandbox_body(
             (Some(exposed), Some(bindings))
         }
     };
+    // Docker's embedded DNS (127.0.0.11 on a user network) forwards what it does not know
+    // to these servers, and writes the search list and options as given.
+    let dns = config.dns.as_ref().filter(|_| !config.host_network);
+    let list = |items: Option<&Vec<String>>| items.filter(|items| !items.is_empty()).cloned();
     ContainerCreateBody {
         image: Some(image.to_owned()),
         entrypoint: Some(vec!["/kubarium-infra".to_owned(), "pause".to_owned()]),
         hostname: (!config.host_network).then_some(hostname),
+        domainname: (!config.host_network && !config.domainname.is_empty())
+            .then(|| config.domainname.clone()),
         labels: Some(owner.labels(SANDBOX_CONTAINER, attempt)),
         exposed_ports: exposed,
         host_config: Some(HostConfig {
@@ -172,6 +178,9 @@ pub(crate) fn sandbox_body(
             }),
             ipc_mode: Some("shareable".to_owned()),
             port_bindings: bindings,
+            dns: list(dns.map(|d| &d.servers)),
+            dns_search: list(dns.map(|d| &d.searches)),
+            dns_options: list(dns.map(|d| &d.options)),
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()

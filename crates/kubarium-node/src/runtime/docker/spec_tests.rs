@@ -82,6 +82,48 @@ fn a_sandbox_holds_the_network_and_publishes_host_ports() {
 }
 
 #[test]
+fn a_sandbox_gets_the_pods_resolver_and_domain() {
+    let config = SandboxConfig {
+        name: "web-0".to_owned(),
+        hostname: "web-0".to_owned(),
+        domainname: "web.default.svc.cluster.local".to_owned(),
+        dns: Some(crate::runtime::DnsConfig {
+            servers: vec!["172.18.128.10".to_owned()],
+            searches: vec![
+                "default.svc.cluster.local".to_owned(),
+                "svc.cluster.local".to_owned(),
+                "cluster.local".to_owned(),
+            ],
+            options: vec!["ndots:5".to_owned()],
+        }),
+        ..SandboxConfig::default()
+    };
+    let body = sandbox_body(&owner(), &config, "infra", "net", 0);
+    assert_eq!(body.hostname.as_deref(), Some("web-0"));
+    assert_eq!(
+        body.domainname.as_deref(),
+        Some("web.default.svc.cluster.local")
+    );
+    let host = body.host_config.unwrap();
+    assert_eq!(host.dns, Some(vec!["172.18.128.10".to_owned()]));
+    assert_eq!(
+        host.dns_search.as_deref().map(<[String]>::len),
+        Some(3),
+        "{:?}",
+        host.dns_search
+    );
+    assert_eq!(host.dns_options, Some(vec!["ndots:5".to_owned()]));
+
+    let plain = sandbox_body(&owner(), &SandboxConfig::default(), "infra", "net", 0);
+    assert_eq!(plain.domainname, None);
+    let host = plain.host_config.unwrap();
+    assert_eq!(
+        (host.dns, host.dns_search, host.dns_options),
+        (None, None, None)
+    );
+}
+
+#[test]
 fn a_host_network_sandbox_has_no_hostname_or_bindings() {
     let config = SandboxConfig {
         name: "web".to_owned(),
