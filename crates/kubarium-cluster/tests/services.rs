@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use k8s_openapi::api::core::v1::{Event, Service};
+use k8s_openapi::api::core::v1::{Event, Secret, Service};
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kubarium_cluster::{ClusterBuilder, RuntimeKind};
 use kubarium_node::network::plane::{
@@ -146,14 +146,30 @@ async fn load_balancers_and_ingresses_get_status_and_units_follow_services() {
     let message = warning.message.unwrap();
     assert!(message.contains("127.0.0.1:80"), "{message}");
 
-    // An Ingress without a class is served, and its status has the ingress ports.
+    // An Ingress without a class is served, with its TLS Secret, and its status has the
+    // ingress ports.
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": "site-tls", "namespace": "default"},
+        "type": "kubernetes.io/tls",
+        "stringData": {"tls.crt": "CERT\n", "tls.key": "KEY\n"}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
     let ingress: Ingress = serde_json::from_value(serde_json::json!({
         "apiVersion": "networking.k8s.io/v1",
         "kind": "Ingress",
         "metadata": {"name": "site", "namespace": "default"},
-        "spec": {"rules": [{"host": "web.example.com", "http": {"paths": [
-            {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}
-        ]}}]}
+        "spec": {
+            "tls": [{"hosts": ["web.example.com"], "secretName": "site-tls"}],
+            "rules": [{"host": "web.example.com", "http": {"paths": [
+                {"path": "/", "pathType": "Prefix", "backend": {"service": {"name": "web", "port": {"name": "http"}}}}
+            ]}}]
+        }
     }))
     .unwrap();
     let ingresses = Api::<Ingress>::namespaced(client.clone(), "default");
@@ -172,14 +188,22 @@ async fn load_balancers_and_ingresses_get_status_and_units_follow_services() {
     assert_eq!(status.ip.as_deref(), Some("127.0.0.1"));
     let ports: Vec<i32> = status.ports.unwrap().iter().map(|p| p.port).collect();
     assert_eq!(ports, [18080, 18443]);
-    let config = plane.unit(&UnitKey::Ingress).unwrap().spec.files[0]
-        .content
-        .clone();
-    let config = String::from_utf8(config).unwrap();
+    let files = eventually("the certificate in the ingress unit", || async {
+        let files = plane.unit(&UnitKey::Ingress)?.spec.files;
+        (files.len() == 2).then_some(files)
+    })
+    .await;
+    let config = String::from_utf8(files[0].content.clone()).unwrap();
     assert!(
         config.contains("route web.example.com Prefix / default/site ->"),
         "{config}"
     );
+    assert!(
+        config.contains("cert web.example.com /etc/kubarium/tls/default_site-tls.pem"),
+        "{config}"
+    );
+    assert_eq!(files[1].path, "etc/kubarium/tls/default_site-tls.pem");
+    assert_eq!(files[1].content, b"CERT\nKEY\n");
 
     // Deleting the Service removes its unit; the port is free and the other one gets it.
     services

@@ -489,16 +489,23 @@ impl Inner {
         let mut memory = lock(&self.memory);
         let unit = memory.entry(key.clone()).or_default();
         let new = unit.failing.as_deref() != Some(message);
+        if new {
+            tracing::warn!(unit = ?key, message, "data-plane unit failed; retrying with back-off");
+        }
         unit.failing = Some(message.to_owned());
         new
     }
 
     /// Notes a success; `true` when the unit was failing.
     fn recovered(&self, key: &UnitKey) -> bool {
-        lock(&self.memory)
+        let recovered = lock(&self.memory)
             .get_mut(key)
             .and_then(|unit| unit.failing.take())
-            .is_some()
+            .is_some();
+        if recovered {
+            tracing::info!(unit = ?key, "data-plane unit works again");
+        }
+        recovered
     }
 
     fn is_new(&self, key: &UnitKey) -> bool {
@@ -517,7 +524,7 @@ fn failure_message(service: &Service, error: &PlaneError) -> String {
         "failed to set up the Service's proxy"
     };
     match error {
-        PlaneError::PortInUse { port, .. } => {
+        PlaneError::PortInUse { port, message } => {
             let ports = service.spec.iter().flat_map(|s| s.ports.iter().flatten());
             let field = if ports.clone().any(|p| p.node_port == Some(i32::from(*port))) {
                 "its nodePort (spec.ports[].nodePort; leave it out to get a free one)"
@@ -525,7 +532,7 @@ fn failure_message(service: &Service, error: &PlaneError) -> String {
                 "its port (spec.ports[].port)"
             };
             format!(
-                "{what}: {error}: stop what holds 127.0.0.1:{port}, or change {field}; Kubarium retries until the port is free"
+                "{what}: port 127.0.0.1:{port} is already in use on this machine ({message}); stop what holds it, or change {field}; Kubarium retries until the port is free"
             )
         }
         _ => format!("{what}: {error}; Kubarium retries"),
@@ -710,8 +717,8 @@ async fn sync_ingress(inner: &Inner) -> std::result::Result<(), String> {
         }
         Err(error) => {
             let message = match &error {
-                PlaneError::PortInUse { port, .. } => format!(
-                    "the ingress controller cannot publish its ports: {error}: stop what holds 127.0.0.1:{port}, or start Kubarium with other ingress ports; Kubarium retries"
+                PlaneError::PortInUse { port, message } => format!(
+                    "the ingress controller cannot publish port 127.0.0.1:{port}, which is already in use on this machine ({message}); stop what holds it, or start Kubarium with other ports (--ingress-http-port, --ingress-https-port); Kubarium retries until the port is free"
                 ),
                 _ => format!("the ingress controller cannot run: {error}; Kubarium retries"),
             };
