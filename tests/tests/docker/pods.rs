@@ -459,9 +459,22 @@ async fn deleting_a_stopped_cluster_removes_its_containers_network_and_data() {
     let stderr = String::from_utf8_lossy(&refused.stderr);
     assert!(stderr.contains("in use"), "{stderr}");
 
-    // Stopping the daemon leaves the pod running (a restart adopts it); deleting removes it.
+    // Stopping the daemon leaves the pod and the service data plane running (a restart
+    // adopts them); deleting removes them.
     assert!(cluster.daemon.stop_with("TERM").success());
-    assert_eq!(docker(&["ps", "-q", "--filter", &label]).lines().count(), 2);
+    let pod = ["--filter", "label=io.kubernetes.pod.name=sleeper"];
+    let pod_args = [&["ps", "-q", "--filter", &label][..], &pod[..]].concat();
+    assert_eq!(docker(&pod_args).lines().count(), 2);
+    let units_args = [
+        &["ps", "-q", "--filter", &label][..],
+        &["--filter", "label=kubarium.dev/unit"][..],
+    ]
+    .concat();
+    assert!(
+        docker(&units_args).lines().count() >= 2,
+        "the DNS and ingress units run"
+    );
+    let all = docker(&["ps", "-aq", "--filter", &label]).lines().count();
     let deleted = kubarium_tests::daemon::Daemon::command(&data_dir, &["delete"])
         .output()
         .unwrap();
@@ -471,7 +484,10 @@ async fn deleting_a_stopped_cluster_removes_its_containers_network_and_data() {
         "{stdout}{}",
         String::from_utf8_lossy(&deleted.stderr)
     );
-    assert!(stdout.contains("2 containers removed"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{all} containers removed")),
+        "{stdout}"
+    );
     assert_eq!(docker(&["ps", "-aq", "--filter", &label]), "");
     assert_eq!(docker(&["network", "ls", "-q", "--filter", &label]), "");
     assert!(!data_dir.exists());

@@ -115,9 +115,17 @@ impl Drop for Docker {
     }
 }
 
-/// Removes every container and network labelled `kubarium.dev/cluster=<cluster>`.
+/// Removes every container and network labelled `kubarium.dev/cluster=<cluster>`, twice: a
+/// create the killed daemon had in flight (a data-plane unit, a sandbox) can land in Docker
+/// just after the first pass.
 #[allow(dead_code)]
 pub(crate) fn remove_cluster_resources(cluster: &str) {
+    remove_labelled(cluster);
+    std::thread::sleep(Duration::from_millis(300));
+    remove_labelled(cluster);
+}
+
+fn remove_labelled(cluster: &str) {
     let filter = format!("label=kubarium.dev/cluster={cluster}");
     let ids = |args: &[&str]| -> Vec<String> {
         std::process::Command::new("docker")

@@ -78,6 +78,12 @@ impl DockerPlane {
         self
     }
 
+    /// `true` while Docker is reachable. Units do not restart with Docker (restart policy
+    /// `no`): when this turns `true` again, applying every unit makes the stopped ones anew.
+    pub fn watch_ready(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.runtime.watch_ready()
+    }
+
     /// The Docker container name of unit `key` (global in Docker, so it holds the cluster id).
     pub fn container_name(&self, key: &UnitKey) -> String {
         container_name(&self.runtime.inner.cluster, key)
