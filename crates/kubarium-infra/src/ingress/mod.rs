@@ -13,10 +13,15 @@
 //!   is how tests find port 0's choice.
 //! - SIGTERM/SIGINT: exit 0.
 //!
+//! - Upstream connections are kept alive in a [`pool`] per endpoint, which outlives snapshots:
+//!   each reload prunes the idle connections to endpoints the new file no longer names, and a
+//!   sweeping thread closes those idle too long. In-flight requests keep their connection.
+//!
 //! A thread per connection; see [`proxy`] for what a connection does.
 
 mod config;
 mod http;
+mod pool;
 mod proxy;
 mod routing;
 mod tls;
@@ -75,6 +80,8 @@ pub(crate) struct Snapshot {
 #[derive(Debug, Default)]
 pub(crate) struct Shared {
     current: RwLock<Arc<Snapshot>>,
+    /// Idle keep-alive connections to endpoints; outlives snapshots, pruned on reload.
+    pub(crate) pool: pool::Pool,
 }
 
 impl Shared {
@@ -110,6 +117,15 @@ impl Ingress {
             listeners: Mutex::new([None, None]),
         };
         ingress.reload();
+        let weak = Arc::downgrade(&ingress.shared);
+        std::thread::spawn(move || {
+            // Closes idle upstream connections that outlived their time; ends with the ingress.
+            loop {
+                std::thread::sleep(pool::IDLE / 4);
+                let Some(shared) = weak.upgrade() else { return };
+                shared.pool.expire();
+            }
+        });
         Ok(ingress)
     }
 
@@ -141,6 +157,14 @@ impl Ingress {
         for problem in &problems {
             eprintln!("ingress: certificate left out: {problem}");
         }
+        let endpoints = config
+            .routes
+            .iter()
+            .map(|route| &route.backend)
+            .chain(&config.default)
+            .flat_map(|backend| backend.endpoints.iter().copied())
+            .collect();
+        self.shared.pool.retain(endpoints);
         self.shared.swap(Snapshot {
             table: routing::Table::new(&config),
             certs,

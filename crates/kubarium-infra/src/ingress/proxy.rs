@@ -1,7 +1,13 @@
 //! One client connection: HTTP/1.0 and 1.1 requests read one at a time, each routed by the
-//! snapshot current when it arrives and sent to an endpoint of its backend over a fresh
-//! connection (`Connection: close` upstream, so round robin is per request and nothing is
-//! pooled across reloads).
+//! snapshot current when it arrives and sent to the next endpoint of its backend in round
+//! robin, over a keep-alive connection from the [`pool`](super::pool) when one is idle, else
+//! a new one. Upstream requests are keep-alive (HTTP/1.1's default; `Connection: keep-alive`
+//! for HTTP/1.0), hop-by-hop headers still stripped. A connection goes back to the pool only
+//! when its response was read completely with known framing (length, chunked, none) and
+//! neither side said `close`; upgrades (tunnels) and close-delimited responses never do. A
+//! pooled connection that proves dead (the write fails, or EOF/reset before any answer) is
+//! retried once on a new connection when that is safe: nothing was sent yet, or the request
+//! has no body and an idempotent method (as nginx and Envoy do).
 //!
 //! Bodies are streamed, never buffered, and keep their framing: a `Content-Length` body is
 //! copied by length, a chunked one chunk by chunk as it arrives (chunk lines and trailers
@@ -14,7 +20,7 @@
 //! backend has no ready endpoints, 502 when every endpoint refuses or one breaks the exchange
 //! before answering, 400/431 for requests that do not parse.
 
-use std::io::{self, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -350,72 +356,99 @@ impl<C: Client> Connection<C> {
                 own_answer_keeps,
             );
         }
-        let Some(upstream) = endpoints.iter().find_map(|endpoint| {
-            let stream = TcpStream::connect_timeout(endpoint, CONNECT_TIMEOUT).ok()?;
-            let _ = stream.set_nodelay(true);
-            let _ = stream.set_read_timeout(Some(UPSTREAM_READ));
-            let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
-            Some(stream)
-        }) else {
-            self.log(request, &host, &path, ingress, 502);
-            let list: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
-            return self.respond(
-                502,
-                "Bad Gateway",
-                head_request,
-                &format!(
-                    "every endpoint of {ingress} refused the connection ({}).\n",
-                    list.join(", ")
-                ),
-                own_answer_keeps,
-            );
-        };
-        let endpoint = upstream
-            .peer_addr()
-            .map(|a| a.to_string())
-            .unwrap_or_default();
         let upgrade = request.header("upgrade").is_some()
             && tokens(&request.headers, "connection")
                 .iter()
                 .any(|t| t == "upgrade");
-        if (&upstream)
-            .write_all(&self.upstream_head(request, framing, upgrade))
-            .is_err()
-        {
-            return self.respond(
-                502,
-                "Bad Gateway",
-                head_request,
-                &format!("{endpoint} closed the connection\n"),
-                false,
-            );
-        }
+        let upstream_head = self.upstream_head(request, framing, upgrade);
         let expects_continue = request.minor == 1
             && tokens(&request.headers, "expect")
                 .iter()
                 .any(|t| t == "100-continue");
-        if expects_continue
-            && framing != Framing::None
-            && self
-                .client
-                .get_mut()
-                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-                .is_err()
-        {
-            return Next::Close;
-        }
-        match copy_body(framing, &mut self.client, &mut &upstream) {
-            Ok(()) => {}
-            Err(CopyError::Read) => return Next::Close,
-            // The endpoint stopped reading: it may still have answered (413, say).
-            Err(CopyError::Write) => keep_alive = false,
-        }
-        let mut from_upstream = BufReader::with_capacity(16 * 1024, &upstream);
-        let (response, status) = loop {
+        // A request that can be sent again if a pooled connection turns out dead after it
+        // went out: no body (nothing of the client's consumed) and an idempotent method.
+        let replayable = framing == Framing::None
+            && matches!(
+                request.method.as_str(),
+                "GET" | "HEAD" | "OPTIONS" | "TRACE" | "PUT" | "DELETE"
+            );
+        let mut pooled_allowed = true;
+        let (mut from_upstream, endpoint, mut upstream_reusable) = loop {
+            let Some((stream, endpoint, pooled)) =
+                self.upstream(shared, &endpoints, pooled_allowed)
+            else {
+                self.log(request, &host, &path, ingress, 502);
+                let list: Vec<String> = endpoints.iter().map(ToString::to_string).collect();
+                return self.respond(
+                    502,
+                    "Bad Gateway",
+                    head_request,
+                    &format!(
+                        "every endpoint of {ingress} refused the connection ({}).\n",
+                        list.join(", ")
+                    ),
+                    own_answer_keeps,
+                );
+            };
+            // Retried at most once, on a fresh connection.
+            let retry = pooled;
+            pooled_allowed = false;
+            if (&stream).write_all(&upstream_head).is_err() {
+                if retry {
+                    continue; // Nothing of the request reached the endpoint.
+                }
+                return self.respond(
+                    502,
+                    "Bad Gateway",
+                    head_request,
+                    &format!("{endpoint} closed the connection\n"),
+                    false,
+                );
+            }
+            if expects_continue
+                && framing != Framing::None
+                && self
+                    .client
+                    .get_mut()
+                    .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    .is_err()
+            {
+                return Next::Close;
+            }
+            let mut reusable = !upgrade;
+            match copy_body(framing, &mut self.client, &mut &stream) {
+                Ok(()) => {}
+                Err(CopyError::Read) => return Next::Close,
+                // The endpoint stopped reading: it may still have answered (413, say).
+                Err(CopyError::Write) => {
+                    keep_alive = false;
+                    reusable = false;
+                }
+            }
+            let mut from_upstream = BufReader::with_capacity(16 * 1024, stream);
+            if retry && replayable {
+                // A pooled connection the endpoint closed as the request went out (its idle
+                // timeout): EOF or a reset before any byte of an answer.
+                let dead = match from_upstream.fill_buf() {
+                    Ok(bytes) => bytes.is_empty(),
+                    Err(e) => matches!(
+                        e.kind(),
+                        io::ErrorKind::ConnectionReset
+                            | io::ErrorKind::ConnectionAborted
+                            | io::ErrorKind::BrokenPipe
+                    ),
+                };
+                if dead {
+                    continue;
+                }
+            }
+            break (from_upstream, endpoint, reusable);
+        };
+        let (response, status, response_version) = loop {
             let head = match read_head(&mut from_upstream) {
                 Ok(Some(head)) => head,
                 _ => {
-                    self.log(request, &host, &path, &endpoint, 502);
+                    self.log(request, &host, &path, &endpoint.to_string(), 502);
                     return self.respond(
                         502,
                         "Bad Gateway",
@@ -440,9 +473,9 @@ impl<C: Client> Connection<C> {
                     false,
                 );
             };
+            let version = response.version.unwrap_or(1);
             let status_line = format!(
-                "HTTP/1.{} {status} {}\r\n",
-                response.version.unwrap_or(1),
+                "HTTP/1.{version} {status} {}\r\n",
                 response.reason.unwrap_or("")
             );
             let headers = owned_headers(response.headers);
@@ -461,9 +494,10 @@ impl<C: Client> Connection<C> {
                 }
                 continue;
             }
-            break ((status_line, headers), status);
+            break ((status_line, headers), status, version);
         };
-        self.log(request, &host, &path, &endpoint, status);
+        let endpoint_name = endpoint.to_string();
+        self.log(request, &host, &path, &endpoint_name, status);
         let (status_line, headers) = response;
         if status == 101 {
             if !upgrade {
@@ -490,7 +524,7 @@ impl<C: Client> Connection<C> {
             {
                 return Next::Close;
             }
-            return Next::Tunnel(upstream);
+            return Next::Tunnel(from_upstream.into_inner());
         }
         let Some(response_framing) = response_framing(head_request, status, &headers) else {
             return self.respond(
@@ -503,6 +537,14 @@ impl<C: Client> Connection<C> {
         };
         let keep_alive = keep_alive && response_framing != Framing::Close;
         let named = tokens(&headers, "connection");
+        // The endpoint keeps the connection: HTTP/1.1 unless it says `close`, HTTP/1.0 only
+        // when it says `keep-alive`; and the body's end must be known.
+        upstream_reusable &= response_framing != Framing::Close
+            && if response_version == 0 {
+                named.iter().any(|t| t == "keep-alive")
+            } else {
+                !named.iter().any(|t| t == "close")
+            };
         let mut head = status_line.into_bytes();
         for (name, value) in &headers {
             if !is_hop_by_hop(name, &named) {
@@ -519,10 +561,35 @@ impl<C: Client> Connection<C> {
             return Next::Close;
         }
         let copied = copy_body(response_framing, &mut from_upstream, self.client.get_mut());
+        // Bytes beyond the response would be read as the next one's start: not reused.
+        if copied.is_ok() && upstream_reusable && from_upstream.buffer().is_empty() {
+            shared.pool.put(endpoint, from_upstream.into_inner());
+        }
         if copied.is_err() || self.client.get_mut().flush().is_err() || !keep_alive {
             return Next::Close;
         }
         Next::KeepAlive
+    }
+
+    /// A connection to the first endpoint in turn that takes one: an idle pooled one when
+    /// `pooled` allows and there is one, else a new one (the next endpoint on refusal).
+    /// The bool says whether it came from the pool.
+    fn upstream(
+        &self,
+        shared: &Shared,
+        endpoints: &[SocketAddr],
+        pooled: bool,
+    ) -> Option<(TcpStream, SocketAddr, bool)> {
+        if pooled && let Some(stream) = shared.pool.take(endpoints[0]) {
+            return Some((stream, endpoints[0], true));
+        }
+        endpoints.iter().find_map(|&endpoint| {
+            let stream = TcpStream::connect_timeout(&endpoint, CONNECT_TIMEOUT).ok()?;
+            let _ = stream.set_nodelay(true);
+            let _ = stream.set_read_timeout(Some(UPSTREAM_READ));
+            let _ = stream.set_write_timeout(Some(WRITE_TIMEOUT));
+            Some((stream, endpoint, false))
+        })
     }
 
     /// The request head as sent to the endpoint.
@@ -575,10 +642,13 @@ impl<C: Client> Connection<C> {
         if let Some(host) = request.header("host") {
             push_header(&mut head, "X-Forwarded-Host", host);
         }
+        // Keep-alive upstream: HTTP/1.1's default, asked for explicitly in HTTP/1.0.
         head.extend_from_slice(if upgrade {
             b"Connection: upgrade\r\n\r\n".as_slice()
+        } else if request.minor == 0 {
+            b"Connection: keep-alive\r\n\r\n".as_slice()
         } else {
-            b"Connection: close\r\n\r\n".as_slice()
+            b"\r\n".as_slice()
         });
         head
     }

@@ -5,6 +5,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use rustls::pki_types::{CertificateDer, ServerName};
@@ -19,20 +20,80 @@ const LOCALHOST: IpAddr = IpAddr::V4(Ipv4Addr::LOCALHOST);
 /// the proxy sent. `/chunked…` answers chunked; an `Upgrade` request gets a 101 and then an
 /// echo of whatever follows.
 fn backend(name: &'static str) -> SocketAddr {
-    let listener = TcpListener::bind((LOCALHOST, 0)).unwrap();
-    let addr = listener.local_addr().unwrap();
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            std::thread::spawn(move || answer(name, stream));
-        }
-    });
-    addr
+    Backend::start(name, Mode::KeepAlive).addr
 }
 
-fn answer(name: &str, stream: TcpStream) {
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut stream = stream;
-    let head = read_head(&mut reader);
+/// How a test backend treats its connections.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    /// Answers request after request.
+    KeepAlive,
+    /// Answers with `Connection: close` yet keeps reading (a reuse would go unnoticed).
+    SaysClose,
+    /// Answers the first request, then closes at the next one without an answer: an idle
+    /// connection the endpoint dropped just as the proxy reused it.
+    DropsSecond,
+}
+
+/// A test backend that counts the connections it accepted and saw closed.
+struct Backend {
+    addr: SocketAddr,
+    accepted: Arc<AtomicUsize>,
+    closed: Arc<AtomicUsize>,
+}
+
+impl Backend {
+    fn start(name: &'static str, mode: Mode) -> Self {
+        let listener = TcpListener::bind((LOCALHOST, 0)).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (accepting, closing) = (Arc::clone(&accepted), Arc::clone(&closed));
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                accepting.fetch_add(1, Ordering::SeqCst);
+                let closing = Arc::clone(&closing);
+                std::thread::spawn(move || {
+                    let mut reader = BufReader::new(stream.try_clone().unwrap());
+                    let mut stream = stream;
+                    let mut answered = 0;
+                    while !reader.fill_buf().unwrap_or_default().is_empty() {
+                        if mode == Mode::DropsSecond && answered == 1 {
+                            break;
+                        }
+                        if !answer(name, &mut reader, &mut stream, mode == Mode::SaysClose) {
+                            break;
+                        }
+                        answered += 1;
+                    }
+                    closing.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+        });
+        Backend {
+            addr,
+            accepted,
+            closed,
+        }
+    }
+
+    fn accepted(&self) -> usize {
+        self.accepted.load(Ordering::SeqCst)
+    }
+
+    fn closed(&self) -> usize {
+        self.closed.load(Ordering::SeqCst)
+    }
+}
+
+/// Answers one request; false when the connection is done (an upgrade ended, a write failed).
+fn answer(
+    name: &str,
+    reader: &mut BufReader<TcpStream>,
+    stream: &mut TcpStream,
+    says_close: bool,
+) -> bool {
+    let head = read_head(reader);
     let mut headers = [httparse::EMPTY_HEADER; 64];
     let mut request = httparse::Request::new(&mut headers);
     request.parse(head.as_bytes()).unwrap();
@@ -51,12 +112,11 @@ fn answer(name: &str, stream: TcpStream) {
                 b"HTTP/1.1 101 Switching Protocols\r\nConnection: upgrade\r\nUpgrade: echo\r\n\r\n",
             )
             .unwrap();
-        let mut writer = stream;
-        let _ = std::io::copy(&mut reader, &mut writer);
-        return;
+        let _ = std::io::copy(reader, stream);
+        return false;
     }
     let body = if get("transfer-encoding").contains("chunked") {
-        read_chunked(&mut reader)
+        read_chunked(reader)
     } else {
         let length: usize = get("content-length").parse().unwrap_or(0);
         let mut body = vec![0; length];
@@ -80,11 +140,16 @@ fn answer(name: &str, stream: TcpStream) {
         )
     } else {
         format!(
-            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n{text}",
-            text.len()
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n{}\r\n{text}",
+            text.len(),
+            if says_close {
+                "Connection: close\r\n"
+            } else {
+                ""
+            }
         )
     };
-    let _ = stream.write_all(response.as_bytes());
+    stream.write_all(response.as_bytes()).is_ok()
 }
 
 fn read_head(reader: &mut impl BufRead) -> String {
@@ -247,7 +312,8 @@ route * Exact /healthz ns/b -> {b}
     assert_eq!(response.field("xhost"), format!("a.test:{}", addr.port()));
     assert_eq!(response.field("xff"), "127.0.0.1");
     assert_eq!(response.field("proto"), "http");
-    assert_eq!(response.field("connection"), "close");
+    // Keep-alive upstream: no `Connection` header (HTTP/1.1's default).
+    assert_eq!(response.field("connection"), "");
 
     let response =
         client.send("GET /api/v1 HTTP/1.1\r\nHost: B.TEST\r\nX-Forwarded-For: 10.1.2.3\r\n\r\n");
@@ -596,4 +662,96 @@ fn large_bodies_expect_continue_and_http_1_0_keep_alive() {
         response.head
     );
     assert_eq!(client.get("a.test", "/after").field("path"), "/after");
+}
+
+#[test]
+fn sequential_requests_share_one_pooled_upstream_connection() {
+    let backend = Backend::start("a", Mode::KeepAlive);
+    let setup = Setup::start(&format!(
+        "http 0\nroute * Prefix / ns/a -> {}\n",
+        backend.addr
+    ));
+    let mut client = Client::connect(setup.http());
+    for path in ["/one", "/two", "/chunked"] {
+        let response = client.get("a.test", path);
+        assert_eq!(response.status, 200, "{response:?}");
+        assert_eq!(response.field("path"), path);
+    }
+    // A second client, once the first's connection went back, reuses it too.
+    drop(client);
+    std::thread::sleep(Duration::from_millis(50));
+    assert_eq!(
+        Client::connect(setup.http()).get("a.test", "/three").status,
+        200
+    );
+    assert_eq!(backend.accepted(), 1);
+}
+
+#[test]
+fn a_dead_pooled_connection_is_retried_on_a_fresh_one() {
+    let backend = Backend::start("a", Mode::DropsSecond);
+    let setup = Setup::start(&format!(
+        "http 0\nroute * Prefix / ns/a -> {}\n",
+        backend.addr
+    ));
+    let mut client = Client::connect(setup.http());
+    assert_eq!(client.get("a.test", "/one").field("path"), "/one");
+    // The pooled connection looks open, takes the request and closes unanswered.
+    let response = client.get("a.test", "/two");
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_eq!(response.field("path"), "/two");
+    assert_eq!(backend.accepted(), 2);
+    // A request with a body is not replayed: the endpoint's failure shows as 502.
+    let response =
+        client.send("POST /three HTTP/1.1\r\nHost: a.test\r\nContent-Length: 2\r\n\r\nhi");
+    assert_eq!(response.status, 502, "{response:?}");
+    assert_eq!(backend.accepted(), 2);
+}
+
+#[test]
+fn a_connection_close_answer_is_not_reused() {
+    let backend = Backend::start("a", Mode::SaysClose);
+    let setup = Setup::start(&format!(
+        "http 0\nroute * Prefix / ns/a -> {}\n",
+        backend.addr
+    ));
+    let mut client = Client::connect(setup.http());
+    for path in ["/one", "/two"] {
+        let response = client.get("a.test", path);
+        assert_eq!(response.status, 200, "{response:?}");
+        // The endpoint's `close` is about its hop: the client's connection stays open.
+        assert!(!response.head.contains("Connection: close"), "{response:?}");
+    }
+    assert_eq!(backend.accepted(), 2);
+    assert_eq!(setup.ingress.shared.pool.idle(backend.addr), 0);
+}
+
+#[test]
+fn a_reload_closes_pooled_connections_to_endpoints_that_left() {
+    let (a, b) = (
+        Backend::start("a", Mode::KeepAlive),
+        Backend::start("b", Mode::KeepAlive),
+    );
+    let setup = Setup::start(&format!(
+        "http 0\nroute * Prefix / ns/a -> {}\nroute b.test Prefix / ns/b -> {}\n",
+        a.addr, b.addr
+    ));
+    let mut client = Client::connect(setup.http());
+    assert_eq!(client.get("a.test", "/").field("backend"), "a");
+    assert_eq!(client.get("b.test", "/").field("backend"), "b");
+    setup.reload(&format!("http 0\nroute * Prefix / ns/b -> {}\n", b.addr));
+    assert_eq!(client.get("a.test", "/").field("backend"), "b");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while a.closed() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a's connection stays open"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!((b.accepted(), b.closed()), (1, 0), "b's connection is kept");
+    // Back in the configuration: a new connection.
+    setup.reload(&format!("http 0\nroute * Prefix / ns/a -> {}\n", a.addr));
+    assert_eq!(client.get("a.test", "/").field("backend"), "a");
+    assert_eq!(a.accepted(), 2);
 }
