@@ -161,6 +161,23 @@ pub(crate) fn shutdown_read(socket: &impl AsRawFd) {
     }
 }
 
+/// Whether a connected socket has nothing to read right now (and so still looks open): one
+/// `recv(MSG_PEEK | MSG_DONTWAIT)`, which leaves the socket blocking. False on EOF, on an
+/// error, or when bytes are waiting. For an idle keep-alive connection before reuse.
+pub(crate) fn nothing_to_read(socket: &impl AsRawFd) -> bool {
+    let mut byte = 0u8;
+    // SAFETY: a one-byte buffer we own; a stale descriptor only yields an error.
+    let read = unsafe {
+        libc::recv(
+            socket.as_raw_fd(),
+            (&raw mut byte).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    read < 0 && io::Error::last_os_error().kind() == io::ErrorKind::WouldBlock
+}
+
 /// The size asked for a [`Pipe`] (within `/proc/sys/fs/pipe-max-size`, 1 MiB by default).
 pub(crate) const PIPE_SIZE: usize = 256 * 1024;
 

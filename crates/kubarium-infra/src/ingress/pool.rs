@@ -5,7 +5,7 @@
 //!   goes when a newer one arrives), each closed after [`IDLE`] unused (checked on every
 //!   checkout and by [`Pool::expire`], which a sweeping thread calls).
 //! - A connection is handed out most recently used first, after a non-blocking peek: one the
-//!   endpoint closed (EOF) or that has unexpected bytes waiting is dropped instead.
+//!   endpoint closed (EOF, reset) or that has unexpected bytes waiting is dropped instead.
 //! - [`Pool::retain`] is called on each reload with the new configuration's endpoints: idle
 //!   connections to the others are closed, and connections that finish a request later to an
 //!   endpoint no longer configured are not taken back.
@@ -14,7 +14,6 @@
 //! read completely, with known framing, where neither side asked to close.
 
 use std::collections::{HashMap, HashSet};
-use std::io::{self};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -55,7 +54,7 @@ impl Pool {
                 entry?
             };
             // Closed outside the lock: a FIN/RST costs a syscall or two.
-            if since.elapsed() < IDLE && looks_open(&stream) {
+            if since.elapsed() < IDLE && crate::sys::nothing_to_read(&stream) {
                 return Some(stream);
             }
         }
@@ -113,17 +112,6 @@ impl Pool {
     pub(crate) fn idle(&self, endpoint: SocketAddr) -> usize {
         self.lock().idle.get(&endpoint).map_or(0, Vec::len)
     }
-}
-
-/// Whether an idle connection is still usable: nothing to read (`WouldBlock`) — not EOF,
-/// not an error, not stray bytes.
-fn looks_open(stream: &TcpStream) -> bool {
-    if stream.set_nonblocking(true).is_err() {
-        return false;
-    }
-    let mut byte = [0u8; 1];
-    let open = matches!(stream.peek(&mut byte), Err(e) if e.kind() == io::ErrorKind::WouldBlock);
-    open && stream.set_nonblocking(false).is_ok()
 }
 
 #[cfg(test)]

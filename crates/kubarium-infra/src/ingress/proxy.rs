@@ -557,6 +557,16 @@ impl<C: Client> Connection<C> {
             head.extend_from_slice(b"Connection: keep-alive\r\n");
         }
         head.extend_from_slice(b"\r\n");
+        // A body that arrived with the head (most small answers) goes out in the same write.
+        let mut response_framing = response_framing;
+        if let Framing::Length(length) = response_framing
+            && let Ok(length) = usize::try_from(length)
+            && length <= from_upstream.buffer().len()
+        {
+            head.extend_from_slice(&from_upstream.buffer()[..length]);
+            from_upstream.consume(length);
+            response_framing = Framing::None;
+        }
         if self.client.get_mut().write_all(&head).is_err() {
             return Next::Close;
         }
@@ -689,15 +699,18 @@ impl<C: Client> Connection<C> {
     }
 
     /// One line per request on stderr (`docker logs` shows them).
+    /// Formatted first and written whole: `eprintln!` on unbuffered stderr would make a
+    /// system call per piece of the line, a cost every request paid.
     fn log(&self, request: &Request, host: &str, path: &str, to: &str, status: u16) {
-        eprintln!(
-            "ingress: {} {} {} {}{} -> {to} {status}",
+        let line = format!(
+            "ingress: {} {} {} {}{} -> {to} {status}\n",
             self.peer.ip().to_canonical(),
             self.scheme.name(),
             request.method,
             host,
             path
         );
+        let _ = io::stderr().write_all(line.as_bytes());
     }
 }
 
