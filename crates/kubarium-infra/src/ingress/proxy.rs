@@ -22,7 +22,8 @@
 
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpStream};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::os::fd::AsFd;
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use rustls::{ServerConfig, ServerConnection, StreamOwned};
@@ -699,8 +700,10 @@ impl<C: Client> Connection<C> {
     }
 
     /// One line per request on stderr (`docker logs` shows them).
-    /// Formatted first and written whole: `eprintln!` on unbuffered stderr would make a
-    /// system call per piece of the line, a cost every request paid.
+    /// Formatted first and written whole, in one `write` to a duplicate of stderr:
+    /// `eprintln!` would make a system call per piece of the line, each under stderr's lock,
+    /// which every connection thread contended for. (One `write` of a line is not interleaved
+    /// with others' on the pipe `docker logs` reads.)
     fn log(&self, request: &Request, host: &str, path: &str, to: &str, status: u16) {
         let line = format!(
             "ingress: {} {} {} {}{} -> {to} {status}\n",
@@ -710,7 +713,18 @@ impl<C: Client> Connection<C> {
             host,
             path
         );
-        let _ = io::stderr().write_all(line.as_bytes());
+        static STDERR: OnceLock<Option<std::fs::File>> = OnceLock::new();
+        let stderr = STDERR.get_or_init(|| {
+            io::stderr()
+                .as_fd()
+                .try_clone_to_owned()
+                .ok()
+                .map(std::fs::File::from)
+        });
+        let _ = match stderr {
+            Some(file) => (&*file).write_all(line.as_bytes()),
+            None => io::stderr().write_all(line.as_bytes()),
+        };
     }
 }
 
