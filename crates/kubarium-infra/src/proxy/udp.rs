@@ -16,8 +16,12 @@ use std::time::{Duration, Instant};
 use super::{BUFFER, STACK, Slot};
 use crate::sys;
 
-/// How long a flow lives without a datagram either way.
-const IDLE: Duration = Duration::from_secs(30);
+/// How long a flow lives without a datagram either way (shorter in tests, to see it expire).
+pub(super) const IDLE: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(30)
+};
 
 struct Flow {
     endpoint: SocketAddr,
