@@ -129,7 +129,7 @@ async fn client_running(cluster: &Docker) {
 
 /// `GET url` from the client pod, retried until it answers; the pod that answered.
 async fn first_answer(cluster: &Docker, url: &str) -> String {
-    let script = format!("wget -q -T 3 -O - {url}");
+    let script = format!("timeout 5 wget -q -O - {url}");
     eventually(&format!("{url} to answer from the client pod"), || {
         let answer = in_client(cluster, &script);
         async move { answering_pods(&answer?).into_iter().next() }
@@ -161,7 +161,7 @@ async fn a_service_reaches_every_ready_replica_by_each_dns_form_and_its_cluster_
     }
 
     // Thirty requests, each on a connection of its own, reach all three replicas.
-    let many = "for i in $(seq 30); do wget -q -T 3 -O - http://web/api; done";
+    let many = "for i in $(seq 30); do timeout 5 wget -q -O - http://web/api; done";
     let answered: BTreeSet<String> = answering_pods(&in_client(&cluster, many).unwrap())
         .into_iter()
         .collect();
@@ -425,8 +425,8 @@ spec:
   - host: shop.example
     http:
       paths:
-      - {{path: /blue, pathType: Prefix, backend: {{service: {{name: blue, port: {{number: {lb_port}}}}}}}}}
-      - {{path: /red, pathType: Exact, backend: {{service: {{name: red, port: {{number: 80}}}}}}}}
+      - {{path: /api, pathType: Prefix, backend: {{service: {{name: blue, port: {{number: {lb_port}}}}}}}}}
+      - {{path: /healthz, pathType: Exact, backend: {{service: {{name: red, port: {{number: 80}}}}}}}}
 "#
         )
     };
@@ -452,14 +452,25 @@ spec:
         },
     )
     .await;
-    let blue_url = format!("http://shop.example:{http}/blue");
+    let blue_url = format!("http://shop.example:{http}/api");
     curl_until(
-        "shop.example/blue to reach blue",
+        "shop.example/api to reach blue",
         &["--resolve", &resolve("shop.example", &http), &blue_url],
-        |out| out.contains("blue-"),
+        |out| {
+            answering_pods(out)
+                .iter()
+                .any(|pod| pod.starts_with("blue-"))
+        },
     )
     .await;
-    let exact = format!("http://shop.example:{http}/red/more");
+    let healthz = format!("http://shop.example:{http}/healthz");
+    let ok = curl(&["--resolve", &resolve("shop.example", &http), &healthz]);
+    assert_eq!(
+        ok.as_deref().map(str::trim),
+        Some("ok"),
+        "an Exact path matches itself"
+    );
+    let exact = format!("http://shop.example:{http}/healthz/more");
     let missing = curl(&[
         "-o",
         "/dev/null",

@@ -141,16 +141,16 @@ impl Ingress {
         for problem in &problems {
             eprintln!("ingress: certificate left out: {problem}");
         }
+        self.shared.swap(Snapshot {
+            table: routing::Table::new(&config),
+            certs,
+        });
+        // Logged once in force: tests (and people) take the line as "reloaded".
         eprintln!(
             "ingress: {} from {}",
             config.summary(problems.len()),
             self.path.display()
         );
-        let snapshot = Snapshot {
-            table: routing::Table::new(&config),
-            certs,
-        };
-        self.shared.swap(snapshot);
         let mut listeners = self
             .listeners
             .lock()

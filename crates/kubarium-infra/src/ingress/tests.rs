@@ -530,3 +530,70 @@ route * Prefix / ns/a -> {a}
         assert_eq!(line, word);
     }
 }
+
+#[test]
+fn responses_stream_before_the_endpoint_finishes() {
+    let listener = TcpListener::bind((LOCALHOST, 0)).unwrap();
+    let endpoint = listener.local_addr().unwrap();
+    let (go_on, wait) = std::sync::mpsc::channel::<()>();
+    std::thread::spawn(move || {
+        let (stream, _) = listener.accept().unwrap();
+        let mut reader = BufReader::new(stream.try_clone().unwrap());
+        read_head(&mut reader);
+        let mut stream = stream;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nfirst\r\n")
+            .unwrap();
+        wait.recv().unwrap();
+        stream.write_all(b"4\r\nlast\r\n0\r\n\r\n").unwrap();
+    });
+    let setup = Setup::start(&format!("http 0\ndefault ns/stream -> {endpoint}\n"));
+    let mut client = Client::connect(setup.http());
+    client
+        .stream
+        .get_mut()
+        .write_all(b"GET /events HTTP/1.1\r\nHost: s.test\r\n\r\n")
+        .unwrap();
+    let head = read_head(&mut client.stream);
+    assert!(head.contains("Transfer-Encoding: chunked"), "{head}");
+    // The first chunk arrives while the endpoint still holds the rest back.
+    let mut first = [0u8; 10];
+    client.stream.read_exact(&mut first).unwrap();
+    assert_eq!(&first, b"5\r\nfirst\r\n");
+    go_on.send(()).unwrap();
+    assert_eq!(read_chunked(&mut client.stream), "last");
+}
+
+#[test]
+fn large_bodies_expect_continue_and_http_1_0_keep_alive() {
+    let a = backend("a");
+    let setup = Setup::start(&format!("http 0\nroute * Prefix / ns/a -> {a}\n"));
+    let mut client = Client::connect(setup.http());
+    let big = "x".repeat(1 << 20);
+    let response = client.send(&format!(
+        "POST /big HTTP/1.1\r\nHost: a.test\r\nContent-Length: {}\r\n\r\n{big}",
+        big.len()
+    ));
+    assert_eq!(response.field("body").len(), big.len());
+
+    client
+        .stream
+        .get_mut()
+        .write_all(
+            b"PUT /c HTTP/1.1\r\nHost: a.test\r\nExpect: 100-continue\r\nContent-Length: 4\r\n\r\n",
+        )
+        .unwrap();
+    let interim = read_head(&mut client.stream);
+    assert!(interim.starts_with("HTTP/1.1 100 Continue"), "{interim}");
+    let response = client.send("data");
+    assert_eq!(response.field("body"), "data");
+
+    let response =
+        client.send("GET /old HTTP/1.0\r\nHost: a.test\r\nConnection: keep-alive\r\n\r\n");
+    assert!(
+        response.head.contains("Connection: keep-alive"),
+        "{}",
+        response.head
+    );
+    assert_eq!(client.get("a.test", "/after").field("path"), "/after");
+}
