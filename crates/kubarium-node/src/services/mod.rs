@@ -318,11 +318,26 @@ async fn follow(
     }
 }
 
-/// Every [`RESYNC`], forgets what was applied and marks every unit, so each is applied anew.
+/// Every [`RESYNC`], and whenever the plane's engine comes back (Docker restarted: the units
+/// stopped with it), forgets what was applied and marks every unit, so each is applied anew.
 async fn resync(inner: Arc<Inner>, marks: mpsc::UnboundedSender<UnitKey>) {
     let mut timer = tokio::time::interval_at(Instant::now() + RESYNC, RESYNC);
+    let mut ready = inner.plane.watch_ready();
     loop {
-        timer.tick().await;
+        match ready.as_mut() {
+            Some(ready) => tokio::select! {
+                _ = timer.tick() => {}
+                changed = ready.changed() => {
+                    if changed.is_err() || !*ready.borrow_and_update() {
+                        continue;
+                    }
+                    tracing::info!("the data plane's engine is back: applying every unit again");
+                }
+            },
+            None => {
+                timer.tick().await;
+            }
+        }
         let keys: Vec<UnitKey> = {
             let mut memory = lock(&inner.memory);
             for unit in memory.values_mut() {
