@@ -155,6 +155,17 @@ fn go_duration(d: Duration) -> String {
     }
 }
 
+/// The `grpc-timeout` header grpc-go sends for a call with a deadline: at most 8 digits and
+/// a unit.
+fn grpc_timeout(left: Duration) -> String {
+    let millis = left.as_millis().max(1);
+    if millis < 100_000_000 {
+        format!("{millis}m")
+    } else {
+        format!("{}S", left.as_secs().min(99_999_999))
+    }
+}
+
 /// `grpc-message` is percent-encoded on the wire.
 fn percent_decode(text: &str) -> String {
     let bytes = text.as_bytes();
@@ -204,8 +215,8 @@ pub(crate) async fn probe(
 ) -> Outcome {
     let deadline = Instant::now() + timeout;
     let within = go_duration(timeout);
-    let sender = match tokio::time::timeout_at(deadline, dial(addr)).await {
-        Ok(Ok(sender)) => sender,
+    let (sender, driver) = match tokio::time::timeout_at(deadline, dial(addr)).await {
+        Ok(Ok(dialled)) => dialled,
         Ok(Err(error)) => {
             return Outcome::Failure(format!(
                 "error: failed to connect service at {:?}: {error}",
@@ -219,7 +230,6 @@ pub(crate) async fn probe(
             ));
         }
     };
-    let (sender, driver) = sender;
     let call = check(sender, addr, service, deadline, user_agent);
     let result = tokio::time::timeout_at(deadline, call).await;
     driver.abort();
@@ -292,7 +302,7 @@ async fn check(
         .header(http::header::CONTENT_TYPE, "application/grpc")
         .header(http::header::TE, "trailers")
         .header(http::header::USER_AGENT, user_agent)
-        .header("grpc-timeout", format!("{}m", left.as_millis().max(1)))
+        .header("grpc-timeout", grpc_timeout(left))
         .body(Full::new(request_frame(service)))
         .map_err(|e| CallError::Transport(e.to_string()))?;
     sender
@@ -402,6 +412,8 @@ mod tests {
         assert_eq!(go_duration(Duration::from_secs(90)), "1m30s");
         assert_eq!(go_duration(Duration::from_millis(300)), "300ms");
         assert_eq!(percent_decode("a%20b%ZZ"), "a b%ZZ");
+        assert_eq!(grpc_timeout(Duration::from_secs(1)), "1000m");
+        assert_eq!(grpc_timeout(Duration::from_secs(200_000)), "200000S");
     }
 
     type Body = BoxBody<Bytes, Infallible>;
@@ -504,6 +516,24 @@ mod tests {
         );
         server.abort();
         let _ = server.await;
+        // A port that answers, but not in HTTP/2.
+        let http1 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let http1_addr = http1.local_addr().unwrap();
+        tokio::spawn(async move {
+            use tokio::io::AsyncWriteExt;
+            let (mut socket, _) = http1.accept().await.unwrap();
+            let _ = socket
+                .write_all(b"HTTP/1.1 400 Bad Request\r\nconnection: close\r\n\r\n")
+                .await;
+        });
+        match probe(http1_addr, "", timeout, agent).await {
+            Outcome::Failure(message) => assert!(
+                message
+                    .starts_with("error: health rpc probe failed: rpc error: code = Unavailable"),
+                "{message}"
+            ),
+            other => panic!("{other:?}"),
+        }
         // Nothing listens there any more.
         assert_eq!(
             probe(addr, "", timeout, agent).await,
