@@ -269,7 +269,7 @@ pub(crate) async fn prepare(
                 host_path: dir,
                 read_only: volume.empty_dir.is_none(),
                 simulated: false,
-    memory: None,
+                memory: None,
             }
         } else if let Some(source) = &volume.host_path {
             let path = PathBuf::from(&source.path);
@@ -278,7 +278,7 @@ pub(crate) async fn prepare(
                 host_path: path,
                 read_only: false,
                 simulated: false,
-    memory: None,
+                memory: None,
             }
         } else if let Some(source) = &volume.persistent_volume_claim {
             let path = host::claim_path(&sources.client, context.namespace(), &source.claim_name)
@@ -288,7 +288,7 @@ pub(crate) async fn prepare(
                 host_path: path,
                 read_only: source.read_only == Some(true),
                 simulated: false,
-    memory: None,
+                memory: None,
             }
         } else {
             return Err(fail(volume)(
@@ -307,7 +307,11 @@ pub(crate) fn memory_volumes(
     pod: &k8s_openapi::api::core::v1::Pod,
     allocatable: &NodeCapacity,
 ) -> Vec<MemoryVolume> {
-    let positive = |text: &str| Quantity::parse(text).map(Quantity::value).filter(|v| *v > 0);
+    let positive = |text: &str| {
+        Quantity::parse(text)
+            .map(Quantity::value)
+            .filter(|v| *v > 0)
+    };
     let node = positive(&allocatable.memory);
     let pod_limit = pod.spec.as_ref().and_then(pod_memory_limit);
     let least = |size: Option<i64>, other: Option<i64>| match (size, other) {

@@ -177,7 +177,10 @@ impl DockerRuntime {
             .map_err(|error| runtime_error("list volumes", error))?;
         let mut removed = 0;
         for volume in listed.volumes.into_iter().flatten() {
-            match docker.remove_volume(&volume.name, None::<RemoveVolumeOptions>).await {
+            match docker
+                .remove_volume(&volume.name, None::<RemoveVolumeOptions>)
+                .await
+            {
                 Ok(()) => removed += 1,
                 Err(error) if status_code(&error) == Some(404) => {}
                 Err(error) => {
