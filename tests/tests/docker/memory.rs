@@ -115,3 +115,55 @@ async fn a_memory_empty_dir_is_a_sized_tmpfs_shared_by_the_pods_containers_and_g
     })
     .await;
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn deleting_the_cluster_removes_its_memory_volumes() {
+    let mut cluster = Docker::start_with_images(1, &[]).await;
+    let id = cluster_id(&cluster).await;
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: keeper
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    volumeMounts:
+    - name: scratch
+      mountPath: /scratch
+  volumes:
+  - name: scratch
+    emptyDir:
+      medium: Memory
+"#
+    ));
+    wait_pod(&cluster.client, "keeper", "the pod to run", |pod| {
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+    })
+    .await;
+    let label = format!("label=kubarium.dev/cluster={id}");
+    assert_eq!(
+        docker(&["volume", "ls", "-q", "--filter", &label])
+            .lines()
+            .count(),
+        1
+    );
+    // Stopped, the cluster keeps its pod and volume; deleted, it leaves neither.
+    let data_dir = cluster.daemon.data_dir().to_owned();
+    assert!(cluster.daemon.stop_with("TERM").success());
+    let deleted = kubarium_tests::daemon::Daemon::command(&data_dir, &["delete"])
+        .output()
+        .unwrap();
+    assert!(
+        deleted.status.success(),
+        "{}",
+        String::from_utf8_lossy(&deleted.stderr)
+    );
+    assert_eq!(docker(&["volume", "ls", "-q", "--filter", &label]), "");
+    assert_eq!(docker(&["ps", "-aq", "--filter", &label]), "");
+}
