@@ -122,7 +122,7 @@ impl Drop for Docker {
     }
 }
 
-/// Removes every container and network labelled `kubarium.dev/cluster=<cluster>`, twice: a
+/// Removes every container, network and volume labelled `kubarium.dev/cluster=<cluster>`, twice: a
 /// create the killed daemon had in flight (a data-plane unit, a sandbox) can land in Docker
 /// just after the first pass.
 #[allow(dead_code)]
@@ -159,6 +159,13 @@ fn remove_labelled(cluster: &str) {
         let _ = std::process::Command::new("docker")
             .args(["network", "rm"])
             .args(&networks)
+            .output();
+    }
+    let volumes = ids(&["volume", "ls", "-q"]);
+    if !volumes.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["volume", "rm"])
+            .args(&volumes)
             .output();
     }
 }
