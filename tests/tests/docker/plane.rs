@@ -383,8 +383,8 @@ async fn a_plan_made_without_docker_is_asked_for_later_and_an_old_network_is_pin
     assert!(daemon.stop_with("TERM").success());
 
     // A network as an older Kubarium made it (no ip_range), no container on it: made again,
-    // pinned.
-    docker(&["network", "rm", &network]);
+    // pinned. (The data-plane units the last start made outlive it, so they go first.)
+    crate::support::remove_cluster_resources(&id);
     docker(&[
         "network",
         "create",
