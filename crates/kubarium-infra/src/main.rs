@@ -14,6 +14,7 @@
 //! - `ingress`: the cluster's ingress controller data plane, an HTTP/HTTPS reverse proxy
 //!   configured through `/etc/kubarium/config` (see [`ingress`]).
 
+mod conf;
 mod dns;
 mod echo;
 mod ingress;

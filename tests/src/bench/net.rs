@@ -6,7 +6,10 @@
 //!   cluster IP (the Service's proxy container), and through the ingress controller. Each way
 //!   is measured [`ROUNDS`] times, interleaved, and its best round kept.
 //! - Time from a Service's creation to its first successful request: the request is made from
-//!   the host, which on Linux reaches the cluster network's addresses, every 2 ms.
+//!   the host, which on Linux reaches the cluster network's addresses, every 2 ms once the
+//!   Service's proxy container runs (asked of Docker every 5 ms): an earlier attempt would
+//!   leave the host's neighbour entry for the address failed, and the host would then learn
+//!   the new container's MAC only at its next ARP retry, up to a second later.
 //! - Time from an endpoint change to traffic following it: a replica turns unready (its
 //!   `/unready`); from the moment its EndpointSlice says so, how long the Service still sends
 //!   it requests (new connections from the host every 2 ms).
@@ -136,7 +139,7 @@ async fn measure(daemon: &Daemon, engine: &mut Engine) -> anyhow::Result<Vec<Fig
     let ingress = best["Ingress"];
 
     eprintln!("{CREATIONS} Services created, each until its first answer");
-    let first = first_requests(&client).await?;
+    let first = first_requests(&client, engine).await?;
     eprintln!("{CHANGES} endpoint changes, each until traffic follows");
     let (follow, slice_after) = endpoint_changes(&client, &kubeconfig).await?;
 
@@ -393,7 +396,7 @@ fn get_once(address: SocketAddr) -> Option<String> {
 
 /// Creates Services for the web pods one after another: from each create request to the first
 /// answer through its cluster IP.
-async fn first_requests(client: &Client) -> anyhow::Result<Samples> {
+async fn first_requests(client: &Client, engine: &mut Engine) -> anyhow::Result<Samples> {
     let api = Api::<Service>::namespaced(client.clone(), "default");
     let mut samples = Samples::with_capacity(CREATIONS);
     for i in 0..CREATIONS {
@@ -409,6 +412,23 @@ async fn first_requests(client: &Client) -> anyhow::Result<Samples> {
             .and_then(|s| s.cluster_ip)
             .context("the new Service has no cluster IP")?;
         let address: SocketAddr = format!("{ip}:80").parse()?;
+        let filters = json!({
+            "label": [format!("kubarium.dev/service-name={name}")],
+            "status": ["running"],
+        })
+        .to_string();
+        let path = format!("/containers/json?filters={}", urlencode(&filters));
+        while engine
+            .call(Method::GET, &path, None)
+            .await?
+            .as_array()
+            .is_none_or(Vec::is_empty)
+        {
+            if started.elapsed() > PATIENCE {
+                bail!("no proxy container ran for Service {name}");
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
         let answered = tokio::task::spawn_blocking(move || {
             while started.elapsed() < PATIENCE {
                 if get_once(address).is_some() {

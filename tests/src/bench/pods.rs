@@ -69,6 +69,10 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         &nodes,
         "--runtime",
         "docker",
+        "--ingress-http-port",
+        "0",
+        "--ingress-https-port",
+        "0",
     ]);
     let outcome = pods_phase(&daemon, &mut engine, &namespace).await;
     let _ = daemon.stop_with("TERM");

@@ -9,6 +9,7 @@
 mod config;
 mod dns;
 mod infra;
+mod memory;
 mod plane;
 mod pods;
 mod portforward;

@@ -323,7 +323,18 @@ async fn a_plan_made_without_docker_is_asked_for_later_and_an_old_network_is_pin
         let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
         Daemon::start_in_env(
             dir,
-            &["--listen", &listen, "--nodes", "1", "--runtime", "docker"],
+            &[
+                "--listen",
+                &listen,
+                "--nodes",
+                "1",
+                "--runtime",
+                "docker",
+                "--ingress-http-port",
+                "0",
+                "--ingress-https-port",
+                "0",
+            ],
             env,
         )
     };
@@ -372,8 +383,8 @@ async fn a_plan_made_without_docker_is_asked_for_later_and_an_old_network_is_pin
     assert!(daemon.stop_with("TERM").success());
 
     // A network as an older Kubarium made it (no ip_range), no container on it: made again,
-    // pinned.
-    docker(&["network", "rm", &network]);
+    // pinned. (The data-plane units the last start made outlive it, so they go first.)
+    crate::support::remove_cluster_resources(&id);
     docker(&[
         "network",
         "create",

@@ -409,7 +409,18 @@ async fn without_docker_nodes_are_not_ready_and_say_why() {
     let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
     let daemon = kubarium_tests::daemon::Daemon::start_in_env(
         dir,
-        &["--listen", &listen, "--nodes", "1", "--runtime", "docker"],
+        &[
+            "--listen",
+            &listen,
+            "--nodes",
+            "1",
+            "--runtime",
+            "docker",
+            "--ingress-http-port",
+            "0",
+            "--ingress-https-port",
+            "0",
+        ],
         &[("DOCKER_HOST", "unix:///nonexistent/docker.sock")],
     );
     let client = daemon.client().await;

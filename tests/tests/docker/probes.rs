@@ -374,7 +374,18 @@ async fn a_restarted_daemon_keeps_its_containers_and_removes_orphans() {
     let dir = cluster.daemon.take_dir();
     cluster.daemon = Daemon::start_in(
         dir,
-        &["--listen", &listen, "--nodes", "1", "--runtime", "docker"],
+        &[
+            "--listen",
+            &listen,
+            "--nodes",
+            "1",
+            "--runtime",
+            "docker",
+            "--ingress-http-port",
+            "0",
+            "--ingress-https-port",
+            "0",
+        ],
     );
     cluster.client = cluster.daemon.client().await;
 

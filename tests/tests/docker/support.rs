@@ -19,7 +19,9 @@ pub(crate) struct Docker {
 
 #[allow(dead_code)]
 impl Docker {
-    /// Starts the daemon with `nodes` Docker nodes plus `args`.
+    /// Starts the daemon with `nodes` Docker nodes plus `args`. Its ingress controller takes
+    /// ports Docker chooses unless `args` name them: scenarios run side by side, and the
+    /// defaults (8080, 8443) can be had by one of them at a time.
     pub(crate) async fn start(nodes: u32, args: &[&str]) -> Self {
         let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
         let nodes = nodes.to_string();
@@ -32,6 +34,11 @@ impl Docker {
             "docker",
         ];
         all.extend_from_slice(args);
+        for flag in ["--ingress-http-port", "--ingress-https-port"] {
+            if !args.contains(&flag) {
+                all.extend([flag, "0"]);
+            }
+        }
         let daemon = Daemon::start(&all);
         let client = daemon.client().await;
         Self { daemon, client }
@@ -115,7 +122,7 @@ impl Drop for Docker {
     }
 }
 
-/// Removes every container and network labelled `kubarium.dev/cluster=<cluster>`, twice: a
+/// Removes every container, network and volume labelled `kubarium.dev/cluster=<cluster>`, twice: a
 /// create the killed daemon had in flight (a data-plane unit, a sandbox) can land in Docker
 /// just after the first pass.
 #[allow(dead_code)]
@@ -152,6 +159,13 @@ fn remove_labelled(cluster: &str) {
         let _ = std::process::Command::new("docker")
             .args(["network", "rm"])
             .args(&networks)
+            .output();
+    }
+    let volumes = ids(&["volume", "ls", "-q"]);
+    if !volumes.is_empty() {
+        let _ = std::process::Command::new("docker")
+            .args(["volume", "rm"])
+            .args(&volumes)
             .output();
     }
 }

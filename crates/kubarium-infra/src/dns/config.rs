@@ -13,24 +13,12 @@
 //! optional port (53 by default), so tests can point it at a socket of their own.
 
 use std::collections::{HashMap, HashSet};
-use std::fmt;
 use std::net::{Ipv4Addr, SocketAddr};
 
 /// The answers' TTL when the file names none.
 pub(crate) const DEFAULT_TTL: u32 = 5;
 
-/// A line that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ConfigError {
-    pub(crate) line: usize,
-    pub(crate) message: String,
-}
-
-impl fmt::Display for ConfigError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
+pub(crate) use crate::conf::ParseError;
 
 /// An SRV record's data.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -82,17 +70,12 @@ impl Default for Zone {
 
 impl Zone {
     /// Parses a whole file.
-    pub(crate) fn parse(text: &str) -> Result<Self, ConfigError> {
+    pub(crate) fn parse(text: &str) -> Result<Self, ParseError> {
         let mut zone = Self::default();
         let mut seen: HashMap<&str, usize> = HashMap::new();
         let mut cname_lines: HashMap<String, usize> = HashMap::new();
-        for (index, raw) in text.lines().enumerate() {
-            let line = index + 1;
-            let error = |message: String| ConfigError { line, message };
-            let trimmed = raw.trim();
-            if trimmed.is_empty() || trimmed.starts_with('#') {
-                continue;
-            }
+        for (line, trimmed) in crate::conf::lines(text) {
+            let error = |message: String| ParseError { line, message };
             let fields: Vec<&str> = trimmed.split(' ').collect();
             let (directive, args) = (fields[0], &fields[1..]);
             if args.iter().any(|field| field.is_empty()) {
@@ -197,7 +180,7 @@ impl Zone {
             if let Some(node) = zone.names.get(owner)
                 && (!node.a.is_empty() || !node.srv.is_empty())
             {
-                return Err(ConfigError {
+                return Err(ParseError {
                     line: *line,
                     message: format!(
                         "{owner} has a cname and other records; a cname must stand alone"

@@ -21,20 +21,18 @@ mod wire;
 
 use std::io;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use crate::sys::{self, Signal};
 use config::Zone;
 use server::{Server, Table};
 
-const DEFAULT_CONFIG: &str = "/etc/kubarium/config";
 const DEFAULT_LISTEN: &str = "0.0.0.0:53";
 
 pub(crate) fn run() -> io::Result<()> {
     let signals = sys::Signals::block_with_reload()?;
-    let path = std::env::var_os("KUBARIUM_CONFIG")
-        .map_or_else(|| PathBuf::from(DEFAULT_CONFIG), PathBuf::from);
+    let path = crate::conf::path();
     let listen = std::env::var("KUBARIUM_DNS_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.into());
     let listen: SocketAddr = listen.parse().map_err(|_| {
         io::Error::new(
@@ -61,16 +59,8 @@ pub(crate) fn run() -> io::Result<()> {
 /// Reads the file into the table, logging one line. A missing file is an empty table; one
 /// that cannot be read or parsed leaves the table as it was.
 fn load(path: &Path, table: &Table) {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
-        Err(error) => {
-            eprintln!(
-                "dns: cannot read {}: {error}; keeping the previous configuration",
-                path.display()
-            );
-            return;
-        }
+    let Some(text) = crate::conf::read("dns", path) else {
+        return;
     };
     match Zone::parse(&text) {
         Ok(zone) => {

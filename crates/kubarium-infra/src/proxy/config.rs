@@ -51,35 +51,17 @@ impl fmt::Display for Protocol {
     }
 }
 
-/// Why a file does not parse: the first bad line.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParseError {
-    /// 1-based.
-    pub(crate) line: usize,
-    pub(crate) message: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub(crate) use crate::conf::ParseError;
 
 impl Config {
     pub(crate) fn parse(text: &str) -> Result<Self, ParseError> {
         let mut config = Self::default();
         let mut seen = HashSet::new();
-        for (index, line) in text.lines().enumerate() {
+        for (number, line) in crate::conf::lines(text) {
             let fail = |message: String| ParseError {
-                line: index + 1,
+                line: number,
                 message,
             };
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
             let mut fields = line.split_ascii_whitespace();
             let directive = fields.next().unwrap_or_default();
             let rest: Vec<&str> = fields.collect();

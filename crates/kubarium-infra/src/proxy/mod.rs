@@ -25,7 +25,7 @@ mod tests;
 use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, TcpListener, UdpSocket};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::thread::JoinHandle;
@@ -34,8 +34,6 @@ use crate::sys::{self, Signal};
 use balance::Balancer;
 use config::{Config, Protocol};
 
-/// Where the services controller puts the configuration.
-const CONFIG_PATH: &str = "/etc/kubarium/config";
 /// The buffer of each UDP socket, and of a TCP direction that could not have a pipe.
 const BUFFER: usize = 64 * 1024;
 /// Stack of the connection and flow threads: they only loop over a heap buffer.
@@ -43,8 +41,7 @@ const STACK: usize = 128 * 1024;
 
 pub(crate) fn run() -> io::Result<()> {
     let signals = sys::Signals::block_with_reload()?;
-    let path = std::env::var_os("KUBARIUM_CONFIG")
-        .map_or_else(|| PathBuf::from(CONFIG_PATH), PathBuf::from);
+    let path = crate::conf::path();
     let mut proxy = Proxy::new(Ipv4Addr::UNSPECIFIED.into());
     proxy.load(&path);
     loop {
@@ -104,16 +101,8 @@ impl Proxy {
 
     /// Reads `path` and applies it, logging the outcome on stderr.
     fn load(&mut self, path: &Path) {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(error) => {
-                eprintln!(
-                    "proxy: cannot read {}: {error}; keeping the previous configuration",
-                    path.display()
-                );
-                return;
-            }
+        let Some(text) = crate::conf::read("proxy", path) else {
+            return;
         };
         match Config::parse(&text) {
             Ok(config) => {

@@ -216,3 +216,28 @@ fn udp_flows_round_trip_from_the_listening_address() {
     apply(&mut proxy, &format!("udp {port} -> {b}\n"));
     assert_eq!(ask(&clients[0], "moved"), "b:moved");
 }
+
+#[test]
+fn an_idle_udp_flow_is_forgotten_and_the_next_datagram_starts_a_new_one() {
+    let (a, b) = (udp_backend("a"), udp_backend("b"));
+    let port = free_port();
+    let _proxy = proxy(&format!("udp {port} -> {a} {b}\n"));
+    let client = UdpSocket::bind("127.0.0.1:0").unwrap();
+    client.set_read_timeout(Some(TIMEOUT)).unwrap();
+    let ask = |text: &str| {
+        client
+            .send_to(text.as_bytes(), ("127.0.0.1", port))
+            .unwrap();
+        let mut buffer = [0u8; 64];
+        let (n, _) = client.recv_from(&mut buffer).unwrap();
+        String::from_utf8_lossy(&buffer[..n]).into_owned()
+    };
+    assert_eq!(ask("first"), "a:first");
+    assert_eq!(ask("same flow"), "a:same flow");
+    std::thread::sleep(udp::IDLE + Duration::from_millis(500));
+    assert_eq!(
+        ask("new flow"),
+        "b:new flow",
+        "the expired flow's successor takes the next endpoint"
+    );
+}

@@ -16,8 +16,12 @@ use std::time::{Duration, Instant};
 use super::{BUFFER, STACK, Slot};
 use crate::sys;
 
-/// How long a flow lives without a datagram either way.
-const IDLE: Duration = Duration::from_secs(30);
+/// How long a flow lives without a datagram either way (shorter in tests, to see it expire).
+pub(super) const IDLE: Duration = if cfg!(test) {
+    Duration::from_secs(1)
+} else {
+    Duration::from_secs(30)
+};
 
 struct Flow {
     endpoint: SocketAddr,
@@ -116,44 +120,42 @@ fn close(flow: &Flow) {
 /// The flow's thread: endpoint replies → client, until the flow is idle or closed.
 fn reply(socket: &UdpSocket, client: SocketAddr, flow: &Arc<Flow>, flows: &Flows, epoch: Instant) {
     let mut buffer = vec![0u8; BUFFER];
-    loop {
-        let idle =
-            Duration::from_millis(millis(epoch).saturating_sub(flow.last.load(Ordering::Relaxed)));
-        let wait = IDLE.saturating_sub(idle).max(Duration::from_millis(1));
-        if flow.upstream.set_read_timeout(Some(wait)).is_err() {
-            break;
-        }
-        let received = flow.upstream.recv(&mut buffer);
-        if flow.closed.load(Ordering::SeqCst) {
-            return;
-        }
-        match received {
-            Ok(n) => {
-                flow.last.store(millis(epoch), Ordering::Relaxed);
-                let _ = socket.send_to(&buffer[..n], client);
+    // Idleness is checked at a quarter of the idle time, not re-armed per datagram: a flow is
+    // forgotten between IDLE and 1.25 × IDLE after its last datagram.
+    if flow.upstream.set_read_timeout(Some(IDLE / 4)).is_ok() {
+        loop {
+            let received = flow.upstream.recv(&mut buffer);
+            if flow.closed.load(Ordering::SeqCst) {
+                return;
             }
-            Err(error)
-                if matches!(
-                    error.kind(),
-                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                ) =>
-            {
-                // Forgotten only under the table's lock, so a datagram that just found this
-                // flow (and renewed `last` under the same lock) is never sent into the void.
-                let mut table = lock(flows);
-                let idle = millis(epoch).saturating_sub(flow.last.load(Ordering::Relaxed));
-                if Duration::from_millis(idle) >= IDLE {
-                    if table.get(&client).is_some_and(|f| Arc::ptr_eq(f, flow)) {
-                        table.remove(&client);
-                    }
-                    return;
+            match received {
+                Ok(n) => {
+                    flow.last.store(millis(epoch), Ordering::Relaxed);
+                    let _ = socket.send_to(&buffer[..n], client);
                 }
+                Err(error)
+                    if matches!(
+                        error.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    // Forgotten only under the table's lock, so a datagram that just found this
+                    // flow (and renewed `last` under the same lock) is never sent into the void.
+                    let mut table = lock(flows);
+                    let idle = millis(epoch).saturating_sub(flow.last.load(Ordering::Relaxed));
+                    if Duration::from_millis(idle) >= IDLE {
+                        if table.get(&client).is_some_and(|f| Arc::ptr_eq(f, flow)) {
+                            table.remove(&client);
+                        }
+                        return;
+                    }
+                }
+                // The endpoint's port is closed (ICMP port unreachable): the datagram is lost, as
+                // it would be without a proxy; the flow stays for the next one.
+                Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
+                Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => break,
             }
-            // The endpoint's port is closed (ICMP port unreachable): the datagram is lost, as
-            // it would be without a proxy; the flow stays for the next one.
-            Err(error) if error.kind() == io::ErrorKind::ConnectionRefused => {}
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(_) => break,
         }
     }
     let mut table = lock(flows);

@@ -139,4 +139,10 @@ pub trait DataPlane: Send + Sync + 'static {
     /// The units that exist now, e.g. after a restart, so the controller removes those whose
     /// object is gone.
     fn units(&self) -> BoxFuture<'_, Result<Vec<UnitKey>>>;
+
+    /// `true` while the engine is reachable, for planes whose units do not outlive an engine
+    /// restart: when it turns `true` again, every unit is applied anew. `None`: always ready.
+    fn watch_ready(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        None
+    }
 }

@@ -332,6 +332,10 @@ impl Worker {
                 hostname: names.hostname,
                 domainname: names.domainname,
                 dns: names.dns,
+                memory_volumes: volumes::memory_volumes(
+                    &self.pod,
+                    &self.shared.sources.allocatable,
+                ),
                 ..SandboxConfig::default()
             };
             match self.shared.runtime.run_pod_sandbox(config).await {

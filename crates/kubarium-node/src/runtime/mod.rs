@@ -84,6 +84,9 @@ pub struct SandboxConfig {
     pub host_network: bool,
     /// The ports with a `hostPort`, published on the host.
     pub host_ports: Vec<HostPort>,
+    /// The pod's emptyDirs with `medium: Memory`, made (and kept mounted) with the sandbox;
+    /// the hollow runtime ignores them.
+    pub memory_volumes: Vec<MemoryVolume>,
 }
 
 /// A sandbox's resolver settings, as the kubelet hands them to the CRI: the lines of the
@@ -123,17 +126,38 @@ pub enum PullPolicy {
     Never,
 }
 
-/// A host path mounted into a container. The agent prepares volumes on the host (emptyDir,
+/// A volume mounted into a container. The agent prepares volumes on the host (emptyDir,
 /// configMap, secret, downwardAPI and projected ones under the pod's directory in the data
-/// dir; hostPath and local PVs where they are) and hands the runtime bind mounts.
+/// dir; hostPath and local PVs where they are) and hands the runtime bind mounts; an emptyDir
+/// with `medium: Memory` is a [`MemoryVolume`] the runtime keeps for the pod.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mount {
-    /// The path on the host.
-    pub host_path: std::path::PathBuf,
+    /// What is mounted.
+    pub source: MountSource,
     /// `mountPath` in the container.
     pub container_path: String,
     /// `readOnly`.
     pub read_only: bool,
+}
+
+/// What a [`Mount`] mounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountSource {
+    /// A path on the host (a bind mount).
+    Host(std::path::PathBuf),
+    /// A tmpfs of the pod's, one of its sandbox's [`SandboxConfig::memory_volumes`].
+    Memory(MemoryVolume),
+}
+
+/// An emptyDir with `medium: Memory`: a tmpfs made with the pod's sandbox, shared by all
+/// of the pod's containers and removed with the sandbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MemoryVolume {
+    /// The volume's name in the pod spec.
+    pub name: String,
+    /// Its size in bytes (`sizeLimit`, the pod's memory limit or the node's allocatable,
+    /// the least, as the kubelet sizes it); `None`: the runtime's default.
+    pub size_bytes: Option<i64>,
 }
 
 /// The resource limits a runtime enforces.

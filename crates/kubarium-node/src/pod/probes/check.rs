@@ -1,8 +1,8 @@
 //! Running one probe, as the kubelet's probers do: `exec` through the runtime's
 //! `exec_sync`, `httpGet` (HTTP, or HTTPS without verifying the certificate, as upstream) and
-//! `tcpSocket` against the pod's address. `grpc` is not supported yet and says so. Outcomes
-//! and their messages read as upstream's (`HTTP probe failed with statuscode: 500`,
-//! `dial tcp 10.244.1.5:80: connect: connection refused`).
+//! `tcpSocket` against the pod's address, and `grpc` (the health protocol's `Check` call,
+//! in `grpc.rs`). Outcomes and their messages read as upstream's (`HTTP probe failed with
+//! statuscode: 500`, `dial tcp 10.244.1.5:80: connect: connection refused`).
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
@@ -42,6 +42,11 @@ pub(crate) enum Action {
     Tcp {
         host: Option<String>,
         port: u16,
+    },
+    /// `grpc.health.v1.Health/Check` for `service` ("" = the server as a whole).
+    Grpc {
+        port: u16,
+        service: String,
     },
 }
 
@@ -103,11 +108,11 @@ pub(crate) fn action(probe: &Probe, container: &Container) -> Result<Action, Str
             port: resolve_port(&tcp.port, container)?,
         });
     }
-    if probe.grpc.is_some() {
-        return Err(
-            "gRPC probes are not supported by Kubarium yet; use an exec, httpGet or tcpSocket probe"
-                .to_owned(),
-        );
+    if let Some(grpc) = &probe.grpc {
+        return Ok(Action::Grpc {
+            port: resolve_port(&IntOrString::Int(grpc.port), container)?,
+            service: grpc.service.clone().unwrap_or_default(),
+        });
     }
     Err(format!("missing probe handler for {}", container.name))
 }
@@ -168,6 +173,10 @@ pub(crate) async fn run(target: &Target, action: &Action, timeout: Duration) -> 
                 Ok(Err(error)) => Outcome::Failure(dial_error(&addr, &error)),
                 Err(_) => Outcome::Failure(format!("dial tcp {addr}: i/o timeout")),
             }
+        }
+        Action::Grpc { port, service } => {
+            let addr = SocketAddr::new(target.ip, *port);
+            super::grpc::probe(addr, service, timeout, &target.user_agent).await
         }
         Action::Http {
             https,
@@ -352,7 +361,9 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{ContainerPort, HTTPGetAction, HTTPHeader, TCPSocketAction};
+    use k8s_openapi::api::core::v1::{
+        ContainerPort, GRPCAction, HTTPGetAction, HTTPHeader, TCPSocketAction,
+    };
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     use super::*;
@@ -432,10 +443,19 @@ mod tests {
             })
         );
         let grpc = Probe {
-            grpc: Some(Default::default()),
+            grpc: Some(GRPCAction {
+                port: 9090,
+                service: Some("db".to_owned()),
+            }),
             ..Probe::default()
         };
-        assert!(action(&grpc, &c).unwrap_err().contains("not supported"));
+        assert_eq!(
+            action(&grpc, &c),
+            Ok(Action::Grpc {
+                port: 9090,
+                service: "db".to_owned()
+            })
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Liveness, readiness and startup probes, as the kubelet's prober: one task per running
 //! container that has probes, with one timer per probe (`initialDelaySeconds`,
-//! `periodSeconds`), which runs them (`exec`, `httpGet`, `tcpSocket`), applies the
+//! `periodSeconds`), which runs them (`exec`, `httpGet`, `tcpSocket`, `grpc`), applies the
 //! thresholds, records `Unhealthy` events, and tells the pod worker only when a result
 //! changes. The worker reads the results for each container's `started` and `ready` (so the
 //! pod's `Ready` and `ContainersReady`), and kills a container whose liveness or startup
@@ -13,6 +13,7 @@
 //! its liveness probe) — a way to rehearse probe failures without Docker.
 
 mod check;
+mod grpc;
 mod state;
 
 use std::collections::HashMap;

@@ -7,8 +7,13 @@
 //! reads a Secret's files, whatever their mode inside the volume. hostPath volumes and
 //! persistent volumes are where they are. ConfigMap, Secret, downwardAPI and projected
 //! volumes are written atomically ([`atomic`]) and re-synced when what they show changes;
-//! they are mounted read-only, as upstream. An emptyDir with `medium: Memory` is a plain
-//! directory here (no tmpfs).
+//! they are mounted read-only, as upstream. An emptyDir with `medium: Memory` is no directory
+//! here: it is a [`MemoryVolume`] the runtime makes with the pod's sandbox (on Docker a tmpfs
+//! volume of the local driver that the sandbox keeps mounted, so it lives as long as the
+//! pod, not as its containers), sized as the kubelet sizes its tmpfs ([`memory_volumes`]);
+//! pages written there count against the memory limit of the container that wrote them.
+//! `subPath` into one is refused (Docker Engine 20.10's volumes have no sub-paths). Hollow
+//! pods plan it as a plain directory, as before.
 
 mod atomic;
 mod host;
@@ -29,7 +34,9 @@ use self::atomic::{File, Payload};
 use super::downward::PodContext;
 use super::env;
 use super::sources::{Lookup, Sources};
-use crate::runtime::Mount;
+use crate::NodeCapacity;
+use crate::runtime::{MemoryVolume, Mount, MountSource};
+use kubarium_controllers::quantity::Quantity;
 
 /// One volume, ready on the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +48,8 @@ pub(crate) struct Ready {
     pub(crate) read_only: bool,
     /// Planned for a hollow pod: nothing is on disk.
     pub(crate) simulated: bool,
+    /// An emptyDir with `medium: Memory` the runtime keeps (`host_path` is not used).
+    pub(crate) memory: Option<MemoryVolume>,
 }
 
 /// A pod's volumes by name.
@@ -229,8 +238,20 @@ pub(crate) async fn prepare(
     mkdir(&pods, 0o700).map_err(general)?;
     mkdir(&pod_dir, 0o750).map_err(general)?;
     let mut prepared = Prepared::new();
+    let mut in_memory = memory_volumes(pod, context.allocatable);
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
-        let ready = if let Some(plugin) = plugin(volume) {
+        let memory = in_memory
+            .iter()
+            .position(|m| m.name == volume.name)
+            .map(|at| in_memory.swap_remove(at));
+        let ready = if let Some(memory) = memory {
+            Ready {
+                host_path: PathBuf::new(),
+                read_only: false,
+                simulated: false,
+                memory: Some(memory),
+            }
+        } else if let Some(plugin) = plugin(volume) {
             let dir = pod_dir.join("volumes").join(plugin).join(&volume.name);
             if volume.empty_dir.is_some() {
                 mkdir(&dir, 0o777).map_err(fail(volume))?;
@@ -248,6 +269,7 @@ pub(crate) async fn prepare(
                 host_path: dir,
                 read_only: volume.empty_dir.is_none(),
                 simulated: false,
+                memory: None,
             }
         } else if let Some(source) = &volume.host_path {
             let path = PathBuf::from(&source.path);
@@ -256,6 +278,7 @@ pub(crate) async fn prepare(
                 host_path: path,
                 read_only: false,
                 simulated: false,
+                memory: None,
             }
         } else if let Some(source) = &volume.persistent_volume_claim {
             let path = host::claim_path(&sources.client, context.namespace(), &source.claim_name)
@@ -265,6 +288,7 @@ pub(crate) async fn prepare(
                 host_path: path,
                 read_only: source.read_only == Some(true),
                 simulated: false,
+                memory: None,
             }
         } else {
             return Err(fail(volume)(
@@ -274,6 +298,59 @@ pub(crate) async fn prepare(
         prepared.insert(volume.name.clone(), ready);
     }
     Ok(prepared)
+}
+
+/// The pod's emptyDirs with `medium: Memory`, each sized as the kubelet's
+/// `calculateEmptyDirMemorySize`: the node's allocatable memory, or the pod's memory limit
+/// when that is less, or the volume's `sizeLimit` when that is less still.
+pub(crate) fn memory_volumes(
+    pod: &k8s_openapi::api::core::v1::Pod,
+    allocatable: &NodeCapacity,
+) -> Vec<MemoryVolume> {
+    let positive = |text: &str| {
+        Quantity::parse(text)
+            .map(Quantity::value)
+            .filter(|v| *v > 0)
+    };
+    let node = positive(&allocatable.memory);
+    let pod_limit = pod.spec.as_ref().and_then(pod_memory_limit);
+    let least = |size: Option<i64>, other: Option<i64>| match (size, other) {
+        (Some(size), Some(other)) => Some(size.min(other)),
+        (size, other) => size.or(other),
+    };
+    pod.spec
+        .iter()
+        .flat_map(|s| s.volumes.iter().flatten())
+        .filter_map(|volume| {
+            let empty_dir = volume.empty_dir.as_ref()?;
+            if empty_dir.medium.as_deref() != Some("Memory") {
+                return None;
+            }
+            let size_limit = empty_dir.size_limit.as_ref().and_then(|q| positive(&q.0));
+            Some(MemoryVolume {
+                name: volume.name.clone(),
+                size_bytes: least(least(node, pod_limit), size_limit),
+            })
+        })
+        .collect()
+}
+
+/// The pod's memory limit, as the kubelet's pod cgroup has it: only when every container
+/// declares one, the sum of the app containers' or the largest init container's, whichever
+/// is more (the pod's overhead added).
+fn pod_memory_limit(spec: &k8s_openapi::api::core::v1::PodSpec) -> Option<i64> {
+    let limit = |c: &Container| super::spec::limits(c).memory_bytes.filter(|v| *v > 0);
+    let init: Option<Vec<i64>> = spec.init_containers.iter().flatten().map(limit).collect();
+    let app: Option<Vec<i64>> = spec.containers.iter().map(limit).collect();
+    let overhead = spec
+        .overhead
+        .as_ref()
+        .and_then(|o| o.get("memory"))
+        .and_then(|q| Quantity::parse(&q.0))
+        .map_or(0, Quantity::value);
+    let sum: i64 = app?.iter().sum();
+    let largest_init = init?.into_iter().max().unwrap_or(0);
+    Some(sum.max(largest_init) + overhead)
 }
 
 /// Where the pod's volumes would be, with nothing touched: for hollow pods, whose
@@ -293,6 +370,7 @@ pub(crate) fn plan(sources: &Sources, pod: &k8s_openapi::api::core::v1::Pod) -> 
                 host_path,
                 read_only: false,
                 simulated: true,
+                memory: None,
             };
             (volume.name.clone(), ready)
         })
@@ -439,7 +517,7 @@ pub(crate) fn remove_others(sources: &Sources, keep: &std::collections::HashSet<
     }
 }
 
-/// The bind mounts of `container` (`volumeMounts`, with `subPath` and `subPathExpr`).
+/// The mounts of `container` (`volumeMounts`, with `subPath` and `subPathExpr`).
 pub(crate) fn mounts(
     container: &Container,
     prepared: &Prepared,
@@ -457,6 +535,20 @@ pub(crate) fn mounts(
             Some(expr) => env::expand_sub_path(expr, env)?,
             None => mount.sub_path.clone().unwrap_or_default(),
         };
+        if let Some(memory) = &volume.memory {
+            if !sub_path.is_empty() {
+                return Err(format!(
+                    "subPath {sub_path:?} of volumeMount {:?} of container {:?}: an emptyDir with medium Memory is mounted whole on this node (Docker Engine's volumes have no sub-paths before API 1.45); mount it without subPath, or use an emptyDir on disk",
+                    mount.name, container.name
+                ));
+            }
+            mounts.push(Mount {
+                source: MountSource::Memory(memory.clone()),
+                container_path: mount.mount_path.clone(),
+                read_only: mount.read_only == Some(true),
+            });
+            continue;
+        }
         let mut host_path = volume.host_path.clone();
         if !sub_path.is_empty() {
             if Path::new(&sub_path).is_absolute() {
@@ -498,7 +590,7 @@ pub(crate) fn mounts(
             }
         }
         mounts.push(Mount {
-            host_path,
+            source: MountSource::Host(host_path),
             container_path: mount.mount_path.clone(),
             read_only: volume.read_only || mount.read_only == Some(true),
         });

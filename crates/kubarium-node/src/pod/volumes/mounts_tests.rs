@@ -27,6 +27,7 @@ fn ready(path: &Path, read_only: bool) -> Ready {
         host_path: path.to_path_buf(),
         read_only,
         simulated: false,
+        memory: None,
     }
 }
 
@@ -63,7 +64,10 @@ fn mounts_with_sub_paths_and_read_only() {
     let shown: Vec<String> = mounts
         .iter()
         .map(|m| {
-            let host = m.host_path.strip_prefix(dir.path()).unwrap_or(&m.host_path);
+            let MountSource::Host(host_path) = &m.source else {
+                panic!("a bind mount: {m:?}");
+            };
+            let host = host_path.strip_prefix(dir.path()).unwrap_or(host_path);
             format!(
                 "{} -> {}{}",
                 host.display(),
@@ -156,4 +160,111 @@ fn which_pods_use_which_objects() {
     assert!(!uses(&pod, false, "other"));
     assert!(has_tokens(&pod));
     assert!(!shows_fields(&pod));
+}
+
+#[test]
+fn a_memory_empty_dir_is_mounted_whole_from_the_runtime() {
+    let shm = MemoryVolume {
+        name: "shm".to_owned(),
+        size_bytes: Some(1 << 20),
+    };
+    let prepared = Prepared::from([(
+        "shm".to_owned(),
+        Ready {
+            host_path: PathBuf::new(),
+            read_only: false,
+            simulated: false,
+            memory: Some(shm.clone()),
+        },
+    )]);
+    let c = container(vec![
+        mount("shm", "/dev/shm", None, None),
+        mount("shm", "/ro", None, Some(true)),
+    ]);
+    let mounts = mounts(&c, &prepared, &[]).unwrap();
+    assert_eq!(
+        mounts,
+        vec![
+            Mount {
+                source: MountSource::Memory(shm.clone()),
+                container_path: "/dev/shm".to_owned(),
+                read_only: false,
+            },
+            Mount {
+                source: MountSource::Memory(shm),
+                container_path: "/ro".to_owned(),
+                read_only: true,
+            },
+        ]
+    );
+    let sub = container(vec![mount("shm", "/x", Some("a"), None)]);
+    assert_eq!(
+        super::mounts(&sub, &prepared, &[]).unwrap_err(),
+        "subPath \"a\" of volumeMount \"shm\" of container \"app\": an emptyDir with medium Memory is mounted whole on this node (Docker Engine's volumes have no sub-paths before API 1.45); mount it without subPath, or use an emptyDir on disk"
+    );
+}
+
+#[test]
+fn memory_empty_dirs_are_sized_as_the_kubelet_sizes_them() {
+    let pod = |limits: &[Option<&str>], init: Option<&str>| -> k8s_openapi::api::core::v1::Pod {
+        let resources = |limit: &Option<&str>| match limit {
+            Some(l) => serde_json::json!({"limits": {"memory": l}}),
+            None => serde_json::json!({}),
+        };
+        let containers: Vec<_> = limits
+            .iter()
+            .enumerate()
+            .map(|(i, l)| serde_json::json!({"name": format!("c{i}"), "resources": resources(l)}))
+            .collect();
+        let mut spec = serde_json::json!({
+            "containers": containers,
+            "volumes": [
+                {"name": "plain", "emptyDir": {}},
+                {"name": "ram", "emptyDir": {"medium": "Memory"}},
+                {"name": "small", "emptyDir": {"medium": "Memory", "sizeLimit": "1Mi"}},
+                {"name": "big", "emptyDir": {"medium": "Memory", "sizeLimit": "1Ti"}},
+            ],
+        });
+        if let Some(init) = init {
+            spec["initContainers"] =
+                serde_json::json!([{"name": "init", "resources": resources(&Some(init))}]);
+        }
+        serde_json::from_value(serde_json::json!({ "spec": spec })).unwrap()
+    };
+    let node = NodeCapacity {
+        memory: "1Gi".to_owned(),
+        ..NodeCapacity::default()
+    };
+    let sizes = |pod: &k8s_openapi::api::core::v1::Pod, node: &NodeCapacity| {
+        memory_volumes(pod, node)
+            .into_iter()
+            .map(|v| format!("{}={:?}", v.name, v.size_bytes))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    // No pod limit (one container has none): the node's allocatable, or a smaller sizeLimit.
+    assert_eq!(
+        sizes(&pod(&[Some("64Mi"), None], None), &node),
+        "ram=Some(1073741824) small=Some(1048576) big=Some(1073741824)"
+    );
+    // Every container limited: their sum, or the largest init container's if more.
+    assert_eq!(
+        sizes(&pod(&[Some("64Mi"), Some("32Mi")], None), &node),
+        "ram=Some(100663296) small=Some(1048576) big=Some(100663296)"
+    );
+    assert_eq!(
+        sizes(&pod(&[Some("64Mi"), Some("32Mi")], Some("128Mi")), &node),
+        "ram=Some(134217728) small=Some(1048576) big=Some(134217728)"
+    );
+    // Nothing known: the runtime's default.
+    assert_eq!(
+        sizes(
+            &pod(&[None], None),
+            &NodeCapacity {
+                memory: String::new(),
+                ..NodeCapacity::default()
+            }
+        ),
+        "ram=None small=Some(1048576) big=Some(1099511627776)"
+    );
 }

@@ -19,7 +19,8 @@ use crate::{Error, Result};
 
 impl DockerRuntime {
     /// Deletes the cluster from Docker (an explicit action, `kubariumd delete`): removes
-    /// every container labelled with it and its network. Returns how many containers went.
+    /// every container labelled with it, its volumes (pods' memory emptyDirs) and its
+    /// network. Returns how many containers went.
     pub async fn delete_cluster(&self) -> Result<usize> {
         let mut ready = self.watch_ready();
         // `start` tried once already; a reconnect in flight gets a moment.
@@ -32,6 +33,7 @@ impl DockerRuntime {
                 self.force_remove(&docker, id).await?;
             }
         }
+        self.remove_volumes(&docker, &[]).await?;
         match docker.remove_network(self.network()).await {
             Ok(()) => {}
             Err(bollard::errors::Error::DockerResponseServerError {

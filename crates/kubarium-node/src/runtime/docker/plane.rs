@@ -218,6 +218,10 @@ impl DataPlane for DockerPlane {
     fn units(&self) -> BoxFuture<'_, Result<Vec<UnitKey>>> {
         Box::pin(self.list_units())
     }
+
+    fn watch_ready(&self) -> Option<tokio::sync::watch::Receiver<bool>> {
+        Some(DockerPlane::watch_ready(self))
+    }
 }
 
 fn unavailable(error: Error) -> PlaneError {

@@ -14,14 +14,15 @@ use bollard::models::{
     ExecConfig, NetworkConnectRequest, NetworkDisconnectRequest,
 };
 use bollard::query_parameters::{
-    CreateContainerOptions, ListContainersOptions, RemoveContainerOptions, StopContainerOptions,
+    CreateContainerOptions, ListContainersOptions, ListVolumesOptions, RemoveContainerOptions,
+    RemoveVolumeOptions, StopContainerOptions,
 };
 use futures_util::StreamExt;
 
 use super::{DOCKER, DockerRuntime, images, lock, spec};
 use crate::runtime::{
-    ContainerConfig, ContainerId, ContainerState, ContainerStatus, ExecOutput, Sandbox,
-    SandboxConfig, SandboxId,
+    ContainerConfig, ContainerId, ContainerState, ContainerStatus, ExecOutput, MemoryVolume,
+    MountSource, Sandbox, SandboxConfig, SandboxId,
 };
 use crate::{Error, Result};
 use jiff::Timestamp;
@@ -141,6 +142,55 @@ impl DockerRuntime {
         Ok(())
     }
 
+    /// Makes the pod's memory volumes; one that exists already is kept as it is (Docker
+    /// answers a create of an existing local volume with it).
+    async fn ensure_volumes(
+        &self,
+        docker: &Docker,
+        owner: &spec::Owner,
+        volumes: &[MemoryVolume],
+    ) -> Result<()> {
+        for volume in volumes {
+            if let Err(error) = docker.create_volume(spec::volume_body(owner, volume)).await {
+                let name = spec::volume_name(&owner.uid, &volume.name);
+                return Err(runtime_error(format!("create volume {name}"), error));
+            }
+        }
+        Ok(())
+    }
+
+    /// Removes this cluster's volumes whose labels also match `labels` (a pod's, or all of
+    /// them); one still in use is left, with a warning. Returns how many went.
+    pub(super) async fn remove_volumes(
+        &self,
+        docker: &Docker,
+        labels: &[(&str, &str)],
+    ) -> Result<usize> {
+        let mut filters = vec![format!("{}={}", spec::CLUSTER_LABEL, self.inner.cluster)];
+        filters.extend(labels.iter().map(|(k, v)| format!("{k}={v}")));
+        let options = ListVolumesOptions {
+            filters: Some(HashMap::from([("label".to_owned(), filters)])),
+        };
+        let listed = docker
+            .list_volumes(Some(options))
+            .await
+            .map_err(|error| runtime_error("list volumes", error))?;
+        let mut removed = 0;
+        for volume in listed.volumes.into_iter().flatten() {
+            match docker
+                .remove_volume(&volume.name, None::<RemoveVolumeOptions>)
+                .await
+            {
+                Ok(()) => removed += 1,
+                Err(error) if status_code(&error) == Some(404) => {}
+                Err(error) => {
+                    tracing::warn!(volume = volume.name, %error, "could not remove a volume");
+                }
+            }
+        }
+        Ok(removed)
+    }
+
     async fn start_created(&self, docker: &Docker, id: &str, what: &str) -> Result<()> {
         if let Err(error) = docker.start_container(id, None).await {
             let _ = self.force_remove(docker, id).await;
@@ -180,6 +230,8 @@ impl DockerRuntime {
             self.force_remove(&docker, &id).await?;
         }
         let owner = spec::Owner::of_sandbox(&self.inner.cluster, &config);
+        self.ensure_volumes(&docker, &owner, &config.memory_volumes)
+            .await?;
         let body = spec::sandbox_body(&owner, &config, &image, &self.inner.network, attempt);
         let name = owner.container_name(spec::SANDBOX_CONTAINER, attempt);
         let id = self.create(&docker, &name, body).await?;
@@ -272,6 +324,16 @@ impl DockerRuntime {
         }
         let image = images::Builtin::parse(&config.image)
             .map_or_else(|| config.image.clone(), |builtin| builtin.reference());
+        // The sandbox made them; a sandbox from before it did so did not.
+        let memory: Vec<MemoryVolume> = config
+            .mounts
+            .iter()
+            .filter_map(|mount| match &mount.source {
+                MountSource::Memory(volume) => Some(volume.clone()),
+                MountSource::Host(_) => None,
+            })
+            .collect();
+        self.ensure_volumes(&docker, &owner, &memory).await?;
         let body = spec::container_body(&owner, &sandbox.0, &config, &image);
         let name = owner.container_name(&config.name, config.attempt);
         let id = self.create(&docker, &name, body).await?;
@@ -314,7 +376,7 @@ impl DockerRuntime {
         }
     }
 
-    /// Removes a sandbox and every container of its pod.
+    /// Removes a sandbox, every container of its pod and the pod's memory volumes.
     pub(super) async fn remove_sandbox(&self, sandbox: &SandboxId) -> Result<()> {
         let docker = self.docker()?;
         let inspect = match self.inspect(&sandbox.0).await {
@@ -339,7 +401,12 @@ impl DockerRuntime {
             }
         }
         lock(&self.inner.sandbox_ips).remove(&sandbox.0);
-        self.force_remove(&docker, &sandbox.0).await
+        self.force_remove(&docker, &sandbox.0).await?;
+        if !uid.is_empty() {
+            self.remove_volumes(&docker, &[(spec::POD_UID_LABEL, &uid)])
+                .await?;
+        }
+        Ok(())
     }
 
     /// A container's status from `docker inspect`.

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 
 use bollard::models::{
     ContainerCreateBody, ContainerInspectResponse, ContainerStateStatusEnum, HostConfig,
-    PortBinding,
+    Mount as DockerMount, MountType, MountVolumeOptions, PortBinding, VolumeCreateRequest,
 };
 use jiff::Timestamp;
 
-use crate::runtime::{ContainerConfig, ContainerState, SandboxConfig};
+use crate::runtime::{ContainerConfig, ContainerState, MemoryVolume, MountSource, SandboxConfig};
 
 /// Label: the cluster a container belongs to (the uid of its `kube-system` namespace).
 pub(crate) const CLUSTER_LABEL: &str = "kubarium.dev/cluster";
@@ -30,6 +30,13 @@ pub(crate) const CONTAINER_NAME_LABEL: &str = "io.kubernetes.container.name";
 pub(crate) const TYPE_LABEL: &str = "io.kubernetes.docker.type";
 /// Label: the Docker id of a container's sandbox, as dockershim had it.
 pub(crate) const SANDBOX_ID_LABEL: &str = "io.kubernetes.sandbox.id";
+
+/// Label: the name in the pod spec of the volume a Docker volume is.
+pub(crate) const VOLUME_LABEL: &str = "kubarium.dev/volume";
+
+/// Where a pod's sandbox mounts its memory volumes, to keep each tmpfs mounted as long as
+/// the pod (Docker unmounts a volume when no running container uses it).
+const SANDBOX_VOLUMES: &str = "/kubarium/volumes";
 
 /// The container name of a pod's sandbox.
 pub(crate) const SANDBOX_CONTAINER: &str = "POD";
@@ -111,6 +118,61 @@ impl Owner {
     }
 }
 
+/// The Docker volume of memory volume `volume` of pod `uid`: `kubarium_<uid>_<volume>`
+/// (names are global in Docker; a pod uid is unique).
+pub(crate) fn volume_name(uid: &str, volume: &str) -> String {
+    format!("kubarium_{uid}_{volume}")
+}
+
+/// The create request of a pod's memory volume: a tmpfs of the local driver (mounted by
+/// Docker, in its VM on Docker Desktop: no root on the host), mode 1777 as an emptyDir,
+/// sized when a size is known, labelled with the cluster and the pod.
+pub(crate) fn volume_body(owner: &Owner, volume: &MemoryVolume) -> VolumeCreateRequest {
+    let mut options = String::from("mode=1777");
+    if let Some(size) = volume.size_bytes.filter(|size| *size > 0) {
+        options = format!("size={size},{options}");
+    }
+    let labels = [
+        (CLUSTER_LABEL, owner.cluster.as_str()),
+        (POD_NAMESPACE_LABEL, owner.namespace.as_str()),
+        (POD_NAME_LABEL, owner.pod.as_str()),
+        (POD_UID_LABEL, owner.uid.as_str()),
+        (VOLUME_LABEL, volume.name.as_str()),
+    ];
+    VolumeCreateRequest {
+        name: Some(volume_name(&owner.uid, &volume.name)),
+        driver: Some("local".to_owned()),
+        driver_opts: Some(HashMap::from([
+            ("type".to_owned(), "tmpfs".to_owned()),
+            ("device".to_owned(), "tmpfs".to_owned()),
+            ("o".to_owned(), options),
+        ])),
+        labels: Some(
+            labels
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect(),
+        ),
+        ..VolumeCreateRequest::default()
+    }
+}
+
+/// A named-volume mount of the pod's memory volume `volume` at `target` (nothing of the
+/// image copied in: an emptyDir starts empty).
+fn volume_mount(owner: &Owner, volume: &str, target: &str, read_only: bool) -> DockerMount {
+    DockerMount {
+        target: Some(target.to_owned()),
+        source: Some(volume_name(&owner.uid, volume)),
+        typ: Some(MountType::VOLUME),
+        read_only: Some(read_only),
+        volume_options: Some(MountVolumeOptions {
+            no_copy: Some(true),
+            ..MountVolumeOptions::default()
+        }),
+        ..DockerMount::default()
+    }
+}
+
 /// The create body of a pod's sandbox: the infra image's `pause`, on the cluster's network
 /// (or the host's), with the pod's hostname and host ports, its IPC namespace shareable so
 /// the pod's containers can join it.
@@ -162,6 +224,14 @@ pub(crate) fn sandbox_body(
     // to these servers, and writes the search list and options as given.
     let dns = config.dns.as_ref().filter(|_| !config.host_network);
     let list = |items: Option<&Vec<String>>| items.filter(|items| !items.is_empty()).cloned();
+    let mounts: Vec<DockerMount> = config
+        .memory_volumes
+        .iter()
+        .map(|volume| {
+            let target = format!("{SANDBOX_VOLUMES}/{}", volume.name);
+            volume_mount(owner, &volume.name, &target, false)
+        })
+        .collect();
     ContainerCreateBody {
         image: Some(image.to_owned()),
         entrypoint: Some(vec!["/kubarium-infra".to_owned(), "pause".to_owned()]),
@@ -181,6 +251,7 @@ pub(crate) fn sandbox_body(
             dns: list(dns.map(|d| &d.servers)),
             dns_search: list(dns.map(|d| &d.searches)),
             dns_options: list(dns.map(|d| &d.options)),
+            mounts: (!mounts.is_empty()).then_some(mounts),
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()
@@ -207,17 +278,25 @@ pub(crate) fn container_body(
         (true, false) => (None, Some(config.args.clone())),
         (true, true) => (None, None),
     };
-    let binds: Vec<String> = config
-        .mounts
-        .iter()
-        .map(|mount| {
-            let mut bind = format!("{}:{}", mount.host_path.display(), mount.container_path);
-            if mount.read_only {
-                bind.push_str(":ro");
+    let mut binds = Vec::new();
+    let mut volumes = Vec::new();
+    for mount in &config.mounts {
+        match &mount.source {
+            MountSource::Host(path) => {
+                let mut bind = format!("{}:{}", path.display(), mount.container_path);
+                if mount.read_only {
+                    bind.push_str(":ro");
+                }
+                binds.push(bind);
             }
-            bind
-        })
-        .collect();
+            MountSource::Memory(volume) => volumes.push(volume_mount(
+                owner,
+                &volume.name,
+                &mount.container_path,
+                mount.read_only,
+            )),
+        }
+    }
     let cpu_quota = config
         .limits
         .cpu_millis
@@ -252,6 +331,7 @@ pub(crate) fn container_body(
             network_mode: Some(joined.clone()),
             ipc_mode: Some(joined),
             binds: (!binds.is_empty()).then_some(binds),
+            mounts: (!volumes.is_empty()).then_some(volumes),
             memory,
             memory_swap: memory,
             cpu_quota,

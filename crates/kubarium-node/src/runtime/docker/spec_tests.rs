@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use bollard::models::ContainerState as DockerState;
 
 use super::*;
-use crate::runtime::{HostPort, Limits, Mount, Security};
+use crate::runtime::{HostPort, Limits, MemoryVolume, Mount, MountSource, Security};
 
 fn owner() -> Owner {
     Owner {
@@ -69,6 +69,10 @@ fn a_sandbox_holds_the_network_and_publishes_host_ports() {
                 protocol: "UDP".to_owned(),
             },
         ],
+        memory_volumes: vec![MemoryVolume {
+            name: "shm".to_owned(),
+            size_bytes: Some(64 << 20),
+        }],
         ..SandboxConfig::default()
     };
     let body = sandbox_body(
@@ -124,6 +128,27 @@ fn a_sandbox_gets_the_pods_resolver_and_domain() {
 }
 
 #[test]
+fn a_memory_volume_is_a_labelled_tmpfs_of_the_local_driver() {
+    let sized = MemoryVolume {
+        name: "shm".to_owned(),
+        size_bytes: Some(64 << 20),
+    };
+    // Through a `Value`, whose maps are sorted.
+    let body = serde_json::to_value(volume_body(&owner(), &sized)).unwrap();
+    insta::assert_json_snapshot!(body);
+    let unsized_ = MemoryVolume {
+        name: "cache".to_owned(),
+        size_bytes: None,
+    };
+    let body = volume_body(&owner(), &unsized_);
+    assert_eq!(
+        body.name.as_deref(),
+        Some("kubarium_a7acfe0c-5845-446b-88e7-3b3217b62192_cache")
+    );
+    assert_eq!(body.driver_opts.unwrap()["o"], "mode=1777");
+}
+
+#[test]
 fn a_host_network_sandbox_has_no_hostname_or_bindings() {
     let config = SandboxConfig {
         name: "web".to_owned(),
@@ -158,14 +183,22 @@ fn a_container_joins_its_sandbox_with_everything_the_spec_asks() {
         working_dir: Some("/tmp".to_owned()),
         mounts: vec![
             Mount {
-                host_path: "/data/pods/uid/volumes/cache".into(),
+                source: MountSource::Host("/data/pods/uid/volumes/cache".into()),
                 container_path: "/cache".to_owned(),
                 read_only: false,
             },
             Mount {
-                host_path: "/data/pods/uid/volumes/config".into(),
+                source: MountSource::Host("/data/pods/uid/volumes/config".into()),
                 container_path: "/etc/config".to_owned(),
                 read_only: true,
+            },
+            Mount {
+                source: MountSource::Memory(MemoryVolume {
+                    name: "shm".to_owned(),
+                    size_bytes: Some(64 << 20),
+                }),
+                container_path: "/dev/shm".to_owned(),
+                read_only: false,
             },
         ],
         limits: Limits {
