@@ -12,6 +12,9 @@
 //!
 //! The proxy decides what may come back (see `proxy`): only a connection whose response was
 //! read completely, with known framing, where neither side asked to close.
+//!
+//! Why: a new connection per request held the ingress to about 15 % of a direct connection's
+//! throughput on loopback (8 keep-alive clients, `kubarium-infra load`); pooled, about 45 %.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{SocketAddr, TcpStream};
