@@ -432,12 +432,29 @@ impl<C: Client> Connection<C> {
                 // timeout): EOF or a reset before any byte of an answer.
                 let dead = match from_upstream.fill_buf() {
                     Ok(bytes) => bytes.is_empty(),
-                    Err(e) => matches!(
-                        e.kind(),
-                        io::ErrorKind::ConnectionReset
-                            | io::ErrorKind::ConnectionAborted
-                            | io::ErrorKind::BrokenPipe
-                    ),
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::ConnectionReset
+                                | io::ErrorKind::ConnectionAborted
+                                | io::ErrorKind::BrokenPipe
+                        ) =>
+                    {
+                        true
+                    }
+                    // Silent past the read timeout: no second wait in `read_head`.
+                    Err(_) => {
+                        self.log(request, &host, &path, &endpoint.to_string(), 502);
+                        return self.respond(
+                            502,
+                            "Bad Gateway",
+                            head_request,
+                            &format!(
+                                "{endpoint} ({ingress}) closed the connection without an answer\n"
+                            ),
+                            false,
+                        );
+                    }
                 };
                 if dead {
                     continue;
