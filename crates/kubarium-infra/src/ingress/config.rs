@@ -13,7 +13,6 @@
 //! Parsing is strict — an unknown directive or a malformed field is an error naming its line —
 //! because a file that does not parse is rejected whole and the previous one kept.
 
-use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
@@ -75,33 +74,15 @@ pub(crate) enum PathKind {
     ImplementationSpecific,
 }
 
-/// A line that does not parse.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct ParseError {
-    /// 1-based.
-    pub(crate) line: usize,
-    pub(crate) message: String,
-}
-
-impl fmt::Display for ParseError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "line {}: {}", self.line, self.message)
-    }
-}
-
-impl std::error::Error for ParseError {}
+pub(crate) use crate::conf::ParseError;
 
 impl Config {
     /// Parses a whole file.
     pub(crate) fn parse(text: &str) -> Result<Self, ParseError> {
         let mut config = Config::default();
-        for (index, raw) in text.lines().enumerate() {
-            let line = raw.trim_end_matches('\r');
-            if line.trim().is_empty() || line.trim_start().starts_with('#') {
-                continue;
-            }
+        for (number, line) in crate::conf::lines(text) {
             config.directive(line).map_err(|message| ParseError {
-                line: index + 1,
+                line: number,
                 message,
             })?;
         }
@@ -111,9 +92,7 @@ impl Config {
     fn directive(&mut self, line: &str) -> Result<(), String> {
         let fields: Vec<&str> = line.split(' ').collect();
         if fields.iter().any(|field| field.is_empty()) {
-            return Err(format!(
-                "fields are separated by single spaces, with none leading or trailing: {line:?}"
-            ));
+            return Err(format!("fields are separated by single spaces: {line:?}"));
         }
         match fields[0] {
             "http" | "https" => {
@@ -349,7 +328,8 @@ default default/web -> 172.18.0.5:8080
         );
         assert_eq!(error("https 70000").line, 1);
         assert!(error("http  80").message.contains("single spaces"));
-        assert!(error("http 80 ").message.contains("single spaces"));
+        // Like the other modes' files, lines are trimmed first.
+        assert_eq!(Config::parse(" http 80 \r\n").unwrap().http, Some(80));
     }
 
     #[test]

@@ -40,13 +40,9 @@ use crate::sys::{self, Signal};
 use config::Config;
 use proxy::Scheme;
 
-/// The configuration file, unless `$KUBARIUM_CONFIG` names another.
-const CONFIG_PATH: &str = "/etc/kubarium/config";
-
 pub(crate) fn run() -> io::Result<()> {
     let signals = sys::Signals::block_with_reload()?;
-    let path =
-        std::env::var_os("KUBARIUM_CONFIG").map_or_else(|| CONFIG_PATH.into(), PathBuf::from);
+    let path = crate::conf::path();
     let host = match std::env::var("KUBARIUM_INGRESS_LISTEN_HOST") {
         Ok(text) => text.trim().parse().map_err(|_| {
             io::Error::new(
@@ -132,16 +128,8 @@ impl Ingress {
     /// Re-reads the file; on success swaps the snapshot in and matches the listeners to it.
     /// Problems go to stderr: this runs from a signal, with no one to return them to.
     pub(crate) fn reload(&self) {
-        let text = match std::fs::read_to_string(&self.path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => String::new(),
-            Err(error) => {
-                eprintln!(
-                    "ingress: cannot read {}: {error}; keeping the previous configuration",
-                    self.path.display()
-                );
-                return;
-            }
+        let Some(text) = crate::conf::read("ingress", &self.path) else {
+            return;
         };
         let config = match Config::parse(&text) {
             Ok(config) => config,
