@@ -83,13 +83,25 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
         engine
             .remove_labelled(&format!("kubarium.dev/cluster={cluster}"))
             .await?;
-        let _ = engine
+        // The network is named after a prefix of the id; its label carries the whole id.
+        let filters = json!({"label": [format!("kubarium.dev/cluster={cluster}")]}).to_string();
+        let networks = engine
             .call(
-                Method::DELETE,
-                &format!("/networks/kubarium-{cluster}"),
+                Method::GET,
+                &format!("/networks?filters={}", urlencode(&filters)),
                 None,
             )
-            .await;
+            .await?;
+        for id in networks
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n["Id"].as_str())
+        {
+            let _ = engine
+                .call(Method::DELETE, &format!("/networks/{id}"), None)
+                .await;
+        }
     }
     outcome
 }
