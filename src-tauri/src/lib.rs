@@ -8,11 +8,10 @@ mod commands;
 mod tray;
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::Parser;
-use kubarium_app::LocalCluster;
+use kubarium_app::{App, LocalCluster};
 use kubarium_cluster::{ClusterArgs, telemetry};
 use tauri::{AppHandle, Manager, RunEvent, WindowEvent};
 
@@ -30,7 +29,7 @@ struct Args {
 
 /// State every command can reach.
 pub(crate) struct Desktop {
-    pub(crate) local: Arc<LocalCluster>,
+    pub(crate) app: App,
     /// Quit has begun.
     quitting: AtomicBool,
     /// The cluster is down; exiting is now allowed.
@@ -68,7 +67,7 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             let local =
                 tauri::async_runtime::block_on(async { LocalCluster::start(args.builder()) });
             app.manage(Desktop {
-                local,
+                app: App::new(local),
                 quitting: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
             });
@@ -114,7 +113,8 @@ pub(crate) fn quit<R: tauri::Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
         tracing::info!("quitting");
         let desktop = app.state::<Desktop>();
-        desktop.local.shutdown().await;
+        desktop.app.tasks().stop_all();
+        desktop.app.local().shutdown().await;
         desktop.stopped.store(true, Ordering::SeqCst);
         app.exit(0);
     });

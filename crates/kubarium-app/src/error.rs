@@ -1,4 +1,8 @@
-//! Errors of the app layer. They reach the UI as `{code, message}` ([`crate::ipc::AppError`]).
+//! Errors of the app layer. They reach the UI as `{code, message, causes}`
+//! ([`crate::ipc::AppError`]) through the one conversion below, so every command words its
+//! failures the same way.
+
+use crate::ipc::{AppError, ErrorCode, FieldCause};
 
 /// Errors of the app layer.
 #[derive(Debug, thiserror::Error)]
@@ -6,7 +10,82 @@ pub enum Error {
     /// The embedded cluster is not running; says why (still starting, failed, or stopped).
     #[error("the local cluster is not running: {0}")]
     NotRunning(String),
+    /// No cluster by that id.
+    #[error("there is no cluster named {0:?}")]
+    UnknownCluster(String),
+    /// A resource name the app does not know (`pods`, `deployments`, … are known).
+    #[error("Kubarium does not know the resource {0:?}")]
+    UnknownResource(String),
+    /// No running watch, stream or forward with that id (it ended or was stopped).
+    #[error("nothing runs with id {0}; it has ended")]
+    UnknownStream(u64),
+    /// Input the app itself refuses, with what to do instead.
+    #[error("{0}")]
+    Local(String),
+    /// What the cluster answered, or why it could not be asked.
+    #[error(transparent)]
+    Kube(#[from] kube::Error),
 }
 
 /// `Result` with this crate's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl From<Error> for AppError {
+    fn from(error: Error) -> Self {
+        match error {
+            Error::NotRunning(_) => AppError::new(ErrorCode::Unreachable, sentence(&error)),
+            Error::UnknownCluster(_) | Error::UnknownResource(_) | Error::UnknownStream(_) => {
+                AppError::new(ErrorCode::NotFound, sentence(&error))
+            }
+            Error::Local(message) => AppError::new(ErrorCode::Local, message),
+            Error::Kube(kube::Error::Api(status)) => {
+                let code = match status.code {
+                    400 => ErrorCode::BadRequest,
+                    401 => ErrorCode::Unauthorized,
+                    403 => ErrorCode::Forbidden,
+                    404 => ErrorCode::NotFound,
+                    409 => ErrorCode::Conflict,
+                    422 => ErrorCode::Invalid,
+                    _ => ErrorCode::Server,
+                };
+                let causes = status
+                    .details
+                    .iter()
+                    .flat_map(|details| details.causes.iter())
+                    .map(|cause| FieldCause {
+                        field: cause.field.clone(),
+                        message: cause.message.clone(),
+                    })
+                    .collect();
+                let message = if status.message.is_empty() {
+                    format!("The API server refused the request ({}).", status.code)
+                } else {
+                    status.message.clone()
+                };
+                AppError {
+                    code,
+                    message,
+                    causes,
+                }
+            }
+            Error::Kube(other) => AppError::new(
+                ErrorCode::Unreachable,
+                format!("The API server could not be reached: {other}."),
+            ),
+        }
+    }
+}
+
+/// An error's text as a sentence for people: capitalised, with a full stop.
+fn sentence(error: &Error) -> String {
+    let text = error.to_string();
+    let mut chars = text.chars();
+    let mut out: String = chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default();
+    if !out.ends_with('.') {
+        out.push('.');
+    }
+    out
+}

@@ -8,10 +8,15 @@
 //! `kube::Client` — never through the engine's internals — so local and remote clusters share
 //! one code path.
 
+pub mod actions;
+mod app;
 mod error;
 pub mod ipc;
 mod local;
 mod probe;
+pub mod streams;
+pub mod watch;
 
+pub use app::{App, LOCAL, Tasks};
 pub use error::{Error, Result};
 pub use local::LocalCluster;

@@ -78,10 +78,10 @@ impl LocalCluster {
                 tracing::error!(%error, "the local cluster could not start");
                 self.status.send_modify(|status| {
                     status.phase = ClusterPhase::Failed;
-                    status.error = Some(AppError {
-                        code: ErrorCode::ClusterStart,
-                        message: format!("The local cluster could not start: {error}."),
-                    });
+                    status.error = Some(AppError::new(
+                        ErrorCode::ClusterStart,
+                        format!("The local cluster could not start: {error}."),
+                    ));
                 });
             }
         }

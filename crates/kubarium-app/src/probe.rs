@@ -83,11 +83,11 @@ fn unreachable(status: &mut ClusterStatus, message: String) {
     }
     status.phase = ClusterPhase::Unreachable;
     status.latency_ms = None;
-    status.error = Some(AppError {
-        code: ErrorCode::Unreachable,
-        message: format!(
+    status.error = Some(AppError::new(
+        ErrorCode::Unreachable,
+        format!(
             "{message} Kubarium keeps retrying every {} s.",
             INTERVAL.as_secs()
         ),
-    });
+    ));
 }

@@ -6,10 +6,14 @@ use tauri::{AppHandle, Runtime, State};
 
 use crate::Desktop;
 
+pub(crate) mod actions;
+pub(crate) mod resources;
+pub(crate) mod streams;
+
 /// The local cluster's status now.
 #[tauri::command]
 pub(crate) fn cluster_status(desktop: State<'_, Desktop>) -> ClusterStatus {
-    desktop.local.status()
+    desktop.app.local().status()
 }
 
 /// Streams the local cluster's status: the current one, then every change.
@@ -17,7 +21,8 @@ pub(crate) fn cluster_status(desktop: State<'_, Desktop>) -> ClusterStatus {
 pub(crate) fn watch_cluster_status(desktop: State<'_, Desktop>, on_status: Channel<ClusterStatus>) {
     tauri::async_runtime::spawn(
         desktop
-            .local
+            .app
+            .local()
             .forward_status(move |status| on_status.send(status).is_ok()),
     );
 }

@@ -5,12 +5,41 @@
 use serde::Serialize;
 use ts_rs::TS;
 
+pub mod actions;
+pub mod resources;
+pub mod streams;
+
 /// An error as the UI shows it: a stable code for logic, a message for people.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 pub struct AppError {
     /// What kind of failure this is.
     pub code: ErrorCode,
     /// What failed and what to do about it, in words a person can act on.
+    pub message: String,
+    /// Field-level causes of an `invalid` error (the API's `Status.details.causes`), so an
+    /// editor can show each at its field.
+    pub causes: Vec<FieldCause>,
+}
+
+impl AppError {
+    /// An error without field causes.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+            causes: Vec::new(),
+        }
+    }
+}
+
+/// One field the API server rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct FieldCause {
+    /// The field's path as the API names it (`spec.replicas`, `spec.containers[0].image`);
+    /// empty when the cause names no field.
+    pub field: String,
+    /// What is wrong with it.
     pub message: String,
 }
 
@@ -22,6 +51,22 @@ pub enum ErrorCode {
     ClusterStart,
     /// The API server did not answer.
     Unreachable,
+    /// The request was malformed (400).
+    BadRequest,
+    /// The credentials were refused (401).
+    Unauthorized,
+    /// Authenticated but not allowed (403).
+    Forbidden,
+    /// The object or kind does not exist (404), or the cluster is unknown.
+    NotFound,
+    /// Already exists, or changed since it was read (409).
+    Conflict,
+    /// The object failed validation (422); see `causes`.
+    Invalid,
+    /// The server failed or is overloaded (5xx, 429).
+    Server,
+    /// The request could not be made (bad input on the app's side, a local port in use…).
+    Local,
 }
 
 /// Where a cluster stands, as the status bar shows it.
@@ -103,6 +148,8 @@ mod tests {
     fn generate(dir: &Path) {
         let config = ts_rs::Config::new().with_out_dir(dir);
         ClusterStatus::export_all(&config).unwrap();
+        resources::KindInfo::export_all(&config).unwrap();
+        resources::ResourceBatch::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {

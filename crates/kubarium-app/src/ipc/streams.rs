@@ -1,0 +1,1 @@
+//! Types of the streams: logs, exec sessions and port-forwards.

@@ -1,0 +1,1 @@
+//! Streams the UI opens: pod logs, exec sessions and port-forwards.

@@ -1,0 +1,1 @@
+//! Command adapters for kubarium_app::streams.

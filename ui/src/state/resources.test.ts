@@ -1,0 +1,54 @@
+import { describe, expect, it } from "vitest";
+import type { Row } from "../ipc/resources";
+import { EMPTY, applyBatch } from "./resources";
+
+function row(uid: string, name = uid): Row {
+  return {
+    uid,
+    namespace: "default",
+    name,
+    resourceVersion: "1",
+    createdAt: null,
+    labels: {},
+    owners: [],
+    deleting: false,
+    cells: [],
+    summary: { kind: "none" },
+  };
+}
+
+describe("applyBatch", () => {
+  it("a reset replaces every row and goes live", () => {
+    const before = applyBatch(EMPTY, { type: "reset", rows: [row("a"), row("b")] });
+    const after = applyBatch(before, { type: "reset", rows: [row("c")] });
+    expect(after.rows.map((r) => r.uid)).toEqual(["c"]);
+    expect(after.state).toBe("live");
+    expect(before.rows).toHaveLength(2);
+  });
+
+  it("changes upsert and delete by uid without touching the input", () => {
+    const before = applyBatch(EMPTY, { type: "reset", rows: [row("a"), row("b")] });
+    const after = applyBatch(before, {
+      type: "changes",
+      upserts: [row("b", "renamed"), row("c")],
+      deletes: ["a"],
+    });
+    expect(after.rows.map((r) => r.name)).toEqual(["renamed", "c"]);
+    expect(after.byUid.get("b")?.name).toBe("renamed");
+    expect(before.byUid.has("a")).toBe(true);
+  });
+
+  it("an empty change keeps the same snapshot, so nothing re-renders", () => {
+    const before = applyBatch(EMPTY, { type: "reset", rows: [row("a")] });
+    expect(applyBatch(before, { type: "changes", upserts: [], deletes: [] })).toBe(before);
+  });
+
+  it("a state message keeps the rows and carries the error", () => {
+    const before = applyBatch(EMPTY, { type: "reset", rows: [row("a")] });
+    const error = { code: "unreachable" as const, message: "gone", causes: [] };
+    const after = applyBatch(before, { type: "state", state: "reconnecting", error });
+    expect(after.rows).toBe(before.rows);
+    expect(after.state).toBe("reconnecting");
+    expect(after.error).toEqual(error);
+  });
+});
