@@ -16,6 +16,7 @@ import {
   type Usage,
 } from "../state/map";
 import { useInView } from "./useInView";
+import "./chips.css";
 
 /** Tiles a panel shows before "+N more"; past this a panel would dwarf its neighbours. */
 const TILE_CAP = 60;
