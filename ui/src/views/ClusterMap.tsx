@@ -5,11 +5,23 @@ import { useNamespace } from "../shell/route";
 import { LeavingTiles } from "../state/leaving";
 import { buildMap, reusePanels, withLeaving, type MapModel, type PodTile } from "../state/map";
 import { useResources, type ResourceSnapshot } from "../state/resources";
+import type { Row } from "../ipc/resources";
 import { NodePanel, openTile, Tile } from "./NodePanel";
 import "./map.css";
 
 function prefersReducedMotion(): boolean {
   return typeof window.matchMedia === "function" && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+}
+
+/** The map for the current rows, built on the previous one so unchanged panels keep identity. */
+function useMapModel(nodes: readonly Row[], pods: readonly Row[], replicaSets: ReadonlyMap<string, Row>, namespace: string | null): MapModel {
+  const [last, setLast] = useState<{ nodes: readonly Row[]; pods: readonly Row[]; replicaSets: ReadonlyMap<string, Row>; namespace: string | null; model: MapModel } | null>(null);
+  if (last && last.nodes === nodes && last.pods === pods && last.replicaSets === replicaSets && last.namespace === namespace) {
+    return last.model;
+  }
+  const model = buildMap(nodes, pods, replicaSets, namespace, last?.namespace === namespace ? last.model : null);
+  setLast({ nodes, pods, replicaSets, namespace, model });
+  return model;
 }
 
 /** Keeps the previous model's unchanged panels, so memoised panels skip rendering. */
@@ -42,7 +54,7 @@ function UnscheduledLane({ tiles }: { tiles: readonly PodTile[] }) {
         <ul className="unscheduled-list" onClick={openTile}>
           {tiles.map((tile) => (
             <li key={tile.key} className={tile.leaving ? "unscheduled-item leaving" : "unscheduled-item"}>
-              <Tile tile={tile} compact={false} />
+              <Tile tile={tile} compact enter={false} />
               <span className="unscheduled-name">
                 {tile.namespace}/{tile.name}
               </span>
@@ -84,10 +96,7 @@ export function ClusterMap(): React.JSX.Element {
   const pods = useResources("pods");
   const replicaSets = useResources("replicasets");
 
-  const base = useMemo(
-    () => buildMap(nodes.rows, pods.rows, replicaSets.byUid, namespace),
-    [nodes.rows, pods.rows, replicaSets.byUid, namespace],
-  );
+  const base = useMapModel(nodes.rows, pods.rows, replicaSets.byUid, namespace);
 
   const [leavingStore] = useState(() => new LeavingTiles());
   const leaving = useSyncExternalStore(leavingStore.subscribe, leavingStore.snapshot);
