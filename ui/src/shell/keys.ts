@@ -24,7 +24,8 @@ export const GO_TO: readonly { key: string; label: string; route: Route }[] = [
   { key: "o", label: "the cluster overview", route: { view: "overview" } },
 ];
 
-const MOD = typeof navigator !== "undefined" && /Mac/.test(navigator.platform) ? "⌘" : "Ctrl";
+/** The modifier key as the platform names it. */
+export const MOD = typeof navigator !== "undefined" && /Mac/.test(navigator.platform) ? "⌘" : "Ctrl";
 
 /** Every shortcut, in the order the help overlay shows them. */
 export const SHORTCUTS: readonly ShortcutHelp[] = [

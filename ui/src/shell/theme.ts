@@ -36,10 +36,8 @@ function apply(next: ThemeChoice): void {
   else root.dataset.theme = next;
 }
 
-/** Applies the saved choice; called once at start-up, before the first paint. */
-export function applySavedTheme(): void {
-  apply(choice);
-}
+// Applied as soon as the shell loads, before the first paint.
+if (typeof document !== "undefined") apply(choice);
 
 /** Chooses and saves a theme. */
 export function setTheme(next: ThemeChoice): void {

@@ -12,6 +12,7 @@ import {
   parseSelector,
   searchText,
   sortRows,
+  statusTone,
   tableColumns,
   type Requirement,
 } from "./table";
@@ -306,5 +307,20 @@ describe("text filter", () => {
     const expected = rows.filter((r) => r.name.includes("pod-1") && r.labels.app === "web");
     expect(both).toEqual(expected);
     expect(both.length).toBeGreaterThan(0);
+  });
+});
+
+describe("statusTone", () => {
+  it("reads kubectl's status words", () => {
+    expect(statusTone("Running")).toBe("ok");
+    expect(statusTone("Ready")).toBe("ok");
+    expect(statusTone("Ready,SchedulingDisabled")).toBe("ok");
+    expect(statusTone("Pending")).toBe("warn");
+    expect(statusTone("Init:0/2")).toBe("warn");
+    expect(statusTone("CrashLoopBackOff")).toBe("bad");
+    expect(statusTone("ImagePullBackOff")).toBe("bad");
+    expect(statusTone("Init:Error")).toBe("bad");
+    expect(statusTone("NotReady")).toBe("bad");
+    expect(statusTone("ClusterIP")).toBeNull();
   });
 });

@@ -346,3 +346,24 @@ export function filterRows(
     (row) => matchesText(row, terms, kindColumns) && matchesSelector(row.labels, selector),
   );
 }
+
+// ---------------------------------------------------------------------------------------------
+// Status colours
+
+export type Tone = "ok" | "warn" | "bad" | null;
+
+const OK = new Set(["Running", "Completed", "Succeeded", "Ready", "Active", "Bound", "Available", "Complete"]);
+const WARN = new Set(["Pending", "ContainerCreating", "PodInitializing", "Terminating", "Unknown", "Released", "Suspended"]);
+const BAD_PATTERN = /BackOff|Err|Error|Failed|OOMKilled|Evicted|NotReady|Lost|Invalid|DeadlineExceeded/;
+
+/**
+ * How a STATUS cell reads at a glance (`Running` ok, `Pending` warn, `CrashLoopBackOff` bad),
+ * for kubectl's status words; `Init:0/1` and other progress counts are warn; others none.
+ */
+export function statusTone(text: string): Tone {
+  if (BAD_PATTERN.test(text)) return "bad";
+  const first = text.split(",")[0]?.trim() ?? "";
+  if (OK.has(first)) return "ok";
+  if (WARN.has(first) || first.startsWith("Init:")) return "warn";
+  return null;
+}
