@@ -4,9 +4,10 @@ import { useLayoutEffect, useMemo, useState, useSyncExternalStore } from "react"
 import { useNamespace } from "../shell/route";
 import { LeavingTiles } from "../state/leaving";
 import { buildMap, reusePanels, withLeaving, type MapModel, type PodTile } from "../state/map";
-import { useResources, type ResourceSnapshot } from "../state/resources";
+import { useResources } from "../state/resources";
 import type { Row } from "../ipc/resources";
 import { NodePanel, openTile, Tile } from "./NodePanel";
+import { WatchTrouble } from "./WatchTrouble";
 import "./map.css";
 
 function prefersReducedMotion(): boolean {
@@ -31,17 +32,6 @@ function usePanelReuse(model: MapModel): MapModel {
   const output = reusePanels(kept?.output ?? null, model);
   setKept({ input: model, output });
   return output;
-}
-
-/** The watches' trouble, worded for the user; `null` while all is well. */
-function watchProblem(watches: readonly [string, ResourceSnapshot][]): string | null {
-  for (const [what, snapshot] of watches) {
-    if (snapshot.state === "reconnecting") {
-      const why = snapshot.error ? `: ${snapshot.error.message}` : "";
-      return `Lost the watch on ${what}${why}. Reconnecting; the map shows the last known state until then.`;
-    }
-  }
-  return null;
 }
 
 function UnscheduledLane({ tiles }: { tiles: readonly PodTile[] }) {
@@ -107,11 +97,6 @@ export function ClusterMap(): React.JSX.Element {
   const shown = useMemo(() => withLeaving(base, leaving), [base, leaving]);
   const model = usePanelReuse(shown);
 
-  const problem = watchProblem([
-    ["nodes", nodes],
-    ["pods", pods],
-    ["ReplicaSets", replicaSets],
-  ]);
   const loading = nodes.state === "syncing" && nodes.rows.length === 0;
   const podCount = useMemo(() => model.nodes.reduce((n, node) => n + node.tileCount, 0), [model]);
 
@@ -128,11 +113,13 @@ export function ClusterMap(): React.JSX.Element {
         <span className="spacer" />
         <Legend />
       </header>
-      {problem && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          {problem}
-        </div>
-      )}
+      <WatchTrouble
+        watches={[
+          ["nodes", nodes],
+          ["pods", pods],
+          ["ReplicaSets", replicaSets],
+        ]}
+      />
       <div className="map-body">
         {loading ? (
           <p className="muted">Loading nodes and pods from the cluster…</p>
