@@ -9,8 +9,8 @@ import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Layout, type Point } from ".
 import { WatchTrouble } from "./WatchTrouble";
 import "./topology.css";
 
-/** Past this many objects a graph is unreadable and slow to lay out: ask for a namespace. */
-const MAX_NODES = 2000;
+/** Past this many boxes a graph is unreadable and slow to lay out: ask for a namespace. */
+const MAX_NODES = 800;
 
 interface View {
   readonly x: number;
@@ -80,18 +80,21 @@ function clip(text: string, max: number): string {
 
 function open(node: GraphNode): void {
   if (node.missing) return;
-  navigate({ view: "details", resource: node.resource, namespace: node.namespace, name: node.name });
+  // A bundle of alike pods has no one object to show: the pod list has them all.
+  if (node.count > 1) navigate({ view: "browse", resource: node.resource });
+  else navigate({ view: "details", resource: node.resource, namespace: node.namespace, name: node.name });
 }
 
 function GraphBox({ node, at }: { node: GraphNode; at: Point }) {
   const label = `${node.kind} ${node.namespace ? `${node.namespace}/` : ""}${node.name}${node.detail ? ` — ${node.detail}` : ""}`;
+  const action = node.count > 1 ? "Open the pod list" : "Open details";
   return (
     <g
       className={`topo-node tone-${node.tone}${node.missing ? " missing" : ""}`}
       transform={`translate(${String(at.x)},${String(at.y)})`}
       role={node.missing ? "img" : "button"}
       tabIndex={node.missing ? -1 : 0}
-      aria-label={node.missing ? `${label}: referenced but not in the cluster` : `${label}. Open details`}
+      aria-label={node.missing ? `${label}: referenced but not in the cluster` : `${label}. ${action}`}
       data-kind={node.kind}
       data-name={node.name}
       onClick={() => {
@@ -101,8 +104,9 @@ function GraphBox({ node, at }: { node: GraphNode; at: Point }) {
         if (e.key === "Enter") open(node);
       }}
     >
-      <title>{node.missing ? `${label}: referenced but not in the cluster; create it or fix the reference` : label}</title>
-      <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />
+      <title>{node.missing ? `${label}: referenced but not in the cluster; create it or fix the reference` : `${label}\n${action}`}</title>
+      {node.count > 1 && <rect className="topo-stack" x={5} y={-5} width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />}
+      <rect className="topo-box" width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />
       <rect className="topo-stripe" width={5} height={NODE_HEIGHT} rx={2} />
       <text className="topo-kind" x={12} y={14}>
         {node.kind}
