@@ -214,7 +214,7 @@ function KindTable({ kind }: { kind: KindInfo }) {
     <div className="rt">
       <header className="rt-toolbar">
         <h1>{label}</h1>
-        <span className="muted rt-count" data-testid="table-count">
+        <span className="muted rt-count" data-testid="table-count" data-count={visible.length}>
           {visible.length === snapshot.rows.length
             ? String(snapshot.rows.length)
             : `${String(visible.length)} of ${String(snapshot.rows.length)}`}
