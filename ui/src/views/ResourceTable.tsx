@@ -87,9 +87,12 @@ function KindTable({ kind }: { kind: KindInfo }) {
   const columns = useMemo(() => tableColumns(kind, allNamespaces, wide), [kind, allNamespaces, wide]);
   const parsedSelector = useMemo(() => parseSelector(selectorText), [selectorText]);
   const selector = parsedSelector.ok ? parsedSelector.selector : null;
+  // Sorted when rows or the sort change, filtered (order kept) on every keystroke: typing
+  // never pays for a sort.
+  const sorted = useMemo(() => sortRows(rows, columns, sort), [rows, columns, sort]);
   const visible = useMemo(
-    () => sortRows(filterRows(rows, query, selector ?? [], kind.columns), columns, sort),
-    [rows, query, selector, kind.columns, columns, sort],
+    () => filterRows(sorted, query, selector ?? [], kind.columns),
+    [sorted, query, selector, kind.columns],
   );
   const selectedIndex = selectedUid === null ? -1 : visible.findIndex((r) => r.uid === selectedUid);
   const selectedRow = visible[selectedIndex] ?? null;
