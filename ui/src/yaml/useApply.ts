@@ -35,6 +35,16 @@ export interface ApplyState {
   readonly apply: () => Promise<readonly ApplyOutcome[] | null>;
 }
 
+/** Objects with `namespace` set where they name none (the server drops it for cluster-scoped kinds). */
+export function withNamespace(objects: readonly Record<string, unknown>[], namespace: string): Record<string, unknown>[] {
+  return objects.map((object) => {
+    const metadata = object["metadata"];
+    const meta = typeof metadata === "object" && metadata !== null && !Array.isArray(metadata) ? (metadata as Record<string, unknown>) : {};
+    if (typeof meta["namespace"] === "string" && meta["namespace"] !== "") return object;
+    return { ...object, metadata: { ...meta, namespace } };
+  });
+}
+
 /** A document's name in messages: `Deployment web`, or its position. */
 export function documentLabel(outcome: ApplyOutcome, index: number): string {
   const named = [outcome.kind, outcome.name].filter((s) => s !== "").join(" ");
@@ -71,12 +81,15 @@ export function outcomeProblems(
  * Tracks `text` for `cluster`: problems as the user types (`check`: ask the server too, by a
  * dry run once typing pauses), Dry run and Apply on demand.
  */
-export function useApply(cluster: string, text: string, check = true): ApplyState {
-  const documents = useMemo(() => splitDocuments(text), [text]);
-  const objects = useMemo(
-    () => (documents.every((d) => d.object !== null) ? documents.flatMap((d) => (d.object ? [d.object] : [])) : null),
-    [documents],
-  );
+export function useApply(cluster: string, source: string, check = true, defaultNamespace: string | null = null): ApplyState {
+  const documents = useMemo(() => splitDocuments(source), [source]);
+  const objects = useMemo(() => {
+    if (!documents.every((d) => d.object !== null)) return null;
+    const parsed = documents.flatMap((d) => (d.object ? [d.object] : []));
+    return defaultNamespace === null ? parsed : withNamespace(parsed, defaultNamespace);
+  }, [documents, defaultNamespace]);
+  // Verdicts are for a text and the namespace it was sent with.
+  const text = `${source}\u0000${defaultNamespace ?? ""}`;
   const [verdict, setVerdict] = useState<Verdict | null>(null);
   const [error, setError] = useState<{ text: string; error: AppError } | null>(null);
   const [busy, setBusy] = useState(false);
