@@ -425,6 +425,18 @@ mod tests {
         assert_eq!(error.causes.len(), 1, "{error:?}");
         assert_eq!(error.causes[0].field, "spec", "{error:?}");
 
+        // Nested unknown fields are named by their path, as the editor maps them.
+        let mut nested = deployment("nested", 1);
+        nested["spec"]["template"]["spec"]["containers"][0]["colour"] = json!("blue");
+        let outcome = one(&client, nested, true).await;
+        let error = outcome.error.expect("nested unknown field refused");
+        let fields: Vec<&str> = error.causes.iter().map(|c| c.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["spec.template.spec.containers[0].colour"],
+            "{error:?}"
+        );
+
         let error = outcomes[4].error.as_ref().expect("nameless refused");
         assert!(error.message.contains("metadata.name"), "{}", error.message);
 
