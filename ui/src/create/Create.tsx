@@ -4,7 +4,8 @@
 import { useState } from "react";
 import { navigate, useNamespace } from "../shell/route";
 import { LOCAL } from "../ipc/resources";
-import { useKinds } from "../details/kinds";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { resourceForKind } from "../state/kindNames";
 import { ApplyResults } from "../details/ApplyResults";
 import { ProblemList } from "../yaml/ProblemList";
 import { useApply } from "../yaml/useApply";
@@ -22,7 +23,6 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
   const [form, setForm] = useState<FormKind | null>(null);
   const [namespace, setNamespace] = useState(selectedNamespace ?? "default");
   const state = useApply(cluster, text, true, namespace.trim() === "" ? "default" : namespace.trim());
-  const kinds = useKinds();
 
   const chooseTemplate = (kind: string) => {
     setForm(null);
@@ -88,9 +88,7 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
         </span>
       </div>
       {state.error && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          {state.error.message}
-        </div>
+        <ErrorBanner title="The cluster could not be asked" error={state.error} />
       )}
       <YamlEditor value={text} onChange={setText} problems={state.problems} label="YAML to create" />
       <ProblemList problems={state.problems} text={text} />
@@ -102,7 +100,7 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
               {state.result.outcomes
                 .filter((o) => o.error === null)
                 .map((o) => {
-                  const resource = kinds.find((k) => k.kind === o.kind)?.resource;
+                  const resource = resourceForKind(o.kind);
                   if (!resource) return null;
                   return (
                     <li key={`${o.kind}/${o.namespace ?? ""}/${o.name}`}>

@@ -11,7 +11,9 @@ import { LogsPane } from "../streams/LogsPane";
 import { PortForwardPane } from "../streams/PortForwardPane";
 import { forwardPorts, headerStatus, textAt, type KubeObject } from "./describe";
 import { EventsTab } from "./EventsTab";
-import { useKinds } from "./kinds";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { kindOf, useKinds } from "../state/kinds";
+import { resourceForKind } from "../state/kindNames";
 import { OverviewTab } from "./OverviewTab";
 import { WORKLOADS, ownedPods } from "./related";
 import { useObject } from "./useObject";
@@ -52,7 +54,7 @@ function DetailsPage({ route }: { route: DetailsRoute }) {
   const watched = useObject(cluster, resource, namespace, name);
   const rows = useResources(resource, namespace, cluster);
   const kinds = useKinds();
-  const kindInfo = kinds.find((k) => k.resource === resource);
+  const kindInfo = kinds.state === "loaded" ? kindOf(kinds.kinds, resource) : undefined;
   const object = watched.object;
   const uid = textAt(object, "metadata", "uid");
   const row = rows.byUid.get(uid);
@@ -89,12 +91,14 @@ function DetailsPage({ route }: { route: DetailsRoute }) {
         {row && !watched.deleted && <ActionsMenu cluster={cluster} resource={resource} row={row} />}
       </header>
       {watched.error && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          {watched.error.message}
-        </div>
+        <ErrorBanner
+          title={watched.state === "reconnecting" ? "Watching this object failed; retrying" : `Could not read ${kind} ${name}`}
+          error={watched.error}
+          tone={watched.object ? "warning" : "error"}
+        />
       )}
       {watched.deleted && (
-        <div className="card error" role="alert">
+        <div className="details-notice" role="status">
           This {kind} was deleted. What it last looked like is below; go back to the list to pick another.
         </div>
       )}
@@ -150,8 +154,6 @@ function WorkloadBody(props: BodyProps) {
 
 function Body(props: BodyProps & { pods: readonly Row[]; replicaSets: readonly Row[]; jobs: readonly Row[] }) {
   const { cluster, resource, object, row, tab, deleted } = props;
-  const kinds = useKinds();
-  const resourceOf = (kind: string) => kinds.find((k) => k.kind === kind)?.resource ?? null;
   const namespace = textAt(object, "metadata", "namespace");
   const name = textAt(object, "metadata", "name");
   switch (tab) {
@@ -162,7 +164,7 @@ function Body(props: BodyProps & { pods: readonly Row[]; replicaSets: readonly R
           resource={resource}
           object={object}
           row={row}
-          resourceOf={resourceOf}
+          resourceOf={resourceForKind}
           ownedPods={props.pods}
           replicaSets={props.replicaSets}
           jobs={props.jobs}

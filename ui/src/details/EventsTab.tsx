@@ -1,18 +1,17 @@
 // The Events tab: what the cluster reported about this object, newest first.
 import { useResources } from "../state/resources";
-import { age } from "./describe";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { useNow } from "../state/clock";
+import { formatAge } from "../state/table";
 import { eventsOf } from "./events";
 
 /** Events of one object. Cluster-scoped objects' events may be in any namespace. */
 export function EventsTab(props: { cluster: string; namespace: string | null; uid: string; kind: string; name: string }) {
   const snapshot = useResources("events", props.namespace, props.cluster);
+  const now = useNow(5000);
   const events = eventsOf(snapshot.rows, props.uid, props.kind, props.name);
   if (snapshot.error) {
-    return (
-      <div className="card error" role="alert" data-testid="error-banner">
-        Events could not be read: {snapshot.error.message}
-      </div>
-    );
+    return <ErrorBanner title="Events could not be read" error={snapshot.error} />;
   }
   if (events.length === 0) {
     return <p className="muted">{snapshot.state === "syncing" ? "Loading events…" : "No events about this object (events expire after an hour)."}</p>;
@@ -34,7 +33,7 @@ export function EventsTab(props: { cluster: string; namespace: string | null; ui
           <tr key={event.uid} className={event.summary.eventType === "Warning" ? "event-warning" : ""} data-testid="details-event">
             <td>{event.summary.eventType}</td>
             <td>{event.summary.reason}</td>
-            <td title={event.summary.lastSeen ?? ""}>{event.summary.lastSeen ? age(event.summary.lastSeen) : ""}</td>
+            <td title={event.summary.lastSeen ?? ""}>{event.summary.lastSeen ? formatAge(event.summary.lastSeen, now) : ""}</td>
             <td>{event.summary.source}</td>
             <td>{event.summary.count}</td>
             <td className="wrap">{event.summary.message}</td>

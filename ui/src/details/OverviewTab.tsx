@@ -5,8 +5,9 @@ import { useState } from "react";
 import type { Row } from "../ipc/resources";
 import { navigate } from "../shell/route";
 import { useResources } from "../state/resources";
+import { formatAge } from "../state/table";
+import { useNow } from "../state/clock";
 import {
-  age,
   conditions,
   containers,
   decodeSecretValue,
@@ -50,6 +51,7 @@ export function OverviewTab(props: OverviewProps) {
   const name = textAt(object, "metadata", "name");
   const uid = textAt(object, "metadata", "uid");
   const created = textAt(object, "metadata", "creationTimestamp");
+  const now = useNow(5000);
   const related: RelatedLink[] = [
     ...ownerLinks(object, namespace, resourceOf),
     ...ownedControllers(resource, uid, props.replicaSets, props.jobs),
@@ -71,7 +73,7 @@ export function OverviewTab(props: OverviewProps) {
             </>
           )}
           <dt>Created</dt>
-          <dd>{created ? `${created} (${age(created)} ago)` : "—"}</dd>
+          <dd>{created ? `${created} (${formatAge(created, now)} ago)` : "—"}</dd>
           <dt>UID</dt>
           <dd>{uid}</dd>
           {scalarFields(object, "spec").map(([key, value]) => (
@@ -105,6 +107,7 @@ function Fact({ name, value }: { name: string; value: string }) {
 }
 
 function Conditions({ object }: { object: KubeObject }) {
+  const now = useNow(5000);
   const list = conditions(object);
   if (list.length === 0) return null;
   return (
@@ -127,7 +130,7 @@ function Conditions({ object }: { object: KubeObject }) {
               <td className={c.status === "True" ? "tone-ok" : c.status === "False" ? "tone-warn" : ""}>{c.status}</td>
               <td>{c.reason}</td>
               <td className="wrap">{c.message}</td>
-              <td title={c.lastTransition}>{c.lastTransition ? `${age(c.lastTransition)} ago` : ""}</td>
+              <td title={c.lastTransition}>{c.lastTransition ? `${formatAge(c.lastTransition, now)} ago` : ""}</td>
             </tr>
           ))}
         </tbody>
@@ -177,10 +180,10 @@ function StringMap({ title, entries }: { title: string; entries: [string, string
       {entries.length === 0 ? (
         <p className="muted">None.</p>
       ) : (
-        <ul className="chips">
+        <ul className="details-chips">
           {entries.map(([key, value]) => (
-            <li key={key} className="chip" title={value}>
-              <span className="chip-key">{key}</span>
+            <li key={key} className="details-chip" title={value}>
+              <span className="details-chip-key">{key}</span>
               {value.length > 120 ? `=${value.slice(0, 120)}…` : `=${value}`}
             </li>
           ))}

@@ -9,6 +9,7 @@ import { useApply } from "../yaml/useApply";
 import { YamlEditor } from "../yaml/YamlEditor";
 import { recordAt, textAt, type KubeObject } from "./describe";
 import { ApplyResults } from "./ApplyResults";
+import { ErrorBanner } from "../shell/ErrorBanner";
 
 /** The object as the editor shows it: managedFields left out (they are the server's). */
 export function objectYaml(object: KubeObject): string {
@@ -70,23 +71,14 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
         </span>
       </div>
       {stale && (
-        <div className="card error" role="alert" data-testid="error-banner">
+        <div className="details-notice" role="status" data-testid="yaml-stale">
           The object changed in the cluster since you began editing, so Apply will be refused.{" "}
           <button type="button" onClick={() => { setDraft(null); }}>
             Reload (drops your edits)
           </button>
         </div>
       )}
-      {deleted && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          This object was deleted; copy your edits to the Create page to make it again.
-        </div>
-      )}
-      {state.error && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          {state.error.message}
-        </div>
-      )}
+      {state.error && <ErrorBanner title="The cluster could not be asked" error={state.error} />}
       <YamlEditor
         value={text}
         label={`YAML of ${textAt(object, "kind")} ${textAt(object, "metadata", "name")}`}

@@ -193,23 +193,3 @@ export function decodeSecretValue(base64: string): DecodedValue {
     return { kind: "binary", bytes: bytes.length };
   }
 }
-
-/** kubectl's age format (`45s`, `3m12s`, `5h`, `2d3h`, `12d`) of the time since `timestamp`. */
-export function age(timestamp: string, now: number = Date.now()): string {
-  const then = Date.parse(timestamp);
-  if (Number.isNaN(then)) return "";
-  const seconds = Math.max(0, Math.floor((now - then) / 1000));
-  const minutes = Math.floor(seconds / 60);
-  const hours = Math.floor(minutes / 60);
-  const days = Math.floor(hours / 24);
-  const years = Math.floor(days / 365);
-  if (seconds < 120) return `${String(seconds)}s`;
-  if (minutes < 10) return seconds % 60 === 0 ? `${String(minutes)}m` : `${String(minutes)}m${String(seconds % 60)}s`;
-  if (minutes < 180) return `${String(minutes)}m`;
-  if (hours < 8) return minutes % 60 === 0 ? `${String(hours)}h` : `${String(hours)}h${String(minutes % 60)}m`;
-  if (hours < 48) return `${String(hours)}h`;
-  if (hours < 192) return hours % 24 === 0 ? `${String(days)}d` : `${String(days)}d${String(hours % 24)}h`;
-  if (days < 730) return `${String(days)}d`;
-  if (years < 8) return days % 365 === 0 ? `${String(years)}y` : `${String(years)}y${String(days % 365)}d`;
-  return `${String(years)}y`;
-}

@@ -1,7 +1,7 @@
 // Details derivations: related objects, conditions, containers, Secret values.
 import { describe, expect, it } from "vitest";
 import type { Row, Summary } from "../ipc/resources";
-import { age, conditions, containers, decodeSecretValue, headerStatus, scalarFields } from "./describe";
+import { conditions, containers, decodeSecretValue, headerStatus, scalarFields } from "./describe";
 import { eventsOf } from "./events";
 import { ownedControllers, ownedPods, ownerLinks, podUses, serviceSlices, sliceEndpoints } from "./related";
 
@@ -131,17 +131,6 @@ describe("decodeSecretValue", () => {
   it("says binary and its size otherwise", () => {
     expect(decodeSecretValue(btoa(String.fromCharCode(0xff, 0xfe, 0x00, 0x01)))).toEqual({ kind: "binary", bytes: 4 });
     expect(decodeSecretValue("not base64!")).toEqual({ kind: "binary", bytes: 0 });
-  });
-});
-
-describe("age", () => {
-  const now = Date.parse("2026-11-28T12:00:00Z");
-  it("follows kubectl's format", () => {
-    expect(age("2026-11-28T11:59:15Z", now)).toBe("45s");
-    expect(age("2026-11-28T11:56:48Z", now)).toBe("3m12s");
-    expect(age("2026-11-28T07:00:00Z", now)).toBe("5h");
-    expect(age("2026-11-25T09:00:00Z", now)).toBe("3d3h");
-    expect(age("not a time", now)).toBe("");
   });
 });
 
