@@ -18,6 +18,7 @@ import {
 import { tags } from "@lezer/highlight";
 import { useEffect, useRef } from "react";
 import type { Problem } from "./paths";
+import { minimalChange } from "./text";
 import "./yaml.css";
 
 const highlight = HighlightStyle.define([
@@ -135,8 +136,11 @@ export function YamlEditor({ value, onChange, problems, readOnly = false, label 
 
   useEffect(() => {
     const current = view.current;
-    if (!current || current.state.doc.toString() === value) return;
-    current.dispatch({ changes: { from: 0, to: current.state.doc.length, insert: value } });
+    if (!current) return;
+    const change = minimalChange(current.state.doc.toString(), value);
+    // Only the part that differs is replaced, so a live object's update keeps the reader's
+    // scroll position and cursor.
+    if (change) current.dispatch({ changes: change });
   }, [value]);
 
   useEffect(() => {
