@@ -73,3 +73,11 @@ describe("templates", () => {
     expect(templateFor("unknown")).toContain("kind: Deployment");
   });
 });
+
+describe("objectToYaml", () => {
+  it("writes shared objects out in full, without YAML anchors", () => {
+    const text = objectToYaml(deploymentObject({ name: "web", image: "i", replicas: 1, port: null, env: [] }));
+    expect(text).not.toMatch(/[&*]a\d/);
+    expect(text.match(/app: web/g)).toHaveLength(3);
+  });
+});

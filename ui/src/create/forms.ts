@@ -97,5 +97,5 @@ export function secretObject(form: SecretForm): Record<string, unknown> {
 
 /** An object as YAML for the editor. */
 export function objectToYaml(object: Record<string, unknown>): string {
-  return stringify(object, { lineWidth: 0 });
+  return stringify(object, { lineWidth: 0, aliasDuplicateObjects: false });
 }

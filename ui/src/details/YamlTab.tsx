@@ -15,7 +15,7 @@ import { ErrorBanner } from "../shell/ErrorBanner";
 export function objectYaml(object: KubeObject): string {
   const metadata = { ...recordAt(object, "metadata") };
   delete metadata["managedFields"];
-  return stringify({ ...object, metadata }, { lineWidth: 0 });
+  return stringify({ ...object, metadata }, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** The YAML tab of one object. */
