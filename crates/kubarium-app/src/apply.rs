@@ -473,6 +473,34 @@ mod tests {
         local.shutdown().await;
     }
 
+    #[tokio::test]
+    async fn the_whole_object_as_read_applies_back() {
+        // What the YAML tab sends: the object as the API returned it (status, uid,
+        // creationTimestamp, resourceVersion), managedFields left out.
+        let (_dir, local, client) = cluster().await;
+        one(&client, deployment("web", 1), false).await;
+        let resource = ApiResource::from_gvk_with_plural(
+            &GroupVersionKind::gvk("apps", "v1", "Deployment"),
+            "deployments",
+        );
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
+        let mut read = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+        read["metadata"]
+            .as_object_mut()
+            .unwrap()
+            .remove("managedFields");
+        let same = one(&client, read.clone(), false).await;
+        assert_eq!(same.result, Some(ApplyResult::Unchanged), "{same:?}");
+
+        let current = api.get("web").await.unwrap();
+        read["metadata"]["resourceVersion"] = json!(current.metadata.resource_version);
+        read["spec"]["replicas"] = json!(4);
+        let edited = one(&client, read, false).await;
+        assert_eq!(edited.result, Some(ApplyResult::Configured), "{edited:?}");
+        assert_eq!(api.get("web").await.unwrap().data["spec"]["replicas"], 4);
+        local.shutdown().await;
+    }
+
     #[test]
     fn unknown_fields_are_read_from_the_message() {
         assert_eq!(
