@@ -6,6 +6,7 @@ fn main() {
             "cluster_status",
             "watch_cluster_status",
             "quit",
+            "apply_objects",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

@@ -88,6 +88,7 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::cluster_status,
             commands::watch_cluster_status,
             commands::quit,
+            commands::apply::apply_objects,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {
