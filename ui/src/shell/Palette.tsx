@@ -16,6 +16,8 @@ import "./overlay.css";
 /** What choosing an entry does: go somewhere, or run something that may fail. */
 interface Entry extends PaletteEntry {
   run: () => void | Promise<void>;
+  /** Asked first (a destructive action); `run` only on "yes". */
+  confirm?: string;
 }
 
 interface Props {
@@ -67,7 +69,9 @@ function useCommonObjects(namespace: string | null): { resource: string; rows: r
 }
 
 function actionEntry(action: Action, detail: string, idPrefix: string): Entry {
-  return {
+  // The catalogue's actions may carry a question to ask before running (`confirm`).
+  const confirm = (action as { confirm?: unknown }).confirm;
+  const entry: Entry = {
     id: `${idPrefix}:${action.id}`,
     label: action.label,
     detail,
@@ -75,6 +79,8 @@ function actionEntry(action: Action, detail: string, idPrefix: string): Entry {
     keywords: [action.id],
     run: action.run,
   };
+  if (typeof confirm === "string") entry.confirm = confirm;
+  return entry;
 }
 
 function buildEntries(
@@ -164,6 +170,7 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   const [active, setActive] = useState(0);
   const [error, setError] = useState<{ label: string; error: unknown } | null>(null);
   const [running, setRunning] = useState(false);
+  const [asking, setAsking] = useState<Entry | null>(null);
   const inputRef = useRef<HTMLInputElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
 
@@ -181,9 +188,14 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
     listRef.current?.querySelector(".palette-item.active")?.scrollIntoView({ block: "nearest" });
   }, [current, results]);
 
-  function choose(entry: Entry | undefined) {
+  function choose(entry: Entry | undefined, confirmed = false) {
     if (!entry || running) return;
     setError(null);
+    if (entry.confirm !== undefined && !confirmed) {
+      setAsking(entry);
+      return;
+    }
+    setAsking(null);
     const outcome = entry.run();
     if (!outcome) {
       onClose();
@@ -203,6 +215,16 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   }
 
   function onKeyDown(event: React.KeyboardEvent) {
+    if (asking) {
+      // While a question is open only its answers count: Enter (yes) or Esc (no).
+      if (event.key === "Enter" || event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        if (event.key === "Enter") choose(asking, true);
+        else setAsking(null);
+      }
+      return;
+    }
     switch (event.key) {
       case "ArrowDown":
       case "ArrowUp":
@@ -270,6 +292,32 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
                 setError(null);
               }}
             />
+          </div>
+        )}
+        {asking && (
+          <div className="palette-confirm" role="alertdialog" aria-label="Confirm">
+            <p>{asking.confirm}</p>
+            <div className="palette-confirm-buttons">
+              <button
+                type="button"
+                className="danger"
+                data-testid="dialog-confirm"
+                onClick={() => {
+                  choose(asking, true);
+                }}
+              >
+                {asking.label} <kbd>Enter</kbd>
+              </button>
+              <button
+                type="button"
+                onClick={() => {
+                  setAsking(null);
+                  inputRef.current?.focus();
+                }}
+              >
+                Cancel <kbd>Esc</kbd>
+              </button>
+            </div>
           </div>
         )}
         {results.length === 0 ? (

@@ -67,7 +67,8 @@ function columnWidth(column: TableColumn): { track: string; min: number } {
   return { track: `minmax(${String(min)}px, 1fr)`, min };
 }
 
-const ACTIONS_WIDTH = 48;
+/** Room for the actions menu's button ("Actions ▾"). */
+const ACTIONS_WIDTH = 104;
 
 function KindTable({ kind }: { kind: KindInfo }) {
   const namespace = useNamespace();
