@@ -10,6 +10,7 @@
 
 pub mod actions;
 mod app;
+mod apply;
 mod error;
 pub mod ipc;
 mod local;
@@ -18,5 +19,6 @@ pub mod streams;
 pub mod watch;
 
 pub use app::{App, LOCAL, Tasks};
+pub use apply::{FIELD_MANAGER, apply_objects};
 pub use error::{Error, Result};
 pub use local::LocalCluster;
