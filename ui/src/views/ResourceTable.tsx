@@ -432,7 +432,7 @@ const TableRow = memo(function TableRow({
         const text =
           column.cell === null
             ? (row.namespace ?? "")
-            : cellText(row.cells[column.cell] ?? null, column.columnType, now);
+            : cellText(row.cells[column.cell] ?? null, column.columnType, now, column.header);
         const tone = column.id === "STATUS" ? statusTone(text) : null;
         return (
           <span
