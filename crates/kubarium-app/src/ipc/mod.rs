@@ -150,6 +150,7 @@ mod tests {
         ClusterStatus::export_all(&config).unwrap();
         resources::KindInfo::export_all(&config).unwrap();
         resources::ResourceBatch::export_all(&config).unwrap();
+        resources::ObjectUpdate::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
