@@ -6,6 +6,11 @@ fn main() {
             "cluster_status",
             "watch_cluster_status",
             "quit",
+            "kinds",
+            "watch_resources",
+            "watch_object",
+            "get_object",
+            "stop_stream",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

@@ -259,6 +259,9 @@ pub enum ResourceBatch {
     },
 }
 
+/// An object, whole, as the API server returns it (JSON).
+pub type Object = serde_json::Value;
+
 /// Identifies a running watch or stream, to stop it.
 pub type StreamId = u64;
 

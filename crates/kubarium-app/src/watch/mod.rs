@@ -23,7 +23,7 @@ use tokio::time::Instant;
 pub use object::{get_object, watch_object};
 
 use crate::catalogue::{self, Kind};
-use crate::ipc::resources::{ResourceBatch, Row, WatchState};
+use crate::ipc::resources::{ObjectUpdate, ResourceBatch, Row, StreamId, WatchState};
 use crate::ipc::{AppError, ErrorCode};
 use crate::{Error, Result, rows};
 
@@ -247,3 +247,41 @@ pub(crate) async fn batches(
 
 #[cfg(test)]
 mod tests;
+
+impl crate::App {
+    /// Starts [`watch_resources`] on `cluster` as a task the UI can stop; an unknown
+    /// resource or cluster is refused here, before anything runs.
+    pub async fn watch_resources(
+        &self,
+        cluster: &str,
+        resource: String,
+        namespace: Option<String>,
+        sink: impl FnMut(ResourceBatch) -> bool + Send + 'static,
+    ) -> Result<StreamId> {
+        catalogue::find(&resource)?;
+        let client = self.client(cluster).await?;
+        Ok(self.tasks().spawn(async move {
+            if let Err(error) = watch_resources(client, &resource, namespace, sink).await {
+                tracing::warn!(%error, "a resource watch ended");
+            }
+        }))
+    }
+
+    /// Starts [`watch_object`] on `cluster` as a task the UI can stop.
+    pub async fn watch_object(
+        &self,
+        cluster: &str,
+        resource: String,
+        namespace: Option<String>,
+        name: String,
+        sink: impl FnMut(ObjectUpdate) -> bool + Send + 'static,
+    ) -> Result<StreamId> {
+        catalogue::find(&resource)?;
+        let client = self.client(cluster).await?;
+        Ok(self.tasks().spawn(async move {
+            if let Err(error) = watch_object(client, &resource, namespace, &name, sink).await {
+                tracing::warn!(%error, "an object watch ended");
+            }
+        }))
+    }
+}

@@ -70,13 +70,13 @@ pub async fn watch_object(
     while let Some(event) = events.next().await {
         let update = match event {
             Ok(event) => {
-                if state == WatchState::Reconnecting {
-                    if !sink(ObjectUpdate::State {
+                if state == WatchState::Reconnecting
+                    && !sink(ObjectUpdate::State {
                         state: WatchState::Live,
                         error: None,
-                    }) {
-                        return Ok(());
-                    }
+                    })
+                {
+                    return Ok(());
                 }
                 state = WatchState::Live;
                 match event {
