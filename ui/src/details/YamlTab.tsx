@@ -11,11 +11,24 @@ import { recordAt, textAt, type KubeObject } from "./describe";
 import { ApplyResults } from "./ApplyResults";
 import { ErrorBanner } from "../shell/ErrorBanner";
 
-/** The object as the editor shows it: managedFields left out (they are the server's). */
+/** Top-level fields in the order kubectl prints them; the rest follow, `status` last. */
+const FIRST = ["apiVersion", "kind", "metadata"];
+
+/**
+ * The object as the editor shows it: apiVersion, kind, metadata first and status last (as
+ * `kubectl get -o yaml` reads), managedFields left out (they are the server's bookkeeping).
+ */
 export function objectYaml(object: KubeObject): string {
   const metadata = { ...recordAt(object, "metadata") };
   delete metadata["managedFields"];
-  return stringify({ ...object, metadata }, { lineWidth: 0, aliasDuplicateObjects: false });
+  const keys = Object.keys(object);
+  const ordered = [
+    ...FIRST.filter((k) => k in object),
+    ...keys.filter((k) => !FIRST.includes(k) && k !== "status"),
+    ...keys.filter((k) => k === "status"),
+  ];
+  const sorted = Object.fromEntries(ordered.map((k) => [k, k === "metadata" ? metadata : object[k]]));
+  return stringify(sorted, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** The YAML tab of one object. */
@@ -66,8 +79,8 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
           Revert
         </button>
         <span className="yaml-note">
-          {draft === null ? "Live: follows the cluster until you edit." : "Edited: the live object no longer updates here."} The
-          status section is the cluster's; apply ignores it.
+          {draft === null ? "Live: follows the cluster until you edit." : "Edited: the live object no longer updates here."}
+          {"status" in object ? " The status section is the cluster's; apply ignores it." : ""}
         </span>
       </div>
       {stale && (
