@@ -7,6 +7,14 @@ fn main() {
             "watch_cluster_status",
             "quit",
             "apply_objects",
+            "stream_logs",
+            "exec_start",
+            "exec_input",
+            "exec_resize",
+            "port_forward_start",
+            "port_forwards",
+            "port_forward_stop",
+            "open_url",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

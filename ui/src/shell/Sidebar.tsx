@@ -70,7 +70,7 @@ export function Sidebar({ status, onShowShortcuts, onOpenPalette }: Props) {
         </div>
         <div className="sidebar-hints">
           <button type="button" className="hint" onClick={onOpenPalette} data-testid="open-palette">
-            Commands <kbd>{MOD} K</kbd>
+            Palette <kbd>{MOD}+K</kbd>
           </button>
           <button type="button" className="hint" onClick={onShowShortcuts} data-testid="open-shortcuts">
             Keys <kbd>?</kbd>

@@ -2,27 +2,15 @@
 // involved kind and text, virtualised so thousands of events scroll smoothly. Orders and filters
 // come from state/events.ts.
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import { navigate, useNamespace } from "../shell/route";
 import { facets, filterEvents, formatAgo, NO_FILTER, toEntries, type EventEntry, type EventFilter, type TypeFilter } from "../state/events";
 import { isClusterScoped, resourceForKind } from "../state/kindNames";
+import { useNow } from "../state/clock";
 import { useResources } from "../state/resources";
+import { WatchTrouble } from "./WatchTrouble";
 import "./chips.css";
 import "./events.css";
-
-/** The current time, ticking every second, so relative times stay true. */
-function useNow(): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => {
-      setNow(Date.now());
-    }, 1000);
-    return () => {
-      clearInterval(timer);
-    };
-  }, []);
-  return now;
-}
 
 function InvolvedObject({ entry }: { entry: EventEntry }) {
   const resource = resourceForKind(entry.kind);
@@ -169,11 +157,7 @@ export function EventsTimeline(): React.JSX.Element {
           {namespace ? ` in ${namespace}` : " in all namespaces"}
         </span>
       </header>
-      {events.state === "reconnecting" && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          Lost the watch on events{events.error ? `: ${events.error.message}` : ""}. Reconnecting; new events appear once it is back.
-        </div>
-      )}
+      <WatchTrouble watches={[["events", events]]} />
       <Filters filter={filter} onChange={setFilter} entries={entries} />
       <div className="events-scroll" ref={scroller} data-testid="events-timeline">
         {shown.length === 0 ? (

@@ -4,7 +4,7 @@
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ActionsMenu } from "../actions/ActionsMenu";
-import { LOCAL, type KindInfo, type Row } from "../ipc/resources";
+import { LOCAL, type KindInfo, type Row, type WatchState } from "../ipc/resources";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { isActivatable, isPlainKey, isTypingTarget } from "../shell/keys";
 import { back, navigate, useNamespace } from "../shell/route";
@@ -61,8 +61,10 @@ function columnWidth(column: TableColumn): { track: string; min: number } {
   if (column.id === "NAME") return { track: "minmax(220px, 3fr)", min: 220 };
   if (column.id === "NAMESPACE") return { track: "minmax(120px, 1.2fr)", min: 120 };
   if (column.columnType === "age") return { track: "72px", min: 72 };
-  if (column.columnType === "integer") return { track: "minmax(80px, 0.6fr)", min: 80 };
-  return { track: "minmax(96px, 1fr)", min: 96 };
+  if (column.columnType === "integer") return { track: "minmax(100px, 0.6fr)", min: 100 };
+  // Wide enough for the header (about 8px a letter at 12px bold, plus padding and the arrow).
+  const min = Math.max(96, column.header.length * 8 + 32);
+  return { track: `minmax(${String(min)}px, 1fr)`, min };
 }
 
 const ACTIONS_WIDTH = 48;
@@ -85,9 +87,12 @@ function KindTable({ kind }: { kind: KindInfo }) {
   const columns = useMemo(() => tableColumns(kind, allNamespaces, wide), [kind, allNamespaces, wide]);
   const parsedSelector = useMemo(() => parseSelector(selectorText), [selectorText]);
   const selector = parsedSelector.ok ? parsedSelector.selector : null;
+  // Sorted when rows or the sort change, filtered (order kept) on every keystroke: typing
+  // never pays for a sort.
+  const sorted = useMemo(() => sortRows(rows, columns, sort), [rows, columns, sort]);
   const visible = useMemo(
-    () => sortRows(filterRows(rows, query, selector ?? [], kind.columns), columns, sort),
-    [rows, query, selector, kind.columns, columns, sort],
+    () => filterRows(sorted, query, selector ?? [], kind.columns),
+    [sorted, query, selector, kind.columns],
   );
   const selectedIndex = selectedUid === null ? -1 : visible.findIndex((r) => r.uid === selectedUid);
   const selectedRow = visible[selectedIndex] ?? null;
@@ -324,7 +329,7 @@ function KindTable({ kind }: { kind: KindInfo }) {
         </div>
         {visible.length === 0 && (
           <EmptyState
-            syncing={snapshot.state === "syncing"}
+            state={snapshot.state}
             filtered={snapshot.rows.length > 0}
             what={`${label}${where}`}
           />
@@ -390,7 +395,7 @@ const TableRow = memo(function TableRow({
       aria-selected={selected}
       className={classes.join(" ")}
       data-testid={`table-row-${row.name}`}
-      style={{ transform: `translateY(${String(top)}px)`, gridTemplateColumns: template, height: ROW_HEIGHT }}
+      style={{ top, gridTemplateColumns: template, height: ROW_HEIGHT }}
       onClick={() => {
         onSelect(row.uid);
       }}
@@ -446,8 +451,11 @@ const TableRow = memo(function TableRow({
   );
 });
 
-function EmptyState({ syncing, filtered, what }: { syncing: boolean; filtered: boolean; what: string }) {
-  if (syncing) return <p className="rt-empty muted">Listing {what}…</p>;
+function EmptyState({ state, filtered, what }: { state: WatchState; filtered: boolean; what: string }) {
+  if (state === "syncing") return <p className="rt-empty muted">Listing {what}…</p>;
+  if (state === "reconnecting" && !filtered) {
+    return <p className="rt-empty muted">No {what} listed yet: waiting for the API server to answer.</p>;
+  }
   if (filtered) {
     return <p className="rt-empty muted">No {what} match the filter. Press Esc to clear it.</p>;
   }

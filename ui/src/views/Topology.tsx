@@ -6,6 +6,7 @@ import { navigate, useNamespace } from "../shell/route";
 import { useResources, type ResourceSnapshot } from "../state/resources";
 import { buildTopology, structureKey, type Graph, type GraphNode, type TopologyInput } from "../state/topology";
 import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Layout, type Point } from "../state/topologyLayout";
+import { WatchTrouble } from "./WatchTrouble";
 import "./topology.css";
 
 /** Past this many objects a graph is unreadable and slow to lay out: ask for a namespace. */
@@ -263,7 +264,6 @@ export function Topology(): React.JSX.Element {
   const scope = namespace ?? "";
   const allowed = (g: Graph) => g.nodes.length <= MAX_NODES || forced === scope;
   const { graph, layout } = useGraph(input, allowed);
-  const broken = watches.find(([, s]) => s.state === "reconnecting");
   const syncing = watches.some(([, s]) => s.state === "syncing");
 
   return (
@@ -276,12 +276,7 @@ export function Topology(): React.JSX.Element {
         <span className="spacer" />
         <Legend />
       </header>
-      {broken && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          Lost the watch on {broken[0]}
-          {broken[1].error ? `: ${broken[1].error.message}` : ""}. Reconnecting; the graph shows the last known state until then.
-        </div>
-      )}
+      <WatchTrouble watches={watches} />
       <div data-testid="topology" className="topo-body">
         {layout === null ? (
           <div className="card topo-too-big">
