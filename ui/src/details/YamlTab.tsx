@@ -2,11 +2,11 @@
 // server-side apply. Problems show at their field as the user types (the server's dry run
 // is the schema). An edit keeps the resourceVersion it started from, so applying after
 // someone else changed the object is refused instead of overwriting their change.
-import { useMemo, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import { stringify } from "yaml";
 import { ProblemList } from "../yaml/ProblemList";
 import { useApply } from "../yaml/useApply";
-import { YamlEditor } from "../yaml/YamlEditor";
+import { YamlEditor, type EditorHandle } from "../yaml/YamlEditor";
 import { recordAt, textAt, type KubeObject } from "./describe";
 import { ApplyResults } from "./ApplyResults";
 import { ErrorBanner } from "../shell/ErrorBanner";
@@ -39,6 +39,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
   const text = draft?.text ?? live;
   const state = useApply(cluster, text, draft !== null);
   const [applied, setApplied] = useState<string | null>(null);
+  const editor = useRef<EditorHandle>(null);
   const stale = draft !== null && draft.version !== liveVersion;
 
   const apply = async () => {
@@ -93,6 +94,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
       )}
       {state.error && <ErrorBanner title="The cluster could not be asked" error={state.error} />}
       <YamlEditor
+        ref={editor}
         value={text}
         label={`YAML of ${textAt(object, "kind")} ${textAt(object, "metadata", "name")}`}
         problems={state.problems}
@@ -101,7 +103,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
           setDraft((prev) => (next === live && prev === null ? null : { text: next, version: prev?.version ?? liveVersion }));
         }}
       />
-      <ProblemList problems={state.problems} text={text} />
+      <ProblemList problems={state.problems} text={text} onSelect={(p) => editor.current?.select(p.from, p.to)} />
       {applied && (
         <p className="yaml-status ok" role="status">
           {applied}
