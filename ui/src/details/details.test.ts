@@ -160,3 +160,15 @@ describe("eventsOf", () => {
     expect(eventsOf(rows, "pod-uid", "Pod", "web").map((e) => e.name)).toEqual(["b", "a"]);
   });
 });
+
+describe("objectYaml", () => {
+  it("puts apiVersion, kind, metadata first and status last, without managedFields", async () => {
+    const { objectYaml } = await import("./YamlTab");
+    const text = objectYaml({ data: { a: "1" }, status: { phase: "x" }, kind: "ConfigMap", apiVersion: "v1", metadata: { name: "c", managedFields: [{}] } });
+    expect(text.split("\n").filter((l) => /^\S/.test(l)).map((l) => l.split(":")[0])).toEqual(["apiVersion", "kind", "metadata", "data", "status"]);
+    expect(text).not.toContain("managedFields");
+  });
+  it("reads a workload's readiness from the object before its row arrives", () => {
+    expect(headerStatus(undefined, { spec: { replicas: 3 }, status: { readyReplicas: 1 } })).toEqual({ text: "1/3 ready", tone: "warn" });
+  });
+});
