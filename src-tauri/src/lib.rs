@@ -88,6 +88,20 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::cluster_status,
             commands::watch_cluster_status,
             commands::quit,
+            commands::actions::delete_object,
+            commands::actions::scale,
+            commands::actions::rollout_restart,
+            commands::actions::rollout_history,
+            commands::actions::rollout_undo,
+            commands::actions::cordon,
+            commands::actions::drain,
+            commands::actions::add_node,
+            commands::actions::remove_node,
+            commands::actions::stop_node,
+            commands::actions::start_node,
+            commands::actions::stop_cluster,
+            commands::actions::start_cluster,
+            commands::actions::reset_cluster,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {

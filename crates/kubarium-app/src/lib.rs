@@ -11,6 +11,7 @@
 pub mod actions;
 mod app;
 mod error;
+mod host;
 pub mod ipc;
 mod local;
 mod probe;

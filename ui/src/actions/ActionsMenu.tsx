@@ -1,7 +1,109 @@
-// Placeholder until its owner lands it (this session's UI build-out).
-/* eslint-disable @typescript-eslint/no-unused-vars -- a placeholder ignores its props */
+// The actions menu of one object: a button opening the actions that apply to it, each
+// running at once or through its dialog; what happened, or what failed, shows beside it.
+import { useState } from "react";
+import type { AppError } from "../ipc";
 import type { Row } from "../ipc/resources";
+import { asAppError } from "../state/resources";
+import { actionLabel, actionsFor, applicable, type ActionId } from "./catalogue";
+import { ActionError, ConfirmDialog, DeleteDialog, DrainDialog, ScaleDialog, UndoDialog } from "./Dialogs";
+import "./actions.css";
+
+/** Actions with a dialog of their own; the rest run at once or after a yes/no question. */
+const WITH_DIALOG = new Set<ActionId>(["delete", "scale", "undo", "drain"]);
+
+/** What the menu shows after an action: its outcome, or its failure. */
+type Outcome = { kind: "notice"; text: string } | { kind: "error"; error: AppError } | null;
+
 /** Actions on an object */
-export function ActionsMenu(_props: { cluster: string; resource: string; row: Row }): React.JSX.Element {
-  return <p className="placeholder">Actions on an object — not built yet.</p>;
+export function ActionsMenu({ cluster, resource, row }: { cluster: string; resource: string; row: Row }) {
+  const [open, setOpen] = useState(false);
+  const [dialog, setDialog] = useState<ActionId | null>(null);
+  const [running, setRunning] = useState<ActionId | null>(null);
+  const [outcome, setOutcome] = useState<Outcome>(null);
+  const ids = applicable(cluster, resource, row);
+  const direct = new Map(actionsFor(cluster, resource, row).map((a) => [a.id, a]));
+
+  const done = (notice: string | null) => {
+    setDialog(null);
+    setOutcome(notice === null ? null : { kind: "notice", text: notice });
+  };
+
+  const choose = (id: ActionId) => {
+    setOpen(false);
+    setOutcome(null);
+    const action = direct.get(id);
+    if (WITH_DIALOG.has(id) || action?.confirm !== undefined || action === undefined) {
+      setDialog(id);
+      return;
+    }
+    setRunning(id);
+    action.run().then(
+      () => {
+        setOutcome({ kind: "notice", text: `${actionLabel(id)}: done for ${row.name}.` });
+      },
+      (e: unknown) => {
+        setOutcome({ kind: "error", error: asAppError(e) });
+      },
+    ).finally(() => {
+      setRunning(null);
+    });
+  };
+
+  const target = { cluster, resource, row, onDone: done };
+  const confirmed = dialog === null ? undefined : direct.get(dialog);
+  return (
+    <div
+      className="actions"
+      onKeyDown={(e) => {
+        if (e.key === "Escape") setOpen(false);
+      }}
+    >
+      <button
+        type="button"
+        data-testid="actions-menu"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        disabled={running !== null}
+        onClick={() => { setOpen(!open); }}
+      >
+        {running === null ? "Actions ▾" : `${actionLabel(running)}…`}
+      </button>
+      {open && (
+        <ul className="actions-list" role="menu">
+          {ids.map((id) => (
+            <li key={id} role="none">
+              <button
+                type="button"
+                role="menuitem"
+                data-testid={`action-${id}`}
+                className={id === "delete" || id === "remove-node" ? "danger" : undefined}
+                onClick={() => { choose(id); }}
+              >
+                {actionLabel(id)}
+              </button>
+            </li>
+          ))}
+        </ul>
+      )}
+      {outcome?.kind === "notice" && (
+        <p className="actions-notice" role="status">
+          {outcome.text}
+        </p>
+      )}
+      {outcome?.kind === "error" && <ActionError error={outcome.error} />}
+      {dialog === "delete" && <DeleteDialog {...target} />}
+      {dialog === "scale" && <ScaleDialog {...target} />}
+      {dialog === "undo" && <UndoDialog {...target} />}
+      {dialog === "drain" && <DrainDialog {...target} />}
+      {dialog !== null && !WITH_DIALOG.has(dialog) && confirmed?.confirm !== undefined && (
+        <ConfirmDialog
+          title={actionLabel(dialog)}
+          question={confirmed.confirm}
+          run={confirmed.run}
+          done={`${actionLabel(dialog)}: done for ${row.name}.`}
+          onDone={done}
+        />
+      )}
+    </div>
+  );
 }
