@@ -6,10 +6,8 @@ import type { Row } from "../ipc/resources";
 import { asAppError } from "../state/resources";
 import { actionLabel, actionsFor, applicable, type ActionId } from "./catalogue";
 import { ActionError, ConfirmDialog, DeleteDialog, DrainDialog, ScaleDialog, UndoDialog } from "./Dialogs";
+import { opening } from "./dialogs";
 import "./actions.css";
-
-/** Actions with a dialog of their own; the rest run at once or after a yes/no question. */
-const WITH_DIALOG = new Set<ActionId>(["delete", "scale", "undo", "drain"]);
 
 /** What the menu shows after an action: its outcome, or its failure. */
 type Outcome = { kind: "notice"; text: string } | { kind: "error"; error: AppError } | null;
@@ -32,7 +30,7 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
     setOpen(false);
     setOutcome(null);
     const action = direct.get(id);
-    if (WITH_DIALOG.has(id) || action?.confirm !== undefined || action === undefined) {
+    if (action === undefined || opening(id, action) !== "run") {
       setDialog(id);
       return;
     }
@@ -95,7 +93,7 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
       {dialog === "scale" && <ScaleDialog {...target} />}
       {dialog === "undo" && <UndoDialog {...target} />}
       {dialog === "drain" && <DrainDialog {...target} />}
-      {dialog !== null && !WITH_DIALOG.has(dialog) && confirmed?.confirm !== undefined && (
+      {dialog !== null && opening(dialog, confirmed) === "confirm" && confirmed?.confirm !== undefined && (
         <ConfirmDialog
           title={actionLabel(dialog)}
           question={confirmed.confirm}

@@ -303,6 +303,7 @@ export function DrainDialog({ cluster, row, onDone }: TargetProps) {
             {row.name} is cordoned first, so no new pods land on it; then these pods are evicted (their
             controllers recreate them elsewhere):
           </p>
+          {pods.error && <ActionError error={pods.error} />}
           {pods.state !== "live" && plan.evict.length === 0 ? (
             <p className="action-hint">Reading the pods on {row.name}…</p>
           ) : (

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { DrainOutcome, Revision } from "../ipc/actions";
 import type { OwnerRef, Row } from "../ipc/resources";
-import { CASCADES, describeRevision, drainPlan, drainSummary, parseReplicas, previousRevision } from "./dialogs";
+import { CASCADES, describeRevision, drainPlan, drainSummary, opening, parseReplicas, previousRevision } from "./dialogs";
 
 function pod(name: string, node: string | null, owners: OwnerRef[] = [], deleting = false): Row {
   return {
@@ -98,5 +98,17 @@ describe("drain dialog", () => {
       "Node w1 is cordoned: 1 evicted, 1 skipped, 1 blocked by a PodDisruptionBudget. Drain again to retry the pods left.",
     );
     expect(drainSummary({ node: "w1", pods: [] })).toBe("Node w1 is cordoned: 0 evicted, 0 skipped.");
+  });
+});
+
+describe("opening", () => {
+  const run = () => Promise.resolve();
+  it("gives options dialogs their own, asks questions first, and runs harmless actions at once", () => {
+    expect(opening("delete", { id: "delete", label: "Delete…", confirm: "Delete it?", run })).toBe("dialog");
+    expect(opening("scale", undefined)).toBe("dialog");
+    expect(opening("drain", { id: "drain", label: "Drain…", confirm: "Drain?", run })).toBe("dialog");
+    expect(opening("restart", { id: "restart", label: "Restart", confirm: "Restart?", run })).toBe("confirm");
+    expect(opening("remove-node", { id: "remove-node", label: "Remove", confirm: "Remove?", run })).toBe("confirm");
+    expect(opening("cordon", { id: "cordon", label: "Cordon", run })).toBe("run");
   });
 });

@@ -2,6 +2,19 @@
 // picks by default, what a drain will evict, and how its outcome reads.
 import type { DrainOutcome, Propagation, Revision } from "../ipc/actions";
 import type { Row } from "../ipc/resources";
+import type { Action, ActionId } from "./catalogue";
+
+/** Actions with a dialog of their own (options, a list to review, a number to type). */
+const WITH_DIALOG: ReadonlySet<ActionId> = new Set<ActionId>(["delete", "scale", "undo", "drain"]);
+
+/**
+ * What choosing `id` in the menu does: open its own dialog, ask the catalogue action's
+ * question first, or run at once. `action` is the catalogue's entry, if it has one.
+ */
+export function opening(id: ActionId, action: Action | undefined): "dialog" | "confirm" | "run" {
+  if (WITH_DIALOG.has(id) || action === undefined) return "dialog";
+  return action.confirm === undefined ? "run" : "confirm";
+}
 
 /** The cascade choices of a delete, the default first, each explained in one line. */
 export const CASCADES: readonly { value: Propagation; label: string; explanation: string }[] = [

@@ -523,4 +523,21 @@ mod tests {
         assert_eq!(all.items.len(), 2);
         hollow.stop().await;
     }
+
+    #[tokio::test]
+    async fn local_only_actions_refuse_other_clusters() {
+        let hollow = Hollow::start().await;
+        let app = App::new(hollow.local.clone());
+        assert!(local(&app, LOCAL, "Adding a node").is_ok());
+        let Err(refused) = local(&app, "prod", "Adding a node") else {
+            panic!("a remote cluster was taken for the local one");
+        };
+        let error = crate::ipc::AppError::from(refused);
+        assert_eq!(error.code, ErrorCode::Local);
+        assert_eq!(
+            error.message,
+            "Adding a node only works on the local cluster, and \"prod\" is not it."
+        );
+        hollow.stop().await;
+    }
 }
