@@ -20,6 +20,15 @@ fn main() {
             "stop_cluster",
             "start_cluster",
             "reset_cluster",
+            "apply_objects",
+            "stream_logs",
+            "exec_start",
+            "exec_input",
+            "exec_resize",
+            "port_forward_start",
+            "port_forwards",
+            "port_forward_stop",
+            "open_url",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

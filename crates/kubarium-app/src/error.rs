@@ -31,6 +31,20 @@ pub enum Error {
     /// Something asked for that does not exist, said in full (an unknown revision, …).
     #[error("{0}")]
     NotFound(String),
+    /// A document's apiVersion/kind the cluster does not serve.
+    #[error(
+        "the cluster has no kind {kind:?} in apiVersion {api_version:?}; check both for typos, or install the CustomResourceDefinition that adds it"
+    )]
+    UnknownKind { api_version: String, kind: String },
+    /// The object changed (or went) after the edit was opened: its resourceVersion moved on.
+    #[error(
+        "{kind} {name:?} {}; reload it and make your edit again", if *deleted { "was deleted since you opened it" } else { "changed since you opened it" }
+    )]
+    Changed {
+        kind: String,
+        name: String,
+        deleted: bool,
+    },
     /// Input the app itself refuses, with what to do instead.
     #[error("{0}")]
     Local(String),
@@ -49,10 +63,12 @@ impl From<Error> for AppError {
             Error::UnknownCluster(_)
             | Error::UnknownResource(_)
             | Error::UnknownStream(_)
-            | Error::NodeNotFound { .. } => AppError::new(ErrorCode::NotFound, sentence(&error)),
+            | Error::NodeNotFound { .. }
+            | Error::UnknownKind { .. } => AppError::new(ErrorCode::NotFound, sentence(&error)),
             Error::NotFound(message) => AppError::new(ErrorCode::NotFound, message),
             Error::ClusterStart(message) => AppError::new(ErrorCode::ClusterStart, message),
             Error::NotLocal { .. } => AppError::new(ErrorCode::Local, sentence(&error)),
+            Error::Changed { .. } => AppError::new(ErrorCode::Conflict, sentence(&error)),
             Error::Local(message) => AppError::new(ErrorCode::Local, message),
             Error::Kube(kube::Error::Api(status)) => {
                 let code = match status.code {

@@ -10,6 +10,7 @@
 
 pub mod actions;
 mod app;
+mod apply;
 mod error;
 mod host;
 pub mod ipc;
@@ -19,5 +20,6 @@ pub mod streams;
 pub mod watch;
 
 pub use app::{App, LOCAL, Tasks};
+pub use apply::{FIELD_MANAGER, apply_objects};
 pub use error::{Error, Result};
 pub use local::LocalCluster;

@@ -5,7 +5,8 @@ import type { AppError } from "../ipc";
 import type { Row } from "../ipc/resources";
 import { asAppError } from "../state/resources";
 import { actionLabel, actionsFor, applicable, type ActionId } from "./catalogue";
-import { ActionError, ConfirmDialog, DeleteDialog, DrainDialog, ScaleDialog, UndoDialog } from "./Dialogs";
+import { ErrorBanner } from "../shell/ErrorBanner";
+import { ConfirmDialog, DeleteDialog, DrainDialog, ScaleDialog, UndoDialog } from "./Dialogs";
 import { opening } from "./dialogs";
 import "./actions.css";
 
@@ -88,7 +89,15 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
           {outcome.text}
         </p>
       )}
-      {outcome?.kind === "error" && <ActionError error={outcome.error} />}
+      {outcome?.kind === "error" && (
+        <ErrorBanner
+          error={outcome.error}
+          title={`Could not finish on ${row.name}`}
+          onDismiss={() => {
+            setOutcome(null);
+          }}
+        />
+      )}
       {dialog === "delete" && <DeleteDialog {...target} />}
       {dialog === "scale" && <ScaleDialog {...target} />}
       {dialog === "undo" && <UndoDialog {...target} />}

@@ -13,27 +13,10 @@ import {
 } from "../ipc/actions";
 import type { AppError } from "../ipc";
 import type { Row } from "../ipc/resources";
+import { ErrorBanner } from "../shell/ErrorBanner";
 import { asAppError, useResources } from "../state/resources";
 import { kindWord } from "./catalogue";
 import { CASCADES, describeRevision, drainPlan, drainSummary, parseReplicas, previousRevision } from "./dialogs";
-
-/** Says what failed and what to do; every failed action shows one. */
-export function ActionError({ error }: { error: AppError }) {
-  return (
-    <div className="action-error" role="alert" data-testid="error-banner">
-      {error.message}
-      {error.causes.length > 0 && (
-        <ul>
-          {error.causes.map((c) => (
-            <li key={`${c.field}:${c.message}`}>
-              {c.field ? <code>{c.field}</code> : null} {c.message}
-            </li>
-          ))}
-        </ul>
-      )}
-    </div>
-  );
-}
 
 /** Runs one action at a time, keeping whether it runs and how it failed. */
 function useRunner() {
@@ -78,7 +61,7 @@ function Frame(props: FrameProps) {
         <h2>{props.title}</h2>
         {props.children}
         {props.busy && <p className="action-progress" role="status">{props.busyText ?? "Working…"}</p>}
-        {props.error && <ActionError error={props.error} />}
+        {props.error && <ErrorBanner error={props.error} title={`${props.title} failed`} />}
         <div className="action-buttons">
           <button type="button" onClick={props.onClose} disabled={props.busy}>
             {props.confirmLabel === null ? "Close" : "Cancel"}
@@ -303,7 +286,7 @@ export function DrainDialog({ cluster, row, onDone }: TargetProps) {
             {row.name} is cordoned first, so no new pods land on it; then these pods are evicted (their
             controllers recreate them elsewhere):
           </p>
-          {pods.error && <ActionError error={pods.error} />}
+          {pods.error && <ErrorBanner error={pods.error} title="The pod list is not live" tone="warning" />}
           {pods.state !== "live" && plan.evict.length === 0 ? (
             <p className="action-hint">Reading the pods on {row.name}…</p>
           ) : (

@@ -6,6 +6,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub mod actions;
+pub mod apply;
 pub mod resources;
 pub mod streams;
 
@@ -185,6 +186,11 @@ mod tests {
         actions::Revision::export_all(&config).unwrap();
         actions::UndoOutcome::export_all(&config).unwrap();
         actions::DrainOutcome::export_all(&config).unwrap();
+        apply::ApplyOutcome::export_all(&config).unwrap();
+        streams::LogOptions::export_all(&config).unwrap();
+        streams::LogBatch::export_all(&config).unwrap();
+        streams::ExecOutput::export_all(&config).unwrap();
+        streams::Forward::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
