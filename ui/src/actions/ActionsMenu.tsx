@@ -1,6 +1,6 @@
 // The actions menu of one object: a button opening the actions that apply to it, each
 // running at once or through its dialog; what happened, or what failed, shows beside it.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import type { AppError } from "../ipc";
 import type { Row } from "../ipc/resources";
 import { asAppError } from "../state/resources";
@@ -15,7 +15,10 @@ type Outcome = { kind: "notice"; text: string } | { kind: "error"; error: AppErr
 
 /** Actions on an object */
 export function ActionsMenu({ cluster, resource, row }: { cluster: string; resource: string; row: Row }) {
-  const [open, setOpen] = useState(false);
+  // Where the open menu sits, in viewport coordinates: fixed, so a table row's or panel's
+  // overflow never clips it.
+  const [open, setOpen] = useState<{ top: number; right: number } | null>(null);
+  const button = useRef<HTMLButtonElement>(null);
   const [dialog, setDialog] = useState<ActionId | null>(null);
   const [running, setRunning] = useState<ActionId | null>(null);
   const [outcome, setOutcome] = useState<Outcome>(null);
@@ -27,8 +30,13 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
     setOutcome(notice === null ? null : { kind: "notice", text: notice });
   };
 
+  const toggle = () => {
+    const rect = button.current?.getBoundingClientRect();
+    setOpen(open !== null || rect === undefined ? null : { top: rect.bottom + 2, right: window.innerWidth - rect.right });
+  };
+
   const choose = (id: ActionId) => {
-    setOpen(false);
+    setOpen(null);
     setOutcome(null);
     const action = direct.get(id);
     if (action === undefined || opening(id, action) !== "run") {
@@ -54,21 +62,31 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
     <div
       className="actions"
       onKeyDown={(e) => {
-        if (e.key === "Escape") setOpen(false);
+        if (e.key === "Escape") setOpen(null);
       }}
     >
       <button
         type="button"
         data-testid="actions-menu"
         aria-haspopup="menu"
-        aria-expanded={open}
+        ref={button}
+        aria-expanded={open !== null}
         disabled={running !== null}
-        onClick={() => { setOpen(!open); }}
+        onClick={toggle}
       >
         {running === null ? "Actions ▾" : `${actionLabel(running)}…`}
       </button>
       {open && (
-        <ul className="actions-list" role="menu">
+        <div
+          className="actions-dismiss"
+          aria-hidden="true"
+          onClick={() => {
+            setOpen(null);
+          }}
+        />
+      )}
+      {open && (
+        <ul className="actions-list" role="menu" style={{ top: open.top, right: open.right }}>
           {ids.map((id) => (
             <li key={id} role="none">
               <button
