@@ -221,8 +221,8 @@ export function UndoDialog({ cluster, resource, row, onDone }: TargetProps) {
     <Frame
       title={`Undo a rollout of ${what}`}
       error={error ?? loadError}
-      busy={busy || (revisions === null && loadError === null)}
-      busyText={revisions === null ? "Reading the rollout history…" : "Rolling back…"}
+      busy={busy}
+      busyText="Rolling back…"
       confirmLabel={chosen === null ? "Roll back" : `Roll back to #${String(chosen)}`}
       confirmDisabled={chosen === null}
       onClose={() => { onDone(null); }}
@@ -237,6 +237,7 @@ export function UndoDialog({ cluster, resource, row, onDone }: TargetProps) {
         });
       }}
     >
+      {revisions === null && loadError === null && <p className="action-progress">Reading the rollout history…</p>}
       {revisions !== null && revisions.length < 2 && (
         <p>{what} has only one revision so far: there is nothing earlier to roll back to.</p>
       )}
