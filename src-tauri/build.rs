@@ -29,6 +29,11 @@ fn main() {
             "port_forwards",
             "port_forward_stop",
             "open_url",
+            "kinds",
+            "watch_resources",
+            "watch_object",
+            "get_object",
+            "stop_stream",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

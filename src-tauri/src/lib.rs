@@ -111,6 +111,11 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::streams::port_forwards,
             commands::streams::port_forward_stop,
             commands::streams::open_url,
+            commands::resources::kinds,
+            commands::resources::watch_resources,
+            commands::resources::watch_object,
+            commands::resources::get_object,
+            commands::resources::stop_stream,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {

@@ -114,6 +114,9 @@ describe("formatAge / cellText", () => {
     expect(cellText(3, "integer", now)).toBe("3");
     expect(cellText("1/1", "string", now)).toBe("1/1");
     expect(cellText("2026-11-28T11:59:15Z", "age", now)).toBe("45s");
+    expect(cellText(null, "age", now, "AGE")).toBe("<unknown>");
+    expect(cellText(null, "age", now, "LAST SCHEDULE")).toBe("<none>");
+    expect(cellText("2026-11-28T11:00:00Z", "age", now, "LAST SCHEDULE")).toBe("60m");
   });
 });
 

@@ -86,9 +86,17 @@ export function formatAge(timestamp: Cell, nowMs: number): string {
   return humanDuration(nowMs - at);
 }
 
-/** A cell as text: ages formatted for `nowMs`, empty cells as kubectl's `<none>`. */
-export function cellText(cell: Cell, columnType: ColumnType, nowMs: number): string {
-  if (columnType === "age") return formatAge(cell, nowMs);
+/** Time columns kubectl prints as `<none>` when unset (a CronJob that never ran), not `<unknown>`. */
+const NONE_WHEN_UNSET = new Set(["LAST SCHEDULE"]);
+
+/**
+ * A cell as text: ages formatted for `nowMs`, empty cells as kubectl prints them (`<none>`,
+ * or `<unknown>` for a missing timestamp).
+ */
+export function cellText(cell: Cell, columnType: ColumnType, nowMs: number, header = ""): string {
+  if (columnType === "age") {
+    return cell === null && NONE_WHEN_UNSET.has(header) ? "<none>" : formatAge(cell, nowMs);
+  }
   if (cell === null) return "<none>";
   return typeof cell === "number" ? String(cell) : cell;
 }

@@ -31,7 +31,15 @@ function InvolvedObject({ entry }: { entry: EventEntry }) {
   );
 }
 
-function EventItem({ entry, now, showNamespace }: { entry: EventEntry; now: number; showNamespace: boolean }) {
+interface ItemProps {
+  entry: EventEntry;
+  now: number;
+  showNamespace: boolean;
+  /** Narrows the list to this entry's reason. */
+  onReason: (reason: string) => void;
+}
+
+function EventItem({ entry, now, showNamespace, onReason }: ItemProps) {
   const warning = entry.type === "Warning";
   return (
     <div className={warning ? "event warning" : "event"} data-type={entry.type}>
@@ -39,7 +47,16 @@ function EventItem({ entry, now, showNamespace }: { entry: EventEntry; now: numb
         {formatAgo(entry.time, now)}
       </span>
       <span className={warning ? "chip chip-warning" : "chip"}>{entry.type}</span>
-      <span className="event-reason">{entry.reason}</span>
+      <button
+        type="button"
+        className="event-reason"
+        title={`Show only ${entry.reason} events`}
+        onClick={() => {
+          onReason(entry.reason);
+        }}
+      >
+        {entry.reason}
+      </button>
       <span className="event-involved">
         {showNamespace && entry.namespace ? <span className="muted">{entry.namespace}/</span> : null}
         <InvolvedObject entry={entry} />
@@ -181,7 +198,14 @@ export function EventsTimeline(): React.JSX.Element {
                   className="events-row"
                   style={{ transform: `translateY(${String(item.start)}px)` }}
                 >
-                  <EventItem entry={entry} now={now} showNamespace={namespace === null} />
+                  <EventItem
+                    entry={entry}
+                    now={now}
+                    showNamespace={namespace === null}
+                    onReason={(reason) => {
+                      setFilter({ ...filter, reason });
+                    }}
+                  />
                 </div>
               );
             })}

@@ -160,6 +160,13 @@ function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boo
       <div className="usages">
         <UsageBar label="CPU" usage={node.cpu} format={formatCpu} />
         <UsageBar label="Memory" usage={node.memory} format={formatBytes} />
+        <div className="usage">
+          <span className="usage-label">Pods</span>
+          <span className="usage-text">
+            {node.tileCount}
+            {showNamespace ? "" : " in this namespace"}
+          </span>
+        </div>
       </div>
       {/* One click handler for every tile (they are buttons, so Enter clicks them too). */}
       <div className="node-pods" onClick={openTile}>

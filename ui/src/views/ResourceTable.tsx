@@ -67,7 +67,8 @@ function columnWidth(column: TableColumn): { track: string; min: number } {
   return { track: `minmax(${String(min)}px, 1fr)`, min };
 }
 
-const ACTIONS_WIDTH = 48;
+/** Room for the actions menu's button ("Actions ▾"). */
+const ACTIONS_WIDTH = 104;
 
 function KindTable({ kind }: { kind: KindInfo }) {
   const namespace = useNamespace();
@@ -112,7 +113,17 @@ function KindTable({ kind }: { kind: KindInfo }) {
     getScrollElement: () => bodyRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
+    // The sticky header sits above the rows inside the scrolling element.
+    paddingStart: ROW_HEIGHT,
+    scrollPaddingStart: ROW_HEIGHT,
   });
+  const items = virtualizer.getVirtualItems();
+  const first = items[0];
+  const last = items[items.length - 1];
+  // Rows stay in normal flow between two spacers: absolutely positioned rows each become a
+  // layer, and WebKitGTK then repaints the whole scroller on every frame (~0.5 s under Xvfb).
+  const spaceBefore = first ? first.start - ROW_HEIGHT : 0;
+  const spaceAfter = last ? virtualizer.getTotalSize() - last.end : 0;
 
   useEffect(() => {
     setSelection(selectedRow ? { resource: kind.resource, row: selectedRow } : null);
@@ -305,8 +316,8 @@ function KindTable({ kind }: { kind: KindInfo }) {
               <span className="visually-hidden">Actions</span>
             </span>
           </div>
-          <div className="rt-body" style={{ height: virtualizer.getTotalSize() }}>
-            {virtualizer.getVirtualItems().map((item) => {
+          <div className="rt-body" style={{ paddingTop: spaceBefore, paddingBottom: spaceAfter }}>
+            {items.map((item) => {
               const row = visible[item.index];
               if (!row) return null;
               return (
@@ -314,7 +325,6 @@ function KindTable({ kind }: { kind: KindInfo }) {
                   key={row.uid}
                   row={row}
                   index={item.index}
-                  top={item.start}
                   template={grid.template}
                   columns={columns}
                   resource={kind.resource}
@@ -363,7 +373,6 @@ function HeaderCell({ column, sort, onSort }: { column: TableColumn; sort: SortS
 interface RowProps {
   row: Row;
   index: number;
-  top: number;
   template: string;
   columns: readonly TableColumn[];
   resource: string;
@@ -376,7 +385,6 @@ interface RowProps {
 const TableRow = memo(function TableRow({
   row,
   index,
-  top,
   template,
   columns,
   resource,
@@ -395,7 +403,7 @@ const TableRow = memo(function TableRow({
       aria-selected={selected}
       className={classes.join(" ")}
       data-testid={`table-row-${row.name}`}
-      style={{ top, gridTemplateColumns: template, height: ROW_HEIGHT }}
+      style={{ gridTemplateColumns: template, height: ROW_HEIGHT }}
       onClick={() => {
         onSelect(row.uid);
       }}
@@ -424,7 +432,7 @@ const TableRow = memo(function TableRow({
         const text =
           column.cell === null
             ? (row.namespace ?? "")
-            : cellText(row.cells[column.cell] ?? null, column.columnType, now);
+            : cellText(row.cells[column.cell] ?? null, column.columnType, now, column.header);
         const tone = column.id === "STATUS" ? statusTone(text) : null;
         return (
           <span

@@ -195,6 +195,7 @@ mod tests {
         streams::LogBatch::export_all(&config).unwrap();
         streams::ExecOutput::export_all(&config).unwrap();
         streams::Forward::export_all(&config).unwrap();
+        resources::ObjectUpdate::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
