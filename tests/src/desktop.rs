@@ -165,6 +165,19 @@ impl Desktop {
             .unwrap_or_else(|e| panic!("cannot click {id}: {e}"));
     }
 
+    /// Clicks the first element matching the CSS `selector`, waiting up to 30 s for it.
+    pub async fn click_css(&self, selector: &str) {
+        let element = self
+            .session
+            .find(selector, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("no element {selector}: {e}"));
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {selector}: {e}"));
+    }
+
     /// How many elements match the CSS `selector` now.
     pub async fn count(&self, selector: &str) -> usize {
         self.session.find_all(selector).await.unwrap().len()

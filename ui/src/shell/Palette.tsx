@@ -1,22 +1,15 @@
 // The command palette (Ctrl/Cmd+K): one fuzzy search over places, kinds, the objects of the
 // commonly used kinds (watched only while it is open) and actions, run from the keyboard.
 import { useEffect, useMemo, useRef, useState } from "react";
-import { actionsFor, clusterActions, type Action } from "../actions/catalogue";
-import { LOCAL, type KindInfo, type Row } from "../ipc/resources";
-import { useKinds, pluralLabel } from "../state/kinds";
-import { moveIndex, rankEntries, type PaletteEntry } from "../state/palette";
+import type { Row } from "../ipc/resources";
+import { useKinds } from "../state/kinds";
+import { moveIndex, rankEntries } from "../state/palette";
 import { useResources } from "../state/resources";
 import { ErrorBanner } from "./ErrorBanner";
-import { PLACES } from "./nav";
-import { navigate, useNamespace, useRoute, type Route } from "./route";
+import { buildEntries, type Entry } from "./paletteEntries";
+import { useNamespace, useRoute, type Route } from "./route";
 import { useSelection, type Selection } from "./selection";
-import { setTheme } from "./theme";
 import "./overlay.css";
-
-/** What choosing an entry does: go somewhere, or run something that may fail. */
-interface Entry extends PaletteEntry {
-  run: () => void | Promise<void>;
-}
 
 interface Props {
   onClose: () => void;
@@ -66,96 +59,6 @@ function useCommonObjects(namespace: string | null): { resource: string; rows: r
   );
 }
 
-function actionEntry(action: Action, detail: string, idPrefix: string): Entry {
-  return {
-    id: `${idPrefix}:${action.id}`,
-    label: action.label,
-    detail,
-    section: "Action",
-    keywords: [action.id],
-    run: action.run,
-  };
-}
-
-function buildEntries(
-  kinds: readonly KindInfo[],
-  objects: { resource: string; rows: readonly Row[] }[],
-  target: Selection | null,
-  onShowShortcuts: () => void,
-): Entry[] {
-  const entries: Entry[] = [];
-  for (const place of PLACES) {
-    entries.push({
-      id: `place:${place.id}`,
-      label: place.label,
-      detail: "View",
-      section: "View",
-      keywords: place.keywords,
-      run: () => {
-        navigate(place.route);
-      },
-    });
-  }
-  entries.push({
-    id: "help:shortcuts",
-    label: "Keyboard shortcuts",
-    detail: "Help",
-    section: "View",
-    keywords: ["keys", "help", "?"],
-    run: onShowShortcuts,
-  });
-  for (const theme of ["light", "dark", "system"] as const) {
-    entries.push({
-      id: `theme:${theme}`,
-      label: `Theme: ${theme === "system" ? "follow the system" : theme}`,
-      detail: "Appearance",
-      section: "View",
-      keywords: ["theme", "colour", "color", theme],
-      run: () => {
-        setTheme(theme);
-      },
-    });
-  }
-  const kindByResource = new Map(kinds.map((k) => [k.resource, k]));
-  for (const kind of kinds) {
-    entries.push({
-      id: `kind:${kind.resource}`,
-      label: pluralLabel(kind),
-      detail: [kind.resource, ...kind.shortNames].join(", "),
-      section: "Kind",
-      keywords: [kind.resource, kind.kind, ...kind.shortNames],
-      run: () => {
-        navigate({ view: "browse", resource: kind.resource });
-      },
-    });
-  }
-  if (target) {
-    const name = target.row.namespace ? `${target.row.namespace}/${target.row.name}` : target.row.name;
-    for (const action of actionsFor(LOCAL, target.resource, target.row)) {
-      entries.push(actionEntry(action, `${target.resource} ${name}`, `object:${target.row.uid}`));
-    }
-  }
-  for (const action of clusterActions(LOCAL)) entries.push(actionEntry(action, "Cluster", "cluster"));
-  for (const { resource, rows } of objects) {
-    const kind = kindByResource.get(resource);
-    const kindName = kind?.kind ?? resource;
-    const short = kind?.shortNames[0] ?? resource;
-    for (const row of rows) {
-      entries.push({
-        id: `object:${resource}:${row.uid}`,
-        label: row.name,
-        detail: row.namespace ? `${kindName} · ${row.namespace}` : kindName,
-        section: "Object",
-        keywords: [`${short}/${row.name}`, `${kindName.toLowerCase()}/${row.name}`],
-        run: () => {
-          navigate({ view: "details", resource, namespace: row.namespace, name: row.name });
-        },
-      });
-    }
-  }
-  return entries;
-}
-
 function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Selection | null }) {
   const namespace = useNamespace();
   const kinds = useKinds();
@@ -164,6 +67,7 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   const [active, setActive] = useState(0);
   const [error, setError] = useState<{ label: string; error: unknown } | null>(null);
   const [running, setRunning] = useState(false);
+  const [asking, setAsking] = useState<Entry | null>(null);
   const inputRef = useRef<HTMLInputElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
 
@@ -181,9 +85,14 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
     listRef.current?.querySelector(".palette-item.active")?.scrollIntoView({ block: "nearest" });
   }, [current, results]);
 
-  function choose(entry: Entry | undefined) {
+  function choose(entry: Entry | undefined, confirmed = false) {
     if (!entry || running) return;
     setError(null);
+    if (entry.confirm !== undefined && !confirmed) {
+      setAsking(entry);
+      return;
+    }
+    setAsking(null);
     const outcome = entry.run();
     if (!outcome) {
       onClose();
@@ -203,6 +112,16 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   }
 
   function onKeyDown(event: React.KeyboardEvent) {
+    if (asking) {
+      // While a question is open only its answers count: Enter (yes) or Esc (no).
+      if (event.key === "Enter" || event.key === "Escape") {
+        event.preventDefault();
+        event.stopPropagation();
+        if (event.key === "Enter") choose(asking, true);
+        else setAsking(null);
+      }
+      return;
+    }
     switch (event.key) {
       case "ArrowDown":
       case "ArrowUp":
@@ -270,6 +189,32 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
                 setError(null);
               }}
             />
+          </div>
+        )}
+        {asking && (
+          <div className="palette-confirm" role="alertdialog" aria-label="Confirm">
+            <p>{asking.confirm}</p>
+            <div className="palette-confirm-buttons">
+              <button
+                type="button"
+                className="danger"
+                data-testid="dialog-confirm"
+                onClick={() => {
+                  choose(asking, true);
+                }}
+              >
+                {asking.label} <kbd>Enter</kbd>
+              </button>
+              <button
+                type="button"
+                onClick={() => {
+                  setAsking(null);
+                  inputRef.current?.focus();
+                }}
+              >
+                Cancel <kbd>Esc</kbd>
+              </button>
+            </div>
           </div>
         )}
         {results.length === 0 ? (

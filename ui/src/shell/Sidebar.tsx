@@ -1,9 +1,10 @@
 // The sidebar: brand, cluster chip, namespace selector, the fixed places, every kind by
-// category (from `kinds()`), and the theme switch.
+// category (from `kinds()`), the running port-forwards, and the theme switch.
 import { useMemo } from "react";
 import { phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
 import { CATEGORIES, pluralLabel, reloadKinds, useKinds } from "../state/kinds";
 import { useResources } from "../state/resources";
+import { Forwards } from "../streams/Forwards";
 import { compareNatural } from "../state/table";
 import { ErrorBanner } from "./ErrorBanner";
 import { MOD } from "./keys";
@@ -63,6 +64,12 @@ export function Sidebar({ status, onShowShortcuts, onOpenPalette }: Props) {
           })}
         </ul>
         <KindSections current={current} />
+        <section className="nav-section sidebar-forwards" aria-labelledby="nav-h-forwards">
+          <h2 id="nav-h-forwards" className="nav-heading">
+            Port-forwards
+          </h2>
+          <Forwards />
+        </section>
       </div>
       <footer className="sidebar-footer">
         <div className="theme-switch" role="group" aria-label="Colour theme">
@@ -70,7 +77,7 @@ export function Sidebar({ status, onShowShortcuts, onOpenPalette }: Props) {
         </div>
         <div className="sidebar-hints">
           <button type="button" className="hint" onClick={onOpenPalette} data-testid="open-palette">
-            Commands <kbd>{MOD} K</kbd>
+            Palette <kbd>{MOD}+K</kbd>
           </button>
           <button type="button" className="hint" onClick={onShowShortcuts} data-testid="open-shortcuts">
             Keys <kbd>?</kbd>

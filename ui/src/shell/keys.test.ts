@@ -7,7 +7,9 @@ function fakeElement(matches: string[], isContentEditable = false) {
   return {
     isContentEditable,
     closest: (selector: string) =>
-      selector.split(",").some((s) => matches.includes(s.trim())) ? {} : null,
+      selector.split(",").some((s) => matches.some((m) => s.trim() === m || s.trim().startsWith(`${m}:`)))
+        ? {}
+        : null,
   };
 }
 

@@ -56,7 +56,9 @@ function hasClosest(target: unknown): target is Closest {
 }
 
 /** Where keys belong to the user's typing: form fields, CodeMirror editors, xterm terminals. */
-const TYPING = 'input, textarea, select, [contenteditable]:not([contenteditable="false"]), .cm-editor, .xterm';
+const TEXT_INPUT =
+  "input:not([type=checkbox]):not([type=radio]):not([type=button]):not([type=submit]):not([type=reset]):not([type=range]):not([type=color])";
+const TYPING = `${TEXT_INPUT}, textarea, select, [contenteditable]:not([contenteditable="false"]), .cm-editor, .xterm`;
 
 /** Whether a key event's target is somewhere the user types, so shortcuts must keep out. */
 export function isTypingTarget(target: unknown): boolean {

@@ -1,7 +1,7 @@
 // Keeps the map's departed tiles on screen for their exit animation. A small store fed each new
 // map model (from a layout effect, so a tile never blinks out for a frame before it leaves) and
 // read with useSyncExternalStore; expiry runs on a timer. The diffing itself is `trackLeaving`.
-import { tilesByKey, trackLeaving, type LeavingTile, type MapModel, type PodTile } from "./map";
+import { trackLeaving, type LeavingTile, type MapModel } from "./map";
 
 /** How long a departed tile stays; matches the exit animation in map.css. */
 export const LEAVE_MS = 300;
@@ -9,7 +9,7 @@ export const LEAVE_MS = 300;
 const NONE: readonly LeavingTile[] = [];
 
 export class LeavingTiles {
-  private previous: Map<string, PodTile> | null = null;
+  private previous: MapModel | null = null;
   private scope = "";
   private leaving: readonly LeavingTile[] = NONE;
   private readonly listeners = new Set<() => void>();
@@ -30,16 +30,16 @@ export class LeavingTiles {
    * changes, tiles that vanish were filtered out, not deleted, and leave without animation.
    */
   observe(model: MapModel, scope: string, animate: boolean): void {
-    const tiles = tilesByKey(model);
     const previous = this.previous;
+    if (previous === model) return;
     const sameScope = scope === this.scope;
-    this.previous = tiles;
+    this.previous = model;
     this.scope = scope;
     if (!previous || !sameScope || !animate) {
       this.set(NONE);
       return;
     }
-    this.set(trackLeaving(previous, tiles, this.leaving, Date.now(), LEAVE_MS));
+    this.set(trackLeaving(previous, model, this.leaving, Date.now(), LEAVE_MS));
   }
 
   private set(next: readonly LeavingTile[]): void {

@@ -7,7 +7,6 @@ import {
   formatBytes,
   formatCpu,
   reusePanels,
-  tilesByKey,
   toneOf,
   trackLeaving,
   withLeaving,
@@ -34,8 +33,8 @@ function node(name: string, over: Partial<NodeSummary> = {}): Row {
     notReadyReason: null,
     unschedulable: false,
     roles: [],
-    cpuAllocatableMilli: 4000n,
-    memoryAllocatableBytes: 8n * 1024n ** 3n,
+    cpuAllocatableMilli: 4000,
+    memoryAllocatableBytes: 8 * 1024 ** 3,
     hollow: true,
     internalIp: null,
     taints: [],
@@ -54,8 +53,8 @@ function pod(name: string, over: Partial<PodSummary> = {}, rest: Partial<Row> = 
     totalContainers: 1,
     restarts: 0,
     podIp: null,
-    cpuRequestMilli: 100n,
-    memoryRequestBytes: 64n * 1024n * 1024n,
+    cpuRequestMilli: 100,
+    memoryRequestBytes: 64 * 1024 * 1024,
     unschedulable: null,
     containers: ["app"],
     configMaps: [],
@@ -114,9 +113,9 @@ describe("buildMap", () => {
 
   it("sums requests of every running pod on a node, whatever namespace is shown", () => {
     const pods = [
-      pod("a", { cpuRequestMilli: 250n }),
-      pod("b", { cpuRequestMilli: 500n }, { namespace: "other" }),
-      pod("done", { phase: "Succeeded", status: "Completed", cpuRequestMilli: 1000n }),
+      pod("a", { cpuRequestMilli: 250 }),
+      pod("b", { cpuRequestMilli: 500 }, { namespace: "other" }),
+      pod("done", { phase: "Succeeded", status: "Completed", cpuRequestMilli: 1000 }),
     ];
     const model = buildMap([node("w1")], pods, none, "default");
     const w1 = model.nodes[0];
@@ -161,21 +160,21 @@ describe("leaving tiles", () => {
   it("keeps a deleted pod's tile until it expires, then drops it", () => {
     const before = map([pod("a"), pod("b")]);
     const after = map([pod("a")]);
-    const leaving = trackLeaving(tilesByKey(before), tilesByKey(after), [], 1000, 300);
+    const leaving = trackLeaving(before, after, [], 1000, 300);
     expect(leaving.map((l) => [l.tile.name, l.tile.leaving, l.until])).toEqual([["b", true, 1300]]);
     const shown = withLeaving(after, leaving);
     expect(shown.nodes[0]?.groups.flatMap((g) => g.tiles).map((t) => [t.name, t.leaving])).toEqual([
       ["a", false],
       ["b", true],
     ]);
-    expect(trackLeaving(tilesByKey(after), tilesByKey(after), leaving, 1299, 300)).toHaveLength(1);
-    expect(trackLeaving(tilesByKey(after), tilesByKey(after), leaving, 1300, 300)).toEqual([]);
+    expect(trackLeaving(after, after, leaving, 1299, 300)).toHaveLength(1);
+    expect(trackLeaving(after, after, leaving, 1300, 300)).toEqual([]);
   });
 
   it("a pod moving to another node leaves the old panel and enters the new one", () => {
     const before = map([pod("a", { node: "w1" })]);
     const after = map([pod("a", { node: "w2" })]);
-    const leaving = trackLeaving(tilesByKey(before), tilesByKey(after), [], 0, 300);
+    const leaving = trackLeaving(before, after, [], 0, 300);
     const shown = withLeaving(after, leaving);
     expect(shown.nodes.map((n) => n.groups.flatMap((g) => g.tiles).map((t) => `${t.name}:${String(t.leaving)}`))).toEqual([
       ["a:true"],
@@ -186,18 +185,37 @@ describe("leaving tiles", () => {
   it("a tile that comes back stops leaving", () => {
     const full = map([pod("a")]);
     const empty = map([]);
-    const leaving = trackLeaving(tilesByKey(full), tilesByKey(empty), [], 0, 300);
-    expect(trackLeaving(tilesByKey(empty), tilesByKey(full), leaving, 10, 300)).toEqual([]);
+    const leaving = trackLeaving(full, empty, [], 0, 300);
+    expect(trackLeaving(empty, full, leaving, 10, 300)).toEqual([]);
   });
 
   it("animates nothing when too many leave at once", () => {
     const before = map([pod("a"), pod("b"), pod("c")]);
-    expect(trackLeaving(tilesByKey(before), new Map(), [], 0, 300, 2)).toEqual([]);
+    expect(trackLeaving(before, map([]), [], 0, 300, 2)).toEqual([]);
   });
 });
 
-describe("reusePanels", () => {
-  it("keeps the previous object for panels that did not change", () => {
+describe("reusing panels", () => {
+  it("buildMap keeps the previous model's object for panels that did not change", () => {
+    const a = pod("a");
+    const nodes = [node("w1"), node("w2")];
+    const before = buildMap(nodes, [a, pod("b", { node: "w2" })], none, null);
+    const after = buildMap(nodes, [a, pod("b", { node: "w2", restarts: 1 })], none, null, before);
+    expect(after.nodes[0]).toBe(before.nodes[0]);
+    expect(after.nodes[1]).not.toBe(before.nodes[1]);
+    expect(after.nodes[1]?.groups[0]?.tiles[0]?.restarts).toBe(1);
+    expect(after.unscheduled).toBe(before.unscheduled);
+  });
+
+  it("buildMap redraws a panel whose requests changed through another namespace's pod", () => {
+    const nodes = [node("w1")];
+    const before = buildMap(nodes, [pod("a")], none, "default");
+    const after = buildMap(nodes, [pod("a"), pod("x", {}, { namespace: "other" })], none, "default", before);
+    expect(after.nodes[0]).not.toBe(before.nodes[0]);
+    expect(after.nodes[0]?.cpu.requested).toBe(200);
+  });
+
+  it("reusePanels keeps the previous object for panels that did not change", () => {
     const a = pod("a");
     const b = pod("b", { node: "w2" });
     const nodes = [node("w1"), node("w2")];

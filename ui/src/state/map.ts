@@ -65,6 +65,8 @@ export interface NodeView {
   /** Tiles shown (namespace filter applied), leaving ones included. */
   readonly tileCount: number;
   readonly groups: readonly OwnerGroup[];
+  /** The same tiles ungrouped, in arrival order: compared to tell whether the panel changed. */
+  readonly tiles: readonly PodTile[];
 }
 
 export interface MapModel {
@@ -142,6 +144,20 @@ function tileOf(row: Row, pod: PodSummary, replicaSets: ReadonlyMap<string, Row>
   };
 }
 
+/**
+ * Tiles by row: rows that did not change keep their object across batches, so a batch of 100
+ * changes among 10,000 pods builds 100 tiles. Rebuilt when the ReplicaSets (owners) changed.
+ */
+const tileCache = new WeakMap<Row, { replicaSets: ReadonlyMap<string, Row>; tile: PodTile }>();
+
+function cachedTile(row: Row, pod: PodSummary, replicaSets: ReadonlyMap<string, Row>): PodTile {
+  const hit = tileCache.get(row);
+  if (hit?.replicaSets === replicaSets) return hit.tile;
+  const tile = tileOf(row, pod, replicaSets);
+  tileCache.set(row, { replicaSets, tile });
+  return tile;
+}
+
 const collator = new Intl.Collator(undefined, { numeric: true });
 
 function byName(a: { name: string }, b: { name: string }): number {
@@ -175,13 +191,16 @@ function holdsResources(pod: PodSummary): boolean {
 
 /**
  * The map for these rows. Requests count every pod on a node (the namespace filter changes
- * which tiles show, not how full a node is).
+ * which tiles show, not how full a node is). Panels that draw the same as in `previous` (built
+ * with the same namespace filter) are that model's objects, so memoised panels skip rendering
+ * and only changed panels are regrouped: with 1,000 nodes one pod's change redraws one panel.
  */
 export function buildMap(
   nodeRows: readonly Row[],
   podRows: readonly Row[],
   replicaSets: ReadonlyMap<string, Row>,
   namespace: string | null,
+  previous: MapModel | null = null,
 ): MapModel {
   const requested = new Map<string, { cpu: number; memory: number }>();
   const tilesByNode = new Map<string, PodTile[]>();
@@ -191,12 +210,12 @@ export function buildMap(
     if (!pod) continue;
     if (pod.node !== null && holdsResources(pod)) {
       const sum = requested.get(pod.node) ?? { cpu: 0, memory: 0 };
-      sum.cpu += Number(pod.cpuRequestMilli);
-      sum.memory += Number(pod.memoryRequestBytes);
+      sum.cpu += pod.cpuRequestMilli;
+      sum.memory += pod.memoryRequestBytes;
       requested.set(pod.node, sum);
     }
     if (namespace !== null && row.namespace !== namespace) continue;
-    const tile = tileOf(row, pod, replicaSets);
+    const tile = cachedTile(row, pod, replicaSets);
     if (pod.node === null) {
       if (holdsResources(pod)) unscheduled.push(tile);
       continue;
@@ -206,6 +225,7 @@ export function buildMap(
     else tilesByNode.set(pod.node, [tile]);
   }
 
+  const before = new Map(previous?.nodes.map((n) => [n.name, n]));
   const nodes: NodeView[] = [];
   const seen = new Set<string>();
   for (const row of nodeRows) {
@@ -214,6 +234,11 @@ export function buildMap(
     seen.add(row.name);
     const tiles = tilesByNode.get(row.name) ?? [];
     const sum = requested.get(row.name) ?? { cpu: 0, memory: 0 };
+    const old = before.get(row.name);
+    if (old?.row === row && old.cpu.requested === sum.cpu && old.memory.requested === sum.memory && sameTiles(old.tiles, tiles)) {
+      nodes.push(old);
+      continue;
+    }
     nodes.push({
       name: row.name,
       row,
@@ -223,20 +248,23 @@ export function buildMap(
       roles: node.roles,
       hollow: node.hollow,
       taints: node.taints,
-      cpu: { requested: sum.cpu, allocatable: Number(node.cpuAllocatableMilli) },
-      memory: { requested: sum.memory, allocatable: Number(node.memoryAllocatableBytes) },
+      cpu: { requested: sum.cpu, allocatable: node.cpuAllocatableMilli },
+      memory: { requested: sum.memory, allocatable: node.memoryAllocatableBytes },
       tileCount: tiles.length,
       groups: groupByOwner(tiles),
+      tiles,
     });
   }
   for (const [name, tiles] of tilesByNode) {
     if (seen.has(name)) continue;
     const sum = requested.get(name) ?? { cpu: 0, memory: 0 };
-    nodes.push(missingNode(name, tiles, sum));
+    const old = before.get(name);
+    nodes.push(old?.row === null && sameTiles(old.tiles, tiles) ? old : missingNode(name, tiles, sum));
   }
   nodes.sort(byName);
   unscheduled.sort(byName);
-  return { nodes, unscheduled };
+  const lane = previous && sameTiles(previous.unscheduled, unscheduled) ? previous.unscheduled : unscheduled;
+  return { nodes, unscheduled: lane };
 }
 
 function missingNode(name: string, tiles: PodTile[], sum: { cpu: number; memory: number }): NodeView {
@@ -253,17 +281,8 @@ function missingNode(name: string, tiles: PodTile[], sum: { cpu: number; memory:
     memory: { requested: sum.memory, allocatable: 0 },
     tileCount: tiles.length,
     groups: groupByOwner(tiles),
+    tiles,
   };
-}
-
-/** Every tile on the map by key, for spotting the ones that go away. */
-export function tilesByKey(model: MapModel): Map<string, PodTile> {
-  const tiles = new Map<string, PodTile>();
-  for (const node of model.nodes) {
-    for (const group of node.groups) for (const tile of group.tiles) tiles.set(tile.key, tile);
-  }
-  for (const tile of model.unscheduled) tiles.set(tile.key, tile);
-  return tiles;
 }
 
 /** A tile kept on screen after its pod left, until `until` (ms, same clock as `now`). */
@@ -272,29 +291,48 @@ export interface LeavingTile {
   readonly until: number;
 }
 
+/** Whether `model` shows a tile with `tile`'s key (in the panel or lane it would be in). */
+function shows(model: MapModel, tile: PodTile): boolean {
+  const tiles = tile.node === null ? model.unscheduled : model.nodes.find((n) => n.name === tile.node)?.tiles;
+  return tiles?.some((t) => t.key === tile.key) ?? false;
+}
+
+/** Tiles of `previous` that `next` no longer shows; panels and lane unchanged by identity are skipped. */
+function departed(previous: MapModel, next: MapModel): PodTile[] {
+  const after = new Map(next.nodes.map((n) => [n.name, n]));
+  const gone: PodTile[] = [];
+  const diff = (was: readonly PodTile[], now: readonly PodTile[] | undefined) => {
+    if (was === now) return;
+    const keys = new Set(now?.map((t) => t.key));
+    for (const tile of was) if (!keys.has(tile.key)) gone.push(tile);
+  };
+  for (const node of previous.nodes) diff(node.tiles, after.get(node.name)?.tiles);
+  diff(previous.unscheduled, next.unscheduled);
+  return gone;
+}
+
 /**
  * The tiles to keep for an exit animation: tiles in `previous` but not in `next` join for `ms`;
  * ones already leaving stay until they expire or their key comes back. When more than `burst`
- * leave at once (a namespace switch, a node removed with thousands of pods) none are kept:
- * animating that many would stutter and tell nothing.
+ * leave at once (a node removed with thousands of pods) none are kept: animating that many
+ * would stutter and tell nothing.
  */
 export function trackLeaving(
-  previous: ReadonlyMap<string, PodTile>,
-  next: ReadonlyMap<string, PodTile>,
+  previous: MapModel,
+  next: MapModel,
   leaving: readonly LeavingTile[],
   now: number,
   ms: number,
   burst = 500,
 ): LeavingTile[] {
-  const kept = leaving.filter((l) => l.until > now && !next.has(l.tile.key));
+  const kept = leaving.filter((l) => l.until > now && !shows(next, l.tile));
+  const gone = departed(previous, next);
+  if (gone.length === 0 || gone.length > burst) return kept;
   const keys = new Set(kept.map((l) => l.tile.key));
-  const gone: LeavingTile[] = [];
-  for (const [key, tile] of previous) {
-    if (next.has(key) || keys.has(key)) continue;
-    gone.push({ tile: { ...tile, leaving: true }, until: now + ms });
-    if (gone.length > burst) return kept;
+  for (const tile of gone) {
+    if (!keys.has(tile.key)) kept.push({ tile: { ...tile, leaving: true }, until: now + ms });
   }
-  return gone.length === 0 ? kept : kept.concat(gone);
+  return kept;
 }
 
 /** `model` with leaving tiles put back in their panels or lane; untouched panels keep identity. */
@@ -314,8 +352,8 @@ export function withLeaving(model: MapModel, leaving: readonly LeavingTile[]): M
   const nodes = model.nodes.map((node) => {
     const extra = byNode.get(node.name);
     if (!extra) return node;
-    const tiles = node.groups.flatMap((g) => g.tiles).concat(extra);
-    return { ...node, tileCount: tiles.length, groups: groupByOwner(tiles) };
+    const tiles = node.tiles.concat(extra);
+    return { ...node, tileCount: tiles.length, groups: groupByOwner(tiles), tiles };
   });
   const unscheduled = lane.length === 0 ? model.unscheduled : [...model.unscheduled, ...lane].sort(byName);
   return { nodes, unscheduled };
@@ -346,8 +384,8 @@ export function sameNodeView(a: NodeView, b: NodeView): boolean {
 }
 
 /**
- * `next` with every panel that draws the same as in `previous` replaced by the previous object,
- * so memoised panels skip rendering: with 1,000 nodes one pod's change redraws one panel.
+ * `next` with every panel that draws the same as in `previous` replaced by the previous object
+ * (for models with leaving tiles merged in, which `buildMap` cannot reuse by itself).
  */
 export function reusePanels(previous: MapModel | null, next: MapModel): MapModel {
   if (!previous) return next;

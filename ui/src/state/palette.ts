@@ -61,7 +61,7 @@ export function entryScore(entry: PaletteEntry, query: string): number | null {
 
 const SECTION_ORDER: Record<PaletteEntry["section"], number> = { View: 0, Kind: 1, Action: 2, Object: 3 };
 
-/** The entries matching `query`, best first (ties: section order, then label), at most `limit`. */
+/** The entries matching `query`, best first (ties: section order, then given order), at most `limit`. */
 export function rankEntries<T extends PaletteEntry>(entries: readonly T[], query: string, limit = 60): T[] {
   const scored: { entry: T; score: number }[] = [];
   for (const entry of entries) {
@@ -71,8 +71,7 @@ export function rankEntries<T extends PaletteEntry>(entries: readonly T[], query
   scored.sort(
     (a, b) =>
       b.score - a.score ||
-      SECTION_ORDER[a.entry.section] - SECTION_ORDER[b.entry.section] ||
-      a.entry.label.localeCompare(b.entry.label),
+      SECTION_ORDER[a.entry.section] - SECTION_ORDER[b.entry.section],
   );
   return scored.slice(0, limit).map((s) => s.entry);
 }

@@ -114,6 +114,9 @@ describe("formatAge / cellText", () => {
     expect(cellText(3, "integer", now)).toBe("3");
     expect(cellText("1/1", "string", now)).toBe("1/1");
     expect(cellText("2026-11-28T11:59:15Z", "age", now)).toBe("45s");
+    expect(cellText(null, "age", now, "AGE")).toBe("<unknown>");
+    expect(cellText(null, "age", now, "LAST SCHEDULE")).toBe("<none>");
+    expect(cellText("2026-11-28T11:00:00Z", "age", now, "LAST SCHEDULE")).toBe("60m");
   });
 });
 
@@ -152,6 +155,18 @@ describe("sorting", () => {
 
   it("orders names naturally", () => {
     expect(compareNatural("web-2", "web-10")).toBeLessThan(0);
+    expect(compareNatural("web-10", "web-2")).toBeGreaterThan(0);
+    expect(compareNatural("web", "web-1")).toBeLessThan(0);
+    expect(compareNatural("a1b2", "a1b10")).toBeLessThan(0);
+    expect(compareNatural("v1.9.0", "v1.10.0")).toBeLessThan(0);
+    expect(compareNatural("1", "01")).toBeLessThan(0);
+    expect(compareNatural("007", "7")).toBeGreaterThan(0);
+    expect(compareNatural("99999999999999999998", "99999999999999999999")).toBeLessThan(0);
+    expect(compareNatural("Web", "web-0")).toBeLessThan(0);
+    expect(compareNatural("Web", "web")).toBeLessThan(0);
+    expect(compareNatural("web", "web")).toBe(0);
+    const sorted = ["b", "A", "a", "B", "a10", "a9"].sort(compareNatural);
+    expect(sorted).toEqual(["A", "a", "a9", "a10", "B", "b"]);
     const rows = ["web-10", "web-2", "web-1", "api"].map((n) => row(n));
     expect(names(sortRows(rows, cols, { column: "NAME", direction: "asc" }))).toEqual([
       "api",
@@ -279,6 +294,26 @@ describe("text filter", () => {
     expect(searchText(r, PODS.columns)).toBe(first);
     const changed = { ...r, cells: ["0/1"] };
     expect(searchText(changed, PODS.columns)).toContain("0/1");
+  });
+
+  it("sorts 10,000 rows by every column type", () => {
+    const cols = tableColumns(PODS, true, false);
+    const rows: Row[] = [];
+    for (let i = 0; i < 10_000; i++) {
+      const n = (i * 7919) % 10_000;
+      rows.push(row(`pod-${String(n)}`, ["1/1", n % 3 ? "Running" : "Pending", n % 5, new Date(1_700_000_000_000 + n * 1000).toISOString()]));
+    }
+    const times: string[] = [];
+    for (const column of ["NAME", "STATUS", "RESTARTS", "AGE"]) {
+      const start = performance.now();
+      const sorted = sortRows(rows, cols, { column, direction: "asc" });
+      times.push(`${column} ${(performance.now() - start).toFixed(1)} ms`);
+      expect(sorted).toHaveLength(10_000);
+      if (column === "NAME") expect(sorted.slice(0, 3).map((r) => r.name)).toEqual(["pod-0", "pod-1", "pod-2"]);
+      if (column === "AGE") expect(sorted[0]?.name).toBe("pod-9999");
+      if (column === "STATUS") expect(sorted[0]?.cells[1]).toBe("Pending");
+    }
+    console.log(`sorting 10,000 rows: ${times.join(", ")}`);
   });
 
   it("filters 10,000 rows by text and selector", () => {

@@ -86,9 +86,17 @@ export function formatAge(timestamp: Cell, nowMs: number): string {
   return humanDuration(nowMs - at);
 }
 
-/** A cell as text: ages formatted for `nowMs`, empty cells as kubectl's `<none>`. */
-export function cellText(cell: Cell, columnType: ColumnType, nowMs: number): string {
-  if (columnType === "age") return formatAge(cell, nowMs);
+/** Time columns kubectl prints as `<none>` when unset (a CronJob that never ran), not `<unknown>`. */
+const NONE_WHEN_UNSET = new Set(["LAST SCHEDULE"]);
+
+/**
+ * A cell as text: ages formatted for `nowMs`, empty cells as kubectl prints them (`<none>`,
+ * or `<unknown>` for a missing timestamp).
+ */
+export function cellText(cell: Cell, columnType: ColumnType, nowMs: number, header = ""): string {
+  if (columnType === "age") {
+    return cell === null && NONE_WHEN_UNSET.has(header) ? "<none>" : formatAge(cell, nowMs);
+  }
   if (cell === null) return "<none>";
   return typeof cell === "number" ? String(cell) : cell;
 }
@@ -103,20 +111,72 @@ export interface SortSpec {
   direction: SortDirection;
 }
 
-/** Natural order: `web-2` before `web-10`; case only breaks ties. */
-const natural = new Intl.Collator("en", { numeric: true, sensitivity: "base" });
+function isDigit(code: number): boolean {
+  return code >= 48 && code <= 57;
+}
 
-/** Compares two strings naturally, falling back to code-unit order so the order is total. */
+/**
+ * Natural order of two strings already folded to one case: runs of digits compare as numbers
+ * (`web-2` before `web-10`), everything else by code unit. Hand-written because
+ * `Intl.Collator` costs ~15 µs a comparison, too slow to sort 10,000 rows on every batch.
+ */
+function naturalCore(a: string, b: string): number {
+  // Skip the common prefix (names of one kind share most of theirs), backing up to the start
+  // of a digit run the first difference falls in.
+  const shorter = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < shorter && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  if (p === shorter) return a.length - b.length;
+  if (isDigit(a.charCodeAt(p)) || isDigit(b.charCodeAt(p))) {
+    while (p > 0 && isDigit(a.charCodeAt(p - 1))) p--;
+  }
+  let i = p;
+  let j = p;
+  while (i < a.length && j < b.length) {
+    const ca = a.charCodeAt(i);
+    const cb = b.charCodeAt(j);
+    if (isDigit(ca) && isDigit(cb)) {
+      let si = i;
+      while (si < a.length && a.charCodeAt(si) === 48) si++;
+      let sj = j;
+      while (sj < b.length && b.charCodeAt(sj) === 48) sj++;
+      let ei = si;
+      while (ei < a.length && isDigit(a.charCodeAt(ei))) ei++;
+      let ej = sj;
+      while (ej < b.length && isDigit(b.charCodeAt(ej))) ej++;
+      // Without leading zeros, a longer run is a bigger number.
+      if (ei - si !== ej - sj) return ei - si - (ej - sj);
+      for (let k = 0; k < ei - si; k++) {
+        const d = a.charCodeAt(si + k) - b.charCodeAt(sj + k);
+        if (d !== 0) return d;
+      }
+      // Equal values: fewer leading zeros first (`1` before `01`).
+      if (si - i !== sj - j) return si - i - (sj - j);
+      i = ei;
+      j = ej;
+    } else {
+      if (ca !== cb) return ca - cb;
+      i++;
+      j++;
+    }
+  }
+  return a.length - i - (b.length - j);
+}
+
+/** Compares two strings naturally and case-insensitively; case only breaks ties, so the order is total. */
 export function compareNatural(a: string, b: string): number {
-  const byCollator = natural.compare(a, b);
-  if (byCollator !== 0) return byCollator;
+  const folded = naturalCore(a.toLowerCase(), b.toLowerCase());
+  if (folded !== 0) return folded;
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
 type SortKey = string | number | null;
 
+/** A row's key for `column`: numbers for Integer and AGE, case-folded text otherwise. */
 function sortKey(row: Row, column: TableColumn): SortKey {
-  if (column.cell === null) return column.id === "NAMESPACE" ? (row.namespace ?? "") : row.name;
+  if (column.cell === null) {
+    return (column.id === "NAMESPACE" ? (row.namespace ?? "") : row.name).toLowerCase();
+  }
   const cell = row.cells[column.cell] ?? null;
   switch (column.columnType) {
     case "integer":
@@ -132,36 +192,49 @@ function sortKey(row: Row, column: TableColumn): SortKey {
       return Number.isNaN(at) ? null : -at;
     }
     case "string":
-      return cell === null ? null : String(cell);
+      return cell === null ? null : String(cell).toLowerCase();
   }
 }
 
-function compareKeys(a: SortKey, b: SortKey): number {
+function compareKeys(a: string | number, b: string | number): number {
   if (typeof a === "number" && typeof b === "number") return a - b;
-  return compareNatural(String(a), String(b));
+  return naturalCore(String(a), String(b));
 }
 
-/** Ties broken by namespace, then name, so equal keys keep a stable, meaningful order. */
-function compareIdentity(a: Row, b: Row): number {
-  return compareNatural(a.namespace ?? "", b.namespace ?? "") || compareNatural(a.name, b.name);
+interface Keyed {
+  row: Row;
+  key: SortKey;
+  /** Namespace and name, case-folded: ties are broken by them. */
+  identity: string;
+}
+
+function compareIdentity(a: Keyed, b: Keyed): number {
+  return (
+    naturalCore(a.identity, b.identity) ||
+    compareNatural(a.row.namespace ?? "", b.row.namespace ?? "") ||
+    compareNatural(a.row.name, b.row.name)
+  );
 }
 
 /**
  * `rows` sorted by `spec` (a new array). Empty cells sort last in both directions; Integer
- * columns numerically, AGE by creation time (ascending = youngest first), text naturally.
- * Keys are computed once per row, not per comparison.
+ * columns numerically, AGE by creation time (ascending = youngest first), text naturally;
+ * ties (and an unknown column) by namespace, then name. Keys are computed once per row.
  */
 export function sortRows(rows: readonly Row[], columns: readonly TableColumn[], spec: SortSpec): Row[] {
   const column = columns.find((c) => c.id === spec.column);
-  if (!column) return [...rows].sort(compareIdentity);
   const sign = spec.direction === "asc" ? 1 : -1;
-  const keyed = rows.map((row) => ({ row, key: sortKey(row, column) }));
+  const keyed: Keyed[] = rows.map((row) => ({
+    row,
+    key: column ? sortKey(row, column) : null,
+    identity: `${row.namespace ?? ""}\u0000${row.name}`.toLowerCase(),
+  }));
   keyed.sort((a, b) => {
     if (a.key === null || b.key === null) {
-      if (a.key === b.key) return compareIdentity(a.row, b.row);
+      if (a.key === b.key) return compareIdentity(a, b);
       return a.key === null ? 1 : -1;
     }
-    return sign * compareKeys(a.key, b.key) || compareIdentity(a.row, b.row);
+    return sign * compareKeys(a.key, b.key) || compareIdentity(a, b);
   });
   return keyed.map((k) => k.row);
 }

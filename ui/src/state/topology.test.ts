@@ -35,8 +35,8 @@ function pod(name: string, over: Partial<PodSummary> = {}, rowOver: Partial<Row>
       totalContainers: 1,
       restarts: 0,
       podIp: null,
-      cpuRequestMilli: 0n,
-      memoryRequestBytes: 0n,
+      cpuRequestMilli: 0,
+      memoryRequestBytes: 0,
       unschedulable: null,
       containers: ["app"],
       configMaps: [],
@@ -114,7 +114,7 @@ describe("buildTopology", () => {
 
   it("colours a Service by how many of its pods are ready", () => {
     const service = buildTopology(web).nodes.find((n) => n.kind === "Service");
-    expect(service).toMatchObject({ tone: "ok", detail: "ClusterIP · 1/2 pods ready" });
+    expect(service).toMatchObject({ tone: "ok", detail: "ClusterIP · 1/2 ready" });
     const none = buildTopology({ ...web, pods: [] }).nodes.find((n) => n.kind === "Service");
     expect(none?.tone).toBe("warn");
   });
@@ -168,6 +168,29 @@ describe("buildTopology", () => {
       "StatefulSet/db -owns-> Pod/db-0",
     ]);
     expect(graph.nodes.find((n) => n.kind === "PersistentVolumeClaim")?.tone).toBe("ok");
+  });
+});
+
+describe("collapsePods", () => {
+  it("draws many alike replicas as one box with their readiness, keeping the links", () => {
+    const replicas = Array.from({ length: 9 }, (_, i) =>
+      pod(`web-1-${String(i)}`, { ready: i !== 0 }, { labels: { app: "web" }, owners: owned("ReplicaSet", "web-1") }),
+    );
+    const graph = buildTopology({ ...web, pods: [...replicas, pod("other", {}, { labels: { app: "other" } })] });
+    const bundle = graph.nodes.find((n) => n.count > 1);
+    expect(bundle).toMatchObject({ kind: "Pod", name: "9 pods", detail: "8 ready", tone: "warn", count: 9 });
+    expect(graph.nodes.filter((n) => n.kind === "Pod").map((n) => n.name).sort()).toEqual(["9 pods", "other"]);
+    expect(edgeNames(graph)).toEqual([
+      "Deployment/web -owns-> ReplicaSet/web-1",
+      "Ingress/web -routes-> Service/web",
+      "ReplicaSet/web-1 -owns-> Pod/9 pods",
+      "Service/web -selects-> Pod/9 pods",
+    ]);
+  });
+
+  it("keeps a few replicas, and pods with different links, as they are", () => {
+    const graph = buildTopology(web);
+    expect(graph.nodes.every((n) => n.count === 1)).toBe(true);
   });
 });
 

@@ -21,6 +21,8 @@ export interface GraphNode {
   readonly detail: string;
   /** Referenced (by an Ingress or a Pod) but not in the cluster. */
   readonly missing: boolean;
+  /** How many objects it stands for: more than 1 for a bundle of alike pods (see `collapsePods`). */
+  readonly count: number;
 }
 
 /** `routes`: Ingress → Service; `selects`: Service → Pod; `owns`: owner → owned; `uses`: ConfigMap/Secret → Pod; `claims`: Pod → PVC. */
@@ -145,7 +147,7 @@ function appearance(resource: keyof TopologyInput, row: Row): { tone: GraphTone;
 
 function nodeOf(resource: keyof TopologyInput, row: Row): GraphNode {
   const { tone, detail } = appearance(resource, row);
-  return { id: row.uid, kind: KIND_OF[resource], resource, namespace: row.namespace, name: row.name, tone, detail, missing: false };
+  return { id: row.uid, kind: KIND_OF[resource], resource, namespace: row.namespace, name: row.name, tone, detail, missing: false, count: 1 };
 }
 
 /** Whether `labels` carry every pair of `selector` (an empty selector selects nothing here). */
@@ -180,7 +182,7 @@ export function buildTopology(input: TopologyInput): Graph {
     if (found) return found;
     const id = `missing:${key}`;
     if (!nodes.has(id)) {
-      nodes.set(id, { id, kind: KIND_OF[resource], resource, namespace, name, tone: "bad", detail: "not found", missing: true });
+      nodes.set(id, { id, kind: KIND_OF[resource], resource, namespace, name, tone: "bad", detail: "not found", missing: true, count: 1 });
     }
     return id;
   };
@@ -212,7 +214,7 @@ export function buildTopology(input: TopologyInput): Graph {
     const node = nodes.get(service.uid);
     if (node) {
       const tone: GraphTone = selected === 0 ? "warn" : ready === 0 ? "bad" : "ok";
-      const detail = `${node.detail} · ${String(ready)}/${String(selected)} pods ready`;
+      const detail = `${node.detail} · ${String(ready)}/${String(selected)} ready`;
       nodes.set(service.uid, { ...node, tone, detail });
     }
   }
@@ -239,7 +241,70 @@ export function buildTopology(input: TopologyInput): Graph {
     }
   }
 
-  return prune({ nodes: [...nodes.values()], edges }, droppable);
+  return collapsePods(prune({ nodes: [...nodes.values()], edges }, droppable));
+}
+
+/** Past this many pods with the same links (a Deployment's replicas), they are drawn as one box. */
+export const BUNDLE_FROM = 6;
+
+/**
+ * Draws pods that link to exactly the same objects (the replicas of one workload behind the
+ * same Services) as one "N pods" box once there are more than `BUNDLE_FROM`: fifty identical
+ * boxes say less than one, and the layout's cost grows much faster than the graph.
+ */
+export function collapsePods(graph: Graph): Graph {
+  const links = new Map<string, string[]>();
+  const note = (pod: string, link: string) => {
+    const list = links.get(pod);
+    if (list) list.push(link);
+    else links.set(pod, [link]);
+  };
+  const pods = graph.nodes.filter((n) => n.kind === "Pod" && !n.missing);
+  const isPod = new Set(pods.map((p) => p.id));
+  for (const e of graph.edges) {
+    if (isPod.has(e.to)) note(e.to, `<${e.kind}:${e.from}`);
+    if (isPod.has(e.from)) note(e.from, `>${e.kind}:${e.to}`);
+  }
+  const bundles = new Map<string, GraphNode[]>();
+  for (const pod of pods) {
+    const signature = `${pod.namespace ?? ""}|${(links.get(pod.id) ?? []).sort().join(",")}`;
+    const list = bundles.get(signature);
+    if (list) list.push(pod);
+    else bundles.set(signature, [pod]);
+  }
+  const into = new Map<string, string>();
+  const added: GraphNode[] = [];
+  for (const [signature, members] of bundles) {
+    if (members.length <= BUNDLE_FROM) continue;
+    const id = `pods:${signature}`;
+    for (const m of members) into.set(m.id, id);
+    const ready = members.filter((m) => m.tone === "ok").length;
+    const failing = members.filter((m) => m.tone === "bad").length;
+    const tone: GraphTone = failing > 0 ? "bad" : ready < members.length ? "warn" : "ok";
+    const first = members[0];
+    added.push({
+      id,
+      kind: "Pod",
+      resource: "pods",
+      namespace: first?.namespace ?? null,
+      name: `${String(members.length)} pods`,
+      tone,
+      detail: `${String(ready)} ready${failing > 0 ? ` · ${String(failing)} failing` : ""}`,
+      missing: false,
+      count: members.length,
+    });
+  }
+  if (into.size === 0) return graph;
+  const seen = new Set<string>();
+  const edges: GraphEdge[] = [];
+  for (const e of graph.edges) {
+    const edge = { from: into.get(e.from) ?? e.from, to: into.get(e.to) ?? e.to, kind: e.kind };
+    const key = `${edge.from}>${edge.to}:${edge.kind}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    edges.push(edge);
+  }
+  return { nodes: graph.nodes.filter((n) => !into.has(n.id)).concat(added), edges };
 }
 
 /**

@@ -4,12 +4,25 @@ import { useLayoutEffect, useMemo, useState, useSyncExternalStore } from "react"
 import { useNamespace } from "../shell/route";
 import { LeavingTiles } from "../state/leaving";
 import { buildMap, reusePanels, withLeaving, type MapModel, type PodTile } from "../state/map";
-import { useResources, type ResourceSnapshot } from "../state/resources";
+import { useResources } from "../state/resources";
+import type { Row } from "../ipc/resources";
 import { NodePanel, openTile, Tile } from "./NodePanel";
+import { WatchTrouble } from "./WatchTrouble";
 import "./map.css";
 
 function prefersReducedMotion(): boolean {
   return typeof window.matchMedia === "function" && window.matchMedia("(prefers-reduced-motion: reduce)").matches;
+}
+
+/** The map for the current rows, built on the previous one so unchanged panels keep identity. */
+function useMapModel(nodes: readonly Row[], pods: readonly Row[], replicaSets: ReadonlyMap<string, Row>, namespace: string | null): MapModel {
+  const [last, setLast] = useState<{ nodes: readonly Row[]; pods: readonly Row[]; replicaSets: ReadonlyMap<string, Row>; namespace: string | null; model: MapModel } | null>(null);
+  if (last && last.nodes === nodes && last.pods === pods && last.replicaSets === replicaSets && last.namespace === namespace) {
+    return last.model;
+  }
+  const model = buildMap(nodes, pods, replicaSets, namespace, last?.namespace === namespace ? last.model : null);
+  setLast({ nodes, pods, replicaSets, namespace, model });
+  return model;
 }
 
 /** Keeps the previous model's unchanged panels, so memoised panels skip rendering. */
@@ -19,17 +32,6 @@ function usePanelReuse(model: MapModel): MapModel {
   const output = reusePanels(kept?.output ?? null, model);
   setKept({ input: model, output });
   return output;
-}
-
-/** The watches' trouble, worded for the user; `null` while all is well. */
-function watchProblem(watches: readonly [string, ResourceSnapshot][]): string | null {
-  for (const [what, snapshot] of watches) {
-    if (snapshot.state === "reconnecting") {
-      const why = snapshot.error ? `: ${snapshot.error.message}` : "";
-      return `Lost the watch on ${what}${why}. Reconnecting; the map shows the last known state until then.`;
-    }
-  }
-  return null;
 }
 
 function UnscheduledLane({ tiles }: { tiles: readonly PodTile[] }) {
@@ -42,7 +44,7 @@ function UnscheduledLane({ tiles }: { tiles: readonly PodTile[] }) {
         <ul className="unscheduled-list" onClick={openTile}>
           {tiles.map((tile) => (
             <li key={tile.key} className={tile.leaving ? "unscheduled-item leaving" : "unscheduled-item"}>
-              <Tile tile={tile} compact={false} />
+              <Tile tile={tile} compact enter={false} />
               <span className="unscheduled-name">
                 {tile.namespace}/{tile.name}
               </span>
@@ -84,10 +86,7 @@ export function ClusterMap(): React.JSX.Element {
   const pods = useResources("pods");
   const replicaSets = useResources("replicasets");
 
-  const base = useMemo(
-    () => buildMap(nodes.rows, pods.rows, replicaSets.byUid, namespace),
-    [nodes.rows, pods.rows, replicaSets.byUid, namespace],
-  );
+  const base = useMapModel(nodes.rows, pods.rows, replicaSets.byUid, namespace);
 
   const [leavingStore] = useState(() => new LeavingTiles());
   const leaving = useSyncExternalStore(leavingStore.subscribe, leavingStore.snapshot);
@@ -98,11 +97,6 @@ export function ClusterMap(): React.JSX.Element {
   const shown = useMemo(() => withLeaving(base, leaving), [base, leaving]);
   const model = usePanelReuse(shown);
 
-  const problem = watchProblem([
-    ["nodes", nodes],
-    ["pods", pods],
-    ["ReplicaSets", replicaSets],
-  ]);
   const loading = nodes.state === "syncing" && nodes.rows.length === 0;
   const podCount = useMemo(() => model.nodes.reduce((n, node) => n + node.tileCount, 0), [model]);
 
@@ -119,11 +113,13 @@ export function ClusterMap(): React.JSX.Element {
         <span className="spacer" />
         <Legend />
       </header>
-      {problem && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          {problem}
-        </div>
-      )}
+      <WatchTrouble
+        watches={[
+          ["nodes", nodes],
+          ["pods", pods],
+          ["ReplicaSets", replicaSets],
+        ]}
+      />
       <div className="map-body">
         {loading ? (
           <p className="muted">Loading nodes and pods from the cluster…</p>

@@ -2,27 +2,15 @@
 // involved kind and text, virtualised so thousands of events scroll smoothly. Orders and filters
 // come from state/events.ts.
 import { useVirtualizer } from "@tanstack/react-virtual";
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import { navigate, useNamespace } from "../shell/route";
 import { facets, filterEvents, formatAgo, NO_FILTER, toEntries, type EventEntry, type EventFilter, type TypeFilter } from "../state/events";
 import { isClusterScoped, resourceForKind } from "../state/kindNames";
+import { useNow } from "../state/clock";
 import { useResources } from "../state/resources";
+import { WatchTrouble } from "./WatchTrouble";
 import "./chips.css";
 import "./events.css";
-
-/** The current time, ticking every second, so relative times stay true. */
-function useNow(): number {
-  const [now, setNow] = useState(() => Date.now());
-  useEffect(() => {
-    const timer = setInterval(() => {
-      setNow(Date.now());
-    }, 1000);
-    return () => {
-      clearInterval(timer);
-    };
-  }, []);
-  return now;
-}
 
 function InvolvedObject({ entry }: { entry: EventEntry }) {
   const resource = resourceForKind(entry.kind);
@@ -43,7 +31,15 @@ function InvolvedObject({ entry }: { entry: EventEntry }) {
   );
 }
 
-function EventItem({ entry, now, showNamespace }: { entry: EventEntry; now: number; showNamespace: boolean }) {
+interface ItemProps {
+  entry: EventEntry;
+  now: number;
+  showNamespace: boolean;
+  /** Narrows the list to this entry's reason. */
+  onReason: (reason: string) => void;
+}
+
+function EventItem({ entry, now, showNamespace, onReason }: ItemProps) {
   const warning = entry.type === "Warning";
   return (
     <div className={warning ? "event warning" : "event"} data-type={entry.type}>
@@ -51,7 +47,16 @@ function EventItem({ entry, now, showNamespace }: { entry: EventEntry; now: numb
         {formatAgo(entry.time, now)}
       </span>
       <span className={warning ? "chip chip-warning" : "chip"}>{entry.type}</span>
-      <span className="event-reason">{entry.reason}</span>
+      <button
+        type="button"
+        className="event-reason"
+        title={`Show only ${entry.reason} events`}
+        onClick={() => {
+          onReason(entry.reason);
+        }}
+      >
+        {entry.reason}
+      </button>
       <span className="event-involved">
         {showNamespace && entry.namespace ? <span className="muted">{entry.namespace}/</span> : null}
         <InvolvedObject entry={entry} />
@@ -169,11 +174,7 @@ export function EventsTimeline(): React.JSX.Element {
           {namespace ? ` in ${namespace}` : " in all namespaces"}
         </span>
       </header>
-      {events.state === "reconnecting" && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          Lost the watch on events{events.error ? `: ${events.error.message}` : ""}. Reconnecting; new events appear once it is back.
-        </div>
-      )}
+      <WatchTrouble watches={[["events", events]]} />
       <Filters filter={filter} onChange={setFilter} entries={entries} />
       <div className="events-scroll" ref={scroller} data-testid="events-timeline">
         {shown.length === 0 ? (
@@ -197,7 +198,14 @@ export function EventsTimeline(): React.JSX.Element {
                   className="events-row"
                   style={{ transform: `translateY(${String(item.start)}px)` }}
                 >
-                  <EventItem entry={entry} now={now} showNamespace={namespace === null} />
+                  <EventItem
+                    entry={entry}
+                    now={now}
+                    showNamespace={namespace === null}
+                    onReason={(reason) => {
+                      setFilter({ ...filter, reason });
+                    }}
+                  />
                 </div>
               );
             })}

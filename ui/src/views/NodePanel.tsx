@@ -48,8 +48,8 @@ function shortName(tile: PodTile): string {
 }
 
 /** One pod tile: a button so it is reachable by keyboard; clicks are handled by the container. */
-export function Tile({ tile, compact }: { tile: PodTile; compact: boolean }) {
-  const classes = `tile tone-${tile.tone}${tile.leaving ? " leaving" : ""}${compact ? " compact" : ""}`;
+export function Tile({ tile, compact, enter }: { tile: PodTile; compact: boolean; enter: boolean }) {
+  const classes = `tile tone-${tile.tone}${tile.leaving ? " leaving" : enter ? " entering" : ""}${compact ? " compact" : ""}`;
   return (
     <button
       type="button"
@@ -85,19 +85,28 @@ function UsageBar({ label, usage, format }: { label: string; usage: Usage; forma
   );
 }
 
-function GroupTiles({ group, compact, showNamespace }: { group: OwnerGroup; compact: boolean; showNamespace: boolean }) {
+interface GroupProps {
+  group: OwnerGroup;
+  compact: boolean;
+  showNamespace: boolean;
+  /** Tiles drawn when the panel appeared: they were there already and do not animate in. */
+  initial: ReadonlySet<string>;
+}
+
+function GroupTiles({ group, compact, showNamespace, initial }: GroupProps) {
   return (
     <div className="owner-group">
       <div className="owner-label" title={`${group.owner.kind ?? "No owner"} ${group.owner.namespace}/${group.owner.name}`}>
         {group.owner.kind && <span className="owner-kind">{group.owner.kind}</span>}
         <span className="owner-name">
-          {showNamespace && group.owner.namespace ? `${group.owner.namespace}/` : ""}
+          {showNamespace && group.owner.kind !== null ? <span className="owner-kind">{group.owner.namespace}/</span> : null}
           {group.owner.name}
+          {showNamespace && group.owner.kind === null ? <span className="owner-kind"> in {group.owner.namespace}</span> : null}
         </span>
       </div>
       <div className="tiles">
         {group.tiles.map((tile) => (
-          <Tile key={tile.key} tile={tile} compact={compact} />
+          <Tile key={tile.key} tile={tile} compact={compact} enter={!initial.has(tile.key)} />
         ))}
       </div>
     </div>
@@ -106,6 +115,7 @@ function GroupTiles({ group, compact, showNamespace }: { group: OwnerGroup; comp
 
 function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boolean }) {
   const [expanded, setExpanded] = useState(false);
+  const [initial] = useState(() => new Set(node.tiles.map((t) => t.key)));
   const compact = node.tileCount > COMPACT_FROM;
   const { groups, hidden } = expanded ? { groups: node.groups, hidden: 0 } : capGroups(node.groups, TILE_CAP);
   return (
@@ -150,12 +160,19 @@ function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boo
       <div className="usages">
         <UsageBar label="CPU" usage={node.cpu} format={formatCpu} />
         <UsageBar label="Memory" usage={node.memory} format={formatBytes} />
+        <div className="usage">
+          <span className="usage-label">Pods</span>
+          <span className="usage-text">
+            {node.tileCount}
+            {showNamespace ? "" : " in this namespace"}
+          </span>
+        </div>
       </div>
       {/* One click handler for every tile (they are buttons, so Enter clicks them too). */}
       <div className="node-pods" onClick={openTile}>
         {groups.length === 0 && <p className="muted small">No pods{showNamespace ? "" : " in this namespace"}.</p>}
         {groups.map((group) => (
-          <GroupTiles key={group.owner.key} group={group} compact={compact} showNamespace={showNamespace} />
+          <GroupTiles key={group.owner.key} group={group} compact={compact} showNamespace={showNamespace} initial={initial} />
         ))}
         {(hidden > 0 || expanded) && node.tileCount > TILE_CAP && (
           <button
@@ -176,8 +193,8 @@ function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boo
 /** A rough height for a panel never drawn yet, so the scrollbar is about right. */
 function estimateHeight(node: NodeView): number {
   const tiles = Math.min(node.tileCount, TILE_CAP);
-  const perRow = node.tileCount > COMPACT_FROM ? 14 : 3;
-  return 120 + node.groups.length * 22 + Math.ceil(tiles / perRow) * 30;
+  const perRow = node.tileCount > COMPACT_FROM ? 16 : 4;
+  return 110 + node.groups.length * 22 + Math.ceil(tiles / perRow) * 28;
 }
 
 function Panel({ node, showNamespace }: { node: NodeView; showNamespace: boolean }) {

@@ -4,7 +4,7 @@
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ActionsMenu } from "../actions/ActionsMenu";
-import { LOCAL, type KindInfo, type Row } from "../ipc/resources";
+import { LOCAL, type KindInfo, type Row, type WatchState } from "../ipc/resources";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { isActivatable, isPlainKey, isTypingTarget } from "../shell/keys";
 import { back, navigate, useNamespace } from "../shell/route";
@@ -61,11 +61,14 @@ function columnWidth(column: TableColumn): { track: string; min: number } {
   if (column.id === "NAME") return { track: "minmax(220px, 3fr)", min: 220 };
   if (column.id === "NAMESPACE") return { track: "minmax(120px, 1.2fr)", min: 120 };
   if (column.columnType === "age") return { track: "72px", min: 72 };
-  if (column.columnType === "integer") return { track: "minmax(80px, 0.6fr)", min: 80 };
-  return { track: "minmax(96px, 1fr)", min: 96 };
+  if (column.columnType === "integer") return { track: "minmax(100px, 0.6fr)", min: 100 };
+  // Wide enough for the header (about 8px a letter at 12px bold, plus padding and the arrow).
+  const min = Math.max(96, column.header.length * 8 + 32);
+  return { track: `minmax(${String(min)}px, 1fr)`, min };
 }
 
-const ACTIONS_WIDTH = 48;
+/** Room for the actions menu's button ("Actions ▾"). */
+const ACTIONS_WIDTH = 104;
 
 function KindTable({ kind }: { kind: KindInfo }) {
   const namespace = useNamespace();
@@ -85,9 +88,12 @@ function KindTable({ kind }: { kind: KindInfo }) {
   const columns = useMemo(() => tableColumns(kind, allNamespaces, wide), [kind, allNamespaces, wide]);
   const parsedSelector = useMemo(() => parseSelector(selectorText), [selectorText]);
   const selector = parsedSelector.ok ? parsedSelector.selector : null;
+  // Sorted when rows or the sort change, filtered (order kept) on every keystroke: typing
+  // never pays for a sort.
+  const sorted = useMemo(() => sortRows(rows, columns, sort), [rows, columns, sort]);
   const visible = useMemo(
-    () => sortRows(filterRows(rows, query, selector ?? [], kind.columns), columns, sort),
-    [rows, query, selector, kind.columns, columns, sort],
+    () => filterRows(sorted, query, selector ?? [], kind.columns),
+    [sorted, query, selector, kind.columns],
   );
   const selectedIndex = selectedUid === null ? -1 : visible.findIndex((r) => r.uid === selectedUid);
   const selectedRow = visible[selectedIndex] ?? null;
@@ -107,7 +113,17 @@ function KindTable({ kind }: { kind: KindInfo }) {
     getScrollElement: () => bodyRef.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
+    // The sticky header sits above the rows inside the scrolling element.
+    paddingStart: ROW_HEIGHT,
+    scrollPaddingStart: ROW_HEIGHT,
   });
+  const items = virtualizer.getVirtualItems();
+  const first = items[0];
+  const last = items[items.length - 1];
+  // Rows stay in normal flow between two spacers: absolutely positioned rows each become a
+  // layer, and WebKitGTK then repaints the whole scroller on every frame (~0.5 s under Xvfb).
+  const spaceBefore = first ? first.start - ROW_HEIGHT : 0;
+  const spaceAfter = last ? virtualizer.getTotalSize() - last.end : 0;
 
   useEffect(() => {
     setSelection(selectedRow ? { resource: kind.resource, row: selectedRow } : null);
@@ -300,8 +316,8 @@ function KindTable({ kind }: { kind: KindInfo }) {
               <span className="visually-hidden">Actions</span>
             </span>
           </div>
-          <div className="rt-body" style={{ height: virtualizer.getTotalSize() }}>
-            {virtualizer.getVirtualItems().map((item) => {
+          <div className="rt-body" style={{ paddingTop: spaceBefore, paddingBottom: spaceAfter }}>
+            {items.map((item) => {
               const row = visible[item.index];
               if (!row) return null;
               return (
@@ -309,7 +325,6 @@ function KindTable({ kind }: { kind: KindInfo }) {
                   key={row.uid}
                   row={row}
                   index={item.index}
-                  top={item.start}
                   template={grid.template}
                   columns={columns}
                   resource={kind.resource}
@@ -324,7 +339,7 @@ function KindTable({ kind }: { kind: KindInfo }) {
         </div>
         {visible.length === 0 && (
           <EmptyState
-            syncing={snapshot.state === "syncing"}
+            state={snapshot.state}
             filtered={snapshot.rows.length > 0}
             what={`${label}${where}`}
           />
@@ -358,7 +373,6 @@ function HeaderCell({ column, sort, onSort }: { column: TableColumn; sort: SortS
 interface RowProps {
   row: Row;
   index: number;
-  top: number;
   template: string;
   columns: readonly TableColumn[];
   resource: string;
@@ -371,7 +385,6 @@ interface RowProps {
 const TableRow = memo(function TableRow({
   row,
   index,
-  top,
   template,
   columns,
   resource,
@@ -390,7 +403,7 @@ const TableRow = memo(function TableRow({
       aria-selected={selected}
       className={classes.join(" ")}
       data-testid={`table-row-${row.name}`}
-      style={{ transform: `translateY(${String(top)}px)`, gridTemplateColumns: template, height: ROW_HEIGHT }}
+      style={{ gridTemplateColumns: template, height: ROW_HEIGHT }}
       onClick={() => {
         onSelect(row.uid);
       }}
@@ -419,7 +432,7 @@ const TableRow = memo(function TableRow({
         const text =
           column.cell === null
             ? (row.namespace ?? "")
-            : cellText(row.cells[column.cell] ?? null, column.columnType, now);
+            : cellText(row.cells[column.cell] ?? null, column.columnType, now, column.header);
         const tone = column.id === "STATUS" ? statusTone(text) : null;
         return (
           <span
@@ -446,8 +459,11 @@ const TableRow = memo(function TableRow({
   );
 });
 
-function EmptyState({ syncing, filtered, what }: { syncing: boolean; filtered: boolean; what: string }) {
-  if (syncing) return <p className="rt-empty muted">Listing {what}…</p>;
+function EmptyState({ state, filtered, what }: { state: WatchState; filtered: boolean; what: string }) {
+  if (state === "syncing") return <p className="rt-empty muted">Listing {what}…</p>;
+  if (state === "reconnecting" && !filtered) {
+    return <p className="rt-empty muted">No {what} listed yet: waiting for the API server to answer.</p>;
+  }
   if (filtered) {
     return <p className="rt-empty muted">No {what} match the filter. Press Esc to clear it.</p>;
   }

@@ -4,12 +4,14 @@
 import { useEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from "react";
 import { navigate, useNamespace } from "../shell/route";
 import { useResources, type ResourceSnapshot } from "../state/resources";
-import { buildTopology, structureKey, type Graph, type GraphNode, type TopologyInput } from "../state/topology";
-import { layoutGraph, NODE_HEIGHT, NODE_WIDTH, type Layout, type Point } from "../state/topologyLayout";
+import { buildTopology, type Graph, type GraphNode, type TopologyInput } from "../state/topology";
+import { NODE_HEIGHT, NODE_WIDTH, type Layout, type Point } from "../state/topologyLayout";
+import { useLayout } from "./useLayout";
+import { WatchTrouble } from "./WatchTrouble";
 import "./topology.css";
 
-/** Past this many objects a graph is unreadable and slow to lay out: ask for a namespace. */
-const MAX_NODES = 2000;
+/** Past this many boxes a graph is unreadable and slow to lay out: ask for a namespace. */
+const MAX_NODES = 800;
 
 interface View {
   readonly x: number;
@@ -48,25 +50,26 @@ function useTopologyInput(namespace: string | null): { input: TopologyInput; wat
   return { input, watches: Object.entries(snapshots) };
 }
 
-/** Builds the graph when any input changes; lays it out again only when its shape changes. */
-function useGraph(input: TopologyInput, enabled: (g: Graph) => boolean): { graph: Graph; layout: Layout | null } {
+/** Builds the graph when any input changes (the same rows give the same graph object). */
+function useGraph(input: TopologyInput): Graph {
   const [memo, setMemo] = useState<{ input: TopologyInput; graph: Graph } | null>(null);
-  const [placed, setPlaced] = useState<{ key: string; layout: Layout } | null>(null);
   const same = memo !== null && Object.keys(input).every((k) => input[k as keyof TopologyInput] === memo.input[k as keyof TopologyInput]);
-  const graph = same ? memo.graph : buildTopology(input);
-  if (!same) setMemo({ input, graph });
-  if (!enabled(graph)) return { graph, layout: null };
-  const key = structureKey(graph);
-  if (placed?.key === key) return { graph, layout: placed.layout };
-  const layout = layoutGraph(graph);
-  setPlaced({ key, layout });
-  return { graph, layout };
+  if (same) return memo.graph;
+  const graph = buildTopology(input);
+  setMemo({ input, graph });
+  return graph;
 }
 
+/**
+ * The whole graph in view, unless that would make its text unreadable: then readable size from
+ * the top-left corner, and the rest a drag or a wheel away.
+ */
 function fit(layout: Layout, width: number, height: number): View {
   if (layout.width === 0 || width === 0) return { x: 0, y: 0, k: 1 };
-  const k = Math.min(1.2, Math.max(0.05, Math.min(width / layout.width, height / layout.height)));
-  return { x: (width - layout.width * k) / 2, y: (height - layout.height * k) / 2, k };
+  const k = Math.min(1.2, Math.max(0.5, Math.min(width / layout.width, height / layout.height)));
+  const x = layout.width * k <= width ? (width - layout.width * k) / 2 : 10;
+  const y = layout.height * k <= height ? (height - layout.height * k) / 2 : 10;
+  return { x, y, k };
 }
 
 function pathOf(points: readonly Point[]): string {
@@ -79,18 +82,21 @@ function clip(text: string, max: number): string {
 
 function open(node: GraphNode): void {
   if (node.missing) return;
-  navigate({ view: "details", resource: node.resource, namespace: node.namespace, name: node.name });
+  // A bundle of alike pods has no one object to show: the pod list has them all.
+  if (node.count > 1) navigate({ view: "browse", resource: node.resource });
+  else navigate({ view: "details", resource: node.resource, namespace: node.namespace, name: node.name });
 }
 
 function GraphBox({ node, at }: { node: GraphNode; at: Point }) {
   const label = `${node.kind} ${node.namespace ? `${node.namespace}/` : ""}${node.name}${node.detail ? ` — ${node.detail}` : ""}`;
+  const action = node.count > 1 ? "Open the pod list" : "Open details";
   return (
     <g
       className={`topo-node tone-${node.tone}${node.missing ? " missing" : ""}`}
       transform={`translate(${String(at.x)},${String(at.y)})`}
       role={node.missing ? "img" : "button"}
       tabIndex={node.missing ? -1 : 0}
-      aria-label={node.missing ? `${label}: referenced but not in the cluster` : `${label}. Open details`}
+      aria-label={node.missing ? `${label}: referenced but not in the cluster` : `${label}. ${action}`}
       data-kind={node.kind}
       data-name={node.name}
       onClick={() => {
@@ -100,8 +106,9 @@ function GraphBox({ node, at }: { node: GraphNode; at: Point }) {
         if (e.key === "Enter") open(node);
       }}
     >
-      <title>{node.missing ? `${label}: referenced but not in the cluster; create it or fix the reference` : label}</title>
-      <rect width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />
+      <title>{node.missing ? `${label}: referenced but not in the cluster; create it or fix the reference` : `${label}\n${action}`}</title>
+      {node.count > 1 && <rect className="topo-stack" x={5} y={-5} width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />}
+      <rect className="topo-box" width={NODE_WIDTH} height={NODE_HEIGHT} rx={7} />
       <rect className="topo-stripe" width={5} height={NODE_HEIGHT} rx={2} />
       <text className="topo-kind" x={12} y={14}>
         {node.kind}
@@ -261,9 +268,9 @@ export function Topology(): React.JSX.Element {
   const { input, watches } = useTopologyInput(namespace);
   const [forced, setForced] = useState<string | null>(null);
   const scope = namespace ?? "";
-  const allowed = (g: Graph) => g.nodes.length <= MAX_NODES || forced === scope;
-  const { graph, layout } = useGraph(input, allowed);
-  const broken = watches.find(([, s]) => s.state === "reconnecting");
+  const graph = useGraph(input);
+  const allowed = graph.nodes.length <= MAX_NODES || forced === scope;
+  const { layout, pending } = useLayout(graph, allowed);
   const syncing = watches.some(([, s]) => s.state === "syncing");
 
   return (
@@ -276,14 +283,9 @@ export function Topology(): React.JSX.Element {
         <span className="spacer" />
         <Legend />
       </header>
-      {broken && (
-        <div className="card error" role="alert" data-testid="error-banner">
-          Lost the watch on {broken[0]}
-          {broken[1].error ? `: ${broken[1].error.message}` : ""}. Reconnecting; the graph shows the last known state until then.
-        </div>
-      )}
+      <WatchTrouble watches={watches} />
       <div data-testid="topology" className="topo-body">
-        {layout === null ? (
+        {!allowed ? (
           <div className="card topo-too-big">
             <p>
               {graph.nodes.length} objects are too many to draw readably{namespace ? "" : " across all namespaces"}. Pick a
@@ -304,8 +306,17 @@ export function Topology(): React.JSX.Element {
               ? "Loading objects from the cluster…"
               : `Nothing to draw${namespace ? ` in ${namespace}` : ""}: create a Deployment and a Service to see them connect here.`}
           </p>
+        ) : layout === null ? (
+          <p className="muted">Laying out {graph.nodes.length} objects…</p>
         ) : (
-          <Canvas graph={graph} layout={layout} scope={scope} />
+          <>
+            {pending && (
+              <p className="topo-pending muted small" role="status">
+                Laying out the changes…
+              </p>
+            )}
+            <Canvas graph={graph} layout={layout} scope={scope} />
+          </>
         )}
       </div>
     </div>

@@ -1,22 +1,40 @@
-// Whether an element is on (or near) the screen, through one shared IntersectionObserver, so a
-// list of 1,000 node panels renders only the few in view and placeholders for the rest.
+// Whether an element is on (or near) the screen, through one IntersectionObserver per scroll
+// container, so a list of 1,000 node panels renders only the few in view and placeholders for
+// the rest.
 import { useEffect, useState, type RefObject } from "react";
 
 type Callback = (visible: boolean, height: number) => void;
 
 const callbacks = new WeakMap<Element, Callback>();
-let observer: IntersectionObserver | null = null;
+const observers = new Map<Element | null, IntersectionObserver>();
 
-function shared(): IntersectionObserver {
-  observer ??= new IntersectionObserver(
-    (entries) => {
-      for (const entry of entries) {
-        callbacks.get(entry.target)?.(entry.isIntersecting, entry.boundingClientRect.height);
-      }
-    },
-    // Render a screen's worth ahead so fast scrolling rarely shows a placeholder.
-    { rootMargin: "800px 0px" },
-  );
+/**
+ * The nearest ancestor that scrolls. The observer must use it as its root: a root margin only
+ * widens the root, so with the viewport as root a panel clipped by the scrolling `<main>` would
+ * count as hidden until it is actually on screen, and fast scrolling would show placeholders.
+ */
+function scrollParent(element: Element): Element | null {
+  for (let node = element.parentElement; node; node = node.parentElement) {
+    const overflow = getComputedStyle(node).overflowY;
+    if (overflow === "auto" || overflow === "scroll") return node;
+  }
+  return null;
+}
+
+function observerFor(root: Element | null): IntersectionObserver {
+  let observer = observers.get(root);
+  if (!observer) {
+    observer = new IntersectionObserver(
+      (entries) => {
+        for (const entry of entries) {
+          callbacks.get(entry.target)?.(entry.isIntersecting, entry.boundingClientRect.height);
+        }
+      },
+      // Render a screen's worth ahead so scrolling rarely shows a placeholder.
+      { root, rootMargin: "800px 0px" },
+    );
+    observers.set(root, observer);
+  }
   return observer;
 }
 
@@ -30,10 +48,10 @@ export function useInView(ref: RefObject<Element | null>): { visible: boolean; h
     callbacks.set(element, (visible, height) => {
       setState((s) => (s.visible === visible ? s : { visible, height: visible ? s.height : height }));
     });
-    const io = shared();
-    io.observe(element);
+    const observer = observerFor(scrollParent(element));
+    observer.observe(element);
     return () => {
-      io.unobserve(element);
+      observer.unobserve(element);
       callbacks.delete(element);
     };
   }, [ref]);
