@@ -11,6 +11,15 @@ fn main() {
             "watch_object",
             "get_object",
             "stop_stream",
+            "apply_objects",
+            "stream_logs",
+            "exec_start",
+            "exec_input",
+            "exec_resize",
+            "port_forward_start",
+            "port_forwards",
+            "port_forward_stop",
+            "open_url",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

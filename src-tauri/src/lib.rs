@@ -93,6 +93,15 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::resources::watch_object,
             commands::resources::get_object,
             commands::resources::stop_stream,
+            commands::apply::apply_objects,
+            commands::streams::stream_logs,
+            commands::streams::exec_start,
+            commands::streams::exec_input,
+            commands::streams::exec_resize,
+            commands::streams::port_forward_start,
+            commands::streams::port_forwards,
+            commands::streams::port_forward_stop,
+            commands::streams::open_url,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {

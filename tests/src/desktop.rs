@@ -23,6 +23,12 @@ pub struct Desktop {
 impl Desktop {
     /// Launches `kubarium` with a private data dir, a free port and hollow nodes.
     pub async fn launch() -> Self {
+        Self::launch_with(&["--runtime", "hollow"]).await
+    }
+
+    /// Launches `kubarium` with a private data dir, a free port and `args` (e.g. the
+    /// runtime; Docker scenarios pass their ingress ports too).
+    pub async fn launch_with(args: &[&str]) -> Self {
         assert!(
             std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
             "the desktop tests need a display: run them through `cargo xtask test` (which uses \
@@ -57,11 +63,20 @@ impl Desktop {
 
         let listen = format!("127.0.0.1:{}", crate::free_port());
         let data_dir = dir.path().join("data");
+        let mut app_args = vec![
+            "--data-dir".to_owned(),
+            data_dir.display().to_string(),
+            "--listen".to_owned(),
+            listen.clone(),
+            "--secrets-key".to_owned(),
+            "file".to_owned(),
+        ];
+        app_args.extend(args.iter().map(|a| (*a).to_owned()));
         let capabilities = json!({
             "browserName": "wry",
             "tauri:options": {
                 "application": crate::bin("kubarium"),
-                "args": ["--data-dir", data_dir, "--listen", listen, "--runtime", "hollow", "--secrets-key", "file"],
+                "args": app_args,
             },
         });
         let session = Session::new(&format!("http://127.0.0.1:{port}"), capabilities)
@@ -121,6 +136,66 @@ impl Desktop {
             assert!(
                 Instant::now() < deadline,
                 "`{id}` still reads {text:?} after {timeout:?}; app log:\n{}",
+                crate::logs(&self.data_dir(), "kubarium")
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// The element with `data-testid` = `id`, waiting up to 30 s for it.
+    pub async fn element(&self, id: &str) -> crate::webdriver::Element<'_> {
+        let selector = format!("[data-testid=\"{id}\"]");
+        self.session
+            .find(&selector, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| {
+                panic!(
+                    "no element {selector}: {e}; app log:\n{}",
+                    crate::logs(&self.data_dir(), "kubarium")
+                )
+            })
+    }
+
+    /// Clicks the element with `data-testid` = `id`.
+    pub async fn click(&self, id: &str) {
+        self.element(id)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {id}: {e}"));
+    }
+
+    /// Clicks the first element matching the CSS `selector`, waiting up to 30 s for it.
+    pub async fn click_css(&self, selector: &str) {
+        let element = self
+            .session
+            .find(selector, Duration::from_secs(30))
+            .await
+            .unwrap_or_else(|e| panic!("no element {selector}: {e}"));
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {selector}: {e}"));
+    }
+
+    /// How many elements match the CSS `selector` now.
+    pub async fn count(&self, selector: &str) -> usize {
+        self.session.find_all(selector).await.unwrap().len()
+    }
+
+    /// Waits until `check` (given the session) returns `Some`, polling every 200 ms.
+    pub async fn wait_for<T, F>(&self, what: &str, timeout: Duration, mut check: F) -> T
+    where
+        F: AsyncFnMut(&Session) -> Option<T>,
+    {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(value) = check(&self.session).await {
+                return value;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: not seen after {timeout:?}; app log:\n{}",
                 crate::logs(&self.data_dir(), "kubarium")
             );
             tokio::time::sleep(Duration::from_millis(200)).await;

@@ -37,6 +37,8 @@ impl std::fmt::Display for WebDriverError {
     }
 }
 
+impl std::error::Error for WebDriverError {}
+
 impl Session {
     /// Opens a session on the driver at `base` (e.g. `http://127.0.0.1:4444`).
     pub async fn new(base: &str, capabilities: Value) -> Result<Self, WebDriverError> {
@@ -149,6 +151,76 @@ impl Session {
             })
     }
 
+    /// Every element matching the CSS `selector` now (possibly none).
+    pub async fn find_all(&self, selector: &str) -> Result<Vec<Element<'_>>, WebDriverError> {
+        let value = self
+            .call(
+                http::Method::POST,
+                &self.path("/elements"),
+                Some(json!({"using": "css selector", "value": selector})),
+            )
+            .await?;
+        Ok(value
+            .as_array()
+            .map(|items| {
+                items
+                    .iter()
+                    .map(|item| Element {
+                        session: self,
+                        id: item[ELEMENT_KEY].as_str().unwrap_or_default().to_owned(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    /// Runs `script` (a function body; `arguments` holds `args`) in the page and returns what
+    /// it returns; a returned Promise is awaited.
+    pub async fn execute(&self, script: &str, args: Vec<Value>) -> Result<Value, WebDriverError> {
+        self.call(
+            http::Method::POST,
+            &self.path("/execute/async"),
+            Some(json!({
+                "script": format!(
+                    "const done = arguments[arguments.length - 1];\
+                     Promise.resolve((function() {{ {script} }}).apply(null, Array.prototype.slice.call(arguments, 0, -1)))\
+                     .then(done, (e) => done({{ __error: String(e) }}));"
+                ),
+                "args": args,
+            })),
+        )
+        .await
+        .and_then(|value| match value.get("__error") {
+            Some(error) => Err(WebDriverError {
+                error: "javascript error".to_owned(),
+                message: error.to_string(),
+            }),
+            None => Ok(value),
+        })
+    }
+
+    /// Types `text` into whatever has focus, as keyboard input (W3C actions). Special keys
+    /// use WebDriver's code points, e.g. [`keys::ENTER`]; `modifier` is held throughout.
+    pub async fn keys(&self, modifier: Option<&str>, text: &str) -> Result<(), WebDriverError> {
+        let mut actions = Vec::new();
+        if let Some(modifier) = modifier {
+            actions.push(json!({"type": "keyDown", "value": modifier}));
+        }
+        for ch in text.chars() {
+            actions.push(json!({"type": "keyDown", "value": ch.to_string()}));
+            actions.push(json!({"type": "keyUp", "value": ch.to_string()}));
+        }
+        if let Some(modifier) = modifier {
+            actions.push(json!({"type": "keyUp", "value": modifier}));
+        }
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.call(http::Method::POST, &self.path("/actions"), Some(body))
+            .await?;
+        self.call(http::Method::DELETE, &self.path("/actions"), None)
+            .await
+            .map(drop)
+    }
+
     /// Closes the current window, as a user clicking its close button.
     pub async fn close_window(&self) -> Result<(), WebDriverError> {
         self.call(http::Method::DELETE, &self.path("/window"), None)
@@ -176,6 +248,32 @@ impl Element<'_> {
             .to_owned())
     }
 
+    /// An attribute's value (`data-ready`), if it has one.
+    pub async fn attribute(&self, name: &str) -> Result<Option<String>, WebDriverError> {
+        let path = self
+            .session
+            .path(&format!("/element/{}/attribute/{name}", self.id));
+        Ok(self
+            .session
+            .call(http::Method::GET, &path, None)
+            .await?
+            .as_str()
+            .map(str::to_owned))
+    }
+
+    /// Clears an input and types `text` into it.
+    pub async fn type_text(&self, text: &str) -> Result<(), WebDriverError> {
+        let clear = self.session.path(&format!("/element/{}/clear", self.id));
+        self.session
+            .call(http::Method::POST, &clear, Some(json!({})))
+            .await?;
+        let value = self.session.path(&format!("/element/{}/value", self.id));
+        self.session
+            .call(http::Method::POST, &value, Some(json!({ "text": text })))
+            .await
+            .map(drop)
+    }
+
     /// Clicks it.
     pub async fn click(&self) -> Result<(), WebDriverError> {
         let path = self.session.path(&format!("/element/{}/click", self.id));
@@ -184,4 +282,14 @@ impl Element<'_> {
             .await
             .map(drop)
     }
+}
+
+/// WebDriver's code points for keys that are not characters.
+pub mod keys {
+    pub const ENTER: &str = "\u{E007}";
+    pub const ESCAPE: &str = "\u{E00C}";
+    pub const ARROW_DOWN: &str = "\u{E015}";
+    pub const ARROW_UP: &str = "\u{E013}";
+    pub const CONTROL: &str = "\u{E009}";
+    pub const BACKSPACE: &str = "\u{E003}";
 }

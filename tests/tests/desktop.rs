@@ -66,3 +66,222 @@ async fn the_window_shows_the_embedded_cluster_live_and_outlives_its_window() {
     assert!(logs.contains("cluster stopped"), "{logs}");
     assert!(logs.contains("Kubarium exited"), "{logs}");
 }
+
+/// Polls `selector` until exactly `want` elements match.
+async fn wait_count(app: &Desktop, what: &str, selector: &str, want: usize) {
+    app.wait_for(what, Duration::from_secs(90), async |session| {
+        let n = session.find_all(selector).await.ok()?.len();
+        (n == want).then_some(())
+    })
+    .await;
+}
+
+/// The text of the first element matching `selector` once `ready` holds for it.
+async fn wait_text(app: &Desktop, selector: &str, ready: impl Fn(&str) -> bool) -> String {
+    app.wait_for(selector, Duration::from_secs(60), async |session| {
+        for element in session.find_all(selector).await.ok()? {
+            let text = element.text().await.ok()?;
+            if ready(&text) {
+                return Some(text);
+            }
+        }
+        None
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_deployment_lives_its_life_through_the_views() {
+    use kubarium_tests::webdriver::keys;
+
+    let app = Desktop::launch().await;
+    app.wait_for_text("status-phase", Duration::from_secs(60), |t| {
+        t == "Connected"
+    })
+    .await;
+    let kubeconfig = app.data_dir().join("kubeconfig");
+    let kubectl_bin = kubectls()[0].clone();
+    let k = |args: &[&str]| kubectl(&kubectl_bin, &kubeconfig, args);
+
+    // Home is the map: one panel per node, from the live watch.
+    wait_count(&app, "three node panels", "[data-testid^='map-node-']", 3).await;
+
+    // Create a Deployment from its template: two ready replicas of the demo server.
+    app.click("nav-create").await;
+    app.click("create-template-deployment").await;
+    app.screenshot("create").await;
+    app.click("yaml-apply").await;
+    wait_text(&app, "[data-testid='apply-result']", |t| {
+        t.contains("created")
+    })
+    .await;
+    app.click("nav-map").await;
+    wait_count(
+        &app,
+        "two ready web pods on the map",
+        "[data-testid^='map-pod-web-'][data-ready='true']",
+        2,
+    )
+    .await;
+    app.screenshot("map").await;
+
+    // Scale to 3 from the Deployment's details.
+    app.click("nav-deployments").await;
+    app.click_css("[data-testid='table-row-web'] button.rt-link")
+        .await;
+    app.element("details").await;
+    app.click_css("[data-testid='details'] [data-testid='actions-menu']")
+        .await;
+    app.click("action-scale").await;
+    app.element("scale-input")
+        .await
+        .type_text("3")
+        .await
+        .unwrap();
+    app.click("dialog-confirm").await;
+    app.click("nav-map").await;
+    wait_count(
+        &app,
+        "three ready web pods on the map",
+        "[data-testid^='map-pod-web-'][data-ready='true']",
+        3,
+    )
+    .await;
+
+    // A second revision by kubectl, then roll back to the first from the app.
+    k(&["set", "image", "deployment/web", "web=kubarium.dev/demo:v2"]);
+    k(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    app.click("nav-deployments").await;
+    app.click_css("[data-testid='table-row-web'] button.rt-link")
+        .await;
+    app.click_css("[data-testid='details'] [data-testid='actions-menu']")
+        .await;
+    app.click("action-undo").await;
+    app.click("revision-1").await;
+    app.click("dialog-confirm").await;
+    let image = || {
+        k(&[
+            "get",
+            "deployment/web",
+            "-o",
+            "jsonpath={.spec.template.spec.containers[0].image}",
+        ])
+    };
+    wait_until(
+        "the rollback to revision 1",
+        Duration::from_secs(30),
+        || (image() == "kubarium.dev/demo:v1").then_some(()),
+    );
+
+    // An invalid value in the YAML editor: the server's error shows at its field, and the
+    // object is left as it was.
+    app.click("details-yaml").await;
+    app.click_css("[data-testid='yaml-editor'] .cm-content")
+        .await;
+    app.session.keys(Some(keys::CONTROL), "a").await.unwrap();
+    app.session
+        .keys(
+            None,
+            r#"{"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "default"}, "spec": {"replicas": -1, "selector": {"matchLabels": {"app": "web"}}, "template": {"metadata": {"labels": {"app": "web"}}, "spec": {"containers": [{"name": "web", "image": "kubarium.dev/demo:v1"}]}}}}"#,
+        )
+        .await
+        .unwrap();
+    app.click("yaml-apply").await;
+    let error = wait_text(
+        &app,
+        "[data-testid='yaml-error'][data-field='spec.replicas']",
+        |t| t.contains("greater than or equal to 0"),
+    )
+    .await;
+    assert!(error.contains("-1"), "{error}");
+    app.screenshot("yaml-error").await;
+    assert_eq!(
+        k(&["get", "deployment/web", "-o", "jsonpath={.spec.replicas}"]),
+        "3"
+    );
+
+    // The palette, by keyboard only: jump to the web Deployment's details.
+    app.click("nav-map").await;
+    app.session.keys(Some(keys::CONTROL), "k").await.unwrap();
+    app.element("palette-input").await;
+    app.session.keys(None, "deployment web").await.unwrap();
+    app.screenshot("palette").await;
+    app.session.keys(None, keys::ENTER).await.unwrap();
+    wait_text(&app, "[data-testid='details'] h1", |t| t.contains("web")).await;
+
+    // Pods leave a stopped node for the other worker: short tolerations so the taint
+    // manager evicts them within seconds rather than upstream's five minutes.
+    k(&[
+        "patch",
+        "deployment/web",
+        "--type=json",
+        "-p",
+        r#"[{"op":"add","path":"/spec/template/spec/tolerations","value":[{"key":"node.kubernetes.io/unreachable","operator":"Exists","effect":"NoExecute","tolerationSeconds":2},{"key":"node.kubernetes.io/not-ready","operator":"Exists","effect":"NoExecute","tolerationSeconds":2}]}]"#,
+    ]);
+    k(&["rollout", "status", "deployment/web", "--timeout=60s"]);
+    app.click("nav-map").await;
+    let pods = app
+        .session
+        .find_all("[data-testid^='map-pod-web-']")
+        .await
+        .unwrap();
+    let node = pods[0].attribute("data-node").await.unwrap().unwrap();
+    app.click_css(&format!(
+        "[data-testid='map-node-{node}'] [data-testid='actions-menu']"
+    ))
+    .await;
+    app.click("action-stop-node").await;
+    if app.count("[data-testid='dialog-confirm']").await > 0 {
+        app.click("dialog-confirm").await;
+    }
+    wait_count(
+        &app,
+        "the stopped node to show NotReady",
+        &format!("[data-testid='map-node-{node}'][data-ready='false']"),
+        1,
+    )
+    .await;
+    wait_count(
+        &app,
+        "no web pod left on the stopped node",
+        &format!("[data-testid^='map-pod-web-'][data-node='{node}']"),
+        0,
+    )
+    .await;
+    wait_count(
+        &app,
+        "three ready web pods elsewhere",
+        "[data-testid^='map-pod-web-'][data-ready='true']",
+        3,
+    )
+    .await;
+    app.screenshot("map-node-stopped").await;
+
+    // The other views, for the record, in both themes.
+    for theme in ["light", "dark"] {
+        app.click(&format!("theme-{theme}")).await;
+        for view in ["map", "topology", "events", "pods"] {
+            app.click(&format!("nav-{view}")).await;
+            tokio::time::sleep(Duration::from_millis(800)).await;
+            app.screenshot(&format!("{view}-{theme}")).await;
+        }
+    }
+
+    // Delete, confirmed, from the details page: the Deployment and its pods go.
+    app.click("nav-deployments").await;
+    app.click_css("[data-testid='table-row-web'] button.rt-link")
+        .await;
+    app.click_css("[data-testid='details'] [data-testid='actions-menu']")
+        .await;
+    app.click("action-delete").await;
+    app.click("dialog-confirm").await;
+    app.element("details-deleted").await;
+    app.click("nav-map").await;
+    wait_count(
+        &app,
+        "every web pod gone from the map",
+        "[data-testid^='map-pod-web-']",
+        0,
+    )
+    .await;
+}

@@ -1,24 +1,70 @@
-import { useState } from "react";
+// The window: sidebar, the routed view, the status bar; the command palette and the
+// shortcuts overlay on top when open.
+import { useCallback, useState } from "react";
+import { Create } from "./create/Create";
+import { Details } from "./details/Details";
+import { Palette } from "./shell/Palette";
+import { useRoute, type Route } from "./shell/route";
+import { ShortcutsHelp } from "./shell/ShortcutsHelp";
+import { useGlobalShortcuts } from "./shell/shortcuts";
 import { Sidebar } from "./shell/Sidebar";
 import { StatusBar } from "./shell/StatusBar";
-import { useGlobalShortcuts } from "./shell/shortcuts";
-import { VIEWS } from "./shell/views";
-import { useClusterStatus } from "./state/clusterStatus";
+import { useClusterStatus, type StatusSnapshot } from "./state/clusterStatus";
+import { ClusterMap } from "./views/ClusterMap";
+import { EventsTimeline } from "./views/EventsTimeline";
+import { Overview } from "./views/Overview";
+import { ResourceTable } from "./views/ResourceTable";
+import { Topology } from "./views/Topology";
+
+/** Which overlay has the keyboard, if any. */
+type Overlay = "palette" | "shortcuts" | null;
 
 /** The window: navigation on the left, the chosen view, the status bar along the bottom. */
 export function App() {
   const status = useClusterStatus();
-  const [viewId, setViewId] = useState(VIEWS[0].id);
-  useGlobalShortcuts();
-  const view = VIEWS.find((v) => v.id === viewId) ?? VIEWS[0];
-  const View = view.component;
+  const route = useRoute();
+  const [overlay, setOverlay] = useState<Overlay>(null);
+  const close = useCallback(() => {
+    setOverlay(null);
+  }, []);
+  const openPalette = useCallback(() => {
+    setOverlay("palette");
+  }, []);
+  const showShortcuts = useCallback(() => {
+    setOverlay("shortcuts");
+  }, []);
+  const togglePalette = useCallback(() => {
+    setOverlay((o) => (o === "palette" ? null : "palette"));
+  }, []);
+  useGlobalShortcuts({ togglePalette, showShortcuts });
   return (
     <div className="shell">
-      <Sidebar status={status} viewId={view.id} onSelect={setViewId} />
-      <main className="main" aria-label={view.label} data-testid={`view-${view.id}`}>
-        <View status={status} />
+      <Sidebar status={status} onOpenPalette={openPalette} onShowShortcuts={showShortcuts} />
+      <main className={`main main-${route.view}`} data-testid={`view-${route.view}`}>
+        <RoutedView route={route} status={status} />
       </main>
       <StatusBar status={status} />
+      {overlay === "palette" && <Palette onClose={close} onShowShortcuts={showShortcuts} />}
+      {overlay === "shortcuts" && <ShortcutsHelp onClose={close} />}
     </div>
   );
+}
+
+function RoutedView({ route, status }: { route: Route; status: StatusSnapshot }) {
+  switch (route.view) {
+    case "map":
+      return <ClusterMap />;
+    case "browse":
+      return <ResourceTable key={route.resource} resource={route.resource} />;
+    case "details":
+      return <Details key={`${route.resource}/${route.namespace ?? ""}/${route.name}`} route={route} />;
+    case "topology":
+      return <Topology />;
+    case "events":
+      return <EventsTimeline />;
+    case "create":
+      return route.template === undefined ? <Create /> : <Create template={route.template} />;
+    case "overview":
+      return <Overview status={status} />;
+  }
 }

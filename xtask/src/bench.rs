@@ -6,7 +6,7 @@ use crate::images;
 use crate::setup::{self, Purpose};
 
 /// The benchmark suites, each a `kubarium-bench` subcommand.
-const SUITES: &[&str] = &["api", "scheduler", "controllers", "pods", "net"];
+const SUITES: &[&str] = &["api", "scheduler", "controllers", "pods", "net", "ui"];
 
 /// Runs suite `args[0]` (every phase, or the phases named after it).
 pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
@@ -22,6 +22,9 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
     let root = crate::root();
     // `pods` and `net` run real containers: Docker, the static infra binary and the test image.
     let docker = matches!(suite.as_str(), "pods" | "net");
+    if suite == "ui" {
+        return ui(&root);
+    }
     setup::prepare(Purpose::Headless, docker)?;
     let infra_binary = if docker {
         let binary = images::infra_binary()?;
@@ -58,4 +61,50 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
         bench.env(images::INFRA_BINARY_ENV, binary);
     }
     cmd::run(&mut bench)
+}
+
+/// `ui`: the release desktop app (its UI built first, as the binary embeds it) under a
+/// virtual display, driven through tauri-driver by `kubarium-bench ui`.
+fn ui(root: &std::path::Path) -> anyhow::Result<()> {
+    setup::prepare(Purpose::Test, false)?;
+    let ui = root.join("ui");
+    cmd::run(&mut command("npm", &["run", "--silent", "build"], &ui))?;
+    cmd::run(&mut command(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "kubarium-desktop",
+            "-p",
+            "kubarium-tests",
+            "--bin",
+            "kubarium",
+            "--bin",
+            "kubarium-bench",
+        ],
+        root,
+    ))?;
+    let release = crate::target_dir().join("release");
+    let bench = release.join("kubarium-bench");
+    let mut run = command(
+        "xvfb-run",
+        &[
+            "-a",
+            "-s",
+            "-screen 0 1280x800x24",
+            &bench.to_string_lossy(),
+            "ui",
+        ],
+        root,
+    );
+    run.env("KUBARIUM_BIN_DIR", &release)
+        .env("TAURI_DRIVER", crate::test::tauri_driver())
+        .env(
+            "KUBARIUM_SCREENSHOTS",
+            crate::target_dir().join("screenshots"),
+        )
+        .env("RUST_LOG", "warn");
+    cmd::run(&mut run)
 }

@@ -4,7 +4,7 @@
 //!   start the desktop app (or `kubariumd` with `--headless`). ARGS go to the program.
 //! - `cargo xtask test [--update-screenshots]`: set up this machine, then every check CI runs.
 //! - `cargo xtask images`: the static in-container binary and the test image, built locally.
-//! - `cargo xtask bench api|scheduler|controllers|pods`: benchmarks against release builds.
+//! - `cargo xtask bench api|scheduler|controllers|pods|net|ui`: benchmarks against release builds.
 //! - `cargo xtask bindings`: regenerate the UI's TypeScript types from the Rust IPC types.
 //! - `cargo xtask protobuf-schema`: regenerate the API server's protobuf field table.
 //!
@@ -109,6 +109,12 @@ cargo xtask bench scheduler | controllers
 cargo xtask bench pods
     Pods on Docker: 50 pods one at a time, create to Running on a watch, against the same two
     containers created and started through Docker's API; kubariumd's RSS with 20 pods.
+cargo xtask bench net
+    Services on Docker: throughput and latency through a Service and the ingress against
+    direct, time to first answer, how fast an unready endpoint stops getting traffic.
+cargo xtask bench ui
+    The release desktop app under Xvfb with 10,000 pods on hollow nodes: first table render,
+    watch update to screen, filtering, RSS with WebKit, binary size.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
 cargo xtask protobuf-schema

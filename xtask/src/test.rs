@@ -198,7 +198,7 @@ pub(crate) fn protobuf_schema() -> anyhow::Result<()> {
     cmd::run(&mut test)
 }
 
-fn tauri_driver() -> std::path::PathBuf {
+pub(crate) fn tauri_driver() -> std::path::PathBuf {
     cmd::find_on_path("tauri-driver").unwrap_or_else(|| setup::cargo_bin_dir().join("tauri-driver"))
 }
 

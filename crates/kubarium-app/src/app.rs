@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use tokio::task::AbortHandle;
 
 use crate::ipc::resources::StreamId;
+use crate::streams::Streams;
 use crate::{Error, LocalCluster, Result};
 
 /// The id of the cluster embedded in the app.
@@ -17,6 +18,7 @@ pub const LOCAL: &str = "local";
 pub struct App {
     local: Arc<LocalCluster>,
     tasks: Tasks,
+    streams: Streams,
 }
 
 impl App {
@@ -24,6 +26,7 @@ impl App {
         Self {
             local,
             tasks: Tasks::default(),
+            streams: Streams::default(),
         }
     }
 
@@ -43,6 +46,11 @@ impl App {
     /// What runs for the UI.
     pub fn tasks(&self) -> &Tasks {
         &self.tasks
+    }
+
+    /// The running exec sessions and port-forwards (their tasks are in [`App::tasks`]).
+    pub fn streams(&self) -> &Streams {
+        &self.streams
     }
 }
 

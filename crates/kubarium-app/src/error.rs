@@ -19,6 +19,20 @@ pub enum Error {
     /// No running watch, stream or forward with that id (it ended or was stopped).
     #[error("nothing runs with id {0}; it has ended")]
     UnknownStream(u64),
+    /// A document's apiVersion/kind the cluster does not serve.
+    #[error(
+        "the cluster has no kind {kind:?} in apiVersion {api_version:?}; check both for typos, or install the CustomResourceDefinition that adds it"
+    )]
+    UnknownKind { api_version: String, kind: String },
+    /// The object changed (or went) after the edit was opened: its resourceVersion moved on.
+    #[error(
+        "{kind} {name:?} {}; reload it and make your edit again", if *deleted { "was deleted since you opened it" } else { "changed since you opened it" }
+    )]
+    Changed {
+        kind: String,
+        name: String,
+        deleted: bool,
+    },
     /// Input the app itself refuses, with what to do instead.
     #[error("{0}")]
     Local(String),
@@ -34,9 +48,11 @@ impl From<Error> for AppError {
     fn from(error: Error) -> Self {
         match error {
             Error::NotRunning(_) => AppError::new(ErrorCode::Unreachable, sentence(&error)),
-            Error::UnknownCluster(_) | Error::UnknownResource(_) | Error::UnknownStream(_) => {
-                AppError::new(ErrorCode::NotFound, sentence(&error))
-            }
+            Error::UnknownCluster(_)
+            | Error::UnknownResource(_)
+            | Error::UnknownStream(_)
+            | Error::UnknownKind { .. } => AppError::new(ErrorCode::NotFound, sentence(&error)),
+            Error::Changed { .. } => AppError::new(ErrorCode::Conflict, sentence(&error)),
             Error::Local(message) => AppError::new(ErrorCode::Local, message),
             Error::Kube(kube::Error::Api(status)) => {
                 let code = match status.code {

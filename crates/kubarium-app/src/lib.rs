@@ -10,6 +10,7 @@
 
 pub mod actions;
 mod app;
+mod apply;
 mod catalogue;
 mod error;
 pub mod ipc;
@@ -20,6 +21,7 @@ pub mod streams;
 pub mod watch;
 
 pub use app::{App, LOCAL, Tasks};
+pub use apply::{FIELD_MANAGER, apply_objects};
 pub use catalogue::kinds;
 pub use error::{Error, Result};
 pub use local::LocalCluster;

@@ -7,6 +7,7 @@ use tauri::{AppHandle, Runtime, State};
 use crate::Desktop;
 
 pub(crate) mod actions;
+pub(crate) mod apply;
 pub(crate) mod resources;
 pub(crate) mod streams;
 

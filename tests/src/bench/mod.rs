@@ -9,6 +9,7 @@ pub mod docker;
 pub mod net;
 pub mod pods;
 pub mod stats;
+pub mod ui;
 pub mod watch;
 
 use std::fmt::Write as _;
@@ -85,8 +86,9 @@ pub fn main() -> anyhow::Result<()> {
         Some("controllers") => report(&runtime.block_on(control::controllers())?),
         Some("pods") => report(&runtime.block_on(pods::run())?),
         Some("net") => report(&runtime.block_on(net::run())?),
+        Some("ui") => report(&runtime.block_on(ui::run())?),
         _ => anyhow::bail!(
-            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods | net; the api phases are {}",
+            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods | net | ui; the api phases are {}",
             api::PHASES.join(", ")
         ),
     }

@@ -1,7 +1,179 @@
-// Placeholder until its owner lands it (this session's UI build-out).
-/* eslint-disable @typescript-eslint/no-unused-vars -- a placeholder ignores its props */
+// A shell (or any command) in a container, in an xterm.js terminal: typed input goes to the
+// session, the terminal's size follows the pane, the exit is shown with a Reconnect button.
+// The default `sh` is tried from PATH and then as /bin/sh; a container with neither is said
+// to have no shell.
+import { FitAddon } from "@xterm/addon-fit";
+import { Terminal } from "@xterm/xterm";
+import "@xterm/xterm/css/xterm.css";
+import { useEffect, useRef, useState } from "react";
+import type { AppError } from "../ipc";
+import { stopStream } from "../ipc/resources";
+import { execInput, execResize, execStart } from "../ipc/streams";
+import { asAppError } from "../state/resources";
+import { isMissingProgram, shellAttempts } from "./exec";
+import "./streams.css";
 
-/** A shell in a container */
-export function ExecPane(_props: { cluster: string; namespace: string; pod: string; containers: string[] }): React.JSX.Element {
-  return <p className="placeholder">A shell in a container — not built yet.</p>;
+interface Props {
+  cluster: string;
+  namespace: string;
+  pod: string;
+  containers: string[];
+}
+
+type SessionState =
+  | { kind: "connecting" }
+  | { kind: "running"; command: string }
+  | { kind: "exited"; code: number | null; message: string }
+  | { kind: "failed"; error: AppError }
+  | { kind: "noShell"; message: string };
+
+export function ExecPane({ cluster, namespace, pod, containers }: Props): React.JSX.Element {
+  const [container, setContainer] = useState<string | null>(containers[0] ?? null);
+  const [command, setCommand] = useState("sh");
+  const [tty, setTty] = useState(true);
+  // What the current session runs, and a counter so Reconnect starts a fresh one.
+  const [run, setRun] = useState({ command: "sh", tty: true, attempt: 0 });
+  const [state, setState] = useState<SessionState>({ kind: "connecting" });
+  const host = useRef<HTMLDivElement>(null);
+  const chosen = container !== null && containers.includes(container) ? container : (containers[0] ?? null);
+
+  useEffect(() => {
+    const el = host.current;
+    if (!el) return;
+    const term = new Terminal({
+      cursorBlink: true,
+      convertEol: !run.tty, // without a terminal, output has bare \n
+      fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
+      fontSize: 13,
+      scrollback: 5000,
+    });
+    const fit = new FitAddon();
+    term.loadAddon(fit);
+    term.open(el);
+    fit.fit();
+    let live = true;
+    let id: number | null = null;
+    const encoder = new TextEncoder();
+    const attempts = shellAttempts(run.command);
+    setState({ kind: "connecting" });
+
+    const failed = (argv: string[], next: number, failure: { code: number | null; message: string } | AppError, sawOutput: boolean): void => {
+      if (!sawOutput && isMissingProgram(failure) && next < attempts.length) {
+        start(next);
+        return;
+      }
+      if (!sawOutput && isMissingProgram(failure)) {
+        const what = attempts.length > 1 ? "no shell (neither sh nor /bin/sh)" : `no program ${argv[0] ?? ""}`;
+        setState({ kind: "noShell", message: `Container ${chosen ?? ""} has ${what}. Images built from scratch or distroless have none; run a program the image does have, or use the Logs tab.` });
+        return;
+      }
+      if ("causes" in failure) setState({ kind: "failed", error: failure });
+      else setState({ kind: "exited", code: failure.code, message: failure.message });
+    };
+
+    const start = (index: number): void => {
+      const argv = attempts[index] ?? [];
+      let sawOutput = false;
+      execStart(cluster, namespace, pod, chosen, argv, run.tty, (output) => {
+        if (!live) return;
+        if (output.type === "exit") {
+          id = null;
+          if (output.code === 0) {
+            setState({ kind: "exited", code: 0, message: output.message });
+          } else {
+            failed(argv, index + 1, { code: output.code, message: output.message }, sawOutput);
+          }
+          if (sawOutput) term.write(`\r\n\x1b[2m[${output.message}]\x1b[0m\r\n`);
+          return;
+        }
+        sawOutput = true;
+        term.write(new Uint8Array(output.data));
+      })
+        .then((sessionId) => {
+          if (!live) {
+            void stopStream(sessionId);
+            return;
+          }
+          id = sessionId;
+          setState((s) => (s.kind === "connecting" ? { kind: "running", command: argv.join(" ") } : s));
+          if (run.tty) execResize(sessionId, term.cols, term.rows).catch(() => undefined);
+        })
+        .catch((error: unknown) => {
+          if (live) failed(argv, index + 1, asAppError(error), false);
+        });
+    };
+
+    const send = (bytes: Uint8Array): void => {
+      if (id !== null) execInput(id, bytes).catch(() => undefined);
+    };
+    const onData = term.onData((data) => { send(encoder.encode(data)); });
+    const onBinary = term.onBinary((data) => { send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)); });
+    const onResize = term.onResize(({ cols, rows }) => {
+      if (id !== null && run.tty) execResize(id, cols, rows).catch(() => undefined);
+    });
+    const observer = new ResizeObserver(() => {
+      try {
+        fit.fit();
+      } catch {
+        // The pane is hidden (another tab is shown): nothing to fit until it shows again.
+      }
+    });
+    observer.observe(el);
+    start(0);
+    term.focus();
+    return () => {
+      live = false;
+      observer.disconnect();
+      onData.dispose();
+      onBinary.dispose();
+      onResize.dispose();
+      if (id !== null) void stopStream(id);
+      term.dispose();
+    };
+  }, [cluster, namespace, pod, chosen, run]);
+
+  const connect = (): void => {
+    setRun((r) => ({ command: command.trim() === "" ? "sh" : command, tty, attempt: r.attempt + 1 }));
+  };
+
+  return (
+    <div className="exec-pane">
+      <div className="stream-toolbar">
+        {containers.length > 1 && (
+          <label>
+            Container{" "}
+            <select value={chosen ?? ""} onChange={(e) => { setContainer(e.target.value); }}>
+              {containers.map((c) => <option key={c} value={c}>{c}</option>)}
+            </select>
+          </label>
+        )}
+        <label>
+          Command{" "}
+          <input
+            type="text"
+            value={command}
+            aria-label="Command to run"
+            onChange={(e) => { setCommand(e.target.value); }}
+            onKeyDown={(e) => { if (e.key === "Enter") connect(); }}
+          />
+        </label>
+        <label><input type="checkbox" checked={tty} onChange={(e) => { setTty(e.target.checked); }} /> Terminal (tty)</label>
+        <button type="button" onClick={connect}>
+          {state.kind === "running" || state.kind === "connecting" ? "Restart" : "Reconnect"}
+        </button>
+        <span className="stream-muted">
+          {state.kind === "connecting" && "Connecting…"}
+          {state.kind === "running" && `Running ${state.command} in ${chosen ?? pod}`}
+          {state.kind === "exited" && state.message}
+        </span>
+      </div>
+      {state.kind === "failed" && (
+        <div className="error-banner stream-error" data-testid="error-banner" role="alert">{state.error.message}</div>
+      )}
+      {state.kind === "noShell" && (
+        <div className="error-banner stream-error" data-testid="error-banner" role="alert">{state.message}</div>
+      )}
+      <div ref={host} className="exec-terminal" data-testid="exec-terminal" />
+    </div>
+  );
 }

@@ -6,6 +6,7 @@ use serde::Serialize;
 use ts_rs::TS;
 
 pub mod actions;
+pub mod apply;
 pub mod resources;
 pub mod streams;
 
@@ -151,6 +152,11 @@ mod tests {
         resources::KindInfo::export_all(&config).unwrap();
         resources::ResourceBatch::export_all(&config).unwrap();
         resources::ObjectUpdate::export_all(&config).unwrap();
+        apply::ApplyOutcome::export_all(&config).unwrap();
+        streams::LogOptions::export_all(&config).unwrap();
+        streams::LogBatch::export_all(&config).unwrap();
+        streams::ExecOutput::export_all(&config).unwrap();
+        streams::Forward::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {

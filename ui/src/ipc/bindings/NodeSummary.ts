@@ -19,7 +19,7 @@ unschedulable: boolean,
 /**
  * From `node-role.kubernetes.io/<role>` labels.
  */
-roles: Array<string>, cpuAllocatableMilli: number, memoryAllocatableBytes: number, 
+roles: Array<string>, cpuAllocatableMilli: bigint, memoryAllocatableBytes: bigint, 
 /**
  * Runs hollow (simulated) pods.
  */

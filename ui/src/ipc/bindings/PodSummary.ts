@@ -23,7 +23,7 @@ ready: boolean, readyContainers: number, totalContainers: number, restarts: numb
 /**
  * Sum of the containers' requests (init containers as the scheduler counts them).
  */
-cpuRequestMilli: number, memoryRequestBytes: number, 
+cpuRequestMilli: bigint, memoryRequestBytes: bigint, 
 /**
  * `PodScheduled=False`'s message: why the scheduler could not place it.
  */

@@ -1,1 +1,0 @@
-//! Streams the UI opens: pod logs, exec sessions and port-forwards.

@@ -1,0 +1,326 @@
+//! `cargo xtask bench ui`: the desktop app with 10,000 pods on hollow nodes, driven through
+//! WebDriver under Xvfb, measured where the user sees it — in the window.
+//!
+//! - first full table render: from clicking "Pods" (its watch had stopped, so this includes
+//!   listing 10,000 pods, turning them into rows, the IPC and the render) until the table
+//!   reports all 10,000 rows, one frame later;
+//! - a watch update: from sending a pod's create to its row appearing in the table (the
+//!   table filtered to that name), wall clock on both sides of the same machine;
+//! - filtering: from typing a filter to the next frame with the filtered rows;
+//! - the app's RSS with its WebKit processes, and the release binary's size.
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use anyhow::{Context, bail};
+use k8s_openapi::api::core::v1::{Namespace, Pod};
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use tokio::sync::Semaphore;
+
+use super::Figure;
+use super::stats::{Samples, ms};
+use crate::desktop::Desktop;
+
+/// Pods in the cluster while the UI is measured.
+const PODS: usize = 10_000;
+/// Hollow nodes they run on (kubelet's default of 110 pods per node leaves room).
+const NODES: &str = "200";
+/// Watch-update and filter samples.
+const SAMPLES: usize = 10;
+
+/// The whole UI benchmark.
+pub async fn run() -> anyhow::Result<Vec<Figure>> {
+    let app = Desktop::launch_with(&["--runtime", "hollow", "--nodes", NODES]).await;
+    app.wait_for_text("status-phase", Duration::from_secs(120), |t| {
+        t == "Connected"
+    })
+    .await;
+    let client = client(&app.data_dir().join("kubeconfig")).await?;
+    create_pods(&client).await?;
+
+    // Away from every pods view long enough for the shared pods watch to stop (5 s).
+    app.click("nav-overview").await;
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    let render = app
+        .session
+        .execute(
+            r#"
+            const want = String(arguments[0]);
+            const start = performance.now();
+            document.querySelector('[data-testid="nav-pods"]').click();
+            return new Promise((resolve) => {
+              const check = () => {
+                const count = document.querySelector('[data-testid="table-count"]');
+                if (count && count.dataset.count === want) {
+                  requestAnimationFrame(() => resolve(performance.now() - start));
+                } else if (performance.now() - start > 60000) {
+                  resolve(-1);
+                } else {
+                  requestAnimationFrame(check);
+                }
+              };
+              check();
+            });"#,
+            vec![json!(PODS)],
+        )
+        .await?;
+    let render_ms = render.as_f64().unwrap_or(-1.0);
+    if render_ms < 0.0 {
+        bail!("the Pods table did not show {PODS} rows within a minute");
+    }
+    app.screenshot("bench-pods-10000").await;
+
+    let filter = filter_times(&app).await?;
+    let update = update_times(&app, &client).await?;
+    let rss = app_rss(app.app_pid());
+    let (size, stripped) = binary_size(&crate::bin("kubarium"))?;
+
+    Ok(vec![
+        Figure::new(
+            "First full table render, 10,000 pods (watch from scratch)",
+            "≤ 2 s",
+            format!("{render_ms:.0} ms"),
+            Some(render_ms <= 2_000.0),
+        ),
+        Figure::new(
+            "A watch update visible in the table",
+            "≤ 200 ms",
+            update.summary().to_string(),
+            Some(update.percentile(100.0) <= Duration::from_millis(200)),
+        ),
+        Figure::new(
+            "Filtering 10,000 rows, keystroke to next frame",
+            "≤ 100 ms",
+            filter.summary().to_string(),
+            Some(filter.percentile(100.0) <= Duration::from_millis(100)),
+        ),
+        Figure::new(
+            "App RSS with its WebKit processes, 10,000 pods",
+            "≤ 400 MB (goal)",
+            format!("{:.0} MB", rss as f64 / 1024.0),
+            Some(rss <= 400 * 1024),
+        ),
+        Figure::new(
+            "Release binary size",
+            "≤ 25 MB stripped (goal)",
+            format!(
+                "{:.1} MB ({:.1} MB stripped)",
+                size as f64 / 1e6,
+                stripped as f64 / 1e6
+            ),
+            Some(stripped <= 25_000_000),
+        ),
+    ])
+}
+
+/// A client from the app's kubeconfig, as kubectl would use it.
+async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
+    let config = kube::Config::from_custom_kubeconfig(
+        kube::config::Kubeconfig::read_from(kubeconfig)?,
+        &Default::default(),
+    )
+    .await?;
+    Ok(Client::try_from(config)?)
+}
+
+/// Creates [`PODS`] pods in namespace `bench` and waits until every one is bound.
+async fn create_pods(client: &Client) -> anyhow::Result<()> {
+    let namespaces = Api::<Namespace>::all(client.clone());
+    namespaces
+        .create(
+            &PostParams::default(),
+            &serde_json::from_value(json!({"metadata": {"name": "bench"}}))?,
+        )
+        .await?;
+    let pods = Api::<Pod>::namespaced(client.clone(), "bench");
+    let started = Instant::now();
+    let gate = Arc::new(Semaphore::new(32));
+    let mut creates = Vec::with_capacity(PODS);
+    for i in 0..PODS {
+        let permit = gate.clone().acquire_owned().await?;
+        let pods = pods.clone();
+        creates.push(tokio::spawn(async move {
+            let _permit = permit;
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
+                "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
+            }))?;
+            pods.create(&PostParams::default(), &pod).await?;
+            anyhow::Ok(())
+        }));
+    }
+    for create in creates {
+        create.await??;
+    }
+    eprintln!("  {PODS} pods created in {}", ms(started.elapsed()));
+    loop {
+        let list = pods.list(&ListParams::default()).await?;
+        let bound = list
+            .items
+            .iter()
+            .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_ref()).is_some())
+            .count();
+        if bound >= PODS {
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(600) {
+            bail!("only {bound} of {PODS} pods bound after 10 minutes");
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+    eprintln!("  all bound after {}", ms(started.elapsed()));
+    Ok(())
+}
+
+/// Sets the table filter as typing does and times it to the next frame with its rows.
+const SET_FILTER: &str = r#"
+    const [text, want] = arguments;
+    const input = document.querySelector('[data-testid="table-filter"]');
+    const setter = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+    const start = performance.now();
+    setter.call(input, text);
+    input.dispatchEvent(new Event('input', { bubbles: true }));
+    return new Promise((resolve) => {
+      const check = () => {
+        const count = document.querySelector('[data-testid="table-count"]');
+        if (count && count.dataset.count === String(want)) {
+          requestAnimationFrame(() => resolve(performance.now() - start));
+        } else if (performance.now() - start > 10000) {
+          resolve(-1);
+        } else {
+          requestAnimationFrame(check);
+        }
+      };
+      check();
+    });"#;
+
+async fn set_filter(app: &Desktop, text: &str, want: usize) -> anyhow::Result<Duration> {
+    let took = app
+        .session
+        .execute(SET_FILTER, vec![json!(text), json!(want)])
+        .await?
+        .as_f64()
+        .unwrap_or(-1.0);
+    if took < 0.0 {
+        bail!("filtering {text:?} did not give {want} rows");
+    }
+    Ok(Duration::from_secs_f64(took / 1000.0))
+}
+
+/// Filter timings: `pod-1` (1,111 rows), `pod-12` (111), `pod-123` (11), each from the full
+/// table.
+async fn filter_times(app: &Desktop) -> anyhow::Result<Samples> {
+    let mut samples = Samples::default();
+    let cases: [(&str, usize); 3] = [("pod-1", 1_111), ("pod-12", 111), ("pod-123", 11)];
+    for round in 0..SAMPLES {
+        let (text, want) = cases[round % cases.len()];
+        samples.push(set_filter(app, text, want).await?);
+        set_filter(app, "", PODS).await?;
+    }
+    Ok(samples)
+}
+
+/// Create-to-visible times: the table filtered to a new pod's name, the pod created, the
+/// row's appearance stamped in the page.
+async fn update_times(app: &Desktop, client: &Client) -> anyhow::Result<Samples> {
+    let pods = Api::<Pod>::namespaced(client.clone(), "bench");
+    let mut samples = Samples::default();
+    for i in 0..SAMPLES {
+        let name = format!("probe-{i}");
+        set_filter(app, &name, 0).await?;
+        let seen = app.session.execute(
+            r#"
+            const name = arguments[0];
+            const start = performance.now();
+            return new Promise((resolve) => {
+              const check = () => {
+                if (document.querySelector(`[data-testid="table-row-${name}"]`)) {
+                  requestAnimationFrame(() => resolve(Date.now()));
+                } else if (performance.now() - start > 10000) {
+                  resolve(-1);
+                } else {
+                  requestAnimationFrame(check);
+                }
+              };
+              check();
+            });"#,
+            vec![json!(name)],
+        );
+        let pod: Pod = serde_json::from_value(json!({
+            "metadata": {"name": name},
+            "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
+        }))?;
+        // The page's watcher is armed before the create leaves; the create waits for it
+        // to be sent (WebDriver answers only when the promise resolves).
+        let create = async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            let sent = SystemTime::now();
+            pods.create(&PostParams::default(), &pod).await?;
+            anyhow::Ok(sent)
+        };
+        let (seen, sent) = tokio::join!(seen, create);
+        let (seen, sent) = (seen?, sent?);
+        let seen_ms = seen.as_f64().context("no timestamp from the page")?;
+        if seen_ms < 0.0 {
+            bail!("{name} did not appear in the table within 10 s");
+        }
+        let sent_ms = sent.duration_since(SystemTime::UNIX_EPOCH)?.as_secs_f64() * 1000.0;
+        samples.push(Duration::from_secs_f64(
+            (seen_ms - sent_ms).max(0.0) / 1000.0,
+        ));
+    }
+    set_filter(app, "", PODS + SAMPLES).await?;
+    Ok(samples)
+}
+
+/// VmRSS of `pid` and every process under it (WebKit's web and network processes), in kB.
+fn app_rss(pid: u32) -> u64 {
+    let mut parents: HashMap<u32, Vec<u32>> = HashMap::new();
+    if let Ok(entries) = std::fs::read_dir("/proc") {
+        for entry in entries.flatten() {
+            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                continue;
+            };
+            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+            // The fields after the command's closing parenthesis: state, ppid, …
+            let ppid = stat
+                .rsplit_once(')')
+                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                .and_then(|p| p.parse().ok());
+            if let Some(ppid) = ppid {
+                parents.entry(ppid).or_default().push(child);
+            }
+        }
+    }
+    let mut total = 0;
+    let mut seen = HashSet::new();
+    let mut queue = vec![pid];
+    while let Some(next) = queue.pop() {
+        if !seen.insert(next) {
+            continue;
+        }
+        total += super::memory(next, "VmRSS").unwrap_or(0);
+        queue.extend(parents.get(&next).into_iter().flatten());
+    }
+    total
+}
+
+/// The binary's size on disk, and stripped (`strip` on a copy).
+fn binary_size(binary: &Path) -> anyhow::Result<(u64, u64)> {
+    let size = std::fs::metadata(binary)
+        .with_context(|| format!("no binary at {}", binary.display()))?
+        .len();
+    let copy = tempfile::NamedTempFile::new()?;
+    std::fs::copy(binary, copy.path())?;
+    let status = std::process::Command::new("strip")
+        .arg(copy.path())
+        .status()?;
+    if !status.success() {
+        bail!("strip failed on {}", copy.path().display());
+    }
+    Ok((size, std::fs::metadata(copy.path())?.len()))
+}

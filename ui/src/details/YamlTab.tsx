@@ -1,0 +1,100 @@
+// The YAML tab: the live object as YAML, editable; Dry run and Apply send it back with
+// server-side apply. Problems show at their field as the user types (the server's dry run
+// is the schema). An edit keeps the resourceVersion it started from, so applying after
+// someone else changed the object is refused instead of overwriting their change.
+import { useMemo, useState } from "react";
+import { stringify } from "yaml";
+import { ProblemList } from "../yaml/ProblemList";
+import { useApply } from "../yaml/useApply";
+import { YamlEditor } from "../yaml/YamlEditor";
+import { recordAt, textAt, type KubeObject } from "./describe";
+import { ApplyResults } from "./ApplyResults";
+import { ErrorBanner } from "../shell/ErrorBanner";
+
+/** The object as the editor shows it: managedFields left out (they are the server's). */
+export function objectYaml(object: KubeObject): string {
+  const metadata = { ...recordAt(object, "metadata") };
+  delete metadata["managedFields"];
+  return stringify({ ...object, metadata }, { lineWidth: 0, aliasDuplicateObjects: false });
+}
+
+/** The YAML tab of one object. */
+export function YamlTab({ cluster, object, deleted }: { cluster: string; object: KubeObject; deleted: boolean }) {
+  const live = useMemo(() => objectYaml(object), [object]);
+  const liveVersion = textAt(object, "metadata", "resourceVersion");
+  const [draft, setDraft] = useState<{ text: string; version: string } | null>(null);
+  const text = draft?.text ?? live;
+  const state = useApply(cluster, text, draft !== null);
+  const [applied, setApplied] = useState<string | null>(null);
+  const stale = draft !== null && draft.version !== liveVersion;
+
+  const apply = async () => {
+    const outcomes = await state.apply();
+    if (outcomes && outcomes.every((o) => o.error === null)) {
+      setApplied(`Applied: ${outcomes.map((o) => o.result ?? "").join(", ")}.`);
+      setDraft(null);
+    }
+  };
+
+  return (
+    <div className="details-yaml">
+      <div className="yaml-toolbar">
+        <button
+          type="button"
+          data-testid="yaml-dry-run"
+          disabled={!state.sendable || state.busy || deleted}
+          onClick={() => {
+            setApplied(null);
+            void state.dryRun();
+          }}
+        >
+          Dry run
+        </button>
+        <button
+          type="button"
+          className="primary"
+          data-testid="yaml-apply"
+          disabled={!state.sendable || state.busy || deleted || draft === null}
+          onClick={() => {
+            setApplied(null);
+            void apply();
+          }}
+        >
+          Apply
+        </button>
+        <button type="button" disabled={draft === null} onClick={() => { setDraft(null); }} title="Throw the edits away and show the live object">
+          Revert
+        </button>
+        <span className="yaml-note">
+          {draft === null ? "Live: follows the cluster until you edit." : "Edited: the live object no longer updates here."} The
+          status section is the cluster's; apply ignores it.
+        </span>
+      </div>
+      {stale && (
+        <div className="details-notice" role="status" data-testid="yaml-stale">
+          The object changed in the cluster since you began editing, so Apply will be refused.{" "}
+          <button type="button" onClick={() => { setDraft(null); }}>
+            Reload (drops your edits)
+          </button>
+        </div>
+      )}
+      {state.error && <ErrorBanner title="The cluster could not be asked" error={state.error} />}
+      <YamlEditor
+        value={text}
+        label={`YAML of ${textAt(object, "kind")} ${textAt(object, "metadata", "name")}`}
+        problems={state.problems}
+        onChange={(next) => {
+          setApplied(null);
+          setDraft((prev) => (next === live && prev === null ? null : { text: next, version: prev?.version ?? liveVersion }));
+        }}
+      />
+      <ProblemList problems={state.problems} text={text} />
+      {applied && (
+        <p className="yaml-status ok" role="status">
+          {applied}
+        </p>
+      )}
+      {state.result && <ApplyResults dryRun={state.result.dryRun} outcomes={state.result.outcomes} />}
+    </div>
+  );
+}

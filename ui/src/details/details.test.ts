@@ -1,0 +1,162 @@
+// Details derivations: related objects, conditions, containers, Secret values.
+import { describe, expect, it } from "vitest";
+import type { Row, Summary } from "../ipc/resources";
+import { conditions, containers, decodeSecretValue, headerStatus, scalarFields } from "./describe";
+import { eventsOf } from "./events";
+import { ownedControllers, ownedPods, ownerLinks, podUses, serviceSlices, sliceEndpoints } from "./related";
+
+function row(name: string, uid: string, owners: string[], summary: Summary = { kind: "none" }, labels: Record<string, string> = {}): Row {
+  return {
+    uid,
+    namespace: "default",
+    name,
+    resourceVersion: "1",
+    createdAt: null,
+    labels,
+    owners: owners.map((o) => ({ kind: "X", name: o, uid: o, controller: true })),
+    deleting: false,
+    cells: [],
+    summary,
+  };
+}
+
+function pod(name: string, owner: string, extra: Partial<Extract<Summary, { kind: "pod" }>> = {}): Row {
+  return row(name, `uid-${name}`, [owner], {
+    kind: "pod",
+    node: "worker-1",
+    phase: "Running",
+    status: "Running",
+    ready: true,
+    readyContainers: 1,
+    totalContainers: 1,
+    restarts: 0,
+    podIp: null,
+    cpuRequestMilli: 0n,
+    memoryRequestBytes: 0n,
+    unschedulable: null,
+    containers: ["web"],
+    configMaps: [],
+    secrets: [],
+    claims: [],
+    ...extra,
+  });
+}
+
+describe("ownedPods", () => {
+  const replicaSets = [row("web-1", "rs1", ["dep"]), row("other-1", "rs2", ["other"])];
+  const jobs = [row("nightly-1", "job1", ["cron"])];
+  const pods = [pod("web-1-b", "rs1"), pod("web-1-a", "rs1"), pod("other-1-a", "rs2"), pod("nightly-1-x", "job1"), pod("solo", "ds")];
+  it("goes through ReplicaSets for a Deployment", () => {
+    expect(ownedPods("deployments", "dep", pods, replicaSets, jobs).map((p) => p.name)).toEqual(["web-1-a", "web-1-b"]);
+    expect(ownedControllers("deployments", "dep", replicaSets, jobs).map((l) => l.name)).toEqual(["web-1"]);
+  });
+  it("goes through Jobs for a CronJob", () => {
+    expect(ownedPods("cronjobs", "cron", pods, replicaSets, jobs).map((p) => p.name)).toEqual(["nightly-1-x"]);
+  });
+  it("takes direct children otherwise", () => {
+    expect(ownedPods("daemonsets", "ds", pods, replicaSets, jobs).map((p) => p.name)).toEqual(["solo"]);
+    expect(ownedPods("replicasets", "rs2", pods, replicaSets, jobs).map((p) => p.name)).toEqual(["other-1-a"]);
+  });
+});
+
+describe("links", () => {
+  it("links owners by their kind's resource", () => {
+    const object = { metadata: { ownerReferences: [{ kind: "ReplicaSet", name: "web-1", uid: "u", controller: true }, { kind: "Unknown", name: "x", uid: "v" }] } };
+    const links = ownerLinks(object, "default", (kind) => (kind === "ReplicaSet" ? "replicasets" : null));
+    expect(links).toEqual([{ relation: "Owner (ReplicaSet)", resource: "replicasets", namespace: "default", name: "web-1", note: "controller" }]);
+  });
+  it("links what a pod uses and its node", () => {
+    const links = podUses(pod("p", "o", { configMaps: ["settings"], secrets: ["token"], claims: ["data"] }));
+    expect(links.map((l) => `${l.resource}/${l.name}`)).toEqual(["nodes/worker-1", "configmaps/settings", "secrets/token", "persistentvolumeclaims/data"]);
+    expect(links[0]?.namespace).toBeNull();
+  });
+  it("finds a Service's pods through its EndpointSlices", () => {
+    const slices = [row("web-abc", "s1", [], { kind: "none" }, { "kubernetes.io/service-name": "web" }), row("db-x", "s2", [], { kind: "none" }, { "kubernetes.io/service-name": "db" })];
+    expect(serviceSlices("web", slices).map((s) => s.name)).toEqual(["web-abc"]);
+    const slice = {
+      metadata: { namespace: "default" },
+      ports: [{ port: 8080 }],
+      endpoints: [
+        { addresses: ["10.0.0.5"], conditions: { ready: true }, targetRef: { kind: "Pod", name: "web-a", namespace: "default" } },
+        { addresses: ["10.0.0.6"], conditions: { ready: false }, targetRef: { kind: "Pod", name: "web-b" } },
+      ],
+    };
+    expect(sliceEndpoints(slice)).toEqual([
+      { relation: "Endpoint", resource: "pods", namespace: "default", name: "web-a", note: "10.0.0.5:8080" },
+      { relation: "Endpoint", resource: "pods", namespace: "default", name: "web-b", note: "10.0.0.6:8080 (not ready)" },
+    ]);
+  });
+});
+
+describe("describe", () => {
+  const object = {
+    spec: { replicas: 2, containers: [{ name: "web", image: "kubarium.dev/demo:v1", ports: [{ containerPort: 8080 }] }], initContainers: [{ name: "init", image: "i" }] },
+    status: {
+      phase: "Running",
+      podIPs: [{ ip: "10.0.0.5" }],
+      conditions: [{ type: "Ready", status: "False", reason: "ContainersNotReady", message: "containers with unready status: [web]", lastTransitionTime: "2026-11-28T10:00:00Z" }],
+      containerStatuses: [{ name: "web", ready: false, restartCount: 3, state: { waiting: { reason: "CrashLoopBackOff" } } }],
+      initContainerStatuses: [{ name: "init", ready: false, restartCount: 0, state: { terminated: { reason: "Completed", exitCode: 0 } } }],
+    },
+  };
+  it("lists conditions as kubectl describe does", () => {
+    expect(conditions(object)).toEqual([
+      { type: "Ready", status: "False", reason: "ContainersNotReady", message: "containers with unready status: [web]", lastTransition: "2026-11-28T10:00:00Z" },
+    ]);
+  });
+  it("shows scalar fields and IP lists, not nested objects", () => {
+    expect(scalarFields(object, "status")).toEqual([
+      ["phase", "Running"],
+      ["podIPs", "10.0.0.5"],
+    ]);
+  });
+  it("pairs containers with their statuses, init containers first", () => {
+    expect(containers(object).map((c) => [c.name, c.init, c.restarts, c.state])).toEqual([
+      ["init", true, 0, "Terminated: Completed (exit 0)"],
+      ["web", false, 3, "Waiting: CrashLoopBackOff"],
+    ]);
+  });
+  it("words the header status of rows", () => {
+    expect(headerStatus(pod("p", "o", { status: "CrashLoopBackOff", ready: false }), null)).toEqual({ text: "CrashLoopBackOff", tone: "bad" });
+    expect(headerStatus(undefined, { status: { phase: "Bound" } })).toEqual({ text: "Bound", tone: "ok" });
+  });
+});
+
+describe("decodeSecretValue", () => {
+  it("decodes UTF-8 text", () => {
+    expect(decodeSecretValue(btoa("hunter2"))).toEqual({ kind: "text", text: "hunter2" });
+    const bytes = new TextEncoder().encode("grüße");
+    expect(decodeSecretValue(btoa(String.fromCharCode(...bytes)))).toEqual({ kind: "text", text: "grüße" });
+  });
+  it("says binary and its size otherwise", () => {
+    expect(decodeSecretValue(btoa(String.fromCharCode(0xff, 0xfe, 0x00, 0x01)))).toEqual({ kind: "binary", bytes: 4 });
+    expect(decodeSecretValue("not base64!")).toEqual({ kind: "binary", bytes: 0 });
+  });
+});
+
+describe("eventsOf", () => {
+  function event(name: string, involvedUid: string | null, involvedName: string, lastSeen: string): Row {
+    return row(name, `e-${name}`, [], {
+      kind: "event",
+      eventType: "Normal",
+      reason: "Scheduled",
+      message: "",
+      involvedKind: "Pod",
+      involvedName,
+      involvedNamespace: "default",
+      involvedUid,
+      count: 1,
+      lastSeen,
+      source: "scheduler",
+    });
+  }
+  it("matches by uid, or by kind and name without one, newest first", () => {
+    const rows = [
+      event("a", "pod-uid", "web", "2026-11-28T10:00:00Z"),
+      event("b", null, "web", "2026-11-28T11:00:00Z"),
+      event("c", "other-uid", "web", "2026-11-28T12:00:00Z"),
+      event("d", null, "db", "2026-11-28T12:00:00Z"),
+    ];
+    expect(eventsOf(rows, "pod-uid", "Pod", "web").map((e) => e.name)).toEqual(["b", "a"]);
+  });
+});
