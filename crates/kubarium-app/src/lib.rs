@@ -13,6 +13,7 @@ mod app;
 mod apply;
 mod catalogue;
 mod error;
+mod host;
 pub mod ipc;
 mod local;
 mod probe;

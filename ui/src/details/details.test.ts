@@ -31,8 +31,8 @@ function pod(name: string, owner: string, extra: Partial<Extract<Summary, { kind
     totalContainers: 1,
     restarts: 0,
     podIp: null,
-    cpuRequestMilli: 0n,
-    memoryRequestBytes: 0n,
+    cpuRequestMilli: 0,
+    memoryRequestBytes: 0,
     unschedulable: null,
     containers: ["web"],
     configMaps: [],
@@ -158,5 +158,32 @@ describe("eventsOf", () => {
       event("d", null, "db", "2026-11-28T12:00:00Z"),
     ];
     expect(eventsOf(rows, "pod-uid", "Pod", "web").map((e) => e.name)).toEqual(["b", "a"]);
+  });
+});
+
+describe("objectYaml", () => {
+  it("puts apiVersion, kind, metadata first and status last, without managedFields", async () => {
+    const { objectYaml } = await import("./YamlTab");
+    const text = objectYaml({ data: { a: "1" }, status: { phase: "x" }, kind: "ConfigMap", apiVersion: "v1", metadata: { name: "c", managedFields: [{}] } });
+    expect(text.split("\n").filter((l) => /^\S/.test(l)).map((l) => l.split(":")[0])).toEqual(["apiVersion", "kind", "metadata", "data", "status"]);
+    expect(text).not.toContain("managedFields");
+  });
+  it("reads a workload's readiness from the object before its row arrives", () => {
+    expect(headerStatus(undefined, { spec: { replicas: 3 }, status: { readyReplicas: 1 } })).toEqual({ text: "1/3 ready", tone: "warn" });
+  });
+});
+
+describe("rebase", () => {
+  const base = { kind: "Deployment", metadata: { name: "web", resourceVersion: "5" }, spec: { replicas: 2 }, status: { readyReplicas: 1 } };
+  it("allows a newer version that differs in status only", async () => {
+    const { sameApartFromStatus } = await import("./rebase");
+    expect(sameApartFromStatus(base, { ...base, metadata: { resourceVersion: "9", name: "web" }, status: { readyReplicas: 2 } })).toBe(true);
+    expect(sameApartFromStatus(base, { ...base, metadata: { name: "web", resourceVersion: "9" }, spec: { replicas: 3 } })).toBe(false);
+    expect(sameApartFromStatus(base, { ...base, metadata: { name: "web", resourceVersion: "9", labels: { a: "b" } } })).toBe(false);
+  });
+  it("moves only the version the edit began from", async () => {
+    const { withVersion } = await import("./rebase");
+    const moved = withVersion([{ metadata: { resourceVersion: "5" } }, { metadata: { resourceVersion: "7" } }], "5", "9");
+    expect(moved.map((o) => (o["metadata"] as { resourceVersion: string }).resourceVersion)).toEqual(["9", "7"]);
   });
 });
