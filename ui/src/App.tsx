@@ -1,8 +1,6 @@
 // The window: sidebar, the routed view, the status bar; the command palette and the
 // shortcuts overlay on top when open.
-import { useCallback, useState } from "react";
-import { Create } from "./create/Create";
-import { Details } from "./details/Details";
+import { lazy, Suspense, useCallback, useState } from "react";
 import { Palette } from "./shell/Palette";
 import { useRoute, type Route } from "./shell/route";
 import { ShortcutsHelp } from "./shell/ShortcutsHelp";
@@ -14,7 +12,12 @@ import { ClusterMap } from "./views/ClusterMap";
 import { EventsTimeline } from "./views/EventsTimeline";
 import { Overview } from "./views/Overview";
 import { ResourceTable } from "./views/ResourceTable";
-import { Topology } from "./views/Topology";
+
+// The heavier views load on first use, so the window opens on the map without parsing the
+// YAML editor (CodeMirror), the terminal (xterm.js) or the graph layout (dagre) first.
+const Details = lazy(() => import("./details/Details").then((m) => ({ default: m.Details })));
+const Create = lazy(() => import("./create/Create").then((m) => ({ default: m.Create })));
+const Topology = lazy(() => import("./views/Topology").then((m) => ({ default: m.Topology })));
 
 /** Which overlay has the keyboard, if any. */
 type Overlay = "palette" | "shortcuts" | null;
@@ -41,7 +44,9 @@ export function App() {
     <div className="shell">
       <Sidebar status={status} onOpenPalette={openPalette} onShowShortcuts={showShortcuts} />
       <main className={`main main-${route.view}`} data-testid={`view-${route.view}`}>
-        <RoutedView route={route} status={status} />
+        <Suspense fallback={<p className="muted">Loading…</p>}>
+          <RoutedView route={route} status={status} />
+        </Suspense>
       </main>
       <StatusBar status={status} />
       {overlay === "palette" && <Palette onClose={close} onShowShortcuts={showShortcuts} />}
