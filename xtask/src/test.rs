@@ -7,7 +7,14 @@ use crate::images;
 use crate::setup::{self, Purpose};
 
 /// Screenshots worth showing in the README, copied from `target/screenshots`.
-const SHOWCASE: &[&str] = &["overview.png"];
+const SHOWCASE: &[&str] = &[
+    "overview.png",
+    "map-node-stopped.png",
+    "pods-light.png",
+    "topology-light.png",
+    "events-dark.png",
+    "yaml-error.png",
+];
 
 pub(crate) fn test(update_screenshots: bool) -> anyhow::Result<()> {
     let root = crate::root();
