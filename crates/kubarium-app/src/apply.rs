@@ -163,9 +163,13 @@ fn unknown_kind(api_version: &str, kind: &str) -> Error {
     }
 }
 
-/// An object without what every write changes (resourceVersion, managedFields), to tell
-/// whether an apply changed anything.
+/// An object without what every write changes (resourceVersion, managedFields) and without
+/// its status, which an apply never sets but controllers change at any moment: what is left
+/// tells whether the apply changed anything.
 fn comparable(mut object: Value) -> Value {
+    if let Some(fields) = object.as_object_mut() {
+        fields.remove("status");
+    }
     if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
         metadata.remove("resourceVersion");
         metadata.remove("managedFields");
@@ -447,44 +451,62 @@ mod tests {
 
     #[tokio::test]
     async fn a_stale_resource_version_is_a_conflict() {
+        // A ConfigMap: no controller writes it, so its resourceVersion moves only when this
+        // test changes it.
         let (_dir, local, client) = cluster().await;
-        one(&client, deployment("web", 1), false).await;
+        one(&client, config_map("settings", "a"), false).await;
         let resource = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("apps", "v1", "Deployment"),
-            "deployments",
+            &GroupVersionKind::gvk("", "v1", "ConfigMap"),
+            "configmaps",
         );
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
-        let opened = api.get("web").await.unwrap();
-        let mut edit = deployment("web", 3);
+        let opened = api.get("settings").await.unwrap();
+        let mut edit = config_map("settings", "mine");
         edit["metadata"]["resourceVersion"] = json!(opened.metadata.resource_version);
 
         // Someone else changes it after it was opened.
-        one(&client, deployment("web", 2), false).await;
+        one(&client, config_map("settings", "theirs"), false).await;
         let outcome = one(&client, edit.clone(), false).await;
         let error = outcome.error.expect("stale edit refused");
         assert_eq!(error.code, ErrorCode::Conflict);
         assert!(error.message.contains("reload"), "{}", error.message);
+        assert_eq!(
+            api.get("settings").await.unwrap().data["data"]["key"],
+            "theirs"
+        );
 
         // With the current resourceVersion the same edit applies.
-        let current = api.get("web").await.unwrap();
+        let current = api.get("settings").await.unwrap();
         edit["metadata"]["resourceVersion"] = json!(current.metadata.resource_version);
         let outcome = one(&client, edit, false).await;
         assert_eq!(outcome.result, Some(ApplyResult::Configured), "{outcome:?}");
+        assert_eq!(
+            api.get("settings").await.unwrap().data["data"]["key"],
+            "mine"
+        );
         local.shutdown().await;
     }
 
     #[tokio::test]
     async fn the_whole_object_as_read_applies_back() {
         // What the YAML tab sends: the object as the API returned it (status, uid,
-        // creationTimestamp, resourceVersion), managedFields left out.
+        // creationTimestamp, resourceVersion, defaulted fields), managedFields left out. A
+        // Service has a status and no controller rewriting the object itself.
         let (_dir, local, client) = cluster().await;
-        one(&client, deployment("web", 1), false).await;
+        let service = json!({
+            "apiVersion": "v1",
+            "kind": "Service",
+            "metadata": {"name": "web"},
+            "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]},
+        });
+        assert_eq!(one(&client, service, false).await.error, None);
         let resource = ApiResource::from_gvk_with_plural(
-            &GroupVersionKind::gvk("apps", "v1", "Deployment"),
-            "deployments",
+            &GroupVersionKind::gvk("", "v1", "Service"),
+            "services",
         );
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &resource);
         let mut read = serde_json::to_value(api.get("web").await.unwrap()).unwrap();
+        assert!(read.get("status").is_some(), "{read}");
         read["metadata"]
             .as_object_mut()
             .unwrap()
@@ -494,10 +516,13 @@ mod tests {
 
         let current = api.get("web").await.unwrap();
         read["metadata"]["resourceVersion"] = json!(current.metadata.resource_version);
-        read["spec"]["replicas"] = json!(4);
+        read["spec"]["ports"][0]["port"] = json!(81);
         let edited = one(&client, read, false).await;
         assert_eq!(edited.result, Some(ApplyResult::Configured), "{edited:?}");
-        assert_eq!(api.get("web").await.unwrap().data["spec"]["replicas"], 4);
+        assert_eq!(
+            api.get("web").await.unwrap().data["spec"]["ports"][0]["port"],
+            81
+        );
         local.shutdown().await;
     }
 

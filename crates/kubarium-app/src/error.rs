@@ -19,6 +19,18 @@ pub enum Error {
     /// No running watch, stream or forward with that id (it ended or was stopped).
     #[error("nothing runs with id {0}; it has ended")]
     UnknownStream(u64),
+    /// The embedded cluster could not start again; the message says why.
+    #[error("{0}")]
+    ClusterStart(String),
+    /// A node the local cluster does not have; names those it has.
+    #[error("there is no node {name:?} in the local cluster; its nodes are {}", nodes.join(", "))]
+    NodeNotFound { name: String, nodes: Vec<String> },
+    /// Something only the embedded cluster can do (its nodes, stopping it, resetting it).
+    #[error("{what} only works on the local cluster, and {cluster:?} is not it")]
+    NotLocal { what: String, cluster: String },
+    /// Something asked for that does not exist, said in full (an unknown revision, …).
+    #[error("{0}")]
+    NotFound(String),
     /// A document's apiVersion/kind the cluster does not serve.
     #[error(
         "the cluster has no kind {kind:?} in apiVersion {api_version:?}; check both for typos, or install the CustomResourceDefinition that adds it"
@@ -51,7 +63,11 @@ impl From<Error> for AppError {
             Error::UnknownCluster(_)
             | Error::UnknownResource(_)
             | Error::UnknownStream(_)
+            | Error::NodeNotFound { .. }
             | Error::UnknownKind { .. } => AppError::new(ErrorCode::NotFound, sentence(&error)),
+            Error::NotFound(message) => AppError::new(ErrorCode::NotFound, message),
+            Error::ClusterStart(message) => AppError::new(ErrorCode::ClusterStart, message),
+            Error::NotLocal { .. } => AppError::new(ErrorCode::Local, sentence(&error)),
             Error::Changed { .. } => AppError::new(ErrorCode::Conflict, sentence(&error)),
             Error::Local(message) => AppError::new(ErrorCode::Local, message),
             Error::Kube(kube::Error::Api(status)) => {

@@ -11,14 +11,19 @@
 pub mod actions;
 mod app;
 mod apply;
+mod catalogue;
 mod error;
+mod host;
 pub mod ipc;
 mod local;
 mod probe;
+mod rows;
 pub mod streams;
 pub mod watch;
 
 pub use app::{App, LOCAL, Tasks};
 pub use apply::{FIELD_MANAGER, apply_objects};
+pub use catalogue::kinds;
 pub use error::{Error, Result};
 pub use local::LocalCluster;
+pub use watch::{get_object, watch_object, watch_resources};

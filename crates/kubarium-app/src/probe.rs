@@ -1,11 +1,17 @@
 //! Probing a cluster's API server: `/version` every few seconds, through the same
-//! `kube::Client` every other call uses, feeding the status bar's state, version and latency.
+//! `kube::Client` every other call uses, feeding the status bar's state, version and latency;
+//! with each probe, this machine's CPU and memory use and, for a local cluster on Docker,
+//! whether Docker answers (as its nodes report it).
 
 use std::time::{Duration, Instant};
 
+use k8s_openapi::api::core::v1::Node;
+use kube::Api;
+use kube::api::ListParams;
 use tokio::sync::watch;
 
-use crate::ipc::{AppError, ClusterPhase, ClusterStatus, ErrorCode, ServerVersion};
+use crate::host::Sampler;
+use crate::ipc::{AppError, ClusterPhase, ClusterStatus, DockerState, ErrorCode, ServerVersion};
 
 /// Time between probes.
 const INTERVAL: Duration = Duration::from_secs(2);
@@ -32,13 +38,33 @@ impl Target {
     }
 }
 
+/// What runs the local cluster's pods, for the Docker figure. (Remote clusters, when they
+/// come, get a variant that reports nothing: their runtime is not ours to show.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Pods {
+    /// Local, on Docker: its nodes say whether Docker answers.
+    Docker,
+    /// Local, hollow: no Docker involved.
+    Hollow,
+}
+
 /// Probes until aborted, updating `status` after every probe.
-pub(crate) async fn run(target: Target, status: watch::Sender<ClusterStatus>) {
+pub(crate) async fn run(target: Target, pods: Pods, status: watch::Sender<ClusterStatus>) {
     let mut ticks = tokio::time::interval(INTERVAL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut client = None;
+    let mut host = Sampler::default();
+    if pods == Pods::Hollow {
+        status.send_modify(|status| status.docker = Some(DockerState::NotUsed));
+    }
     loop {
         ticks.tick().await;
+        let stats = host.sample();
+        status.send_if_modified(|status| {
+            let changed = status.host != stats;
+            status.host = stats;
+            changed
+        });
         if client.is_none() {
             match target.client().await {
                 Ok(built) => client = Some(built),
@@ -74,7 +100,59 @@ pub(crate) async fn run(target: Target, status: watch::Sender<ClusterStatus>) {
                 ),
             ),
         });
+        if pods == Pods::Docker
+            && let Ok(Ok(nodes)) = tokio::time::timeout(
+                TIMEOUT,
+                Api::<Node>::all(client.clone()).list(&ListParams::default()),
+            )
+            .await
+            && let Some(docker) = docker_state(&nodes.items)
+        {
+            status.send_if_modified(|status| {
+                let changed = status.docker.as_ref() != Some(&docker);
+                status.docker = Some(docker);
+                changed
+            });
+        }
     }
+}
+
+/// Docker's state as the nodes report it: a node whose agent runs says `Ready=False` with
+/// "Docker is not reachable…" when it is down, and `docker://<version>` as its runtime
+/// version when it is up. `None` when no running node says either (all stopped, or none yet).
+pub(crate) fn docker_state(nodes: &[Node]) -> Option<DockerState> {
+    let reporting = nodes.iter().filter(|node| {
+        // A stopped agent's status is stale.
+        node.metadata
+            .annotations
+            .as_ref()
+            .and_then(|a| a.get("kubarium.dev/agent"))
+            .is_none_or(|value| value != "stopped")
+    });
+    let mut version = None;
+    for node in reporting {
+        let Some(status) = &node.status else { continue };
+        let down = status.conditions.iter().flatten().find(|c| {
+            c.type_ == "Ready"
+                && c.status == "False"
+                && c.message
+                    .as_deref()
+                    .is_some_and(|m| m.starts_with("Docker is not reachable"))
+        });
+        if let Some(down) = down {
+            return Some(DockerState::Unreachable {
+                message: down.message.clone().unwrap_or_default(),
+            });
+        }
+        let runtime = status
+            .node_info
+            .as_ref()
+            .and_then(|info| info.container_runtime_version.strip_prefix("docker://"));
+        if let Some(v) = runtime.filter(|v| !matches!(*v, "unknown" | "unavailable" | "")) {
+            version.get_or_insert_with(|| v.to_owned());
+        }
+    }
+    version.map(|version| DockerState::Running { version })
 }
 
 fn unreachable(status: &mut ClusterStatus, message: String) {
@@ -90,4 +168,58 @@ fn unreachable(status: &mut ClusterStatus, message: String) {
             INTERVAL.as_secs()
         ),
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn node(annotations: serde_json::Value, ready_message: Option<&str>, runtime: &str) -> Node {
+        let ready = match ready_message {
+            Some(message) => serde_json::json!({"type": "Ready", "status": "False",
+                "reason": "KubeletNotReady", "message": message}),
+            None => serde_json::json!({"type": "Ready", "status": "True"}),
+        };
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "n", "annotations": annotations},
+            "status": {"conditions": [ready], "nodeInfo": {"containerRuntimeVersion": runtime,
+                "architecture": "", "bootID": "", "kernelVersion": "", "kubeProxyVersion": "",
+                "kubeletVersion": "", "machineID": "", "operatingSystem": "", "osImage": "",
+                "systemUUID": ""}}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn docker_state_comes_from_running_nodes() {
+        let up = node(serde_json::json!({}), None, "docker://27.3.1");
+        assert_eq!(
+            docker_state(std::slice::from_ref(&up)),
+            Some(DockerState::Running {
+                version: "27.3.1".to_owned()
+            })
+        );
+        let down_message = "Docker is not reachable at unix:///var/run/docker.sock: refused; start Docker (or run with --runtime hollow)";
+        let down = node(
+            serde_json::json!({}),
+            Some(down_message),
+            "docker://unknown",
+        );
+        assert_eq!(
+            docker_state(&[up.clone(), down]),
+            Some(DockerState::Unreachable {
+                message: down_message.to_owned()
+            })
+        );
+        // A stopped agent's report is stale, and an unknown version says nothing.
+        let stopped = node(
+            serde_json::json!({"kubarium.dev/agent": "stopped"}),
+            Some(down_message),
+            "docker://unknown",
+        );
+        assert_eq!(docker_state(&[stopped]), None);
+        let unknown = node(serde_json::json!({}), None, "docker://unknown");
+        assert_eq!(docker_state(&[unknown]), None);
+        assert_eq!(docker_state(&[]), None);
+    }
 }

@@ -128,6 +128,11 @@ impl ClusterBuilder {
         }
     }
 
+    /// What the cluster will be started with.
+    pub fn config(&self) -> &ClusterConfig {
+        &self.config
+    }
+
     /// Writes the kubeconfig to `path` instead of `DIR/kubeconfig`.
     pub fn kubeconfig_path(mut self, path: impl Into<PathBuf>) -> Self {
         self.config.kubeconfig_path = path.into();

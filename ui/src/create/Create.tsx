@@ -1,7 +1,7 @@
 // The Create page: start from a template per core kind or a simple form, or paste/drop a
 // multi-document YAML file; the server checks it as you type (dry run), then Apply creates
 // or updates every document, each with its own result.
-import { useState } from "react";
+import { useRef, useState } from "react";
 import { navigate, useNamespace } from "../shell/route";
 import { LOCAL } from "../ipc/resources";
 import { ErrorBanner } from "../shell/ErrorBanner";
@@ -9,7 +9,7 @@ import { resourceForKind } from "../state/kindNames";
 import { ApplyResults } from "../details/ApplyResults";
 import { ProblemList } from "../yaml/ProblemList";
 import { useApply } from "../yaml/useApply";
-import { YamlEditor } from "../yaml/YamlEditor";
+import { YamlEditor, type EditorHandle } from "../yaml/YamlEditor";
 import { objectToYaml } from "./forms";
 import { FORM_KINDS, FormPanel, type FormKind } from "./FormPanels";
 import { TEMPLATES, templateFor } from "./templates";
@@ -22,6 +22,7 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
   const [text, setText] = useState(() => templateFor(template ?? "deployment"));
   const [form, setForm] = useState<FormKind | null>(null);
   const [namespace, setNamespace] = useState(selectedNamespace ?? "default");
+  const editor = useRef<EditorHandle>(null);
   const state = useApply(cluster, text, true, namespace.trim() === "" ? "default" : namespace.trim());
 
   const chooseTemplate = (kind: string) => {
@@ -90,8 +91,8 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
       {state.error && (
         <ErrorBanner title="The cluster could not be asked" error={state.error} />
       )}
-      <YamlEditor value={text} onChange={setText} problems={state.problems} label="YAML to create" />
-      <ProblemList problems={state.problems} text={text} />
+      <YamlEditor ref={editor} value={text} onChange={setText} problems={state.problems} label="YAML to create" />
+      <ProblemList problems={state.problems} text={text} onSelect={(p) => editor.current?.select(p.from, p.to)} />
       {state.result && (
         <>
           <ApplyResults dryRun={state.result.dryRun} outcomes={state.result.outcomes} />

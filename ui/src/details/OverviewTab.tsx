@@ -111,7 +111,7 @@ function Conditions({ object }: { object: KubeObject }) {
   const list = conditions(object);
   if (list.length === 0) return null;
   return (
-    <section className="card">
+    <section className="card details-wide">
       <h2>Conditions</h2>
       <table className="details-table">
         <thead>
@@ -142,7 +142,7 @@ function Conditions({ object }: { object: KubeObject }) {
 function Containers({ object }: { object: KubeObject }) {
   const list = containers(object);
   return (
-    <section className="card">
+    <section className="card details-wide">
       <h2>Containers</h2>
       <table className="details-table">
         <thead>

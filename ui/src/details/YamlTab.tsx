@@ -2,20 +2,33 @@
 // server-side apply. Problems show at their field as the user types (the server's dry run
 // is the schema). An edit keeps the resourceVersion it started from, so applying after
 // someone else changed the object is refused instead of overwriting their change.
-import { useMemo, useState } from "react";
+import { useMemo, useRef, useState } from "react";
 import { stringify } from "yaml";
 import { ProblemList } from "../yaml/ProblemList";
 import { useApply } from "../yaml/useApply";
-import { YamlEditor } from "../yaml/YamlEditor";
+import { YamlEditor, type EditorHandle } from "../yaml/YamlEditor";
 import { recordAt, textAt, type KubeObject } from "./describe";
 import { ApplyResults } from "./ApplyResults";
 import { ErrorBanner } from "../shell/ErrorBanner";
 
-/** The object as the editor shows it: managedFields left out (they are the server's). */
+/** Top-level fields in the order kubectl prints them; the rest follow, `status` last. */
+const FIRST = ["apiVersion", "kind", "metadata"];
+
+/**
+ * The object as the editor shows it: apiVersion, kind, metadata first and status last (as
+ * `kubectl get -o yaml` reads), managedFields left out (they are the server's bookkeeping).
+ */
 export function objectYaml(object: KubeObject): string {
   const metadata = { ...recordAt(object, "metadata") };
   delete metadata["managedFields"];
-  return stringify({ ...object, metadata }, { lineWidth: 0, aliasDuplicateObjects: false });
+  const keys = Object.keys(object);
+  const ordered = [
+    ...FIRST.filter((k) => k in object),
+    ...keys.filter((k) => !FIRST.includes(k) && k !== "status"),
+    ...keys.filter((k) => k === "status"),
+  ];
+  const sorted = Object.fromEntries(ordered.map((k) => [k, k === "metadata" ? metadata : object[k]]));
+  return stringify(sorted, { lineWidth: 0, aliasDuplicateObjects: false });
 }
 
 /** The YAML tab of one object. */
@@ -26,6 +39,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
   const text = draft?.text ?? live;
   const state = useApply(cluster, text, draft !== null);
   const [applied, setApplied] = useState<string | null>(null);
+  const editor = useRef<EditorHandle>(null);
   const stale = draft !== null && draft.version !== liveVersion;
 
   const apply = async () => {
@@ -66,8 +80,8 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
           Revert
         </button>
         <span className="yaml-note">
-          {draft === null ? "Live: follows the cluster until you edit." : "Edited: the live object no longer updates here."} The
-          status section is the cluster's; apply ignores it.
+          {draft === null ? "Live: follows the cluster until you edit." : "Edited: the live object no longer updates here."}
+          {"status" in object ? " The status section is the cluster's; apply ignores it." : ""}
         </span>
       </div>
       {stale && (
@@ -80,6 +94,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
       )}
       {state.error && <ErrorBanner title="The cluster could not be asked" error={state.error} />}
       <YamlEditor
+        ref={editor}
         value={text}
         label={`YAML of ${textAt(object, "kind")} ${textAt(object, "metadata", "name")}`}
         problems={state.problems}
@@ -88,7 +103,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
           setDraft((prev) => (next === live && prev === null ? null : { text: next, version: prev?.version ?? liveVersion }));
         }}
       />
-      <ProblemList problems={state.problems} text={text} />
+      <ProblemList problems={state.problems} text={text} onSelect={(p) => editor.current?.select(p.from, p.to)} />
       {applied && (
         <p className="yaml-status ok" role="status">
           {applied}

@@ -58,6 +58,12 @@ export function headerStatus(row: Row | undefined, object: KubeObject | null): {
     default:
       break;
   }
+  // Before the row arrives (or without one), what the object itself says.
+  const desired = recordAt(object, "spec")["replicas"];
+  if (typeof desired === "number") {
+    const ready = Number(textAt(object, "status", "readyReplicas") || "0");
+    return { text: `${String(ready)}/${String(desired)} ready`, tone: ready >= desired ? "ok" : "warn" };
+  }
   const phase = textAt(object, "status", "phase");
   if (phase !== "") return { text: phase, tone: /Bound|Active|Running|Succeeded|Available/.test(phase) ? "ok" : "warn" };
   return { text: "", tone: "idle" };

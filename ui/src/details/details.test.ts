@@ -31,8 +31,8 @@ function pod(name: string, owner: string, extra: Partial<Extract<Summary, { kind
     totalContainers: 1,
     restarts: 0,
     podIp: null,
-    cpuRequestMilli: 0n,
-    memoryRequestBytes: 0n,
+    cpuRequestMilli: 0,
+    memoryRequestBytes: 0,
     unschedulable: null,
     containers: ["web"],
     configMaps: [],
@@ -158,5 +158,17 @@ describe("eventsOf", () => {
       event("d", null, "db", "2026-11-28T12:00:00Z"),
     ];
     expect(eventsOf(rows, "pod-uid", "Pod", "web").map((e) => e.name)).toEqual(["b", "a"]);
+  });
+});
+
+describe("objectYaml", () => {
+  it("puts apiVersion, kind, metadata first and status last, without managedFields", async () => {
+    const { objectYaml } = await import("./YamlTab");
+    const text = objectYaml({ data: { a: "1" }, status: { phase: "x" }, kind: "ConfigMap", apiVersion: "v1", metadata: { name: "c", managedFields: [{}] } });
+    expect(text.split("\n").filter((l) => /^\S/.test(l)).map((l) => l.split(":")[0])).toEqual(["apiVersion", "kind", "metadata", "data", "status"]);
+    expect(text).not.toContain("managedFields");
+  });
+  it("reads a workload's readiness from the object before its row arrives", () => {
+    expect(headerStatus(undefined, { spec: { replicas: 3 }, status: { readyReplicas: 1 } })).toEqual({ text: "1/3 ready", tone: "warn" });
   });
 });

@@ -1,6 +1,7 @@
 // Resource watches and objects. Rows arrive as batches pushed by the backend; nothing polls.
 import { Channel, invoke } from "@tauri-apps/api/core";
 import type { KindInfo } from "./bindings/KindInfo";
+import type { ObjectUpdate } from "./bindings/ObjectUpdate";
 import type { ResourceBatch } from "./bindings/ResourceBatch";
 
 export type { Category } from "./bindings/Category";
@@ -12,6 +13,7 @@ export type { FieldCause } from "./bindings/FieldCause";
 export type { IngressSummary } from "./bindings/IngressSummary";
 export type { KindInfo } from "./bindings/KindInfo";
 export type { NodeSummary } from "./bindings/NodeSummary";
+export type { ObjectUpdate } from "./bindings/ObjectUpdate";
 export type { OwnerRef } from "./bindings/OwnerRef";
 export type { PodSummary } from "./bindings/PodSummary";
 export type { ResourceBatch } from "./bindings/ResourceBatch";
@@ -56,12 +58,6 @@ export function getObject(
 ): Promise<Record<string, unknown>> {
   return invoke<Record<string, unknown>>("get_object", { cluster, resource, namespace, name });
 }
-
-/** What a single-object watch pushes: the object on every change, or that it is gone. */
-export type ObjectUpdate =
-  | { type: "object"; object: Record<string, unknown> }
-  | { type: "deleted" }
-  | { type: "state"; state: import("./bindings/WatchState").WatchState; error: import("./bindings/AppError").AppError | null };
 
 /** Watches one object; pushes it whole on every change (details pages). */
 export function watchObject(

@@ -33,8 +33,8 @@ function node(name: string, over: Partial<NodeSummary> = {}): Row {
     notReadyReason: null,
     unschedulable: false,
     roles: [],
-    cpuAllocatableMilli: 4000n,
-    memoryAllocatableBytes: 8n * 1024n ** 3n,
+    cpuAllocatableMilli: 4000,
+    memoryAllocatableBytes: 8 * 1024 ** 3,
     hollow: true,
     internalIp: null,
     taints: [],
@@ -53,8 +53,8 @@ function pod(name: string, over: Partial<PodSummary> = {}, rest: Partial<Row> = 
     totalContainers: 1,
     restarts: 0,
     podIp: null,
-    cpuRequestMilli: 100n,
-    memoryRequestBytes: 64n * 1024n * 1024n,
+    cpuRequestMilli: 100,
+    memoryRequestBytes: 64 * 1024 * 1024,
     unschedulable: null,
     containers: ["app"],
     configMaps: [],
@@ -113,9 +113,9 @@ describe("buildMap", () => {
 
   it("sums requests of every running pod on a node, whatever namespace is shown", () => {
     const pods = [
-      pod("a", { cpuRequestMilli: 250n }),
-      pod("b", { cpuRequestMilli: 500n }, { namespace: "other" }),
-      pod("done", { phase: "Succeeded", status: "Completed", cpuRequestMilli: 1000n }),
+      pod("a", { cpuRequestMilli: 250 }),
+      pod("b", { cpuRequestMilli: 500 }, { namespace: "other" }),
+      pod("done", { phase: "Succeeded", status: "Completed", cpuRequestMilli: 1000 }),
     ];
     const model = buildMap([node("w1")], pods, none, "default");
     const w1 = model.nodes[0];

@@ -210,8 +210,8 @@ export function buildMap(
     if (!pod) continue;
     if (pod.node !== null && holdsResources(pod)) {
       const sum = requested.get(pod.node) ?? { cpu: 0, memory: 0 };
-      sum.cpu += Number(pod.cpuRequestMilli);
-      sum.memory += Number(pod.memoryRequestBytes);
+      sum.cpu += pod.cpuRequestMilli;
+      sum.memory += pod.memoryRequestBytes;
       requested.set(pod.node, sum);
     }
     if (namespace !== null && row.namespace !== namespace) continue;
@@ -248,8 +248,8 @@ export function buildMap(
       roles: node.roles,
       hollow: node.hollow,
       taints: node.taints,
-      cpu: { requested: sum.cpu, allocatable: Number(node.cpuAllocatableMilli) },
-      memory: { requested: sum.memory, allocatable: Number(node.memoryAllocatableBytes) },
+      cpu: { requested: sum.cpu, allocatable: node.cpuAllocatableMilli },
+      memory: { requested: sum.memory, allocatable: node.memoryAllocatableBytes },
       tileCount: tiles.length,
       groups: groupByOwner(tiles),
       tiles,

@@ -9,7 +9,7 @@ export function lineOf(text: string, offset: number): number {
 }
 
 /** Every problem, placed or not, each with `data-testid="yaml-error"` and its field. */
-export function ProblemList({ problems, text }: { problems: readonly Problem[]; text: string }) {
+export function ProblemList({ problems, text, onSelect }: { problems: readonly Problem[]; text: string; onSelect?: (problem: Problem) => void }) {
   if (problems.length === 0) return null;
   return (
     <ul className="yaml-problems" aria-label="Problems">
@@ -20,10 +20,17 @@ export function ProblemList({ problems, text }: { problems: readonly Problem[]; 
           data-testid="yaml-error"
           data-field={problem.field ?? ""}
         >
-          <span className="yaml-problem-where">
+          <button
+            type="button"
+            className="yaml-problem-where link-button"
+            title="Show it in the editor"
+            onClick={() => {
+              onSelect?.(problem);
+            }}
+          >
             line {lineOf(text, problem.from)}
             {problem.field !== null && !problem.exact ? " (field missing)" : ""}
-          </span>
+          </button>
           <span className="yaml-problem-message">{problem.message}</span>
         </li>
       ))}

@@ -16,7 +16,7 @@ import {
   lineNumbers,
 } from "@codemirror/view";
 import { tags } from "@lezer/highlight";
-import { useEffect, useRef } from "react";
+import { useEffect, useImperativeHandle, useRef } from "react";
 import type { Problem } from "./paths";
 import { minimalChange } from "./text";
 import "./yaml.css";
@@ -55,6 +55,14 @@ export interface YamlEditorProps {
   readonly readOnly?: boolean;
   /** Names the editor for screen readers. */
   readonly label: string;
+  /** Receives a handle to move the editor's selection (the problem list's links). */
+  readonly ref?: React.Ref<EditorHandle>;
+}
+
+/** What the page may do to the editor from outside. */
+export interface EditorHandle {
+  /** Selects `from`–`to`, scrolls it into view and focuses the editor. */
+  readonly select: (from: number, to: number) => void;
 }
 
 function diagnostics(problems: readonly Problem[], length: number): Diagnostic[] {
@@ -71,7 +79,7 @@ function diagnostics(problems: readonly Problem[], length: number): Diagnostic[]
 }
 
 /** A YAML editor. The text is the caller's state: edits come back through `onChange`. */
-export function YamlEditor({ value, onChange, problems, readOnly = false, label }: YamlEditorProps) {
+export function YamlEditor({ value, onChange, problems, readOnly = false, label, ref }: YamlEditorProps) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const changed = useRef(onChange);
@@ -80,6 +88,24 @@ export function YamlEditor({ value, onChange, problems, readOnly = false, label 
   useEffect(() => {
     changed.current = onChange;
   }, [onChange]);
+
+  useImperativeHandle(
+    ref,
+    () => ({
+      select: (from, to) => {
+        const current = view.current;
+        if (!current) return;
+        const length = current.state.doc.length;
+        const anchor = Math.min(from, length);
+        current.dispatch({
+          selection: { anchor, head: Math.min(Math.max(to, anchor), length) },
+          effects: EditorView.scrollIntoView(anchor, { y: "center" }),
+        });
+        current.focus();
+      },
+    }),
+    [],
+  );
 
   // The view is created once; later props reach it through transactions below.
   useEffect(() => {

@@ -136,6 +136,8 @@ export interface ParsedDocument {
   readonly problems: readonly Problem[];
   readonly from: number;
   readonly to: number;
+  /** Where its content starts (after any `---` and comments): where document-wide problems go. */
+  readonly start: number;
 }
 
 function isPlainObject(value: unknown): value is Record<string, unknown> {
@@ -187,7 +189,7 @@ export function splitDocuments(text: string): ParsedDocument[] {
         });
       }
     }
-    out.push({ doc, object, problems, from, to });
+    out.push({ doc, object, problems, from, to, start: rangeOf(doc.contents)?.[0] ?? from });
   }
   return out;
 }

@@ -66,8 +66,8 @@ export function outcomeProblems(
     if (placed.length > 0) return placed;
     return [
       {
-        from: document.from,
-        to: document.from,
+        from: document.start,
+        to: document.start,
         message: prefix + error.message,
         field: null,
         severity: "error" as const,

@@ -43,6 +43,9 @@ pub(crate) trait Rules: Send + Sync {
     fn columns(&self) -> &'static [Column];
     /// One row of `kubectl get`, one cell per column, from the object's stored JSON.
     fn row(&self, object: &[u8], now: Timestamp) -> Vec<Value>;
+    /// As [`Rules::row`], for an object a client already parsed into its metadata and the
+    /// rest of its JSON (as `kube`'s `DynamicObject` holds it).
+    fn row_parts(&self, metadata: &ObjectMeta, rest: &Value, now: Timestamp) -> Vec<Value>;
     /// The value of a field selector's field, `None` if the kind does not support it.
     fn field(&self, object: &Value, field: &str) -> Option<String>;
     /// Registers the kind's schema (and those it uses) with `generator`; returns its name,
@@ -175,27 +178,42 @@ impl<K: Kind> Rules for Typed<K> {
     }
 
     fn row(&self, object: &[u8], now: Timestamp) -> Vec<Value> {
-        let name_first = K::columns().first().is_some_and(|c| c.format == "name");
         match serde_json::from_slice::<K>(object) {
-            Ok(typed) if name_first => {
-                let name = Value::from(typed.metadata().name.clone().unwrap_or_default());
-                std::iter::once(name).chain(typed.cells(now)).collect()
-            }
-            Ok(typed) => typed.cells(now),
+            Ok(typed) => typed_row(&typed, now),
             // Stored objects always decode; if one does not, show what we can.
             Err(_) => {
                 let name = serde_json::from_slice::<Value>(object)
                     .map(|v| v["metadata"]["name"].clone())
                     .unwrap_or(Value::Null);
-                std::iter::once(name)
-                    .chain(
-                        K::columns()
-                            .iter()
-                            .skip(1)
-                            .map(|_| Value::from("<unknown>")),
-                    )
-                    .collect()
+                unknown_row::<K>(name)
             }
+        }
+    }
+
+    fn row_parts(&self, metadata: &ObjectMeta, rest: &Value, now: Timestamp) -> Vec<Value> {
+        match K::deserialize(rest) {
+            Ok(mut typed) => {
+                // No printer reads managed fields; leaving them out keeps this cheap.
+                *typed.metadata_mut() = ObjectMeta {
+                    annotations: metadata.annotations.clone(),
+                    creation_timestamp: metadata.creation_timestamp.clone(),
+                    deletion_grace_period_seconds: metadata.deletion_grace_period_seconds,
+                    deletion_timestamp: metadata.deletion_timestamp.clone(),
+                    finalizers: metadata.finalizers.clone(),
+                    generate_name: metadata.generate_name.clone(),
+                    generation: metadata.generation,
+                    labels: metadata.labels.clone(),
+                    managed_fields: None,
+                    name: metadata.name.clone(),
+                    namespace: metadata.namespace.clone(),
+                    owner_references: metadata.owner_references.clone(),
+                    resource_version: metadata.resource_version.clone(),
+                    self_link: None,
+                    uid: metadata.uid.clone(),
+                };
+                typed_row(&typed, now)
+            }
+            Err(_) => unknown_row::<K>(Value::from(metadata.name.clone().unwrap_or_default())),
         }
     }
 
@@ -228,6 +246,29 @@ impl<K: Kind> Rules for Typed<K> {
             other => other.to_string(),
         })
     }
+}
+
+/// The `kubectl get` row of a decoded object: its name first when the first column is the
+/// name (the name cell is added generically), then its kind's cells.
+fn typed_row<K: Kind>(typed: &K, now: Timestamp) -> Vec<Value> {
+    if K::columns().first().is_some_and(|c| c.format == "name") {
+        let name = Value::from(typed.metadata().name.clone().unwrap_or_default());
+        std::iter::once(name).chain(typed.cells(now)).collect()
+    } else {
+        typed.cells(now)
+    }
+}
+
+/// The row of an object that does not decode as its kind: its name and `<unknown>` cells.
+fn unknown_row<K: Kind>(name: Value) -> Vec<Value> {
+    std::iter::once(name)
+        .chain(
+            K::columns()
+                .iter()
+                .skip(1)
+                .map(|_| Value::from("<unknown>")),
+        )
+        .collect()
 }
 
 /// Removes `apiVersion` and `kind` that encoding added to nested objects: k8s-openapi writes

@@ -9,12 +9,16 @@ mod kind;
 pub(crate) mod table;
 
 pub(crate) use kind::{Kind, Rejection, Rules, Stage, Typed};
-pub(crate) use table::{Column, age, or_none as table_or_none};
+pub use table::Column;
+pub(crate) use table::{age, or_none as table_or_none};
 
 use k8s_openapi::api::{
     apps, authentication, authorization, batch, coordination, core, discovery, events, networking,
     storage,
 };
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use k8s_openapi::jiff::Timestamp;
+use serde_json::Value;
 
 /// A served resource.
 pub struct Resource {
@@ -86,6 +90,19 @@ impl Resource {
     /// The subresource called `name`, if served.
     pub fn subresource(&self, name: &str) -> Option<&'static Subresource> {
         self.subresources.iter().find(|s| s.name == name)
+    }
+
+    /// The columns of `kubectl get` for this resource, as its Table lists them (the name
+    /// column included; the age column is named `Age`).
+    pub fn columns(&self) -> &'static [Column] {
+        self.rules.columns()
+    }
+
+    /// One `kubectl get` row, a cell per [`Resource::columns`] entry, of an object a client
+    /// parsed into its metadata and the rest of its JSON. Relative times (ages) are
+    /// measured from `now`.
+    pub fn table_row(&self, metadata: &ObjectMeta, rest: &Value, now: Timestamp) -> Vec<Value> {
+        self.rules.row_parts(metadata, rest, now)
     }
 
     /// Whether writes to the object keep its status (it has a `status` subresource).
@@ -276,7 +293,7 @@ pub static RESOURCES: &[Resource] = &[
 ];
 
 /// The resource served at `group`/`version` as `plural`.
-pub(crate) fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
     RESOURCES
         .iter()
         .find(|r| r.group == group && r.version == version && r.plural == plural)

@@ -9,15 +9,16 @@ use super::Rules;
 
 /// A column of a `meta.k8s.io/v1 Table`.
 #[derive(Debug, Clone, Copy)]
-pub(crate) struct Column {
-    pub(crate) name: &'static str,
+pub struct Column {
+    /// The header as the Table names it (`Ready`, `Nominated Node`); kubectl upper-cases it.
+    pub name: &'static str,
     /// OpenAPI type: `string`, `integer`, `number`, `boolean`, `date`.
-    pub(crate) kind: &'static str,
+    pub kind: &'static str,
     /// `name` for the name column, else empty.
-    pub(crate) format: &'static str,
-    pub(crate) description: &'static str,
+    pub format: &'static str,
+    pub description: &'static str,
     /// 0 for default columns, 1 for `-o wide` only.
-    pub(crate) priority: i32,
+    pub priority: i32,
 }
 
 pub(crate) const NAME_DESCRIPTION: &str = "Name must be unique within a namespace. Is required when creating resources, although some resources may allow a client to request the generation of an appropriate name automatically. Name is primarily intended for creation idempotence and configuration definition. Cannot be updated. More info: https://kubernetes.io/docs/concepts/overview/working-with-objects/names#names";

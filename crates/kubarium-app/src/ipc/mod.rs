@@ -135,6 +135,37 @@ pub struct ClusterStatus {
     pub latency_ms: Option<f64>,
     /// Why it is failed or unreachable.
     pub error: Option<AppError>,
+    /// Whether the Docker engine the local cluster's pods run on answers; `None` for a
+    /// remote cluster, or before the first probe.
+    pub docker: Option<DockerState>,
+    /// This machine's CPU and memory use, refreshed by every probe; `None` where it cannot
+    /// be read (only Linux's `/proc` is read today).
+    pub host: Option<HostStats>,
+}
+
+/// The Docker engine the local cluster runs pods on, as its nodes last reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
+#[serde(rename_all = "camelCase", tag = "state")]
+pub enum DockerState {
+    /// It answers; `version` is the engine's (`27.3.1`).
+    Running { version: String },
+    /// It does not answer; `message` says why and what to do (start Docker).
+    Unreachable { message: String },
+    /// The cluster runs hollow (simulated) pods and needs no Docker.
+    NotUsed,
+}
+
+/// This machine's load, for the status bar.
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(rename_all = "camelCase")]
+pub struct HostStats {
+    /// Busy share of all CPUs since the previous probe, 0–100; `None` on the first probe.
+    pub cpu_percent: Option<f64>,
+    /// Memory in use: total minus what the kernel says is available.
+    #[ts(type = "number")]
+    pub memory_used_bytes: u64,
+    #[ts(type = "number")]
+    pub memory_total_bytes: u64,
 }
 
 #[cfg(test)]
@@ -151,11 +182,16 @@ mod tests {
         ClusterStatus::export_all(&config).unwrap();
         resources::KindInfo::export_all(&config).unwrap();
         resources::ResourceBatch::export_all(&config).unwrap();
+        actions::Propagation::export_all(&config).unwrap();
+        actions::Revision::export_all(&config).unwrap();
+        actions::UndoOutcome::export_all(&config).unwrap();
+        actions::DrainOutcome::export_all(&config).unwrap();
         apply::ApplyOutcome::export_all(&config).unwrap();
         streams::LogOptions::export_all(&config).unwrap();
         streams::LogBatch::export_all(&config).unwrap();
         streams::ExecOutput::export_all(&config).unwrap();
         streams::Forward::export_all(&config).unwrap();
+        resources::ObjectUpdate::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {

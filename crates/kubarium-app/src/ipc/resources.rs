@@ -138,7 +138,11 @@ pub struct PodSummary {
     pub restarts: u32,
     pub pod_ip: Option<String>,
     /// Sum of the containers' requests (init containers as the scheduler counts them).
+    // A number to the UI: far below 2^53, and JSON carries no bigints.
+    #[ts(type = "number")]
     pub cpu_request_milli: u64,
+    // A number to the UI: far below 2^53, and JSON carries no bigints.
+    #[ts(type = "number")]
     pub memory_request_bytes: u64,
     /// `PodScheduled=False`'s message: why the scheduler could not place it.
     pub unschedulable: Option<String>,
@@ -162,7 +166,11 @@ pub struct NodeSummary {
     pub unschedulable: bool,
     /// From `node-role.kubernetes.io/<role>` labels.
     pub roles: Vec<String>,
+    // A number to the UI: far below 2^53, and JSON carries no bigints.
+    #[ts(type = "number")]
     pub cpu_allocatable_milli: u64,
+    // A number to the UI: far below 2^53, and JSON carries no bigints.
+    #[ts(type = "number")]
     pub memory_allocatable_bytes: u64,
     /// Runs hollow (simulated) pods.
     pub hollow: bool,
@@ -251,5 +259,26 @@ pub enum ResourceBatch {
     },
 }
 
+/// An object, whole, as the API server returns it (JSON).
+pub type Object = serde_json::Value;
+
 /// Identifies a running watch or stream, to stop it.
 pub type StreamId = u64;
+
+/// One message of a single-object watch (a details page).
+#[derive(Debug, Clone, PartialEq, Serialize, TS)]
+#[serde(tag = "type", rename_all = "camelCase")]
+pub enum ObjectUpdate {
+    /// The object, whole, as the API returns it (without `metadata.managedFields`).
+    Object {
+        #[ts(type = "Record<string, unknown>")]
+        object: serde_json::Value,
+    },
+    /// It was deleted, or does not exist.
+    Deleted,
+    /// The watch's state changed; `error` says why when it is reconnecting.
+    State {
+        state: WatchState,
+        error: Option<AppError>,
+    },
+}

@@ -19,7 +19,7 @@ unschedulable: boolean,
 /**
  * From `node-role.kubernetes.io/<role>` labels.
  */
-roles: Array<string>, cpuAllocatableMilli: bigint, memoryAllocatableBytes: bigint, 
+roles: Array<string>, cpuAllocatableMilli: number, memoryAllocatableBytes: number, 
 /**
  * Runs hollow (simulated) pods.
  */

@@ -23,7 +23,7 @@ ready: boolean, readyContainers: number, totalContainers: number, restarts: numb
 /**
  * Sum of the containers' requests (init containers as the scheduler counts them).
  */
-cpuRequestMilli: bigint, memoryRequestBytes: bigint, 
+cpuRequestMilli: number, memoryRequestBytes: number, 
 /**
  * `PodScheduled=False`'s message: why the scheduler could not place it.
  */

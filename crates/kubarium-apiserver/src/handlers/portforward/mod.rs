@@ -29,6 +29,8 @@ use crate::StatusError;
 use crate::kubelet::Kubelet;
 use crate::spdy::{self, Stream, status};
 
+mod channels;
+
 /// The port-forward protocol kubectl asks for in `X-Stream-Protocol-Version`.
 const PROTOCOL: &str = "portforward.k8s.io";
 /// The WebSocket subprotocol tunnelling SPDY (client-go's `SPDY/3.1+` prefix).
@@ -159,11 +161,17 @@ async fn websocket(
     shutdown: tokio::sync::watch::Receiver<bool>,
 ) -> Result<Response, StatusError> {
     let offered = header_list(&call.headers, "sec-websocket-protocol");
-    if !offered.contains(&TUNNEL_PROTOCOL) {
+    // kubectl tunnels SPDY; kube-rs and client-go's plain dialer speak the channel protocol.
+    let channel_ports = if offered.contains(&TUNNEL_PROTOCOL) {
+        None
+    } else if offered.contains(&channels::PROTOCOL) {
+        Some(channels::ports(call.query.as_deref())?)
+    } else {
         return Err(StatusError::bad_request(format!(
-            "unable to upgrade: port-forward over WebSocket speaks the {TUNNEL_PROTOCOL:?} subprotocol; the client offered {offered:?}"
+            "unable to upgrade: port-forward over WebSocket speaks the {TUNNEL_PROTOCOL:?} or {:?} subprotocol; the client offered {offered:?}",
+            channels::PROTOCOL
         )));
-    }
+    };
     let mut request = http::Request::builder()
         .method(http::Method::GET)
         .version(http::Version::HTTP_11)
@@ -182,6 +190,11 @@ async fn websocket(
                 rejection.body_text()
             ))
         })?;
+    if let Some(ports) = channel_ports {
+        return Ok(upgrade
+            .protocols([channels::PROTOCOL])
+            .on_upgrade(move |socket| channels::serve(socket, target, ports, shutdown)));
+    }
     Ok(upgrade
         .protocols([TUNNEL_PROTOCOL])
         .on_upgrade(move |socket| async move {

@@ -1,0 +1,236 @@
+//! `kubectl cordon`/`uncordon` and `kubectl drain`: cordon the node, then evict its pods
+//! through the Eviction subresource, so PodDisruptionBudgets are honoured. DaemonSet pods are
+//! left (their controller ignores `unschedulable` and would put them straight back) and so
+//! are mirror pods (the node's agent owns them); every pod's outcome is reported.
+
+use futures_util::StreamExt;
+use k8s_openapi::api::core::v1::{Node, Pod};
+use kube::api::{EvictParams, ListParams, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+use crate::ipc::AppError;
+use crate::ipc::actions::{DrainOutcome, EvictionResult, PodEviction};
+use crate::{Error, Result};
+
+/// Evictions in flight at once.
+const CONCURRENCY: usize = 8;
+
+/// The annotation that marks a mirror pod (a static pod's reflection in the API).
+const MIRROR: &str = "kubernetes.io/config.mirror";
+
+/// Marks node `node` unschedulable (cordon) or schedulable again (uncordon).
+pub async fn cordon(client: Client, node: &str, unschedulable: bool) -> Result<()> {
+    // As kubectl's patch: an uncordoned node has no `unschedulable` field at all.
+    let value = if unschedulable {
+        Value::Bool(true)
+    } else {
+        Value::Null
+    };
+    Api::<Node>::all(client)
+        .patch(
+            node,
+            &PatchParams::default(),
+            &Patch::Merge(json!({ "spec": { "unschedulable": value } })),
+        )
+        .await?;
+    Ok(())
+}
+
+/// Cordons `node`, then evicts every pod on it but DaemonSet-owned and mirror pods.
+/// Returns once every eviction was answered; evicted pods then terminate gracefully.
+pub async fn drain(client: Client, node: &str) -> Result<DrainOutcome> {
+    cordon(client.clone(), node, true).await?;
+    let pods = Api::<Pod>::all(client.clone())
+        .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
+        .await?;
+    let mut pods: Vec<Pod> = pods.items;
+    pods.sort_by(|a, b| {
+        (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
+    });
+    let outcomes = futures_util::stream::iter(pods)
+        .map(|pod| {
+            let client = client.clone();
+            async move { evict(client, pod).await }
+        })
+        .buffered(CONCURRENCY)
+        .collect()
+        .await;
+    Ok(DrainOutcome {
+        node: node.to_owned(),
+        pods: outcomes,
+    })
+}
+
+/// Why `pod` is left on a drained node, if it is.
+fn skip_reason(pod: &Pod) -> Option<String> {
+    let meta = &pod.metadata;
+    if meta
+        .annotations
+        .as_ref()
+        .is_some_and(|a| a.contains_key(MIRROR))
+    {
+        return Some("a mirror pod: the node's agent runs it, not the API".to_owned());
+    }
+    if let Some(owner) = meta
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true) && o.kind == "DaemonSet")
+    {
+        return Some(format!(
+            "managed by DaemonSet {}, which runs it on every node regardless",
+            owner.name
+        ));
+    }
+    if meta.deletion_timestamp.is_some() {
+        return Some("already being deleted".to_owned());
+    }
+    None
+}
+
+async fn evict(client: Client, pod: Pod) -> PodEviction {
+    let namespace = pod.metadata.namespace.clone().unwrap_or_default();
+    let name = pod.metadata.name.clone().unwrap_or_default();
+    let outcome = |result, reason: Option<String>, error: Option<AppError>| PodEviction {
+        namespace: namespace.clone(),
+        name: name.clone(),
+        result,
+        reason,
+        error,
+    };
+    if let Some(reason) = skip_reason(&pod) {
+        return outcome(EvictionResult::Skipped, Some(reason), None);
+    }
+    let api = Api::<Pod>::namespaced(client, &namespace);
+    match api.evict(&name, &EvictParams::default()).await {
+        Ok(_) => outcome(EvictionResult::Evicted, None, None),
+        // Gone already: nothing left to evict.
+        Err(kube::Error::Api(status)) if status.code == 404 => outcome(
+            EvictionResult::Evicted,
+            Some("it was already gone".to_owned()),
+            None,
+        ),
+        Err(kube::Error::Api(status)) if status.code == 429 => {
+            let reason = format!(
+                "a PodDisruptionBudget does not allow evicting it now ({}); drain again once more replicas are ready",
+                status.message
+            );
+            let error = AppError::from(Error::Kube(kube::Error::Api(status)));
+            outcome(EvictionResult::Blocked, Some(reason), Some(error))
+        }
+        Err(error) => {
+            let error = AppError::from(Error::Kube(error));
+            outcome(
+                EvictionResult::Failed,
+                Some(error.message.clone()),
+                Some(error),
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::apps::v1::DaemonSet;
+    use kube::api::PostParams;
+
+    use super::super::testing::{Hollow, eventually};
+    use super::*;
+
+    #[tokio::test]
+    async fn cordon_then_drain_evicts_all_but_daemonset_pods() {
+        let hollow = Hollow::start().await;
+        let client = hollow.client.clone();
+        let nodes = Api::<Node>::all(client.clone());
+        let node = "kubarium-worker";
+        cordon(client.clone(), node, true).await.unwrap();
+        let unschedulable = |n: Node| n.spec.and_then(|s| s.unschedulable);
+        assert_eq!(unschedulable(nodes.get(node).await.unwrap()), Some(true));
+        cordon(client.clone(), node, false).await.unwrap();
+        assert_eq!(unschedulable(nodes.get(node).await.unwrap()), None);
+
+        // A pod pinned to the node, and a DaemonSet (which puts one there too).
+        let pinned: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "pinned"},
+            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx:1"}]}
+        }))
+        .unwrap();
+        Api::<Pod>::namespaced(client.clone(), "default")
+            .create(&PostParams::default(), &pinned)
+            .await
+            .unwrap();
+        let ds: DaemonSet = serde_json::from_value(json!({
+            "metadata": {"name": "agent"},
+            "spec": {
+                "selector": {"matchLabels": {"app": "agent"}},
+                "template": {"metadata": {"labels": {"app": "agent"}},
+                    "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
+            }
+        }))
+        .unwrap();
+        Api::<DaemonSet>::namespaced(client.clone(), "default")
+            .create(&PostParams::default(), &ds)
+            .await
+            .unwrap();
+        let pods = Api::<Pod>::namespaced(client.clone(), "default");
+        let on_node = ListParams::default().fields(&format!("spec.nodeName={node}"));
+        eventually("the DaemonSet's pod on the node", || async {
+            let list = pods.list(&on_node).await.ok()?;
+            list.items
+                .iter()
+                .any(|p| {
+                    p.metadata
+                        .name
+                        .as_deref()
+                        .is_some_and(|n| n.starts_with("agent-"))
+                })
+                .then_some(())
+        })
+        .await;
+
+        let outcome = drain(client.clone(), node).await.unwrap();
+        assert_eq!(outcome.node, node);
+        assert_eq!(unschedulable(nodes.get(node).await.unwrap()), Some(true));
+        let pinned = outcome.pods.iter().find(|p| p.name == "pinned").unwrap();
+        assert_eq!(pinned.result, EvictionResult::Evicted, "{pinned:?}");
+        let agent = outcome
+            .pods
+            .iter()
+            .find(|p| p.name.starts_with("agent-"))
+            .unwrap();
+        assert_eq!(agent.result, EvictionResult::Skipped);
+        assert!(agent.reason.as_deref().unwrap().contains("DaemonSet agent"));
+        eventually("the evicted pod gone", || async {
+            pods.get_opt("pinned").await.ok()?.is_none().then_some(())
+        })
+        .await;
+
+        let missing = drain(client, "no-such-node").await.unwrap_err();
+        assert_eq!(
+            AppError::from(missing).code,
+            crate::ipc::ErrorCode::NotFound
+        );
+        hollow.stop().await;
+    }
+
+    #[test]
+    fn mirror_and_terminating_pods_are_skipped() {
+        let mirror: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "m", "annotations": {MIRROR: "abc"}}
+        }))
+        .unwrap();
+        assert!(skip_reason(&mirror).unwrap().contains("mirror"));
+        let leaving: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "l", "deletionTimestamp": "2026-11-28T10:00:00Z"}
+        }))
+        .unwrap();
+        assert_eq!(skip_reason(&leaving).unwrap(), "already being deleted");
+        let owned_by_rs: Pod = serde_json::from_value(json!({
+            "metadata": {"name": "r", "ownerReferences": [{"apiVersion": "apps/v1",
+                "kind": "ReplicaSet", "name": "web", "uid": "1", "controller": true}]}
+        }))
+        .unwrap();
+        assert_eq!(skip_reason(&owned_by_rs), None);
+    }
+}

@@ -1,0 +1,123 @@
+//! What the action tests share: a real in-process cluster with hollow nodes (their pods go
+//! Running and Ready; the scheduler and controllers run), and waiting for what the
+//! controllers do next without timing assertions.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
+use kube::api::{ListParams, PostParams};
+use kube::{Api, Client};
+use serde_json::json;
+use tokio::sync::watch;
+
+use crate::LocalCluster;
+use crate::ipc::{ClusterPhase, ClusterStatus};
+
+/// Generous: the machine is shared and noisy; only a hang should hit it.
+const PATIENCE: Duration = Duration::from_secs(90);
+
+/// A running hollow cluster and an admin client.
+pub(crate) struct Hollow {
+    pub(crate) local: Arc<LocalCluster>,
+    pub(crate) client: Client,
+    pub(crate) dir: tempfile::TempDir,
+}
+
+impl Hollow {
+    pub(crate) async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let local = LocalCluster::start(
+            kubarium_cluster::ClusterBuilder::new(dir.path())
+                .listen("127.0.0.1:0".parse().unwrap())
+                .ingress_ports(0, 0)
+                .runtime(kubarium_cluster::RuntimeKind::Hollow),
+        );
+        wait_for_phase(&mut local.subscribe(), ClusterPhase::Connected).await;
+        let client = local.client().await.unwrap();
+        Self { local, client, dir }
+    }
+
+    /// Creates Deployment `name` in `default` running `image`.
+    pub(crate) async fn deployment(&self, name: &str, image: &str, replicas: i32) -> Deployment {
+        Api::<Deployment>::namespaced(self.client.clone(), "default")
+            .create(&PostParams::default(), &deployment(name, image, replicas))
+            .await
+            .unwrap()
+    }
+
+    pub(crate) async fn stop(self) {
+        self.local.shutdown().await;
+    }
+}
+
+/// Waits until the status reaches `phase`.
+pub(crate) async fn wait_for_phase(
+    rx: &mut watch::Receiver<ClusterStatus>,
+    phase: ClusterPhase,
+) -> ClusterStatus {
+    tokio::time::timeout(PATIENCE, rx.wait_for(|s| s.phase == phase))
+        .await
+        .unwrap_or_else(|_| panic!("the cluster never became {phase:?}"))
+        .unwrap()
+        .clone()
+}
+
+/// A Deployment of one container.
+pub(crate) fn deployment(name: &str, image: &str, replicas: i32) -> Deployment {
+    serde_json::from_value(json!({
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app": name}},
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"containers": [{"name": "main", "image": image}]}
+            }
+        }
+    }))
+    .unwrap()
+}
+
+/// Polls `check` until it gives something; panics naming `what` after [`PATIENCE`].
+pub(crate) async fn eventually<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let polling = async {
+        loop {
+            if let Some(found) = check().await {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    };
+    tokio::time::timeout(PATIENCE, polling)
+        .await
+        .unwrap_or_else(|_| panic!("waited in vain for {what}"))
+}
+
+/// The ReplicaSets `deployment` controls, or `None` while it has none.
+pub(crate) async fn owned_replicasets(
+    client: &Client,
+    deployment: &Deployment,
+) -> Option<Vec<ReplicaSet>> {
+    let uid = deployment.metadata.uid.as_deref()?;
+    let all = Api::<ReplicaSet>::namespaced(client.clone(), "default")
+        .list(&ListParams::default())
+        .await
+        .ok()?;
+    let owned: Vec<ReplicaSet> = all
+        .items
+        .into_iter()
+        .filter(|rs| {
+            rs.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .any(|o| o.uid == uid)
+        })
+        .collect();
+    (!owned.is_empty()).then_some(owned)
+}

@@ -1,1 +1,0 @@
-//! Watches that feed the UI: a kube-runtime watcher per (cluster, resource, namespace), turned into rows and pushed as batches of changes.

@@ -1,0 +1,287 @@
+//! Live rows for the UI: a kube-runtime `watcher` over one kind, turned into coalesced
+//! [`ResourceBatch`]es — `State{syncing}`, one `Reset` after every (re-)list, then
+//! `Changes` flushed at most every [`FLUSH_EVERY`] (and at once when the watch goes quiet),
+//! so ten thousand pods arrive as a handful of messages.
+//!
+//! The loops here take a sink (`FnMut(message) -> bool`, false = the UI went away) rather
+//! than a Tauri channel, so they run in plain tests; the desktop's commands spawn them as
+//! tasks of [`crate::Tasks`].
+
+mod object;
+
+use std::collections::HashMap;
+use std::pin::pin;
+use std::time::Duration;
+
+use futures_util::{FutureExt, Stream, StreamExt};
+use k8s_openapi::jiff::Timestamp;
+use kube::api::{Api, DynamicObject};
+use kube::runtime::WatchStreamExt;
+use kube::runtime::watcher::{self, Event};
+use tokio::time::Instant;
+
+pub use object::{get_object, watch_object};
+
+use crate::catalogue::{self, Kind};
+use crate::ipc::resources::{ObjectUpdate, ResourceBatch, Row, StreamId, WatchState};
+use crate::ipc::{AppError, ErrorCode};
+use crate::{Error, Result, rows};
+
+/// The longest a change waits before it is sent, while changes keep coming.
+pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// Events taken without waiting before a flush, so a burst already received goes in one
+/// batch rather than one row first and the rest 50 ms later.
+const DRAIN_AT_MOST: usize = 10_000;
+
+/// An `Api` for `kind` in `namespace`, or across all namespaces (`None`, or any namespace
+/// for a cluster-scoped kind).
+pub(crate) fn api(
+    client: kube::Client,
+    kind: &Kind,
+    namespace: Option<&str>,
+) -> Api<DynamicObject> {
+    match namespace {
+        Some(namespace) if kind.info.namespaced => {
+            Api::namespaced_with(client, namespace, &kind.api)
+        }
+        _ => Api::all_with(client, &kind.api),
+    }
+}
+
+/// A watcher error as the UI shows it, saying the watch keeps retrying.
+pub(crate) fn watch_error(resource: &str, error: watcher::Error) -> AppError {
+    let cause = match error {
+        watcher::Error::InitialListFailed(e)
+        | watcher::Error::WatchStartFailed(e)
+        | watcher::Error::WatchFailed(e) => AppError::from(Error::Kube(e)),
+        other => AppError::new(ErrorCode::Server, other.to_string()),
+    };
+    AppError {
+        message: format!(
+            "The watch of {resource} broke ({}); Kubarium keeps retrying, and the rows shown may be stale until it is back.",
+            cause.message.trim_end_matches('.')
+        ),
+        ..cause
+    }
+}
+
+/// Watches `resource` (in `namespace`, or everywhere) and hands its batches to `sink` until
+/// `sink` returns false. Runs until then, through errors (the watcher retries with backoff).
+pub async fn watch_resources(
+    client: kube::Client,
+    resource: &str,
+    namespace: Option<String>,
+    sink: impl FnMut(ResourceBatch) -> bool,
+) -> Result<()> {
+    let kind = catalogue::find(resource)?;
+    let events = watcher::watcher(
+        api(client, kind, namespace.as_deref()),
+        watcher::Config::default(),
+    )
+    .default_backoff();
+    batches(kind, events, sink).await;
+    Ok(())
+}
+
+/// Changes waiting to be flushed.
+#[derive(Default)]
+struct Pending {
+    upserts: HashMap<String, Row>,
+    deletes: Vec<String>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.upserts.is_empty() && self.deletes.is_empty()
+    }
+
+    fn upsert(&mut self, row: Row) {
+        self.upserts.insert(row.uid.clone(), row);
+    }
+
+    fn delete(&mut self, uid: String) {
+        self.upserts.remove(&uid);
+        self.deletes.push(uid);
+    }
+
+    fn take(&mut self) -> ResourceBatch {
+        let Pending { upserts, deletes } = std::mem::take(self);
+        ResourceBatch::Changes {
+            upserts: upserts.into_values().collect(),
+            deletes,
+        }
+    }
+}
+
+/// Where the watch stands.
+struct Batcher<'k> {
+    kind: &'k Kind,
+    /// Rows of a (re-)list in progress.
+    listing: Option<Vec<Row>>,
+    pending: Pending,
+    state: WatchState,
+}
+
+impl Batcher<'_> {
+    /// Folds one watcher event in; returns a message to send at once, if any.
+    fn apply(&mut self, event: watcher::Result<Event<DynamicObject>>) -> Vec<ResourceBatch> {
+        let mut out = Vec::new();
+        match event {
+            Ok(event) => {
+                // Back without a re-list (a re-list reports itself with its Reset).
+                if self.state == WatchState::Reconnecting
+                    && matches!(event, Event::Apply(_) | Event::Delete(_))
+                {
+                    self.state = WatchState::Live;
+                    out.push(ResourceBatch::State {
+                        state: WatchState::Live,
+                        error: None,
+                    });
+                }
+                match event {
+                    Event::Init => self.listing = Some(Vec::new()),
+                    Event::InitApply(object) => {
+                        let row = rows::row(self.kind, &object, Timestamp::now());
+                        self.listing.get_or_insert_with(Vec::new).push(row);
+                    }
+                    Event::InitDone => {
+                        // The list replaces everything, changes waiting included.
+                        self.pending = Pending::default();
+                        self.state = WatchState::Live;
+                        out.push(ResourceBatch::Reset {
+                            rows: self.listing.take().unwrap_or_default(),
+                        });
+                    }
+                    Event::Apply(object) => {
+                        self.pending
+                            .upsert(rows::row(self.kind, &object, Timestamp::now()));
+                    }
+                    Event::Delete(object) => {
+                        if let Some(uid) = object.metadata.uid {
+                            self.pending.delete(uid);
+                        }
+                    }
+                }
+            }
+            Err(error) => {
+                tracing::debug!(%error, resource = %self.kind.info.resource, "watch error");
+                if self.state != WatchState::Reconnecting {
+                    self.state = WatchState::Reconnecting;
+                    out.push(ResourceBatch::State {
+                        state: WatchState::Reconnecting,
+                        error: Some(watch_error(&self.kind.info.resource, error)),
+                    });
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Turns watcher events into batches for `sink`, until `sink` refuses one or the events end.
+pub(crate) async fn batches(
+    kind: &Kind,
+    events: impl Stream<Item = watcher::Result<Event<DynamicObject>>>,
+    mut sink: impl FnMut(ResourceBatch) -> bool,
+) {
+    let mut events = pin!(events);
+    let mut batcher = Batcher {
+        kind,
+        listing: None,
+        pending: Pending::default(),
+        state: WatchState::Syncing,
+    };
+    if !sink(ResourceBatch::State {
+        state: WatchState::Syncing,
+        error: None,
+    }) {
+        return;
+    }
+    let mut last_flush = Instant::now() - FLUSH_EVERY;
+    loop {
+        let event = if batcher.pending.is_empty() {
+            events.next().await
+        } else {
+            tokio::select! {
+                biased;
+                () = tokio::time::sleep_until(last_flush + FLUSH_EVERY) => {
+                    // Take what has already arrived, then flush it all in one batch.
+                    for _ in 0..DRAIN_AT_MOST {
+                        match events.next().now_or_never() {
+                            Some(Some(event)) => {
+                                for message in batcher.apply(event) {
+                                    if !sink(message) {
+                                        return;
+                                    }
+                                }
+                            }
+                            _ => break,
+                        }
+                    }
+                    if !batcher.pending.is_empty() && !sink(batcher.pending.take()) {
+                        return;
+                    }
+                    last_flush = Instant::now();
+                    continue;
+                }
+                event = events.next() => event,
+            }
+        };
+        let Some(event) = event else {
+            // The watcher never ends on its own; a test's finite stream does.
+            if !batcher.pending.is_empty() {
+                sink(batcher.pending.take());
+            }
+            return;
+        };
+        for message in batcher.apply(event) {
+            if matches!(message, ResourceBatch::Reset { .. }) {
+                last_flush = Instant::now();
+            }
+            if !sink(message) {
+                return;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
+
+impl crate::App {
+    /// Starts [`watch_resources`] on `cluster` as a task the UI can stop; an unknown
+    /// resource or cluster is refused here, before anything runs.
+    pub async fn watch_resources(
+        &self,
+        cluster: &str,
+        resource: String,
+        namespace: Option<String>,
+        sink: impl FnMut(ResourceBatch) -> bool + Send + 'static,
+    ) -> Result<StreamId> {
+        catalogue::find(&resource)?;
+        let client = self.client(cluster).await?;
+        Ok(self.tasks().spawn(async move {
+            if let Err(error) = watch_resources(client, &resource, namespace, sink).await {
+                tracing::warn!(%error, "a resource watch ended");
+            }
+        }))
+    }
+
+    /// Starts [`watch_object`] on `cluster` as a task the UI can stop.
+    pub async fn watch_object(
+        &self,
+        cluster: &str,
+        resource: String,
+        namespace: Option<String>,
+        name: String,
+        sink: impl FnMut(ObjectUpdate) -> bool + Send + 'static,
+    ) -> Result<StreamId> {
+        catalogue::find(&resource)?;
+        let client = self.client(cluster).await?;
+        Ok(self.tasks().spawn(async move {
+            if let Err(error) = watch_object(client, &resource, namespace, &name, sink).await {
+                tracing::warn!(%error, "an object watch ended");
+            }
+        }))
+    }
+}
