@@ -166,6 +166,32 @@ impl LocalCluster {
         }
     }
 
+    /// A client that reaches the cluster over its socket (HTTPS, as kubectl does), for
+    /// requests that upgrade the connection (exec, port-forward): the in-process client of
+    /// [`LocalCluster::client`] calls the router with no connection to upgrade, and the API
+    /// server answers those with 400 "no upgrade state was present".
+    pub async fn network_client(&self) -> crate::Result<kube::Client> {
+        let kubeconfig = {
+            let running = self.running.lock().await;
+            match &running.cluster {
+                Some(cluster) => cluster.kubeconfig().clone(),
+                None => {
+                    return Err(crate::Error::NotRunning(
+                        self.status.borrow().phase.describe().to_owned(),
+                    ));
+                }
+            }
+        };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|error| {
+                crate::Error::Local(format!(
+                    "the local cluster's kubeconfig is unusable: {error}"
+                ))
+            })?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// Stops probing and shuts the cluster down cleanly. Idempotent.
     pub async fn shutdown(&self) {
         let mut running = self.running.lock().await;
