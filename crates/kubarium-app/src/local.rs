@@ -44,6 +44,7 @@ impl LocalCluster {
             error: None,
             docker: None,
             host: None,
+            run: 0,
         });
         let running = Arc::new(Mutex::new(Running::default()));
         // Locked before the start task exists, so a shutdown that comes early waits for the
@@ -78,6 +79,7 @@ impl LocalCluster {
             Ok(cluster) => {
                 let data_dir = &cluster.config().data_dir;
                 self.status.send_modify(|status| {
+                    status.run += 1;
                     status.server_url = Some(cluster.server_url().to_owned());
                     status.kubeconfig_path = Some(cluster.kubeconfig_path().display().to_string());
                     status.kubectl_command = Some(kubeconfig::kubectl_command(
@@ -498,6 +500,7 @@ mod tests {
         std::fs::create_dir_all(hollow.dir.path().join("logs")).unwrap();
         std::fs::write(hollow.dir.path().join("logs/app.log"), "before\n").unwrap();
 
+        assert_eq!(local.status().run, 1);
         local.shutdown().await;
         assert_eq!(local.status().phase, ClusterPhase::Stopped);
         assert!(local.add_node().await.is_err(), "no nodes while stopped");
@@ -512,6 +515,11 @@ mod tests {
             "a restart keeps objects"
         );
         local.start_again().await.unwrap(); // already running: nothing to do
+        assert_eq!(
+            local.status().run,
+            2,
+            "a new run after a restart, none when running"
+        );
 
         local.reset().await.unwrap();
         crate::actions::testing::wait_for_phase(&mut local.subscribe(), ClusterPhase::Connected)
@@ -536,6 +544,7 @@ mod tests {
             "a reset starts empty"
         );
         assert_eq!(local.node_names().await.unwrap().len(), 3);
+        assert_eq!(local.status().run, 3);
         hollow.stop().await;
     }
 }

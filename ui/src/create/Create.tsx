@@ -8,7 +8,7 @@ import { ErrorBanner } from "../shell/ErrorBanner";
 import { resourceForKind } from "../state/kindNames";
 import { ApplyResults } from "../details/ApplyResults";
 import { ProblemList } from "../yaml/ProblemList";
-import { useApply } from "../yaml/useApply";
+import { useApply, withNamespace } from "../yaml/useApply";
 import { YamlEditor, type EditorHandle } from "../yaml/YamlEditor";
 import { objectToYaml } from "./forms";
 import { FORM_KINDS, FormPanel, type FormKind } from "./FormPanels";
@@ -23,7 +23,11 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
   const [form, setForm] = useState<FormKind | null>(null);
   const [namespace, setNamespace] = useState(selectedNamespace ?? "default");
   const editor = useRef<EditorHandle>(null);
-  const state = useApply(cluster, text, true, namespace.trim() === "" ? "default" : namespace.trim());
+  const target = namespace.trim() === "" ? "default" : namespace.trim();
+  const state = useApply(cluster, text, true, {
+    key: target,
+    objects: (objects) => withNamespace(objects, target),
+  });
 
   const chooseTemplate = (kind: string) => {
     setForm(null);

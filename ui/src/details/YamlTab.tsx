@@ -6,6 +6,7 @@ import { useMemo, useRef, useState } from "react";
 import { stringify } from "yaml";
 import { ProblemList } from "../yaml/ProblemList";
 import { useApply } from "../yaml/useApply";
+import { sameApartFromStatus, withVersion } from "./rebase";
 import { YamlEditor, type EditorHandle } from "../yaml/YamlEditor";
 import { recordAt, textAt, type KubeObject } from "./describe";
 import { ApplyResults } from "./ApplyResults";
@@ -35,12 +36,20 @@ export function objectYaml(object: KubeObject): string {
 export function YamlTab({ cluster, object, deleted }: { cluster: string; object: KubeObject; deleted: boolean }) {
   const live = useMemo(() => objectYaml(object), [object]);
   const liveVersion = textAt(object, "metadata", "resourceVersion");
-  const [draft, setDraft] = useState<{ text: string; version: string } | null>(null);
+  const [draft, setDraft] = useState<{ text: string; version: string; base: KubeObject } | null>(null);
   const text = draft?.text ?? live;
-  const state = useApply(cluster, text, draft !== null);
+  // Only the status changed since the edit began (a controller at work): nothing the user
+  // could have edited moved, so the edit is sent against the current resourceVersion.
+  const rebase = draft !== null && draft.version !== liveVersion && sameApartFromStatus(draft.base, object);
+  const state = useApply(
+    cluster,
+    text,
+    draft !== null,
+    rebase ? { key: liveVersion, objects: (objects) => withVersion(objects, draft.version, liveVersion) } : null,
+  );
   const [applied, setApplied] = useState<string | null>(null);
   const editor = useRef<EditorHandle>(null);
-  const stale = draft !== null && draft.version !== liveVersion;
+  const stale = draft !== null && draft.version !== liveVersion && !rebase;
 
   const apply = async () => {
     const outcomes = await state.apply();
@@ -100,7 +109,7 @@ export function YamlTab({ cluster, object, deleted }: { cluster: string; object:
         problems={state.problems}
         onChange={(next) => {
           setApplied(null);
-          setDraft((prev) => (next === live && prev === null ? null : { text: next, version: prev?.version ?? liveVersion }));
+          setDraft((prev) => (next === live && prev === null ? null : { text: next, version: prev?.version ?? liveVersion, base: prev?.base ?? object }));
         }}
       />
       <ProblemList problems={state.problems} text={text} onSelect={(p) => editor.current?.select(p.from, p.to)} />

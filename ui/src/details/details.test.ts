@@ -172,3 +172,18 @@ describe("objectYaml", () => {
     expect(headerStatus(undefined, { spec: { replicas: 3 }, status: { readyReplicas: 1 } })).toEqual({ text: "1/3 ready", tone: "warn" });
   });
 });
+
+describe("rebase", () => {
+  const base = { kind: "Deployment", metadata: { name: "web", resourceVersion: "5" }, spec: { replicas: 2 }, status: { readyReplicas: 1 } };
+  it("allows a newer version that differs in status only", async () => {
+    const { sameApartFromStatus } = await import("./rebase");
+    expect(sameApartFromStatus(base, { ...base, metadata: { resourceVersion: "9", name: "web" }, status: { readyReplicas: 2 } })).toBe(true);
+    expect(sameApartFromStatus(base, { ...base, metadata: { name: "web", resourceVersion: "9" }, spec: { replicas: 3 } })).toBe(false);
+    expect(sameApartFromStatus(base, { ...base, metadata: { name: "web", resourceVersion: "9", labels: { a: "b" } } })).toBe(false);
+  });
+  it("moves only the version the edit began from", async () => {
+    const { withVersion } = await import("./rebase");
+    const moved = withVersion([{ metadata: { resourceVersion: "5" } }, { metadata: { resourceVersion: "7" } }], "5", "9");
+    expect(moved.map((o) => (o["metadata"] as { resourceVersion: string }).resourceVersion)).toEqual(["9", "7"]);
+  });
+});

@@ -2,6 +2,7 @@ import type { DockerState } from "../ipc/actions";
 import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
 import { StatusDot } from "./StatusDot";
 import { dockerLabel, hostLabel } from "../actions/statusFigures";
+import { StartCluster } from "../actions/StartCluster";
 
 /** Which cluster the window talks to and whether it answers, always in view. */
 export function StatusBar({ status }: { status: StatusSnapshot }) {
@@ -23,6 +24,7 @@ export function StatusBar({ status }: { status: StatusSnapshot }) {
         {s.name} <span className="muted">(local)</span>
       </span>
       <span data-testid="status-phase">{phaseLabel(s.phase)}</span>
+      {s.local && s.phase === "stopped" && <StartCluster />}
       {s.serverUrl && <span className="muted">{s.serverUrl}</span>}
       <span className="spacer" />
       {s.docker && <DockerItem docker={s.docker} />}

@@ -57,12 +57,17 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
     const attempts = shellAttempts(run.command);
     setState({ kind: "connecting" });
 
-    const failed = (argv: string[], next: number, failure: { code: number | null; message: string } | AppError, sawOutput: boolean): void => {
-      if (!sawOutput && isMissingProgram(failure) && next < attempts.length) {
+    // Whether the user typed into the current session: until then a 126/127 exit means the
+    // program is missing (a runtime may print its own complaint first), not a command the
+    // user ran in the shell.
+    let typed = false;
+    const failed = (argv: string[], next: number, failure: { code: number | null; message: string } | AppError): void => {
+      if (!typed && isMissingProgram(failure) && next < attempts.length) {
+        setState({ kind: "connecting" });
         start(next);
         return;
       }
-      if (!sawOutput && isMissingProgram(failure)) {
+      if (!typed && isMissingProgram(failure)) {
         const what = attempts.length > 1 ? "no shell (neither sh nor /bin/sh)" : `no program ${argv[0] ?? ""}`;
         setState({ kind: "noShell", message: `Container ${chosen ?? ""} has ${what}. Images built from scratch or distroless have none; run a program the image does have, or use the Logs tab.` });
         return;
@@ -74,6 +79,7 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
     const start = (index: number): void => {
       const argv = attempts[index] ?? [];
       let sawOutput = false;
+      typed = false;
       execStart(cluster, namespace, pod, chosen, argv, run.tty, (output) => {
         if (!live) return;
         if (output.type === "exit") {
@@ -81,7 +87,7 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
           if (output.code === 0) {
             setState({ kind: "exited", code: 0, message: output.message });
           } else {
-            failed(argv, index + 1, { code: output.code, message: output.message }, sawOutput);
+            failed(argv, index + 1, { code: output.code, message: output.message });
           }
           if (sawOutput) term.write(`\r\n\x1b[2m[${output.message}]\x1b[0m\r\n`);
           return;
@@ -99,12 +105,14 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
           if (run.tty) execResize(sessionId, term.cols, term.rows).catch(() => undefined);
         })
         .catch((error: unknown) => {
-          if (live) failed(argv, index + 1, asAppError(error), false);
+          if (live) failed(argv, index + 1, asAppError(error));
         });
     };
 
     const send = (bytes: Uint8Array): void => {
-      if (id !== null) execInput(id, bytes).catch(() => undefined);
+      if (id === null) return;
+      typed = true;
+      execInput(id, bytes).catch(() => undefined);
     };
     const onData = term.onData((data) => { send(encoder.encode(data)); });
     const onBinary = term.onBinary((data) => { send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)); });

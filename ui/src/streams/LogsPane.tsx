@@ -47,39 +47,16 @@ export function LogsPane({ cluster, namespace, pods, containers }: Props): React
   // Bumped on every batch: the buffer is mutated in place (50,000 lines are not copied per batch).
   const [version, bump] = useReducer((n: number) => n + 1, 0);
   const chosen = container !== null && containers.includes(container) ? container : (containers[0] ?? null);
-  const podKey = pods.join("\n");
 
+  // New options start every stream afresh (the children below restart on the same key);
+  // a pod joining or leaving a workload only starts or stops its own stream, keeping the
+  // lines already shown.
+  const streamKey = [cluster, namespace, chosen ?? "", follow, previous, timestamps].join("\n");
   useEffect(() => {
-    const lines = buffer.current;
-    lines.clear();
+    buffer.current.clear();
     bump();
     setStates({});
-    let live = true;
-    const ids = podKey.split("\n").filter((pod) => pod !== "").map((pod) =>
-      streamLogs(cluster, namespace, pod, chosen, { follow, previous, timestamps, tailLines: null, sinceSeconds: null }, (batch) => {
-        if (!live) return;
-        switch (batch.type) {
-          case "lines":
-            lines.push(pod, batch.lines);
-            bump();
-            break;
-          case "end":
-            setStates((s) => ({ ...s, [pod]: { kind: "ended", reason: batch.reason } }));
-            break;
-          case "error":
-            setStates((s) => ({ ...s, [pod]: { kind: "error", error: batch.error } }));
-            break;
-        }
-      }).catch((error: unknown) => {
-        if (live) setStates((s) => ({ ...s, [pod]: { kind: "error", error: asAppError(error) } }));
-        return null;
-      }),
-    );
-    return () => {
-      live = false;
-      for (const id of ids) void id.then((id) => (id === null ? undefined : stopStream(id)));
-    };
-  }, [cluster, namespace, podKey, chosen, follow, previous, timestamps]);
+  }, [streamKey]);
 
   const multiPod = pods.length > 1;
   // A new array per change (the buffer appends in place), so what derives from it recomputes.
@@ -135,6 +112,19 @@ export function LogsPane({ cluster, namespace, pods, containers }: Props): React
 
   return (
     <div className="logs-pane">
+      {pods.map((pod) => (
+        <PodLogStream
+          key={`${streamKey}\n${pod}`}
+          cluster={cluster}
+          namespace={namespace}
+          pod={pod}
+          container={chosen}
+          options={{ follow, previous, timestamps }}
+          buffer={buffer.current}
+          changed={bump}
+          setStates={setStates}
+        />
+      ))}
       <div className="stream-toolbar">
         {containers.length > 1 && (
           <label>
@@ -224,4 +214,44 @@ export function LogsPane({ cluster, namespace, pods, containers }: Props): React
       )}
     </div>
   );
+}
+
+/** One pod's log stream, feeding the pane's buffer; renders nothing. */
+function PodLogStream({ cluster, namespace, pod, container, options, buffer, changed, setStates }: {
+  cluster: string;
+  namespace: string;
+  pod: string;
+  container: string | null;
+  options: { follow: boolean; previous: boolean; timestamps: boolean };
+  buffer: LineBuffer;
+  changed: () => void;
+  setStates: React.Dispatch<React.SetStateAction<Record<string, PodState>>>;
+}): null {
+  const { follow, previous, timestamps } = options;
+  useEffect(() => {
+    let live = true;
+    const id = streamLogs(cluster, namespace, pod, container, { follow, previous, timestamps, tailLines: null, sinceSeconds: null }, (batch) => {
+      if (!live) return;
+      switch (batch.type) {
+        case "lines":
+          buffer.push(pod, batch.lines);
+          changed();
+          break;
+        case "end":
+          setStates((s) => ({ ...s, [pod]: { kind: "ended", reason: batch.reason } }));
+          break;
+        case "error":
+          setStates((s) => ({ ...s, [pod]: { kind: "error", error: batch.error } }));
+          break;
+      }
+    }).catch((error: unknown) => {
+      if (live) setStates((s) => ({ ...s, [pod]: { kind: "error", error: asAppError(error) } }));
+      return null;
+    });
+    return () => {
+      live = false;
+      void id.then((id) => (id === null ? undefined : stopStream(id)));
+    };
+  }, [cluster, namespace, pod, container, follow, previous, timestamps, buffer, changed, setStates]);
+  return null;
 }

@@ -45,6 +45,13 @@ export function withNamespace(objects: readonly Record<string, unknown>[], names
   });
 }
 
+/** A change made to the parsed objects before sending (a default namespace, a rebase). */
+export interface Prepare {
+  /** Names what the change does; objects are prepared again when it changes. */
+  readonly key: string;
+  readonly objects: (objects: Record<string, unknown>[]) => Record<string, unknown>[];
+}
+
 /** A document's name in messages: `Deployment web`, or its position. */
 export function documentLabel(outcome: ApplyOutcome, index: number): string {
   const named = [outcome.kind, outcome.name].filter((s) => s !== "").join(" ");
@@ -81,15 +88,19 @@ export function outcomeProblems(
  * Tracks `text` for `cluster`: problems as the user types (`check`: ask the server too, by a
  * dry run once typing pauses), Dry run and Apply on demand.
  */
-export function useApply(cluster: string, source: string, check = true, defaultNamespace: string | null = null): ApplyState {
+export function useApply(cluster: string, source: string, check = true, prepare: Prepare | null = null): ApplyState {
   const documents = useMemo(() => splitDocuments(source), [source]);
+  const prepareKey = prepare?.key ?? "";
+  const prepareObjects = prepare?.objects;
   const objects = useMemo(() => {
     if (!documents.every((d) => d.object !== null)) return null;
     const parsed = documents.flatMap((d) => (d.object ? [d.object] : []));
-    return defaultNamespace === null ? parsed : withNamespace(parsed, defaultNamespace);
-  }, [documents, defaultNamespace]);
-  // Verdicts are for a text and the namespace it was sent with.
-  const text = `${source}\u0000${defaultNamespace ?? ""}`;
+    return prepareObjects ? prepareObjects(parsed) : parsed;
+    // The key stands for the function: a new key means different objects.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [documents, prepareKey]);
+  // Verdicts are for a text and how it was prepared.
+  const text = `${source}\u0000${prepareKey}`;
   const [verdict, setVerdict] = useState<Verdict | null>(null);
   const [error, setError] = useState<{ text: string; error: AppError } | null>(null);
   const [busy, setBusy] = useState(false);

@@ -11,7 +11,7 @@ pub(crate) mod testing;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
-use kube::api::{ApiResource, DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -24,87 +24,22 @@ use crate::{App, Error, LOCAL, LocalCluster, Result};
 /// The annotation `kubectl rollout restart` stamps on the pod template.
 pub const RESTARTED_AT: &str = "kubectl.kubernetes.io/restartedAt";
 
-/// The kinds actions reach by resource name: `(resource, group, version, kind, namespaced)`.
-/// The same set the UI browses.
-const RESOURCES: &[(&str, &str, &str, &str, bool)] = &[
-    ("pods", "", "v1", "Pod", true),
-    ("deployments", "apps", "v1", "Deployment", true),
-    ("replicasets", "apps", "v1", "ReplicaSet", true),
-    ("statefulsets", "apps", "v1", "StatefulSet", true),
-    ("daemonsets", "apps", "v1", "DaemonSet", true),
-    ("jobs", "batch", "v1", "Job", true),
-    ("cronjobs", "batch", "v1", "CronJob", true),
-    ("services", "", "v1", "Service", true),
-    ("endpoints", "", "v1", "Endpoints", true),
-    (
-        "endpointslices",
-        "discovery.k8s.io",
-        "v1",
-        "EndpointSlice",
-        true,
-    ),
-    ("ingresses", "networking.k8s.io", "v1", "Ingress", true),
-    (
-        "ingressclasses",
-        "networking.k8s.io",
-        "v1",
-        "IngressClass",
-        false,
-    ),
-    ("configmaps", "", "v1", "ConfigMap", true),
-    ("secrets", "", "v1", "Secret", true),
-    (
-        "persistentvolumeclaims",
-        "",
-        "v1",
-        "PersistentVolumeClaim",
-        true,
-    ),
-    ("persistentvolumes", "", "v1", "PersistentVolume", false),
-    (
-        "storageclasses",
-        "storage.k8s.io",
-        "v1",
-        "StorageClass",
-        false,
-    ),
-    ("nodes", "", "v1", "Node", false),
-    ("namespaces", "", "v1", "Namespace", false),
-    ("events", "", "v1", "Event", true),
-    ("serviceaccounts", "", "v1", "ServiceAccount", true),
-];
-
-/// A dynamic API for `resource` in `namespace` (ignored for cluster-scoped kinds; required
-/// for namespaced ones).
+/// A dynamic API for `resource` (a name from the catalogue) in `namespace` (ignored for
+/// cluster-scoped kinds; required for namespaced ones).
 fn dynamic_api(
     client: Client,
     resource: &str,
     namespace: Option<&str>,
 ) -> Result<Api<DynamicObject>> {
-    let &(plural, group, version, kind, namespaced) = RESOURCES
-        .iter()
-        .find(|r| r.0 == resource)
-        .ok_or_else(|| Error::UnknownResource(resource.to_owned()))?;
-    let api_version = if group.is_empty() {
-        version.to_owned()
-    } else {
-        format!("{group}/{version}")
-    };
-    let ar = ApiResource {
-        group: group.to_owned(),
-        version: version.to_owned(),
-        api_version,
-        kind: kind.to_owned(),
-        plural: plural.to_owned(),
-    };
-    if namespaced {
+    let kind = crate::catalogue::find(resource)?;
+    if kind.info.namespaced {
         Ok(Api::namespaced_with(
             client,
             required_namespace(namespace, resource)?,
-            &ar,
+            &kind.api,
         ))
     } else {
-        Ok(Api::all_with(client, &ar))
+        Ok(Api::all_with(client, &kind.api))
     }
 }
 

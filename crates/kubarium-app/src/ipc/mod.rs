@@ -141,6 +141,10 @@ pub struct ClusterStatus {
     /// This machine's CPU and memory use, refreshed by every probe; `None` where it cannot
     /// be read (only Linux's `/proc` is read today).
     pub host: Option<HostStats>,
+    /// Counts the cluster's starts (1 after the first). A stop and start, or a reset, makes
+    /// a new run: watches begun in an earlier run follow a cluster that is gone and must be
+    /// started again.
+    pub run: u32,
 }
 
 /// The Docker engine the local cluster runs pods on, as its nodes last reported it.

@@ -462,3 +462,39 @@ async fn unknown_resources_are_refused() {
     let error = get_object(client, "pods", None, "web").await.unwrap_err();
     assert!(error.to_string().contains("namespace"), "{error}");
 }
+
+#[tokio::test]
+async fn app_watches_are_tasks_the_ui_stops_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let (local, _client) = cluster(dir.path()).await;
+    let app = crate::App::new(std::sync::Arc::clone(&local));
+    let refused = app
+        .watch_resources(crate::LOCAL, "widgets".into(), None, |_| true)
+        .await
+        .unwrap_err();
+    assert!(refused.to_string().contains("widgets"), "{refused}");
+
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let id = app
+        .watch_resources(crate::LOCAL, "nodes".into(), None, move |b| {
+            tx.send(b).is_ok()
+        })
+        .await
+        .unwrap();
+    let reset = async {
+        loop {
+            if let Some(ResourceBatch::Reset { rows }) = rx.recv().await {
+                return rows;
+            }
+        }
+    };
+    let rows = tokio::time::timeout(WAIT, reset).await.expect("a reset");
+    assert_eq!(rows.len(), 3);
+    app.tasks().stop(id);
+    // Stopping drops the task and its sink: the channel closes.
+    let closed = async { while rx.recv().await.is_some() {} };
+    tokio::time::timeout(WAIT, closed)
+        .await
+        .expect("the watch stopped");
+    local.shutdown().await;
+}

@@ -62,4 +62,10 @@ docker: DockerState | null,
  * This machine's CPU and memory use, refreshed by every probe; `None` where it cannot
  * be read (only Linux's `/proc` is read today).
  */
-host: HostStats | null, };
+host: HostStats | null, 
+/**
+ * Counts the cluster's starts (1 after the first). A stop and start, or a reset, makes
+ * a new run: watches begun in an earlier run follow a cluster that is gone and must be
+ * started again.
+ */
+run: number, };
