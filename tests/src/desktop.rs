@@ -158,11 +158,10 @@ impl Desktop {
 
     /// Clicks the element with `data-testid` = `id`.
     pub async fn click(&self, id: &str) {
-        self.element(id)
-            .await
-            .click()
-            .await
-            .unwrap_or_else(|e| panic!("cannot click {id}: {e}"));
+        if let Err(e) = self.element(id).await.click().await {
+            let shot = self.screenshot(&format!("failed-click-{id}")).await;
+            panic!("cannot click {id}: {e} (the window: {})", shot.display());
+        }
     }
 
     /// Clicks the first element matching the CSS `selector`, waiting up to 30 s for it.
@@ -172,10 +171,33 @@ impl Desktop {
             .find(selector, Duration::from_secs(30))
             .await
             .unwrap_or_else(|e| panic!("no element {selector}: {e}"));
-        element
-            .click()
+        if let Err(e) = element.click().await {
+            let shot = self.screenshot("failed-click").await;
+            panic!(
+                "cannot click {selector}: {e} (the window: {})",
+                shot.display()
+            );
+        }
+    }
+
+    /// Sets the input with `data-testid` = `id` to `text` as typing does (React sees an
+    /// `input` event; a WebDriver clear does not reach its state).
+    pub async fn set_input(&self, id: &str, text: &str) {
+        self.element(id).await;
+        self.session
+            .execute(
+                r#"
+                const [id, text] = arguments;
+                const input = document.querySelector(`[data-testid="${id}"]`);
+                const proto = input instanceof HTMLTextAreaElement
+                  ? HTMLTextAreaElement.prototype : HTMLInputElement.prototype;
+                Object.getOwnPropertyDescriptor(proto, 'value').set.call(input, text);
+                input.dispatchEvent(new Event('input', { bubbles: true }));
+                input.focus();"#,
+                vec![json!(id), json!(text)],
+            )
             .await
-            .unwrap_or_else(|e| panic!("cannot click {selector}: {e}"));
+            .unwrap_or_else(|e| panic!("cannot set {id}: {e}"));
     }
 
     /// How many elements match the CSS `selector` now.

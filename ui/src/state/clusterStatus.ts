@@ -36,6 +36,13 @@ function subscribe(listener: () => void): () => void {
   return () => listeners.delete(listener);
 }
 
+/** Calls `listener` with every status the backend pushes (outside React); returns an unsubscribe. */
+export function onClusterStatus(listener: (status: ClusterStatus) => void): () => void {
+  return subscribe(() => {
+    if (snapshot.kind === "status") listener(snapshot.status);
+  });
+}
+
 /** The latest status; re-renders on every change the backend pushes. */
 export function useClusterStatus(): StatusSnapshot {
   return useSyncExternalStore(subscribe, () => snapshot);

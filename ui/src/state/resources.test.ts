@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Row } from "../ipc/resources";
-import { EMPTY, applyBatch } from "./resources";
+import { EMPTY, applyBatch, retryDelay } from "./resources";
 
 function row(uid: string, name = uid): Row {
   return {
@@ -50,5 +50,11 @@ describe("applyBatch", () => {
     expect(after.rows).toBe(before.rows);
     expect(after.state).toBe("reconnecting");
     expect(after.error).toEqual(error);
+  });
+});
+
+describe("retryDelay", () => {
+  it("backs off from half a second to five seconds", () => {
+    expect([1, 2, 3, 4, 5, 9].map(retryDelay)).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
   });
 });

@@ -3,6 +3,7 @@
 // Batches are applied by pure functions (`applyBatch`) so the logic is tested without IPC.
 import { useSyncExternalStore } from "react";
 import type { AppError } from "../ipc";
+import { onClusterStatus } from "./clusterStatus";
 import {
   LOCAL,
   stopStream,
@@ -51,10 +52,21 @@ export function applyBatch(current: ResourceSnapshot, batch: ResourceBatch): Res
 }
 
 interface Entry {
+  cluster: string;
+  resource: string;
+  namespace: string | null;
   snapshot: ResourceSnapshot;
   listeners: Set<() => void>;
   stream: Promise<StreamId | null> | null;
   stopTimer: ReturnType<typeof setTimeout> | null;
+  retryTimer: ReturnType<typeof setTimeout> | null;
+  /** Consecutive failures to start, for the retry back-off. */
+  failures: number;
+}
+
+/** How long to wait before trying again to start a watch that could not start. */
+export function retryDelay(failures: number): number {
+  return Math.min(500 * 2 ** Math.max(failures - 1, 0), 5000);
 }
 
 const entries = new Map<string, Entry>();
@@ -67,7 +79,17 @@ function entryFor(cluster: string, resource: string, namespace: string | null): 
   const key = keyOf(cluster, resource, namespace);
   let entry = entries.get(key);
   if (!entry) {
-    entry = { snapshot: EMPTY, listeners: new Set(), stream: null, stopTimer: null };
+    entry = {
+      cluster,
+      resource,
+      namespace,
+      snapshot: EMPTY,
+      listeners: new Set(),
+      stream: null,
+      stopTimer: null,
+      retryTimer: null,
+      failures: 0,
+    };
     entries.set(key, entry);
   }
   return entry;
@@ -79,18 +101,68 @@ function publish(entry: Entry, next: ResourceSnapshot): void {
   for (const listener of entry.listeners) listener();
 }
 
-function start(entry: Entry, cluster: string, resource: string, namespace: string | null): void {
+function start(entry: Entry): void {
   if (entry.stopTimer) {
     clearTimeout(entry.stopTimer);
     entry.stopTimer = null;
   }
-  if (entry.stream) return;
-  entry.stream = watchResources(cluster, resource, namespace, (batch) => {
+  if (entry.stream || entry.retryTimer) return;
+  const stream = watchResources(entry.cluster, entry.resource, entry.namespace, (batch) => {
+    // Batches of a watch that was replaced (the cluster restarted) are dropped.
+    if (entry.stream !== stream) return;
+    if (batch.type === "reset") entry.failures = 0;
     publish(entry, applyBatch(entry.snapshot, batch));
   }).catch((error: unknown) => {
+    // Could not start (the cluster is still starting, or went away): say so and try again
+    // while anyone still looks.
     publish(entry, { ...entry.snapshot, state: "reconnecting", error: asAppError(error) });
-    entry.stream = null;
+    if (entry.stream === stream) entry.stream = null;
+    entry.failures += 1;
+    entry.retryTimer = setTimeout(() => {
+      entry.retryTimer = null;
+      if (entry.listeners.size > 0) start(entry);
+    }, retryDelay(entry.failures));
     return null;
+  });
+  entry.stream = stream;
+}
+
+/** Stops an entry's backend watch, if one runs. */
+function stopWatch(entry: Entry): void {
+  const stream = entry.stream;
+  entry.stream = null;
+  if (entry.retryTimer) {
+    clearTimeout(entry.retryTimer);
+    entry.retryTimer = null;
+  }
+  void stream?.then((id) => (id === null ? undefined : stopStream(id)));
+}
+
+/**
+ * Starts every watched resource afresh: after the local cluster was stopped and started or
+ * reset, the old watches follow a cluster that is gone. Rows are dropped (they were the old
+ * cluster's) and arrive again with the new watch's reset.
+ */
+export function restartWatches(cluster: string): void {
+  for (const entry of entries.values()) {
+    if (entry.cluster !== cluster) continue;
+    stopWatch(entry);
+    entry.failures = 0;
+    publish(entry, EMPTY);
+    if (entry.listeners.size > 0) start(entry);
+  }
+}
+
+let lastRun: number | null = null;
+let followingRuns = false;
+
+/** From the first watch on, restarts the local cluster's watches when it starts a new run. */
+function followRuns(): void {
+  if (followingRuns) return;
+  followingRuns = true;
+  onClusterStatus((status) => {
+    if (lastRun !== null && status.run !== lastRun) restartWatches(LOCAL);
+    lastRun = status.run;
   });
 }
 
@@ -100,9 +172,8 @@ function release(entry: Entry, key: string): void {
   entry.stopTimer = setTimeout(() => {
     entry.stopTimer = null;
     if (entry.listeners.size > 0) return;
-    const stream = entry.stream;
     entries.delete(key);
-    void stream?.then((id) => (id === null ? undefined : stopStream(id)));
+    stopWatch(entry);
   }, 5000);
 }
 
@@ -125,7 +196,8 @@ export function useResources(
     (listener) => {
       const entry = entryFor(cluster, resource, namespace);
       entry.listeners.add(listener);
-      start(entry, cluster, resource, namespace);
+      followRuns();
+      start(entry);
       return () => {
         entry.listeners.delete(listener);
         release(entry, key);
