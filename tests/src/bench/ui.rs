@@ -11,7 +11,6 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
@@ -19,7 +18,6 @@ use k8s_openapi::api::core::v1::{Namespace, Pod};
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use super::Figure;
 use super::stats::{Samples, ms};
@@ -138,24 +136,7 @@ async fn create_pods(client: &Client) -> anyhow::Result<()> {
         .await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "bench");
     let started = Instant::now();
-    let gate = Arc::new(Semaphore::new(32));
-    let mut creates = Vec::with_capacity(PODS);
-    for i in 0..PODS {
-        let permit = gate.clone().acquire_owned().await?;
-        let pods = pods.clone();
-        creates.push(tokio::spawn(async move {
-            let _permit = permit;
-            let pod: Pod = serde_json::from_value(json!({
-                "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
-                "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
-            }))?;
-            pods.create(&PostParams::default(), &pod).await?;
-            anyhow::Ok(())
-        }));
-    }
-    for create in creates {
-        create.await??;
-    }
+    super::control::create_pods(&pods, PODS, 32).await?;
     eprintln!("  {PODS} pods created in {}", ms(started.elapsed()));
     loop {
         let list = pods.list(&ListParams::default()).await?;
