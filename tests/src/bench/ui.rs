@@ -74,7 +74,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
 
     let filter = filter_times(&app).await?;
     let update = update_times(&app, &client).await?;
-    let rss = app_rss(app.app_pid());
+    let (rss_app, rss_webkit) = app_rss(app.app_pid());
     let (size, stripped) = binary_size(&crate::bin("kubarium"))?;
 
     Ok(vec![
@@ -97,10 +97,15 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
             Some(filter.percentile(100.0) <= Duration::from_millis(100)),
         ),
         Figure::new(
-            "App RSS with its WebKit processes, 10,000 pods",
+            "App RSS with its WebKit processes, 10,000 pods (the embedded cluster included)",
             "≤ 400 MB (goal)",
-            format!("{:.0} MB", rss as f64 / 1024.0),
-            Some(rss <= 400 * 1024),
+            format!(
+                "{:.0} MB: the app process {:.0} MB (its cluster holds the 10,000 pods and 200 nodes), WebKit {:.0} MB",
+                (rss_app + rss_webkit) as f64 / 1024.0,
+                rss_app as f64 / 1024.0,
+                rss_webkit as f64 / 1024.0
+            ),
+            Some(rss_app + rss_webkit <= 400 * 1024),
         ),
         Figure::new(
             "Release binary size",
@@ -258,8 +263,9 @@ async fn update_times(app: &Desktop, client: &Client) -> anyhow::Result<Samples>
     Ok(samples)
 }
 
-/// VmRSS of `pid` and every process under it (WebKit's web and network processes), in kB.
-fn app_rss(pid: u32) -> u64 {
+/// VmRSS in kB of `pid`, and of every process under it (WebKit's web and network
+/// processes) together.
+fn app_rss(pid: u32) -> (u64, u64) {
     let mut parents: HashMap<u32, Vec<u32>> = HashMap::new();
     if let Ok(entries) = std::fs::read_dir("/proc") {
         for entry in entries.flatten() {
@@ -278,8 +284,8 @@ fn app_rss(pid: u32) -> u64 {
         }
     }
     let mut total = 0;
-    let mut seen = HashSet::new();
-    let mut queue = vec![pid];
+    let mut seen = HashSet::from([pid]);
+    let mut queue: Vec<u32> = parents.get(&pid).cloned().unwrap_or_default();
     while let Some(next) = queue.pop() {
         if !seen.insert(next) {
             continue;
@@ -287,7 +293,7 @@ fn app_rss(pid: u32) -> u64 {
         total += super::memory(next, "VmRSS").unwrap_or(0);
         queue.extend(parents.get(&next).into_iter().flatten());
     }
-    total
+    (super::memory(pid, "VmRSS").unwrap_or(0), total)
 }
 
 /// The binary's size on disk, and stripped (`strip` on a copy).
