@@ -23,6 +23,8 @@ async fn the_window_shows_the_embedded_cluster_live_and_outlives_its_window() {
         version.starts_with("Kubernetes v1.33.0+kubarium."),
         "{version}"
     );
+    // Home is the cluster map; the overview says where the cluster is and how to reach it.
+    app.click("nav-overview").await;
     assert_eq!(
         app.text("overview-server").await,
         format!("https://{}", app.listen)
@@ -65,6 +67,18 @@ async fn the_window_shows_the_embedded_cluster_live_and_outlives_its_window() {
     let logs = kubarium_tests::logs(&app.data_dir(), "kubarium");
     assert!(logs.contains("cluster stopped"), "{logs}");
     assert!(logs.contains("Kubarium exited"), "{logs}");
+}
+
+/// Confirms the open dialog and waits for it to close (it stays while its request runs).
+async fn confirm(app: &Desktop) {
+    app.click("dialog-confirm").await;
+    wait_count(
+        app,
+        "the dialog to close",
+        "[data-testid='dialog-confirm']",
+        0,
+    )
+    .await;
 }
 
 /// Polls `selector` until exactly `want` elements match.
@@ -134,7 +148,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
         .await;
     app.click("action-scale").await;
     app.set_input("scale-input", "3").await;
-    app.click("dialog-confirm").await;
+    confirm(&app).await;
     app.click("nav-map").await;
     wait_count(
         &app,
@@ -154,7 +168,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
         .await;
     app.click("action-undo").await;
     app.click("revision-1").await;
-    app.click("dialog-confirm").await;
+    confirm(&app).await;
     let image = || {
         k(&[
             "get",
@@ -235,7 +249,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     .await;
     app.click("action-stop-node").await;
     if app.count("[data-testid='dialog-confirm']").await > 0 {
-        app.click("dialog-confirm").await;
+        confirm(&app).await;
     }
     wait_count(
         &app,
@@ -272,7 +286,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     app.click_css("[data-testid='details'] [data-testid='actions-menu']")
         .await;
     app.click("action-delete").await;
-    app.click("dialog-confirm").await;
+    confirm(&app).await;
     app.element("details-deleted").await;
     app.click("nav-map").await;
     wait_count(
