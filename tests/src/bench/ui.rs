@@ -11,15 +11,13 @@
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
-use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
-use tokio::sync::Semaphore;
 
 use super::Figure;
 use super::stats::{Samples, ms};
@@ -129,33 +127,10 @@ async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
 
 /// Creates [`PODS`] pods in namespace `bench` and waits until every one is bound.
 async fn create_pods(client: &Client) -> anyhow::Result<()> {
-    let namespaces = Api::<Namespace>::all(client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "bench"}}))?,
-        )
-        .await?;
+    super::control::namespace(client, "bench").await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "bench");
     let started = Instant::now();
-    let gate = Arc::new(Semaphore::new(32));
-    let mut creates = Vec::with_capacity(PODS);
-    for i in 0..PODS {
-        let permit = gate.clone().acquire_owned().await?;
-        let pods = pods.clone();
-        creates.push(tokio::spawn(async move {
-            let _permit = permit;
-            let pod: Pod = serde_json::from_value(json!({
-                "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
-                "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
-            }))?;
-            pods.create(&PostParams::default(), &pod).await?;
-            anyhow::Ok(())
-        }));
-    }
-    for create in creates {
-        create.await??;
-    }
+    super::control::create_pods(&pods, PODS, 32).await?;
     eprintln!("  {PODS} pods created in {}", ms(started.elapsed()));
     loop {
         let list = pods.list(&ListParams::default()).await?;
