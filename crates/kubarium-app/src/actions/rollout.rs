@@ -107,30 +107,16 @@ pub async fn rollout_undo(
     match resource {
         "deployments" => undo_deployment(client, namespace, name, revision).await,
         "statefulsets" => {
-            let api = Api::<StatefulSet>::namespaced(client.clone(), namespace);
-            let sts = api.get(name).await?;
-            let template = sts.spec.as_ref().map(|s| &s.template);
-            let owned = controlled::<ControllerRevision>(&client, namespace, &sts.metadata).await?;
-            let chosen = pick_controller_revision(&owned, revision, "StatefulSet", name)?;
-            let outcome = undo_outcome(chosen, template);
-            if !outcome.skipped {
-                api.patch(name, &PatchParams::default(), &strategic(chosen))
-                    .await?;
-            }
-            Ok(outcome)
+            undo_through_revisions::<StatefulSet>(&client, namespace, name, revision, |sts| {
+                sts.spec.as_ref().map(|s| &s.template)
+            })
+            .await
         }
         "daemonsets" => {
-            let api = Api::<DaemonSet>::namespaced(client.clone(), namespace);
-            let ds = api.get(name).await?;
-            let template = ds.spec.as_ref().map(|s| &s.template);
-            let owned = controlled::<ControllerRevision>(&client, namespace, &ds.metadata).await?;
-            let chosen = pick_controller_revision(&owned, revision, "DaemonSet", name)?;
-            let outcome = undo_outcome(chosen, template);
-            if !outcome.skipped {
-                api.patch(name, &PatchParams::default(), &strategic(chosen))
-                    .await?;
-            }
-            Ok(outcome)
+            undo_through_revisions::<DaemonSet>(&client, namespace, name, revision, |ds| {
+                ds.spec.as_ref().map(|s| &s.template)
+            })
+            .await
         }
         other => Err(not_for(
             other,
@@ -346,6 +332,33 @@ fn pick_controller_revision<'a>(
             .copied()
             .ok_or_else(|| no_previous(kind, name, sorted.last().map(|cr| cr.revision))),
     }
+}
+
+/// A StatefulSet's or DaemonSet's undo: the chosen ControllerRevision's `.data` applied as
+/// a strategic merge patch, skipped when it already is the object's template.
+async fn undo_through_revisions<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    revision: Option<i64>,
+    template: impl Fn(&K) -> Option<&PodTemplateSpec>,
+) -> Result<UndoOutcome>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    let object = api.get(name).await?;
+    let owned = controlled::<ControllerRevision>(client, namespace, object.meta()).await?;
+    let chosen = pick_controller_revision(&owned, revision, &K::kind(&()), name)?;
+    let outcome = undo_outcome(chosen, template(&object));
+    if !outcome.skipped {
+        api.patch(name, &PatchParams::default(), &strategic(chosen))
+            .await?;
+    }
+    Ok(outcome)
 }
 
 /// Whether applying `chosen` changes nothing (kubectl's "skipped rollback").
