@@ -43,6 +43,15 @@ impl App {
         }
     }
 
+    /// A client for requests that upgrade the connection (exec, port-forward): for the
+    /// embedded cluster one over its socket ([`LocalCluster::network_client`]).
+    pub async fn upgrading_client(&self, cluster: &str) -> Result<kube::Client> {
+        match cluster {
+            LOCAL => self.local.network_client().await,
+            other => self.client(other).await,
+        }
+    }
+
     /// What runs for the UI.
     pub fn tasks(&self) -> &Tasks {
         &self.tasks

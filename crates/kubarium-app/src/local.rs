@@ -168,6 +168,32 @@ impl LocalCluster {
         }
     }
 
+    /// A client that reaches the cluster over its socket (HTTPS, as kubectl does), for
+    /// requests that upgrade the connection (exec, port-forward): the in-process client of
+    /// [`LocalCluster::client`] calls the router with no connection to upgrade, and the API
+    /// server answers those with 400 "no upgrade state was present".
+    pub async fn network_client(&self) -> crate::Result<kube::Client> {
+        let kubeconfig = {
+            let running = self.running.lock().await;
+            match &running.cluster {
+                Some(cluster) => cluster.kubeconfig().clone(),
+                None => {
+                    return Err(crate::Error::NotRunning(
+                        self.status.borrow().phase.describe().to_owned(),
+                    ));
+                }
+            }
+        };
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .map_err(|error| {
+                crate::Error::Local(format!(
+                    "the local cluster's kubeconfig is unusable: {error}"
+                ))
+            })?;
+        Ok(kube::Client::try_from(config)?)
+    }
+
     /// Stops probing and shuts the cluster down cleanly. Idempotent.
     pub async fn shutdown(&self) {
         let mut running = self.running.lock().await;
@@ -399,6 +425,45 @@ mod tests {
         let error = status.error.unwrap();
         assert_eq!(error.code, ErrorCode::ClusterStart);
         assert!(error.message.contains("--listen"), "{}", error.message);
+    }
+
+    /// Exec and port-forward upgrade the connection: through the in-process client the API
+    /// server has none to upgrade and says so; the network client's session opens.
+    #[tokio::test]
+    async fn upgrading_requests_go_over_the_socket() {
+        use k8s_openapi::api::core::v1::Pod;
+        use kube::api::{Api, AttachParams, PostParams};
+
+        let hollow = hollow().await;
+        let pod: Pod = serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "shell"},
+            "spec": {"containers": [{"name": "shell", "image": "busybox"}]},
+        }))
+        .unwrap();
+        Api::<Pod>::default_namespaced(hollow.client.clone())
+            .create(&PostParams::default(), &pod)
+            .await
+            .unwrap();
+        let exec = async |client: kube::Client| {
+            let api = Api::<Pod>::default_namespaced(client);
+            for _ in 0..300 {
+                let running = api.get("shell").await.ok().and_then(|p| p.status?.phase);
+                if running.as_deref() == Some("Running") {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            }
+            let params = AttachParams::default().stdout(true).stderr(false);
+            api.exec("shell", ["true"], &params)
+                .await
+                .err()
+                .map(|e| e.to_string())
+        };
+        let in_process = exec(hollow.client.clone()).await.unwrap_or_default();
+        assert!(in_process.contains("no upgrade state"), "{in_process}");
+        let network = exec(hollow.local.network_client().await.unwrap()).await;
+        assert_eq!(network, None, "exec over the socket opens");
+        hollow.stop().await;
     }
 
     async fn hollow() -> crate::actions::testing::Hollow {

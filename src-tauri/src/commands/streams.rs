@@ -44,7 +44,7 @@ pub(crate) async fn exec_start(
     tty: bool,
     on_output: Channel<ExecOutput>,
 ) -> Result<StreamId, AppError> {
-    let client = desktop.app.client(&cluster).await?;
+    let client = desktop.app.upgrading_client(&cluster).await?;
     let send = move |output| on_output.send(output).is_ok();
     let app = &desktop.app;
     Ok(app
@@ -101,7 +101,7 @@ pub(crate) async fn port_forward_start(
     remote_port: u16,
     local_port: Option<u16>,
 ) -> Result<Forward, AppError> {
-    let client = desktop.app.client(&cluster).await?;
+    let client = desktop.app.upgrading_client(&cluster).await?;
     let app = &desktop.app;
     Ok(app
         .streams()

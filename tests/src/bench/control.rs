@@ -176,6 +176,33 @@ pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
     Ok(figures)
 }
 
+/// Creates `count` pods `pod-0`… (label `app=bench`) with `creators` requests in flight.
+pub(crate) async fn create_pods(
+    pods: &Api<Pod>,
+    count: usize,
+    creators: usize,
+) -> anyhow::Result<()> {
+    let gate = Arc::new(Semaphore::new(creators));
+    let mut creates = Vec::with_capacity(count);
+    for i in 0..count {
+        let permit = gate.clone().acquire_owned().await?;
+        let pods = pods.clone();
+        creates.push(tokio::spawn(async move {
+            let _permit = permit;
+            let pod: Pod = serde_json::from_value(json!({
+                "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
+                "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
+            }))?;
+            pods.create(&PostParams::default(), &pod).await?;
+            anyhow::Ok(())
+        }));
+    }
+    for create in creates {
+        create.await??;
+    }
+    Ok(())
+}
+
 /// The controllers benchmark: a 100-replica Deployment to all Ready, [`DEPLOYMENTS`] times.
 pub async fn controllers() -> anyhow::Result<Vec<Figure>> {
     let (daemon, client) = cluster(3).await?;

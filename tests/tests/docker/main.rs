@@ -1,13 +1,15 @@
 //! Pods on the real Docker engine (`kubariumd --runtime docker`): sandboxes, containers,
 //! configuration, volumes, probes and the streaming subresources, checked through kube-rs
-//! and kubectl as a user would see them. One test binary (Docker tests are slow), one
-//! module per theme; the images they use are built locally by `cargo xtask test`.
+//! and kubectl as a user would see them — and through the desktop app's window
+//! (`desktop`). One test binary (Docker tests are slow), one module per theme; the images
+//! they use are built locally by `cargo xtask test`.
 
 #![cfg(target_os = "linux")]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod app_streams;
 mod config;
+mod desktop;
 mod dns;
 mod infra;
 mod memory;
