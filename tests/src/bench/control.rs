@@ -74,33 +74,6 @@ pub(super) async fn namespace(client: &Client, name: &str) -> anyhow::Result<()>
     Ok(())
 }
 
-/// Creates `count` pods `pod-<i>` (label `app=bench`) through `pods`, `concurrency` at a time.
-pub(super) async fn create_pods(
-    pods: &Api<Pod>,
-    count: usize,
-    concurrency: usize,
-) -> anyhow::Result<()> {
-    let gate = Arc::new(Semaphore::new(concurrency));
-    let mut creates = Vec::with_capacity(count);
-    for i in 0..count {
-        let permit = gate.clone().acquire_owned().await?;
-        let pods = pods.clone();
-        creates.push(tokio::spawn(async move {
-            let _permit = permit;
-            let pod: Pod = serde_json::from_value(json!({
-                "metadata": {"name": format!("pod-{i}"), "labels": {"app": "bench"}},
-                "spec": {"containers": [{"name": "app", "image": "kubarium/demo"}]},
-            }))?;
-            pods.create(&PostParams::default(), &pod).await?;
-            anyhow::Ok(())
-        }));
-    }
-    for create in creates {
-        create.await??;
-    }
-    Ok(())
-}
-
 /// The scheduler benchmark at each node count.
 pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
     let mut figures = Vec::new();
