@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{Context, bail};
-use k8s_openapi::api::core::v1::{Namespace, Pod};
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -132,13 +132,7 @@ async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
 
 /// Creates [`PODS`] pods in namespace `bench` and waits until every one is bound.
 async fn create_pods(client: &Client) -> anyhow::Result<()> {
-    let namespaces = Api::<Namespace>::all(client.clone());
-    namespaces
-        .create(
-            &PostParams::default(),
-            &serde_json::from_value(json!({"metadata": {"name": "bench"}}))?,
-        )
-        .await?;
+    super::control::namespace(client, "bench").await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "bench");
     let started = Instant::now();
     super::control::create_pods(&pods, PODS, 32).await?;

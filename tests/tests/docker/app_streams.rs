@@ -11,12 +11,12 @@ use kubarium_app::ipc::{AppError, ErrorCode};
 use kubarium_app::streams::{Streams, stream_logs};
 use kubarium_app::{Error, Tasks};
 use kube::Api;
-use kube::api::{ListParams, PostParams};
+use kube::api::ListParams;
 use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 
-use crate::support::{BUSYBOX, Docker, SETTLE, eventually};
+use crate::support::{BUSYBOX, Docker, SETTLE, create_pod, eventually, wait_pod_running};
 
 /// A channel standing in for the UI's, and the callback that feeds it.
 fn channel<T: Send + 'static>() -> (
@@ -66,30 +66,6 @@ async fn logs(
     log
 }
 
-async fn create(docker: &Docker, pod: serde_json::Value) {
-    let api: Api<Pod> = Api::default_namespaced(docker.client.clone());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(pod).unwrap(),
-    )
-    .await
-    .unwrap();
-}
-
-/// Waits until `name`'s containers all run, one of them having restarted `restarts` times.
-async fn wait_running(docker: &Docker, name: &str, restarts: i32) {
-    let api: Api<Pod> = Api::default_namespaced(docker.client.clone());
-    eventually(&format!("pod {name} running"), || async {
-        let statuses = api.get(name).await.ok()?.status?.container_statuses?;
-        let running = statuses
-            .iter()
-            .all(|s| s.state.as_ref().is_some_and(|s| s.running.is_some()));
-        let restarted = statuses.iter().map(|s| s.restart_count).sum::<i32>() >= restarts;
-        (running && restarted).then_some(())
-    })
-    .await;
-}
-
 fn ticks(lines: &[String]) -> u32 {
     lines
         .iter()
@@ -101,7 +77,7 @@ fn ticks(lines: &[String]) -> u32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn app_logs_and_exec() {
     let docker = Docker::start_with_images(1, &[]).await;
-    create(&docker, json!({
+    create_pod(&docker, json!({
         "metadata": {"name": "talker"},
         "spec": {"terminationGracePeriodSeconds": 0, "containers": [
             {"name": "app", "image": BUSYBOX, "command": ["sh", "-c",
@@ -110,13 +86,13 @@ async fn app_logs_and_exec() {
         ]},
     }))
     .await;
-    create(&docker, json!({
+    create_pod(&docker, json!({
         "metadata": {"name": "crasher"},
         "spec": {"terminationGracePeriodSeconds": 0, "containers": [{"name": "app", "image": BUSYBOX,
             "command": ["sh", "-c", "echo attempt $(date +%s%N); sleep 3; exit 1"]}]},
     }))
     .await;
-    wait_running(&docker, "talker", 0).await;
+    wait_pod_running(&docker, "talker", 0).await;
 
     // The whole log, cut into lines.
     let (lines, end) = eventually("the talker's log to hold three lines", || async {
@@ -189,7 +165,7 @@ async fn app_logs_and_exec() {
     follow.abort();
 
     // After a restart, previous reads the instance that ended.
-    wait_running(&docker, "crasher", 1).await;
+    wait_pod_running(&docker, "crasher", 1).await;
     let (lines, _) = logs(
         &docker,
         "crasher",

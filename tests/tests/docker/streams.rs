@@ -7,40 +7,13 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{LogParams, PostParams};
+use kube::api::LogParams;
 use serde_json::json;
 
-use crate::support::{Docker, eventually};
-
-const BUSYBOX: &str = "kubarium.dev/busybox:test";
+use crate::support::{BUSYBOX, Docker, create_pod, wait_pod_running};
 
 /// The time a spawned kubectl gets to show what a test waits for.
 const PATIENCE: Duration = Duration::from_secs(60);
-
-async fn create(docker: &Docker, pod: serde_json::Value) {
-    let api: Api<Pod> = Api::default_namespaced(docker.client.clone());
-    api.create(
-        &PostParams::default(),
-        &serde_json::from_value(pod).unwrap(),
-    )
-    .await
-    .unwrap();
-}
-
-/// Waits until `pod`'s containers all run (and, with `restarts`, one has restarted).
-async fn wait_running(docker: &Docker, name: &str, restarts: i32) {
-    let api: Api<Pod> = Api::default_namespaced(docker.client.clone());
-    eventually(&format!("pod {name} running"), || async {
-        let pod = api.get(name).await.ok()?;
-        let statuses = pod.status?.container_statuses?;
-        let running = statuses
-            .iter()
-            .all(|s| s.state.as_ref().is_some_and(|s| s.running.is_some()));
-        let restarted = statuses.iter().map(|s| s.restart_count).sum::<i32>() >= restarts;
-        (running && restarted).then_some(())
-    })
-    .await;
-}
 
 /// kubectl on PATH against the cluster, with what it printed and its exit code.
 fn kubectl_status(docker: &Docker, args: &[&str], stdin: &[u8]) -> (String, String, i32) {
@@ -139,7 +112,7 @@ fn ticks(text: &str) -> u32 {
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_logs_follow_previous_tail_timestamps_and_container_choice() {
     let docker = Docker::start(1, &[]).await;
-    create(
+    create_pod(
         &docker,
         json!({
             "metadata": {"name": "talker"},
@@ -151,7 +124,7 @@ async fn kubectl_logs_follow_previous_tail_timestamps_and_container_choice() {
         }),
     )
     .await;
-    create(
+    create_pod(
         &docker,
         json!({
             "metadata": {"name": "crasher"},
@@ -160,7 +133,7 @@ async fn kubectl_logs_follow_previous_tail_timestamps_and_container_choice() {
         }),
     )
     .await;
-    wait_running(&docker, "talker", 0).await;
+    wait_pod_running(&docker, "talker", 0).await;
 
     // kubectl picks the first container itself; the API server asks for a choice.
     let (stdout, stderr, code) = kubectl_status(&docker, &["logs", "talker"], b"");
@@ -229,7 +202,7 @@ async fn kubectl_logs_follow_previous_tail_timestamps_and_container_choice() {
     );
 
     // After a restart, --previous reads the container that ended.
-    wait_running(&docker, "crasher", 1).await;
+    wait_pod_running(&docker, "crasher", 1).await;
     let previous = docker.kubectl(&["logs", "crasher", "--previous"]);
     assert!(previous.starts_with("attempt "), "{previous}");
 }
@@ -237,7 +210,7 @@ async fn kubectl_logs_follow_previous_tail_timestamps_and_container_choice() {
 #[tokio::test(flavor = "multi_thread")]
 async fn kubectl_exec_attach_and_cp() {
     let docker = Docker::start(1, &[]).await;
-    create(
+    create_pod(
         &docker,
         json!({
             "metadata": {"name": "shell"},
@@ -251,7 +224,7 @@ async fn kubectl_exec_attach_and_cp() {
         }),
     )
     .await;
-    wait_running(&docker, "shell", 0).await;
+    wait_pod_running(&docker, "shell", 0).await;
 
     // Non-interactive, with both streams and the exit code.
     let (stdout, stderr, code) = kubectl_status(

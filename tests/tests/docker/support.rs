@@ -295,3 +295,32 @@ pub(crate) async fn wait_pod(
     })
     .await
 }
+
+/// Creates the pod `pod` (a manifest) in `default`.
+#[allow(dead_code)]
+pub(crate) async fn create_pod(docker: &Docker, pod: serde_json::Value) {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::default_namespaced(docker.client.clone());
+    api.create(
+        &kube::api::PostParams::default(),
+        &serde_json::from_value(pod).unwrap(),
+    )
+    .await
+    .unwrap();
+}
+
+/// Waits until `name`'s containers all run, one of them having restarted `restarts` times.
+#[allow(dead_code)]
+pub(crate) async fn wait_pod_running(docker: &Docker, name: &str, restarts: i32) {
+    let api: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::default_namespaced(docker.client.clone());
+    eventually(&format!("pod {name} running"), || async {
+        let statuses = api.get(name).await.ok()?.status?.container_statuses?;
+        let running = statuses
+            .iter()
+            .all(|s| s.state.as_ref().is_some_and(|s| s.running.is_some()));
+        let restarted = statuses.iter().map(|s| s.restart_count).sum::<i32>() >= restarts;
+        (running && restarted).then_some(())
+    })
+    .await;
+}

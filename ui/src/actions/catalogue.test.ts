@@ -1,36 +1,15 @@
 // Which actions apply to which object, and which must be confirmed first.
 import { describe, expect, it } from "vitest";
 import type { Row, Summary } from "../ipc/resources";
+import { row as fixtureRow, nodeSummary } from "../test/fixtures";
 import { actionsFor, applicable, clusterActions, confirmation } from "./catalogue";
 
 function row(name: string, summary: Summary = { kind: "none" }, namespace: string | null = "default"): Row {
-  return {
-    uid: name,
-    namespace,
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners: [],
-    deleting: false,
-    cells: [],
-    summary,
-  };
+  return fixtureRow(name, { uid: name, namespace, summary });
 }
 
 function node(unschedulable: boolean): Summary {
-  return {
-    kind: "node",
-    ready: true,
-    notReadyReason: null,
-    unschedulable,
-    roles: [],
-    cpuAllocatableMilli: 1000,
-    memoryAllocatableBytes: 1024,
-    hollow: true,
-    internalIp: null,
-    taints: [],
-  };
+  return { kind: "node", ...nodeSummary({ unschedulable, cpuAllocatableMilli: 1000, memoryAllocatableBytes: 1024 }) };
 }
 
 describe("applicable", () => {

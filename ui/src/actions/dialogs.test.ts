@@ -2,38 +2,11 @@
 import { describe, expect, it } from "vitest";
 import type { DrainOutcome, Revision } from "../ipc/actions";
 import type { OwnerRef, Row } from "../ipc/resources";
+import { podRow } from "../test/fixtures";
 import { CASCADES, describeRevision, drainPlan, drainSummary, opening, parseReplicas, previousRevision } from "./dialogs";
 
 function pod(name: string, node: string | null, owners: OwnerRef[] = [], deleting = false): Row {
-  return {
-    uid: name,
-    namespace: "default",
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners,
-    deleting,
-    cells: [],
-    summary: {
-      kind: "pod",
-      node,
-      phase: "Running",
-      status: "Running",
-      ready: true,
-      readyContainers: 1,
-      totalContainers: 1,
-      restarts: 0,
-      podIp: null,
-      cpuRequestMilli: 0,
-      memoryRequestBytes: 0,
-      unschedulable: null,
-      containers: ["c"],
-      configMaps: [],
-      secrets: [],
-      claims: [],
-    },
-  };
+  return podRow(name, { node, containers: ["c"] }, { uid: name, owners, deleting });
 }
 
 function revision(n: number, current = false, cause: string | null = null): Revision {

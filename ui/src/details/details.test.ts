@@ -1,45 +1,17 @@
 // Details derivations: related objects, conditions, containers, Secret values.
 import { describe, expect, it } from "vitest";
-import type { Row, Summary } from "../ipc/resources";
+import type { PodSummary, Row, Summary } from "../ipc/resources";
+import { row as fixtureRow, podSummary } from "../test/fixtures";
 import { conditions, containers, decodeSecretValue, headerStatus, scalarFields } from "./describe";
 import { eventsOf } from "./events";
 import { ownedControllers, ownedPods, ownerLinks, podUses, serviceSlices, sliceEndpoints } from "./related";
 
 function row(name: string, uid: string, owners: string[], summary: Summary = { kind: "none" }, labels: Record<string, string> = {}): Row {
-  return {
-    uid,
-    namespace: "default",
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels,
-    owners: owners.map((o) => ({ kind: "X", name: o, uid: o, controller: true })),
-    deleting: false,
-    cells: [],
-    summary,
-  };
+  return fixtureRow(name, { uid, labels, owners: owners.map((o) => ({ kind: "X", name: o, uid: o, controller: true })), summary });
 }
 
-function pod(name: string, owner: string, extra: Partial<Extract<Summary, { kind: "pod" }>> = {}): Row {
-  return row(name, `uid-${name}`, [owner], {
-    kind: "pod",
-    node: "worker-1",
-    phase: "Running",
-    status: "Running",
-    ready: true,
-    readyContainers: 1,
-    totalContainers: 1,
-    restarts: 0,
-    podIp: null,
-    cpuRequestMilli: 0,
-    memoryRequestBytes: 0,
-    unschedulable: null,
-    containers: ["web"],
-    configMaps: [],
-    secrets: [],
-    claims: [],
-    ...extra,
-  });
+function pod(name: string, owner: string, extra: Partial<PodSummary> = {}): Row {
+  return row(name, `uid-${name}`, [owner], { kind: "pod", ...podSummary({ node: "worker-1", containers: ["web"], ...extra }) });
 }
 
 describe("ownedPods", () => {

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { Action } from "../actions/catalogue";
 import type { KindInfo, Row } from "../ipc/resources";
 import { rankEntries } from "../state/palette";
+import { row as fixtureRow } from "../test/fixtures";
 import { actionEntry, buildEntries } from "./paletteEntries";
 
 const kind = (resource: string, k: string, shortNames: string[], namespaced = true): KindInfo => ({
@@ -16,18 +17,7 @@ const kind = (resource: string, k: string, shortNames: string[], namespaced = tr
   columns: [],
 });
 
-const row = (name: string, namespace: string | null): Row => ({
-  uid: `${namespace ?? ""}/${name}`,
-  namespace,
-  name,
-  resourceVersion: "1",
-  createdAt: null,
-  labels: {},
-  owners: [],
-  deleting: false,
-  cells: [],
-  summary: { kind: "none" },
-});
+const row = (name: string, namespace: string | null): Row => fixtureRow(name, { uid: `${namespace ?? ""}/${name}`, namespace });
 
 const KINDS = [kind("pods", "Pod", ["po"]), kind("deployments", "Deployment", ["deploy"]), kind("nodes", "Node", ["no"], false)];
 

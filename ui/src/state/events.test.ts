@@ -2,18 +2,12 @@
 import { describe, expect, it } from "vitest";
 import type { EventSummary, Row } from "../ipc/resources";
 import { NO_FILTER, facets, filterEvents, formatAgo, toEntries } from "./events";
+import { row } from "../test/fixtures";
 
 function event(uid: string, over: Partial<EventSummary> = {}, createdAt: string | null = null): Row {
-  return {
+  return row(`ev-${uid}`, {
     uid,
-    namespace: "default",
-    name: `ev-${uid}`,
-    resourceVersion: "1",
     createdAt,
-    labels: {},
-    owners: [],
-    deleting: false,
-    cells: [],
     summary: {
       kind: "event",
       eventType: "Normal",
@@ -28,7 +22,7 @@ function event(uid: string, over: Partial<EventSummary> = {}, createdAt: string 
       source: "default-scheduler",
       ...over,
     },
-  };
+  });
 }
 
 const rows = [

@@ -3,37 +3,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Row } from "../ipc/resources";
 import { LEAVE_MS, LeavingTiles } from "./leaving";
 import { buildMap } from "./map";
+import { podRow } from "../test/fixtures";
 
 function pod(name: string, node: string): Row {
-  return {
-    uid: `uid-${name}`,
-    namespace: "default",
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners: [],
-    deleting: false,
-    cells: [],
-    summary: {
-      kind: "pod",
-      node,
-      phase: "Running",
-      status: "Running",
-      ready: true,
-      readyContainers: 1,
-      totalContainers: 1,
-      restarts: 0,
-      podIp: null,
-      cpuRequestMilli: 0,
-      memoryRequestBytes: 0,
-      unschedulable: null,
-      containers: [],
-      configMaps: [],
-      secrets: [],
-      claims: [],
-    },
-  };
+  return podRow(name, { node, containers: [] });
 }
 
 const none = new Map<string, Row>();

@@ -12,57 +12,14 @@ import {
   withLeaving,
   type MapModel,
 } from "./map";
-
-function base(uid: string, name: string, namespace: string | null, owners: OwnerRef[] = []): Omit<Row, "summary"> {
-  return {
-    uid,
-    namespace,
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners,
-    deleting: false,
-    cells: [],
-  };
-}
+import { nodeRow, podRow, row } from "../test/fixtures";
 
 function node(name: string, over: Partial<NodeSummary> = {}): Row {
-  const summary: NodeSummary = {
-    ready: true,
-    notReadyReason: null,
-    unschedulable: false,
-    roles: [],
-    cpuAllocatableMilli: 4000,
-    memoryAllocatableBytes: 8 * 1024 ** 3,
-    hollow: true,
-    internalIp: null,
-    taints: [],
-    ...over,
-  };
-  return { ...base(`node-${name}`, name, null), summary: { kind: "node", ...summary } };
+  return nodeRow(name, over);
 }
 
 function pod(name: string, over: Partial<PodSummary> = {}, rest: Partial<Row> = {}): Row {
-  const summary: PodSummary = {
-    node: "w1",
-    phase: "Running",
-    status: "Running",
-    ready: true,
-    readyContainers: 1,
-    totalContainers: 1,
-    restarts: 0,
-    podIp: null,
-    cpuRequestMilli: 100,
-    memoryRequestBytes: 64 * 1024 * 1024,
-    unschedulable: null,
-    containers: ["app"],
-    configMaps: [],
-    secrets: [],
-    claims: [],
-    ...over,
-  };
-  return { ...base(`uid-${name}`, name, "default"), ...rest, summary: { kind: "pod", ...summary } };
+  return podRow(name, { cpuRequestMilli: 100, memoryRequestBytes: 64 * 1024 * 1024, ...over }, rest);
 }
 
 const owner = (kind: string, name: string, uid = `uid-${name}`): OwnerRef => ({ kind, name, uid, controller: true });
@@ -84,7 +41,7 @@ describe("toneOf", () => {
 
 describe("buildMap", () => {
   it("puts pods in their node's panel, grouped by owner, with a ReplicaSet shown as its Deployment", () => {
-    const rs = { ...base("uid-web-7d9f", "web-7d9f", "default", [owner("Deployment", "web")]), summary: { kind: "none" as const } };
+    const rs = row("web-7d9f", { owners: [owner("Deployment", "web")] });
     const replicaSets = new Map([[rs.uid, rs]]);
     const pods = [
       pod("web-7d9f-b", {}, { owners: [owner("ReplicaSet", "web-7d9f")] }),

@@ -1,20 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { Row } from "../ipc/resources";
 import { EMPTY, applyBatch, retryDelay } from "./resources";
+import { row as fixtureRow } from "../test/fixtures";
 
 function row(uid: string, name = uid): Row {
-  return {
-    uid,
-    namespace: "default",
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners: [],
-    deleting: false,
-    cells: [],
-    summary: { kind: "none" },
-  };
+  return fixtureRow(name, { uid });
 }
 
 describe("applyBatch", () => {

@@ -16,6 +16,7 @@ import {
   tableColumns,
   type Requirement,
 } from "./table";
+import { row as fixtureRow } from "../test/fixtures";
 
 const S = 1000;
 const M = 60 * S;
@@ -42,19 +43,7 @@ const PODS: KindInfo = {
 };
 
 function row(name: string, cells: Cell[] = [], extra: Partial<Row> = {}): Row {
-  return {
-    uid: `uid-${name}-${extra.namespace ?? "default"}`,
-    namespace: "default",
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners: [],
-    deleting: false,
-    cells,
-    summary: { kind: "none" },
-    ...extra,
-  };
+  return fixtureRow(name, { uid: `uid-${name}-${extra.namespace ?? "default"}`, cells, ...extra });
 }
 
 describe("humanDuration (apimachinery duration.HumanDuration)", () => {

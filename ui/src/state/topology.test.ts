@@ -3,49 +3,16 @@ import { describe, expect, it } from "vitest";
 import type { OwnerRef, PodSummary, Row, Summary } from "../ipc/resources";
 import { buildTopology, selects, structureKey, type Graph, type TopologyInput } from "./topology";
 import { layoutGraph } from "./topologyLayout";
+import { row as fixtureRow, podRow } from "../test/fixtures";
 
 function row(name: string, summary: Summary = { kind: "none" }, over: Partial<Row> = {}): Row {
-  return {
-    uid: `uid-${name}`,
-    namespace: "default",
-    name,
-    resourceVersion: "1",
-    createdAt: null,
-    labels: {},
-    owners: [],
-    deleting: false,
-    cells: [],
-    summary,
-    ...over,
-  };
+  return fixtureRow(name, { summary, ...over });
 }
 
 const owned = (kind: string, name: string): OwnerRef[] => [{ kind, name, uid: `uid-${name}`, controller: true }];
 
 function pod(name: string, over: Partial<PodSummary> = {}, rowOver: Partial<Row> = {}): Row {
-  return row(
-    name,
-    {
-      kind: "pod",
-      node: "w1",
-      phase: "Running",
-      status: "Running",
-      ready: true,
-      readyContainers: 1,
-      totalContainers: 1,
-      restarts: 0,
-      podIp: null,
-      cpuRequestMilli: 0,
-      memoryRequestBytes: 0,
-      unschedulable: null,
-      containers: ["app"],
-      configMaps: [],
-      secrets: [],
-      claims: [],
-      ...over,
-    },
-    rowOver,
-  );
+  return podRow(name, over, rowOver);
 }
 
 const workload = (desired: number | null, ready: number): Summary => ({ kind: "workload", selector: {}, desired, ready, claimTemplates: [] });

@@ -12,6 +12,7 @@ import { execInput, execResize, execStart } from "../ipc/streams";
 import { asAppError } from "../state/resources";
 import { isMissingProgram, shellAttempts } from "./exec";
 import "./streams.css";
+import { ContainerPicker, useContainerChoice } from "./ContainerPicker";
 
 interface Props {
   cluster: string;
@@ -28,14 +29,13 @@ type SessionState =
   | { kind: "noShell"; message: string };
 
 export function ExecPane({ cluster, namespace, pod, containers }: Props): React.JSX.Element {
-  const [container, setContainer] = useState<string | null>(containers[0] ?? null);
+  const [chosen, setContainer] = useContainerChoice(containers);
   const [command, setCommand] = useState("sh");
   const [tty, setTty] = useState(true);
   // What the current session runs, and a counter so Reconnect starts a fresh one.
   const [run, setRun] = useState({ command: "sh", tty: true, attempt: 0 });
   const [state, setState] = useState<SessionState>({ kind: "connecting" });
   const host = useRef<HTMLDivElement>(null);
-  const chosen = container !== null && containers.includes(container) ? container : (containers[0] ?? null);
 
   useEffect(() => {
     const el = host.current;
@@ -147,14 +147,7 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
   return (
     <div className="exec-pane">
       <div className="stream-toolbar">
-        {containers.length > 1 && (
-          <label>
-            Container{" "}
-            <select value={chosen ?? ""} onChange={(e) => { setContainer(e.target.value); }}>
-              {containers.map((c) => <option key={c} value={c}>{c}</option>)}
-            </select>
-          </label>
-        )}
+        <ContainerPicker containers={containers} chosen={chosen} onChoose={setContainer} />
         <label>
           Command{" "}
           <input

@@ -18,6 +18,7 @@ import {
   stepMatch,
 } from "./logs";
 import "./streams.css";
+import { ContainerPicker, useContainerChoice } from "./ContainerPicker";
 
 interface Props {
   cluster: string;
@@ -33,7 +34,7 @@ type PodState = { kind: "streaming" } | { kind: "ended"; reason: string } | { ki
 const BOTTOM_SLACK = 24;
 
 export function LogsPane({ cluster, namespace, pods, containers }: Props): React.JSX.Element {
-  const [container, setContainer] = useState<string | null>(containers[0] ?? null);
+  const [chosen, setContainer] = useContainerChoice(containers);
   const [follow, setFollow] = useState(true);
   const [previous, setPrevious] = useState(false);
   const [timestamps, setTimestamps] = useState(false);
@@ -46,7 +47,6 @@ export function LogsPane({ cluster, namespace, pods, containers }: Props): React
   const buffer = useRef(new LineBuffer(DEFAULT_CAP));
   // Bumped on every batch: the buffer is mutated in place (50,000 lines are not copied per batch).
   const [version, bump] = useReducer((n: number) => n + 1, 0);
-  const chosen = container !== null && containers.includes(container) ? container : (containers[0] ?? null);
 
   // New options start every stream afresh (the children below restart on the same key);
   // a pod joining or leaving a workload only starts or stops its own stream, keeping the
@@ -126,14 +126,7 @@ export function LogsPane({ cluster, namespace, pods, containers }: Props): React
         />
       ))}
       <div className="stream-toolbar">
-        {containers.length > 1 && (
-          <label>
-            Container{" "}
-            <select value={chosen ?? ""} onChange={(e) => { setContainer(e.target.value); }}>
-              {containers.map((c) => <option key={c} value={c}>{c}</option>)}
-            </select>
-          </label>
-        )}
+        <ContainerPicker containers={containers} chosen={chosen} onChoose={setContainer} />
         <label><input type="checkbox" checked={follow} onChange={(e) => { setFollow(e.target.checked); }} /> Follow</label>
         <label><input type="checkbox" checked={previous} onChange={(e) => { setPrevious(e.target.checked); }} /> Previous</label>
         <label><input type="checkbox" checked={timestamps} onChange={(e) => { setTimestamps(e.target.checked); }} /> Timestamps</label>

@@ -133,7 +133,6 @@ async fn evict(client: Client, pod: Pod) -> PodEviction {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::apps::v1::DaemonSet;
-    use kube::api::PostParams;
 
     use super::super::testing::{Hollow, eventually};
     use super::*;
@@ -151,28 +150,22 @@ mod tests {
         assert_eq!(unschedulable(nodes.get(node).await.unwrap()), None);
 
         // A pod pinned to the node, and a DaemonSet (which puts one there too).
-        let pinned: Pod = serde_json::from_value(json!({
-            "metadata": {"name": "pinned"},
-            "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx:1"}]}
-        }))
-        .unwrap();
-        Api::<Pod>::namespaced(client.clone(), "default")
-            .create(&PostParams::default(), &pinned)
-            .await
-            .unwrap();
-        let ds: DaemonSet = serde_json::from_value(json!({
-            "metadata": {"name": "agent"},
-            "spec": {
-                "selector": {"matchLabels": {"app": "agent"}},
-                "template": {"metadata": {"labels": {"app": "agent"}},
-                    "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
-            }
-        }))
-        .unwrap();
-        Api::<DaemonSet>::namespaced(client.clone(), "default")
-            .create(&PostParams::default(), &ds)
-            .await
-            .unwrap();
+        hollow
+            .create::<Pod>(json!({
+                "metadata": {"name": "pinned"},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx:1"}]}
+            }))
+            .await;
+        hollow
+            .create::<DaemonSet>(json!({
+                "metadata": {"name": "agent"},
+                "spec": {
+                    "selector": {"matchLabels": {"app": "agent"}},
+                    "template": {"metadata": {"labels": {"app": "agent"}},
+                        "spec": {"containers": [{"name": "c", "image": "busybox:1"}]}}
+                }
+            }))
+            .await;
         let pods = Api::<Pod>::namespaced(client.clone(), "default");
         let on_node = ListParams::default().fields(&format!("spec.nodeName={node}"));
         eventually("the DaemonSet's pod on the node", || async {

@@ -185,7 +185,7 @@ pub fn local<'a>(app: &'a App, cluster: &str, what: &str) -> Result<&'a Arc<Loca
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet, StatefulSet};
-    use kube::api::{ListParams, PostParams};
+    use kube::api::ListParams;
 
     use std::str::FromStr;
 
@@ -341,21 +341,17 @@ mod tests {
         .await;
 
         // A ReplicaSet of its own, and a StatefulSet.
-        let rs: ReplicaSet = serde_json::from_value(json!({
-            "metadata": {"name": "solo"},
-            "spec": {
-                "replicas": 1,
-                "selector": {"matchLabels": {"app": "solo"}},
-                "template": {"metadata": {"labels": {"app": "solo"}},
-                    "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}
-            }
-        }))
-        .unwrap();
-        let replicasets = Api::<ReplicaSet>::namespaced(client.clone(), "default");
-        replicasets
-            .create(&PostParams::default(), &rs)
-            .await
-            .unwrap();
+        let replicasets = hollow
+            .create::<ReplicaSet>(json!({
+                "metadata": {"name": "solo"},
+                "spec": {
+                    "replicas": 1,
+                    "selector": {"matchLabels": {"app": "solo"}},
+                    "template": {"metadata": {"labels": {"app": "solo"}},
+                        "spec": {"containers": [{"name": "c", "image": "nginx:1"}]}}
+                }
+            }))
+            .await;
         scale(client.clone(), "replicasets", "default", "solo", 2)
             .await
             .unwrap();
@@ -370,22 +366,18 @@ mod tests {
             Some(2)
         );
 
-        let sts: StatefulSet = serde_json::from_value(json!({
-            "metadata": {"name": "db"},
-            "spec": {
-                "replicas": 1,
-                "serviceName": "db",
-                "selector": {"matchLabels": {"app": "db"}},
-                "template": {"metadata": {"labels": {"app": "db"}},
-                    "spec": {"containers": [{"name": "c", "image": "postgres:1"}]}}
-            }
-        }))
-        .unwrap();
-        let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), "default");
-        statefulsets
-            .create(&PostParams::default(), &sts)
-            .await
-            .unwrap();
+        let statefulsets = hollow
+            .create::<StatefulSet>(json!({
+                "metadata": {"name": "db"},
+                "spec": {
+                    "replicas": 1,
+                    "serviceName": "db",
+                    "selector": {"matchLabels": {"app": "db"}},
+                    "template": {"metadata": {"labels": {"app": "db"}},
+                        "spec": {"containers": [{"name": "c", "image": "postgres:1"}]}}
+                }
+            }))
+            .await;
         scale(client.clone(), "statefulsets", "default", "db", 0)
             .await
             .unwrap();

@@ -8,13 +8,15 @@
 
 use std::collections::BTreeMap;
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, Patch, PatchParams};
-use kube::{Api, Client};
+use kube::{Api, Client, Resource};
+use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::not_for;
@@ -51,7 +53,7 @@ pub async fn rollout_history(
                 .await?;
             let current =
                 annotation(&deployment.metadata, REVISION).and_then(|r| r.parse::<i64>().ok());
-            let owned = owned_replicasets(&client, namespace, &deployment.metadata).await?;
+            let owned = controlled::<ReplicaSet>(&client, namespace, &deployment.metadata).await?;
             let newest = owned.iter().filter_map(rs_revision).max();
             let mut revisions: Vec<Revision> = owned
                 .iter()
@@ -75,14 +77,14 @@ pub async fn rollout_history(
                 .get(name)
                 .await?;
             let update = sts.status.as_ref().and_then(|s| s.update_revision.clone());
-            let owned = controller_revisions(&client, namespace, &sts.metadata).await?;
+            let owned = controlled::<ControllerRevision>(&client, namespace, &sts.metadata).await?;
             Ok(history_of(&owned, update.as_deref()))
         }
         "daemonsets" => {
             let ds = Api::<DaemonSet>::namespaced(client.clone(), namespace)
                 .get(name)
                 .await?;
-            let owned = controller_revisions(&client, namespace, &ds.metadata).await?;
+            let owned = controlled::<ControllerRevision>(&client, namespace, &ds.metadata).await?;
             Ok(history_of(&owned, None))
         }
         other => Err(not_for(
@@ -105,30 +107,16 @@ pub async fn rollout_undo(
     match resource {
         "deployments" => undo_deployment(client, namespace, name, revision).await,
         "statefulsets" => {
-            let api = Api::<StatefulSet>::namespaced(client.clone(), namespace);
-            let sts = api.get(name).await?;
-            let template = sts.spec.as_ref().map(|s| &s.template);
-            let owned = controller_revisions(&client, namespace, &sts.metadata).await?;
-            let chosen = pick_controller_revision(&owned, revision, "StatefulSet", name)?;
-            let outcome = undo_outcome(chosen, template);
-            if !outcome.skipped {
-                api.patch(name, &PatchParams::default(), &strategic(chosen))
-                    .await?;
-            }
-            Ok(outcome)
+            undo_through_revisions::<StatefulSet>(&client, namespace, name, revision, |sts| {
+                sts.spec.as_ref().map(|s| &s.template)
+            })
+            .await
         }
         "daemonsets" => {
-            let api = Api::<DaemonSet>::namespaced(client.clone(), namespace);
-            let ds = api.get(name).await?;
-            let template = ds.spec.as_ref().map(|s| &s.template);
-            let owned = controller_revisions(&client, namespace, &ds.metadata).await?;
-            let chosen = pick_controller_revision(&owned, revision, "DaemonSet", name)?;
-            let outcome = undo_outcome(chosen, template);
-            if !outcome.skipped {
-                api.patch(name, &PatchParams::default(), &strategic(chosen))
-                    .await?;
-            }
-            Ok(outcome)
+            undo_through_revisions::<DaemonSet>(&client, namespace, name, revision, |ds| {
+                ds.spec.as_ref().map(|s| &s.template)
+            })
+            .await
         }
         other => Err(not_for(
             other,
@@ -152,7 +140,7 @@ async fn undo_deployment(
             "Deployment {name} is paused, so it cannot be rolled back; resume it first (kubectl rollout resume deployment/{name})."
         )));
     }
-    let owned = owned_replicasets(&client, namespace, &deployment.metadata).await?;
+    let owned = controlled::<ReplicaSet>(&client, namespace, &deployment.metadata).await?;
     let mut numbered: Vec<(i64, &ReplicaSet)> = owned
         .iter()
         .filter_map(|rs| Some((rs_revision(rs)?, rs)))
@@ -219,35 +207,26 @@ async fn undo_deployment(
     })
 }
 
-/// The ReplicaSets the object with `owner`'s metadata controls.
-async fn owned_replicasets(
+/// The objects of kind `K` (ReplicaSets, ControllerRevisions) in `namespace` that the
+/// object with `owner`'s metadata controls.
+pub(super) async fn controlled<K>(
     client: &Client,
     namespace: &str,
     owner: &ObjectMeta,
-) -> Result<Vec<ReplicaSet>> {
-    let all = Api::<ReplicaSet>::namespaced(client.clone(), namespace)
+) -> Result<Vec<K>>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let all = Api::<K>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
         .await?;
     Ok(all
         .items
         .into_iter()
-        .filter(|rs| controlled_by(&rs.metadata, owner))
-        .collect())
-}
-
-/// The ControllerRevisions the object with `owner`'s metadata controls.
-async fn controller_revisions(
-    client: &Client,
-    namespace: &str,
-    owner: &ObjectMeta,
-) -> Result<Vec<ControllerRevision>> {
-    let all = Api::<ControllerRevision>::namespaced(client.clone(), namespace)
-        .list(&ListParams::default())
-        .await?;
-    Ok(all
-        .items
-        .into_iter()
-        .filter(|cr| controlled_by(&cr.metadata, owner))
+        .filter(|o| controlled_by(o.meta(), owner))
         .collect())
 }
 
@@ -355,6 +334,33 @@ fn pick_controller_revision<'a>(
     }
 }
 
+/// A StatefulSet's or DaemonSet's undo: the chosen ControllerRevision's `.data` applied as
+/// a strategic merge patch, skipped when it already is the object's template.
+async fn undo_through_revisions<K>(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    revision: Option<i64>,
+    template: impl Fn(&K) -> Option<&PodTemplateSpec>,
+) -> Result<UndoOutcome>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug,
+{
+    let api = Api::<K>::namespaced(client.clone(), namespace);
+    let object = api.get(name).await?;
+    let owned = controlled::<ControllerRevision>(client, namespace, object.meta()).await?;
+    let chosen = pick_controller_revision(&owned, revision, &K::kind(&()), name)?;
+    let outcome = undo_outcome(chosen, template(&object));
+    if !outcome.skipped {
+        api.patch(name, &PatchParams::default(), &strategic(chosen))
+            .await?;
+    }
+    Ok(outcome)
+}
+
 /// Whether applying `chosen` changes nothing (kubectl's "skipped rollback").
 fn undo_outcome(chosen: &ControllerRevision, template: Option<&PodTemplateSpec>) -> UndoOutcome {
     let current = template.and_then(|t| serde_json::to_value(t).ok());
@@ -406,7 +412,6 @@ fn no_previous(kind: &str, name: &str, only: Option<i64>) -> Error {
 
 #[cfg(test)]
 mod tests {
-    use kube::api::PostParams;
 
     use super::super::testing::{Hollow, eventually};
     use super::*;
@@ -552,27 +557,17 @@ mod tests {
             json!({"metadata": {"labels": {"app": app}},
                 "spec": {"containers": [{"name": "main", "image": image}]}})
         };
-        let sts: StatefulSet = serde_json::from_value(json!({
-            "metadata": {"name": "db"},
-            "spec": {"replicas": 1, "serviceName": "db",
-                "selector": {"matchLabels": {"app": "db"}}, "template": template("db", "pg:1")}
-        }))
-        .unwrap();
-        let statefulsets = Api::<StatefulSet>::namespaced(client.clone(), "default");
-        statefulsets
-            .create(&PostParams::default(), &sts)
-            .await
-            .unwrap();
-        let ds: DaemonSet = serde_json::from_value(json!({
+        let statefulsets = hollow
+            .create::<StatefulSet>(json!({
+                "metadata": {"name": "db"},
+                "spec": {"replicas": 1, "serviceName": "db",
+                    "selector": {"matchLabels": {"app": "db"}}, "template": template("db", "pg:1")}
+            }))
+            .await;
+        let daemonsets = hollow.create::<DaemonSet>(json!({
             "metadata": {"name": "agent"},
             "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": template("agent", "agent:1")}
-        }))
-        .unwrap();
-        let daemonsets = Api::<DaemonSet>::namespaced(client.clone(), "default");
-        daemonsets
-            .create(&PostParams::default(), &ds)
-            .await
-            .unwrap();
+        })).await;
 
         for (resource, name, old, new) in [
             ("statefulsets", "db", "pg:1", "pg:2"),

@@ -5,10 +5,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::NamespaceResourceScope;
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
-use kube::api::{ListParams, PostParams};
-use kube::{Api, Client};
-use serde_json::json;
+use kube::api::PostParams;
+use kube::{Api, Client, Resource};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
 use tokio::sync::watch;
 
 use crate::LocalCluster;
@@ -36,6 +39,21 @@ impl Hollow {
         wait_for_phase(&mut local.subscribe(), ClusterPhase::Connected).await;
         let client = local.client().await.unwrap();
         Self { local, client, dir }
+    }
+
+    /// Creates `manifest`, an object of kind `K`, in `default`; returns that kind's API there.
+    pub(crate) async fn create<K>(&self, manifest: Value) -> Api<K>
+    where
+        K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + DeserializeOwned
+            + Serialize
+            + std::fmt::Debug,
+    {
+        let object: K = serde_json::from_value(manifest).unwrap();
+        let api = Api::<K>::namespaced(self.client.clone(), "default");
+        api.create(&PostParams::default(), &object).await.unwrap();
+        api
     }
 
     /// Creates Deployment `name` in `default` running `image`.
@@ -103,21 +121,9 @@ pub(crate) async fn owned_replicasets(
     client: &Client,
     deployment: &Deployment,
 ) -> Option<Vec<ReplicaSet>> {
-    let uid = deployment.metadata.uid.as_deref()?;
-    let all = Api::<ReplicaSet>::namespaced(client.clone(), "default")
-        .list(&ListParams::default())
-        .await
-        .ok()?;
-    let owned: Vec<ReplicaSet> = all
-        .items
-        .into_iter()
-        .filter(|rs| {
-            rs.metadata
-                .owner_references
-                .iter()
-                .flatten()
-                .any(|o| o.uid == uid)
-        })
-        .collect();
+    let owned: Vec<ReplicaSet> =
+        super::rollout::controlled(client, "default", &deployment.metadata)
+            .await
+            .ok()?;
     (!owned.is_empty()).then_some(owned)
 }

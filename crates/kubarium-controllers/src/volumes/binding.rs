@@ -7,35 +7,11 @@ use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
 
-/// A quantity in bytes (fractions rounded up), or `None` if it does not parse.
+/// A quantity in bytes (fractions rounded up, as apimachinery's `Value`), or `None` if it
+/// does not parse.
 pub(crate) fn bytes(quantity: &Quantity) -> Option<f64> {
-    let text = quantity.0.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.' || c == '+' || c == '-'))
-        .unwrap_or(text.len());
-    let (number, suffix) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let scale = match suffix {
-        "" => 1.0,
-        "m" => 1e-3,
-        "k" => 1e3,
-        "M" => 1e6,
-        "G" => 1e9,
-        "T" => 1e12,
-        "P" => 1e15,
-        "E" => 1e18,
-        "Ki" => 1024.0,
-        "Mi" => 1024.0_f64.powi(2),
-        "Gi" => 1024.0_f64.powi(3),
-        "Ti" => 1024.0_f64.powi(4),
-        "Pi" => 1024.0_f64.powi(5),
-        "Ei" => 1024.0_f64.powi(6),
-        exponent => {
-            let power: i32 = exponent.strip_prefix(['e', 'E'])?.parse().ok()?;
-            10.0_f64.powi(power)
-        }
-    };
-    Some((number * scale).ceil())
+    // Sizes compare as f64 below; byte counts up to 2^53 (8 PiB) convert exactly.
+    crate::quantity::Quantity::parse(&quantity.0).map(|q| q.value() as f64)
 }
 
 /// The storage a claim requests.
