@@ -279,6 +279,32 @@ async fn a_deployment_lives_its_life_through_the_views() {
         }
     }
 
+    // Start the node again: its agent finishes the evicted pods' termination, so only the
+    // three replacements are left.
+    app.click("nav-map").await;
+    app.click_css(&format!(
+        "[data-testid='map-node-{node}'] [data-testid='actions-menu']"
+    ))
+    .await;
+    app.click("action-start-node").await;
+    if app.count("[data-testid='dialog-confirm']").await > 0 {
+        confirm(&app).await;
+    }
+    wait_count(
+        &app,
+        "the started node to show Ready",
+        &format!("[data-testid='map-node-{node}'][data-ready='true']"),
+        1,
+    )
+    .await;
+    wait_count(
+        &app,
+        "the evicted pods gone, three web pods left",
+        "[data-testid^='map-pod-web-']",
+        3,
+    )
+    .await;
+
     // Delete, confirmed, from the details page: the Deployment and its pods go.
     app.click("nav-deployments").await;
     app.click_css("[data-testid='table-row-web'] button.rt-link")
