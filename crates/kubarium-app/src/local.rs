@@ -31,6 +31,7 @@ impl LocalCluster {
     /// reports `starting`, then `connected` or `failed`. Must run inside a Tokio runtime.
     pub fn start(builder: ClusterBuilder) -> Arc<Self> {
         let (status, _) = watch::channel(ClusterStatus {
+            id: crate::LOCAL.to_owned(),
             name: kubeconfig::CONTEXT.to_owned(),
             local: true,
             phase: ClusterPhase::Starting,

@@ -7,6 +7,7 @@ use ts_rs::TS;
 
 pub mod actions;
 pub mod apply;
+pub mod clusters;
 pub mod resources;
 pub mod streams;
 
@@ -113,6 +114,8 @@ pub struct ServerVersion {
 #[derive(Debug, Clone, PartialEq, Serialize, TS)]
 #[serde(rename_all = "camelCase")]
 pub struct ClusterStatus {
+    /// The cluster's id ([`crate::LOCAL`] for the embedded one), as in every command.
+    pub id: String,
     /// The context name.
     pub name: String,
     /// True for the cluster embedded in the app.
@@ -196,6 +199,13 @@ mod tests {
         streams::ExecOutput::export_all(&config).unwrap();
         streams::Forward::export_all(&config).unwrap();
         resources::ObjectUpdate::export_all(&config).unwrap();
+        clusters::ClusterEntry::export_all(&config).unwrap();
+        clusters::KubeconfigSource::export_all(&config).unwrap();
+        clusters::KubeconfigPreview::export_all(&config).unwrap();
+        clusters::ManualCluster::export_all(&config).unwrap();
+        clusters::KeychainInfo::export_all(&config).unwrap();
+        clusters::AccessCheck::export_all(&config).unwrap();
+        clusters::MergeOutcome::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {

@@ -10,6 +10,10 @@ import type { ServerVersion } from "./ServerVersion";
  */
 export type ClusterStatus = { 
 /**
+ * The cluster's id ([`crate::LOCAL`] for the embedded one), as in every command.
+ */
+id: string, 
+/**
  * The context name.
  */
 name: string, 
