@@ -12,6 +12,7 @@ pub mod actions;
 mod app;
 mod apply;
 mod catalogue;
+pub mod clusters;
 mod error;
 mod host;
 pub mod ipc;
