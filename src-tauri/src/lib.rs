@@ -116,6 +116,17 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::resources::watch_object,
             commands::resources::get_object,
             commands::resources::stop_stream,
+            commands::clusters::keychain_info,
+            commands::clusters::list_clusters,
+            commands::clusters::watch_clusters,
+            commands::clusters::preview_kubeconfig,
+            commands::clusters::import_kubeconfig,
+            commands::clusters::add_cluster,
+            commands::clusters::remove_cluster,
+            commands::clusters::can_i,
+            commands::clusters::local_kubeconfig,
+            commands::clusters::export_local_kubeconfig,
+            commands::clusters::merge_local_kubeconfig,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {

@@ -13,7 +13,10 @@ use tokio::task::AbortHandle;
 
 use crate::clusters::{ClusterSource, InMemoryClusters, Remote, export};
 use crate::ipc::ClusterStatus;
-use crate::ipc::clusters::{AccessCheck, AuthKind, ClusterEntry, MergeOutcome};
+use crate::ipc::clusters::{
+    AccessCheck, AuthKind, ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource,
+    ManualCluster, MergeOutcome,
+};
 use crate::ipc::resources::StreamId;
 use crate::streams::Streams;
 use crate::{Error, LocalCluster, Result};
@@ -73,6 +76,68 @@ impl App {
         }
         drop(remotes);
         self.listed.send_modify(|n| *n += 1);
+    }
+
+    /// Runs `call` on the cluster list on a blocking thread (it may wait for the keychain).
+    async fn on_source<T: Send + 'static>(
+        &self,
+        call: impl FnOnce(&dyn ClusterSource) -> Result<T> + Send + 'static,
+    ) -> Result<T> {
+        let source = Arc::clone(&self.source);
+        tokio::task::spawn_blocking(move || call(source.as_ref()))
+            .await
+            .map_err(|e| Error::Local(format!("the cluster list could not be read: {e}")))?
+    }
+
+    /// The keychain remote clusters' credentials are kept in, or why there is none.
+    pub async fn keychain_info(&self) -> KeychainInfo {
+        self.on_source(|source| Ok(source.keychain_info()))
+            .await
+            .unwrap_or_else(|error| KeychainInfo {
+                store: None,
+                problem: Some(format!("The keychain could not be asked: {error}.")),
+            })
+    }
+
+    /// What a kubeconfig holds, before anything is imported.
+    pub async fn preview_kubeconfig(&self, source: KubeconfigSource) -> Result<KubeconfigPreview> {
+        self.on_source(move |s| s.preview(&source)).await
+    }
+
+    /// Imports these contexts of a kubeconfig (credentials to the keychain) and connects to
+    /// them; one imported again replaces the old one, and is reconnected.
+    pub async fn import_kubeconfig(
+        &self,
+        source: KubeconfigSource,
+        contexts: Vec<String>,
+    ) -> Result<Vec<ClusterEntry>> {
+        let imported = self
+            .on_source(move |s| s.import(&source, &contexts))
+            .await?;
+        let ids: Vec<String> = imported.iter().map(|e| e.id.clone()).collect();
+        self.refresh_clusters(&ids);
+        Ok(imported)
+    }
+
+    /// Adds a cluster entered by hand (credentials to the keychain) and connects to it.
+    pub async fn add_cluster(&self, cluster: ManualCluster) -> Result<ClusterEntry> {
+        let added = self.on_source(move |s| s.add(cluster)).await?;
+        self.refresh_clusters(std::slice::from_ref(&added.id));
+        Ok(added)
+    }
+
+    /// Removes a remote cluster: its credentials leave the keychain, its connection ends.
+    pub async fn remove_cluster(&self, id: &str) -> Result<()> {
+        if id == LOCAL {
+            return Err(Error::Local(
+                "the local cluster cannot be removed; stop or reset it instead".to_owned(),
+            ));
+        }
+        self.remote(id)?;
+        let owned = id.to_owned();
+        self.on_source(move |s| s.remove(&owned)).await?;
+        self.refresh_clusters(&[]);
+        Ok(())
     }
 
     /// Every cluster: the local one first, then the remote ones in the order added.

@@ -9,18 +9,30 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::connect::{self, Endpoint};
-use crate::ipc::clusters::ClusterEntry;
+use crate::ipc::clusters::{
+    ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource, ManualCluster,
+};
 use crate::ipc::{ClusterPhase, ClusterStatus};
 use crate::{Error, Result, probe};
 
-/// Where remote clusters and their kubeconfigs come from: the registry of imported
-/// clusters (`Registry`), or a fixed list in tests. Calls may block (the keychain), so the
-/// app makes them on a blocking thread.
+/// What the app needs of the list of remote clusters: the registry of imported clusters
+/// (`Registry`, with their credentials in the keychain), or a list held in memory in tests.
+/// Calls may block (the keychain), so the app makes them on a blocking thread.
 pub trait ClusterSource: Send + Sync + 'static {
     /// The remote clusters, in the order they were added.
     fn entries(&self) -> Vec<ClusterEntry>;
-    /// The kubeconfig of one, with one context and its secrets filled in.
+    /// The kubeconfig of one, with one context and its secrets filled in (in memory only).
     fn kubeconfig(&self, id: &str) -> Result<Kubeconfig>;
+    /// The keychain credentials are kept in.
+    fn keychain_info(&self) -> KeychainInfo;
+    /// What a kubeconfig holds, before importing.
+    fn preview(&self, source: &KubeconfigSource) -> Result<KubeconfigPreview>;
+    /// Imports these contexts of a kubeconfig; a name already listed is replaced.
+    fn import(&self, source: &KubeconfigSource, contexts: &[String]) -> Result<Vec<ClusterEntry>>;
+    /// Adds a cluster entered by hand.
+    fn add(&self, cluster: ManualCluster) -> Result<ClusterEntry>;
+    /// Removes a cluster and its credentials.
+    fn remove(&self, id: &str) -> Result<()>;
 }
 
 /// A fixed list of clusters with their kubeconfigs, held in memory.
@@ -46,7 +58,38 @@ impl InMemoryClusters {
     }
 }
 
+/// Why an [`InMemoryClusters`] cannot import: it has no keychain.
+const NO_IMPORT: &str = "this cluster list is held in memory and has no keychain to keep credentials in, so nothing can be imported into it";
+
 impl ClusterSource for InMemoryClusters {
+    fn keychain_info(&self) -> KeychainInfo {
+        KeychainInfo {
+            store: None,
+            problem: Some(format!("{NO_IMPORT}.")),
+        }
+    }
+
+    fn preview(&self, _source: &KubeconfigSource) -> Result<KubeconfigPreview> {
+        Err(Error::Local(NO_IMPORT.to_owned()))
+    }
+
+    fn import(
+        &self,
+        _source: &KubeconfigSource,
+        _contexts: &[String],
+    ) -> Result<Vec<ClusterEntry>> {
+        Err(Error::Local(NO_IMPORT.to_owned()))
+    }
+
+    fn add(&self, _cluster: ManualCluster) -> Result<ClusterEntry> {
+        Err(Error::Local(NO_IMPORT.to_owned()))
+    }
+
+    fn remove(&self, id: &str) -> Result<()> {
+        InMemoryClusters::remove(self, id);
+        Ok(())
+    }
+
     fn entries(&self) -> Vec<ClusterEntry> {
         let clusters = self.clusters.lock().unwrap_or_else(|e| e.into_inner());
         clusters.iter().map(|(e, _)| e.clone()).collect()
