@@ -17,8 +17,9 @@ mod tests;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
-use kubarium_keychain::Keychain;
+pub use kubarium_keychain::Keychain;
 
+use crate::ipc::AppError;
 use crate::ipc::clusters::{
     ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource, ManualAuth, ManualCluster,
 };
@@ -70,7 +71,7 @@ impl Registry {
             },
             Err(reason) => KeychainInfo {
                 store: None,
-                problem: Some(Error::NoKeychain(reason.clone()).to_string()),
+                problem: Some(AppError::from(Error::NoKeychain(reason.clone())).message),
             },
         }
     }

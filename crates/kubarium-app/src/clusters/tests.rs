@@ -7,7 +7,6 @@ use std::path::Path;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use kubarium_keychain::Keychain;
 use secrecy::ExposeSecret;
 
 use super::*;
@@ -377,7 +376,11 @@ fn without_a_keychain_the_list_shows_but_nothing_is_imported() {
     assert_eq!(registry.entries().len(), 1);
     let info = registry.keychain_info();
     assert_eq!(info.store, None);
-    assert!(info.problem.unwrap().contains("no bus here"));
+    let problem = info.problem.unwrap();
+    assert!(
+        problem.starts_with("There is no OS keychain") && problem.contains("no bus here"),
+        "{problem}"
+    );
     let preview = registry.preview(&text(kubeconfig_text())).unwrap();
     assert!(preview.contexts[0].already_imported, "preview still works");
     let error = registry
@@ -634,6 +637,12 @@ fn a_cluster_added_by_hand_is_checked_and_kept_like_an_import() {
         .contains("token is empty")
     );
     assert_eq!(registry.entries().len(), 2);
+}
+
+#[test]
+fn the_registry_can_be_shared_between_tasks() {
+    fn shared<T: Send + Sync + 'static>() {}
+    shared::<Registry>();
 }
 
 #[test]
