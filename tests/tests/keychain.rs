@@ -1,7 +1,8 @@
 //! Remote clusters' credentials in a real OS keychain: a GNOME Keyring on a private D-Bus
 //! (the Secret Service), and the kernel's keyutils in a fresh session keyring. After an
 //! import, no file under the config dir holds the token or the client key, the keychain
-//! does, and removing the cluster deletes them.
+//! does, and removing the cluster deletes them; and a cluster imported from `KUBECONFIG`
+//! is reached with the token the keychain gives back.
 //!
 //! libdbus finds the bus only through `DBUS_SESSION_BUS_ADDRESS`, and changing this
 //! process's environment is unsafe, so each scenario runs in a child process of this test
@@ -178,5 +179,49 @@ fn keyutils_keeps_them_when_the_session_has_no_secret_service() {
         &["keyctl", "session", "-"],
         &[],
         &["DBUS_SESSION_BUS_ADDRESS", "XDG_RUNTIME_DIR"],
+    );
+}
+
+#[test]
+fn a_cluster_imported_from_kubeconfig_is_reached_with_the_keychains_token() {
+    if std::env::var_os(CHILD).is_some() {
+        let config = tempfile::tempdir().unwrap();
+        let registry = Registry::open(config.path(), Ok(Keychain::open().unwrap())).unwrap();
+        let preview = registry.preview(&KubeconfigSource::Default).unwrap();
+        let current = preview.current_context.unwrap();
+        let imported = registry
+            .import(&KubeconfigSource::Default, &[current])
+            .unwrap();
+        let kubeconfig = registry.kubeconfig(&imported[0].id).unwrap();
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        let namespaces = runtime.block_on(async {
+            let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+                .await
+                .unwrap();
+            let client = kube::Client::try_from(config).unwrap();
+            let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+            api.list(&Default::default()).await.unwrap()
+        });
+        assert!(
+            namespaces
+                .items
+                .iter()
+                .any(|ns| ns.metadata.name.as_deref() == Some("default"))
+        );
+        return;
+    }
+    // A second cluster on loopback (TLS, bearer token) is the remote; the child finds it
+    // through KUBECONFIG, as kubectl would.
+    let remote = kubarium_tests::daemon::Daemon::start_on_free_port();
+    let kubeconfig = remote.kubeconfig().display().to_string();
+    let keyring = SecretService::start();
+    in_child(
+        "a_cluster_imported_from_kubeconfig_is_reached_with_the_keychains_token",
+        &[],
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_str()),
+            ("KUBECONFIG", kubeconfig.as_str()),
+        ],
+        &["XDG_RUNTIME_DIR"],
     );
 }
