@@ -9,8 +9,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
 use secrecy::ExposeSecret;
 
-use super::*;
+use super::Registry;
+use super::record::{self, SERVICE};
+use crate::Error;
 use crate::ipc::clusters::{AuthKind, EnvVar};
+use crate::ipc::clusters::{KubeconfigSource, ManualAuth, ManualCluster};
+use kubarium_keychain::Keychain;
 
 const CA: &str = "-----BEGIN CERTIFICATE-----\nMIIBcA==\n-----END CERTIFICATE-----\n";
 const CERT: &str = "-----BEGIN CERTIFICATE-----\nY2xpZW50\n-----END CERTIFICATE-----\n";
