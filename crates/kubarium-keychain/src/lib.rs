@@ -113,7 +113,9 @@ impl Keychain {
                 store,
                 kind: Kind::KeyUtils,
             };
-            let probe = Entry::new_in_store(&keychain.store, "dev.kubarium.probe", "probe")
+            // Per process: two Kubarium processes opening at once must not race on it.
+            let account = format!("probe of process {}", std::process::id());
+            let probe = Entry::new_in_store(&keychain.store, "dev.kubarium.probe", &account)
                 .map_err(unavailable)?;
             probe.set_secret(b"probe").map_err(unavailable)?;
             let read = probe.get_secret().map_err(unavailable)?;
@@ -190,8 +192,15 @@ impl Keychain {
     }
 
     fn entry(&self, service: &str, account: &str) -> Result<Entry> {
-        Entry::new_in_store(&self.store, service, account)
-            .map_err(|e| describe(e, service, account))
+        let entry = if self.kind == Kind::SecretService {
+            // What a keyring browser (Seahorse, KWalletManager) shows for the item it creates.
+            let label = format!("Kubarium: {account} ({service})");
+            let modifiers = std::collections::HashMap::from([("label", label.as_str())]);
+            Entry::new_in_store_with_modifiers(&self.store, service, account, &modifiers)
+        } else {
+            Entry::new_in_store(&self.store, service, account)
+        };
+        entry.map_err(|e| describe(e, service, account))
     }
 }
 
