@@ -66,8 +66,12 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             // Started inside Tauri's Tokio runtime so the cluster's tasks live there.
             let local =
                 tauri::async_runtime::block_on(async { LocalCluster::start(args.builder()) });
+            // Tauri's config dir for the app (`$XDG_CONFIG_HOME/<identifier>` on Linux) holds
+            // the list of remote clusters; their credentials are in the keychain.
+            let config_dir = app.path().app_config_dir()?;
+            let kubarium = tauri::async_runtime::block_on(async { App::new(local, &config_dir) });
             app.manage(Desktop {
-                app: App::new(local),
+                app: kubarium,
                 quitting: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
             });

@@ -4,7 +4,9 @@
 //! answers RBAC checks; and tells the truth when it cannot: a wrong token is a 401, a wrong
 //! CA a TLS failure naming the certificate's real fingerprint, a stopped server unreachable.
 //! An exec plugin, found on the login PATH only, authenticates, and its token's expiry makes
-//! the next request run it again. No log line carries the token.
+//! the next request run it again. Imported through the app into a real Secret Service (a
+//! private GNOME Keyring): no log line and no file of the app's carries the token, the
+//! keychain does, and removing a cluster deletes it there.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,12 +17,13 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use k8s_openapi::api::core::v1::Pod;
-use kubarium_app::clusters::InMemoryClusters;
-use kubarium_app::ipc::clusters::{AccessCheck, AuthKind, ClusterEntry};
+use kubarium_app::clusters::Keychain;
+use kubarium_app::ipc::clusters::{AccessCheck, KubeconfigSource};
 use kubarium_app::ipc::resources::ResourceBatch;
 use kubarium_app::ipc::{AppError, ClusterPhase, ClusterStatus, ErrorCode};
 use kubarium_app::{App, LocalCluster};
 use kubarium_tests::daemon::Daemon;
+use kubarium_tests::keyring::SecretService;
 use kube::Api;
 use kube::api::ListParams;
 use kube::config::Kubeconfig;
@@ -44,8 +47,59 @@ impl std::io::Write for Captured {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_remote_cluster_through_the_app() {
+/// Set in the child that runs the scenario.
+const CHILD: &str = "KUBARIUM_REMOTE_SCENARIO";
+/// The folder the fake login shell puts on PATH (the child writes the plugin there).
+const PLUGINS: &str = "KUBARIUM_REMOTE_PLUGINS";
+const SERVICE: &str = "dev.kubarium.remote";
+
+/// libdbus finds the bus only through `DBUS_SESSION_BUS_ADDRESS`, and the login PATH comes
+/// from `$SHELL`; changing this process's environment is unsafe, so the scenario runs in a
+/// child of this test binary started with both (the test re-runs itself by name).
+#[test]
+fn a_remote_cluster_through_the_app() {
+    if std::env::var_os(CHILD).is_some() {
+        return tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(4)
+            .enable_all()
+            .build()
+            .unwrap()
+            .block_on(scenario());
+    }
+    let keyring = SecretService::start();
+    // A login shell whose PATH has the plugin's folder, which the app's PATH lacks.
+    let plugins = tempfile::tempdir().unwrap();
+    std::fs::create_dir(plugins.path().join("bin")).unwrap();
+    let shell = plugins.path().join("login-shell");
+    write_executable(
+        &shell,
+        &format!(
+            // Called as `$SHELL -lc SCRIPT`; a real login shell would read /etc/profile,
+            // which resets PATH on this machine.
+            "#!/bin/sh\nexport PATH='{}':\"$PATH\"\nexec /bin/sh -c \"$2\"\n",
+            plugins.path().join("bin").display()
+        ),
+    );
+    let status = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_remote_cluster_through_the_app",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env(CHILD, "1")
+        .env(PLUGINS, plugins.path())
+        .env("SHELL", &shell)
+        .env("DBUS_SESSION_BUS_ADDRESS", &keyring.address)
+        .status()
+        .unwrap();
+    assert!(
+        status.success(),
+        "the scenario failed in its child: {status}"
+    );
+}
+
+async fn scenario() {
     let logs = Captured::default();
     let writer = logs.clone();
     tracing_subscriber::fmt()
@@ -56,7 +110,8 @@ async fn a_remote_cluster_through_the_app() {
         .unwrap();
 
     let remote = Daemon::start_on_free_port();
-    let kubeconfig = Kubeconfig::read_from(remote.kubeconfig()).unwrap();
+    let remote_kubeconfig = std::fs::read_to_string(remote.kubeconfig()).unwrap();
+    let kubeconfig = Kubeconfig::from_yaml(&remote_kubeconfig).unwrap();
     let token = kubeconfig.auth_infos[0]
         .auth_info
         .as_ref()
@@ -70,78 +125,88 @@ async fn a_remote_cluster_through_the_app() {
         .and_then(|c| c.certificate_authority_data.clone())
         .unwrap();
 
-    // An exec plugin the app finds only on the login PATH: `$SHELL -lc` adds its folder.
-    let plugins = tempfile::tempdir().unwrap();
-    let runs = plugins.path().join("runs");
-    let lasts = plugins.path().join("lasts");
+    // The exec plugin, where only the login shell's PATH finds it.
+    let plugins = std::path::PathBuf::from(std::env::var_os(PLUGINS).unwrap());
+    let runs = plugins.join("runs");
+    let lasts = plugins.join("lasts");
     std::fs::write(&lasts, "5").unwrap();
-    write_plugin(plugins.path(), &token);
-    let shell = plugins.path().join("login-shell");
-    write_executable(
-        &shell,
-        &format!(
-            // Called as `$SHELL -lc SCRIPT`; a real login shell would read /etc/profile,
-            // which resets PATH on this machine.
-            "#!/bin/sh\nexport PATH='{}':\"$PATH\"\nexec /bin/sh -c \"$2\"\n",
-            plugins.path().join("bin").display()
-        ),
-    );
-    // SAFETY: set before any thread of this test reads the environment; nextest runs each
-    // test in a process of its own, and this file has this one test only.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::env::set_var("SHELL", &shell);
-    }
+    write_plugin(&plugins, &token);
 
-    let clusters = Arc::new(InMemoryClusters::default());
-    clusters.insert(
-        entry("remote", &remote.url, AuthKind::Token),
-        kubeconfig.clone(),
-    );
-    clusters.insert(
-        entry("wrong-token", &remote.url, AuthKind::Token),
-        with_user(&remote.url, &ca, "{token: not-the-token}"),
-    );
-    let other_ca = rcgen::generate_simple_self_signed(vec!["elsewhere".to_owned()])
-        .unwrap()
-        .cert
-        .pem();
-    clusters.insert(
-        entry("wrong-ca", &remote.url, AuthKind::Token),
-        with_user(
-            &remote.url,
-            &base64::engine::general_purpose::STANDARD.encode(other_ca),
-            &format!("{{token: {token}}}"),
-        ),
-    );
-    clusters.insert(
-        entry("exec", &remote.url, AuthKind::Exec),
-        with_user(
-            &remote.url,
-            &ca,
-            &format!(
-                "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: kubarium-test-credential, args: ['{}', '{}']}}}}",
-                runs.display(),
-                lasts.display()
-            ),
-        ),
-    );
-
+    let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
     let local = LocalCluster::start(
         kubarium_cluster::ClusterBuilder::new(data.path())
             .listen("127.0.0.1:0".parse().unwrap())
             .runtime(kubarium_cluster::RuntimeKind::Hollow),
     );
-    let app = App::with_clusters(local, clusters.clone());
+    let app = App::new(local, config.path());
+    assert_eq!(
+        app.keychain_info().await.store.as_deref(),
+        Some("Secret Service (D-Bus)")
+    );
+
+    // The remote's own kubeconfig, and three variants of it, imported as the UI does.
+    let other_ca = rcgen::generate_simple_self_signed(vec!["elsewhere".to_owned()])
+        .unwrap()
+        .cert
+        .pem();
+    let imports = [
+        ("kubarium", remote_kubeconfig.clone()),
+        (
+            "wrong-token",
+            with_user("wrong-token", &remote.url, &ca, "{token: not-the-token}"),
+        ),
+        (
+            "wrong-ca",
+            with_user(
+                "wrong-ca",
+                &remote.url,
+                &base64::engine::general_purpose::STANDARD.encode(other_ca),
+                &format!("{{token: {token}}}"),
+            ),
+        ),
+        (
+            "exec",
+            with_user(
+                "exec",
+                &remote.url,
+                &ca,
+                &format!(
+                    "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: kubarium-test-credential, args: ['{}', '{}']}}}}",
+                    runs.display(),
+                    lasts.display()
+                ),
+            ),
+        ),
+    ];
+    for (context, text) in imports {
+        let source = KubeconfigSource::Text {
+            text,
+            origin: format!("{context}.kubeconfig"),
+        };
+        let imported = app
+            .import_kubeconfig(source, vec![context.to_owned()])
+            .await
+            .unwrap();
+        assert_eq!(imported[0].id, context);
+    }
     let ids: Vec<String> = app.entries().into_iter().map(|e| e.id).collect();
-    assert_eq!(ids, ["local", "remote", "wrong-token", "wrong-ca", "exec"]);
+    assert_eq!(
+        ids,
+        ["local", "kubarium", "wrong-token", "wrong-ca", "exec"]
+    );
+    let keychain = Keychain::open().unwrap();
+    let secret = |account: &str| keychain.get(SERVICE, account).unwrap();
+    assert_eq!(secret("kubarium/token").as_deref(), Some(token.as_bytes()));
 
     // Every status, local first, pushed on every change.
     let (statuses_tx, statuses) = watch::channel(Vec::<ClusterStatus>::new());
     tokio::spawn(app.watch_statuses(move |s| statuses_tx.send(s).is_ok()));
 
-    let connected = status_where(&statuses, "remote", |s| s.phase == ClusterPhase::Connected).await;
+    let connected = status_where(&statuses, "kubarium", |s| {
+        s.phase == ClusterPhase::Connected
+    })
+    .await;
     let version = connected
         .version
         .expect("a connected cluster has a version");
@@ -152,14 +217,14 @@ async fn a_remote_cluster_through_the_app() {
     assert_eq!(statuses.borrow()[0].id, "local");
 
     // Lists and watches pods there; a pod kubectl creates arrives.
-    let client = app.client("remote").await.unwrap();
+    let client = app.client("kubarium").await.unwrap();
     Api::<Pod>::namespaced(client, "default")
         .list(&ListParams::default())
         .await
         .unwrap();
     let (rows_tx, mut rows) = mpsc::unbounded_channel();
     app.watch_resources(
-        "remote",
+        "kubarium",
         "pods".to_owned(),
         Some("default".to_owned()),
         move |b| rows_tx.send(b).is_ok(),
@@ -191,7 +256,7 @@ async fn a_remote_cluster_through_the_app() {
     // RBAC: the remote answers SelfSubjectAccessReviews (it allows its admin everything).
     let allowed = app
         .can_i(
-            "remote",
+            "kubarium",
             vec![check("list", "pods"), check("delete", "deployments")],
         )
         .await
@@ -247,8 +312,10 @@ async fn a_remote_cluster_through_the_app() {
         "a valid token is reused, not fetched again"
     );
 
-    // Removing a cluster ends its connection.
+    // Removing a cluster deletes its credentials and ends its connection.
+    assert!(secret("wrong-ca/token").is_some());
     app.remove_cluster("wrong-ca").await.unwrap();
+    assert_eq!(secret("wrong-ca/token"), None);
     assert!(app.entries().iter().all(|e| e.id != "wrong-ca"));
     let Err(error) = app.client("wrong-ca").await else {
         panic!("a removed cluster still has a client");
@@ -258,7 +325,7 @@ async fn a_remote_cluster_through_the_app() {
     // A stopped server: unreachable, naming it.
     let url = remote.url.clone();
     drop(remote);
-    let gone = status_where(&statuses, "remote", |s| {
+    let gone = status_where(&statuses, "kubarium", |s| {
         s.phase == ClusterPhase::Unreachable
     })
     .await;
@@ -280,24 +347,12 @@ async fn a_remote_cluster_through_the_app() {
     app.local().shutdown().await;
 }
 
-/// A cluster-list entry.
-fn entry(id: &str, server: &str, auth: AuthKind) -> ClusterEntry {
-    ClusterEntry {
-        id: id.to_owned(),
-        name: id.to_owned(),
-        local: false,
-        server: server.to_owned(),
-        auth,
-        namespace: Some("default".to_owned()),
-    }
-}
-
-/// A kubeconfig for `server`, trusting `ca` (base64 PEM), with `user` (YAML flow map).
-fn with_user(server: &str, ca: &str, user: &str) -> Kubeconfig {
-    Kubeconfig::from_yaml(&format!(
-        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{server}', certificate-authority-data: {ca}}}}}]\nusers: [{{name: u, user: {user}}}]\ncontexts: [{{name: x, context: {{cluster: c, user: u, namespace: default}}}}]\ncurrent-context: x\n"
-    ))
-    .unwrap()
+/// A kubeconfig with context `name` for `server`, trusting `ca` (base64 PEM), with `user`
+/// (a YAML flow map).
+fn with_user(name: &str, server: &str, ca: &str, user: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Config\nclusters: [{{name: c, cluster: {{server: '{server}', certificate-authority-data: {ca}}}}}]\nusers: [{{name: u, user: {user}}}]\ncontexts: [{{name: {name}, context: {{cluster: c, user: u, namespace: default}}}}]\ncurrent-context: {name}\n"
+    )
 }
 
 fn check(verb: &str, resource: &str) -> AccessCheck {
@@ -341,7 +396,6 @@ async fn status_where(
 /// `bin/kubarium-test-credential RUNS LASTS`: counts its runs in RUNS and prints an
 /// ExecCredential with `token`, expiring in as many seconds as LASTS says.
 fn write_plugin(dir: &Path, token: &str) {
-    std::fs::create_dir(dir.join("bin")).unwrap();
     write_executable(
         &dir.join("bin/kubarium-test-credential"),
         &format!(

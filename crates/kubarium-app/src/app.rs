@@ -3,6 +3,7 @@
 //! port-forwards), each stoppable by its id.
 
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +12,9 @@ use futures_util::future::select_all;
 use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
-use crate::clusters::{ClusterSource, InMemoryClusters, Remote, export};
+use crate::clusters::{
+    ClusterSource, InMemoryClusters, Keychain, Registry, Remote, Unlisted, export,
+};
 use crate::ipc::ClusterStatus;
 use crate::ipc::clusters::{
     AccessCheck, AuthKind, ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource,
@@ -37,8 +40,26 @@ pub struct App {
 }
 
 impl App {
-    /// The app with the local cluster only.
-    pub fn new(local: Arc<LocalCluster>) -> Self {
+    /// The app with the local cluster and the remote clusters listed in `config_dir`, their
+    /// credentials in the session's keychain. A list that cannot be read is logged and
+    /// left alone (the app starts with the local cluster only and never overwrites it).
+    /// Must run inside a Tokio runtime.
+    pub fn new(local: Arc<LocalCluster>, config_dir: &Path) -> Self {
+        let keychain = Keychain::open().map_err(|e| e.to_string());
+        if let Err(reason) = &keychain {
+            tracing::warn!(%reason, "no OS keychain; remote clusters cannot be imported");
+        }
+        match Registry::open(config_dir, keychain) {
+            Ok(registry) => Self::with_clusters(local, Arc::new(registry)),
+            Err(error) => {
+                tracing::error!(%error, "the list of remote clusters could not be read");
+                Self::with_clusters(local, Arc::new(Unlisted(error.to_string())))
+            }
+        }
+    }
+
+    /// The app with the local cluster only (tests).
+    pub fn local_only(local: Arc<LocalCluster>) -> Self {
         Self::with_clusters(local, Arc::new(InMemoryClusters::default()))
     }
 

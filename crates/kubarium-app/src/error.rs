@@ -72,6 +72,29 @@ pub enum Error {
     /// The exec credential plugin is missing or failed; says which and what to do.
     #[error("{0}")]
     ExecPlugin(String),
+    /// No OS keychain to keep a remote cluster's credentials in (they are never written to
+    /// a file instead); says why.
+    #[error(
+        "there is no OS keychain to keep the cluster's credentials in ({0}); start a Secret Service (GNOME Keyring or KWallet) in your session, then restart Kubarium"
+    )]
+    NoKeychain(String),
+    /// The OS keychain failed to keep, return or delete a credential.
+    #[error("the OS keychain failed: {0}; unlock it (or check that it runs) and try again")]
+    Keychain(#[from] kubarium_keychain::Error),
+    /// A kubeconfig that cannot be read or parsed; `origin` names it.
+    #[error("could not read the kubeconfig {origin}: {reason}")]
+    Kubeconfig { origin: String, reason: String },
+    /// Input for a remote cluster the app refuses (a context that cannot be imported, a
+    /// field of a cluster added by hand); says which and what to do.
+    #[error("{0}")]
+    BadInput(String),
+    /// The list of remote clusters (`clusters.json`) could not be read or written.
+    #[error("the cluster list {} could not be {action}: {reason}", path.display())]
+    ClusterList {
+        path: std::path::PathBuf,
+        action: &'static str,
+        reason: String,
+    },
     /// What the cluster answered, or why it could not be asked.
     #[error(transparent)]
     Kube(#[from] kube::Error),
@@ -98,6 +121,11 @@ impl From<Error> for AppError {
             Error::Tls { .. } => AppError::new(ErrorCode::Tls, sentence(&error)),
             Error::Unauthorized { .. } => AppError::new(ErrorCode::Unauthorized, sentence(&error)),
             Error::ExecPlugin(_) => AppError::new(ErrorCode::Unauthorized, sentence(&error)),
+            Error::NoKeychain(_) | Error::Keychain(_) | Error::ClusterList { .. } => {
+                AppError::new(ErrorCode::Local, sentence(&error))
+            }
+            Error::Kubeconfig { .. } => AppError::new(ErrorCode::BadRequest, sentence(&error)),
+            Error::BadInput(message) => AppError::new(ErrorCode::BadRequest, message),
             Error::Kube(kube::Error::Api(status)) => {
                 let code = match status.code {
                     400 => ErrorCode::BadRequest,

@@ -25,6 +25,7 @@ pub mod watch;
 pub use app::{App, LOCAL, Tasks};
 pub use apply::{FIELD_MANAGER, apply_objects};
 pub use catalogue::kinds;
+pub use clusters::Registry;
 pub use error::{Error, Result};
 pub use local::LocalCluster;
 pub use watch::{get_object, watch_object, watch_resources};

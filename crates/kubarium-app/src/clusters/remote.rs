@@ -35,7 +35,31 @@ pub trait ClusterSource: Send + Sync + 'static {
     fn remove(&self, id: &str) -> Result<()>;
 }
 
-/// A fixed list of clusters with their kubeconfigs, held in memory.
+impl ClusterSource for super::Registry {
+    fn entries(&self) -> Vec<ClusterEntry> {
+        super::Registry::entries(self)
+    }
+    fn kubeconfig(&self, id: &str) -> Result<Kubeconfig> {
+        super::Registry::kubeconfig(self, id)
+    }
+    fn keychain_info(&self) -> KeychainInfo {
+        super::Registry::keychain_info(self)
+    }
+    fn preview(&self, source: &KubeconfigSource) -> Result<KubeconfigPreview> {
+        super::Registry::preview(self, source)
+    }
+    fn import(&self, source: &KubeconfigSource, contexts: &[String]) -> Result<Vec<ClusterEntry>> {
+        super::Registry::import(self, source, contexts)
+    }
+    fn add(&self, cluster: ManualCluster) -> Result<ClusterEntry> {
+        super::Registry::add(self, cluster)
+    }
+    fn remove(&self, id: &str) -> Result<()> {
+        super::Registry::remove(self, id)
+    }
+}
+
+/// A fixed list of clusters with their kubeconfigs, held in memory (tests).
 #[derive(Default)]
 pub struct InMemoryClusters {
     clusters: Mutex<Vec<(ClusterEntry, Kubeconfig)>>,
@@ -102,6 +126,50 @@ impl ClusterSource for InMemoryClusters {
             .find(|(e, _)| e.id == id)
             .map(|(_, k)| k.clone())
             .ok_or_else(|| Error::UnknownCluster(id.to_owned()))
+    }
+}
+
+/// The list that could not be read (`clusters.json` unreadable): nothing is listed, and
+/// nothing is imported over it; every call says why.
+pub(crate) struct Unlisted(pub(crate) String);
+
+impl Unlisted {
+    fn refuse<T>(&self) -> Result<T> {
+        Err(Error::Local(format!(
+            "the list of remote clusters could not be read ({}); fix or move the file, then restart Kubarium",
+            self.0
+        )))
+    }
+}
+
+impl ClusterSource for Unlisted {
+    fn entries(&self) -> Vec<ClusterEntry> {
+        Vec::new()
+    }
+    fn kubeconfig(&self, _id: &str) -> Result<Kubeconfig> {
+        self.refuse()
+    }
+    fn keychain_info(&self) -> KeychainInfo {
+        KeychainInfo {
+            store: None,
+            problem: self.refuse::<()>().err().map(|e| e.to_string()),
+        }
+    }
+    fn preview(&self, _source: &KubeconfigSource) -> Result<KubeconfigPreview> {
+        self.refuse()
+    }
+    fn import(
+        &self,
+        _source: &KubeconfigSource,
+        _contexts: &[String],
+    ) -> Result<Vec<ClusterEntry>> {
+        self.refuse()
+    }
+    fn add(&self, _cluster: ManualCluster) -> Result<ClusterEntry> {
+        self.refuse()
+    }
+    fn remove(&self, _id: &str) -> Result<()> {
+        self.refuse()
     }
 }
 
