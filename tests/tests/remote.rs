@@ -317,6 +317,14 @@ async fn scenario() {
     app.remove_cluster("wrong-ca").await.unwrap();
     assert_eq!(secret("wrong-ca/token"), None);
     assert!(app.entries().iter().all(|e| e.id != "wrong-ca"));
+    let mut listed = statuses.clone();
+    tokio::time::timeout(
+        WAIT,
+        listed.wait_for(|all| all.iter().all(|s| s.id != "wrong-ca")),
+    )
+    .await
+    .expect("the removed cluster left the statuses")
+    .unwrap();
     let Err(error) = app.client("wrong-ca").await else {
         panic!("a removed cluster still has a client");
     };

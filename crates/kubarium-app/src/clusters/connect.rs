@@ -3,9 +3,11 @@
 //! connection told the way a person can act on them — nothing answers, the certificate does
 //! not verify (with its fingerprint), the credentials were refused, the plugin is missing.
 //!
-//! kube-rs runs exec plugins and caches their token until 60 s before its
-//! `expirationTimestamp`, then runs the plugin again on the next request; a token without an
-//! expiry is kept for the client's life (as client-go does).
+//! kube-rs runs exec plugins: when the client is built (up to three times — for the TLS
+//! identity, its validity and the token — which plugins that cache their token, as aws, gke
+//! and kubelogin do, answer at once), then again on the first request within 60 s of the
+//! token's `expirationTimestamp`; a token without an expiry is kept for the client's life
+//! (as client-go does). `tests/tests/remote.rs` checks the renewal and the reuse.
 
 use std::error::Error as StdError;
 use std::sync::Arc;

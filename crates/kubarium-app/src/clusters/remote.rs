@@ -173,6 +173,13 @@ impl ClusterSource for Unlisted {
     }
 }
 
+/// A run number no earlier connection had: a cluster imported again (new credentials, maybe
+/// a new server) is a new run, so the UI starts its watches again, as after a local restart.
+fn next_run() -> u32 {
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1
+}
+
 /// One remote cluster: its entry, its client once connected, its status.
 pub(crate) struct Remote {
     pub(crate) entry: ClusterEntry,
@@ -201,7 +208,7 @@ impl Remote {
             error: None,
             docker: None,
             host: None,
-            run: 1,
+            run: next_run(),
         });
         let remote = Arc::new(Self {
             entry,
