@@ -159,20 +159,43 @@ impl From<Error> for AppError {
                     causes,
                 }
             }
-            Error::Kube(other) => match crate::clusters::tls_failure(&other) {
-                Some(reason) => AppError::new(
-                    ErrorCode::Tls,
-                    format!(
-                        "The API server's certificate does not verify ({reason}); import the kubeconfig again with the CA that signs it."
-                    ),
-                ),
-                None => AppError::new(
-                    ErrorCode::Unreachable,
-                    format!("The API server could not be reached: {other}."),
-                ),
-            },
+            Error::Kube(other) => transport(&other),
         }
     }
+}
+
+/// A request that got no answer, said as well as can be without knowing the cluster (the
+/// status probe of a remote cluster says it with its server and the certificate's
+/// fingerprint: `clusters::connect::explain`).
+fn transport(error: &kube::Error) -> AppError {
+    if let Some(reason) = crate::clusters::tls_failure(error) {
+        return AppError::new(
+            ErrorCode::Tls,
+            format!(
+                "The API server's certificate does not verify ({reason}); import the kubeconfig again with the CA that signs it."
+            ),
+        );
+    }
+    if let Some(reason) = crate::clusters::connect_failure(error) {
+        return AppError::new(
+            ErrorCode::Unreachable,
+            format!(
+                "Nothing answers at the API server ({reason}); is the cluster running, and is this machine on its network (VPN)?"
+            ),
+        );
+    }
+    if let Some(auth) = crate::clusters::auth_failure(error) {
+        return AppError::new(
+            ErrorCode::Unauthorized,
+            format!(
+                "The credentials could not be obtained ({auth}); see the cluster's status for what its exec plugin said, then try again."
+            ),
+        );
+    }
+    AppError::new(
+        ErrorCode::Unreachable,
+        format!("The API server could not be reached: {error}."),
+    )
 }
 
 /// A 403's message in the words of the contract with the user: who they are, what they may
@@ -249,6 +272,27 @@ mod tests {
         assert_eq!(app.code, ErrorCode::Tls);
         assert!(
             app.message.contains("its SHA-256 fingerprint is AB:CD;"),
+            "{}",
+            app.message
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_says_nothing_answers() {
+        let kubeconfig = kube::config::Kubeconfig::from_yaml(
+            "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\nusers: [{name: u, user: {token: t}}]\ncontexts: [{name: x, context: {cluster: c, user: u}}]\ncurrent-context: x\n",
+        )
+        .unwrap();
+        let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+            .await
+            .unwrap();
+        let client = kube::Client::try_from(config).unwrap();
+        let error = client.apiserver_version().await.unwrap_err();
+        let app = AppError::from(Error::Kube(error));
+        assert_eq!(app.code, ErrorCode::Unreachable);
+        assert!(
+            app.message
+                .starts_with("Nothing answers at the API server ("),
             "{}",
             app.message
         );

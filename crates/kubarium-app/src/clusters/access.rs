@@ -51,3 +51,39 @@ fn attributes(check: &AccessCheck) -> ResourceAttributes {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::actions::testing::Hollow;
+
+    fn check(verb: &str, group: &str, resource: &str, subresource: Option<&str>) -> AccessCheck {
+        AccessCheck {
+            verb: verb.to_owned(),
+            group: group.to_owned(),
+            resource: resource.to_owned(),
+            subresource: subresource.map(str::to_owned),
+            namespace: Some("default".to_owned()),
+            name: None,
+        }
+    }
+
+    /// The local cluster allows its admin everything, through the in-process client the
+    /// app uses for it, subresources included.
+    #[tokio::test]
+    async fn the_local_cluster_answers_access_reviews() {
+        let hollow = Hollow::start().await;
+        let answers = can_i(
+            hollow.client.clone(),
+            vec![
+                check("delete", "apps", "deployments", None),
+                check("update", "apps", "deployments", Some("scale")),
+                check("create", "", "pods", Some("exec")),
+                check("get", "", "pods", Some("log")),
+            ],
+        )
+        .await;
+        assert_eq!(answers, [true, true, true, true]);
+        hollow.local.shutdown().await;
+    }
+}

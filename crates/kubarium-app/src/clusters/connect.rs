@@ -268,6 +268,21 @@ fn causes<'a>(
     })
 }
 
+/// The credential plugin's failure, if getting credentials is what failed.
+pub(crate) fn auth_failure(error: &kube::Error) -> Option<String> {
+    causes(error).find_map(|e| {
+        e.downcast_ref::<AuthError>().map(|auth| match auth {
+            // Its Display has the plugin's stdout, which may hold a credential.
+            AuthError::AuthExecRun { cmd, out } => format!(
+                "the exec plugin {cmd} failed ({}): {}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+            other => other.to_string(),
+        })
+    })
+}
+
 /// Why the server's certificate did not verify, if that is what failed.
 pub(crate) fn tls_failure(error: &kube::Error) -> Option<String> {
     causes(error).find_map(|e| match e.downcast_ref::<rustls::Error>() {

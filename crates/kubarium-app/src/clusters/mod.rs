@@ -15,7 +15,7 @@ mod remote;
 mod tests;
 
 pub use access::can_i;
-pub(crate) use connect::tls_failure;
+pub(crate) use connect::{auth_failure, connect_failure, tls_failure};
 pub use kubarium_keychain::Keychain;
 pub use registry::Registry;
 pub use remote::{ClusterSource, InMemoryClusters};
