@@ -131,6 +131,7 @@ impl Registry {
             })
             .collect::<Result<Vec<_>>>()?;
         let mut records = self.records();
+        let before = records.clone();
         let mut imported = Vec::new();
         let mut stale = Vec::new();
         let mut written = Vec::new();
@@ -168,8 +169,11 @@ impl Registry {
             imported.push(record.entry());
         }
         if let Err(error) = record::save(&self.path, &records) {
-            // The list on disk is unchanged; re-read it so memory agrees with it.
-            *records = record::load(&self.path).unwrap_or_default();
+            // The list on disk is unchanged, and so is the one in memory now. A replaced
+            // cluster keeps the new values of the secrets both versions have (the same
+            // entries): the newer credentials, which is what was asked for.
+            *records = before;
+            forget(keychain, &written);
             return Err(error);
         }
         forget(keychain, &stale);
