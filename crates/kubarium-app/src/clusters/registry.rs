@@ -49,6 +49,18 @@ impl Registry {
     pub fn open(config_dir: &Path, keychain: Result<Keychain, String>) -> Result<Self> {
         let path = config_dir.join(FILE);
         let records = record::load(&path)?;
+        match &keychain {
+            Ok(keychain) => tracing::info!(
+                store = keychain.store_name(),
+                clusters = records.len(),
+                "remote clusters' credentials are kept in the OS keychain"
+            ),
+            Err(reason) => tracing::warn!(
+                %reason,
+                clusters = records.len(),
+                "no OS keychain: remote clusters can be listed but not imported or added"
+            ),
+        }
         Ok(Self {
             path,
             keychain,
