@@ -29,7 +29,12 @@ const FILE: &str = "clusters.json";
 pub struct Registry {
     path: PathBuf,
     keychain: Result<Keychain, String>,
+    /// The list as last saved. Held only to read or swap it, never across a keychain call,
+    /// so listing never waits on an unlock prompt.
     records: Mutex<Vec<Record>>,
+    /// Held through a whole change of the list (import, add, remove), keychain calls
+    /// included, so changes happen one at a time.
+    changing: Mutex<()>,
     /// Where `KUBECONFIG` and `HOME` are read from: the process environment, or a test's.
     pub(super) env: Box<import::LookUp>,
 }
@@ -49,10 +54,23 @@ impl Registry {
     pub fn open(config_dir: &Path, keychain: Result<Keychain, String>) -> Result<Self> {
         let path = config_dir.join(FILE);
         let records = record::load(&path)?;
+        match &keychain {
+            Ok(keychain) => tracing::info!(
+                store = keychain.store_name(),
+                clusters = records.len(),
+                "remote clusters' credentials are kept in the OS keychain"
+            ),
+            Err(reason) => tracing::warn!(
+                %reason,
+                clusters = records.len(),
+                "no OS keychain: remote clusters can be listed but not imported or added"
+            ),
+        }
         Ok(Self {
             path,
             keychain,
             records: Mutex::new(records),
+            changing: Mutex::new(()),
             env: Box::new(import::process_env),
         })
     }
@@ -79,13 +97,13 @@ impl Registry {
     /// What `source` holds: its contexts, each with whether it can be imported.
     pub fn preview(&self, source: &KubeconfigSource) -> Result<KubeconfigPreview> {
         let read = import::read(source, &*self.env)?;
-        let records = self.records();
+        let listed: Vec<String> = self.records().iter().map(|r| r.name.clone()).collect();
         let contexts = read
             .config
             .contexts
             .iter()
             .map(|context| {
-                let taken = records.iter().any(|r| r.name == context.name);
+                let taken = listed.contains(&context.name);
                 import::choice(&read, context, taken)
             })
             .collect();
@@ -130,7 +148,8 @@ impl Registry {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        let mut records = self.records();
+        let _changing = self.changing();
+        let mut records = self.records().clone();
         let mut imported = Vec::new();
         let mut stale = Vec::new();
         let mut written = Vec::new();
@@ -168,10 +187,13 @@ impl Registry {
             imported.push(record.entry());
         }
         if let Err(error) = record::save(&self.path, &records) {
-            // The list on disk is unchanged; re-read it so memory agrees with it.
-            *records = record::load(&self.path).unwrap_or_default();
+            // The list on disk is unchanged, and so is the one in memory. A replaced
+            // cluster keeps the new values of the secrets both versions have (the same
+            // entries): the newer credentials, which is what was asked for.
+            forget(keychain, &written);
             return Err(error);
         }
+        *self.records() = records;
         forget(keychain, &stale);
         tracing::info!(
             clusters = ?imported.iter().map(|e| &e.id).collect::<Vec<_>>(),
@@ -185,7 +207,8 @@ impl Registry {
     pub fn add(&self, cluster: ManualCluster) -> Result<ClusterEntry> {
         let keychain = self.keychain()?;
         let draft = manual_draft(cluster)?;
-        let mut records = self.records();
+        let _changing = self.changing();
+        let mut records = self.records().clone();
         if records.iter().any(|r| r.name == draft.record.name) {
             return Err(Error::BadInput(format!(
                 "A cluster named \"{}\" is already in the list; pick another name, or remove that one first.",
@@ -205,10 +228,10 @@ impl Registry {
         };
         records.push(record.clone());
         if let Err(error) = record::save(&self.path, &records) {
-            records.pop();
             forget(keychain, &written);
             return Err(error);
         }
+        *self.records() = records;
         tracing::info!(cluster = %id, "added a cluster by hand");
         Ok(record.entry())
     }
@@ -216,7 +239,8 @@ impl Registry {
     /// Removes cluster `id`: its keychain entries first, then its record (so a keychain
     /// that fails leaves it listed, to try again).
     pub fn remove(&self, id: &str) -> Result<()> {
-        let mut records = self.records();
+        let _changing = self.changing();
+        let mut records = self.records().clone();
         let index = records
             .iter()
             .position(|r| r.id == id)
@@ -225,11 +249,9 @@ impl Registry {
         for account in records[index].accounts() {
             keychain.delete(SERVICE, &account)?;
         }
-        let removed = records.remove(index);
-        if let Err(error) = record::save(&self.path, &records) {
-            records.insert(index, removed);
-            return Err(error);
-        }
+        records.remove(index);
+        record::save(&self.path, &records)?;
+        *self.records() = records;
         tracing::info!(cluster = %id, "removed a cluster and its keychain entries");
         Ok(())
     }
@@ -267,8 +289,13 @@ impl Registry {
     }
 
     fn records(&self) -> MutexGuard<'_, Vec<Record>> {
-        // A panic while holding the list leaves it as it was read or last saved.
+        // The list is only ever swapped whole, so a panic elsewhere cannot leave it half
+        // changed.
         self.records.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn changing(&self) -> MutexGuard<'_, ()> {
+        self.changing.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 

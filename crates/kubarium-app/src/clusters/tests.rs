@@ -644,6 +644,44 @@ fn a_cluster_added_by_hand_is_checked_and_kept_like_an_import() {
 }
 
 #[test]
+fn a_list_that_cannot_be_written_leaves_no_cluster_and_no_secret_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let keychain = Keychain::in_memory();
+    let registry = registry(dir.path(), &keychain);
+    registry
+        .import(&text(kubeconfig_text()), &["prod".to_owned()])
+        .unwrap();
+    // A folder where the temp file goes: the write fails even for root.
+    std::fs::create_dir(dir.path().join("clusters.json.tmp")).unwrap();
+    let error = registry
+        .import(&text(kubeconfig_text()), &["Dev Box".to_owned()])
+        .unwrap_err();
+    assert!(
+        matches!(error, Error::ClusterList { .. }) && error.to_string().contains("written"),
+        "{error}"
+    );
+    let token = ManualAuth::Token {
+        token: "manual-token-1".to_owned(),
+    };
+    let error = registry.add(manual("by hand", token)).unwrap_err();
+    assert!(matches!(error, Error::ClusterList { .. }), "{error}");
+    let ids: Vec<_> = registry.entries().into_iter().map(|e| e.id).collect();
+    assert_eq!(ids, ["prod"]);
+    assert_eq!(secret(&keychain, "dev-box/client-key"), None);
+    assert_eq!(secret(&keychain, "by-hand/token"), None);
+    assert_eq!(secret(&keychain, "prod/token").as_deref(), Some(TOKEN));
+    assert!(matches!(
+        registry.remove("prod"),
+        Err(Error::ClusterList { .. })
+    ));
+    assert_eq!(
+        registry.entries().len(),
+        1,
+        "still listed after a failed removal"
+    );
+}
+
+#[test]
 fn the_registry_can_be_shared_between_tasks() {
     fn shared<T: Send + Sync + 'static>() {}
     shared::<Registry>();
