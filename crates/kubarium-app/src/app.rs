@@ -45,10 +45,8 @@ impl App {
     /// left alone (the app starts with the local cluster only and never overwrites it).
     /// Must run inside a Tokio runtime.
     pub fn new(local: Arc<LocalCluster>, config_dir: &Path) -> Self {
+        // The registry logs which keychain it has, or why none.
         let keychain = Keychain::open().map_err(|e| e.to_string());
-        if let Err(reason) = &keychain {
-            tracing::warn!(%reason, "no OS keychain; remote clusters cannot be imported");
-        }
         match Registry::open(config_dir, keychain) {
             Ok(registry) => Self::with_clusters(local, Arc::new(registry)),
             Err(error) => {
