@@ -79,7 +79,7 @@ impl App {
     /// Brings the connected remote clusters in line with the source's list: connects new
     /// ones, drops removed ones, and reconnects those in `replaced` (imported again with new
     /// credentials). Call after every change to the list.
-    pub fn refresh_clusters(&self, replaced: &[String]) {
+    fn refresh_clusters(&self, replaced: &[String]) {
         let entries = self.source.entries();
         let mut remotes = self.remotes.lock().unwrap_or_else(|e| e.into_inner());
         let mut old: Vec<Arc<Remote>> = std::mem::take(&mut *remotes);
