@@ -132,6 +132,13 @@ impl ApiServer {
         self.inner.shutdown.send_replace(true);
     }
 
+    /// Ends the shutdown: closes the store, so no write still in flight (from a stopped
+    /// component's leftover task, or an in-process client kept elsewhere) reaches the
+    /// database after this returns. Later writes answer 503.
+    pub async fn finish_shutdown(&self) {
+        self.inner.store.close().await;
+    }
+
     /// Connects the node agents that serve pods' `log`, `exec`, `attach` and `portforward`;
     /// before this (and after a second call, which is ignored) those answer as before.
     pub fn connect_kubelet(&self, kubelet: Arc<dyn kubelet::Kubelet>) {

@@ -432,6 +432,7 @@ impl Cluster {
         if let Err(error) = self.serving.await {
             tracing::warn!(%error, "the API server task ended abnormally");
         }
+        self.api.finish_shutdown().await;
         tracing::info!("cluster stopped");
     }
 }

@@ -202,6 +202,13 @@ impl Store {
         })
     }
 
+    /// Commits what is queued and closes the database for writing: every later write, through
+    /// this handle or any clone, fails with [`Error::Closed`]. A cluster closes its store as
+    /// it stops, so the same database can be opened again in the same process.
+    pub async fn close(&self) {
+        self.inner.writer.close().await;
+    }
+
     /// The revision of the latest acknowledged write.
     pub fn revision(&self) -> Revision {
         self.inner.hub.revision()

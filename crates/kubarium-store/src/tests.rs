@@ -393,3 +393,23 @@ async fn commits_are_checkpointed_into_the_database_file_off_the_writer() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test]
+async fn a_closed_store_refuses_writes_so_a_reopened_one_owns_the_revisions() {
+    let t = open();
+    let old = t.store.clone();
+    old.create("/r/a", b"1".to_vec()).await.unwrap();
+    old.close().await;
+    // A leftover handle of the stopped store: refused, not written behind the new store.
+    assert!(matches!(
+        old.create("/r/late", b"x".to_vec()).await,
+        Err(Error::Closed)
+    ));
+    old.close().await; // closing twice is harmless
+
+    let new = Store::open(&t.dir.path().join("state.db"), StoreOptions::default()).unwrap();
+    assert_eq!(text(&new.get("/r/a").unwrap().unwrap()), "1");
+    assert_eq!(new.get("/r/late").unwrap(), None);
+    let b = new.create("/r/b", b"2".to_vec()).await.unwrap();
+    assert_eq!(b.mod_revision, 2);
+}

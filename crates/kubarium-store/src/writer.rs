@@ -40,6 +40,8 @@ enum Request {
     Write(Op, oneshot::Sender<Result<Arc<Event>>>),
     /// Compact by the history policy (`None`) or up to a revision.
     Compact(Option<Revision>, oneshot::Sender<Result<Revision>>),
+    /// Commit what is queued, close the connection and stop; answered once it is closed.
+    Close(oneshot::Sender<()>),
 }
 
 /// Sends requests to the writer thread.
@@ -62,6 +64,16 @@ impl Handle {
 
     pub(crate) async fn compact_to(&self, revision: Revision) -> Result<Revision> {
         self.compact_request(Some(revision)).await
+    }
+
+    /// Stops the writer once what is queued is committed, and waits until its connection is
+    /// closed. Writes sent afterwards fail with [`Error::Closed`]: a stopped cluster's
+    /// leftover tasks can never write into a database that a new store has opened since.
+    pub(crate) async fn close(&self) {
+        let (reply, closed) = oneshot::channel();
+        if self.tx.send(Request::Close(reply)).is_ok() {
+            let _ = closed.await;
+        }
     }
 
     async fn compact_request(&self, to: Option<Revision>) -> Result<Revision> {
@@ -111,13 +123,26 @@ pub(crate) fn spawn(
     let every = options.compact_every;
     std::thread::Builder::new()
         .name("kubarium-store-writer".to_owned())
-        .spawn(move || writer.run(&rx, every))
+        .spawn(move || {
+            let closed = writer.run(&rx, every);
+            drop(writer);
+            drop(rx);
+            if let Some(closed) = closed {
+                let _ = closed.send(());
+            }
+        })
         .map_err(|e| Error::Internal(format!("cannot start the store's writer thread: {e}")))?;
     Ok(Handle { tx })
 }
 
 impl Writer {
-    fn run(&mut self, rx: &mpsc::Receiver<Request>, compact_every: Duration) {
+    /// Serves requests until every handle is gone or one asks to close (returned, to be
+    /// answered once the connection is closed).
+    fn run(
+        &mut self,
+        rx: &mpsc::Receiver<Request>,
+        compact_every: Duration,
+    ) -> Option<oneshot::Sender<()>> {
         let mut next_compaction = Instant::now() + compact_every;
         loop {
             let wait = next_compaction.saturating_duration_since(Instant::now());
@@ -137,6 +162,11 @@ impl Writer {
             while let Some(request) = pending.take() {
                 match request {
                     Request::Write(op, reply) => writes.push((op, reply)),
+                    Request::Close(reply) => {
+                        self.commit_batch(writes);
+                        tracing::debug!("store writer closed");
+                        return Some(reply);
+                    }
                     Request::Compact(to, reply) => {
                         // Commit what is queued first, so compaction sees it.
                         self.commit_batch(std::mem::take(&mut writes));
@@ -150,6 +180,7 @@ impl Writer {
             self.commit_batch(writes);
         }
         tracing::debug!("store writer stopped");
+        None
     }
 
     fn commit_batch(&mut self, writes: Vec<(Op, oneshot::Sender<Result<Arc<Event>>>)>) {

@@ -284,6 +284,9 @@ pub(crate) fn store_error(call: &Call, name: &str, error: kubarium_store::Error)
         Error::FutureRevision { requested, current } => StatusError::too_large_resource_version(
             format!("Too large resource version: {requested}, current resource version: {current}"),
         ),
+        Error::Closed => StatusError::service_unavailable(
+            "the API server is shutting down and takes no more writes; try again once the cluster is running",
+        ),
         other => {
             tracing::error!(error = %other, "store failure");
             StatusError::internal(format!("the store failed: {other}"))
