@@ -3,7 +3,7 @@
 // or updates every document, each with its own result.
 import { useRef, useState } from "react";
 import { navigate, useNamespace } from "../shell/route";
-import { LOCAL } from "../ipc/resources";
+import { useCurrentCluster } from "../state/clusters";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { resourceForKind } from "../state/kindNames";
 import { ApplyResults } from "../details/ApplyResults";
@@ -17,7 +17,7 @@ import "./create.css";
 
 /** Create objects from YAML or a form */
 export function Create({ template }: { template?: string }): React.JSX.Element {
-  const cluster = LOCAL;
+  const cluster = useCurrentCluster();
   const selectedNamespace = useNamespace();
   const [text, setText] = useState(() => templateFor(template ?? "deployment"));
   const [form, setForm] = useState<FormKind | null>(null);

@@ -3,7 +3,8 @@
 // Exec and Port-forward. The object is watched live; the page says so when it is deleted.
 import { useMemo, useState } from "react";
 import { ActionsMenu } from "../actions/ActionsMenu";
-import { LOCAL, type Row } from "../ipc/resources";
+import type { Row } from "../ipc/resources";
+import { useCurrentCluster } from "../state/clusters";
 import { back, type Route } from "../shell/route";
 import { useResources } from "../state/resources";
 import { ExecPane } from "../streams/ExecPane";
@@ -49,7 +50,7 @@ export function Details({ route }: { route: DetailsRoute }): React.JSX.Element {
 }
 
 function DetailsPage({ route }: { route: DetailsRoute }) {
-  const cluster = LOCAL;
+  const cluster = useCurrentCluster();
   const { resource, namespace, name } = route;
   const watched = useObject(cluster, resource, namespace, name);
   const rows = useResources(resource, namespace, cluster);

@@ -2,6 +2,7 @@
 // commonly used kinds (watched only while it is open) and actions, run from the keyboard.
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { Row } from "../ipc/resources";
+import { useCurrentCluster } from "../state/clusters";
 import { useKinds } from "../state/kinds";
 import { moveIndex, rankEntries } from "../state/palette";
 import { useResources } from "../state/resources";
@@ -71,9 +72,10 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   const inputRef = useRef<HTMLInputElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
 
+  const cluster = useCurrentCluster();
   const entries = useMemo(
-    () => buildEntries(kinds.state === "loaded" ? kinds.kinds : [], objects, target, onShowShortcuts),
-    [kinds, objects, target, onShowShortcuts],
+    () => buildEntries(cluster, kinds.state === "loaded" ? kinds.kinds : [], objects, target, onShowShortcuts),
+    [cluster, kinds, objects, target, onShowShortcuts],
   );
   const results = useMemo(() => rankEntries(entries, query), [entries, query]);
   const current = Math.min(active, Math.max(0, results.length - 1));

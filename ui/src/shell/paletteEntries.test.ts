@@ -23,6 +23,7 @@ const KINDS = [kind("pods", "Pod", ["po"]), kind("deployments", "Deployment", ["
 
 describe("buildEntries", () => {
   const entries = buildEntries(
+    "local",
     KINDS,
     [
       { resource: "pods", rows: [row("web-7f9c-abcde", "default")] },

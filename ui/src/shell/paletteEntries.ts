@@ -2,7 +2,7 @@
 // cluster actions and the objects of the commonly used kinds. Built here, apart from the
 // component, so what the palette offers is tested directly.
 import { actionsFor, clusterActions, type Action } from "../actions/catalogue";
-import { LOCAL, type KindInfo, type Row } from "../ipc/resources";
+import { type KindInfo, type Row } from "../ipc/resources";
 import { pluralLabel } from "../state/kinds";
 import type { PaletteEntry } from "../state/palette";
 import { PLACES } from "./nav";
@@ -35,6 +35,7 @@ export function actionEntry(action: Action, detail: string, idPrefix: string): E
 
 /** Everything the palette offers, in the order shown for an empty query. */
 export function buildEntries(
+  cluster: string,
   kinds: readonly KindInfo[],
   objects: { resource: string; rows: readonly Row[] }[],
   target: Selection | null,
@@ -88,11 +89,11 @@ export function buildEntries(
   }
   if (target) {
     const name = target.row.namespace ? `${target.row.namespace}/${target.row.name}` : target.row.name;
-    for (const action of actionsFor(LOCAL, target.resource, target.row)) {
+    for (const action of actionsFor(cluster, target.resource, target.row)) {
       entries.push(actionEntry(action, `${target.resource} ${name}`, `object:${target.row.uid}`));
     }
   }
-  for (const action of clusterActions(LOCAL)) entries.push(actionEntry(action, "Cluster", "cluster"));
+  for (const action of clusterActions(cluster)) entries.push(actionEntry(action, "Cluster", "cluster"));
   for (const { resource, rows } of objects) {
     const kind = kindByResource.get(resource);
     const kindName = kind?.kind ?? resource;

@@ -4,6 +4,7 @@
 import { useSyncExternalStore } from "react";
 import type { AppError } from "../ipc";
 import { onClusterStatus } from "./clusterStatus";
+import { useCurrentCluster } from "./clusters";
 import {
   LOCAL,
   stopStream,
@@ -185,12 +186,17 @@ export function asAppError(error: unknown): AppError {
   return { code: "local", message: String(error), causes: [] };
 }
 
-/** Live rows of one resource; `namespace: null` means every namespace. */
+/**
+ * Live rows of one resource; `namespace: null` means every namespace. Without `cluster`, of
+ * the cluster the window shows (switching clusters switches the rows).
+ */
 export function useResources(
   resource: string,
   namespace: string | null = null,
-  cluster: string = LOCAL,
+  chosenCluster?: string,
 ): ResourceSnapshot {
+  const current = useCurrentCluster();
+  const cluster = chosenCluster ?? current;
   const key = keyOf(cluster, resource, namespace);
   return useSyncExternalStore(
     (listener) => {
