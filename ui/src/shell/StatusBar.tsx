@@ -1,11 +1,30 @@
+// The status bar: the cluster the window shows (local or remote), its state, server, version,
+// round trip and what is wrong with it; for the local cluster also Docker and this machine.
+import type { ClusterStatus } from "../ipc";
 import type { DockerState } from "../ipc/actions";
+import { LOCAL } from "../ipc/resources";
 import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import { statusOf, useClusterStatuses, useCurrentCluster } from "../state/clusters";
 import { StatusDot } from "./StatusDot";
 import { dockerLabel, hostLabel } from "../actions/statusFigures";
 import { StartCluster } from "../actions/StartCluster";
+import "../clusters/clusters.css";
 
 /** Which cluster the window talks to and whether it answers, always in view. */
 export function StatusBar({ status }: { status: StatusSnapshot }) {
+  const current = useCurrentCluster();
+  const statuses = useClusterStatuses();
+  if (current !== LOCAL) {
+    const remote = statusOf(statuses, current);
+    if (remote) return <ClusterBar s={remote} />;
+    return (
+      <footer className="statusbar" role="status">
+        <StatusDot status={{ kind: "waiting" }} />
+        <span className="statusbar-cluster">{current}</span>
+        <span data-testid="status-phase">Connecting…</span>
+      </footer>
+    );
+  }
   if (status.kind !== "status") {
     return (
       <footer className="statusbar" role="status">
@@ -16,16 +35,24 @@ export function StatusBar({ status }: { status: StatusSnapshot }) {
       </footer>
     );
   }
-  const s = status.status;
+  return <ClusterBar s={status.status} />;
+}
+
+function ClusterBar({ s }: { s: ClusterStatus }) {
   return (
     <footer className="statusbar" role="status">
-      <StatusDot status={status} />
-      <span className="statusbar-cluster">
-        {s.name} <span className="muted">(local)</span>
+      <StatusDot status={{ kind: "status", status: s }} />
+      <span className="statusbar-cluster" data-testid="status-cluster">
+        {s.name} <span className="muted">{s.local ? "(local)" : "(remote)"}</span>
       </span>
       <span data-testid="status-phase">{phaseLabel(s.phase)}</span>
       {s.local && s.phase === "stopped" && <StartCluster />}
       {s.serverUrl && <span className="muted">{s.serverUrl}</span>}
+      {s.error && s.phase !== "connected" && (
+        <span className="statusbar-error" data-testid="status-error" title={s.error.message}>
+          {s.error.message}
+        </span>
+      )}
       <span className="spacer" />
       {s.docker && <DockerItem docker={s.docker} />}
       {s.host && (
@@ -35,7 +62,7 @@ export function StatusBar({ status }: { status: StatusSnapshot }) {
       )}
       {s.version && <span data-testid="status-version">Kubernetes {s.version.gitVersion}</span>}
       {s.latencyMs !== null && (
-        <span className="muted" title="Round trip of the last /version probe">
+        <span className="muted" data-testid="status-latency" title="Round trip of the last /version probe">
           {formatLatency(s.latencyMs)}
         </span>
       )}

@@ -144,3 +144,12 @@ export function setCurrentCluster(id: string): void {
 export function statusOf(statuses: readonly ClusterStatus[], id: string): ClusterStatus | undefined {
   return statuses.find((s) => s.id === id);
 }
+
+/**
+ * The list the switcher shows: the pushed statuses, with the local cluster's own stream
+ * standing in for it while the list lacks it (before the first push, or if it failed).
+ */
+export function withLocal(statuses: readonly ClusterStatus[], local: ClusterStatus | null): readonly ClusterStatus[] {
+  if (local === null || statuses.some((s) => s.local)) return statuses;
+  return [local, ...statuses];
+}

@@ -1,0 +1,200 @@
+// The cluster switcher at the top of the sidebar: the cluster the window shows, and a list
+// of every cluster (state, server, version, latency, error) to switch to, add to, or remove
+// from. Switching goes to the map of the chosen cluster.
+import { useState } from "react";
+import type { ClusterStatus } from "../ipc";
+import { removeCluster, type ClusterEntry } from "../ipc/clusters";
+import { LOCAL } from "../ipc/resources";
+import { ConfirmDialog } from "../actions/Dialogs";
+import { AddClusterDialog } from "../clusters/AddClusterDialog";
+import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import {
+  reloadClusterEntries,
+  setCurrentCluster,
+  statusOf,
+  useClusters,
+  useCurrentCluster,
+  withLocal,
+} from "../state/clusters";
+import { ErrorBanner } from "./ErrorBanner";
+import { navigate, setNamespace } from "./route";
+import { StatusDot } from "./StatusDot";
+import "../actions/actions.css";
+import "../clusters/clusters.css";
+
+/** Which dialog the switcher has open. */
+type Dialog = { kind: "add" } | { kind: "remove"; status: ClusterStatus } | null;
+
+/** Shows `id` from now on: its context's namespace, on the map. */
+export function switchCluster(id: string, entries: readonly ClusterEntry[]): void {
+  setCurrentCluster(id);
+  setNamespace(entries.find((e) => e.id === id)?.namespace ?? null);
+  navigate({ view: "map" });
+}
+
+/** The current cluster and the list to switch from. */
+export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
+  const clusters = useClusters();
+  const current = useCurrentCluster();
+  const [open, setOpen] = useState(false);
+  const [dialog, setDialog] = useState<Dialog>(null);
+  const [notice, setNotice] = useState<string | null>(null);
+  const list = withLocal(clusters.statuses, local.kind === "status" ? local.status : null);
+  const shown = statusOf(list, current);
+
+  const choose = (id: string) => {
+    setOpen(false);
+    setNotice(null);
+    if (id !== current) switchCluster(id, clusters.entries);
+  };
+
+  return (
+    <section
+      className="cluster-switcher"
+      aria-label="Cluster"
+      onKeyDown={(e) => {
+        if (e.key === "Escape") setOpen(false);
+      }}
+    >
+      <button
+        type="button"
+        className="cluster-switcher-button"
+        data-testid="cluster-switcher"
+        aria-haspopup="menu"
+        aria-expanded={open}
+        title="Switch cluster, or add one"
+        onClick={() => {
+          setOpen(!open);
+        }}
+      >
+        <StatusDot status={shown ? { kind: "status", status: shown } : current === LOCAL ? local : { kind: "waiting" }} />
+        <span className="cluster-switcher-text">
+          <span className="cluster-name" data-testid="cluster-current">
+            {shown?.name ?? (current === LOCAL ? "kubarium" : current)} {current === LOCAL && <span className="muted">(local)</span>}
+          </span>
+          <span className="muted small" style={{ display: "block" }}>
+            {shown ? phaseLabel(shown.phase) : local.kind === "ipcFailed" && current === LOCAL ? "No backend" : "Connecting…"}
+          </span>
+        </span>
+        <span className="cluster-switcher-caret" aria-hidden="true">
+          ▾
+        </span>
+      </button>
+      {open && (
+        <div
+          className="actions-dismiss"
+          aria-hidden="true"
+          onClick={() => {
+            setOpen(false);
+          }}
+        />
+      )}
+      {open && (
+        <div className="cluster-menu" role="menu" aria-label="Clusters">
+          {clusters.error && <ErrorBanner error={clusters.error} />}
+          {list.map((s) => (
+            <div key={s.id} className="cluster-option-row">
+              <ClusterOption
+                status={s}
+                checked={s.id === current}
+                onChoose={() => {
+                  choose(s.id);
+                }}
+              />
+              {!s.local && (
+                <button
+                  type="button"
+                  className="cluster-remove"
+                  data-testid={`cluster-remove-${s.id}`}
+                  aria-label={`Remove ${s.name}`}
+                  title={`Remove ${s.name} (and its credentials in the keychain)`}
+                  onClick={() => {
+                    setOpen(false);
+                    setDialog({ kind: "remove", status: s });
+                  }}
+                >
+                  ×
+                </button>
+              )}
+            </div>
+          ))}
+          <button
+            type="button"
+            className="cluster-menu-add"
+            role="menuitem"
+            data-testid="cluster-add"
+            onClick={() => {
+              setOpen(false);
+              setNotice(null);
+              setDialog({ kind: "add" });
+            }}
+          >
+            + Add a cluster…
+          </button>
+        </div>
+      )}
+      {notice && (
+        <p className="muted small" role="status" data-testid="cluster-notice">
+          {notice}
+        </p>
+      )}
+      {dialog?.kind === "add" && (
+        <AddClusterDialog
+          onClose={(added) => {
+            setDialog(null);
+            if (added.length === 0) return;
+            void reloadClusterEntries();
+            setNotice(`Added ${added.map((e) => e.name).join(", ")}: choose it above to switch to it.`);
+          }}
+        />
+      )}
+      {dialog?.kind === "remove" && (
+        <ConfirmDialog
+          title={`Remove ${dialog.status.name}`}
+          question={`Remove ${dialog.status.name} (${dialog.status.serverUrl ?? "no server"}) from Kubarium? This removes its credentials from the keychain; the cluster itself is not touched. Import its kubeconfig again to come back to it.`}
+          run={async () => {
+            const id = dialog.status.id;
+            await removeCluster(id);
+            if (id === current) switchCluster(LOCAL, clusters.entries);
+            await reloadClusterEntries();
+          }}
+          done={`Removed ${dialog.status.name} and its credentials.`}
+          onDone={(done) => {
+            setDialog(null);
+            setNotice(done);
+          }}
+        />
+      )}
+    </section>
+  );
+}
+
+/** One cluster in the list: state, name, server, version, latency, and why it fails. */
+function ClusterOption({ status: s, checked, onChoose }: { status: ClusterStatus; checked: boolean; onChoose: () => void }) {
+  const details = [s.serverUrl, s.version?.gitVersion, s.latencyMs === null ? null : formatLatency(s.latencyMs)].filter(
+    (d): d is string => d !== null && d !== undefined && d !== "",
+  );
+  return (
+    <button
+      type="button"
+      role="menuitemradio"
+      aria-checked={checked}
+      className="cluster-option"
+      data-testid={`cluster-option-${s.id}`}
+      data-phase={s.phase}
+      onClick={onChoose}
+    >
+      <StatusDot status={{ kind: "status", status: s }} />
+      <span className="cluster-option-text">
+        <span className="cluster-option-name">
+          {s.name} {s.local && <span className="muted">(local)</span>}
+        </span>
+        <span className="muted small cluster-option-detail">
+          {phaseLabel(s.phase)}
+          {details.length > 0 ? ` · ${details.join(" · ")}` : ""}
+        </span>
+        {s.error && <span className="small cluster-option-error">{s.error.message}</span>}
+      </span>
+    </button>
+  );
+}
