@@ -15,7 +15,7 @@ import {
 } from "../ipc/clusters";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { asAppError } from "../state/resources";
-import { initialSelection, toggleContext } from "./forms";
+import { authWords, initialSelection, toggleContext } from "./forms";
 import { ManualTab } from "./ManualTab";
 import "./clusters.css";
 
@@ -267,20 +267,4 @@ function KubeconfigTab({ storeReady, busy, setBusy, onImported }: KubeconfigTabP
       )}
     </div>
   );
-}
-
-/** How a context's user authenticates, in words. */
-export function authWords(auth: string): string {
-  switch (auth) {
-    case "token":
-      return "token";
-    case "clientCertificate":
-      return "client certificate";
-    case "basic":
-      return "user name and password";
-    case "exec":
-      return "exec plugin";
-    default:
-      return "no credentials";
-  }
 }

@@ -1,7 +1,7 @@
 // The add-cluster dialog's pure parts: the by-hand form turned into a `ManualCluster` (with
 // the exec plugin's args and env parsed from one-per-line text), and which contexts of a
 // kubeconfig are offered and pre-checked. Apart from the component so they are tested directly.
-import type { ContextChoice, EnvVar, KubeconfigPreview, ManualAuth, ManualCluster } from "../ipc/clusters";
+import type { AuthKind, ContextChoice, EnvVar, KubeconfigPreview, ManualAuth, ManualCluster } from "../ipc/clusters";
 
 /** The exec credential API versions kubectl's plugins speak. */
 export const EXEC_API_VERSIONS = ["client.authentication.k8s.io/v1", "client.authentication.k8s.io/v1beta1"] as const;
@@ -150,4 +150,20 @@ export function toggleContext(preview: KubeconfigPreview, selected: readonly str
   if (on) next.add(name);
   else next.delete(name);
   return preview.contexts.filter((c) => importable(c) && next.has(c.name)).map((c) => c.name);
+}
+
+/** How a context's user authenticates, in words. */
+export function authWords(auth: AuthKind): string {
+  switch (auth) {
+    case "token":
+      return "token";
+    case "clientCertificate":
+      return "client certificate";
+    case "basic":
+      return "user name and password";
+    case "exec":
+      return "exec plugin";
+    case "none":
+      return "no credentials";
+  }
 }
