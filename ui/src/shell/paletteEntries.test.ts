@@ -69,3 +69,23 @@ describe("actionEntry", () => {
     expect(entry.confirm).toBeUndefined();
   });
 });
+
+describe("buildEntries with RBAC refusals", () => {
+  it("marks a refused object action with the reason instead of hiding it", () => {
+    const target = { resource: "deployments", row: row("web", "default") };
+    const reason = "RBAC: you may not delete deployments in default. Ask the cluster's administrator for this permission.";
+    const entries = buildEntries("prod", KINDS, [], target, () => undefined, new Map([["delete", reason]]));
+    const del = entries.find((e) => e.id === "object:default/web:delete");
+    expect(del?.refused).toBe(reason);
+    expect(del?.detail).toBe(reason);
+    const restart = entries.find((e) => e.id === "object:default/web:restart");
+    expect(restart?.refused).toBeUndefined();
+  });
+
+  it("offers the local cluster's own actions only on the local cluster", () => {
+    const remote = buildEntries("prod", KINDS, [], null, () => undefined).map((e) => e.id);
+    expect(remote).not.toContain("cluster:add-node");
+    const local = buildEntries("local", KINDS, [], null, () => undefined).map((e) => e.id);
+    expect(local).toContain("cluster:add-node");
+  });
+});

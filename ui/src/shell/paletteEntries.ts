@@ -15,6 +15,8 @@ export interface Entry extends PaletteEntry {
   run: () => void | Promise<void>;
   /** Asked first (a destructive action); `run` only on "yes". */
   confirm?: string;
+  /** Why the cluster's RBAC refuses it: shown instead of running it. */
+  refused?: string;
 }
 
 /** A catalogue action as an entry, keeping its confirmation question. */
@@ -40,6 +42,7 @@ export function buildEntries(
   objects: { resource: string; rows: readonly Row[] }[],
   target: Selection | null,
   onShowShortcuts: () => void,
+  refusals: ReadonlyMap<string, string | null> = new Map(),
 ): Entry[] {
   const entries: Entry[] = [];
   for (const place of PLACES) {
@@ -90,7 +93,9 @@ export function buildEntries(
   if (target) {
     const name = target.row.namespace ? `${target.row.namespace}/${target.row.name}` : target.row.name;
     for (const action of actionsFor(cluster, target.resource, target.row)) {
-      entries.push(actionEntry(action, `${target.resource} ${name}`, `object:${target.row.uid}`));
+      const entry = actionEntry(action, `${target.resource} ${name}`, `object:${target.row.uid}`);
+      const refused = refusals.get(action.id) ?? null;
+      entries.push(refused === null ? entry : { ...entry, detail: refused, refused });
     }
   }
   for (const action of clusterActions(cluster)) entries.push(actionEntry(action, "Cluster", "cluster"));

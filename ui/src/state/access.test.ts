@@ -1,7 +1,7 @@
 // The action → access check mapping and the answers' cache (its clock is the test's).
 import { describe, expect, it, vi } from "vitest";
 import type { AccessCheck } from "../ipc/clusters";
-import { AccessCache, checksFor, deniedReason, refusal, type StreamAction } from "./access";
+import { AccessCache, actionRefusals, checksFor, createChecks, deniedReason, refusal, type StreamAction } from "./access";
 import type { ActionId } from "../actions/catalogue";
 
 function short(c: AccessCheck): string {
@@ -126,5 +126,37 @@ describe("AccessCache", () => {
     h.cache.lookup("prod", del);
     expect(h.ask).toHaveBeenCalledTimes(2);
     warn.mockRestore();
+  });
+});
+
+describe("actionRefusals", () => {
+  it("splits the answers back per action", () => {
+    const ids = ["cordon", "drain", "delete"] as const;
+    const checksById = ids.map((id) => checksFor(id, "nodes", null));
+    const refusals = actionRefusals(ids, checksById, [true, true, false, undefined]);
+    expect(refusals.get("cordon")).toBeNull();
+    expect(refusals.get("drain")).toMatch(/create pods\/eviction/);
+    expect(refusals.get("delete")).toBeNull();
+  });
+});
+
+describe("createChecks", () => {
+  const resourceOf = (kind: string) => ({ Deployment: "deployments", Namespace: "namespaces", ConfigMap: "configmaps" })[kind] ?? null;
+  const clusterScoped = (kind: string) => kind === "Namespace";
+
+  it("asks create per resource and namespace, once each", () => {
+    const checks = createChecks(
+      [
+        { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "a" } },
+        { apiVersion: "apps/v1", kind: "Deployment", metadata: { name: "b" } },
+        { apiVersion: "v1", kind: "ConfigMap", metadata: { name: "c", namespace: "other" } },
+        { apiVersion: "v1", kind: "Namespace", metadata: { name: "n" } },
+        { apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } },
+      ],
+      "web",
+      resourceOf,
+      clusterScoped,
+    );
+    expect(checks.map(short)).toEqual(["create apps/deployments in web", "create configmaps in other", "create namespaces"]);
   });
 });

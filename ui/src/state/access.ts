@@ -196,3 +196,74 @@ export function useAccess(cluster: string, checks: readonly AccessCheck[]): (boo
   // eslint-disable-next-line react-hooks/exhaustive-deps -- `key` stands for `checks`; `v` re-reads after new answers
   return useMemo(() => cache.lookup(cluster, checks), [cluster, key, v]);
 }
+
+/**
+ * Why each of `ids` is refused (or `null` when allowed or not known yet), from the answers to
+ * their checks concatenated in the same order. Pure: `useActionRefusals` feeds it.
+ */
+export function actionRefusals<Id extends string>(
+  ids: readonly Id[],
+  checksById: readonly (readonly AccessCheck[])[],
+  answers: readonly (boolean | undefined)[],
+): Map<Id, string | null> {
+  const refusals = new Map<Id, string | null>();
+  let at = 0;
+  ids.forEach((id, i) => {
+    const checks = checksById[i] ?? [];
+    refusals.set(id, refusal(checks, answers.slice(at, at + checks.length)));
+    at += checks.length;
+  });
+  return refusals;
+}
+
+/** Why each action on an object of `resource` in `namespace` is refused on `cluster` (`null`: offered). */
+export function useActionRefusals<Id extends ActionId | StreamAction>(
+  cluster: string,
+  ids: readonly Id[],
+  resource: string,
+  namespace: string | null,
+  group?: string,
+): Map<Id, string | null> {
+  const checksById = ids.map((id) => checksFor(id, resource, namespace, group));
+  const answers = useAccess(cluster, checksById.flat());
+  return actionRefusals(ids, checksById, answers);
+}
+
+/** The API group of an `apiVersion` (`apps/v1` → `apps`, `v1` → core). */
+export function groupOfApiVersion(apiVersion: string): string {
+  const slash = apiVersion.indexOf("/");
+  return slash < 0 ? "" : apiVersion.slice(0, slash);
+}
+
+/**
+ * The `create` checks for applying `objects` (each once): their resource from the kind, their
+ * namespace (or `fallbackNamespace`; none for cluster-scoped kinds). Kinds the app does not
+ * know are left to the API server.
+ */
+export function createChecks(
+  objects: readonly Record<string, unknown>[],
+  fallbackNamespace: string,
+  resourceOf: (kind: string) => string | null,
+  clusterScoped: (kind: string) => boolean,
+): AccessCheck[] {
+  const seen = new Set<string>();
+  const checks: AccessCheck[] = [];
+  for (const object of objects) {
+    const kind = typeof object["kind"] === "string" ? object["kind"] : "";
+    const resource = resourceOf(kind);
+    if (resource === null) continue;
+    const apiVersion = typeof object["apiVersion"] === "string" ? object["apiVersion"] : "v1";
+    const metadata = object["metadata"];
+    const ns =
+      typeof metadata === "object" && metadata !== null && typeof (metadata as Record<string, unknown>)["namespace"] === "string"
+        ? ((metadata as Record<string, unknown>)["namespace"] as string)
+        : fallbackNamespace;
+    const namespace = clusterScoped(kind) ? null : ns;
+    const c = check("create", resource, namespace, null, groupOfApiVersion(apiVersion));
+    const key = keyOf("", c);
+    if (seen.has(key)) continue;
+    seen.add(key);
+    checks.push(c);
+  }
+  return checks;
+}
