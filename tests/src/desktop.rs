@@ -29,6 +29,13 @@ impl Desktop {
     /// Launches `kubarium` with a private data dir, a free port and `args` (e.g. the
     /// runtime; Docker scenarios pass their ingress ports too).
     pub async fn launch_with(args: &[&str]) -> Self {
+        Self::launch_with_env(args, &[]).await
+    }
+
+    /// Launches as [`Desktop::launch_with`], with `env` added to the app's environment (a
+    /// test's Secret Service bus, a `KUBECONFIG`). The app's config dir is always a private
+    /// one ([`Desktop::config_dir`]), never the user's.
+    pub async fn launch_with_env(args: &[&str], env: &[(&str, &str)]) -> Self {
         assert!(
             std::env::var_os("DISPLAY").is_some() || std::env::var_os("WAYLAND_DISPLAY").is_some(),
             "the desktop tests need a display: run them through `cargo xtask test` (which uses \
@@ -46,6 +53,8 @@ impl Desktop {
                 "--native-port",
                 &native_port.to_string(),
             ])
+            .env("XDG_CONFIG_HOME", dir.path().join("config"))
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(log.try_clone().unwrap())
             .stderr(log);
@@ -101,6 +110,11 @@ impl Desktop {
     /// The app's data directory.
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
+    }
+
+    /// Where the app keeps its settings and its list of remote clusters (`XDG_CONFIG_HOME`).
+    pub fn config_dir(&self) -> PathBuf {
+        self.dir.path().join("config")
     }
 
     /// The app's process id, from its data dir lock.

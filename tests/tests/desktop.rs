@@ -323,3 +323,124 @@ async fn a_deployment_lives_its_life_through_the_views() {
     )
     .await;
 }
+
+/// Whether any file under `dir` contains `needle`.
+fn any_file_contains(dir: &std::path::Path, needle: &[u8]) -> Option<std::path::PathBuf> {
+    let entries = std::fs::read_dir(dir).ok()?;
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            if let Some(found) = any_file_contains(&path, needle) {
+                return Some(found);
+            }
+        } else if let Ok(bytes) = std::fs::read(&path)
+            && bytes.windows(needle.len()).any(|w| w == needle)
+        {
+            return Some(path);
+        }
+    }
+    None
+}
+
+#[tokio::test]
+async fn a_remote_cluster_is_imported_from_the_kubeconfig_and_shows_its_pods() {
+    // The remote: a second cluster on loopback, TLS and a bearer token, with two pods of its
+    // own; the app finds it through KUBECONFIG, as kubectl would.
+    let remote = kubarium_tests::daemon::Daemon::start_on_free_port();
+    let kubectl_bin = kubectls()[0].clone();
+    let remote_kubeconfig = remote.kubeconfig();
+    let r = |args: &[&str]| kubectl(&kubectl_bin, &remote_kubeconfig, args);
+    r(&[
+        "create",
+        "deployment",
+        "far",
+        "--image=kubarium.dev/demo:v1",
+        "--replicas=2",
+    ]);
+    let token = r(&[
+        "config",
+        "view",
+        "--raw",
+        "-o",
+        "jsonpath={.users[0].user.token}",
+    ]);
+    assert!(token.len() > 20, "the remote's kubeconfig has a token");
+
+    let keyring = kubarium_tests::keyring::SecretService::start();
+    let kubeconfig_env = remote_kubeconfig.display().to_string();
+    let app = Desktop::launch_with_env(
+        &["--runtime", "hollow"],
+        &[
+            ("DBUS_SESSION_BUS_ADDRESS", keyring.address.as_str()),
+            ("KUBECONFIG", kubeconfig_env.as_str()),
+        ],
+    )
+    .await;
+    app.wait_for_text("status-phase", Duration::from_secs(60), |t| {
+        t == "Connected"
+    })
+    .await;
+
+    // Import: the default kubeconfig's current context, its token into the keychain.
+    app.click("cluster-switcher").await;
+    app.click("cluster-add").await;
+    app.element("cluster-dialog").await;
+    wait_text(&app, "[data-testid='keychain-store']", |t| {
+        t.contains("Secret Service")
+    })
+    .await;
+    app.click("kubeconfig-default").await;
+    app.element("kubeconfig-import").await;
+    app.screenshot("import").await;
+    app.click("kubeconfig-import").await;
+    wait_count(
+        &app,
+        "the dialog to close",
+        "[data-testid='cluster-dialog']",
+        0,
+    )
+    .await;
+
+    // Switch to it: the map shows the remote's nodes and its pods, not the local ones.
+    let remote_option =
+        "[data-testid^='cluster-option-']:not([data-testid='cluster-option-local'])";
+    if app.count(remote_option).await == 0 {
+        app.click("cluster-switcher").await;
+    }
+    app.click_css(remote_option).await;
+    app.click("nav-map").await;
+    wait_count(
+        &app,
+        "the remote's two ready pods on the map",
+        "[data-testid^='map-pod-far-'][data-ready='true']",
+        2,
+    )
+    .await;
+    // Live: a pod created on the remote by kubectl appears.
+    r(&["scale", "deployment/far", "--replicas=3"]);
+    wait_count(
+        &app,
+        "the remote's third pod on the map",
+        "[data-testid^='map-pod-far-'][data-ready='true']",
+        3,
+    )
+    .await;
+    app.screenshot("remote-map").await;
+
+    // No credential lies in a plain file: neither the app's config dir nor its data dir
+    // holds the remote's token.
+    for dir in [app.config_dir(), app.data_dir()] {
+        assert_eq!(
+            any_file_contains(&dir, token.as_bytes()),
+            None,
+            "the remote's token is in a file"
+        );
+    }
+
+    // Back to the local cluster: the remote's pods are gone from the map.
+    app.click("cluster-switcher").await;
+    app.click("cluster-option-local").await;
+    app.click("nav-map").await;
+    wait_count(&app, "the local map", "[data-testid^='map-node-']", 3).await;
+    wait_count(&app, "no remote pods", "[data-testid^='map-pod-far-']", 0).await;
+}
