@@ -151,3 +151,27 @@ describe("the cluster store", () => {
     expect(store.currentCluster()).toBe("local");
   });
 });
+
+describe("entries the backend has not reported yet", () => {
+  it("are listed as starting, so a just-imported cluster can be chosen at once", async () => {
+    const { store } = await load();
+    await subscribe(store);
+    backend.list.mockResolvedValue([entry("local"), entry("prod"), entry("new")]);
+    backend.push?.([status("local"), status("prod")]);
+    await vi.waitFor(() => {
+      expect(store.clustersSnapshot().statuses.map((s) => s.id)).toEqual(["local", "prod", "new"]);
+    });
+    expect(store.clustersSnapshot().statuses[2]?.phase).toBe("starting");
+    store.setCurrentCluster("new");
+    expect(store.currentCluster()).toBe("new");
+    // Its first status replaces the placeholder.
+    backend.push?.([status("local"), status("prod"), status("new")]);
+    expect(store.clustersSnapshot().statuses[2]?.phase).toBe("connected");
+  });
+
+  it("mergeStatuses keeps the pushed order and adds only missing remote entries", async () => {
+    const { store } = await load();
+    const merged = store.mergeStatuses([status("prod"), status("local")], [entry("local"), entry("prod"), entry("x")]);
+    expect(merged.map((s) => `${s.id}:${s.phase}`)).toEqual(["local:connected", "prod:connected", "x:starting"]);
+  });
+});

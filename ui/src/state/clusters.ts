@@ -11,7 +11,11 @@ const STORAGE_KEY = "kubarium.cluster";
 
 /** The cluster list as the UI holds it; replaced (never mutated) on every change. */
 export interface ClustersSnapshot {
-  /** Local first, then remote in the order added. Empty until the first push. */
+  /**
+   * Local first, then remote in the order added: the pushed statuses, and a "starting" one
+   * for each listed entry the backend has not reported yet (just imported). Empty until the
+   * first push.
+   */
   readonly statuses: readonly ClusterStatus[];
   /** True once the backend pushed a list (or the stream failed): ids can be checked. */
   readonly loaded: boolean;
@@ -24,6 +28,34 @@ export interface ClustersSnapshot {
 /** The local cluster first, the rest in the order the backend sent them. */
 export function localFirst(statuses: readonly ClusterStatus[]): ClusterStatus[] {
   return [...statuses.filter((s) => s.local), ...statuses.filter((s) => !s.local)];
+}
+
+/** A status for a remote cluster the backend lists but has not probed yet. */
+export function placeholderStatus(entry: ClusterEntry): ClusterStatus {
+  return {
+    id: entry.id,
+    name: entry.name,
+    local: entry.local,
+    phase: "starting",
+    serverUrl: entry.server,
+    kubeconfigPath: null,
+    kubectlCommand: null,
+    dataDir: null,
+    logsDir: null,
+    version: null,
+    latencyMs: null,
+    error: null,
+    docker: null,
+    host: null,
+    run: 0,
+  };
+}
+
+/** The pushed statuses (local first), then a placeholder for each remote entry not among them. */
+export function mergeStatuses(pushed: readonly ClusterStatus[], entries: readonly ClusterEntry[]): ClusterStatus[] {
+  const ordered = localFirst(pushed);
+  const ids = new Set(ordered.map((s) => s.id));
+  return [...ordered, ...entries.filter((e) => !e.local && !ids.has(e.id)).map(placeholderStatus)];
 }
 
 /**
@@ -46,6 +78,8 @@ function readStored(): string {
 }
 
 let snapshot: ClustersSnapshot = { statuses: [], loaded: false, error: null, entries: [] };
+/** The statuses as last pushed by the backend. */
+let pushed: readonly ClusterStatus[] = [];
 let chosen: string = readStored();
 let current: string = resolveCurrent(chosen, snapshot);
 const listeners = new Set<() => void>();
@@ -54,7 +88,7 @@ let started = false;
 let lastIds = "";
 
 function publish(next: ClustersSnapshot): void {
-  snapshot = next;
+  snapshot = { ...next, statuses: mergeStatuses(pushed, next.entries) };
   current = resolveCurrent(chosen, snapshot);
   for (const listener of listeners) listener();
 }
@@ -76,9 +110,11 @@ function start(): void {
   if (started) return;
   started = true;
   watchClusters((statuses) => {
-    const ordered = localFirst(statuses);
-    const ids = ordered.map((s) => s.id).join("\u0000");
-    publish({ ...snapshot, statuses: ordered, loaded: true, error: null });
+    pushed = statuses;
+    const ids = localFirst(statuses)
+      .map((s) => s.id)
+      .join("\u0000");
+    publish({ ...snapshot, loaded: true, error: null });
     if (ids !== lastIds) {
       lastIds = ids;
       void reloadClusterEntries();
