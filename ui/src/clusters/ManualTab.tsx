@@ -11,11 +11,13 @@ interface Props {
   busy: boolean;
   /** Adds the cluster; resolves with the failure, or `null` when it was added. */
   onAdd: (cluster: ManualCluster) => Promise<AppError | null>;
+  /** The form's starting values (empty by default). */
+  initial?: ManualForm;
 }
 
 /** The by-hand form. */
-export function ManualTab({ storeReady, busy, onAdd }: Props) {
-  const [form, setForm] = useState<ManualForm>(EMPTY_FORM);
+export function ManualTab({ storeReady, busy, onAdd, initial = EMPTY_FORM }: Props) {
+  const [form, setForm] = useState<ManualForm>(initial);
   const [problem, setProblem] = useState<string | null>(null);
   const [error, setError] = useState<AppError | null>(null);
   const set = <K extends keyof ManualForm>(key: K, value: ManualForm[K]) => {

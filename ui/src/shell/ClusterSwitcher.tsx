@@ -2,7 +2,7 @@
 // of every cluster (state, server, version, latency, error) to switch to, add to, or remove
 // from. Switching goes to the map of the chosen cluster.
 import { useState } from "react";
-import type { ClusterStatus } from "../ipc";
+import type { AppError, ClusterStatus } from "../ipc";
 import { removeCluster, type ClusterEntry } from "../ipc/clusters";
 import { LOCAL } from "../ipc/resources";
 import { ConfirmDialog } from "../actions/Dialogs";
@@ -90,48 +90,21 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
         />
       )}
       {open && (
-        <div className="cluster-menu" role="menu" aria-label="Clusters">
-          {clusters.error && <ErrorBanner error={clusters.error} />}
-          {list.map((s) => (
-            <div key={s.id} className="cluster-option-row">
-              <ClusterOption
-                status={s}
-                checked={s.id === current}
-                onChoose={() => {
-                  choose(s.id);
-                }}
-              />
-              {!s.local && (
-                <button
-                  type="button"
-                  className="cluster-remove"
-                  data-testid={`cluster-remove-${s.id}`}
-                  aria-label={`Remove ${s.name}`}
-                  title={`Remove ${s.name} (and its credentials in the keychain)`}
-                  onClick={() => {
-                    setOpen(false);
-                    setDialog({ kind: "remove", status: s });
-                  }}
-                >
-                  ×
-                </button>
-              )}
-            </div>
-          ))}
-          <button
-            type="button"
-            className="cluster-menu-add"
-            role="menuitem"
-            data-testid="cluster-add"
-            onClick={() => {
-              setOpen(false);
-              setNotice(null);
-              setDialog({ kind: "add" });
-            }}
-          >
-            + Add a cluster…
-          </button>
-        </div>
+        <ClusterMenu
+          list={list}
+          current={current}
+          error={clusters.error}
+          onChoose={choose}
+          onRemove={(status) => {
+            setOpen(false);
+            setDialog({ kind: "remove", status });
+          }}
+          onAdd={() => {
+            setOpen(false);
+            setNotice(null);
+            setDialog({ kind: "add" });
+          }}
+        />
       )}
       {notice && (
         <p className="muted small" role="status" data-testid="cluster-notice">
@@ -166,6 +139,52 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
         />
       )}
     </section>
+  );
+}
+
+interface MenuProps {
+  list: readonly ClusterStatus[];
+  current: string;
+  error: AppError | null;
+  onChoose: (id: string) => void;
+  onRemove: (status: ClusterStatus) => void;
+  onAdd: () => void;
+}
+
+/** The open list: every cluster (remote ones removable), then "Add a cluster". */
+export function ClusterMenu({ list, current, error, onChoose, onRemove, onAdd }: MenuProps) {
+  return (
+    <div className="cluster-menu" role="menu" aria-label="Clusters">
+      {error && <ErrorBanner error={error} />}
+      {list.map((s) => (
+        <div key={s.id} className="cluster-option-row">
+          <ClusterOption
+            status={s}
+            checked={s.id === current}
+            onChoose={() => {
+              onChoose(s.id);
+            }}
+          />
+          {!s.local && (
+            <button
+              type="button"
+              className="cluster-remove"
+              data-testid={`cluster-remove-${s.id}`}
+              aria-label={`Remove ${s.name}`}
+              title={`Remove ${s.name} (and its credentials in the keychain)`}
+              onClick={() => {
+                onRemove(s);
+              }}
+            >
+              ×
+            </button>
+          )}
+        </div>
+      ))}
+      <button type="button" className="cluster-menu-add" role="menuitem" data-testid="cluster-add" onClick={onAdd}>
+        + Add a cluster…
+      </button>
+    </div>
   );
 }
 
