@@ -1,7 +1,7 @@
 // The cluster switcher at the top of the sidebar: the cluster the window shows, and a list
 // of every cluster (state, server, version, latency, error) to switch to, add to, or remove
 // from. Switching goes to the map of the chosen cluster.
-import { useState } from "react";
+import { useRef, useState, type CSSProperties } from "react";
 import type { AppError, ClusterStatus } from "../ipc";
 import { removeCluster, type ClusterEntry } from "../ipc/clusters";
 import { LOCAL } from "../ipc/resources";
@@ -36,14 +36,25 @@ export function switchCluster(id: string, entries: readonly ClusterEntry[]): voi
 export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
   const clusters = useClusters();
   const current = useCurrentCluster();
-  const [open, setOpen] = useState(false);
+  // Where the open list sits, in viewport coordinates: fixed, so the sidebar's overflow never
+  // clips it, and wider than the sidebar so servers and errors fit.
+  const [open, setOpen] = useState<CSSProperties | null>(null);
+  const button = useRef<HTMLButtonElement>(null);
   const [dialog, setDialog] = useState<Dialog>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const list = withLocal(clusters.statuses, local.kind === "status" ? local.status : null);
   const shown = statusOf(list, current);
 
+  const close = () => {
+    setOpen(null);
+  };
+  const toggle = () => {
+    const rect = button.current?.getBoundingClientRect();
+    setOpen(open !== null || rect === undefined ? null : { top: rect.bottom + 4, left: rect.left, width: Math.max(rect.width, 380) });
+  };
+
   const choose = (id: string) => {
-    setOpen(false);
+    close();
     setNotice(null);
     if (id !== current) switchCluster(id, clusters.entries);
   };
@@ -53,7 +64,7 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
       className="cluster-switcher"
       aria-label="Cluster"
       onKeyDown={(e) => {
-        if (e.key === "Escape") setOpen(false);
+        if (e.key === "Escape") close();
       }}
     >
       <button
@@ -61,11 +72,10 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
         className="cluster-switcher-button"
         data-testid="cluster-switcher"
         aria-haspopup="menu"
-        aria-expanded={open}
+        aria-expanded={open !== null}
         title="Switch cluster, or add one"
-        onClick={() => {
-          setOpen(!open);
-        }}
+        ref={button}
+        onClick={toggle}
       >
         <StatusDot status={shown ? { kind: "status", status: shown } : current === LOCAL ? local : { kind: "waiting" }} />
         <span className="cluster-switcher-text">
@@ -80,27 +90,20 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
           ▾
         </span>
       </button>
-      {open && (
-        <div
-          className="actions-dismiss"
-          aria-hidden="true"
-          onClick={() => {
-            setOpen(false);
-          }}
-        />
-      )}
+      {open && <div className="actions-dismiss" aria-hidden="true" onClick={close} />}
       {open && (
         <ClusterMenu
+          style={open}
           list={list}
           current={current}
           error={clusters.error}
           onChoose={choose}
           onRemove={(status) => {
-            setOpen(false);
+            close();
             setDialog({ kind: "remove", status });
           }}
           onAdd={() => {
-            setOpen(false);
+            close();
             setNotice(null);
             setDialog({ kind: "add" });
           }}
@@ -149,12 +152,14 @@ interface MenuProps {
   onChoose: (id: string) => void;
   onRemove: (status: ClusterStatus) => void;
   onAdd: () => void;
+  /** Its place on screen. */
+  style?: CSSProperties;
 }
 
 /** The open list: every cluster (remote ones removable), then "Add a cluster". */
-export function ClusterMenu({ list, current, error, onChoose, onRemove, onAdd }: MenuProps) {
+export function ClusterMenu({ list, current, error, onChoose, onRemove, onAdd, style }: MenuProps) {
   return (
-    <div className="cluster-menu" role="menu" aria-label="Clusters">
+    <div className="cluster-menu" role="menu" aria-label="Clusters" style={style}>
       {error && <ErrorBanner error={error} />}
       {list.map((s) => (
         <div key={s.id} className="cluster-option-row">
