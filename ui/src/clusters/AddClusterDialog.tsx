@@ -75,6 +75,9 @@ export function AddClusterDialog({ onClose }: Props) {
           <ManualTab
             storeReady={storeReady}
             busy={busy}
+            onCancel={() => {
+              onClose([]);
+            }}
             onAdd={async (cluster) => {
               setBusy(true);
               try {
@@ -89,11 +92,6 @@ export function AddClusterDialog({ onClose }: Props) {
             }}
           />
         )}
-        <div className="action-buttons">
-          <button type="button" disabled={busy} onClick={() => { onClose([]); }}>
-            Cancel
-          </button>
-        </div>
       </div>
     </div>
   );
@@ -133,6 +131,7 @@ interface KubeconfigTabProps {
   storeReady: boolean;
   busy: boolean;
   setBusy: (busy: boolean) => void;
+  /** Called with the clusters imported; with none when cancelled. */
   onImported: (added: ClusterEntry[]) => void;
 }
 
@@ -251,8 +250,11 @@ function KubeconfigTab({ storeReady, busy, setBusy, onImported }: KubeconfigTabP
           ))}
         </fieldset>
       )}
-      {read && (
-        <div className="action-buttons">
+      <div className="action-buttons">
+        <button type="button" disabled={busy} onClick={() => { onImported([]); }}>
+          Cancel
+        </button>
+        {read && (
           <button
             type="button"
             className="primary"
@@ -263,8 +265,8 @@ function KubeconfigTab({ storeReady, busy, setBusy, onImported }: KubeconfigTabP
           >
             {busy ? "Working…" : selected.length > 1 ? `Import ${String(selected.length)} contexts` : "Import"}
           </button>
-        </div>
-      )}
+        )}
+      </div>
     </div>
   );
 }

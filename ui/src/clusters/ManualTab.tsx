@@ -11,12 +11,13 @@ interface Props {
   busy: boolean;
   /** Adds the cluster; resolves with the failure, or `null` when it was added. */
   onAdd: (cluster: ManualCluster) => Promise<AppError | null>;
+  onCancel: () => void;
   /** The form's starting values (empty by default). */
   initial?: ManualForm;
 }
 
 /** The by-hand form. */
-export function ManualTab({ storeReady, busy, onAdd, initial = EMPTY_FORM }: Props) {
+export function ManualTab({ storeReady, busy, onAdd, onCancel, initial = EMPTY_FORM }: Props) {
   const [form, setForm] = useState<ManualForm>(initial);
   const [problem, setProblem] = useState<string | null>(null);
   const [error, setError] = useState<AppError | null>(null);
@@ -118,6 +119,9 @@ export function ManualTab({ storeReady, busy, onAdd, initial = EMPTY_FORM }: Pro
       )}
       {error && <ErrorBanner error={error} title="The cluster was not added" onDismiss={() => { setError(null); }} />}
       <div className="action-buttons">
+        <button type="button" disabled={busy} onClick={onCancel}>
+          Cancel
+        </button>
         <button
           type="submit"
           className="primary"

@@ -116,14 +116,15 @@ describe("AddClusterDialog", () => {
 
 describe("ManualTab", () => {
   const onAdd = () => Promise.resolve(null);
+  const noop = () => undefined;
 
   it("asks for a token by default", () => {
-    const html = renderToStaticMarkup(<ManualTab storeReady busy={false} onAdd={onAdd} />);
+    const html = renderToStaticMarkup(<ManualTab storeReady busy={false} onAdd={onAdd} onCancel={noop} />);
     expect(testIds(html)).toEqual(["manual-name", "manual-server", "manual-ca", "manual-insecure", "manual-auth", "manual-token", "manual-add"]);
   });
 
   it("asks for the exec plugin's command, args, env and API version", () => {
-    const html = renderToStaticMarkup(<ManualTab storeReady busy={false} onAdd={onAdd} initial={{ ...EMPTY_FORM, auth: "exec" }} />);
+    const html = renderToStaticMarkup(<ManualTab storeReady busy={false} onAdd={onAdd} onCancel={noop} initial={{ ...EMPTY_FORM, auth: "exec" }} />);
     expect(testIds(html)).toEqual([
       "manual-name",
       "manual-server",
@@ -139,7 +140,7 @@ describe("ManualTab", () => {
   });
 
   it("cannot add without a keychain, and says why", () => {
-    const html = renderToStaticMarkup(<ManualTab storeReady={false} busy={false} onAdd={onAdd} initial={{ ...EMPTY_FORM, auth: "clientCertificate" }} />);
+    const html = renderToStaticMarkup(<ManualTab storeReady={false} busy={false} onAdd={onAdd} onCancel={noop} initial={{ ...EMPTY_FORM, auth: "clientCertificate" }} />);
     expect(testIds(html)).toContain("manual-cert");
     expect(testIds(html)).toContain("manual-key");
     const add = tagOf(html, "manual-add");
