@@ -2,7 +2,8 @@
 // commonly used kinds (watched only while it is open) and actions, run from the keyboard.
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { Row } from "../ipc/resources";
-import { useCurrentCluster } from "../state/clusters";
+import { useClusters, useCurrentCluster } from "../state/clusters";
+import { switchCluster } from "./ClusterSwitcher";
 import { actionsFor } from "../actions/catalogue";
 import { useActionRefusals } from "../state/access";
 import { kindOf, useKinds } from "../state/kinds";
@@ -75,15 +76,22 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   const listRef = useRef<HTMLUListElement>(null);
 
   const cluster = useCurrentCluster();
+  const clusters = useClusters();
   const actionIds = target ? actionsFor(cluster, target.resource, target.row).map((a) => a.id) : [];
   const group = kinds.state === "loaded" && target ? kindOf(kinds.kinds, target.resource)?.group : undefined;
   const refusals = useActionRefusals(cluster, actionIds, target?.resource ?? "", target?.row.namespace ?? null, group);
   // The refusals map is new on every render; its content is what matters.
   const refusalKey = JSON.stringify([...refusals]);
   const entries = useMemo(
-    () => buildEntries(cluster, kinds.state === "loaded" ? kinds.kinds : [], objects, target, onShowShortcuts, refusals),
+    () =>
+      buildEntries(cluster, kinds.state === "loaded" ? kinds.kinds : [], objects, target, onShowShortcuts, refusals, {
+        list: clusters.statuses,
+        onSwitch: (id) => {
+          switchCluster(id, clusters.entries);
+        },
+      }),
     // eslint-disable-next-line react-hooks/exhaustive-deps -- `refusalKey` stands for `refusals`
-    [cluster, kinds, objects, target, onShowShortcuts, refusalKey],
+    [cluster, kinds, objects, target, onShowShortcuts, refusalKey, clusters.statuses, clusters.entries],
   );
   const results = useMemo(() => rankEntries(entries, query), [entries, query]);
   const current = Math.min(active, Math.max(0, results.length - 1));

@@ -89,3 +89,22 @@ describe("buildEntries with RBAC refusals", () => {
     expect(local).toContain("cluster:add-node");
   });
 });
+
+describe("buildEntries with other clusters", () => {
+  it("offers switching to every cluster but the current one", () => {
+    const switched: string[] = [];
+    const list = [
+      { id: "local", name: "kubarium", local: true },
+      { id: "prod", name: "prod", local: false },
+    ];
+    const entries = buildEntries("prod", KINDS, [], null, () => undefined, new Map(), {
+      list,
+      onSwitch: (id) => switched.push(id),
+    });
+    const switches = entries.filter((e) => e.id.startsWith("cluster-switch:"));
+    expect(switches.map((e) => e.label)).toEqual(["Switch to kubarium (local)"]);
+    void switches[0]?.run();
+    expect(switched).toEqual(["local"]);
+    expect(rankEntries(entries, "switch")[0]?.id).toBe("cluster-switch:local");
+  });
+});

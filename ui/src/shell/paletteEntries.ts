@@ -1,4 +1,4 @@
-// The command palette's entries: places, theme choices, kinds, the selected object's actions,
+// The command palette's entries: places, theme choices, the other clusters to switch to, kinds, the selected object's actions,
 // cluster actions and the objects of the commonly used kinds. Built here, apart from the
 // component, so what the palette offers is tested directly.
 import { actionsFor, clusterActions, type Action } from "../actions/catalogue";
@@ -43,6 +43,7 @@ export function buildEntries(
   target: Selection | null,
   onShowShortcuts: () => void,
   refusals: ReadonlyMap<string, string | null> = new Map(),
+  clusters: { list: readonly { id: string; name: string; local: boolean }[]; onSwitch: (id: string) => void } | null = null,
 ): Entry[] {
   const entries: Entry[] = [];
   for (const place of PLACES) {
@@ -74,6 +75,19 @@ export function buildEntries(
       keywords: ["theme", "colour", "color", theme],
       run: () => {
         setTheme(theme);
+      },
+    });
+  }
+  for (const other of clusters?.list ?? []) {
+    if (other.id === cluster) continue;
+    entries.push({
+      id: `cluster-switch:${other.id}`,
+      label: `Switch to ${other.name}${other.local ? " (local)" : ""}`,
+      detail: "Cluster",
+      section: "View",
+      keywords: ["cluster", "context", "switch", other.name],
+      run: () => {
+        clusters?.onSwitch(other.id);
       },
     });
   }
