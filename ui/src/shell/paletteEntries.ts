@@ -1,6 +1,6 @@
-// The command palette's entries: places, theme choices, the other clusters to switch to, kinds, the selected object's actions,
-// cluster actions and the objects of the commonly used kinds. Built here, apart from the
-// component, so what the palette offers is tested directly.
+// The command palette's entries: places, theme choices, the other clusters to switch to,
+// kinds, the selected object's actions, cluster actions and the objects of the commonly used
+// kinds. Built here, apart from the component, so what the palette offers is tested directly.
 import { actionsFor, clusterActions, type Action } from "../actions/catalogue";
 import { type KindInfo, type Row } from "../ipc/resources";
 import { pluralLabel } from "../state/kinds";
