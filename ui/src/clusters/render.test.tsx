@@ -163,3 +163,11 @@ describe("LocalKubeconfig", () => {
     expect(mergeNotice({ path: "/home/a/.kube/config", context: "kubarium", backup: null })).toMatch(/no file before/);
   });
 });
+
+describe("hostOf", () => {
+  it("keeps host and port of a server URL, and anything else as it is", async () => {
+    const { hostOf } = await import("../shell/ClusterSwitcher");
+    expect(hostOf("https://10.0.0.1:6443/prefix")).toBe("10.0.0.1:6443");
+    expect(hostOf("not a url")).toBe("not a url");
+  });
+});

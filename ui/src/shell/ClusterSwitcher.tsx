@@ -25,6 +25,15 @@ import "../clusters/clusters.css";
 /** Which dialog the switcher has open. */
 type Dialog = { kind: "add" } | { kind: "remove"; status: ClusterStatus } | null;
 
+/** `https://10.0.0.1:6443/path` → `10.0.0.1:6443`: which server, in a few characters. */
+export function hostOf(url: string): string {
+  try {
+    return new URL(url).host;
+  } catch {
+    return url;
+  }
+}
+
 /** Shows `id` from now on: its context's namespace, on the map. */
 export function switchCluster(id: string, entries: readonly ClusterEntry[]): void {
   setCurrentCluster(id);
@@ -82,8 +91,9 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
           <span className="cluster-name" data-testid="cluster-current">
             {shown?.name ?? (current === LOCAL ? "kubarium" : current)} {current === LOCAL && <span className="muted">(local)</span>}
           </span>
-          <span className="muted small" style={{ display: "block" }}>
+          <span className="muted small cluster-switcher-detail">
             {shown ? phaseLabel(shown.phase) : local.kind === "ipcFailed" && current === LOCAL ? "No backend" : "Connecting…"}
+            {shown && !shown.local && shown.serverUrl ? ` · ${hostOf(shown.serverUrl)}` : ""}
           </span>
         </span>
         <span className="cluster-switcher-caret" aria-hidden="true">
