@@ -34,6 +34,17 @@ fn main() {
             "watch_object",
             "get_object",
             "stop_stream",
+            "keychain_info",
+            "list_clusters",
+            "watch_clusters",
+            "preview_kubeconfig",
+            "import_kubeconfig",
+            "add_cluster",
+            "remove_cluster",
+            "can_i",
+            "local_kubeconfig",
+            "export_local_kubeconfig",
+            "merge_local_kubeconfig",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

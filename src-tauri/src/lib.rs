@@ -66,8 +66,12 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             // Started inside Tauri's Tokio runtime so the cluster's tasks live there.
             let local =
                 tauri::async_runtime::block_on(async { LocalCluster::start(args.builder()) });
+            // Tauri's config dir for the app (`$XDG_CONFIG_HOME/<identifier>` on Linux) holds
+            // the list of remote clusters; their credentials are in the keychain.
+            let config_dir = app.path().app_config_dir()?;
+            let kubarium = tauri::async_runtime::block_on(async { App::new(local, &config_dir) });
             app.manage(Desktop {
-                app: App::new(local),
+                app: kubarium,
                 quitting: AtomicBool::new(false),
                 stopped: AtomicBool::new(false),
             });
@@ -116,6 +120,17 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::resources::watch_object,
             commands::resources::get_object,
             commands::resources::stop_stream,
+            commands::clusters::keychain_info,
+            commands::clusters::list_clusters,
+            commands::clusters::watch_clusters,
+            commands::clusters::preview_kubeconfig,
+            commands::clusters::import_kubeconfig,
+            commands::clusters::add_cluster,
+            commands::clusters::remove_cluster,
+            commands::clusters::can_i,
+            commands::clusters::local_kubeconfig,
+            commands::clusters::export_local_kubeconfig,
+            commands::clusters::merge_local_kubeconfig,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {

@@ -35,7 +35,8 @@ fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
         ]);
     }
     if purpose == Purpose::Test {
-        // gnome-keyring and dbus: a real Secret Service for the keychain scenario.
+        // gnome-keyring and dbus: a real Secret Service for the keychain scenario; keyutils:
+        // `keyctl session`, a fresh session keyring for its kernel-keyring variant.
         // busybox-static: the test image kubarium.dev/busybox:test (see images.rs).
         packages.extend([
             "busybox-static",
@@ -44,6 +45,7 @@ fn debian_packages(purpose: Purpose) -> Vec<&'static str> {
             "xauth",
             "gnome-keyring",
             "dbus",
+            "keyutils",
         ]);
     }
     packages

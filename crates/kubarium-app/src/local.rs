@@ -97,7 +97,7 @@ impl LocalCluster {
                 // Probed through its kubeconfig, over TLS, as kubectl and remote clusters are:
                 // "connected" means what a user's tools will find.
                 running.probe = Some(tokio::spawn(probe::run(
-                    probe::Target::Kubeconfig(cluster.kubeconfig().clone()),
+                    probe::Target::Kubeconfig(Box::new(cluster.kubeconfig().clone())),
                     pods,
                     self.status.clone(),
                 )));
@@ -193,6 +193,12 @@ impl LocalCluster {
                 ))
             })?;
         Ok(kube::Client::try_from(config)?)
+    }
+
+    /// The kubeconfig kubectl uses for the cluster (its admin token included), once it runs.
+    pub async fn kubeconfig(&self) -> crate::Result<kube::config::Kubeconfig> {
+        let running = self.running.lock().await;
+        Ok(self.running_cluster(&running)?.kubeconfig().clone())
     }
 
     /// Stops probing and shuts the cluster down cleanly. Idempotent.

@@ -3,6 +3,7 @@
 //! with each probe, this machine's CPU and memory use and, for a local cluster on Docker,
 //! whether Docker answers (as its nodes report it).
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Node;
@@ -10,6 +11,7 @@ use kube::Api;
 use kube::api::ListParams;
 use tokio::sync::watch;
 
+use crate::clusters::Remote;
 use crate::host::Sampler;
 use crate::ipc::{AppError, ClusterPhase, ClusterStatus, DockerState, ErrorCode, ServerVersion};
 
@@ -21,31 +23,50 @@ const TIMEOUT: Duration = Duration::from_secs(5);
 /// What to probe.
 pub(crate) enum Target {
     /// A cluster reached as its kubeconfig says, over the network, as kubectl reaches it.
-    Kubeconfig(kube::config::Kubeconfig),
+    Kubeconfig(Box<kube::config::Kubeconfig>),
+    /// A remote cluster, through its cached client; failures explained with its server.
+    Remote(Arc<Remote>),
 }
 
 impl Target {
-    async fn client(&self) -> Result<kube::Client, String> {
+    async fn client(&self) -> Result<kube::Client, AppError> {
         match self {
             Target::Kubeconfig(kubeconfig) => {
-                let config =
-                    kube::Config::from_custom_kubeconfig(kubeconfig.clone(), &Default::default())
-                        .await
-                        .map_err(|e| format!("Its kubeconfig cannot be used: {e}."))?;
-                kube::Client::try_from(config).map_err(|e| format!("No client for it: {e}."))
+                let unusable = |message: String| AppError::new(ErrorCode::Unreachable, message);
+                let config = kube::Config::from_custom_kubeconfig(
+                    (**kubeconfig).clone(),
+                    &Default::default(),
+                )
+                .await
+                .map_err(|e| unusable(format!("Its kubeconfig cannot be used: {e}.")))?;
+                kube::Client::try_from(config)
+                    .map_err(|e| unusable(format!("No client for it: {e}.")))
             }
+            Target::Remote(remote) => remote.client().await.map_err(AppError::from),
+        }
+    }
+
+    /// A failed probe, in words.
+    async fn explain(&self, error: kube::Error) -> AppError {
+        match self {
+            Target::Kubeconfig(_) => AppError::new(
+                ErrorCode::Unreachable,
+                format!("The API server answered with an error: {error}."),
+            ),
+            Target::Remote(remote) => AppError::from(remote.explain(error).await),
         }
     }
 }
 
-/// What runs the local cluster's pods, for the Docker figure. (Remote clusters, when they
-/// come, get a variant that reports nothing: their runtime is not ours to show.)
+/// What runs the cluster's pods, for the Docker figure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Pods {
     /// Local, on Docker: its nodes say whether Docker answers.
     Docker,
     /// Local, hollow: no Docker involved.
     Hollow,
+    /// Remote: its runtime is not ours to show, and this machine's load is not its.
+    Remote,
 }
 
 /// Probes until aborted, updating `status` after every probe.
@@ -59,17 +80,19 @@ pub(crate) async fn run(target: Target, pods: Pods, status: watch::Sender<Cluste
     }
     loop {
         ticks.tick().await;
-        let stats = host.sample();
-        status.send_if_modified(|status| {
-            let changed = status.host != stats;
-            status.host = stats;
-            changed
-        });
+        if pods != Pods::Remote {
+            let stats = host.sample();
+            status.send_if_modified(|status| {
+                let changed = status.host != stats;
+                status.host = stats;
+                changed
+            });
+        }
         if client.is_none() {
             match target.client().await {
                 Ok(built) => client = Some(built),
-                Err(message) => {
-                    status.send_modify(|status| unreachable(status, message));
+                Err(error) => {
+                    status.send_modify(|status| unreachable(status, error));
                     continue;
                 }
             }
@@ -78,8 +101,19 @@ pub(crate) async fn run(target: Target, pods: Pods, status: watch::Sender<Cluste
         let started = Instant::now();
         let result = tokio::time::timeout(TIMEOUT, client.apiserver_version()).await;
         let latency = started.elapsed();
+        let result = match result {
+            Ok(Ok(info)) => Ok(info),
+            Ok(Err(error)) => Err(target.explain(error).await),
+            Err(_) => Err(AppError::new(
+                ErrorCode::Unreachable,
+                format!(
+                    "The API server did not answer within {} s.",
+                    TIMEOUT.as_secs()
+                ),
+            )),
+        };
         status.send_modify(|status| match result {
-            Ok(Ok(info)) => {
+            Ok(info) => {
                 status.phase = ClusterPhase::Connected;
                 status.version = Some(ServerVersion {
                     git_version: info.git_version,
@@ -88,17 +122,7 @@ pub(crate) async fn run(target: Target, pods: Pods, status: watch::Sender<Cluste
                 status.latency_ms = Some(latency.as_secs_f64() * 1000.0);
                 status.error = None;
             }
-            Ok(Err(error)) => unreachable(
-                status,
-                format!("The API server answered with an error: {error}."),
-            ),
-            Err(_) => unreachable(
-                status,
-                format!(
-                    "The API server did not answer within {} s.",
-                    TIMEOUT.as_secs()
-                ),
-            ),
+            Err(error) => unreachable(status, error),
         });
         if pods == Pods::Docker
             && let Ok(Ok(nodes)) = tokio::time::timeout(
@@ -155,19 +179,18 @@ pub(crate) fn docker_state(nodes: &[Node]) -> Option<DockerState> {
     version.map(|version| DockerState::Running { version })
 }
 
-fn unreachable(status: &mut ClusterStatus, message: String) {
+fn unreachable(status: &mut ClusterStatus, mut error: AppError) {
     if status.phase != ClusterPhase::Unreachable {
-        tracing::warn!(cluster = %status.name, %message, "cluster unreachable");
+        tracing::warn!(cluster = %status.name, message = %error.message, "cluster unreachable");
     }
     status.phase = ClusterPhase::Unreachable;
     status.latency_ms = None;
-    status.error = Some(AppError::new(
-        ErrorCode::Unreachable,
-        format!(
-            "{message} Kubarium keeps retrying every {} s.",
-            INTERVAL.as_secs()
-        ),
-    ));
+    error.message = format!(
+        "{} Kubarium keeps retrying every {} s.",
+        error.message,
+        INTERVAL.as_secs()
+    );
+    status.error = Some(error);
 }
 
 #[cfg(test)]

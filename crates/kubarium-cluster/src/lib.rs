@@ -11,7 +11,6 @@ mod builder;
 mod datadir;
 mod delete;
 mod error;
-mod keychain;
 pub mod kubeconfig;
 mod kubelet;
 mod pki;

@@ -8,11 +8,14 @@
 
 use std::path::Path;
 
+use kubarium_keychain::Keychain;
 use kubarium_store::{Encryption, EncryptionKey, Store, StoreOptions};
 
 use crate::datadir::{create_private_dir, write_private};
-use crate::keychain::Keychain;
 use crate::{Error, Result, SecretsKey};
+
+/// The service the keychain files each data dir's key under.
+const SERVICE: &str = "dev.kubarium.cluster";
 
 /// Key prefixes whose values are sealed at rest.
 const SEALED: &[&str] = &["/core/secrets/"];
@@ -69,10 +72,10 @@ fn encryption_key(pki: &Path, choice: SecretsKey) -> Result<EncryptionKey> {
         (_, false, true) => read_keychain_key(&marker),
         (SecretsKey::File, false, false) => create_file_key(&file, "as --secrets-key file asks"),
         (SecretsKey::Keychain, false, false) => {
-            let keychain = Keychain::open().map_err(|reason| Error::Keychain { reason })?;
+            let keychain = Keychain::open_persistent().map_err(keychain_error)?;
             create_keychain_key(&keychain, &marker)
         }
-        (SecretsKey::Auto, false, false) => match Keychain::open() {
+        (SecretsKey::Auto, false, false) => match Keychain::open_persistent() {
             Ok(keychain) => match create_keychain_key(&keychain, &marker) {
                 Ok(key) => Ok(key),
                 Err(Error::Keychain { reason }) => {
@@ -94,10 +97,10 @@ pub(crate) fn forget_key(pki: &Path) -> Result<()> {
         Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(()),
         Err(error) => return Err(Error::io(&marker)(error)),
     };
-    let keychain = Keychain::open().map_err(|reason| Error::Keychain { reason })?;
+    let keychain = Keychain::open_persistent().map_err(keychain_error)?;
     keychain
-        .delete(account.trim())
-        .map_err(|reason| Error::Keychain { reason })
+        .delete(SERVICE, account.trim())
+        .map_err(keychain_error)
 }
 
 fn read_file_key(path: &Path) -> Result<EncryptionKey> {
@@ -125,10 +128,10 @@ fn account(marker: &Path) -> String {
 fn read_keychain_key(marker: &Path) -> Result<EncryptionKey> {
     let account = std::fs::read_to_string(marker).map_err(Error::io(marker))?;
     let account = account.trim();
-    let keychain = Keychain::open().map_err(|reason| Error::Keychain { reason })?;
+    let keychain = Keychain::open_persistent().map_err(keychain_error)?;
     let bytes = keychain
-        .get(account)
-        .map_err(|reason| Error::Keychain { reason })?
+        .get(SERVICE, account)
+        .map_err(keychain_error)?
         .ok_or_else(|| Error::Keychain {
             reason: format!("it has no entry \"{account}\" (was it deleted, or is this another user's keychain?)"),
         })?;
@@ -145,12 +148,16 @@ fn read_keychain_key(marker: &Path) -> Result<EncryptionKey> {
 fn create_keychain_key(keychain: &Keychain, marker: &Path) -> Result<EncryptionKey> {
     let key = generate(marker)?;
     let account = account(marker);
-    let keychain_error = |reason| Error::Keychain { reason };
     keychain
-        .set(&account, key.as_bytes())
+        .set(SERVICE, &account, key.as_bytes())
         .map_err(keychain_error)?;
     // Read it back: a keychain that accepts a secret it cannot return must not hold the key.
-    if keychain.get(&account).map_err(keychain_error)?.as_deref() != Some(key.as_bytes()) {
+    if keychain
+        .get(SERVICE, &account)
+        .map_err(keychain_error)?
+        .as_deref()
+        != Some(key.as_bytes())
+    {
         return Err(Error::Keychain {
             reason: "it did not return the key it was given".to_owned(),
         });
@@ -161,6 +168,12 @@ fn create_keychain_key(keychain: &Keychain, marker: &Path) -> Result<EncryptionK
         "created the key that seals Secrets at rest in the OS keychain"
     );
     Ok(key)
+}
+
+fn keychain_error(error: kubarium_keychain::Error) -> Error {
+    Error::Keychain {
+        reason: error.to_string(),
+    }
 }
 
 fn generate(path: &Path) -> Result<EncryptionKey> {

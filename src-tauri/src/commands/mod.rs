@@ -8,6 +8,7 @@ use crate::Desktop;
 
 pub(crate) mod actions;
 pub(crate) mod apply;
+pub(crate) mod clusters;
 pub(crate) mod resources;
 pub(crate) mod streams;
 

@@ -454,7 +454,7 @@ mod tests {
     #[tokio::test]
     async fn local_only_actions_refuse_other_clusters() {
         let hollow = Hollow::start().await;
-        let app = App::new(hollow.local.clone());
+        let app = App::local_only(hollow.local.clone());
         assert!(local(&app, LOCAL, "Adding a node").is_ok());
         let Err(refused) = local(&app, "prod", "Adding a node") else {
             panic!("a remote cluster was taken for the local one");

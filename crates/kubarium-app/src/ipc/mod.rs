@@ -53,6 +53,9 @@ pub enum ErrorCode {
     ClusterStart,
     /// The API server did not answer.
     Unreachable,
+    /// The server's certificate failed verification (not signed by the cluster's CA, wrong
+    /// name, expired); the message gives its SHA-256 fingerprint where it could be read.
+    Tls,
     /// The request was malformed (400).
     BadRequest,
     /// The credentials were refused (401).

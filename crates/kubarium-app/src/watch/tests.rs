@@ -467,7 +467,7 @@ async fn unknown_resources_are_refused() {
 async fn app_watches_are_tasks_the_ui_stops_by_id() {
     let dir = tempfile::tempdir().unwrap();
     let (local, _client) = cluster(dir.path()).await;
-    let app = crate::App::new(std::sync::Arc::clone(&local));
+    let app = crate::App::local_only(std::sync::Arc::clone(&local));
     let refused = app
         .watch_resources(crate::LOCAL, "widgets".into(), None, |_| true)
         .await

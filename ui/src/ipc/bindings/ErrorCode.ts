@@ -3,4 +3,4 @@
 /**
  * Failure kinds the UI treats differently.
  */
-export type ErrorCode = "clusterStart" | "unreachable" | "badRequest" | "unauthorized" | "forbidden" | "notFound" | "conflict" | "invalid" | "server" | "local";
+export type ErrorCode = "clusterStart" | "unreachable" | "tls" | "badRequest" | "unauthorized" | "forbidden" | "notFound" | "conflict" | "invalid" | "server" | "local";
