@@ -8,6 +8,7 @@ import { useGlobalShortcuts } from "./shell/shortcuts";
 import { Sidebar } from "./shell/Sidebar";
 import { StatusBar } from "./shell/StatusBar";
 import { useClusterStatus, type StatusSnapshot } from "./state/clusterStatus";
+import { useCurrentCluster } from "./state/clusters";
 import { ClusterMap } from "./views/ClusterMap";
 import { EventsTimeline } from "./views/EventsTimeline";
 import { Overview } from "./views/Overview";
@@ -25,6 +26,7 @@ type Overlay = "palette" | "shortcuts" | null;
 /** The window: navigation on the left, the chosen view, the status bar along the bottom. */
 export function App() {
   const status = useClusterStatus();
+  const cluster = useCurrentCluster();
   const route = useRoute();
   const [overlay, setOverlay] = useState<Overlay>(null);
   const close = useCallback(() => {
@@ -44,7 +46,8 @@ export function App() {
     <div className="shell">
       <Sidebar status={status} onOpenPalette={openPalette} onShowShortcuts={showShortcuts} />
       <main className={`main main-${route.view}`} data-testid={`view-${route.view}`}>
-        <Suspense fallback={<p className="muted">Loading…</p>}>
+        {/* Keyed by cluster: a switch starts every view afresh (no rows, tiles or edits of the other cluster). */}
+        <Suspense key={cluster} fallback={<p className="muted">Loading…</p>}>
           <RoutedView route={route} status={status} />
         </Suspense>
       </main>

@@ -3,6 +3,8 @@
 import { useRef, useState } from "react";
 import type { AppError } from "../ipc";
 import type { Row } from "../ipc/resources";
+import { useActionRefusals } from "../state/access";
+import { kindOf, useKinds } from "../state/kinds";
 import { asAppError } from "../state/resources";
 import { actionLabel, actionsFor, applicable, type ActionId } from "./catalogue";
 import { ErrorBanner } from "../shell/ErrorBanner";
@@ -23,6 +25,10 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
   const [running, setRunning] = useState<ActionId | null>(null);
   const [outcome, setOutcome] = useState<Outcome>(null);
   const ids = applicable(cluster, resource, row);
+  // The cluster's RBAC decides which are offered; a refused one stays listed, disabled, saying why.
+  const kinds = useKinds();
+  const group = kinds.state === "loaded" ? kindOf(kinds.kinds, resource)?.group : undefined;
+  const refusals = useActionRefusals(cluster, ids, resource, row.namespace, group);
   const direct = new Map(actionsFor(cluster, resource, row).map((a) => [a.id, a]));
 
   const done = (notice: string | null) => {
@@ -88,12 +94,15 @@ export function ActionsMenu({ cluster, resource, row }: { cluster: string; resou
       {open && (
         <ul className="actions-list" role="menu" style={{ top: open.top, right: open.right }}>
           {ids.map((id) => (
-            <li key={id} role="none">
+            <li key={id} role="none" title={refusals.get(id) ?? undefined}>
               <button
                 type="button"
                 role="menuitem"
                 data-testid={`action-${id}`}
                 className={id === "delete" || id === "remove-node" ? "danger" : undefined}
+                disabled={(refusals.get(id) ?? null) !== null}
+                aria-disabled={(refusals.get(id) ?? null) !== null}
+                title={refusals.get(id) ?? undefined}
                 onClick={() => { choose(id); }}
               >
                 {actionLabel(id)}

@@ -3,9 +3,10 @@
 // or updates every document, each with its own result.
 import { useRef, useState } from "react";
 import { navigate, useNamespace } from "../shell/route";
-import { LOCAL } from "../ipc/resources";
+import { useCurrentCluster } from "../state/clusters";
 import { ErrorBanner } from "../shell/ErrorBanner";
-import { resourceForKind } from "../state/kindNames";
+import { createChecks, refusal, useAccess } from "../state/access";
+import { isClusterScoped, resourceForKind } from "../state/kindNames";
 import { ApplyResults } from "../details/ApplyResults";
 import { ProblemList } from "../yaml/ProblemList";
 import { useApply, withNamespace } from "../yaml/useApply";
@@ -17,7 +18,7 @@ import "./create.css";
 
 /** Create objects from YAML or a form */
 export function Create({ template }: { template?: string }): React.JSX.Element {
-  const cluster = LOCAL;
+  const cluster = useCurrentCluster();
   const selectedNamespace = useNamespace();
   const [text, setText] = useState(() => templateFor(template ?? "deployment"));
   const [form, setForm] = useState<FormKind | null>(null);
@@ -28,6 +29,15 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
     key: target,
     objects: (objects) => withNamespace(objects, target),
   });
+
+  // The cluster's RBAC: Apply is disabled, saying why, when it refuses to create any of them.
+  const checks = createChecks(
+    state.documents.flatMap((d) => (d.object ? [d.object] : [])),
+    target,
+    resourceForKind,
+    isClusterScoped,
+  );
+  const refused = refusal(checks, useAccess(cluster, checks));
 
   const chooseTemplate = (kind: string) => {
     setForm(null);
@@ -85,11 +95,18 @@ export function Create({ template }: { template?: string }): React.JSX.Element {
         <button type="button" data-testid="yaml-dry-run" disabled={!state.sendable || state.busy} onClick={() => void state.dryRun()}>
           Dry run
         </button>
-        <button type="button" className="primary" data-testid="yaml-apply" disabled={!state.sendable || state.busy} onClick={() => void state.apply()}>
+        <button
+          type="button"
+          className="primary"
+          data-testid="yaml-apply"
+          disabled={!state.sendable || state.busy || refused !== null}
+          title={refused ?? undefined}
+          onClick={() => void state.apply()}
+        >
           Apply {state.documents.length > 1 ? `${String(state.documents.length)} documents` : ""}
         </button>
         <span className="yaml-note">
-          {state.sendable ? "Checked by the server as you type; nothing changes until Apply." : state.documents.length === 0 ? "Nothing to apply yet." : "Fix the YAML errors first."}
+          {refused !== null ? refused : state.sendable ? "Checked by the server as you type; nothing changes until Apply." : state.documents.length === 0 ? "Nothing to apply yet." : "Fix the YAML errors first."}
         </span>
       </div>
       {state.error && (

@@ -3,7 +3,9 @@
 // Exec and Port-forward. The object is watched live; the page says so when it is deleted.
 import { useMemo, useState } from "react";
 import { ActionsMenu } from "../actions/ActionsMenu";
-import { LOCAL, type Row } from "../ipc/resources";
+import type { Row } from "../ipc/resources";
+import { useActionRefusals, type StreamAction } from "../state/access";
+import { useCurrentCluster } from "../state/clusters";
 import { back, type Route } from "../shell/route";
 import { useResources } from "../state/resources";
 import { ExecPane } from "../streams/ExecPane";
@@ -42,6 +44,19 @@ export function tabsFor(resource: string): TabId[] {
   return tabs;
 }
 
+/** The RBAC-checked action behind a streaming tab; `null` for the tabs any reader may open. */
+function streamOf(tab: TabId): StreamAction | null {
+  switch (tab) {
+    case "logs":
+    case "exec":
+      return tab;
+    case "portforward":
+      return "port-forward";
+    default:
+      return null;
+  }
+}
+
 /** An object's details */
 export function Details({ route }: { route: DetailsRoute }): React.JSX.Element {
   // A new object starts a fresh page (tab, edits), so the state of one never leaks into another.
@@ -49,7 +64,7 @@ export function Details({ route }: { route: DetailsRoute }): React.JSX.Element {
 }
 
 function DetailsPage({ route }: { route: DetailsRoute }) {
-  const cluster = LOCAL;
+  const cluster = useCurrentCluster();
   const { resource, namespace, name } = route;
   const watched = useObject(cluster, resource, namespace, name);
   const rows = useResources(resource, namespace, cluster);
@@ -63,6 +78,16 @@ function DetailsPage({ route }: { route: DetailsRoute }) {
   const initial = tabs.find((t) => t === route.tab) ?? "overview";
   const [tab, setTab] = useState<TabId>(initial);
   const status = headerStatus(row, object);
+  // The streaming tabs need the cluster's RBAC to allow them; a refused one is disabled, saying why.
+  const streamTabs = tabs.flatMap((t) => {
+    const stream = streamOf(t);
+    return stream === null ? [] : [stream];
+  });
+  const refusals = useActionRefusals(cluster, streamTabs, resource, namespace);
+  const tabRefusal = (t: TabId): string | null => {
+    const stream = streamOf(t);
+    return stream === null ? null : (refusals.get(stream) ?? null);
+  };
 
   return (
     <div className="details" data-testid="details">
@@ -111,6 +136,8 @@ function DetailsPage({ route }: { route: DetailsRoute }) {
             aria-selected={tab === t.id}
             className={tab === t.id ? "details-tab active" : "details-tab"}
             data-testid={`details-${t.id}`}
+            disabled={tab !== t.id && tabRefusal(t.id) !== null}
+            title={tabRefusal(t.id) ?? undefined}
             onClick={() => { setTab(t.id); }}
           >
             {t.label}

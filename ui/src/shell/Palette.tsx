@@ -2,7 +2,11 @@
 // commonly used kinds (watched only while it is open) and actions, run from the keyboard.
 import { useEffect, useMemo, useRef, useState } from "react";
 import type { Row } from "../ipc/resources";
-import { useKinds } from "../state/kinds";
+import { useClusters, useCurrentCluster } from "../state/clusters";
+import { switchCluster } from "./ClusterSwitcher";
+import { actionsFor } from "../actions/catalogue";
+import { useActionRefusals } from "../state/access";
+import { kindOf, useKinds } from "../state/kinds";
 import { moveIndex, rankEntries } from "../state/palette";
 import { useResources } from "../state/resources";
 import { ErrorBanner } from "./ErrorBanner";
@@ -71,9 +75,23 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   const inputRef = useRef<HTMLInputElement>(null);
   const listRef = useRef<HTMLUListElement>(null);
 
+  const cluster = useCurrentCluster();
+  const clusters = useClusters();
+  const actionIds = target ? actionsFor(cluster, target.resource, target.row).map((a) => a.id) : [];
+  const group = kinds.state === "loaded" && target ? kindOf(kinds.kinds, target.resource)?.group : undefined;
+  const refusals = useActionRefusals(cluster, actionIds, target?.resource ?? "", target?.row.namespace ?? null, group);
+  // The refusals map is new on every render; its content is what matters.
+  const refusalKey = JSON.stringify([...refusals]);
   const entries = useMemo(
-    () => buildEntries(kinds.state === "loaded" ? kinds.kinds : [], objects, target, onShowShortcuts),
-    [kinds, objects, target, onShowShortcuts],
+    () =>
+      buildEntries(cluster, kinds.state === "loaded" ? kinds.kinds : [], objects, target, onShowShortcuts, refusals, {
+        list: clusters.statuses,
+        onSwitch: (id) => {
+          switchCluster(id, clusters.entries);
+        },
+      }),
+    // eslint-disable-next-line react-hooks/exhaustive-deps -- `refusalKey` stands for `refusals`
+    [cluster, kinds, objects, target, onShowShortcuts, refusalKey, clusters.statuses, clusters.entries],
   );
   const results = useMemo(() => rankEntries(entries, query), [entries, query]);
   const current = Math.min(active, Math.max(0, results.length - 1));
@@ -88,6 +106,10 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
   function choose(entry: Entry | undefined, confirmed = false) {
     if (!entry || running) return;
     setError(null);
+    if (entry.refused !== undefined) {
+      setError({ label: entry.label, error: { code: "forbidden", message: entry.refused, causes: [] } });
+      return;
+    }
     if (entry.confirm !== undefined && !confirmed) {
       setAsking(entry);
       return;
@@ -227,7 +249,9 @@ function PaletteBody({ onClose, onShowShortcuts, target }: Props & { target: Sel
                 id={`palette-option-${String(i)}`}
                 role="option"
                 aria-selected={i === current}
-                className={i === current ? "palette-item active" : "palette-item"}
+                className={`palette-item${i === current ? " active" : ""}${entry.refused === undefined ? "" : " refused"}`}
+                aria-disabled={entry.refused !== undefined}
+                title={entry.refused}
                 data-testid="palette-item"
                 data-entry={entry.id}
                 onMouseMove={() => {

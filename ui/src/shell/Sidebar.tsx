@@ -1,16 +1,16 @@
-// The sidebar: brand, cluster chip, namespace selector, the fixed places, every kind by
+// The sidebar: brand, cluster switcher, namespace selector, the fixed places, every kind by
 // category (from `kinds()`), the running port-forwards, and the theme switch.
 import { useMemo } from "react";
-import { phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import type { StatusSnapshot } from "../state/clusterStatus";
 import { CATEGORIES, pluralLabel, reloadKinds, useKinds } from "../state/kinds";
 import { useResources } from "../state/resources";
 import { Forwards } from "../streams/Forwards";
 import { compareNatural } from "../state/table";
+import { ClusterSwitcher } from "./ClusterSwitcher";
 import { ErrorBanner } from "./ErrorBanner";
 import { MOD } from "./keys";
 import { PLACES, routeIsPlace, routeResource } from "./nav";
 import { navigate, setNamespace, useNamespace, useRoute } from "./route";
-import { StatusDot } from "./StatusDot";
 import { setTheme, THEME_CHOICES, useTheme } from "./theme";
 import "./sidebar.css";
 
@@ -30,17 +30,7 @@ export function Sidebar({ status, onShowShortcuts, onOpenPalette }: Props) {
         <img src="/kubarium.svg" alt="" width={28} height={28} />
         <span>Kubarium</span>
       </div>
-      <section className="cluster-chip" aria-label="Cluster">
-        <StatusDot status={status} />
-        <div>
-          <div className="cluster-name">
-            {status.kind === "status" ? status.status.name : "kubarium"} <span className="muted">(local)</span>
-          </div>
-          <div className="muted small">
-            {status.kind === "status" ? phaseLabel(status.status.phase) : "Connecting…"}
-          </div>
-        </div>
-      </section>
+      <ClusterSwitcher local={status} />
       <NamespaceSelect />
       <div className="sidebar-scroll">
         <ul className="nav">

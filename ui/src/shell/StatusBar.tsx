@@ -1,41 +1,59 @@
+// The status bar: the cluster the window shows (local or remote), its state, server, version,
+// round trip and what is wrong with it; for the local cluster also Docker and this machine.
+import type { ClusterStatus } from "../ipc";
 import type { DockerState } from "../ipc/actions";
+import { LOCAL } from "../ipc/resources";
 import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import { statusOf, useClusterStatuses, useCurrentCluster } from "../state/clusters";
 import { StatusDot } from "./StatusDot";
 import { dockerLabel, hostLabel } from "../actions/statusFigures";
 import { StartCluster } from "../actions/StartCluster";
+import "../clusters/clusters.css";
 
-/** Which cluster the window talks to and whether it answers, always in view. */
+/**
+ * Which cluster the window talks to and whether it answers, always in view. One footer for
+ * every state, each item in a fixed slot, so an item (the phase) stays the same element as the
+ * state changes — whoever holds it (a screen reader, a test) keeps holding it.
+ */
 export function StatusBar({ status }: { status: StatusSnapshot }) {
-  if (status.kind !== "status") {
-    return (
-      <footer className="statusbar" role="status">
-        <StatusDot status={status} />
-        <span data-testid="status-phase">
-          {status.kind === "waiting" ? "Connecting to the backend…" : status.message}
-        </span>
-      </footer>
-    );
-  }
-  const s = status.status;
+  const current = useCurrentCluster();
+  const statuses = useClusterStatuses();
+  const remote = current !== LOCAL;
+  const s: ClusterStatus | null = remote ? (statusOf(statuses, current) ?? null) : status.kind === "status" ? status.status : null;
+  const dot: StatusSnapshot = s ? { kind: "status", status: s } : remote ? { kind: "waiting" } : status;
+  const phase = s
+    ? phaseLabel(s.phase)
+    : remote
+      ? "Connecting…"
+      : status.kind === "ipcFailed"
+        ? status.message
+        : "Connecting to the backend…";
   return (
     <footer className="statusbar" role="status">
-      <StatusDot status={status} />
-      <span className="statusbar-cluster">
-        {s.name} <span className="muted">(local)</span>
-      </span>
-      <span data-testid="status-phase">{phaseLabel(s.phase)}</span>
-      {s.local && s.phase === "stopped" && <StartCluster />}
-      {s.serverUrl && <span className="muted">{s.serverUrl}</span>}
+      <StatusDot status={dot} />
+      {(s !== null || remote) && (
+        <span className="statusbar-cluster" data-testid="status-cluster">
+          {s?.name ?? current} <span className="muted">{remote ? "(remote)" : "(local)"}</span>
+        </span>
+      )}
+      <span data-testid="status-phase">{phase}</span>
+      {s?.local === true && s.phase === "stopped" && <StartCluster />}
+      {s?.serverUrl && <span className="muted">{s.serverUrl}</span>}
+      {s?.error && s.phase !== "connected" && (
+        <span className="statusbar-error" data-testid="status-error" title={s.error.message}>
+          {s.error.message}
+        </span>
+      )}
       <span className="spacer" />
-      {s.docker && <DockerItem docker={s.docker} />}
-      {s.host && (
+      {s?.docker && <DockerItem docker={s.docker} />}
+      {s?.host && (
         <span className="muted" data-testid="status-host" title="This machine's CPU and memory use">
           {hostLabel(s.host)}
         </span>
       )}
-      {s.version && <span data-testid="status-version">Kubernetes {s.version.gitVersion}</span>}
-      {s.latencyMs !== null && (
-        <span className="muted" title="Round trip of the last /version probe">
+      {s?.version && <span data-testid="status-version">Kubernetes {s.version.gitVersion}</span>}
+      {s !== null && s.latencyMs !== null && (
+        <span className="muted" data-testid="status-latency" title="Round trip of the last /version probe">
           {formatLatency(s.latencyMs)}
         </span>
       )}

@@ -23,6 +23,7 @@ const KINDS = [kind("pods", "Pod", ["po"]), kind("deployments", "Deployment", ["
 
 describe("buildEntries", () => {
   const entries = buildEntries(
+    "local",
     KINDS,
     [
       { resource: "pods", rows: [row("web-7f9c-abcde", "default")] },
@@ -66,5 +67,44 @@ describe("actionEntry", () => {
     const restart: Action = { id: "restart", label: "Restart", run };
     const entry = actionEntry(restart, "", "x");
     expect(entry.confirm).toBeUndefined();
+  });
+});
+
+describe("buildEntries with RBAC refusals", () => {
+  it("marks a refused object action with the reason instead of hiding it", () => {
+    const target = { resource: "deployments", row: row("web", "default") };
+    const reason = "RBAC: you may not delete deployments in default. Ask the cluster's administrator for this permission.";
+    const entries = buildEntries("prod", KINDS, [], target, () => undefined, new Map([["delete", reason]]));
+    const del = entries.find((e) => e.id === "object:default/web:delete");
+    expect(del?.refused).toBe(reason);
+    expect(del?.detail).toBe(reason);
+    const restart = entries.find((e) => e.id === "object:default/web:restart");
+    expect(restart?.refused).toBeUndefined();
+  });
+
+  it("offers the local cluster's own actions only on the local cluster", () => {
+    const remote = buildEntries("prod", KINDS, [], null, () => undefined).map((e) => e.id);
+    expect(remote).not.toContain("cluster:add-node");
+    const local = buildEntries("local", KINDS, [], null, () => undefined).map((e) => e.id);
+    expect(local).toContain("cluster:add-node");
+  });
+});
+
+describe("buildEntries with other clusters", () => {
+  it("offers switching to every cluster but the current one", () => {
+    const switched: string[] = [];
+    const list = [
+      { id: "local", name: "kubarium", local: true },
+      { id: "prod", name: "prod", local: false },
+    ];
+    const entries = buildEntries("prod", KINDS, [], null, () => undefined, new Map(), {
+      list,
+      onSwitch: (id) => switched.push(id),
+    });
+    const switches = entries.filter((e) => e.id.startsWith("cluster-switch:"));
+    expect(switches.map((e) => e.label)).toEqual(["Switch to kubarium (local)"]);
+    void switches[0]?.run();
+    expect(switched).toEqual(["local"]);
+    expect(rankEntries(entries, "switch")[0]?.id).toBe("cluster-switch:local");
   });
 });

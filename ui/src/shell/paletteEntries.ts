@@ -1,8 +1,8 @@
-// The command palette's entries: places, theme choices, kinds, the selected object's actions,
-// cluster actions and the objects of the commonly used kinds. Built here, apart from the
-// component, so what the palette offers is tested directly.
+// The command palette's entries: places, theme choices, the other clusters to switch to,
+// kinds, the selected object's actions, cluster actions and the objects of the commonly used
+// kinds. Built here, apart from the component, so what the palette offers is tested directly.
 import { actionsFor, clusterActions, type Action } from "../actions/catalogue";
-import { LOCAL, type KindInfo, type Row } from "../ipc/resources";
+import { type KindInfo, type Row } from "../ipc/resources";
 import { pluralLabel } from "../state/kinds";
 import type { PaletteEntry } from "../state/palette";
 import { PLACES } from "./nav";
@@ -15,6 +15,8 @@ export interface Entry extends PaletteEntry {
   run: () => void | Promise<void>;
   /** Asked first (a destructive action); `run` only on "yes". */
   confirm?: string;
+  /** Why the cluster's RBAC refuses it: shown instead of running it. */
+  refused?: string;
 }
 
 /** A catalogue action as an entry, keeping its confirmation question. */
@@ -35,10 +37,13 @@ export function actionEntry(action: Action, detail: string, idPrefix: string): E
 
 /** Everything the palette offers, in the order shown for an empty query. */
 export function buildEntries(
+  cluster: string,
   kinds: readonly KindInfo[],
   objects: { resource: string; rows: readonly Row[] }[],
   target: Selection | null,
   onShowShortcuts: () => void,
+  refusals: ReadonlyMap<string, string | null> = new Map(),
+  clusters: { list: readonly { id: string; name: string; local: boolean }[]; onSwitch: (id: string) => void } | null = null,
 ): Entry[] {
   const entries: Entry[] = [];
   for (const place of PLACES) {
@@ -73,6 +78,19 @@ export function buildEntries(
       },
     });
   }
+  for (const other of clusters?.list ?? []) {
+    if (other.id === cluster) continue;
+    entries.push({
+      id: `cluster-switch:${other.id}`,
+      label: `Switch to ${other.name}${other.local ? " (local)" : ""}`,
+      detail: "Cluster",
+      section: "View",
+      keywords: ["cluster", "context", "switch", other.name],
+      run: () => {
+        clusters?.onSwitch(other.id);
+      },
+    });
+  }
   const kindByResource = new Map(kinds.map((k) => [k.resource, k]));
   for (const kind of kinds) {
     entries.push({
@@ -88,11 +106,13 @@ export function buildEntries(
   }
   if (target) {
     const name = target.row.namespace ? `${target.row.namespace}/${target.row.name}` : target.row.name;
-    for (const action of actionsFor(LOCAL, target.resource, target.row)) {
-      entries.push(actionEntry(action, `${target.resource} ${name}`, `object:${target.row.uid}`));
+    for (const action of actionsFor(cluster, target.resource, target.row)) {
+      const entry = actionEntry(action, `${target.resource} ${name}`, `object:${target.row.uid}`);
+      const refused = refusals.get(action.id) ?? null;
+      entries.push(refused === null ? entry : { ...entry, detail: refused, refused });
     }
   }
-  for (const action of clusterActions(LOCAL)) entries.push(actionEntry(action, "Cluster", "cluster"));
+  for (const action of clusterActions(cluster)) entries.push(actionEntry(action, "Cluster", "cluster"));
   for (const { resource, rows } of objects) {
     const kind = kindByResource.get(resource);
     const kindName = kind?.kind ?? resource;

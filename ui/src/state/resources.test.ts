@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { Row } from "../ipc/resources";
-import { EMPTY, applyBatch, retryDelay } from "./resources";
+import { EMPTY, applyBatch, newRuns, retryDelay } from "./resources";
 import { row as fixtureRow } from "../test/fixtures";
 
 function row(uid: string, name = uid): Row {
@@ -46,5 +46,20 @@ describe("applyBatch", () => {
 describe("retryDelay", () => {
   it("backs off from half a second to five seconds", () => {
     expect([1, 2, 3, 4, 5, 9].map(retryDelay)).toEqual([500, 1000, 2000, 4000, 5000, 5000]);
+  });
+});
+
+describe("newRuns", () => {
+  it("names the remote clusters whose run changed, once, ignoring the local one and unconnected ones", () => {
+    const last = new Map<string, number>();
+    const at = (prod: number, local = 1) => [
+      { id: "local", local: true, run: local },
+      { id: "prod", local: false, run: prod },
+    ];
+    expect(newRuns(last, at(0))).toEqual([]);
+    expect(newRuns(last, at(3))).toEqual([]);
+    expect(newRuns(last, at(3, 2))).toEqual([]);
+    expect(newRuns(last, at(4))).toEqual(["prod"]);
+    expect(newRuns(last, at(4))).toEqual([]);
   });
 });

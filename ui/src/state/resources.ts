@@ -4,6 +4,7 @@
 import { useSyncExternalStore } from "react";
 import type { AppError } from "../ipc";
 import { onClusterStatus } from "./clusterStatus";
+import { clustersSnapshot, subscribeClusters, useCurrentCluster } from "./clusters";
 import {
   LOCAL,
   stopStream,
@@ -156,13 +157,34 @@ export function restartWatches(cluster: string): void {
 let lastRun: number | null = null;
 let followingRuns = false;
 
-/** From the first watch on, restarts the local cluster's watches when it starts a new run. */
+/** The remote clusters whose run changed since `last`; updates `last`. Pure apart from it. */
+export function newRuns(last: Map<string, number>, statuses: readonly { id: string; local: boolean; run: number }[]): string[] {
+  const changed: string[] = [];
+  for (const status of statuses) {
+    // The local cluster's own stream is followed apart; run 0 is a cluster not connected yet.
+    if (status.local || status.run === 0) continue;
+    const before = last.get(status.id);
+    if (before !== undefined && before !== status.run) changed.push(status.id);
+    last.set(status.id, status.run);
+  }
+  return changed;
+}
+
+/**
+ * From the first watch on, restarts a cluster's watches when it starts a new run: the local
+ * one after a stop and start or a reset, a remote one when it is imported again (new
+ * credentials, maybe a new server).
+ */
 function followRuns(): void {
   if (followingRuns) return;
   followingRuns = true;
   onClusterStatus((status) => {
     if (lastRun !== null && status.run !== lastRun) restartWatches(LOCAL);
     lastRun = status.run;
+  });
+  const remoteRuns = new Map<string, number>();
+  subscribeClusters(() => {
+    for (const id of newRuns(remoteRuns, clustersSnapshot().statuses)) restartWatches(id);
   });
 }
 
@@ -185,12 +207,17 @@ export function asAppError(error: unknown): AppError {
   return { code: "local", message: String(error), causes: [] };
 }
 
-/** Live rows of one resource; `namespace: null` means every namespace. */
+/**
+ * Live rows of one resource; `namespace: null` means every namespace. Without `cluster`, of
+ * the cluster the window shows (switching clusters switches the rows).
+ */
 export function useResources(
   resource: string,
   namespace: string | null = null,
-  cluster: string = LOCAL,
+  chosenCluster?: string,
 ): ResourceSnapshot {
+  const current = useCurrentCluster();
+  const cluster = chosenCluster ?? current;
   const key = keyOf(cluster, resource, namespace);
   return useSyncExternalStore(
     (listener) => {

@@ -5,7 +5,8 @@ import { useNamespace } from "../shell/route";
 import { LeavingTiles } from "../state/leaving";
 import { buildMap, reusePanels, withLeaving, type MapModel, type PodTile } from "../state/map";
 import { useResources } from "../state/resources";
-import type { Row } from "../ipc/resources";
+import { LOCAL, type Row } from "../ipc/resources";
+import { useCurrentCluster } from "../state/clusters";
 import { NodePanel, openTile, Tile } from "./NodePanel";
 import { WatchTrouble } from "./WatchTrouble";
 import "./map.css";
@@ -81,6 +82,7 @@ function Legend() {
 /** The cluster map: nodes as panels, pods as tiles. */
 export function ClusterMap(): React.JSX.Element {
   const namespace = useNamespace();
+  const local = useCurrentCluster() === LOCAL;
   const nodes = useResources("nodes");
   // Every namespace's pods: a node's requests count them all; the filter only hides tiles.
   const pods = useResources("pods");
@@ -125,8 +127,9 @@ export function ClusterMap(): React.JSX.Element {
           <p className="muted">Loading nodes and pods from the cluster…</p>
         ) : model.nodes.length === 0 ? (
           <p className="muted">
-            The cluster has no nodes yet. Nodes register a few seconds after the cluster starts; add one from the
-            command palette if none appear.
+            {local
+              ? "The cluster has no nodes yet. Nodes register a few seconds after the cluster starts; add one from the command palette if none appear."
+              : "No nodes to show: the cluster lists none, or your credentials may not list nodes (see above)."}
           </p>
         ) : null}
         <UnscheduledLane tiles={model.unscheduled} />

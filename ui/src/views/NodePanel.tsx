@@ -3,7 +3,7 @@
 // only while near the screen, so a 1,000-node map re-renders just the panels that moved.
 import { memo, useRef, useState, type MouseEvent } from "react";
 import { ActionsMenu } from "../actions/ActionsMenu";
-import { LOCAL } from "../ipc/resources";
+import { useCurrentCluster } from "../state/clusters";
 import { navigate } from "../shell/route";
 import {
   capGroups,
@@ -114,6 +114,7 @@ function GroupTiles({ group, compact, showNamespace, initial }: GroupProps) {
 }
 
 function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boolean }) {
+  const cluster = useCurrentCluster();
   const [expanded, setExpanded] = useState(false);
   const [initial] = useState(() => new Set(node.tiles.map((t) => t.key)));
   const compact = node.tileCount > COMPACT_FROM;
@@ -154,7 +155,7 @@ function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boo
           </span>
         )}
         <span className="spacer" />
-        {node.row && <ActionsMenu cluster={LOCAL} resource="nodes" row={node.row} />}
+        {node.row && <ActionsMenu cluster={cluster} resource="nodes" row={node.row} />}
       </header>
       {node.reason && <p className="node-reason">{node.reason}</p>}
       <div className="usages">

@@ -1,8 +1,21 @@
+// The Overview: the current cluster at a glance; for the local one also how to reach it from a
+// terminal (kubectl line, kubeconfig copy/export/merge) and where its files live.
+import type { ClusterStatus } from "../ipc";
+import { LOCAL } from "../ipc/resources";
+import { authWords } from "../clusters/forms";
 import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import { statusOf, useClusters, useCurrentCluster } from "../state/clusters";
 import { CopyField } from "./CopyField";
+import { LocalKubeconfig } from "./LocalKubeconfig";
 
-/** Home: the local cluster at a glance, and how to reach it from a terminal. */
+/** Home: the current cluster at a glance, and for the local one how to reach it from a terminal. */
 export function Overview({ status }: { status: StatusSnapshot }) {
+  const current = useCurrentCluster();
+  if (current !== LOCAL) return <RemoteOverview id={current} />;
+  return <LocalOverview status={status} />;
+}
+
+function LocalOverview({ status }: { status: StatusSnapshot }) {
   if (status.kind === "waiting") {
     return <p className="muted">Connecting to Kubarium's backend…</p>;
   }
@@ -57,6 +70,8 @@ export function Overview({ status }: { status: StatusSnapshot }) {
           </section>
         )}
 
+        {s.phase !== "starting" && <LocalKubeconfig />}
+
         {s.dataDir && (
           <section className="card" aria-labelledby="data-heading">
             <h2 id="data-heading">Where things live</h2>
@@ -64,6 +79,50 @@ export function Overview({ status }: { status: StatusSnapshot }) {
             {s.logsDir && <CopyField label="Logs" value={s.logsDir} testId="overview-logs" />}
           </section>
         )}
+      </div>
+    </div>
+  );
+}
+
+/** A remote cluster at a glance: its state, server, version and how Kubarium signs in. */
+function RemoteOverview({ id }: { id: string }) {
+  const clusters = useClusters();
+  const s: ClusterStatus | undefined = statusOf(clusters.statuses, id);
+  const entry = clusters.entries.find((e) => e.id === id);
+  if (!s) return <p className="muted">Connecting to {id}…</p>;
+  return (
+    <div className="overview">
+      <header className="view-header">
+        <h1>{s.name}</h1>
+        <span className={`badge badge-${s.phase}`} data-testid="overview-phase">
+          {phaseLabel(s.phase)}
+        </span>
+      </header>
+
+      {s.error && (
+        <div className="card error" role="alert" data-testid="overview-error">
+          {s.error.message}
+        </div>
+      )}
+
+      <div className="cards">
+        <section className="card" aria-labelledby="api-heading">
+          <h2 id="api-heading">API server</h2>
+          <dl className="facts">
+            <dt>Address</dt>
+            <dd data-testid="overview-server">{s.serverUrl ?? entry?.server ?? "—"}</dd>
+            <dt>Kubernetes</dt>
+            <dd data-testid="overview-version">{s.version?.gitVersion ?? "—"}</dd>
+            <dt>Platform</dt>
+            <dd>{s.version?.platform ?? "—"}</dd>
+            <dt>Round trip</dt>
+            <dd>{s.latencyMs === null ? "—" : formatLatency(s.latencyMs)}</dd>
+            <dt>Signs in with</dt>
+            <dd>{entry ? `${authWords(entry.auth)} (kept in the OS keychain)` : "—"}</dd>
+            <dt>Namespace</dt>
+            <dd>{entry?.namespace ?? "— (all that you may list)"}</dd>
+          </dl>
+        </section>
       </div>
     </div>
   );

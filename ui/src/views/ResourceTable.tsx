@@ -4,7 +4,7 @@
 import { memo, useCallback, useDeferredValue, useEffect, useMemo, useRef, useState } from "react";
 import { useVirtualizer } from "@tanstack/react-virtual";
 import { ActionsMenu } from "../actions/ActionsMenu";
-import { LOCAL, type KindInfo, type Row, type WatchState } from "../ipc/resources";
+import { type KindInfo, type Row, type WatchState } from "../ipc/resources";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { isActivatable, isPlainKey, isTypingTarget } from "../shell/keys";
 import { back, navigate, useNamespace } from "../shell/route";
@@ -12,6 +12,7 @@ import { modalOpen, setSelection } from "../shell/selection";
 import { useNow } from "../state/clock";
 import { kindOf, pluralLabel, reloadKinds, useKinds } from "../state/kinds";
 import { useResources } from "../state/resources";
+import { useCurrentCluster } from "../state/clusters";
 import {
   cellText,
   filterRows,
@@ -393,6 +394,7 @@ const TableRow = memo(function TableRow({
   onSelect,
   onOpen,
 }: RowProps) {
+  const cluster = useCurrentCluster();
   const classes = ["rt-row"];
   if (selected) classes.push("selected");
   if (row.deleting) classes.push("deleting");
@@ -453,7 +455,7 @@ const TableRow = memo(function TableRow({
           e.stopPropagation();
         }}
       >
-        <ActionsMenu cluster={LOCAL} resource={resource} row={row} />
+        <ActionsMenu cluster={cluster} resource={resource} row={row} />
       </span>
     </div>
   );
