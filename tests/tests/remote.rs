@@ -131,6 +131,8 @@ async fn scenario() {
     let lasts = plugins.join("lasts");
     std::fs::write(&lasts, "5").unwrap();
     write_plugin(&plugins, &token);
+    let signed_in = plugins.join("signed-in");
+    write_device_code_plugin(&plugins, &token);
 
     let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -178,6 +180,18 @@ async fn scenario() {
                 ),
             ),
         ),
+        (
+            "device-code",
+            with_user(
+                "device-code",
+                &remote.url,
+                &ca,
+                &format!(
+                    "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: kubarium-test-device-code, args: ['{}']}}}}",
+                    signed_in.display()
+                ),
+            ),
+        ),
     ];
     for (context, text) in imports {
         let source = KubeconfigSource::Text {
@@ -193,7 +207,14 @@ async fn scenario() {
     let ids: Vec<String> = app.entries().into_iter().map(|e| e.id).collect();
     assert_eq!(
         ids,
-        ["local", "kubarium", "wrong-token", "wrong-ca", "exec"]
+        [
+            "local",
+            "kubarium",
+            "wrong-token",
+            "wrong-ca",
+            "exec",
+            "device-code"
+        ]
     );
     let keychain = Keychain::open().unwrap();
     let secret = |account: &str| keychain.get(SERVICE, account).unwrap();
@@ -312,6 +333,41 @@ async fn scenario() {
         "a valid token is reused, not fetched again"
     );
 
+    // A plugin that asks the user something (a device-code sign-in) and waits: what it
+    // writes to stderr is the cluster's prompt while it waits, and goes once it is done.
+    let asking = status_where(&statuses, "device-code", |s| s.prompt.is_some()).await;
+    assert_eq!(
+        asking.prompt.as_deref(),
+        Some(DEVICE_CODE_PROMPT),
+        "{asking:?}"
+    );
+    assert_ne!(asking.phase, ClusterPhase::Connected);
+    // Where the prompt came from: a file of the cluster's that only this user can read.
+    let outputs = config.path().join("plugin-output");
+    assert_eq!(mode(&outputs), 0o700);
+    let asked_in = std::fs::read_dir(&outputs)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| std::fs::read_to_string(p).is_ok_and(|t| t.contains(DEVICE_CODE_PROMPT)))
+        .expect("the prompt was written to a file in the plugin output directory");
+    assert_eq!(mode(&asked_in), 0o600, "{asked_in:?}");
+    std::fs::write(&signed_in, "").unwrap();
+    let signed = status_where(&statuses, "device-code", |s| {
+        s.phase == ClusterPhase::Connected
+    })
+    .await;
+    assert_eq!(signed.prompt, None, "{signed:?}");
+    assert_eq!(
+        std::fs::read_to_string(&asked_in).unwrap(),
+        "",
+        "what the plugin said is not kept on disk once it is done"
+    );
+    app.remove_cluster("device-code").await.unwrap();
+    assert!(
+        !asked_in.exists(),
+        "removing the cluster removed its plugin output file"
+    );
+
     // Removing a cluster deletes its credentials and ends its connection.
     assert!(secret("wrong-ca/token").is_some());
     app.remove_cluster("wrong-ca").await.unwrap();
@@ -415,6 +471,31 @@ printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential"
 "#
         ),
     );
+}
+
+/// What `kubarium-test-device-code` writes to stderr, as kubelogin's device-code flow does.
+const DEVICE_CODE_PROMPT: &str = "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD-1234 to authenticate.";
+
+/// `bin/kubarium-test-device-code SIGNED_IN`: asks the user to sign in, waits until the file
+/// SIGNED_IN exists (the test creates it once it has seen the prompt), then prints an
+/// ExecCredential with `token`.
+fn write_device_code_plugin(dir: &Path, token: &str) {
+    write_executable(
+        &dir.join("bin/kubarium-test-device-code"),
+        &format!(
+            r#"#!/bin/sh
+echo '{DEVICE_CODE_PROMPT}' >&2
+while [ ! -e "$1" ]; do sleep 0.2; done
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"%s"}}}}' '{token}'
+"#
+        ),
+    );
+}
+
+/// A file's permission bits.
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
 }
 
 fn write_executable(path: &Path, text: &str) {

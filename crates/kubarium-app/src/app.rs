@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use crate::clusters::{
-    ClusterSource, InMemoryClusters, Keychain, Registry, Remote, Unlisted, export,
+    ClusterSource, InMemoryClusters, Keychain, PromptDir, Registry, Remote, Unlisted, export,
 };
 use crate::ipc::ClusterStatus;
 use crate::ipc::clusters::{
@@ -37,6 +37,9 @@ pub struct App {
     listed: watch::Sender<u64>,
     tasks: Tasks,
     streams: Streams,
+    /// Where remote clusters' exec plugins write their stderr, to be shown while they run;
+    /// `None` shows no prompts (tests, or a directory that could not be made).
+    prompts: Option<PromptDir>,
 }
 
 impl App {
@@ -47,13 +50,20 @@ impl App {
     pub fn new(local: Arc<LocalCluster>, config_dir: &Path) -> Self {
         // The registry logs which keychain it has, or why none.
         let keychain = Keychain::open().map_err(|e| e.to_string());
-        match Registry::open(config_dir, keychain) {
-            Ok(registry) => Self::with_clusters(local, Arc::new(registry)),
+        let source: Arc<dyn ClusterSource> = match Registry::open(config_dir, keychain) {
+            Ok(registry) => Arc::new(registry),
             Err(error) => {
                 tracing::error!(%error, "the list of remote clusters could not be read");
-                Self::with_clusters(local, Arc::new(Unlisted(error.to_string())))
+                Arc::new(Unlisted(error.to_string()))
             }
-        }
+        };
+        let dir = config_dir.join("plugin-output");
+        let prompts = PromptDir::open(dir.clone())
+            .inspect_err(|error| {
+                tracing::warn!(dir = %dir.display(), %error, "no private directory for exec plugins' output; their prompts are not shown");
+            })
+            .ok();
+        Self::build(local, source, prompts)
     }
 
     /// The app with the local cluster only (tests).
@@ -64,9 +74,18 @@ impl App {
     /// The app with the local cluster and the remote ones `source` lists, each probed from
     /// now on. Must run inside a Tokio runtime.
     pub fn with_clusters(local: Arc<LocalCluster>, source: Arc<dyn ClusterSource>) -> Self {
+        Self::build(local, source, None)
+    }
+
+    fn build(
+        local: Arc<LocalCluster>,
+        source: Arc<dyn ClusterSource>,
+        prompts: Option<PromptDir>,
+    ) -> Self {
         let app = Self {
             local,
             source,
+            prompts,
             remotes: Arc::default(),
             listed: watch::Sender::new(0),
             tasks: Tasks::default(),
@@ -88,7 +107,9 @@ impl App {
                 .iter()
                 .position(|r| r.entry == entry && !replaced.contains(&entry.id))
                 .map(|i| old.swap_remove(i));
-            remotes.push(kept.unwrap_or_else(|| Remote::start(entry, Arc::clone(&self.source))));
+            remotes.push(kept.unwrap_or_else(|| {
+                Remote::start(entry, Arc::clone(&self.source), self.prompts.as_ref())
+            }));
         }
         for gone in old {
             gone.stop();

@@ -46,6 +46,7 @@ impl LocalCluster {
             docker: None,
             host: None,
             run: 0,
+            prompt: None,
         });
         let running = Arc::new(Mutex::new(Running::default()));
         // Locked before the start task exists, so a shutdown that comes early waits for the

@@ -21,6 +21,7 @@ function status(id: string, overrides: Partial<ClusterStatus> = {}): ClusterStat
     docker: null,
     host: null,
     run: 1,
+    prompt: null,
     ...overrides,
   };
 }

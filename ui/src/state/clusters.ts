@@ -48,6 +48,7 @@ export function placeholderStatus(entry: ClusterEntry): ClusterStatus {
     docker: null,
     host: null,
     run: 0,
+    prompt: null,
   };
 }
 

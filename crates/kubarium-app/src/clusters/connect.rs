@@ -17,6 +17,7 @@ use kube::client::AuthError;
 use kube::config::{ExecConfig, ExecInteractiveMode, Kubeconfig};
 use tokio::sync::OnceCell;
 
+use super::prompt::{self, PluginOutput};
 use crate::{Error, Result};
 
 /// How long the login shell may take to print its PATH, and a handshake to fetch a
@@ -64,10 +65,28 @@ impl Endpoint {
 
 /// A client for the cluster `kubeconfig` describes. Runs its exec plugin, if it has one (on
 /// a blocking thread: kube-rs runs it synchronously), so a missing or failing plugin is
-/// reported here.
-pub(crate) async fn client(name: &str, mut kubeconfig: Kubeconfig) -> Result<kube::Client> {
-    prepare_exec(&mut kubeconfig).await;
+/// reported here. With `output` (Unix), the plugin's stderr goes to that file, emptied
+/// before the build and after it, so [`super::prompt::follow`] can show its prompts live.
+pub(crate) async fn client(
+    name: &str,
+    mut kubeconfig: Kubeconfig,
+    output: Option<&PluginOutput>,
+) -> Result<kube::Client> {
+    // Taken before the plugin is wrapped, so messages name the plugin, not the wrapper.
     let endpoint = Endpoint::of(name, &kubeconfig);
+    let runs_plugin = kubeconfig
+        .auth_infos
+        .iter()
+        .any(|n| n.auth_info.as_ref().is_some_and(|a| a.exec.is_some()));
+    let output = match output.filter(|_| runs_plugin).map(|o| (o, o.reset())) {
+        Some((output, Ok(()))) => Some(output),
+        Some((output, Err(error))) => {
+            tracing::warn!(file = %output.path().display(), %error, "the exec plugin's output file could not be prepared; its prompts are not shown");
+            None
+        }
+        None => None,
+    };
+    prepare_exec(&mut kubeconfig, &endpoint, output).await?;
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .map_err(|e| {
@@ -78,16 +97,35 @@ pub(crate) async fn client(name: &str, mut kubeconfig: Kubeconfig) -> Result<kub
     let built = tokio::task::spawn_blocking(move || kube::Client::try_from(config))
         .await
         .map_err(|e| Error::Local(format!("connecting to {name} failed: {e}")))?;
+    let said = match output {
+        Some(output) => {
+            let output = output.clone();
+            tokio::task::spawn_blocking(move || {
+                let said = output.read();
+                let _ = output.reset();
+                said
+            })
+            .await
+            .unwrap_or_default()
+        }
+        None => String::new(),
+    };
     match built {
         Ok(client) => Ok(client),
-        Err(error) => Err(explain(&endpoint, error).await),
+        Err(error) => Err(explain_with(&endpoint, error, &said).await),
     }
 }
 
 /// Runs every exec plugin on the login PATH, with no terminal: a desktop app has none, so
-/// the plugin's stderr (its prompts and failures) is captured and shown in the error.
-async fn prepare_exec(kubeconfig: &mut Kubeconfig) {
-    let path = login_path().await;
+/// the plugin's stderr (its prompts and failures) is captured — into `output` when given,
+/// through the [`prompt::WRAPPER`] (which needs the plugin found first: a missing one is
+/// reported here, naming it).
+async fn prepare_exec(
+    kubeconfig: &mut Kubeconfig,
+    endpoint: &Endpoint,
+    output: Option<&PluginOutput>,
+) -> Result<()> {
+    let login = login_path().await;
     for exec in kubeconfig
         .auth_infos
         .iter_mut()
@@ -96,20 +134,57 @@ async fn prepare_exec(kubeconfig: &mut Kubeconfig) {
     {
         exec.interactive_mode = Some(ExecInteractiveMode::Never);
         let env = exec.env.get_or_insert_with(Vec::new);
-        let has_path = env
+        let own_path = env
             .iter()
-            .any(|var| var.get("name").is_some_and(|n| n == "PATH"));
-        if let (false, Some(path)) = (has_path, path) {
-            // On Unix a PATH in the command's environment is also where the program is looked
-            // up, so `aws` or `kubelogin` installed by the user's shell profile is found.
-            env.push(
-                [("name", "PATH"), ("value", path)]
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                    .collect(),
-            );
+            .find(|var| var.get("name").is_some_and(|n| n == "PATH"))
+            .and_then(|var| var.get("value").cloned());
+        let path = match (own_path, login) {
+            (Some(path), _) => Some(path),
+            (None, Some(path)) => {
+                // On Unix a PATH in the command's environment is also where the program is
+                // looked up, so `aws` or `kubelogin` installed by the user's shell profile is
+                // found.
+                env.push(variable("PATH", path));
+                Some(path.to_owned())
+            }
+            (None, None) => None,
+        };
+        #[cfg(unix)]
+        if let Some(output) = output
+            && let Some(command) = exec.command.clone()
+        {
+            let Some(program) = prompt::resolve(&command, path.as_deref().unwrap_or_default())
+            else {
+                return Err(Error::ExecPlugin(missing_plugin(
+                    endpoint,
+                    path.as_deref().unwrap_or("(no PATH)"),
+                )));
+            };
+            let mut args = vec![
+                "-c".to_owned(),
+                prompt::WRAPPER.to_owned(),
+                program.to_string_lossy().into_owned(),
+            ];
+            args.extend(exec.args.take().unwrap_or_default());
+            exec.command = Some("/bin/sh".to_owned());
+            exec.args = Some(args);
+            let file = output.path().to_string_lossy();
+            exec.env
+                .get_or_insert_with(Vec::new)
+                .push(variable(prompt::STDERR_VAR, &file));
         }
+        #[cfg(not(unix))]
+        let _ = (endpoint, output, path);
     }
+    Ok(())
+}
+
+/// An exec plugin's environment variable, as the kubeconfig spells it.
+fn variable(name: &str, value: &str) -> std::collections::HashMap<String, String> {
+    [("name", name), ("value", value)]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 /// The user's login PATH, as their terminal has it (apps started from a desktop session
@@ -159,6 +234,12 @@ async fn ask_login_shell() -> Option<String> {
 /// Turns a failure talking to `endpoint` into the error that says what happened: the
 /// plugin, 401, TLS (fetching the certificate's fingerprint), unreachable; else as it came.
 pub(crate) async fn explain(endpoint: &Endpoint, error: kube::Error) -> Error {
+    explain_with(endpoint, error, "").await
+}
+
+/// [`explain`], with what the exec plugin wrote to its output file (`said`), which a
+/// failing plugin's message quotes.
+async fn explain_with(endpoint: &Endpoint, error: kube::Error, said: &str) -> Error {
     if let kube::Error::Api(status) = &error
         && status.code == 401
     {
@@ -169,7 +250,7 @@ pub(crate) async fn explain(endpoint: &Endpoint, error: kube::Error) -> Error {
     let path = login_path().await.unwrap_or("(no PATH)");
     if let Some(message) = causes(&error)
         .find_map(|e| e.downcast_ref::<AuthError>())
-        .map(|auth| exec_failure(endpoint, auth, path))
+        .map(|auth| exec_failure(endpoint, auth, path, said))
     {
         return Error::ExecPlugin(message);
     }
@@ -191,7 +272,7 @@ pub(crate) async fn explain(endpoint: &Endpoint, error: kube::Error) -> Error {
 }
 
 /// What went wrong running the plugin, naming it and what to do.
-fn exec_failure(endpoint: &Endpoint, error: &AuthError, path: &str) -> String {
+fn exec_failure(endpoint: &Endpoint, error: &AuthError, path: &str, said: &str) -> String {
     let command = endpoint
         .exec
         .as_ref()
@@ -199,23 +280,15 @@ fn exec_failure(endpoint: &Endpoint, error: &AuthError, path: &str) -> String {
         .unwrap_or_else(|| "(none)".to_owned());
     match error {
         AuthError::AuthExecStart(io) if io.kind() == std::io::ErrorKind::NotFound => {
-            let hint = endpoint
-                .exec
-                .as_ref()
-                .and_then(|e| e.install_hint.clone())
-                .unwrap_or_else(|| install_hint(&command));
-            format!(
-                "The exec credential plugin {command:?} that {} needs is not installed: it is not found on your login PATH ({path}). {}",
-                endpoint.name,
-                hint.trim()
-            )
+            missing_plugin(endpoint, path)
         }
         AuthError::AuthExecStart(io) => format!(
             "The exec credential plugin {command:?} of {} could not start: {io}. Check that it is executable.",
             endpoint.name
         ),
         AuthError::AuthExecRun { out, .. } => {
-            let stderr = String::from_utf8_lossy(&out.stderr);
+            // Without the wrapper the plugin's stderr is in `out`; with it, in `said`.
+            let stderr = format!("{}\n{said}", String::from_utf8_lossy(&out.stderr));
             let stderr: String = stderr.trim().chars().take(2000).collect();
             format!(
                 "The exec credential plugin {command:?} of {} failed ({}){}. Run it in a terminal to sign in or see why, then try again.",
@@ -237,6 +310,25 @@ fn exec_failure(endpoint: &Endpoint, error: &AuthError, path: &str) -> String {
             endpoint.name
         ),
     }
+}
+
+/// The plugin is not on `path`: which one, for which cluster, and how to install it.
+fn missing_plugin(endpoint: &Endpoint, path: &str) -> String {
+    let command = endpoint
+        .exec
+        .as_ref()
+        .and_then(|e| e.command.clone())
+        .unwrap_or_else(|| "(none)".to_owned());
+    let hint = endpoint
+        .exec
+        .as_ref()
+        .and_then(|e| e.install_hint.clone())
+        .unwrap_or_else(|| install_hint(&command));
+    format!(
+        "The exec credential plugin {command:?} that {} needs is not installed: it is not found on your login PATH ({path}). {}",
+        endpoint.name,
+        hint.trim()
+    )
 }
 
 /// How to install a well-known plugin.
@@ -272,9 +364,10 @@ fn causes<'a>(
 pub(crate) fn auth_failure(error: &kube::Error) -> Option<String> {
     causes(error).find_map(|e| {
         e.downcast_ref::<AuthError>().map(|auth| match auth {
-            // Its Display has the plugin's stdout, which may hold a credential.
-            AuthError::AuthExecRun { cmd, out } => format!(
-                "the exec plugin {cmd} failed ({}): {}",
+            // Its Display has the plugin's stdout, which may hold a credential, and `cmd` has
+            // its environment, which may hold secret values.
+            AuthError::AuthExecRun { out, .. } => format!(
+                "the exec plugin failed ({}): {}",
                 out.status,
                 String::from_utf8_lossy(&out.stderr).trim()
             ),
@@ -484,13 +577,23 @@ current-context: x
 "#,
         )
         .unwrap();
-        let Err(error) = client("x", kubeconfig).await else {
-            panic!("a missing plugin connected");
-        };
-        let message = error.to_string();
-        assert!(matches!(error, Error::ExecPlugin(_)), "{error:?}");
-        assert!(message.contains("\"kubarium-no-such-plugin\""), "{message}");
-        assert!(message.contains("Get it from the wiki."), "{message}");
+        let (_dir, outputs) = outputs();
+        for output in outputs {
+            let Err(error) = client("x", kubeconfig.clone(), output.as_ref()).await else {
+                panic!("a missing plugin connected");
+            };
+            let message = error.to_string();
+            assert!(matches!(error, Error::ExecPlugin(_)), "{error:?}");
+            assert!(message.contains("\"kubarium-no-such-plugin\""), "{message}");
+            assert!(message.contains("Get it from the wiki."), "{message}");
+        }
+    }
+
+    /// No output file (kube-rs captures stderr), and one (the wrapper writes it there).
+    fn outputs() -> (tempfile::TempDir, Vec<Option<PluginOutput>>) {
+        let dir = tempfile::tempdir().unwrap();
+        let prompts = prompt::PromptDir::open(dir.path().join("plugin-output")).unwrap();
+        (dir, vec![None, Some(prompts.file(1))])
     }
 
     #[tokio::test]
@@ -506,11 +609,21 @@ current-context: x
 "#,
         )
         .unwrap();
-        let Err(error) = client("x", kubeconfig).await else {
-            panic!("a failing plugin connected");
-        };
-        let message = error.to_string();
-        assert!(message.contains("please sign in first"), "{message}");
-        assert!(message.contains("exit status: 3"), "{message}");
+        let (_dir, outputs) = outputs();
+        for output in outputs {
+            let Err(error) = client("x", kubeconfig.clone(), output.as_ref()).await else {
+                panic!("a failing plugin connected");
+            };
+            let message = error.to_string();
+            assert!(message.contains("please sign in first"), "{message}");
+            assert!(message.contains("exit status: 3"), "{message}");
+            if let Some(output) = output {
+                assert_eq!(
+                    output.read(),
+                    "",
+                    "the output file is emptied after the build"
+                );
+            }
+        }
     }
 }

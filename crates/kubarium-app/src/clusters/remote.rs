@@ -9,6 +9,7 @@ use tokio::sync::watch;
 use tokio::task::AbortHandle;
 
 use super::connect::{self, Endpoint};
+use super::prompt::{self, PluginOutput, PromptDir};
 use crate::ipc::clusters::{
     ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource, ManualCluster,
 };
@@ -188,11 +189,20 @@ pub(crate) struct Remote {
     connection: tokio::sync::Mutex<Option<(kube::Client, Endpoint)>>,
     status: watch::Sender<ClusterStatus>,
     probe: Mutex<Option<AbortHandle>>,
+    /// Where its exec plugin's stderr goes while a client is built (Unix, with a private
+    /// directory), to be shown as `prompt` in its status.
+    output: Option<PluginOutput>,
 }
 
 impl Remote {
-    /// A remote cluster, probed from now on. Must run inside a Tokio runtime.
-    pub(crate) fn start(entry: ClusterEntry, source: Arc<dyn ClusterSource>) -> Arc<Self> {
+    /// A remote cluster, probed from now on; its exec plugin's prompts are shown when
+    /// `prompts` gives a directory to capture them in. Must run inside a Tokio runtime.
+    pub(crate) fn start(
+        entry: ClusterEntry,
+        source: Arc<dyn ClusterSource>,
+        prompts: Option<&PromptDir>,
+    ) -> Arc<Self> {
+        let run = next_run();
         let (status, _) = watch::channel(ClusterStatus {
             id: entry.id.clone(),
             name: entry.name.clone(),
@@ -208,7 +218,8 @@ impl Remote {
             error: None,
             docker: None,
             host: None,
-            run: next_run(),
+            run,
+            prompt: None,
         });
         let remote = Arc::new(Self {
             entry,
@@ -216,6 +227,7 @@ impl Remote {
             connection: tokio::sync::Mutex::new(None),
             status,
             probe: Mutex::new(None),
+            output: prompts.filter(|_| cfg!(unix)).map(|dir| dir.file(run)),
         });
         let handle = tokio::spawn(probe::run(
             probe::Target::Remote(Arc::clone(&remote)),
@@ -241,7 +253,20 @@ impl Remote {
                 Error::Local(format!("reading the cluster's credentials failed: {e}"))
             })??;
         let endpoint = Endpoint::of(&self.entry.name, &kubeconfig);
-        let client = connect::client(&self.entry.name, kubeconfig).await?;
+        // The plugin's prompts, live, while it runs; gone once it is done (a failure's
+        // message quotes them).
+        let follower = self.output.clone().map(|output| {
+            let status = self.status.clone();
+            Follower(tokio::spawn(prompt::follow(output, move |prompt| {
+                status.send_modify(|s| s.prompt = prompt);
+            })))
+        });
+        let built = connect::client(&self.entry.name, kubeconfig, self.output.as_ref()).await;
+        if let Some(follower) = follower {
+            follower.stop().await;
+        }
+        self.status.send_if_modified(|s| s.prompt.take().is_some());
+        let client = built?;
         *connection = Some((client.clone(), endpoint));
         Ok(client)
     }
@@ -265,11 +290,32 @@ impl Remote {
         self.status.subscribe()
     }
 
-    /// Stops probing it.
+    /// Stops probing it, and removes its plugin output file.
     pub(crate) fn stop(&self) {
         if let Some(probe) = self.probe.lock().unwrap_or_else(|e| e.into_inner()).take() {
             probe.abort();
         }
+        if let Some(output) = &self.output {
+            output.remove();
+        }
+    }
+}
+
+/// The task following a plugin's output; aborted when dropped too (a probe stopped while
+/// its client was being built).
+struct Follower(tokio::task::JoinHandle<()>);
+
+impl Follower {
+    /// Stops it, returning once it can publish nothing more.
+    async fn stop(mut self) {
+        self.0.abort();
+        let _ = (&mut self.0).await;
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

@@ -151,6 +151,10 @@ pub struct ClusterStatus {
     /// a new run: watches begun in an earlier run follow a cluster that is gone and must be
     /// started again.
     pub run: u32,
+    /// What the remote cluster's exec credential plugin is writing to its stderr while it
+    /// runs (its latest lines): a device-code sign-in's URL and code, a prompt to touch a
+    /// security key. `None` when no plugin runs, and for the local cluster.
+    pub prompt: Option<String>,
 }
 
 /// The Docker engine the local cluster runs pods on, as its nodes last reported it.

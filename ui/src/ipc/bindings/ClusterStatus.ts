@@ -72,4 +72,10 @@ host: HostStats | null,
  * a new run: watches begun in an earlier run follow a cluster that is gone and must be
  * started again.
  */
-run: number, };
+run: number, 
+/**
+ * What the remote cluster's exec credential plugin is writing to its stderr while it
+ * runs (its latest lines): a device-code sign-in's URL and code, a prompt to touch a
+ * security key. `None` when no plugin runs, and for the local cluster.
+ */
+prompt: string | null, };
