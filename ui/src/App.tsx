@@ -2,13 +2,14 @@
 // shortcuts overlay on top when open.
 import { lazy, Suspense, useCallback, useState } from "react";
 import { Palette } from "./shell/Palette";
+import { PluginPromptBanner } from "./shell/PluginPrompt";
 import { useRoute, type Route } from "./shell/route";
 import { ShortcutsHelp } from "./shell/ShortcutsHelp";
 import { useGlobalShortcuts } from "./shell/shortcuts";
 import { Sidebar } from "./shell/Sidebar";
 import { StatusBar } from "./shell/StatusBar";
 import { useClusterStatus, type StatusSnapshot } from "./state/clusterStatus";
-import { useCurrentCluster } from "./state/clusters";
+import { statusOf, useClusterStatuses, useCurrentCluster } from "./state/clusters";
 import { ClusterMap } from "./views/ClusterMap";
 import { EventsTimeline } from "./views/EventsTimeline";
 import { Overview } from "./views/Overview";
@@ -27,6 +28,7 @@ type Overlay = "palette" | "shortcuts" | null;
 export function App() {
   const status = useClusterStatus();
   const cluster = useCurrentCluster();
+  const statuses = useClusterStatuses();
   const route = useRoute();
   const [overlay, setOverlay] = useState<Overlay>(null);
   const close = useCallback(() => {
@@ -46,6 +48,7 @@ export function App() {
     <div className="shell">
       <Sidebar status={status} onOpenPalette={openPalette} onShowShortcuts={showShortcuts} />
       <main className={`main main-${route.view}`} data-testid={`view-${route.view}`}>
+        <PluginPromptBanner status={statusOf(statuses, cluster)} />
         {/* Keyed by cluster: a switch starts every view afresh (no rows, tiles or edits of the other cluster). */}
         <Suspense key={cluster} fallback={<p className="muted">Loading…</p>}>
           <RoutedView route={route} status={status} />

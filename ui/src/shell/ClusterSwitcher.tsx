@@ -1,6 +1,6 @@
 // The cluster switcher at the top of the sidebar: the cluster the window shows, and a list
-// of every cluster (state, server, version, latency, error) to switch to, add to, or remove
-// from. Switching goes to the map of the chosen cluster.
+// of every cluster (state, server, version, latency, what its credential plugin asks,
+// error) to switch to, add to, or remove from. Switching goes to the map of the chosen cluster.
 import { useRef, useState, type CSSProperties } from "react";
 import type { AppError, ClusterStatus } from "../ipc";
 import { removeCluster, type ClusterEntry } from "../ipc/clusters";
@@ -17,6 +17,7 @@ import {
   withLocal,
 } from "../state/clusters";
 import { ErrorBanner } from "./ErrorBanner";
+import { PluginPromptNote } from "./PluginPrompt";
 import { navigate, setNamespace } from "./route";
 import { StatusDot } from "./StatusDot";
 import "../actions/actions.css";
@@ -119,6 +120,7 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
           }}
         />
       )}
+      {!open && <PromptElsewhere list={list} current={current} />}
       {notice && (
         <p className="muted small" role="status" data-testid="cluster-notice">
           {notice}
@@ -152,6 +154,17 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
         />
       )}
     </section>
+  );
+}
+
+/** Under the switcher: which other clusters' credential plugins wait for the user (the current one's has the banner). */
+export function PromptElsewhere({ list, current }: { list: readonly ClusterStatus[]; current: string }) {
+  const asking = list.filter((s) => s.id !== current && s.prompt !== null && s.prompt !== "").map((s) => s.name);
+  if (asking.length === 0) return null;
+  return (
+    <p className="small cluster-prompt-elsewhere" role="status" data-testid="cluster-prompt-elsewhere">
+      The credential plugin for {asking.join(", ")} asks you something: open the cluster list above to see it.
+    </p>
   );
 }
 
@@ -203,7 +216,7 @@ export function ClusterMenu({ list, current, error, onChoose, onRemove, onAdd, s
   );
 }
 
-/** One cluster in the list: state, name, server, version, latency, and why it fails. */
+/** One cluster in the list: state, name, server, version, latency, its plugin's prompt, and why it fails. */
 function ClusterOption({ status: s, checked, onChoose }: { status: ClusterStatus; checked: boolean; onChoose: () => void }) {
   const details = [s.serverUrl, s.version?.gitVersion, s.latencyMs === null ? null : formatLatency(s.latencyMs)].filter(
     (d): d is string => d !== null && d !== undefined && d !== "",
@@ -227,6 +240,7 @@ function ClusterOption({ status: s, checked, onChoose }: { status: ClusterStatus
           {phaseLabel(s.phase)}
           {details.length > 0 ? ` · ${details.join(" · ")}` : ""}
         </span>
+        <PluginPromptNote status={s} />
         {s.error && <span className="small cluster-option-error">{s.error.message}</span>}
       </span>
     </button>
