@@ -5,7 +5,7 @@ import { renderToStaticMarkup } from "react-dom/server";
 import { describe, expect, it } from "vitest";
 import type { ClusterStatus } from "../ipc";
 import { ClusterMenu, PromptElsewhere } from "./ClusterSwitcher";
-import { PluginPromptBanner, PluginPromptNote, promptParts, promptUrls } from "./PluginPrompt";
+import { openable, PluginPromptBanner, PluginPromptNote, promptParts, promptUrls } from "./PluginPrompt";
 
 const DEVICE_CODE =
   "To sign in, use a web browser to open the page https://microsoft.com/devicelogin and enter the code ABCD-1234 to authenticate.";
@@ -55,6 +55,25 @@ describe("promptParts", () => {
   });
 });
 
+describe("openable", () => {
+  it("accepts what open_url accepts: loopback http(s) only", () => {
+    for (const ok of ["http://127.0.0.1:8000/callback", "https://localhost/", "http://LOCALHOST:1", "http://127.0.0.1", "http://127.0.0.1:9/path?q#f"]) {
+      expect(openable(ok), ok).toBe(true);
+    }
+    for (const refused of [
+      "https://microsoft.com/devicelogin",
+      "http://127.0.0.1.example.com/",
+      "http://127.0.0.1@evil.com/",
+      "http://localhost:80@evil.com/",
+      "http://127.0.0.1:x/",
+      "ftp://127.0.0.1/",
+      "javascript:alert(1)",
+    ]) {
+      expect(openable(refused), refused).toBe(false);
+    }
+  });
+});
+
 describe("PluginPromptBanner", () => {
   it("says which cluster's plugin asks, with its lines in monospace and each link copyable", () => {
     const html = renderToStaticMarkup(<PluginPromptBanner status={status("aks", `Waiting for sign-in\n${DEVICE_CODE}`)} />);
@@ -65,8 +84,16 @@ describe("PluginPromptBanner", () => {
     expect(lines).toContain('<span class="plugin-prompt-url">https://microsoft.com/devicelogin</span> and enter the code ABCD-1234');
     expect(html).toContain('<code data-testid="plugin-prompt-url-0">https://microsoft.com/devicelogin</code>');
     expect(html).not.toContain("plugin-prompt-url-1");
-    // Shown as text to copy, never as a link the webview would follow.
+    // Shown as text to copy, never as a link the webview would follow, and not opened:
+    // open_url refuses a remote address.
     expect(html).not.toContain("<a ");
+    expect(html).not.toContain("plugin-prompt-url-0-open");
+  });
+
+  it("offers to open a loopback link (an OIDC login's local page)", () => {
+    const html = renderToStaticMarkup(<PluginPromptBanner status={status("oidc", "Please visit the following URL in your browser: http://localhost:8000")} />);
+    expect(html).toContain('<code data-testid="plugin-prompt-url-0">http://localhost:8000</code>');
+    expect(html).toContain('data-testid="plugin-prompt-url-0-open"');
   });
 
   it("renders nothing when no plugin asks, or no cluster is known", () => {

@@ -1,9 +1,13 @@
 // What a remote cluster's exec credential plugin asks while it runs (a device-code sign-in:
 // "open https://microsoft.com/devicelogin and enter the code ABCD-1234"): a banner above
 // the current cluster's view, and a short form in its cluster switcher entry. Links are
-// shown as selectable text with a Copy button: `open_url` opens loopback URLs only, and a
-// plugin's output is not trusted enough to widen it.
+// shown as selectable text with a Copy button; only those `open_url` accepts (loopback, as
+// an OIDC login's local callback page) also get an Open button — a plugin's output is not
+// trusted enough to widen what it opens.
+import { useState } from "react";
 import type { ClusterStatus } from "../ipc";
+import { openUrl } from "../ipc/streams";
+import { asAppError } from "../state/resources";
 import { CopyField } from "../views/CopyField";
 import "./banner.css";
 
@@ -35,6 +39,50 @@ export function promptParts(line: string): PromptPart[] {
 export function promptUrls(prompt: string): string[] {
   const urls = promptParts(prompt).flatMap((p) => (p.kind === "url" ? [p.url] : []));
   return [...new Set(urls)];
+}
+
+/**
+ * Whether `open_url` opens `url` (the backend's `url_allowed`, which decides): http(s) to
+ * 127.0.0.1 or localhost, an optional numeric port, no user part.
+ */
+export function openable(url: string): boolean {
+  const rest = /^https?:\/\/(.*)$/.exec(url)?.[1];
+  if (rest === undefined) return false;
+  const authority = rest.split(/[/?#]/)[0] ?? "";
+  const colon = authority.lastIndexOf(":");
+  const host = colon < 0 ? authority : authority.slice(0, colon);
+  if (colon >= 0 && !/^[0-9]+$/.test(authority.slice(colon + 1))) return false;
+  return host === "127.0.0.1" || host.toLowerCase() === "localhost";
+}
+
+/** A link of the prompt: to copy, and to open when `open_url` allows it. */
+function PromptLink({ url, testId }: { url: string; testId: string }) {
+  const [failure, setFailure] = useState<string | null>(null);
+  return (
+    <div className="plugin-prompt-link">
+      <CopyField label="Open this in your browser" value={url} testId={testId} />
+      {openable(url) && (
+        <button
+          type="button"
+          data-testid={`${testId}-open`}
+          onClick={() => {
+            setFailure(null);
+            openUrl(url).catch((error: unknown) => {
+              // Its message says what to do (copy the link into a browser).
+              setFailure(asAppError(error).message);
+            });
+          }}
+        >
+          Open
+        </button>
+      )}
+      {failure && (
+        <span className="small" role="alert">
+          {failure}
+        </span>
+      )}
+    </div>
+  );
 }
 
 /**
@@ -73,7 +121,7 @@ export function PluginPromptBanner({ status }: { status: ClusterStatus | undefin
       </p>
       <PromptLines prompt={status.prompt} testId="plugin-prompt-lines" />
       {urls.map((url, i) => (
-        <CopyField key={url} label="Open this in your browser" value={url} testId={`plugin-prompt-url-${String(i)}`} />
+        <PromptLink key={url} url={url} testId={`plugin-prompt-url-${String(i)}`} />
       ))}
       <p className="muted small">Kubarium connects as soon as the plugin is done; nothing else is needed here.</p>
     </section>
