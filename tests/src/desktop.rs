@@ -88,17 +88,27 @@ impl Desktop {
                 "args": app_args,
             },
         });
-        let session = Session::new(&format!("http://127.0.0.1:{port}"), capabilities)
-            .await
-            .unwrap_or_else(|error| {
-                // No `Desktop` to drop yet: stop the driver's group here.
-                stop_group(&driver);
-                panic!(
-                    "no WebDriver session with the app: {error}\ntauri-driver log:\n{}",
-                    std::fs::read_to_string(dir.path().join("tauri-driver.log"))
-                        .unwrap_or_default()
-                )
-            });
+        // Under load the driver now and then resets the connection that asks for a session,
+        // before any app starts: ask again (an app that did start holds the data dir's lock,
+        // so a second one could not start and the error below would say so).
+        let mut attempts = 0;
+        let session = loop {
+            attempts += 1;
+            match Session::new(&format!("http://127.0.0.1:{port}"), capabilities.clone()).await {
+                Err(error) if error.error == "transport" && attempts < 3 => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                other => break other,
+            }
+        }
+        .unwrap_or_else(|error| {
+            // No `Desktop` to drop yet: stop the driver's group here.
+            stop_group(&driver);
+            panic!(
+                "no WebDriver session with the app: {error}\ntauri-driver log:\n{}",
+                std::fs::read_to_string(dir.path().join("tauri-driver.log")).unwrap_or_default()
+            )
+        });
         Self {
             session,
             driver,

@@ -1,7 +1,7 @@
-//! The OS keychain, through keyring-core. On Linux: the Secret Service (GNOME Keyring,
-//! KWallet) over the session D-Bus when the session has one and it answers, else the
-//! kernel's keyutils (the session keyring, which a logout or reboot clears). Other
-//! platforms report it unavailable for now.
+//! The OS keychain, through keyring-core: the macOS Keychain, the Windows Credential
+//! Manager, and on Linux the Secret Service (GNOME Keyring, KWallet) over the session D-Bus
+//! when the session has one and it answers, else the kernel's keyutils (the session
+//! keyring, which a logout or reboot clears). Other platforms report it unavailable.
 //!
 //! A secret is filed under a service (which program it belongs to, e.g.
 //! `dev.kubarium.remote`) and an account (which secret of it). Secrets never appear in an
@@ -35,7 +35,12 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// Where a [`Keychain`] keeps its secrets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
+    #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     SecretService,
+    #[cfg_attr(not(target_os = "macos"), allow(dead_code))]
+    MacKeychain,
+    #[cfg_attr(not(target_os = "windows"), allow(dead_code))]
+    CredentialManager,
     #[cfg_attr(not(target_os = "linux"), allow(dead_code))]
     KeyUtils,
     InMemory,
@@ -57,8 +62,8 @@ impl std::fmt::Debug for Keychain {
 }
 
 impl Keychain {
-    /// The session's keychain: the Secret Service when the session has a bus and it
-    /// answers, else (Linux) the kernel's keyutils session keyring. Never starts a D-Bus
+    /// The session's keychain: the platform's own ([`Keychain::open_persistent`]), else
+    /// (Linux) the kernel's keyutils session keyring. Never starts a D-Bus
     /// daemon. The error says why neither can be used.
     pub fn open() -> Result<Self> {
         match Self::open_persistent() {
@@ -69,7 +74,9 @@ impl Keychain {
         }
     }
 
-    /// Only a keychain whose secrets survive a reboot (the Secret Service): for secrets
+    /// Only a keychain whose secrets survive a reboot (the macOS Keychain, the Windows
+    /// Credential Manager, on Linux the Secret Service when the session has a bus and it
+    /// answers): for secrets
     /// that cannot be made again, like the key that seals a cluster's stored Secrets.
     pub fn open_persistent() -> Result<Self> {
         #[cfg(target_os = "linux")]
@@ -90,7 +97,29 @@ impl Keychain {
                 kind: Kind::SecretService,
             })
         }
-        #[cfg(not(target_os = "linux"))]
+        #[cfg(target_os = "macos")]
+        {
+            let store = apple_native_keyring_store::keychain::Store::new().map_err(|e| {
+                Error::Unavailable(format!("the macOS Keychain is not available: {e}"))
+            })?;
+            Ok(Self {
+                store,
+                kind: Kind::MacKeychain,
+            })
+        }
+        #[cfg(target_os = "windows")]
+        {
+            let store = windows_native_keyring_store::Store::new().map_err(|e| {
+                Error::Unavailable(format!(
+                    "the Windows Credential Manager is not available: {e}"
+                ))
+            })?;
+            Ok(Self {
+                store,
+                kind: Kind::CredentialManager,
+            })
+        }
+        #[cfg(not(any(target_os = "linux", target_os = "macos", target_os = "windows")))]
         {
             Err(Error::Unavailable(
                 "Kubarium does not use this platform's keychain yet".to_owned(),
@@ -149,6 +178,8 @@ impl Keychain {
     pub fn store_name(&self) -> &str {
         match self.kind {
             Kind::SecretService => "Secret Service (D-Bus)",
+            Kind::MacKeychain => "macOS Keychain",
+            Kind::CredentialManager => "Windows Credential Manager",
             Kind::KeyUtils => "kernel keyutils (session keyring; cleared at logout)",
             Kind::InMemory => "memory (a test keychain; nothing is kept)",
         }
@@ -156,7 +187,10 @@ impl Keychain {
 
     /// Whether its secrets survive a reboot.
     pub fn is_persistent(&self) -> bool {
-        self.kind == Kind::SecretService
+        matches!(
+            self.kind,
+            Kind::SecretService | Kind::MacKeychain | Kind::CredentialManager
+        )
     }
 
     /// The secret filed under `service` and `account`, `None` if there is none.

@@ -93,7 +93,7 @@ export function ClusterSwitcher({ local }: { local: StatusSnapshot }) {
             {shown?.name ?? (current === LOCAL ? "kubarium" : current)} {current === LOCAL && <span className="muted">(local)</span>}
           </span>
           <span className="muted small cluster-switcher-detail">
-            {shown ? phaseLabel(shown.phase) : local.kind === "ipcFailed" && current === LOCAL ? "No backend" : "Connecting…"}
+            {shown ? phaseLabel(shown.phase, shown.error) : local.kind === "ipcFailed" && current === LOCAL ? "No backend" : "Connecting…"}
             {shown && !shown.local && shown.serverUrl ? ` · ${hostOf(shown.serverUrl)}` : ""}
           </span>
         </span>
@@ -237,7 +237,7 @@ function ClusterOption({ status: s, checked, onChoose }: { status: ClusterStatus
           {s.name} {s.local && <span className="muted">(local)</span>}
         </span>
         <span className="muted small cluster-option-detail">
-          {phaseLabel(s.phase)}
+          {phaseLabel(s.phase, s.error)}
           {details.length > 0 ? ` · ${details.join(" · ")}` : ""}
         </span>
         <PluginPromptNote status={s} />

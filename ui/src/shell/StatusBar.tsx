@@ -22,7 +22,7 @@ export function StatusBar({ status }: { status: StatusSnapshot }) {
   const s: ClusterStatus | null = remote ? (statusOf(statuses, current) ?? null) : status.kind === "status" ? status.status : null;
   const dot: StatusSnapshot = s ? { kind: "status", status: s } : remote ? { kind: "waiting" } : status;
   const phase = s
-    ? phaseLabel(s.phase)
+    ? phaseLabel(s.phase, s.error)
     : remote
       ? "Connecting…"
       : status.kind === "ipcFailed"

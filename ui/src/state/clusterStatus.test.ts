@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { formatLatency, phaseLabel } from "./clusterStatus";
+import type { AppError } from "../ipc";
 
 describe("formatLatency", () => {
   it("keeps precision below a millisecond and drops it above ten", () => {
@@ -16,5 +17,17 @@ describe("phaseLabel", () => {
     expect(phaseLabel("unreachable")).toBe("Not answering");
     expect(phaseLabel("failed")).toBe("Failed to start");
     expect(phaseLabel("stopped")).toBe("Stopped");
+  });
+});
+
+describe("phaseLabel with the probe's error", () => {
+  const error = (code: AppError["code"]): AppError => ({ code, message: "m", causes: [] });
+  it("says a cluster that answered but refused us is not merely silent", () => {
+    expect(phaseLabel("unreachable", error("unauthorized"))).toBe("Credentials refused");
+    expect(phaseLabel("unreachable", error("forbidden"))).toBe("Access denied");
+    expect(phaseLabel("unreachable", error("tls"))).toBe("Certificate not trusted");
+    expect(phaseLabel("unreachable", error("unreachable"))).toBe("Not answering");
+    expect(phaseLabel("unreachable")).toBe("Not answering");
+    expect(phaseLabel("connected", error("unauthorized"))).toBe("Connected");
   });
 });

@@ -1,6 +1,6 @@
 // The local cluster's status as one app-wide store, fed by the backend's push stream.
 import { useSyncExternalStore } from "react";
-import { watchClusterStatus, type ClusterPhase, type ClusterStatus } from "../ipc";
+import { watchClusterStatus, type AppError, type ClusterPhase, type ClusterStatus } from "../ipc";
 
 /** What the UI holds before the backend's first message, or if the stream fails. */
 export type StatusSnapshot =
@@ -49,14 +49,24 @@ export function useClusterStatus(): StatusSnapshot {
 }
 
 /** Words for a phase, as the status bar shows them. */
-export function phaseLabel(phase: ClusterPhase): string {
+export function phaseLabel(phase: ClusterPhase, error: AppError | null = null): string {
   switch (phase) {
     case "starting":
       return "Starting…";
     case "connected":
       return "Connected";
     case "unreachable":
-      return "Not answering";
+      // It answered, but refused us: say which way, not "not answering".
+      switch (error?.code) {
+        case "unauthorized":
+          return "Credentials refused";
+        case "forbidden":
+          return "Access denied";
+        case "tls":
+          return "Certificate not trusted";
+        default:
+          return "Not answering";
+      }
     case "failed":
       return "Failed to start";
     case "stopped":

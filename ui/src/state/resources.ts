@@ -208,6 +208,37 @@ export function asAppError(error: unknown): AppError {
 }
 
 /**
+ * Follows the rows of one resource on `cluster`: `listener` is called on every change of
+ * [`resourceSnapshot`]; the returned function stops following. The backend watch starts with
+ * the first follower and stops a moment after the last one leaves.
+ */
+export function followResources(
+  cluster: string,
+  resource: string,
+  namespace: string | null,
+  listener: () => void,
+): () => void {
+  const key = keyOf(cluster, resource, namespace);
+  const entry = entryFor(cluster, resource, namespace);
+  entry.listeners.add(listener);
+  followRuns();
+  start(entry);
+  return () => {
+    entry.listeners.delete(listener);
+    release(entry, key);
+  };
+}
+
+/** The rows of one resource on `cluster` now (empty and syncing when nobody follows it). */
+export function resourceSnapshot(
+  cluster: string,
+  resource: string,
+  namespace: string | null,
+): ResourceSnapshot {
+  return entries.get(keyOf(cluster, resource, namespace))?.snapshot ?? EMPTY;
+}
+
+/**
  * Live rows of one resource; `namespace: null` means every namespace. Without `cluster`, of
  * the cluster the window shows (switching clusters switches the rows).
  */
@@ -218,18 +249,8 @@ export function useResources(
 ): ResourceSnapshot {
   const current = useCurrentCluster();
   const cluster = chosenCluster ?? current;
-  const key = keyOf(cluster, resource, namespace);
   return useSyncExternalStore(
-    (listener) => {
-      const entry = entryFor(cluster, resource, namespace);
-      entry.listeners.add(listener);
-      followRuns();
-      start(entry);
-      return () => {
-        entry.listeners.delete(listener);
-        release(entry, key);
-      };
-    },
-    () => entries.get(key)?.snapshot ?? EMPTY,
+    (listener) => followResources(cluster, resource, namespace, listener),
+    () => resourceSnapshot(cluster, resource, namespace),
   );
 }

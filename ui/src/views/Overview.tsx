@@ -32,7 +32,7 @@ function LocalOverview({ status }: { status: StatusSnapshot }) {
       <header className="view-header">
         <h1>Local cluster</h1>
         <span className={`badge badge-${s.phase}`} data-testid="overview-phase">
-          {phaseLabel(s.phase)}
+          {phaseLabel(s.phase, s.error)}
         </span>
       </header>
 
@@ -95,7 +95,7 @@ function RemoteOverview({ id }: { id: string }) {
       <header className="view-header">
         <h1>{s.name}</h1>
         <span className={`badge badge-${s.phase}`} data-testid="overview-phase">
-          {phaseLabel(s.phase)}
+          {phaseLabel(s.phase, s.error)}
         </span>
       </header>
 
