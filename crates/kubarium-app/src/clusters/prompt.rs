@@ -13,10 +13,12 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The environment variable naming the file the wrapper appends the plugin's stderr to.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const STDERR_VAR: &str = "KUBARIUM_PLUGIN_STDERR";
 
 /// The wrapper script: `$0` is the plugin, resolved beforehand; `exec` leaves no shell
 /// behind, so the plugin's exit status and stdout are kube-rs's as before.
+#[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const WRAPPER: &str = r#"exec "$0" "$@" 2>>"$KUBARIUM_PLUGIN_STDERR""#;
 
 /// How often the file is read while a plugin runs: a person reads the prompt, so a quarter
