@@ -30,24 +30,13 @@ impl LocalCluster {
     /// Starts the cluster in the background and returns at once; [`LocalCluster::subscribe`]
     /// reports `starting`, then `connected` or `failed`. Must run inside a Tokio runtime.
     pub fn start(builder: ClusterBuilder) -> Arc<Self> {
-        let (status, _) = watch::channel(ClusterStatus {
-            id: crate::LOCAL.to_owned(),
-            name: kubeconfig::CONTEXT.to_owned(),
-            local: true,
-            phase: ClusterPhase::Starting,
-            server_url: None,
-            kubeconfig_path: None,
-            kubectl_command: None,
-            data_dir: None,
-            logs_dir: None,
-            version: None,
-            latency_ms: None,
-            error: None,
-            docker: None,
-            host: None,
-            run: 0,
-            prompt: None,
-        });
+        let (status, _) = watch::channel(ClusterStatus::starting(
+            crate::LOCAL,
+            kubeconfig::CONTEXT,
+            true,
+            None,
+            0,
+        ));
         let running = Arc::new(Mutex::new(Running::default()));
         // Locked before the start task exists, so a shutdown that comes early waits for the
         // start to finish and then stops what it started.

@@ -10,10 +10,10 @@ use tokio::task::AbortHandle;
 
 use super::connect::{self, Endpoint};
 use super::prompt::{self, PluginOutput, PromptDir};
+use crate::ipc::ClusterStatus;
 use crate::ipc::clusters::{
     ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource, ManualCluster,
 };
-use crate::ipc::{ClusterPhase, ClusterStatus};
 use crate::{Error, Result, probe};
 
 /// What the app needs of the list of remote clusters: the registry of imported clusters
@@ -203,24 +203,13 @@ impl Remote {
         prompts: Option<&PromptDir>,
     ) -> Arc<Self> {
         let run = next_run();
-        let (status, _) = watch::channel(ClusterStatus {
-            id: entry.id.clone(),
-            name: entry.name.clone(),
-            local: false,
-            phase: ClusterPhase::Starting,
-            server_url: Some(entry.server.clone()),
-            kubeconfig_path: None,
-            kubectl_command: None,
-            data_dir: None,
-            logs_dir: None,
-            version: None,
-            latency_ms: None,
-            error: None,
-            docker: None,
-            host: None,
+        let (status, _) = watch::channel(ClusterStatus::starting(
+            &entry.id,
+            &entry.name,
+            false,
+            Some(entry.server.clone()),
             run,
-            prompt: None,
-        });
+        ));
         let remote = Arc::new(Self {
             entry,
             source,

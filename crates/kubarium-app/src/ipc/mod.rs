@@ -157,6 +157,37 @@ pub struct ClusterStatus {
     pub prompt: Option<String>,
 }
 
+impl ClusterStatus {
+    /// A cluster's status before its first probe: starting, nothing known beyond its id,
+    /// name and (for a remote one) server.
+    pub fn starting(
+        id: &str,
+        name: &str,
+        local: bool,
+        server_url: Option<String>,
+        run: u32,
+    ) -> Self {
+        Self {
+            id: id.to_owned(),
+            name: name.to_owned(),
+            local,
+            phase: ClusterPhase::Starting,
+            server_url,
+            kubeconfig_path: None,
+            kubectl_command: None,
+            data_dir: None,
+            logs_dir: None,
+            version: None,
+            latency_ms: None,
+            error: None,
+            docker: None,
+            host: None,
+            run,
+            prompt: None,
+        }
+    }
+}
+
 /// The Docker engine the local cluster runs pods on, as its nodes last reported it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, TS)]
 #[serde(rename_all = "camelCase", tag = "state")]
