@@ -29,18 +29,7 @@ function LocalOverview({ status }: { status: StatusSnapshot }) {
   const s = status.status;
   return (
     <div className="overview">
-      <header className="view-header">
-        <h1>Local cluster</h1>
-        <span className={`badge badge-${s.phase}`} data-testid="overview-phase">
-          {phaseLabel(s.phase, s.error)}
-        </span>
-      </header>
-
-      {s.error && (
-        <div className="card error" role="alert" data-testid="overview-error">
-          {s.error.message}
-        </div>
-      )}
+      <StatusHeader title="Local cluster" status={s} />
 
       {s.phase === "starting" && <p className="muted">Starting the embedded cluster…</p>}
 
@@ -92,18 +81,7 @@ function RemoteOverview({ id }: { id: string }) {
   if (!s) return <p className="muted">Connecting to {id}…</p>;
   return (
     <div className="overview">
-      <header className="view-header">
-        <h1>{s.name}</h1>
-        <span className={`badge badge-${s.phase}`} data-testid="overview-phase">
-          {phaseLabel(s.phase, s.error)}
-        </span>
-      </header>
-
-      {s.error && (
-        <div className="card error" role="alert" data-testid="overview-error">
-          {s.error.message}
-        </div>
-      )}
+      <StatusHeader title={s.name} status={s} />
 
       <div className="cards">
         <section className="card" aria-labelledby="api-heading">
@@ -125,5 +103,25 @@ function RemoteOverview({ id }: { id: string }) {
         </section>
       </div>
     </div>
+  );
+}
+
+/** The Overview's title with the cluster's state, and its error when it has one. */
+function StatusHeader({ title, status: s }: { title: string; status: ClusterStatus }) {
+  return (
+    <>
+      <header className="view-header">
+        <h1>{title}</h1>
+        <span className={`badge badge-${s.phase}`} data-testid="overview-phase">
+          {phaseLabel(s.phase, s.error)}
+        </span>
+      </header>
+
+      {s.error && (
+        <div className="card error" role="alert" data-testid="overview-error">
+          {s.error.message}
+        </div>
+      )}
+    </>
   );
 }
