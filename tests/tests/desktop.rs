@@ -558,7 +558,11 @@ async fn every_lesson_completes_through_show_me() {
         app.click("lesson-start").await;
         for (index, (step, way)) in steps.iter().enumerate() {
             app.element(&format!("step-{step}")).await;
-            if lesson == "pods" && index == 0 {
+            let done = format!("[data-testid='step-{step}'][data-state='done']");
+            if app.count(&done).await > 0 {
+                // A step that only asks to look (`kubectl get …`) holds as soon as it is
+                // active, before anything is clicked.
+            } else if lesson == "pods" && index == 0 {
                 // The Pods lesson's first step the learner's way, with no terminal: Apply
                 // the pre-filled YAML.
                 assert_eq!(way, "yaml");
