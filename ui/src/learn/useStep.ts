@@ -1,7 +1,7 @@
 // The active step, live: its objects watched, captures taken once, `changed` baselines noted
 // when it became active, exec/ingress checks polled every 2 s, every check evaluated, and the
 // step marked done the moment they all hold.
-import { useEffect, useMemo, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import type { KindInfo } from "../ipc/resources";
 import { baselineOf, captureFrom, checkKey, evaluate, substituteAll, type ObjectsByKind, type Output, type Verdict, type Vars, type World } from "./checks";
 import type { Lesson, Step } from "./lesson";
@@ -112,5 +112,6 @@ export function useActiveStep(lesson: Lesson, raw: Step, vars: Vars, kinds: read
     if (allHeld) updateProgress(lesson.id, (p) => withDone(p, raw.id));
   }, [allHeld, lesson.id, raw.id]);
 
-  return { step, verdicts, objects, synced, world: () => worldRef.current };
+  const current = useCallback(() => worldRef.current, []);
+  return { step, verdicts, objects, synced, world: current };
 }
