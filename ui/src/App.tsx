@@ -21,6 +21,7 @@ import { ResourceTable } from "./views/ResourceTable";
 const Details = lazy(() => import("./details/Details").then((m) => ({ default: m.Details })));
 const Create = lazy(() => import("./create/Create").then((m) => ({ default: m.Create })));
 const Topology = lazy(() => import("./views/Topology").then((m) => ({ default: m.Topology })));
+const LearnPage = lazy(() => import("./learn/LearnPage").then((m) => ({ default: m.LearnPage })));
 
 /** Which overlay has the keyboard, if any. */
 type Overlay = "palette" | "shortcuts" | null;
@@ -79,5 +80,7 @@ function RoutedView({ route, status }: { route: Route; status: StatusSnapshot })
       return route.template === undefined ? <Create /> : <Create template={route.template} />;
     case "overview":
       return <Overview status={status} />;
+    case "learn":
+      return route.lesson === undefined ? <LearnPage /> : <LearnPage lesson={route.lesson} />;
   }
 }

@@ -17,6 +17,7 @@ export const PLACES: readonly Place[] = [
   { id: "events", label: "Events", route: { view: "events" }, keywords: ["timeline"] },
   { id: "create", label: "Create", route: { view: "create" }, keywords: ["new", "yaml", "apply"] },
   { id: "overview", label: "Overview", route: { view: "overview" }, keywords: ["kubeconfig", "kubectl", "status"] },
+  { id: "learn", label: "Learn", route: { view: "learn" }, keywords: ["lessons", "tutorial", "course"] },
 ];
 
 /** Whether `route` is on the place (or inside it); highlights the sidebar entry. */

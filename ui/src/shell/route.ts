@@ -17,7 +17,9 @@ export type Route =
   | { view: "topology" }
   | { view: "events" }
   | { view: "create"; template?: string }
-  | { view: "overview" };
+  | { view: "overview" }
+  /** The Learn section: the lesson list, or one lesson. */
+  | { view: "learn"; lesson?: string };
 
 const HOME: Route = { view: "map" };
 

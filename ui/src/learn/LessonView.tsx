@@ -1,0 +1,153 @@
+// One lesson: explanation and Read more, Start, the steps in order (only the active one is
+// live), Reset, the completion banner with the next lesson; beside them the cluster map with
+// the active step's objects highlighted, and the kubectl terminal when the lesson uses one.
+import { useEffect, useMemo, useState } from "react";
+import { openUrl } from "../ipc/streams";
+import { LOCAL } from "../ipc/resources";
+import { navigate, setNamespace } from "../shell/route";
+import { setCurrentCluster } from "../state/clusters";
+import { clearHighlight, setHighlight } from "../state/highlight";
+import { reloadKinds, useKinds } from "../state/kinds";
+import { ClusterMap } from "../views/ClusterMap";
+import { substituteAll } from "./checks";
+import type { Lesson } from "./lesson";
+import { LearnTerminal } from "./LearnTerminal";
+import { LessonText } from "./LessonText";
+import { activeStep, lessonProgress, progressSnapshot, stepState, useProgress } from "./progress";
+import { errorText } from "./runner";
+import { clusterEffects, resetLesson, startLesson } from "./session";
+import { StepView } from "./StepView";
+
+const NO_WORLD = () => ({ objects: {}, namespace: "", clusterScoped: new Set<string>() });
+
+/** A lesson's page. */
+export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | null }) {
+  const kinds = useKinds();
+  const progress = lessonProgress(useProgress(), lesson.id);
+  const [busy, setBusy] = useState<"start" | "reset" | null>(null);
+  const [confirming, setConfirming] = useState(false);
+  const [error, setError] = useState<string | null>(null);
+  const stepIds = useMemo(() => lesson.steps.map((s) => s.id), [lesson]);
+  const active = activeStep(stepIds, progress);
+  const complete = progress.started && lesson.steps.every((s) => progress.done.includes(s.id));
+  const usesTerminal = lesson.steps.some((s) => s.way === "terminal");
+
+  // The map emphasises what the active step is about.
+  const activeHighlight = lesson.steps.find((s) => s.id === active)?.highlight;
+  const highlightKey = JSON.stringify(substituteAll(activeHighlight ?? [], { ...progress.vars, namespace: lesson.namespace }));
+  useEffect(() => {
+    const refs = JSON.parse(highlightKey) as { kind: string; namespace?: string; name?: string; labels?: Record<string, string> }[];
+    const loaded = kinds.state === "loaded" ? kinds.kinds : [];
+    setHighlight(
+      refs.map((ref) => {
+        const namespaced = loaded.find((k) => k.kind === ref.kind)?.namespaced ?? ref.kind !== "Node";
+        return namespaced && ref.namespace === undefined ? { ...ref, namespace: lesson.namespace } : ref;
+      }),
+    );
+  }, [highlightKey, kinds, lesson.namespace]);
+  useEffect(() => clearHighlight, []);
+
+  const start = (): void => {
+    setBusy("start");
+    setError(null);
+    setCurrentCluster(LOCAL);
+    setNamespace(lesson.namespace);
+    startLesson(lesson, clusterEffects(NO_WORLD)).then(
+      () => { setBusy(null); },
+      (e: unknown) => {
+        setBusy(null);
+        setError(`The lesson could not start: ${errorText(e)}. Is the local cluster running? Start it from the Overview, then press Start again.`);
+      },
+    );
+  };
+  const reset = (): void => {
+    setConfirming(false);
+    setBusy("reset");
+    setError(null);
+    resetLesson(lesson, lessonProgress(progressSnapshot(), lesson.id), clusterEffects(NO_WORLD)).then(
+      () => { setBusy(null); },
+      (e: unknown) => {
+        setBusy(null);
+        setError(`Reset did not finish: ${errorText(e)}`);
+      },
+    );
+  };
+
+  return (
+    <div className="learn-lesson" data-testid={`lesson-view-${lesson.id}`}>
+      <div className="learn-main">
+        <header className="view-header">
+          <button type="button" className="link" data-testid="learn-back" onClick={() => { navigate({ view: "learn" }); }}>
+            ← All lessons
+          </button>
+          <h1>{lesson.title}</h1>
+          <span className="muted">{lesson.minutes} min</span>
+        </header>
+        <LessonText text={lesson.explanation} />
+        <div className="learn-row">
+          {lesson.docs !== undefined && (
+            <button type="button" data-testid="lesson-docs" onClick={() => { openUrl(lesson.docs ?? "").catch((e: unknown) => { setError(`Could not open the browser: ${errorText(e)}`); }); }}>
+              Read more
+            </button>
+          )}
+          {!progress.started && (
+            <button type="button" className="primary" data-testid="lesson-start" disabled={busy !== null} onClick={start}>
+              {busy === "start" ? "Starting…" : `Start (creates namespace ${lesson.namespace})`}
+            </button>
+          )}
+          {progress.started &&
+            (confirming ? (
+              <span className="learn-confirm">
+                Delete namespace {lesson.namespace} and everything in it, undo node changes, and start over?
+                <button type="button" className="danger" data-testid="lesson-reset-confirm" onClick={reset}>
+                  Reset
+                </button>
+                <button type="button" onClick={() => { setConfirming(false); }}>
+                  Cancel
+                </button>
+              </span>
+            ) : (
+              <button type="button" data-testid="lesson-reset" disabled={busy !== null} onClick={() => { setConfirming(true); }}>
+                {busy === "reset" ? "Resetting…" : "Reset"}
+              </button>
+            ))}
+        </div>
+        {error !== null && (
+          <div className="error-banner" role="alert" data-testid="lesson-error">
+            {error}
+          </div>
+        )}
+        {kinds.state === "loading" && <p className="muted">Loading the cluster's kinds…</p>}
+        {kinds.state === "failed" && (
+          <div className="error-banner" role="alert">
+            The cluster's kinds could not be loaded ({kinds.error.message}); the lesson needs them to watch its objects.{" "}
+            <button type="button" onClick={reloadKinds}>
+              Try again
+            </button>
+          </div>
+        )}
+        {kinds.state === "loaded" && (
+          <ol className="learn-steps">
+            {lesson.steps.map((step, i) => (
+              <StepView key={step.id} lesson={lesson} step={step} index={i} state={stepState(stepIds, progress, step.id)} vars={progress.vars} kinds={kinds.kinds} />
+            ))}
+          </ol>
+        )}
+        {complete && (
+          <div className="learn-complete" data-testid="lesson-complete" role="status">
+            <strong>Lesson complete.</strong> You did every step of {lesson.title}.
+            <button type="button" className="primary" data-testid="lesson-next" onClick={() => { navigate(next ? { view: "learn", lesson: next.id } : { view: "learn" }); }}>
+              {next ? `Next: ${next.title}` : "Back to all lessons"}
+            </button>
+          </div>
+        )}
+      </div>
+      <aside className="learn-aside" aria-label="The cluster">
+        <div className="learn-map">
+          <ClusterMap />
+        </div>
+        {usesTerminal && progress.started && <LearnTerminal namespace={lesson.namespace} />}
+      </aside>
+    </div>
+  );
+}
