@@ -629,5 +629,14 @@ async fn every_lesson_completes_through_show_me() {
         app.click("nav-learn").await;
         app.element(&format!("lesson-done-{lesson}")).await;
     }
-    app.screenshot("learn-all-done").await;
+    if only.is_none() {
+        wait_count(
+            &app,
+            "every lesson marked done in the list",
+            "[data-testid^='lesson-done-']",
+            lessons.len(),
+        )
+        .await;
+        app.screenshot("learn-all-done").await;
+    }
 }
