@@ -574,16 +574,29 @@ async fn every_lesson_completes_through_show_me() {
     .await;
     // Learn progress lives in the webview's localStorage, which outlives a run's temporary
     // dirs: start from none, as a new user does.
+    // The reload waits until the script has returned: WebDriver fails a script whose page
+    // unloads under it.
     app.session
         .execute(
-            "localStorage.removeItem('kubarium.learn.v1'); location.reload();",
+            "localStorage.removeItem('kubarium.learn.v1'); \
+             setTimeout(() => location.reload(), 200);",
             vec![],
         )
         .await
         .unwrap();
-    app.wait_for_text("status-phase", Duration::from_secs(60), |t| {
-        t == "Connected"
-    })
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    app.wait_for(
+        "the reloaded window connected",
+        Duration::from_secs(60),
+        async |session| {
+            let phase = session
+                .find_all("[data-testid='status-phase']")
+                .await
+                .ok()?;
+            let text = phase.first()?.text().await.ok()?;
+            (text == "Connected").then_some(())
+        },
+    )
     .await;
     let lessons = bundled_lessons();
     assert_eq!(lessons.len(), 9, "the nine concepts' lessons");
