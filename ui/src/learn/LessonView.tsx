@@ -90,11 +90,12 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
               Read more
             </button>
           )}
-          {!progress.started && (
+          {!progress.started && busy !== "reset" && (
             <button type="button" className="primary" data-testid="lesson-start" disabled={busy !== null} onClick={start}>
               {busy === "start" ? "Starting…" : `Start (creates namespace ${lesson.namespace})`}
             </button>
           )}
+          {busy === "reset" && <span className="muted">Resetting: deleting namespace {lesson.namespace} and waiting until it is gone…</span>}
           {progress.started &&
             (confirming ? (
               <span className="learn-confirm">
