@@ -8,6 +8,7 @@ use ts_rs::TS;
 pub mod actions;
 pub mod apply;
 pub mod clusters;
+pub mod learn;
 pub mod resources;
 pub mod streams;
 
@@ -244,6 +245,8 @@ mod tests {
         clusters::KeychainInfo::export_all(&config).unwrap();
         clusters::AccessCheck::export_all(&config).unwrap();
         clusters::MergeOutcome::export_all(&config).unwrap();
+        learn::ExecResult::export_all(&config).unwrap();
+        learn::HttpAnswer::export_all(&config).unwrap();
     }
 
     fn read_dir(dir: &Path) -> BTreeMap<PathBuf, String> {
