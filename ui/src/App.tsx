@@ -1,5 +1,5 @@
 // The window: sidebar, the routed view, the status bar; the command palette and the
-// shortcuts overlay on top when open.
+// shortcuts overlay on top when open, and the first-launch tour.
 import { lazy, Suspense, useCallback, useState } from "react";
 import { Palette } from "./shell/Palette";
 import { PluginPromptBanner } from "./shell/PluginPrompt";
@@ -10,6 +10,7 @@ import { Sidebar } from "./shell/Sidebar";
 import { StatusBar } from "./shell/StatusBar";
 import { useClusterStatus, type StatusSnapshot } from "./state/clusterStatus";
 import { statusOf, useClusterStatuses, useCurrentCluster } from "./state/clusters";
+import { TourHost } from "./tour/TourHost";
 import { ClusterMap } from "./views/ClusterMap";
 import { EventsTimeline } from "./views/EventsTimeline";
 import { Overview } from "./views/Overview";
@@ -58,6 +59,7 @@ export function App() {
       <StatusBar status={status} />
       {overlay === "palette" && <Palette onClose={close} onShowShortcuts={showShortcuts} />}
       {overlay === "shortcuts" && <ShortcutsHelp onClose={close} />}
+      <TourHost />
     </div>
   );
 }

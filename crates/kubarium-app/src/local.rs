@@ -234,6 +234,17 @@ impl LocalCluster {
         self.builder.config().data_dir.clone()
     }
 
+    /// Where the cluster keeps its state (and the app its files about it).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.builder.config().data_dir
+    }
+
+    /// The ingress controller's HTTP port on 127.0.0.1 as configured; 0 when it is chosen
+    /// when the controller starts (the Ingresses' status then says which).
+    pub fn configured_ingress_http_port(&self) -> u16 {
+        self.builder.config().ingress_http_port
+    }
+
     /// The names of the local cluster's nodes.
     pub async fn node_names(&self) -> crate::Result<Vec<String>> {
         let running = self.running.lock().await;

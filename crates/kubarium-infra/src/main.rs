@@ -13,7 +13,13 @@
 //! - `dns`: the cluster's DNS server (see [`dns`]).
 //! - `ingress`: the cluster's ingress controller data plane, an HTTP/HTTPS reverse proxy
 //!   configured through `/etc/kubarium/config` (see [`ingress`]).
+//! - the applets `cat`, `ls`, `env`, `echo`, `sleep`, `hostname`, `wget` and `hit` (see
+//!   [`applets`]): picked by the name the binary runs under, as busybox does, since the
+//!   demo image links them into `/bin`; or by the first argument (but `echo` there is the
+//!   echo server).
 
+mod applets;
+mod client;
 mod conf;
 mod dns;
 mod echo;
@@ -29,6 +35,7 @@ use std::process::ExitCode;
 
 const USAGE: &str =
     "usage: kubarium-infra pause | serve | echo | proxy | load URL N SECONDS | send | dns | ingress
+       kubarium-infra APPLET [ARG]...
   pause  hold the pod's namespaces: sleep, reap children, exit 0 on SIGTERM/SIGINT
   serve  the demo web server on $PORT (default 8080): / (HTML), /api (JSON), /healthz,
          /readyz (503 while /tmp/unready exists or after /unready), /crash (exits 1)
@@ -41,10 +48,28 @@ const USAGE: &str =
   send   send tcp|udp <ip:port> <text>: send the text once, print the answer
   dns    the cluster DNS server on UDP+TCP $KUBARIUM_DNS_LISTEN (default 0.0.0.0:53), records
          from $KUBARIUM_CONFIG (default /etc/kubarium/config), re-read on SIGHUP
-  ingress  HTTP/HTTPS reverse proxy for Ingresses, per /etc/kubarium/config (SIGHUP re-reads)";
+  ingress  HTTP/HTTPS reverse proxy for Ingresses, per /etc/kubarium/config (SIGHUP re-reads)
+applets (run as /bin/<name> in the demo image; as a mode, echo is the server):
+  cat [FILE]... | ls [-1alA] [PATH]... | env | echo [-n] ARG... | sleep SECONDS|infinity
+  hostname [-i] | wget -qO- URL | hit URL COUNT (COUNT GETs on new connections, a line each)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().collect();
+    // Run as /bin/cat (a hard link in the demo image): the applet of that name.
+    let invoked = args
+        .first()
+        .and_then(|arg0| std::path::Path::new(arg0).file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(code) = applets::run(&invoked, args.get(1..).unwrap_or_default()) {
+        return code;
+    }
+    // `kubarium-infra echo` stays the echo server; the echo applet is only /bin/echo.
+    if let Some(mode) = args.get(1).filter(|mode| *mode != "echo")
+        && let Some(code) = applets::run(mode, &args[2..])
+    {
+        return code;
+    }
     let result = match args.get(1).map(String::as_str) {
         Some("pause") => pause::run(),
         Some("serve") => serve::run(),

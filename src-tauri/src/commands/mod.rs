@@ -9,6 +9,7 @@ use crate::Desktop;
 pub(crate) mod actions;
 pub(crate) mod apply;
 pub(crate) mod clusters;
+pub(crate) mod learn;
 pub(crate) mod resources;
 pub(crate) mod streams;
 

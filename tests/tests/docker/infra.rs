@@ -1,7 +1,8 @@
 //! The static `kubarium-infra` binary as PID 1 of a real container (mounted into the test
 //! busybox image, so no image is made): `pause` and `serve` stop cleanly on SIGTERM (exit
-//! 0, where an ignored SIGTERM would end in SIGKILL's 137), the demo server answers with the
-//! pod's identity, readiness follows `/tmp/unready`, and `/crash` exits 1.
+//! 0, where an ignored SIGTERM would end in SIGKILL's 137; the `sleep` applet ends with 143),
+//! the demo server answers with the pod's identity, readiness follows `/tmp/unready`, and
+//! `/crash` exits 1.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -87,6 +88,18 @@ async fn pause_stops_on_sigterm_as_pid_1() {
         pause.stop(),
         0,
         "pause must exit 0 on SIGTERM, not wait for SIGKILL"
+    );
+}
+
+#[tokio::test]
+async fn the_sleep_applet_stops_on_sigterm_as_pid_1() {
+    // `command: [sleep, infinity]` in a demo pod: deleting the pod must not wait for SIGKILL.
+    let sleep = Infra::run(&[], &["sleep", "infinity"]);
+    assert_eq!(sleep.state().0, "running");
+    assert_eq!(
+        sleep.stop(),
+        143,
+        "sleep must end on SIGTERM (143, as if killed by it), not wait for SIGKILL's 137"
     );
 }
 

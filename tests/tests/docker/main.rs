@@ -9,6 +9,7 @@
 
 mod app_streams;
 mod config;
+mod demo;
 mod desktop;
 mod dns;
 mod infra;

@@ -2,7 +2,7 @@
 // containers, labels and annotations, data of ConfigMaps and Secrets (hidden until
 // revealed), and related objects as links to their own details pages.
 import { useState } from "react";
-import type { Row } from "../ipc/resources";
+import { LOCAL, type Row } from "../ipc/resources";
 import { navigate } from "../shell/route";
 import { useResources } from "../state/resources";
 import { formatAge } from "../state/table";
@@ -28,6 +28,7 @@ import {
   type RelatedLink,
   type ResourceOf,
 } from "./related";
+import { SchedulingDecision } from "./SchedulingDecision";
 import { useObject } from "./useObject";
 
 /** What the Overview tab needs from the page. */
@@ -85,6 +86,7 @@ export function OverviewTab(props: OverviewProps) {
         </dl>
       </section>
       <Conditions object={object} />
+      {resource === "pods" && <SchedulingDecision pod={object} local={cluster === LOCAL} />}
       {resource === "pods" && <Containers object={object} />}
       {resource === "configmaps" && <ConfigMapData object={object} />}
       {resource === "secrets" && <SecretData object={object} />}

@@ -1,12 +1,16 @@
 // Home: the cluster map. Every node a panel with its pods as tiles, unscheduled pods in a lane
-// of their own, all derived from live node/pod/ReplicaSet watches (see state/map.ts).
-import { useLayoutEffect, useMemo, useState, useSyncExternalStore } from "react";
+// of their own, all derived from live node/pod/ReplicaSet watches (see state/map.ts). What a
+// lesson highlights (state/highlight.ts) is ringed and scrolled to; Learn embeds the map in a
+// compact layout narrowed to the lesson's namespace.
+import { useEffect, useLayoutEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import { useNamespace } from "../shell/route";
 import { LeavingTiles } from "../state/leaving";
 import { buildMap, reusePanels, withLeaving, type MapModel, type PodTile } from "../state/map";
 import { useResources } from "../state/resources";
 import { LOCAL, type Row } from "../ipc/resources";
 import { useCurrentCluster } from "../state/clusters";
+import { useHighlight, type HighlightRef } from "../state/highlight";
+import { firstHighlighted, tileHighlighted, type HighlightSpot } from "../state/mapHighlight";
 import { NodePanel, openTile, Tile } from "./NodePanel";
 import { WatchTrouble } from "./WatchTrouble";
 import "./map.css";
@@ -35,7 +39,23 @@ function usePanelReuse(model: MapModel): MapModel {
   return output;
 }
 
-function UnscheduledLane({ tiles }: { tiles: readonly PodTile[] }) {
+/** Scrolls the first highlighted spot into view when it (or the highlight) changes. */
+function useScrollToHighlight(root: React.RefObject<HTMLElement | null>, spot: HighlightSpot | null, refs: readonly HighlightRef[]): void {
+  const last = useRef<{ refs: readonly HighlightRef[]; key: string } | null>(null);
+  useEffect(() => {
+    const element = root.current;
+    if (!spot || !element) return;
+    if (last.current?.refs === refs && last.current.key === spot.key) return;
+    const byTestId = (id: string) => element.querySelector(`[data-testid="${typeof CSS === "undefined" ? id : CSS.escape(id)}"]`);
+    // A tile is not drawn while its panel is off screen; the panel (or its placeholder) always is.
+    const target = byTestId(spot.testId) ?? byTestId(spot.panelTestId);
+    if (!target) return;
+    last.current = { refs, key: spot.key };
+    target.scrollIntoView({ block: "nearest", behavior: prefersReducedMotion() ? "auto" : "smooth" });
+  }, [root, spot, refs]);
+}
+
+function UnscheduledLane({ tiles, highlight }: { tiles: readonly PodTile[]; highlight: readonly HighlightRef[] }) {
   return (
     <section className="map-unscheduled" data-testid="map-unscheduled" aria-label="Unscheduled pods">
       <h2>Unscheduled pods</h2>
@@ -45,7 +65,7 @@ function UnscheduledLane({ tiles }: { tiles: readonly PodTile[] }) {
         <ul className="unscheduled-list" onClick={openTile}>
           {tiles.map((tile) => (
             <li key={tile.key} className={tile.leaving ? "unscheduled-item leaving" : "unscheduled-item"}>
-              <Tile tile={tile} compact enter={false} />
+              <Tile tile={tile} compact enter={false} highlighted={tileHighlighted(highlight, tile)} />
               <span className="unscheduled-name">
                 {tile.namespace}/{tile.name}
               </span>
@@ -79,9 +99,18 @@ function Legend() {
   );
 }
 
+/** How a page embeds the map; the home page passes nothing. */
+export interface ClusterMapProps {
+  /** A smaller layout for a side pane (Learn): a small header, no legend, narrower panels, no empty unscheduled lane. */
+  readonly compact?: boolean;
+  /** Show only this namespace's pods (`null`: every namespace); by default the namespace picked in the sidebar. */
+  readonly namespace?: string | null;
+}
+
 /** The cluster map: nodes as panels, pods as tiles. */
-export function ClusterMap(): React.JSX.Element {
-  const namespace = useNamespace();
+export function ClusterMap({ compact = false, namespace: only }: ClusterMapProps = {}): React.JSX.Element {
+  const picked = useNamespace();
+  const namespace = only === undefined ? picked : only;
   const local = useCurrentCluster() === LOCAL;
   const nodes = useResources("nodes");
   // Every namespace's pods: a node's requests count them all; the filter only hides tiles.
@@ -91,7 +120,8 @@ export function ClusterMap(): React.JSX.Element {
   const base = useMapModel(nodes.rows, pods.rows, replicaSets.byUid, namespace);
 
   const [leavingStore] = useState(() => new LeavingTiles());
-  const leaving = useSyncExternalStore(leavingStore.subscribe, leavingStore.snapshot);
+  // The snapshot doubles as the server one, so the map renders in markup tests too.
+  const leaving = useSyncExternalStore(leavingStore.subscribe, leavingStore.snapshot, leavingStore.snapshot);
   // Before paint, so a deleted pod's tile goes straight from shown to leaving.
   useLayoutEffect(() => {
     leavingStore.observe(base, namespace ?? "", !prefersReducedMotion());
@@ -102,10 +132,15 @@ export function ClusterMap(): React.JSX.Element {
   const loading = nodes.state === "syncing" && nodes.rows.length === 0;
   const podCount = useMemo(() => model.nodes.reduce((n, node) => n + node.tileCount, 0), [model]);
 
+  const highlight = useHighlight();
+  const spot = useMemo(() => firstHighlighted(model, highlight), [model, highlight]);
+  const root = useRef<HTMLDivElement>(null);
+  useScrollToHighlight(root, spot, highlight);
+
   return (
-    <div className="cluster-map">
+    <div ref={root} className={compact ? "cluster-map compact" : "cluster-map"} data-highlighting={highlight.length > 0 ? "true" : undefined}>
       <header className="view-header map-header">
-        <h1>Cluster map</h1>
+        {compact ? <h2>Cluster map</h2> : <h1>Cluster map</h1>}
         <span className="muted">
           {model.nodes.length} {model.nodes.length === 1 ? "node" : "nodes"} · {podCount}{" "}
           {podCount === 1 ? "pod" : "pods"}
@@ -113,7 +148,7 @@ export function ClusterMap(): React.JSX.Element {
           {model.unscheduled.length > 0 ? ` · ${String(model.unscheduled.length)} unscheduled` : ""}
         </span>
         <span className="spacer" />
-        <Legend />
+        {!compact && <Legend />}
       </header>
       <WatchTrouble
         watches={[
@@ -132,10 +167,10 @@ export function ClusterMap(): React.JSX.Element {
               : "No nodes to show: the cluster lists none, or your credentials may not list nodes (see above)."}
           </p>
         ) : null}
-        <UnscheduledLane tiles={model.unscheduled} />
+        {(!compact || model.unscheduled.length > 0) && <UnscheduledLane tiles={model.unscheduled} highlight={highlight} />}
         <div className="map-nodes">
           {model.nodes.map((node) => (
-            <NodePanel key={node.name} node={node} showNamespace={namespace === null} />
+            <NodePanel key={node.name} node={node} showNamespace={namespace === null} highlight={highlight} />
           ))}
         </div>
       </div>

@@ -4,6 +4,8 @@
 import { memo, useRef, useState, type MouseEvent } from "react";
 import { ActionsMenu } from "../actions/ActionsMenu";
 import { useCurrentCluster } from "../state/clusters";
+import type { HighlightRef } from "../state/highlight";
+import { groupHighlighted, nodeHighlighted, tileHighlighted } from "../state/mapHighlight";
 import { navigate } from "../shell/route";
 import {
   capGroups,
@@ -47,9 +49,17 @@ function shortName(tile: PodTile): string {
   return tile.group.kind !== null && tile.name.startsWith(prefix) ? tile.name.slice(prefix.length) : tile.name;
 }
 
+interface TileProps {
+  tile: PodTile;
+  compact: boolean;
+  enter: boolean;
+  /** Named by a lesson's highlight: drawn with a ring. */
+  highlighted?: boolean;
+}
+
 /** One pod tile: a button so it is reachable by keyboard; clicks are handled by the container. */
-export function Tile({ tile, compact, enter }: { tile: PodTile; compact: boolean; enter: boolean }) {
-  const classes = `tile tone-${tile.tone}${tile.leaving ? " leaving" : enter ? " entering" : ""}${compact ? " compact" : ""}`;
+export function Tile({ tile, compact, enter, highlighted = false }: TileProps) {
+  const classes = `tile tone-${tile.tone}${tile.leaving ? " leaving" : enter ? " entering" : ""}${compact ? " compact" : ""}${highlighted ? " highlighted" : ""}`;
   return (
     <button
       type="button"
@@ -62,6 +72,7 @@ export function Tile({ tile, compact, enter }: { tile: PodTile; compact: boolean
       data-node={tile.node ?? ""}
       data-phase={tile.phase}
       data-ready={String(tile.ready)}
+      data-highlighted={highlighted ? "true" : undefined}
       tabIndex={tile.leaving ? -1 : 0}
     >
       {!compact && <span className="tile-name">{shortName(tile)}</span>}
@@ -91,11 +102,13 @@ interface GroupProps {
   showNamespace: boolean;
   /** Tiles drawn when the panel appeared: they were there already and do not animate in. */
   initial: ReadonlySet<string>;
+  highlight: readonly HighlightRef[];
 }
 
-function GroupTiles({ group, compact, showNamespace, initial }: GroupProps) {
+function GroupTiles({ group, compact, showNamespace, initial, highlight }: GroupProps) {
+  const marked = groupHighlighted(highlight, group.owner);
   return (
-    <div className="owner-group">
+    <div className={marked ? "owner-group highlighted" : "owner-group"} data-highlighted={marked ? "true" : undefined}>
       <div className="owner-label" title={`${group.owner.kind ?? "No owner"} ${group.owner.namespace}/${group.owner.name}`}>
         {group.owner.kind && <span className="owner-kind">{group.owner.kind}</span>}
         <span className="owner-name">
@@ -106,14 +119,21 @@ function GroupTiles({ group, compact, showNamespace, initial }: GroupProps) {
       </div>
       <div className="tiles">
         {group.tiles.map((tile) => (
-          <Tile key={tile.key} tile={tile} compact={compact} enter={!initial.has(tile.key)} />
+          <Tile key={tile.key} tile={tile} compact={compact} enter={!initial.has(tile.key)} highlighted={tileHighlighted(highlight, tile)} />
         ))}
       </div>
     </div>
   );
 }
 
-function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boolean }) {
+interface PanelProps {
+  node: NodeView;
+  showNamespace: boolean;
+  /** What a lesson highlights (state/highlight.ts); the same array while it is unchanged. */
+  highlight: readonly HighlightRef[];
+}
+
+function PanelBody({ node, showNamespace, highlight }: PanelProps) {
   const cluster = useCurrentCluster();
   const [expanded, setExpanded] = useState(false);
   const [initial] = useState(() => new Set(node.tiles.map((t) => t.key)));
@@ -173,7 +193,14 @@ function PanelBody({ node, showNamespace }: { node: NodeView; showNamespace: boo
       <div className="node-pods" onClick={openTile}>
         {groups.length === 0 && <p className="muted small">No pods{showNamespace ? "" : " in this namespace"}.</p>}
         {groups.map((group) => (
-          <GroupTiles key={group.owner.key} group={group} compact={compact} showNamespace={showNamespace} initial={initial} />
+          <GroupTiles
+            key={group.owner.key}
+            group={group}
+            compact={compact}
+            showNamespace={showNamespace}
+            initial={initial}
+            highlight={highlight}
+          />
         ))}
         {(hidden > 0 || expanded) && node.tileCount > TILE_CAP && (
           <button
@@ -198,19 +225,21 @@ function estimateHeight(node: NodeView): number {
   return 110 + node.groups.length * 22 + Math.ceil(tiles / perRow) * 28;
 }
 
-function Panel({ node, showNamespace }: { node: NodeView; showNamespace: boolean }) {
+function Panel({ node, showNamespace, highlight }: PanelProps) {
   const ref = useRef<HTMLElement>(null);
   const { visible, height } = useInView(ref);
+  const marked = nodeHighlighted(highlight, node);
   return (
     <section
       ref={ref}
-      className={node.ready ? "map-node" : "map-node not-ready"}
+      className={`map-node${node.ready ? "" : " not-ready"}${marked ? " highlighted" : ""}`}
       data-testid={`map-node-${node.name}`}
       data-ready={String(node.ready)}
+      data-highlighted={marked ? "true" : undefined}
       aria-label={`Node ${node.name}`}
       style={visible ? undefined : { height: height > 0 ? height : estimateHeight(node) }}
     >
-      {visible ? <PanelBody node={node} showNamespace={showNamespace} /> : <span className="node-name placeholder-name">{node.name}</span>}
+      {visible ? <PanelBody node={node} showNamespace={showNamespace} highlight={highlight} /> : <span className="node-name placeholder-name">{node.name}</span>}
     </section>
   );
 }

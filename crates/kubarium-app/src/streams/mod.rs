@@ -1,27 +1,36 @@
-//! Streams the UI opens: pod logs, exec sessions and port-forwards.
+//! Streams the UI opens: pod logs, exec sessions, port-forwards and terminals on this
+//! machine.
 //!
 //! Each runs as a task in [`crate::Tasks`], so `stop_stream(id)` ends any of them. Exec
-//! sessions and port-forwards also need to be reached by id while they run (typed input, a
-//! resized terminal, the list of forwards); [`Streams`] keeps those handles.
+//! sessions, port-forwards and terminals also need to be reached by id while they run (typed
+//! input, a resized terminal, the list of forwards); [`Streams`] keeps those handles.
 
 mod exec;
 mod forward;
 mod logs;
+#[cfg(unix)]
+mod pty;
+mod terminal;
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard};
 
 pub use exec::ExecSession;
+pub(crate) use exec::exit_of;
 pub use forward::{RunningForward, open_url, url_allowed};
 pub use logs::{LineSplitter, stream_logs};
+#[cfg(not(unix))]
+pub(crate) use terminal::not_available as terminal_not_available;
+pub use terminal::{TerminalCommand, TerminalSession};
 
 use crate::ipc::resources::StreamId;
 
-/// The running exec sessions and port-forwards, by the id of their task.
+/// The running exec sessions, port-forwards and terminals, by the id of their task.
 #[derive(Default)]
 pub struct Streams {
     exec: Mutex<HashMap<StreamId, ExecSession>>,
     forwards: Mutex<HashMap<StreamId, RunningForward>>,
+    terminals: Mutex<HashMap<StreamId, TerminalSession>>,
 }
 
 /// Locks a registry; a panic elsewhere while it was held leaves nothing half-done in a map of

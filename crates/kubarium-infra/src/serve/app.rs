@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use super::content::Content;
 use super::http::{Request, Response};
 
 /// Where a test or lesson creates a file (`kubectl exec … touch /tmp/unready`, in an image
@@ -25,10 +26,12 @@ pub(crate) struct PodInfo {
     pub(crate) pod_ip: String,
     pub(crate) hostname: String,
     pub(crate) version: String,
+    /// `POD_UID` (the downward API's `metadata.uid`), empty when unset.
+    pub(crate) uid: String,
 }
 
 impl PodInfo {
-    /// From `POD_NAME`, `POD_NAMESPACE`, `NODE_NAME`, `POD_IP` and `VERSION`, falling back to
+    /// From `POD_NAME`, `POD_NAMESPACE`, `NODE_NAME`, `POD_IP`, `POD_UID` and `VERSION`, falling back to
     /// the hostname (which is the pod's name), the service account's namespace file, and the
     /// container's own address.
     pub(crate) fn from_environment() -> Self {
@@ -57,6 +60,7 @@ impl PodInfo {
                 .unwrap_or_else(unknown),
             hostname,
             version: env("VERSION").unwrap_or_else(|| DEFAULT_VERSION.to_owned()),
+            uid: env("POD_UID").unwrap_or_default(),
         }
     }
 }
@@ -141,10 +145,11 @@ pub(crate) struct App {
     unready_marker: PathBuf,
     /// Set by `/unready`, cleared by `/ready`.
     unready: AtomicBool,
+    content: Content,
 }
 
 impl App {
-    pub(crate) fn new(info: PodInfo, unready_marker: PathBuf) -> Self {
+    pub(crate) fn new(info: PodInfo, unready_marker: PathBuf, content: Content) -> Self {
         let colour = colour(&info.version);
         Self {
             info,
@@ -152,6 +157,7 @@ impl App {
             requests: AtomicU64::new(0),
             unready_marker,
             unready: AtomicBool::new(false),
+            content,
         }
     }
 
@@ -175,6 +181,10 @@ impl App {
             "/api" => {
                 let count = self.requests.fetch_add(1, Ordering::Relaxed) + 1;
                 Response::new(200, "application/json", self.json(count))
+            }
+            "/name" => {
+                self.requests.fetch_add(1, Ordering::Relaxed);
+                Response::text(200, self.info.pod.clone())
             }
             "/healthz" => Response::text(200, "ok"),
             "/unready" => {
@@ -209,7 +219,7 @@ impl App {
             path => Response::text(
                 404,
                 format!(
-                    "{path} not found; try /, /api, /healthz, /readyz, /unready, /ready or /crash"
+                    "{path} not found; try /, /api, /name, /healthz, /readyz, /unready, /ready or /crash"
                 ),
             ),
         };
@@ -235,7 +245,64 @@ impl App {
             "  \"color\": {{\"name\": \"{}\", \"hex\": \"{}\"}},",
             self.colour.name, self.colour.hex
         );
+        let _ = writeln!(out, "  \"files\": {},", json_object(&self.content.files()));
+        let _ = writeln!(out, "  \"env\": {},", json_object(&self.content.env));
+        let data = self
+            .content
+            .data()
+            .map_or_else(|| "null".to_owned(), |line| json_string(&line));
+        let _ = writeln!(out, "  \"data\": {data},");
         let _ = writeln!(out, "  \"requests\": {requests}\n}}");
+        out
+    }
+
+    /// The page's sections for the lesson-provided content: the files (always, so a learner
+    /// sees where to mount them), the `DEMO_*` variables and the data marker when there are.
+    fn content_sections(&self) -> String {
+        let mut out = String::new();
+        let files = self.content.files();
+        let dir = html(&self.content.files_dir.display().to_string());
+        if files.is_empty() {
+            let _ = write!(
+                out,
+                "<h2>Files</h2><p class=\"none\">No files in {dir} (mount a ConfigMap or Secret there, or set DEMO_FILES).</p>"
+            );
+        } else {
+            let _ = write!(out, "<h2>Files in {dir}</h2><dl>");
+            for (name, content) in &files {
+                let _ = write!(
+                    out,
+                    "<dt>{}</dt><dd><pre>{}</pre></dd>",
+                    html(name),
+                    html(content)
+                );
+            }
+            out.push_str("</dl>");
+        }
+        if !self.content.env.is_empty() {
+            out.push_str("<h2>Environment</h2><table>");
+            for (name, value) in &self.content.env {
+                let _ = write!(
+                    out,
+                    "<tr><th>{}</th><td>{}</td></tr>",
+                    html(name),
+                    html(value)
+                );
+            }
+            out.push_str("</table>");
+        }
+        if let Some(dir) = &self.content.data_dir {
+            let line = self
+                .content
+                .data()
+                .unwrap_or_else(|| "(not there)".to_owned());
+            let _ = write!(
+                out,
+                "<h2>Data</h2><p><code>{}</code>: {}</p>",
+                html(&dir.join(super::content::CREATED).display().to_string()),
+                html(&line)
+            );
+        }
         out
     }
 
@@ -260,14 +327,17 @@ impl App {
              header{{background:{hex};color:#fff;padding:1.5rem 2rem}}\
              h1{{margin:0;font-size:1.6rem}}main{{padding:1.5rem 2rem}}\
              th{{text-align:left;padding:.3rem 1.5rem .3rem 0;color:#475569;font-weight:500}}\
-             td{{font-family:ui-monospace,monospace}}</style></head>\n\
+             td,pre,code{{font-family:ui-monospace,monospace}}h2{{font-size:1.1rem;margin:1.5rem 0 .5rem}}\
+             dt{{font-weight:600}}dd{{margin:0 0 .8rem}}pre{{margin:.2rem 0;padding:.5rem;background:#e2e8f0;\
+             white-space:pre-wrap}}.none{{color:#64748b}}</style></head>\n\
              <body><header><h1>Hello from {pod}</h1><p>Version {version} — {name}</p></header>\
-             <main><table>{rows}</table><p>Request {requests} to this replica.</p></main>\
+             <main><table>{rows}</table><p>Request {requests} to this replica.</p>{sections}</main>\
              </body></html>\n",
             pod = html(&info.pod),
             version = html(&info.version),
             hex = self.colour.hex,
             name = self.colour.name,
+            sections = self.content_sections(),
         )
     }
 }
@@ -290,6 +360,15 @@ fn json_string(value: &str) -> String {
     }
     out.push('"');
     out
+}
+
+/// `{"name": "value", …}` on one line, in the pairs' order.
+fn json_object(pairs: &[(String, String)]) -> String {
+    let fields: Vec<String> = pairs
+        .iter()
+        .map(|(name, value)| format!("{}: {}", json_string(name), json_string(value)))
+        .collect();
+    format!("{{{}}}", fields.join(", "))
 }
 
 fn html(value: &str) -> String {
@@ -319,7 +398,38 @@ mod tests {
             pod_ip: "10.244.1.7".into(),
             hostname: "web-7d4b9c-x2x9z".into(),
             version: "v2".into(),
+            uid: "6f1c2a5e-uid".into(),
         }
+    }
+
+    /// No files, no `DEMO_*` variables, no data directory.
+    fn nothing() -> Content {
+        Content {
+            files_dir: PathBuf::from("/nonexistent/demo"),
+            env: Vec::new(),
+            data_dir: None,
+        }
+    }
+
+    /// A files directory with one file, two variables, a data directory with its marker.
+    fn lesson_content(dir: &std::path::Path) -> Content {
+        let files = dir.join("files");
+        std::fs::create_dir(&files).unwrap();
+        std::fs::write(files.join("greeting"), "hello <world>\n").unwrap();
+        let data = dir.join("data");
+        std::fs::create_dir(&data).unwrap();
+        let content = Content {
+            files_dir: files,
+            env: vec![
+                ("DEMO_PASSWORD".to_owned(), "s3cret".to_owned()),
+                ("DEMO_USER".to_owned(), "admin".to_owned()),
+            ],
+            data_dir: Some(data),
+        };
+        content
+            .ensure_created("created by web-0 (6f1c2a5e-uid) at 2026-11-29T00:00:00.000Z")
+            .unwrap();
+        content
     }
 
     fn get(app: &App, target: &str) -> (Response, After) {
@@ -329,7 +439,11 @@ mod tests {
 
     fn app_with_marker() -> (App, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let app = App::new(info(), dir.path().join("unready"));
+        let app = App::new(
+            info(),
+            dir.path().join("unready"),
+            lesson_content(dir.path()),
+        );
         (app, dir)
     }
 
@@ -359,6 +473,7 @@ mod tests {
         assert_eq!(status("/?refresh=1"), 200);
         assert_eq!(status("/api"), 200);
         assert_eq!(status("/healthz"), 200);
+        assert_eq!(status("/name"), 200);
         assert_eq!(status("/readyz"), 200);
         assert_eq!(status("/nope"), 404);
         assert_eq!(get(&app, "/crash").1, After::Crash);
@@ -411,13 +526,45 @@ mod tests {
     fn the_page_shows_the_pod_and_escapes_what_it_shows() {
         let mut info = info();
         info.pod = "<script>".into();
-        let app = App::new(info, PathBuf::from("/nonexistent/unready"));
+        let app = App::new(info, PathBuf::from("/nonexistent/unready"), nothing());
         let page = String::from_utf8(get(&app, "/").0.body).unwrap();
         assert!(page.contains("&lt;script&gt;"));
         assert!(!page.contains("<script>"));
         assert!(page.contains("#16a34a"), "v2 is green");
         assert!(page.contains("kubarium-worker") && page.contains("10.244.1.7"));
         assert!(!page.contains("http://") && !page.contains("https://"));
+    }
+
+    #[test]
+    fn name_answers_with_the_pod_name_alone() {
+        let (app, _dir) = app_with_marker();
+        let (response, _) = get(&app, "/name");
+        assert_eq!(response.body, b"web-7d4b9c-x2x9z\n");
+        assert!(response.content_type.starts_with("text/plain"));
+    }
+
+    #[test]
+    fn the_page_shows_files_environment_and_data_escaped() {
+        let (app, _dir) = app_with_marker();
+        let page = String::from_utf8(get(&app, "/").0.body).unwrap();
+        assert!(
+            page.contains("<dt>greeting</dt><dd><pre>hello &lt;world&gt;\n</pre></dd>"),
+            "{page}"
+        );
+        assert!(
+            page.contains("<tr><th>DEMO_PASSWORD</th><td>s3cret</td></tr>"),
+            "{page}"
+        );
+        assert!(page.contains("created by web-0 (6f1c2a5e-uid) at 2026-11-29T00:00:00.000Z"));
+        let empty = App::new(info(), PathBuf::from("/nonexistent/unready"), nothing());
+        let page = String::from_utf8(get(&empty, "/").0.body).unwrap();
+        assert!(page.contains("No files in /nonexistent/demo"), "{page}");
+        assert!(!page.contains("<h2>Environment") && !page.contains("<h2>Data"));
+        let api = String::from_utf8(get(&empty, "/api").0.body).unwrap();
+        assert!(
+            api.contains("\"files\": {},\n  \"env\": {},\n  \"data\": null,"),
+            "{api}"
+        );
     }
 
     #[test]

@@ -7,11 +7,17 @@
 //! |---|---|
 //! | `/` | an HTML page: pod, namespace, node, pod IP, version in its colour, request count |
 //! | `/api` | the same as JSON |
+//! | `/name` | the pod's name and a newline, for `hit` and `wget -qO-` |
 //! | `/healthz` | 200 `ok` |
 //! | `/readyz` | 200 `ok`, or 503 while `/tmp/unready` exists |
 //! | `/crash` | answers, then the process exits with code 1 |
+//!
+//! The page and `/api` also show what a lesson gives the pod (see [`content`]): the files in
+//! `$DEMO_FILES` (default `/etc/demo`), the `DEMO_*` variables, and `$DEMO_DATA/created`,
+//! which the server writes at start when the volume has none yet.
 
 mod app;
+mod content;
 mod http;
 
 use std::io::{BufReader, BufWriter};
@@ -23,8 +29,11 @@ use std::time::{Duration, Instant, SystemTime};
 
 use crate::sys::{self, Signal};
 use app::{After, App, PodInfo};
+use content::Content;
 use http::{Request, Response};
 
+/// The data marker, as the log names it.
+const CREATED_NOTE: &str = "$DEMO_DATA/created";
 /// How long an idle keep-alive connection is kept.
 const IDLE: Duration = Duration::from_secs(30);
 /// How long requests in flight may take to finish after SIGTERM.
@@ -41,11 +50,32 @@ pub(crate) fn run() -> std::io::Result<()> {
     let signals = sys::Signals::block()?;
     let port = crate::port()?;
     let listener = listen(port)?;
-    let server = Arc::new(Server {
-        app: App::new(
-            PodInfo::from_environment(),
-            PathBuf::from(app::UNREADY_MARKER),
+    let info = PodInfo::from_environment();
+    let content = Content::from_environment();
+    let owner = if info.uid.is_empty() {
+        &info.hostname
+    } else {
+        &info.uid
+    };
+    let line = content::created_line(&info.pod, owner, &timestamp(SystemTime::now()));
+    match content.ensure_created(&line) {
+        Ok(None) => {}
+        Ok(Some(true)) => println!(
+            "{} wrote {CREATED_NOTE}: {line}",
+            timestamp(SystemTime::now())
         ),
+        Ok(Some(false)) => println!(
+            "{} {CREATED_NOTE} was there already: {}",
+            timestamp(SystemTime::now()),
+            content.data().unwrap_or_default()
+        ),
+        Err(error) => println!(
+            "{} cannot write {CREATED_NOTE}: {error}",
+            timestamp(SystemTime::now())
+        ),
+    }
+    let server = Arc::new(Server {
+        app: App::new(info, PathBuf::from(app::UNREADY_MARKER), content),
         stopping: AtomicBool::new(false),
         in_flight: AtomicUsize::new(0),
     });

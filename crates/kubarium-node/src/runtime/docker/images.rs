@@ -23,6 +23,12 @@ pub(crate) const DEMO_REPOSITORY: &str = "kubarium.dev/demo";
 pub const INFRA_BINARY_ENV: &str = "KUBARIUM_INFRA_BINARY";
 /// Where the binary is inside the built-in images.
 const BINARY_IN_IMAGE: &str = "kubarium-infra";
+/// The applets of `kubarium-infra` (its `applets::NAMES`) linked into the demo image's `/bin`,
+/// so `kubectl exec web -- cat /etc/web/greeting` works as on a real image. Changing this
+/// list changes the import's comment, so demo images made earlier are imported again.
+const DEMO_APPLETS: [&str; 8] = [
+    "cat", "echo", "env", "hit", "hostname", "ls", "sleep", "wget",
+];
 /// How long a pull may take before it is given up (offline it fails sooner).
 const PULL_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -38,6 +44,8 @@ pub(crate) struct Builtin {
     tag: String,
     /// `docker import` changes: its ENTRYPOINT and ENV.
     changes: Vec<String>,
+    /// Names in `/bin` hard-linked to the binary.
+    applets: &'static [&'static str],
 }
 
 impl Builtin {
@@ -54,13 +62,19 @@ impl Builtin {
                 repository: INFRA_REPOSITORY,
                 tag: tag.to_owned(),
                 changes: vec![entrypoint("pause")],
+                applets: &[],
             });
         }
         if repository == DEMO_REPOSITORY && !tag.is_empty() {
             return Some(Self {
                 repository: DEMO_REPOSITORY,
                 tag: tag.to_owned(),
-                changes: vec![entrypoint("serve"), format!("ENV VERSION={tag}")],
+                changes: vec![
+                    entrypoint("serve"),
+                    format!("ENV VERSION={tag}"),
+                    "ENV PATH=/bin".to_owned(),
+                ],
+                applets: &DEMO_APPLETS,
             });
         }
         None
@@ -69,6 +83,26 @@ impl Builtin {
     /// `repository:tag`.
     pub(crate) fn reference(&self) -> String {
         format!("{}:{}", self.repository, self.tag)
+    }
+
+    /// The image's root: the binary, and `/bin/<applet>` hard links to it.
+    fn tar(&self, binary: &[u8]) -> Vec<u8> {
+        let mut tar = TarWriter::default();
+        tar.file(BINARY_IN_IMAGE, 0o755, binary);
+        for applet in self.applets {
+            tar.hard_link(&format!("bin/{applet}"), BINARY_IN_IMAGE);
+        }
+        tar.finish()
+    }
+
+    /// The import's message, which says what the image was made from: the binary's
+    /// fingerprint and the applets, so a change of either imports the image again.
+    fn comment(&self, fingerprint: &str) -> String {
+        if self.applets.is_empty() {
+            fingerprint.to_owned()
+        } else {
+            format!("{fingerprint}; /bin: {}", self.applets.join(" "))
+        }
     }
 }
 
@@ -93,19 +127,14 @@ fn infra_binary() -> Result<PathBuf> {
     }
 }
 
-/// A tar archive holding one executable file, `name`, at the root.
-pub(crate) fn single_file_tar(name: &str, content: &[u8]) -> Vec<u8> {
-    let mut tar = TarWriter::default();
-    tar.file(name, 0o755, content);
-    tar.finish()
-}
-
 /// A small ustar writer: directories and regular files owned by root, long names in PAX
 /// headers. Enough for Docker's `docker import` and `PUT /containers/{id}/archive`.
 #[derive(Debug, Default)]
 pub(crate) struct TarWriter {
     out: Vec<u8>,
     directories: std::collections::BTreeSet<String>,
+    /// The link name of the hard link being written (at most 100 bytes).
+    link_target: Option<String>,
 }
 
 impl TarWriter {
@@ -122,6 +151,12 @@ impl TarWriter {
     /// after entries for each of its parent directories not added yet.
     pub(crate) fn file(&mut self, path: &str, mode: u32, content: &[u8]) {
         let path = path.trim_start_matches('/');
+        self.parents(path);
+        self.entry(path, mode, b'0', content);
+    }
+
+    /// Entries for each parent directory of `path` not added yet.
+    fn parents(&mut self, path: &str) {
         let mut parent = String::new();
         let parts: Vec<&str> = path.split('/').collect();
         for part in &parts[..parts.len().saturating_sub(1)] {
@@ -131,7 +166,16 @@ impl TarWriter {
             parent.push_str(part);
             self.directory(&parent.clone());
         }
-        self.entry(path, mode, b'0', content);
+    }
+
+    /// Adds a hard link at `path` to the regular file `target` added before (both relative),
+    /// after entries for the link's parent directories.
+    pub(crate) fn hard_link(&mut self, path: &str, target: &str) {
+        let path = path.trim_start_matches('/');
+        self.parents(path);
+        self.link_target = Some(target.trim_start_matches('/').to_owned());
+        self.entry(path, 0o755, b'1', &[]);
+        self.link_target = None;
     }
 
     /// The archive, with its two closing zero blocks.
@@ -166,6 +210,9 @@ impl TarWriter {
         put(136, b"00000000000\0");
         put(148, b"        ");
         put(156, &[kind]);
+        if let Some(target) = &self.link_target {
+            put(157, &target.as_bytes()[..target.len().min(100)]);
+        }
         put(257, b"ustar\0");
         put(263, b"00");
         put(265, b"root");
@@ -258,7 +305,9 @@ pub(crate) async fn ensure_builtin(docker: &Docker, builtin: &Builtin) -> Result
     let present = inspect(docker, &reference).await?;
     let binary = binary().await;
     let (path, content, fingerprint) = match (present, binary) {
-        (Some(found), Some((_, _, fingerprint))) if found.comment == *fingerprint => {
+        (Some(found), Some((_, _, fingerprint)))
+            if found.comment == builtin.comment(fingerprint) =>
+        {
             return Ok(ImageReady {
                 image_id: spec::image_id(&found.id, &found.digests),
                 pulled: None,
@@ -278,13 +327,14 @@ pub(crate) async fn ensure_builtin(docker: &Docker, builtin: &Builtin) -> Result
         }
         (_, Some(binary)) => binary,
     };
-    let tar = single_file_tar(BINARY_IN_IMAGE, content);
+    let tar = builtin.tar(content);
+    let comment = builtin.comment(fingerprint);
     let options = CreateImageOptions {
         from_src: Some("-".to_owned()),
         repo: Some(builtin.repository.to_owned()),
         tag: Some(builtin.tag.clone()),
         changes: builtin.changes.clone(),
-        message: Some(fingerprint.clone()),
+        message: Some(comment),
         ..CreateImageOptions::default()
     };
     let mut progress = docker.create_image(
@@ -428,7 +478,8 @@ mod tests {
             demo.changes,
             [
                 r#"ENTRYPOINT ["/kubarium-infra", "serve"]"#,
-                "ENV VERSION=v2"
+                "ENV VERSION=v2",
+                "ENV PATH=/bin"
             ]
         );
         assert_eq!(
@@ -453,7 +504,7 @@ mod tests {
 
     #[test]
     fn the_tar_holds_one_executable() {
-        let tar = single_file_tar("kubarium-infra", b"hello");
+        let tar = Builtin::parse(&infra_image()).unwrap().tar(b"hello");
         assert_eq!(tar.len(), 512 * 4);
         assert_eq!(&tar[0..14], b"kubarium-infra");
         assert_eq!(&tar[512..517], b"hello");
@@ -511,6 +562,56 @@ mod tests {
             "two zero blocks close the archive"
         );
         out
+    }
+
+    #[test]
+    fn the_demo_image_links_the_applets_into_bin() {
+        let demo = Builtin::parse("kubarium.dev/demo:1").unwrap();
+        let tar = demo.tar(b"binary");
+        let found = entries(&tar);
+        assert_eq!(
+            found[0],
+            (b'0', "kubarium-infra".to_owned(), 0o755, b"binary".to_vec())
+        );
+        assert_eq!(found[1], (b'5', "bin/".to_owned(), 0o755, Vec::new()));
+        let links: Vec<&str> = found[2..]
+            .iter()
+            .map(|(kind, path, _, content)| {
+                assert_eq!((*kind, content.len()), (b'1', 0), "{path} is a hard link");
+                path.as_str()
+            })
+            .collect();
+        assert_eq!(
+            links,
+            [
+                "bin/cat",
+                "bin/echo",
+                "bin/env",
+                "bin/hit",
+                "bin/hostname",
+                "bin/ls",
+                "bin/sleep",
+                "bin/wget"
+            ]
+        );
+        // Every link names the binary (the header's linkname field, at 157).
+        let mut offset = 512 * 3;
+        for _ in &links {
+            assert_eq!(&tar[offset + 157..offset + 172], b"kubarium-infra\0");
+            offset += 512;
+        }
+    }
+
+    #[test]
+    fn the_import_comment_changes_with_the_applets() {
+        let fingerprint = "kubarium-infra 3 bytes, hash 0000000000000001";
+        let infra = Builtin::parse(&infra_image()).unwrap();
+        assert_eq!(infra.comment(fingerprint), fingerprint);
+        let demo = Builtin::parse("kubarium.dev/demo:1").unwrap();
+        assert_eq!(
+            demo.comment(fingerprint),
+            format!("{fingerprint}; /bin: cat echo env hit hostname ls sleep wget")
+        );
     }
 
     #[test]
