@@ -4,7 +4,7 @@
 import { useEffect, useMemo, useState } from "react";
 import { openUrl } from "../ipc/streams";
 import { LOCAL } from "../ipc/resources";
-import { navigate, setNamespace } from "../shell/route";
+import { navigate } from "../shell/route";
 import { setCurrentCluster } from "../state/clusters";
 import { clearHighlight, setHighlight } from "../state/highlight";
 import { reloadKinds, useKinds } from "../state/kinds";
@@ -51,7 +51,6 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
     setBusy("start");
     setError(null);
     setCurrentCluster(LOCAL);
-    setNamespace(lesson.namespace);
     startLesson(lesson, clusterEffects(NO_WORLD)).then(
       () => { setBusy(null); },
       (e: unknown) => {
@@ -145,7 +144,7 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
       </div>
       <aside className="learn-aside" aria-label="The cluster">
         <div className="learn-map">
-          <ClusterMap />
+          <ClusterMap compact namespace={lesson.namespace} />
         </div>
         {usesTerminal && progress.started && <LearnTerminal namespace={lesson.namespace} />}
       </aside>
