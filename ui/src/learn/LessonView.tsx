@@ -8,6 +8,7 @@ import { navigate } from "../shell/route";
 import { setCurrentCluster } from "../state/clusters";
 import { clearHighlight, setHighlight } from "../state/highlight";
 import { reloadKinds, useKinds } from "../state/kinds";
+import { useResources } from "../state/resources";
 import { ClusterMap } from "../views/ClusterMap";
 import { substituteAll } from "./checks";
 import type { Lesson } from "./lesson";
@@ -31,6 +32,10 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
   const active = activeStep(stepIds, progress);
   const complete = progress.started && lesson.steps.every((s) => progress.done.includes(s.id));
   const usesTerminal = lesson.steps.some((s) => s.way === "terminal");
+  // Progress outlives the cluster (a cluster reset, another data dir): say when the lesson's
+  // namespace is gone, so the learner resets rather than wonders why nothing holds.
+  const namespaces = useResources("namespaces", null, LOCAL);
+  const namespaceGone = progress.started && busy === null && namespaces.state === "live" && !namespaces.rows.some((r) => r.name === lesson.namespace);
 
   // The map emphasises what the active step is about.
   const activeHighlight = lesson.steps.find((s) => s.id === active)?.highlight;
@@ -112,6 +117,11 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
               </button>
             ))}
         </div>
+        {namespaceGone && (
+          <div className="error-banner" role="status" data-testid="lesson-namespace-gone">
+            Namespace {lesson.namespace} is not in the cluster any more (the cluster was reset, or the namespace was deleted). Press Reset to set the lesson up again.
+          </div>
+        )}
         {error !== null && (
           <div className="error-banner" role="alert" data-testid="lesson-error">
             {error}
