@@ -1,7 +1,7 @@
 // One lesson: explanation and Read more, Start, the steps in order (only the active one is
 // live), Reset, the completion banner with the next lesson; beside them the cluster map with
 // the active step's objects highlighted, and the kubectl terminal when the lesson uses one.
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { openUrl } from "../ipc/streams";
 import { LOCAL } from "../ipc/resources";
 import { navigate } from "../shell/route";
@@ -14,7 +14,7 @@ import { substituteAll } from "./checks";
 import type { Lesson } from "./lesson";
 import { LearnTerminal } from "./LearnTerminal";
 import { LessonText } from "./LessonText";
-import { activeStep, lessonProgress, progressSnapshot, stepState, useProgress } from "./progress";
+import { activeStep, FRESH, lessonProgress, progressSnapshot, stepState, updateProgress, useProgress } from "./progress";
 import { errorText } from "./runner";
 import { clusterEffects, resetLesson, startLesson } from "./session";
 import { StepView } from "./StepView";
@@ -36,6 +36,19 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
   // namespace is gone, so the learner resets rather than wonders why nothing holds.
   const namespaces = useResources("namespaces", null, LOCAL);
   const namespaceGone = progress.started && busy === null && namespaces.state === "live" && !namespaces.rows.some((r) => r.name === lesson.namespace);
+  // Opened on a cluster without the lesson's namespace (a fresh data dir, a reset cluster):
+  // the stored progress is another cluster's, so the lesson starts over. Checked once, when
+  // the namespaces are first listed, and never after a Start or Reset in this view (whose
+  // namespace a list taken just before may not show yet).
+  const checked = useRef(false);
+  const actedHere = useRef(false);
+  useEffect(() => {
+    if (checked.current || namespaces.state !== "live") return;
+    checked.current = true;
+    if (actedHere.current) return;
+    const stored = lessonProgress(progressSnapshot(), lesson.id);
+    if (stored.started && !namespaces.rows.some((r) => r.name === lesson.namespace)) updateProgress(lesson.id, () => FRESH);
+  }, [namespaces, lesson]);
 
   // The map emphasises what the active step is about.
   const activeHighlight = lesson.steps.find((s) => s.id === active)?.highlight;
@@ -53,6 +66,7 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
   useEffect(() => clearHighlight, []);
 
   const start = (): void => {
+    actedHere.current = true;
     setBusy("start");
     setError(null);
     setCurrentCluster(LOCAL);
@@ -65,6 +79,7 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
     );
   };
   const reset = (): void => {
+    actedHere.current = true;
     setConfirming(false);
     setBusy("reset");
     setError(null);
