@@ -52,6 +52,8 @@ describe("StepView", () => {
     const done = renderToStaticMarkup(<StepView lesson={lesson} step={run} index={0} state="done" vars={{}} kinds={KINDS} />);
     expect(done).toContain('data-state="done"');
     expect(done).toContain('data-testid="check-run-0" data-held="true"');
+    expect(done).toContain('data-testid="widget-run-0"');
+    expect(done).not.toContain("step-apply-run");
     const locked = renderToStaticMarkup(<StepView lesson={lesson} step={move} index={1} state="locked" vars={{}} kinds={KINDS} />);
     expect(locked).toContain('data-state="locked"');
     expect(locked).toContain('data-testid="check-move-0" data-held="false"');
