@@ -8,10 +8,20 @@ use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
-/// How long connecting may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How long each read or write may take.
-const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long connecting and each read or write may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Timeouts {
+    pub(crate) connect: Duration,
+    pub(crate) io: Duration,
+}
+
+impl Timeouts {
+    /// For one request a person waits for (`wget`).
+    pub(crate) const PATIENT: Self = Self {
+        connect: Duration::from_secs(5),
+        io: Duration::from_secs(10),
+    };
+}
 /// The largest answer read (head and body); more is an error rather than a full memory.
 const MAX_ANSWER: u64 = 16 * 1024 * 1024;
 
@@ -109,11 +119,11 @@ pub(crate) struct Answer {
 }
 
 /// `GET url` on a new connection.
-pub(crate) fn get(url: &Url) -> io::Result<Answer> {
+pub(crate) fn get(url: &Url, timeouts: Timeouts) -> io::Result<Answer> {
     let mut last = None;
     for address in url.addresses()? {
-        match TcpStream::connect_timeout(&address, CONNECT_TIMEOUT) {
-            Ok(stream) => return exchange(stream, url),
+        match TcpStream::connect_timeout(&address, timeouts.connect) {
+            Ok(stream) => return exchange(stream, url, timeouts.io),
             Err(error) => last = Some(error),
         }
     }
@@ -127,9 +137,9 @@ pub(crate) fn get(url: &Url) -> io::Result<Answer> {
     ))
 }
 
-fn exchange(mut stream: TcpStream, url: &Url) -> io::Result<Answer> {
-    stream.set_read_timeout(Some(IO_TIMEOUT))?;
-    stream.set_write_timeout(Some(IO_TIMEOUT))?;
+fn exchange(mut stream: TcpStream, url: &Url, timeout: Duration) -> io::Result<Answer> {
+    stream.set_read_timeout(Some(timeout))?;
+    stream.set_write_timeout(Some(timeout))?;
     let request = format!(
         "GET {} HTTP/1.1\r\nHost: {}\r\nUser-Agent: kubarium-infra\r\nAccept: */*\r\nConnection: close\r\n\r\n",
         url.path,
@@ -314,7 +324,7 @@ pub(crate) mod tests {
             "HTTP/1.1 200 OK\r\nContent-Length: 6\r\nLocation: /x\r\n\r\nhello\n",
         ]);
         let url = Url::parse(&format!("http://localhost:{port}/name")).unwrap();
-        let answer = get(&url).unwrap();
+        let answer = get(&url, Timeouts::PATIENT).unwrap();
         assert_eq!(answer.body, b"hello\n");
         assert_eq!(answer.location.as_deref(), Some("/x"));
     }
@@ -325,7 +335,7 @@ pub(crate) mod tests {
         let port = listener.local_addr().unwrap().port();
         drop(listener);
         let url = Url::parse(&format!("http://127.0.0.1:{port}/")).unwrap();
-        let error = get(&url).unwrap_err().to_string();
+        let error = get(&url, Timeouts::PATIENT).unwrap_err().to_string();
         assert!(error.contains("can't connect to remote host"), "{error}");
     }
 }

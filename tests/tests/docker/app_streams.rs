@@ -1,7 +1,7 @@
 //! The desktop app's streams against pods on Docker, called as the app's commands call them
 //! (`kubarium_app::streams` with the daemon's client): logs (whole, followed, timestamped,
 //! the previous instance, a missing container choice), exec sessions with and without a
-//! terminal, and port-forwards to a pod and to a Service, a taken local port, and stopping.
+//! terminal, Learn mode's one-shot exec, and port-forwards to a pod and to a Service, a taken local port, and stopping.
 
 use std::time::Duration;
 
@@ -182,6 +182,7 @@ async fn app_logs_and_exec() {
     );
 
     exec(&docker).await;
+    exec_run(&docker).await;
 }
 
 /// Collects an exec session's output until it exits.
@@ -283,6 +284,42 @@ async fn exec(docker: &Docker) {
             .then_some(())
     })
     .await;
+}
+
+/// Learn mode's one-shot exec: both streams apart with the exit code, output capped, and a
+/// command that never ends cancelled at the limit with a result that says so.
+async fn exec_run(docker: &Docker) {
+    let run = |command: &[&str]| {
+        kubarium_app::exec_run(
+            docker.client.clone(),
+            "default",
+            "talker",
+            Some("side".to_owned()),
+            command.iter().map(|s| (*s).to_owned()).collect(),
+        )
+    };
+    let result = run(&["sh", "-c", "echo hi; echo oops >&2; exit 3"])
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            result.stdout.as_str(),
+            result.stderr.as_str(),
+            result.exit_code
+        ),
+        ("hi\n", "oops\n", Some(3)),
+        "{}",
+        result.message
+    );
+    let result = run(&["sh", "-c", "yes | head -c 100000"]).await.unwrap();
+    assert_eq!(result.exit_code, Some(0), "{}", result.message);
+    assert_eq!(result.stdout.len(), 64 * 1024);
+    let result = run(&["sh", "-c", "echo started; exec sleep 100000"])
+        .await
+        .unwrap();
+    assert_eq!(result.exit_code, None, "{result:?}");
+    assert_eq!(result.stdout, "started\n");
+    assert!(result.message.contains("cancelled"), "{}", result.message);
 }
 
 /// `GET /` through 127.0.0.1:`port`: the response, or `None` if the connection failed.

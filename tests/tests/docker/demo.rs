@@ -1,8 +1,8 @@
 //! The demo image as the lessons use it: its applets through `kubectl exec` (`cat` and `ls`
 //! on a mounted ConfigMap, `wget -qO-` against the pod's own server, `env`, `hostname`), the
-//! server's `/name` and the lesson content in `/api` (files, `DEMO_*` variables from a
-//! Secret, the `$DEMO_DATA/created` marker), and `hit` spreading new connections over a
-//! Service's replicas.
+//! server's `/name` and the lesson content in `/api` (files, re-read after a ConfigMap edit,
+//! `DEMO_*` variables from a Secret, the `$DEMO_DATA/created` marker), and `hit` spreading
+//! new connections over a Service's replicas.
 
 use std::collections::BTreeSet;
 use std::process::Command;
@@ -158,6 +158,18 @@ async fn the_demo_images_tools_show_what_a_lesson_mounted_and_reach_a_service() 
         api.contains(&format!(r#""data": "created by {pod} ({uid}) at "#)),
         "{api}"
     );
+    // The page reads the files on each request, so an edited ConfigMap shows once the
+    // node has re-synced the volume.
+    cluster.apply(&WEB.replace("hello from a ConfigMap", "edited"));
+    eventually("the edited ConfigMap to show in /api", || {
+        let (_, api, _) = exec(
+            &cluster,
+            pod,
+            &["wget", "-qO-", "http://localhost:8080/api"],
+        );
+        async move { api.contains(r#""greeting": "edited\n""#).then_some(()) }
+    })
+    .await;
     let (code, _, err) = exec(
         &cluster,
         pod,

@@ -112,6 +112,17 @@ describe("decisionView", () => {
     expect(view.headline).toBe("Pending: no node fits this pod.");
   });
 
+  it("says when the best score was a tie broken at random", () => {
+    const base = parsed(SCHEDULED);
+    const [first, second] = base.scores;
+    if (!first || !second) throw new Error("fixture has two scored nodes");
+    const view = decisionView({ ...base, scores: [first, { ...second, total: first.total }] });
+    expect(view.lines.map((l) => l.text).slice(0, 2)).toEqual([
+      "chosen · score 474, tied with 1 other node; the scheduler picks one of the best at random",
+      "feasible · score 474, as high as the chosen node (the tie was broken at random)",
+    ]);
+  });
+
   it("explains a lone feasible node and what a large cluster's record leaves out", () => {
     const lone = decisionView({ ...parsed(SCHEDULED), node: "w1", feasible: 1, scores: [], weights: {} });
     expect(lone.lines[0]?.text).toBe("chosen · the only node that passed every filter, so nothing was scored");

@@ -149,13 +149,17 @@ export function decisionView(decision: Decision): DecisionView {
   const seen = new Set<string>();
   const chosen = decision.node;
   const chosenScore = decision.scores.find((s) => s.node === chosen);
+  // Equal best totals are a tie the scheduler breaks at random, as upstream does.
+  const tied = chosenScore ? decision.scores.filter((s) => s.node !== chosen && s.total === chosenScore.total).length : 0;
   if (chosen !== null) {
     seen.add(chosen);
     lines.push({
       node: chosen,
       result: "chosen",
       text: chosenScore
-        ? `chosen · highest score ${String(chosenScore.total)}`
+        ? tied > 0
+          ? `chosen · score ${String(chosenScore.total)}, tied with ${plural(tied, "other node", "other nodes")}; the scheduler picks one of the best at random`
+          : `chosen · highest score ${String(chosenScore.total)}`
         : decision.feasible <= 1
           ? "chosen · the only node that passed every filter, so nothing was scored"
           : "chosen",
@@ -169,7 +173,10 @@ export function decisionView(decision: Decision): DecisionView {
     lines.push({
       node: scored.node,
       result: "feasible",
-      text: `feasible · score ${String(scored.total)}`,
+      text:
+        scored.total === chosenScore?.total
+          ? `feasible · score ${String(scored.total)}, as high as the chosen node (the tie was broken at random)`
+          : `feasible · score ${String(scored.total)}`,
       total: scored.total,
       plugins: pluginScores(scored, decision.weights),
     });

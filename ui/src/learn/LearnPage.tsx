@@ -1,10 +1,17 @@
 // The Learn section: the list of bundled lessons with each one's progress, and the lesson
 // view when one is open (route `{view: "learn", lesson}`).
 import { navigate } from "../shell/route";
+import { startTour } from "../tour/state";
 import { BUNDLED } from "./bundled";
 import { LessonView } from "./LessonView";
 import { lessonProgress, useProgress } from "./progress";
 import "./learn.css";
+
+/** Replays the first-launch tour from the map, where most of its stops are. */
+function takeTour(): void {
+  navigate({ view: "map" });
+  startTour();
+}
 
 /** The Learn page: a lesson when one is chosen, else the list. */
 export function LearnPage({ lesson }: { lesson?: string }) {
@@ -23,6 +30,7 @@ function LessonList({ missing }: { missing: string | undefined }) {
       <header className="view-header">
         <h1>Learn Kubernetes</h1>
         <span className="muted">Short lessons on the local cluster: read, try it yourself, see the cluster react.</span>
+        <button type="button" data-testid="learn-tour" onClick={takeTour}>Take the tour</button>
       </header>
       {missing !== undefined && (
         <div className="error-banner" role="alert">

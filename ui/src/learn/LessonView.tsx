@@ -1,19 +1,20 @@
 // One lesson: explanation and Read more, Start, the steps in order (only the active one is
 // live), Reset, the completion banner with the next lesson; beside them the cluster map with
 // the active step's objects highlighted, and the kubectl terminal when the lesson uses one.
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { openUrl } from "../ipc/streams";
 import { LOCAL } from "../ipc/resources";
-import { navigate, setNamespace } from "../shell/route";
+import { navigate } from "../shell/route";
 import { setCurrentCluster } from "../state/clusters";
 import { clearHighlight, setHighlight } from "../state/highlight";
 import { reloadKinds, useKinds } from "../state/kinds";
+import { useResources } from "../state/resources";
 import { ClusterMap } from "../views/ClusterMap";
 import { substituteAll } from "./checks";
 import type { Lesson } from "./lesson";
 import { LearnTerminal } from "./LearnTerminal";
 import { LessonText } from "./LessonText";
-import { activeStep, lessonProgress, progressSnapshot, stepState, useProgress } from "./progress";
+import { activeStep, FRESH, lessonProgress, progressSnapshot, stepState, updateProgress, useProgress } from "./progress";
 import { errorText } from "./runner";
 import { clusterEffects, resetLesson, startLesson } from "./session";
 import { StepView } from "./StepView";
@@ -31,6 +32,23 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
   const active = activeStep(stepIds, progress);
   const complete = progress.started && lesson.steps.every((s) => progress.done.includes(s.id));
   const usesTerminal = lesson.steps.some((s) => s.way === "terminal");
+  // Progress outlives the cluster (a cluster reset, another data dir): say when the lesson's
+  // namespace is gone, so the learner resets rather than wonders why nothing holds.
+  const namespaces = useResources("namespaces", null, LOCAL);
+  const namespaceGone = progress.started && busy === null && namespaces.state === "live" && !namespaces.rows.some((r) => r.name === lesson.namespace);
+  // Opened on a cluster without the lesson's namespace (a fresh data dir, a reset cluster):
+  // the stored progress is another cluster's, so the lesson starts over. Checked once, when
+  // the namespaces are first listed, and never after a Start or Reset in this view (whose
+  // namespace a list taken just before may not show yet).
+  const checked = useRef(false);
+  const actedHere = useRef(false);
+  useEffect(() => {
+    if (checked.current || namespaces.state !== "live") return;
+    checked.current = true;
+    if (actedHere.current) return;
+    const stored = lessonProgress(progressSnapshot(), lesson.id);
+    if (stored.started && !namespaces.rows.some((r) => r.name === lesson.namespace)) updateProgress(lesson.id, () => FRESH);
+  }, [namespaces, lesson]);
 
   // The map emphasises what the active step is about.
   const activeHighlight = lesson.steps.find((s) => s.id === active)?.highlight;
@@ -48,10 +66,10 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
   useEffect(() => clearHighlight, []);
 
   const start = (): void => {
+    actedHere.current = true;
     setBusy("start");
     setError(null);
     setCurrentCluster(LOCAL);
-    setNamespace(lesson.namespace);
     startLesson(lesson, clusterEffects(NO_WORLD)).then(
       () => { setBusy(null); },
       (e: unknown) => {
@@ -61,6 +79,7 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
     );
   };
   const reset = (): void => {
+    actedHere.current = true;
     setConfirming(false);
     setBusy("reset");
     setError(null);
@@ -90,11 +109,12 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
               Read more
             </button>
           )}
-          {!progress.started && (
+          {!progress.started && busy !== "reset" && (
             <button type="button" className="primary" data-testid="lesson-start" disabled={busy !== null} onClick={start}>
               {busy === "start" ? "Starting…" : `Start (creates namespace ${lesson.namespace})`}
             </button>
           )}
+          {busy === "reset" && <span className="muted">Resetting: deleting namespace {lesson.namespace} and waiting until it is gone…</span>}
           {progress.started &&
             (confirming ? (
               <span className="learn-confirm">
@@ -112,6 +132,11 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
               </button>
             ))}
         </div>
+        {namespaceGone && (
+          <div className="error-banner" role="status" data-testid="lesson-namespace-gone">
+            Namespace {lesson.namespace} is not in the cluster any more (the cluster was reset, or the namespace was deleted). Press Reset to set the lesson up again.
+          </div>
+        )}
         {error !== null && (
           <div className="error-banner" role="alert" data-testid="lesson-error">
             {error}
@@ -144,7 +169,7 @@ export function LessonView({ lesson, next }: { lesson: Lesson; next: Lesson | nu
       </div>
       <aside className="learn-aside" aria-label="The cluster">
         <div className="learn-map">
-          <ClusterMap />
+          <ClusterMap compact namespace={lesson.namespace} />
         </div>
         {usesTerminal && progress.started && <LearnTerminal namespace={lesson.namespace} />}
       </aside>

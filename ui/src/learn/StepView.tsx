@@ -1,6 +1,6 @@
 // One step of a lesson: its text, how to do it (YAML editor, terminal command, or the app's own
 // views), live widgets and checks while it is active, the hint, and "Show me".
-import { useCallback, useEffect, useRef, useState } from "react";
+import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { ApplyResults } from "../details/ApplyResults";
 import { LOCAL, type KindInfo } from "../ipc/resources";
 import { ProblemList } from "../yaml/ProblemList";
@@ -9,6 +9,7 @@ import { YamlEditor, type EditorHandle } from "../yaml/YamlEditor";
 import { substituteAll, type Verdict, type Vars, type World } from "./checks";
 import type { Lesson, Step } from "./lesson";
 import { LessonText } from "./LessonText";
+import { stepRefs, useLiveObjects, watchesFor } from "./objects";
 import { typeIntoTerminal } from "./LearnTerminal";
 import { lessonProgress, progressSnapshot } from "./progress";
 import { describeAction, errorText, runActions, type RunReport } from "./runner";
@@ -82,6 +83,7 @@ export function StepView({ lesson, step, index, state, vars, kinds }: Props) {
         shown && (
           <div className="learn-step-body">
             {state === "done" && <LessonText text={shown.text} />}
+            {state === "done" && shown.show.length > 0 && <LiveWidgets lesson={lesson} step={shown} kinds={kinds} />}
             <Checks stepId={step.id} labels={shown.checks.map((c) => c.label)} verdicts={shown.checks.map(() => ({ held: state === "done", detail: state === "done" ? "held" : "not checked yet" }))} />
           </div>
         )
@@ -216,5 +218,18 @@ function CommandLine({ stepId, command }: { stepId: string; command: string }) {
       </button>
       {note !== null && <span className="muted small">{note}</span>}
     </div>
+  );
+}
+
+/** A done step's widgets, kept live: what the learner made stays in view. */
+function LiveWidgets({ lesson, step, kinds }: { lesson: Lesson; step: Step; kinds: readonly KindInfo[] }) {
+  const watches = useMemo(() => watchesFor(stepRefs({ ...step, checks: [], capture: [], showMe: [] }), kinds, lesson.namespace), [step, kinds, lesson.namespace]);
+  const { objects } = useLiveObjects(watches);
+  return (
+    <>
+      {step.show.map((widget, i) => (
+        <StepWidget key={i} widget={widget} objects={objects} namespace={lesson.namespace} testId={`widget-${step.id}-${String(i)}`} />
+      ))}
+    </>
   );
 }

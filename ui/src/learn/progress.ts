@@ -109,6 +109,7 @@ export function useProgress(): Progress {
       return () => listeners.delete(listener);
     },
     progressSnapshot,
+    progressSnapshot,
   );
 }
 

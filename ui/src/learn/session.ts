@@ -110,11 +110,17 @@ function isNotFound(e: unknown): boolean {
  * the namespace is deleted and waited for, then created again with the setup.
  */
 export async function resetLesson(lesson: Lesson, progress: LessonProgress, effects: Effects): Promise<void> {
+  // Not started while the namespace goes: no step is live, so none is marked done by the
+  // objects disappearing.
+  updateProgress(lesson.id, (p) => ({ ...FRESH, addedNodes: p.addedNodes, stoppedNodes: p.stoppedNodes }));
   for (const node of progress.stoppedNodes) {
     if (!progress.addedNodes.includes(node)) await effects.startNode(node);
+    updateProgress(lesson.id, (p) => ({ ...p, stoppedNodes: withNode(p.stoppedNodes, node, false) }));
   }
-  for (const node of progress.addedNodes) await effects.removeNode(node);
-  updateProgress(lesson.id, () => ({ ...FRESH, started: progress.started }));
+  for (const node of progress.addedNodes) {
+    await effects.removeNode(node);
+    updateProgress(lesson.id, (p) => ({ ...p, addedNodes: withNode(p.addedNodes, node, false) }));
+  }
   try {
     await effects.deleteObject("namespaces", null, lesson.namespace, "background");
   } catch (e: unknown) {
@@ -133,5 +139,5 @@ export async function resetLesson(lesson: Lesson, progress: LessonProgress, effe
     }
     await effects.sleep(1000);
   }
-  if (progress.started) await prepare(lesson, effects);
+  if (progress.started) await startLesson(lesson, effects);
 }

@@ -138,7 +138,7 @@ export function Tour({ onEnd }: { onEnd: () => void }) {
         <h2 id="tour-title">{stop.title}</h2>
         <p id="tour-text">{stop.text}</p>
         <div className="tour-buttons">
-          <button type="button" className="link-button" data-testid="tour-skip" onClick={onEnd}>
+          <button type="button" data-testid="tour-skip" onClick={onEnd}>
             Skip the tour
           </button>
           <span className="spacer" />

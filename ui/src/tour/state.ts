@@ -37,7 +37,7 @@ export function endTour(): void {
 
 /** Starts the tour when this profile never saw it and no WebDriver drives the window; whether it did. */
 export function autoStartTour(): boolean {
-  const webdriver = typeof navigator !== "undefined" && navigator.webdriver === true;
+  const webdriver = typeof navigator !== "undefined" && navigator.webdriver;
   if (!shouldAutoShow(storage(), webdriver)) return false;
   startTour();
   return true;

@@ -57,7 +57,7 @@ impl App {
         #[cfg(not(unix))]
         {
             let _ = (shell, namespace, cols, rows, send);
-            return Err(crate::streams::terminal_not_available());
+            Err(crate::streams::terminal_not_available())
         }
         #[cfg(unix)]
         {

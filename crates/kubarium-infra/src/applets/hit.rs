@@ -3,11 +3,25 @@
 //! with the pod's name), or `error: <reason>` (a non-2xx status or a failed connection).
 //! Exit 0 when at least one request was answered with 2xx. The Services lesson runs
 //! `hit http://web/name 10` to show the round robin.
+//!
+//! Short timeouts and an overall budget keep a run within the 20 s a lesson's one-shot exec
+//! waits, even when an endpoint is unreachable (its node stopped): the requests left when the
+//! budget is spent are given up with one line saying so.
 
 use std::io::Write;
+use std::time::{Duration, Instant};
 
 use super::{describe, refuse};
-use crate::client::{self, Url};
+use crate::client::{self, Timeouts, Url};
+
+/// Inside a cluster a connection is made in well under a millisecond; one that takes
+/// longer is to an address that does not answer.
+const TIMEOUTS: Timeouts = Timeouts {
+    connect: Duration::from_secs(1),
+    io: Duration::from_secs(3),
+};
+/// No new request starts after this long.
+const BUDGET: Duration = Duration::from_secs(15);
 
 const USAGE: &str = "usage: hit URL COUNT (COUNT from 1 to 1000 GETs, each on a new connection)";
 const MAX_COUNT: u32 = 1000;
@@ -30,9 +44,24 @@ pub(super) fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> 
         Ok(url) => url,
         Err(message) => return refuse(err, "hit", &message),
     };
+    run_with(&url, count, BUDGET, out)
+}
+
+/// The requests, stopping when `budget` is spent; the exit code.
+fn run_with(url: &Url, count: u32, budget: Duration, out: &mut dyn Write) -> u8 {
+    let started = Instant::now();
     let mut answered = false;
-    for _ in 0..count {
-        let line = match client::get(&url) {
+    for sent in 0..count {
+        if started.elapsed() >= budget {
+            let _ = writeln!(
+                out,
+                "error: gave up after {} s; {} of {count} requests not sent",
+                budget.as_secs(),
+                count - sent
+            );
+            break;
+        }
+        let line = match client::get(url, TIMEOUTS) {
             Ok(answer) if (200..300).contains(&answer.status) => {
                 answered = true;
                 let body = String::from_utf8_lossy(&answer.body);
@@ -85,6 +114,18 @@ mod tests {
         drop(listener);
         let (code, out, _) = capture(run, &[&format!("http://127.0.0.1:{port}/"), "2"]);
         assert_eq!((code, out.lines().count()), (1, 2));
+    }
+
+    #[test]
+    fn a_spent_budget_gives_up_with_a_line_saying_so() {
+        let port = serve(vec!["HTTP/1.1 200 OK\r\n\r\nweb-a\n"]);
+        let url = Url::parse(&format!("http://localhost:{port}/name")).unwrap();
+        let mut out = Vec::new();
+        assert_eq!(run_with(&url, 3, Duration::ZERO, &mut out), 1);
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "error: gave up after 0 s; 3 of 3 requests not sent\n"
+        );
     }
 
     #[test]

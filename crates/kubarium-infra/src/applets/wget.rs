@@ -6,7 +6,7 @@
 use std::io::Write;
 
 use super::{describe, refuse};
-use crate::client::{self, Url};
+use crate::client::{self, Timeouts, Url};
 
 const USAGE: &str = "usage: wget -qO- URL (or wget -O- URL): GET the URL and print the body; \
                      this image's wget supports nothing else (no saving to files, no other options)";
@@ -85,7 +85,7 @@ pub(super) fn run(args: &[String], out: &mut dyn Write, err: &mut dyn Write) -> 
         if !options.quiet {
             let _ = writeln!(err, "Connecting to {}:{}", url.host, url.port);
         }
-        let answer = match client::get(&url) {
+        let answer = match client::get(&url, Timeouts::PATIENT) {
             Ok(answer) => answer,
             Err(error) => return refuse(err, "wget", &describe(&error)),
         };
