@@ -135,6 +135,8 @@ export function useLiveObjects(watches: readonly Watch[]): LiveObjects {
       }),
     );
     for (const watch of list) refresh(watch);
+    // A step that watches nothing (only command or ingress checks) is synced at once.
+    if (list.length === 0) publish();
     return () => {
       live = false;
       for (const stop of stops) stop();
