@@ -180,9 +180,25 @@ impl Desktop {
             })
     }
 
+    /// Scrolls the first element matching `selector` to the middle of its scroll area: at
+    /// the edge, the status bar may cover it and WebKit then refuses the click.
+    async fn scroll_to_middle(&self, selector: &str) {
+        // A failure leaves the element where it was; the click then says what is wrong.
+        let _ = self
+            .session
+            .execute(
+                "document.querySelector(arguments[0])?.scrollIntoView({block: 'center'});",
+                vec![json!(selector)],
+            )
+            .await;
+    }
+
     /// Clicks the element with `data-testid` = `id`.
     pub async fn click(&self, id: &str) {
-        if let Err(e) = self.element(id).await.click().await {
+        let element = self.element(id).await;
+        self.scroll_to_middle(&format!("[data-testid=\"{id}\"]"))
+            .await;
+        if let Err(e) = element.click().await {
             let shot = self.screenshot(&format!("failed-click-{id}")).await;
             panic!("cannot click {id}: {e} (the window: {})", shot.display());
         }
@@ -195,6 +211,7 @@ impl Desktop {
             .find(selector, Duration::from_secs(30))
             .await
             .unwrap_or_else(|e| panic!("no element {selector}: {e}"));
+        self.scroll_to_middle(selector).await;
         if let Err(e) = element.click().await {
             let shot = self.screenshot("failed-click").await;
             panic!(
