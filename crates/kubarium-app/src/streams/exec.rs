@@ -13,7 +13,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 
-use super::{Streams, lock};
+use super::{Streams, lock, send_to};
 use crate::ipc::resources::StreamId;
 use crate::ipc::streams::ExecOutput;
 use crate::{Error, Result, Tasks};
@@ -75,32 +75,16 @@ impl Streams {
 
     /// Types `data` into session `id`.
     pub fn exec_input(&self, id: StreamId, data: Vec<u8>) -> Result<()> {
-        let mut sessions = lock(&self.exec);
-        let sent = sessions
-            .get(&id)
-            .is_some_and(|session| session.input.send(data).is_ok());
-        if !sent {
-            sessions.remove(&id);
-            return Err(Error::UnknownStream(id));
-        }
-        Ok(())
+        send_to(&self.exec, id, |session| &session.input, data)
     }
 
     /// Tells session `id`'s terminal its new size; ignored without a terminal.
     pub fn exec_resize(&self, id: StreamId, cols: u16, rows: u16) -> Result<()> {
-        let mut sessions = lock(&self.exec);
         let size = TerminalSize {
             width: cols,
             height: rows,
         };
-        let sent = sessions
-            .get(&id)
-            .is_some_and(|session| session.resize.send(size).is_ok());
-        if !sent {
-            sessions.remove(&id);
-            return Err(Error::UnknownStream(id));
-        }
-        Ok(())
+        send_to(&self.exec, id, |session| &session.resize, size)
     }
 }
 

@@ -38,3 +38,23 @@ pub struct Streams {
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
+
+/// Sends `message` to session `id` of `sessions` on the channel `channel` picks. A session
+/// whose task has ended (its channel closed) is forgotten, and either way an id that names no
+/// running session is [`Error::UnknownStream`].
+fn send_to<S, M>(
+    sessions: &Mutex<HashMap<StreamId, S>>,
+    id: StreamId,
+    channel: impl FnOnce(&S) -> &tokio::sync::mpsc::UnboundedSender<M>,
+    message: M,
+) -> crate::Result<()> {
+    let mut sessions = lock(sessions);
+    let sent = sessions
+        .get(&id)
+        .is_some_and(|session| channel(session).send(message).is_ok());
+    if !sent {
+        sessions.remove(&id);
+        return Err(crate::Error::UnknownStream(id));
+    }
+    Ok(())
+}

@@ -7,7 +7,7 @@
 
 use std::path::PathBuf;
 
-use super::{Streams, lock};
+use super::{Streams, lock, send_to};
 use crate::ipc::resources::StreamId;
 use crate::ipc::streams::ExecOutput;
 use crate::{Error, Result, Tasks};
@@ -75,15 +75,7 @@ impl Streams {
 
     /// Types `data` into terminal `id`.
     pub fn terminal_input(&self, id: StreamId, data: Vec<u8>) -> Result<()> {
-        let mut sessions = lock(&self.terminals);
-        let sent = sessions
-            .get(&id)
-            .is_some_and(|session| session.input.send(data).is_ok());
-        if !sent {
-            sessions.remove(&id);
-            return Err(Error::UnknownStream(id));
-        }
-        Ok(())
+        send_to(&self.terminals, id, |session| &session.input, data)
     }
 
     /// Tells terminal `id` its new size.
