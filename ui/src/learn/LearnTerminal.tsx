@@ -1,12 +1,10 @@
 // The lesson's terminal: a shell on this machine with kubectl pointed at the local cluster
 // (namespace = the lesson's), in xterm.js like the exec pane. A step's "Type it" puts its
 // command on the prompt (without Enter) through `typeIntoTerminal`.
-import { FitAddon } from "@xterm/addon-fit";
-import { Terminal } from "@xterm/xterm";
-import "@xterm/xterm/css/xterm.css";
 import { useEffect, useRef, useState } from "react";
 import { terminalInput, terminalResize, terminalStart } from "../ipc/learn";
 import { stopStream } from "../ipc/resources";
+import { mountTerminal, writeExit } from "../streams/terminal";
 import { errorText } from "./runner";
 
 /** Sends text to the open lesson terminal; null while none is open. */
@@ -30,32 +28,23 @@ export function LearnTerminal({ namespace }: { namespace: string }) {
   useEffect(() => {
     const el = host.current;
     if (!el) return undefined;
-    const term = new Terminal({
-      cursorBlink: true,
-      fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
-      fontSize: 13,
-      scrollback: 5000,
-    });
-    const fit = new FitAddon();
-    term.loadAddon(fit);
-    term.open(el);
-    try {
-      fit.fit();
-    } catch {
-      // Not laid out yet: the resize observer fits it once it is.
-    }
     let live = true;
     let id: number | null = null;
-    const encoder = new TextEncoder();
     const send = (bytes: Uint8Array): void => {
       if (id !== null) terminalInput(id, bytes).catch(() => undefined);
     };
+    const { term, dispose } = mountTerminal(el, {
+      onInput: send,
+      onResize: (cols, rows) => {
+        if (id !== null) terminalResize(id, cols, rows).catch(() => undefined);
+      },
+    });
     terminalStart(namespace, term.cols, term.rows, (output) => {
       if (!live) return;
       if (output.type === "exit") {
         id = null;
         setState({ kind: "exited", message: output.message });
-        term.write(`\r\n\x1b[2m[${output.message}]\x1b[0m\r\n`);
+        writeExit(term, output.message);
         return;
       }
       term.write(new Uint8Array(output.data));
@@ -72,20 +61,7 @@ export function LearnTerminal({ namespace }: { namespace: string }) {
       .catch((e: unknown) => {
         if (live) setState({ kind: "failed", message: errorText(e) });
       });
-    const onData = term.onData((data) => {
-      send(encoder.encode(data));
-    });
-    const onResize = term.onResize(({ cols, rows }) => {
-      if (id !== null) terminalResize(id, cols, rows).catch(() => undefined);
-    });
-    const observer = new ResizeObserver(() => {
-      try {
-        fit.fit();
-      } catch {
-        // Hidden for now: nothing to fit.
-      }
-    });
-    observer.observe(el);
+    const encoder = new TextEncoder();
     typer = (text) => {
       send(encoder.encode(text));
       term.focus();
@@ -93,11 +69,8 @@ export function LearnTerminal({ namespace }: { namespace: string }) {
     return () => {
       live = false;
       typer = null;
-      observer.disconnect();
-      onData.dispose();
-      onResize.dispose();
       if (id !== null) void stopStream(id);
-      term.dispose();
+      dispose();
     };
   }, [namespace, attempt]);
 

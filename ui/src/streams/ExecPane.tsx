@@ -2,9 +2,6 @@
 // session, the terminal's size follows the pane, the exit is shown with a Reconnect button.
 // The default `sh` is tried from PATH and then as /bin/sh; a container with neither is said
 // to have no shell.
-import { FitAddon } from "@xterm/addon-fit";
-import { Terminal } from "@xterm/xterm";
-import "@xterm/xterm/css/xterm.css";
 import { useEffect, useRef, useState } from "react";
 import type { AppError } from "../ipc";
 import { stopStream } from "../ipc/resources";
@@ -13,6 +10,7 @@ import { asAppError } from "../state/resources";
 import { isMissingProgram, shellAttempts } from "./exec";
 import "./streams.css";
 import { ContainerPicker, useContainerChoice } from "./ContainerPicker";
+import { mountTerminal, writeExit } from "./terminal";
 
 interface Props {
   cluster: string;
@@ -40,27 +38,29 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
   useEffect(() => {
     const el = host.current;
     if (!el) return;
-    const term = new Terminal({
-      cursorBlink: true,
-      convertEol: !run.tty, // without a terminal, output has bare \n
-      fontFamily: "ui-monospace, SFMono-Regular, Menlo, Consolas, monospace",
-      fontSize: 13,
-      scrollback: 5000,
-    });
-    const fit = new FitAddon();
-    term.loadAddon(fit);
-    term.open(el);
-    fit.fit();
     let live = true;
     let id: number | null = null;
-    const encoder = new TextEncoder();
-    const attempts = shellAttempts(run.command);
-    setState({ kind: "connecting" });
-
     // Whether the user typed into the current session: until then a 126/127 exit means the
     // program is missing (a runtime may print its own complaint first), not a command the
     // user ran in the shell.
     let typed = false;
+    const { term, dispose } = mountTerminal(
+      el,
+      {
+        onInput: (bytes) => {
+          if (id === null) return;
+          typed = true;
+          execInput(id, bytes).catch(() => undefined);
+        },
+        onResize: (cols, rows) => {
+          if (id !== null && run.tty) execResize(id, cols, rows).catch(() => undefined);
+        },
+      },
+      { convertEol: !run.tty }, // without a terminal, output has bare \n
+    );
+    const attempts = shellAttempts(run.command);
+    setState({ kind: "connecting" });
+
     const failed = (argv: string[], next: number, failure: { code: number | null; message: string } | AppError): void => {
       if (!typed && isMissingProgram(failure) && next < attempts.length) {
         setState({ kind: "connecting" });
@@ -89,7 +89,7 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
           } else {
             failed(argv, index + 1, { code: output.code, message: output.message });
           }
-          if (sawOutput) term.write(`\r\n\x1b[2m[${output.message}]\x1b[0m\r\n`);
+          if (sawOutput) writeExit(term, output.message);
           return;
         }
         sawOutput = true;
@@ -109,34 +109,12 @@ export function ExecPane({ cluster, namespace, pod, containers }: Props): React.
         });
     };
 
-    const send = (bytes: Uint8Array): void => {
-      if (id === null) return;
-      typed = true;
-      execInput(id, bytes).catch(() => undefined);
-    };
-    const onData = term.onData((data) => { send(encoder.encode(data)); });
-    const onBinary = term.onBinary((data) => { send(Uint8Array.from(data, (c) => c.charCodeAt(0) & 0xff)); });
-    const onResize = term.onResize(({ cols, rows }) => {
-      if (id !== null && run.tty) execResize(id, cols, rows).catch(() => undefined);
-    });
-    const observer = new ResizeObserver(() => {
-      try {
-        fit.fit();
-      } catch {
-        // The pane is hidden (another tab is shown): nothing to fit until it shows again.
-      }
-    });
-    observer.observe(el);
     start(0);
     term.focus();
     return () => {
       live = false;
-      observer.disconnect();
-      onData.dispose();
-      onBinary.dispose();
-      onResize.dispose();
       if (id !== null) void stopStream(id);
-      term.dispose();
+      dispose();
     };
   }, [cluster, namespace, pod, chosen, run]);
 
