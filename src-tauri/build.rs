@@ -50,7 +50,9 @@ fn main() {
             "can_i",
             "local_kubeconfig",
             "export_local_kubeconfig",
+            "kubeconfig_merge_target",
             "merge_local_kubeconfig",
+            "retry_cluster",
         ]),
     ))
     .unwrap_or_else(|error| panic!("tauri build step failed: {error:#}"));

@@ -136,7 +136,9 @@ fn run_app<R: tauri::Runtime>(builder: tauri::Builder<R>, args: ClusterArgs) -> 
             commands::clusters::can_i,
             commands::clusters::local_kubeconfig,
             commands::clusters::export_local_kubeconfig,
+            commands::clusters::kubeconfig_merge_target,
             commands::clusters::merge_local_kubeconfig,
+            commands::clusters::retry_cluster,
         ])
         .build(tauri::generate_context!())?;
     let code = app.run_return(|app, event| match event {

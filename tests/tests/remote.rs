@@ -4,7 +4,8 @@
 //! answers RBAC checks; and tells the truth when it cannot: a wrong token is a 401, a wrong
 //! CA a TLS failure naming the certificate's real fingerprint, a stopped server unreachable.
 //! An exec plugin, found on the login PATH only, authenticates, and its token's expiry makes
-//! the next request run it again. Imported through the app into a real Secret Service (a
+//! the next request run it again; a prompt it prints during that renewal is shown while it
+//! waits. A token file's rotated token is what the next request sends. Imported through the app into a real Secret Service (a
 //! private GNOME Keyring): no log line and no file of the app's carries the token, the
 //! keychain does, and removing a cluster deletes it there.
 
@@ -133,6 +134,12 @@ async fn scenario() {
     write_plugin(&plugins, &token);
     let signed_in = plugins.join("signed-in");
     write_device_code_plugin(&plugins, &token);
+    let renewal_runs = plugins.join("renewal-runs");
+    let renewal_asks = plugins.join("renewal-asks");
+    let renewal_signed_in = plugins.join("renewal-signed-in");
+    write_renewal_plugin(&plugins, &token);
+    let token_file = plugins.join("token");
+    std::fs::write(&token_file, format!("{token}\n")).unwrap();
 
     let config = tempfile::tempdir().unwrap();
     let data = tempfile::tempdir().unwrap();
@@ -192,6 +199,29 @@ async fn scenario() {
                 ),
             ),
         ),
+        (
+            "renewal",
+            with_user(
+                "renewal",
+                &remote.url,
+                &ca,
+                &format!(
+                    "{{exec: {{apiVersion: client.authentication.k8s.io/v1, command: kubarium-test-renewal, args: ['{}', '{}', '{}']}}}}",
+                    renewal_runs.display(),
+                    renewal_asks.display(),
+                    renewal_signed_in.display()
+                ),
+            ),
+        ),
+        (
+            "token-file",
+            with_user(
+                "token-file",
+                &remote.url,
+                &ca,
+                &format!("{{tokenFile: '{}'}}", token_file.display()),
+            ),
+        ),
     ];
     for (context, text) in imports {
         let source = KubeconfigSource::Text {
@@ -213,7 +243,9 @@ async fn scenario() {
             "wrong-token",
             "wrong-ca",
             "exec",
-            "device-code"
+            "device-code",
+            "renewal",
+            "token-file"
         ]
     );
     let keychain = Keychain::open().unwrap();
@@ -295,6 +327,11 @@ async fn scenario() {
         "{error:?}"
     );
     assert_eq!(refused.phase, ClusterPhase::Unreachable);
+    assert!(
+        refused.retry_at.is_some(),
+        "a failing remote says when it is tried next: {:?}",
+        refused.retry_at
+    );
 
     // A CA that did not sign the server's certificate: TLS, with that certificate's real
     // fingerprint (read here by another route: a handshake trusting the right CA).
@@ -368,6 +405,64 @@ async fn scenario() {
         "removing the cluster removed its plugin output file"
     );
 
+    // A token that nears its expiry is renewed inside a request; when that run of the plugin
+    // asks the user to sign in, the prompt is the cluster's while it waits, the request
+    // waits with it, then completes, and the prompt goes.
+    status_where(&statuses, "renewal", |s| s.phase == ClusterPhase::Connected).await;
+    assert!(plugin_runs(&renewal_runs) >= 1);
+    std::fs::write(&renewal_asks, "").unwrap();
+    let renewing = Api::<Pod>::namespaced(app.client("renewal").await.unwrap(), "default");
+    let request = tokio::spawn(async move { renewing.list(&ListParams::default()).await });
+    let asking = status_where(&statuses, "renewal", |s| s.prompt.is_some()).await;
+    assert_eq!(asking.prompt.as_deref(), Some(RENEWAL_PROMPT), "{asking:?}");
+    assert!(
+        !request.is_finished(),
+        "the request waits for the renewal, which waits for the user"
+    );
+    std::fs::write(&renewal_signed_in, "").unwrap();
+    tokio::time::timeout(WAIT, request)
+        .await
+        .expect("the request completed once the user signed in")
+        .unwrap()
+        .unwrap();
+    let renewed = status_where(&statuses, "renewal", |s| s.prompt.is_none()).await;
+    assert_ne!(renewed.phase, ClusterPhase::Starting);
+
+    // A token read from a file is read again once the file changes: a rotated token is
+    // what the next request sends (a wrong one is refused, the right one accepted again).
+    status_where(&statuses, "token-file", |s| {
+        s.phase == ClusterPhase::Connected
+    })
+    .await;
+    assert!(
+        secret("token-file/token").is_none(),
+        "the token file's token is not copied to the keychain"
+    );
+    let rotated = plugins.join("token.next");
+    std::fs::write(&rotated, "not-the-token\n").unwrap();
+    std::fs::rename(&rotated, &token_file).unwrap();
+    let refused = status_where(&statuses, "token-file", |s| {
+        s.error
+            .as_ref()
+            .is_some_and(|e| e.code == ErrorCode::Unauthorized)
+    })
+    .await;
+    assert_eq!(refused.phase, ClusterPhase::Unreachable);
+    std::fs::write(&rotated, format!("{token}\n")).unwrap();
+    std::fs::rename(&rotated, &token_file).unwrap();
+    // Asked to try again now, as when the user switches to it, rather than after its wait.
+    app.retry_cluster("token-file").unwrap();
+    let accepted = status_where(&statuses, "token-file", |s| {
+        s.phase == ClusterPhase::Connected
+    })
+    .await;
+    assert_eq!(accepted.retry_at, None);
+    let listed = std::fs::read_to_string(config.path().join("clusters.json")).unwrap();
+    assert!(
+        listed.contains(&*token_file.to_string_lossy()),
+        "the list keeps the token file's path"
+    );
+
     // Removing a cluster deletes its credentials and ends its connection.
     assert!(secret("wrong-ca/token").is_some());
     app.remove_cluster("wrong-ca").await.unwrap();
@@ -408,6 +503,7 @@ async fn scenario() {
         "a log line holds the remote's token"
     );
     assert_no_file_holds(data.path(), &token);
+    assert_no_file_holds(config.path(), &token);
     app.local().shutdown().await;
 }
 
@@ -487,6 +583,34 @@ fn write_device_code_plugin(dir: &Path, token: &str) {
 echo '{DEVICE_CODE_PROMPT}' >&2
 while [ ! -e "$1" ]; do sleep 0.2; done
 printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"%s"}}}}' '{token}'
+"#
+        ),
+    );
+}
+
+/// What `kubarium-test-renewal` writes to stderr when it asks the user to sign in again.
+const RENEWAL_PROMPT: &str =
+    "To sign in again, open https://login.example/device and enter the code WXYZ-9876.";
+
+/// `bin/kubarium-test-renewal RUNS ASKS SIGNED_IN`: counts its runs in RUNS; while the file
+/// ASKS is missing, prints an ExecCredential with `token` expiring in 5 s (so every request
+/// runs it again); once ASKS exists, asks the user to sign in, waits until SIGNED_IN exists,
+/// and prints one lasting an hour.
+fn write_renewal_plugin(dir: &Path, token: &str) {
+    write_executable(
+        &dir.join("bin/kubarium-test-renewal"),
+        &format!(
+            r#"#!/bin/sh
+runs=$(( $(cat "$1" 2>/dev/null || echo 0) + 1 ))
+echo "$runs" > "$1"
+lasts=5
+if [ -e "$2" ]; then
+  echo '{RENEWAL_PROMPT}' >&2
+  while [ ! -e "$3" ]; do sleep 0.2; done
+  lasts=3600
+fi
+expires=$(date -u -d "+$lasts seconds" +%Y-%m-%dT%H:%M:%SZ)
+printf '{{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{{"token":"%s","expirationTimestamp":"%s"}}}}' '{token}' "$expires"
 "#
         ),
     );

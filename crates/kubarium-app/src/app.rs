@@ -257,6 +257,18 @@ impl App {
         }
     }
 
+    /// Tries a remote cluster again now instead of after its back-off (the user asked, or
+    /// switched to it); nothing to do for the local cluster, probed every 2 s.
+    pub fn retry_cluster(&self, cluster: &str) -> Result<()> {
+        match cluster {
+            LOCAL => Ok(()),
+            other => {
+                self.remote(other)?.retry_now();
+                Ok(())
+            }
+        }
+    }
+
     /// The embedded cluster.
     pub fn local(&self) -> &Arc<LocalCluster> {
         &self.local
@@ -297,11 +309,25 @@ impl App {
         export::export(&self.local.kubeconfig().await?, path)
     }
 
-    /// Adds the local cluster as context `kubarium` to the kubeconfig kubectl reads first
-    /// (the first `KUBECONFIG` path, else `~/.kube/config`), after backing it up.
-    pub async fn merge_local_kubeconfig(&self) -> Result<MergeOutcome> {
+    /// The kubeconfig a merge writes: the one kubectl reads first (the first `KUBECONFIG`
+    /// path, else `~/.kube/config`), for the confirmation to name it.
+    pub fn kubeconfig_merge_target(&self) -> Result<String> {
+        Ok(export::user_kubeconfig_path()?.display().to_string())
+    }
+
+    /// Adds the local cluster as context `kubarium` to `path`, after backing it up. `path` is
+    /// what [`App::kubeconfig_merge_target`] named when the user confirmed; a different
+    /// target now (`KUBECONFIG` changed since) is refused rather than written.
+    pub async fn merge_local_kubeconfig(&self, path: &str) -> Result<MergeOutcome> {
+        let target = export::user_kubeconfig_path()?;
+        if target.as_os_str() != path {
+            return Err(Error::Local(format!(
+                "the kubeconfig to merge into is now {} rather than {path}; nothing was written, merge again to confirm the new file",
+                target.display()
+            )));
+        }
         let kubeconfig = self.local.kubeconfig().await?;
-        export::merge(&kubeconfig, &export::user_kubeconfig_path()?)
+        export::merge(&kubeconfig, &target)
     }
 
     /// A client for requests that upgrade the connection (exec, port-forward): for the

@@ -1,7 +1,8 @@
 //! Probing a cluster's API server: `/version` every few seconds, through the same
 //! `kube::Client` every other call uses, feeding the status bar's state, version and latency;
 //! with each probe, this machine's CPU and memory use and, for a local cluster on Docker,
-//! whether Docker answers (as its nodes report it).
+//! whether Docker answers (as its nodes report it). A remote cluster that fails is tried
+//! less and less often ([`backoff`]), at once again when the user asks.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,8 @@ use crate::ipc::{AppError, ClusterPhase, ClusterStatus, DockerState, ErrorCode, 
 
 /// Time between probes.
 const INTERVAL: Duration = Duration::from_secs(2);
+/// The longest wait between tries of a remote cluster that keeps failing.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// A probe slower than this counts as unreachable.
 const TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -46,6 +49,20 @@ impl Target {
         }
     }
 
+    /// Waits `delay`; returns `true` early when the user asks to try again now.
+    async fn wait(&self, delay: Duration) -> bool {
+        match self {
+            Target::Kubeconfig(_) => {
+                tokio::time::sleep(delay).await;
+                false
+            }
+            Target::Remote(remote) => tokio::select! {
+                () = tokio::time::sleep(delay) => false,
+                () = remote.retry_requested() => true,
+            },
+        }
+    }
+
     /// A failed probe, in words.
     async fn explain(&self, error: kube::Error) -> AppError {
         match self {
@@ -69,74 +86,136 @@ pub(crate) enum Pods {
     Remote,
 }
 
-/// Probes until aborted, updating `status` after every probe.
+/// How long a remote cluster that failed `failures` times in a row waits before the next
+/// try: [`INTERVAL`] while it answers, then doubling from it up to [`MAX_BACKOFF`] (2 s, 4 s,
+/// 8 s … 60 s).
+pub(crate) fn backoff(failures: u32) -> Duration {
+    let doublings = failures.saturating_sub(1).min(16);
+    INTERVAL.saturating_mul(1 << doublings).min(MAX_BACKOFF)
+}
+
+/// Probes until aborted, updating `status` after every probe. A remote cluster that fails
+/// waits longer after each failure ([`backoff`]), shown as `retry_at`; success, or the user
+/// asking to try again, starts over.
 pub(crate) async fn run(target: Target, pods: Pods, status: watch::Sender<ClusterStatus>) {
-    let mut ticks = tokio::time::interval(INTERVAL);
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut client = None;
     let mut host = Sampler::default();
+    let mut failures = 0;
     if pods == Pods::Hollow {
         status.send_modify(|status| status.docker = Some(DockerState::NotUsed));
     }
     loop {
-        ticks.tick().await;
-        if pods != Pods::Remote {
-            let stats = host.sample();
-            status.send_if_modified(|status| {
-                let changed = status.host != stats;
-                status.host = stats;
-                changed
-            });
-        }
-        if client.is_none() {
-            match target.client().await {
-                Ok(built) => client = Some(built),
-                Err(error) => {
-                    status.send_modify(|status| unreachable(status, error));
-                    continue;
-                }
-            }
-        }
-        let Some(client) = &client else { continue };
-        let started = Instant::now();
-        let result = tokio::time::timeout(TIMEOUT, client.apiserver_version()).await;
-        let latency = started.elapsed();
-        let result = match result {
-            Ok(Ok(info)) => Ok(info),
-            Ok(Err(error)) => Err(target.explain(error).await),
-            Err(_) => Err(AppError::new(
-                ErrorCode::Unreachable,
-                format!(
-                    "The API server did not answer within {} s.",
-                    TIMEOUT.as_secs()
-                ),
-            )),
+        let answered = probe(&target, pods, &status, &mut client, &mut host).await;
+        failures = if answered { 0 } else { failures + 1 };
+        let delay = match pods {
+            Pods::Remote => backoff(failures),
+            Pods::Docker | Pods::Hollow => INTERVAL,
         };
-        status.send_modify(|status| match result {
-            Ok(info) => {
-                status.phase = ClusterPhase::Connected;
-                status.version = Some(ServerVersion {
-                    git_version: info.git_version,
-                    platform: info.platform,
-                });
-                status.latency_ms = Some(latency.as_secs_f64() * 1000.0);
-                status.error = None;
-            }
-            Err(error) => unreachable(status, error),
+        let retry_at = (!answered && pods == Pods::Remote).then(|| {
+            let at = std::time::SystemTime::now() + delay;
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |since| since.as_secs_f64() * 1000.0)
         });
-        if pods == Pods::Docker
-            && let Ok(Ok(nodes)) = tokio::time::timeout(
-                TIMEOUT,
-                Api::<Node>::all(client.clone()).list(&ListParams::default()),
-            )
-            .await
-            && let Some(docker) = docker_state(&nodes.items)
-        {
-            status.send_if_modified(|status| {
-                let changed = status.docker.as_ref() != Some(&docker);
-                status.docker = Some(docker);
-                changed
+        status.send_if_modified(|status| {
+            let changed = status.retry_at != retry_at;
+            status.retry_at = retry_at;
+            changed
+        });
+        if target.wait(delay).await {
+            failures = 0;
+        }
+    }
+}
+
+/// One probe: the client (built if there is none yet), `/version`, and for a local cluster
+/// on Docker its nodes. `true` when the cluster answered.
+async fn probe(
+    target: &Target,
+    pods: Pods,
+    status: &watch::Sender<ClusterStatus>,
+    client: &mut Option<kube::Client>,
+    host: &mut Sampler,
+) -> bool {
+    if pods != Pods::Remote {
+        let stats = host.sample();
+        status.send_if_modified(|status| {
+            let changed = status.host != stats;
+            status.host = stats;
+            changed
+        });
+    }
+    if client.is_none() {
+        match target.client().await {
+            Ok(built) => *client = Some(built),
+            Err(error) => {
+                status.send_modify(|status| unreachable(status, pods, error));
+                return false;
+            }
+        }
+    }
+    let Some(client) = client.as_ref() else {
+        return false;
+    };
+    let started = Instant::now();
+    let (result, waited_for_user) = patiently(status, client.apiserver_version()).await;
+    let latency = started.elapsed();
+    let result = match result {
+        Some(Ok(info)) => Ok(info),
+        Some(Err(error)) => Err(target.explain(error).await),
+        None => Err(AppError::new(
+            ErrorCode::Unreachable,
+            format!(
+                "The API server did not answer within {} s.",
+                TIMEOUT.as_secs()
+            ),
+        )),
+    };
+    let answered = result.is_ok();
+    status.send_modify(|status| match result {
+        Ok(info) => {
+            status.phase = ClusterPhase::Connected;
+            status.version = Some(ServerVersion {
+                git_version: info.git_version,
+                platform: info.platform,
             });
+            // A wait for the user is no round trip.
+            status.latency_ms = (!waited_for_user).then_some(latency.as_secs_f64() * 1000.0);
+            status.error = None;
+        }
+        Err(error) => unreachable(status, pods, error),
+    });
+    if pods == Pods::Docker
+        && let Ok(Ok(nodes)) = tokio::time::timeout(
+            TIMEOUT,
+            Api::<Node>::all(client.clone()).list(&ListParams::default()),
+        )
+        .await
+        && let Some(docker) = docker_state(&nodes.items)
+    {
+        status.send_if_modified(|status| {
+            let changed = status.docker.as_ref() != Some(&docker);
+            status.docker = Some(docker);
+            changed
+        });
+    }
+    answered
+}
+
+/// `request`'s result, or `None` when it took longer than [`TIMEOUT`] — unless the cluster's
+/// exec plugin is asking the user something (kube-rs renews a token inside a request):
+/// then it waits, so the plugin is not cancelled and started again with a new question.
+/// The flag says whether it waited so.
+async fn patiently<T>(
+    status: &watch::Sender<ClusterStatus>,
+    request: impl Future<Output = T>,
+) -> (Option<T>, bool) {
+    let mut request = std::pin::pin!(request);
+    let mut waited = false;
+    loop {
+        match tokio::time::timeout(TIMEOUT, &mut request).await {
+            Ok(result) => return (Some(result), waited),
+            Err(_) if status.borrow().prompt.is_some() => waited = true,
+            Err(_) => return (None, waited),
         }
     }
 }
@@ -179,17 +258,24 @@ pub(crate) fn docker_state(nodes: &[Node]) -> Option<DockerState> {
     version.map(|version| DockerState::Running { version })
 }
 
-fn unreachable(status: &mut ClusterStatus, mut error: AppError) {
+fn unreachable(status: &mut ClusterStatus, pods: Pods, mut error: AppError) {
     if status.phase != ClusterPhase::Unreachable {
         tracing::warn!(cluster = %status.name, message = %error.message, "cluster unreachable");
     }
     status.phase = ClusterPhase::Unreachable;
     status.latency_ms = None;
-    error.message = format!(
-        "{} Kubarium keeps retrying every {} s.",
-        error.message,
-        INTERVAL.as_secs()
-    );
+    error.message = match pods {
+        Pods::Remote => format!(
+            "{} Kubarium keeps trying, less often while it fails (at most {} s apart).",
+            error.message,
+            MAX_BACKOFF.as_secs()
+        ),
+        Pods::Docker | Pods::Hollow => format!(
+            "{} Kubarium keeps retrying every {} s.",
+            error.message,
+            INTERVAL.as_secs()
+        ),
+    };
     status.error = Some(error);
 }
 
@@ -211,6 +297,13 @@ mod tests {
                 "systemUUID": ""}}
         }))
         .unwrap()
+    }
+
+    #[test]
+    fn a_failing_remote_is_tried_less_and_less_often() {
+        let waits: Vec<u64> = (0..9).map(|n| backoff(n).as_secs()).collect();
+        assert_eq!(waits, [2, 2, 4, 8, 16, 32, 60, 60, 60]);
+        assert_eq!(backoff(u32::MAX), MAX_BACKOFF);
     }
 
     #[test]

@@ -98,10 +98,24 @@ pub(crate) async fn export_local_kubeconfig(
     Ok(desktop.app.export_local_kubeconfig(&path).await?)
 }
 
-/// Merges the local cluster into the user's kubeconfig as context `kubarium`.
+/// The kubeconfig a merge would write, for its confirmation.
+#[tauri::command]
+pub(crate) fn kubeconfig_merge_target(desktop: State<'_, Desktop>) -> Result<String, AppError> {
+    Ok(desktop.app.kubeconfig_merge_target()?)
+}
+
+/// Merges the local cluster into the user's kubeconfig at `path` (the confirmed target) as
+/// context `kubarium`.
 #[tauri::command]
 pub(crate) async fn merge_local_kubeconfig(
     desktop: State<'_, Desktop>,
+    path: String,
 ) -> Result<MergeOutcome, AppError> {
-    Ok(desktop.app.merge_local_kubeconfig().await?)
+    Ok(desktop.app.merge_local_kubeconfig(&path).await?)
+}
+
+/// Tries a remote cluster again now rather than after its back-off.
+#[tauri::command]
+pub(crate) fn retry_cluster(desktop: State<'_, Desktop>, cluster: String) -> Result<(), AppError> {
+    Ok(desktop.app.retry_cluster(&cluster)?)
 }

@@ -14,6 +14,8 @@ vi.mock("../ipc/clusters", () => ({
   localKubeconfig: vi.fn(),
   exportLocalKubeconfig: vi.fn(),
   mergeLocalKubeconfig: vi.fn(),
+  kubeconfigMergeTarget: vi.fn(),
+  retryCluster: vi.fn(),
   listClusters: () => Promise.resolve([]),
   watchClusters: () => Promise.resolve(),
   canI: () => Promise.resolve([]),
@@ -23,7 +25,8 @@ const { AddClusterDialog } = await import("./AddClusterDialog");
 const { ManualTab } = await import("./ManualTab");
 const { EMPTY_FORM } = await import("./forms");
 const { ClusterMenu } = await import("../shell/ClusterSwitcher");
-const { LocalKubeconfig, mergeNotice } = await import("../views/LocalKubeconfig");
+const { LocalKubeconfig, MergeDialog, mergeNotice } = await import("../views/LocalKubeconfig");
+const { Retry } = await import("../shell/StatusBar");
 
 function status(id: string, overrides: Partial<ClusterStatus> = {}): ClusterStatus {
   return {
@@ -43,6 +46,7 @@ function status(id: string, overrides: Partial<ClusterStatus> = {}): ClusterStat
     host: null,
     run: 1,
     prompt: null,
+    retryAt: null,
     ...overrides,
   } as ClusterStatus;
 }
@@ -162,6 +166,26 @@ describe("LocalKubeconfig", () => {
       "Added context kubarium to /home/a/.kube/config; your current context is unchanged (kubectl --context kubarium …). The file as it was is saved as /home/a/.kube/config.kubarium-backup.",
     );
     expect(mergeNotice({ path: "/home/a/.kube/config", context: "kubarium", backup: null })).toMatch(/no file before/);
+  });
+
+  it("asks before merging, naming the exact file it writes and its backup", () => {
+    const noop = () => undefined;
+    const html = renderToStaticMarkup(<MergeDialog path="/work/kube/first.yaml" onMerged={noop} onClose={noop} />);
+    expect(html).toContain(
+      "Add the local cluster to your kubeconfig /work/kube/first.yaml as cluster, user and context kubarium, replacing any entries of that name and keeping everything else? The file as it is now is saved first as /work/kube/first.yaml.kubarium-backup, and your current context stays as it is.",
+    );
+    expect(html).not.toContain("$KUBECONFIG");
+    expect(html).not.toContain("&lt;file&gt;");
+    expect(testIds(html)).toContain("dialog-confirm");
+  });
+});
+
+describe("Retry", () => {
+  it("says when a failing cluster is tried next and offers to try now", () => {
+    const html = renderToStaticMarkup(<Retry cluster="edge" retryAt={Date.now() + 3_600_000} />);
+    expect(html).toMatch(/retrying in \d+ s/);
+    expect(testIds(html)).toEqual(["status-retry", "status-retry-now"]);
+    expect(html).toContain("Retry now");
   });
 });
 

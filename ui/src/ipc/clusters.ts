@@ -77,7 +77,20 @@ export function exportLocalKubeconfig(path: string): Promise<string> {
   return invoke<string>("export_local_kubeconfig", { path });
 }
 
-/** Adds the local cluster as context `kubarium` to the user's kubeconfig, keeping a backup. */
-export function mergeLocalKubeconfig(): Promise<MergeOutcome> {
-  return invoke<MergeOutcome>("merge_local_kubeconfig");
+/** The exact file a merge writes: the first `KUBECONFIG` path, else `~/.kube/config`, resolved. */
+export function kubeconfigMergeTarget(): Promise<string> {
+  return invoke<string>("kubeconfig_merge_target");
+}
+
+/**
+ * Adds the local cluster as context `kubarium` to the kubeconfig at `path` (what
+ * `kubeconfigMergeTarget` named when the user confirmed; refused if that changed), keeping a backup.
+ */
+export function mergeLocalKubeconfig(path: string): Promise<MergeOutcome> {
+  return invoke<MergeOutcome>("merge_local_kubeconfig", { path });
+}
+
+/** Tries a remote cluster again now, rather than after its wait between failed tries. */
+export function retryCluster(cluster: string): Promise<void> {
+  return invoke("retry_cluster", { cluster });
 }

@@ -3,7 +3,7 @@
 // error) to switch to, add to, or remove from. Switching goes to the map of the chosen cluster.
 import { useRef, useState, type CSSProperties } from "react";
 import type { AppError, ClusterStatus } from "../ipc";
-import { removeCluster, type ClusterEntry } from "../ipc/clusters";
+import { removeCluster, retryCluster, type ClusterEntry } from "../ipc/clusters";
 import { LOCAL } from "../ipc/resources";
 import { ConfirmDialog } from "../actions/Dialogs";
 import { AddClusterDialog } from "../clusters/AddClusterDialog";
@@ -35,8 +35,12 @@ export function hostOf(url: string): string {
   }
 }
 
-/** Shows `id` from now on: its context's namespace, on the map. */
+/** Shows `id` from now on: its context's namespace, on the map; a remote one failing is tried again at once. */
 export function switchCluster(id: string, entries: readonly ClusterEntry[]): void {
+  if (id !== LOCAL) {
+    // Its status says whether the try worked; a cluster removed meanwhile has nothing to retry.
+    retryCluster(id).catch(() => undefined);
+  }
   setCurrentCluster(id);
   setNamespace(entries.find((e) => e.id === id)?.namespace ?? null);
   navigate({ view: "map" });

@@ -28,6 +28,7 @@ function status(id: string, prompt: string | null): ClusterStatus {
     host: null,
     run: 1,
     prompt,
+    retryAt: null,
   };
 }
 

@@ -3,7 +3,9 @@
 import type { ClusterStatus } from "../ipc";
 import type { DockerState } from "../ipc/actions";
 import { LOCAL } from "../ipc/resources";
-import { formatLatency, phaseLabel, type StatusSnapshot } from "../state/clusterStatus";
+import { retryCluster } from "../ipc/clusters";
+import { useNow } from "../state/clock";
+import { formatLatency, phaseLabel, retryLabel, type StatusSnapshot } from "../state/clusterStatus";
 import { statusOf, useClusterStatuses, useCurrentCluster } from "../state/clusters";
 import { StatusDot } from "./StatusDot";
 import { dockerLabel, hostLabel } from "../actions/statusFigures";
@@ -44,6 +46,7 @@ export function StatusBar({ status }: { status: StatusSnapshot }) {
           {s.error.message}
         </span>
       )}
+      {s !== null && s.phase !== "connected" && s.retryAt !== null && <Retry cluster={s.id} retryAt={s.retryAt} />}
       <span className="spacer" />
       {s?.docker && <DockerItem docker={s.docker} />}
       {s?.host && (
@@ -58,6 +61,27 @@ export function StatusBar({ status }: { status: StatusSnapshot }) {
         </span>
       )}
     </footer>
+  );
+}
+
+/** When a failing remote cluster is tried next, counting down, and a button to try now. */
+export function Retry({ cluster, retryAt }: { cluster: string; retryAt: number }) {
+  const now = useNow();
+  return (
+    <span className="statusbar-retry" data-testid="status-retry">
+      <span className="muted">{retryLabel(retryAt, now)}</span>{" "}
+      <button
+        type="button"
+        className="link-button"
+        data-testid="status-retry-now"
+        title="Try to connect again now"
+        onClick={() => {
+          retryCluster(cluster).catch(() => undefined);
+        }}
+      >
+        Retry now
+      </button>
+    </span>
   );
 }
 

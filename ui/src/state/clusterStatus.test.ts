@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { formatLatency, phaseLabel } from "./clusterStatus";
+import { formatLatency, phaseLabel, retryLabel } from "./clusterStatus";
 import type { AppError } from "../ipc";
 
 describe("formatLatency", () => {
@@ -29,5 +29,14 @@ describe("phaseLabel with the probe's error", () => {
     expect(phaseLabel("unreachable", error("unreachable"))).toBe("Not answering");
     expect(phaseLabel("unreachable")).toBe("Not answering");
     expect(phaseLabel("connected", error("unauthorized"))).toBe("Connected");
+  });
+});
+
+describe("retryLabel", () => {
+  it("counts whole seconds down to the next try, then says it is trying", () => {
+    expect(retryLabel(10_000, 2_000)).toBe("retrying in 8 s");
+    expect(retryLabel(10_000, 9_001)).toBe("retrying in 1 s");
+    expect(retryLabel(10_000, 10_000)).toBe("retrying now");
+    expect(retryLabel(10_000, 12_000)).toBe("retrying now");
   });
 });

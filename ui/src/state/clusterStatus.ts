@@ -80,3 +80,9 @@ export function formatLatency(ms: number): string {
   if (ms < 10) return `${ms.toFixed(1)} ms`;
   return `${Math.round(ms).toString()} ms`;
 }
+
+/** "retrying in 8 s" for a cluster tried next at `retryAt` (ms since the epoch); "retrying now" once that has passed. */
+export function retryLabel(retryAt: number, now: number): string {
+  const seconds = Math.ceil((retryAt - now) / 1000);
+  return seconds > 0 ? `retrying in ${String(seconds)} s` : "retrying now";
+}

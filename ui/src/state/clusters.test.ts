@@ -22,6 +22,7 @@ function status(id: string, overrides: Partial<ClusterStatus> = {}): ClusterStat
     host: null,
     run: 1,
     prompt: null,
+    retryAt: null,
     ...overrides,
   };
 }

@@ -49,6 +49,7 @@ export function placeholderStatus(entry: ClusterEntry): ClusterStatus {
     host: null,
     run: 0,
     prompt: null,
+    retryAt: null,
   };
 }
 

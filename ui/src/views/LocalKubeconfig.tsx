@@ -1,9 +1,9 @@
 // The Overview's kubeconfig card for the local cluster: copy its kubeconfig, write it to a
 // file, or merge it into the user's own kubeconfig as context `kubarium` — each only when
-// asked, the merge only after a confirmation naming what it writes.
+// asked, the merge only after a confirmation naming the exact file it writes.
 import { useRef, useState } from "react";
 import { ConfirmDialog } from "../actions/Dialogs";
-import { exportLocalKubeconfig, localKubeconfig, mergeLocalKubeconfig, type MergeOutcome } from "../ipc/clusters";
+import { exportLocalKubeconfig, kubeconfigMergeTarget, localKubeconfig, mergeLocalKubeconfig, type MergeOutcome } from "../ipc/clusters";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import "../actions/actions.css";
 import "../clusters/clusters.css";
@@ -20,13 +20,34 @@ export function mergeNotice(outcome: MergeOutcome): string {
   return `Added context ${outcome.context} to ${outcome.path}; your current context is unchanged (kubectl --context ${outcome.context} …). ${backup}`;
 }
 
+/** The merge's question, naming the exact file it writes. */
+export function mergeQuestion(path: string): string {
+  return `Add the local cluster to your kubeconfig ${path} as cluster, user and context kubarium, replacing any entries of that name and keeping everything else? The file as it is now is saved first as ${path}.kubarium-backup, and your current context stays as it is.`;
+}
+
+/** Asks before merging into `path`, then merges into exactly that file. */
+export function MergeDialog({ path, onMerged, onClose }: { path: string; onMerged: (outcome: MergeOutcome) => void; onClose: () => void }) {
+  return (
+    <ConfirmDialog
+      title="Merge into your kubeconfig"
+      question={mergeQuestion(path)}
+      run={async () => {
+        onMerged(await mergeLocalKubeconfig(path));
+      }}
+      done=""
+      onDone={onClose}
+    />
+  );
+}
+
 /** Copy, export and merge the local cluster's kubeconfig. */
 export function LocalKubeconfig() {
   const [path, setPath] = useState(DEFAULT_EXPORT_PATH);
   const [busy, setBusy] = useState(false);
   const [result, setResult] = useState<Result>(null);
   const [shownText, setShownText] = useState<string | null>(null);
-  const [merging, setMerging] = useState(false);
+  // The file the merge writes, once resolved: the confirmation names it.
+  const [merging, setMerging] = useState<string | null>(null);
   const textArea = useRef<HTMLTextAreaElement>(null);
 
   const copy = async () => {
@@ -50,6 +71,15 @@ export function LocalKubeconfig() {
         textArea.current?.focus();
         textArea.current?.select();
       });
+    }
+  };
+
+  const askMerge = async () => {
+    setResult(null);
+    try {
+      setMerging(await kubeconfigMergeTarget());
+    } catch (e: unknown) {
+      setResult({ kind: "error", title: "Could not find your kubeconfig", error: e });
     }
   };
 
@@ -80,10 +110,7 @@ export function LocalKubeconfig() {
         <button
           type="button"
           data-testid="kubeconfig-merge"
-          onClick={() => {
-            setResult(null);
-            setMerging(true);
-          }}
+          onClick={() => void askMerge()}
         >
           Merge into my kubeconfig…
         </button>
@@ -128,17 +155,14 @@ export function LocalKubeconfig() {
       {shownText !== null && (
         <textarea ref={textArea} className="kubeconfig-text" data-testid="kubeconfig-text" readOnly value={shownText} aria-label="The local cluster's kubeconfig" />
       )}
-      {merging && (
-        <ConfirmDialog
-          title="Merge into your kubeconfig"
-          question="Add the local cluster to your kubeconfig (the first file in $KUBECONFIG, or ~/.kube/config) as cluster, user and context kubarium, replacing any entries of that name and keeping everything else? The file as it is now is saved first as <file>.kubarium-backup, and your current context stays as it is."
-          run={async () => {
-            const outcome = await mergeLocalKubeconfig();
+      {merging !== null && (
+        <MergeDialog
+          path={merging}
+          onMerged={(outcome) => {
             setResult({ kind: "notice", text: mergeNotice(outcome) });
           }}
-          done=""
-          onDone={() => {
-            setMerging(false);
+          onClose={() => {
+            setMerging(null);
           }}
         />
       )}

@@ -18,6 +18,7 @@ use kube::config::{ExecConfig, ExecInteractiveMode, Kubeconfig};
 use tokio::sync::OnceCell;
 
 use super::prompt::{self, PluginOutput};
+use super::token_file::{TokenFile, TokenFileLayer};
 use crate::{Error, Result};
 
 /// How long the login shell may take to print its PATH, and a handshake to fetch a
@@ -87,6 +88,14 @@ pub(crate) async fn client(
         None => None,
     };
     prepare_exec(&mut kubeconfig, &endpoint, output).await?;
+    let token_file = match take_token_file(&mut kubeconfig) {
+        Some(path) => Some(TokenFile::open(&path).map_err(|reason| {
+            Error::Local(format!(
+                "the token file {path} of {name} cannot be read ({reason}); check that it exists and holds the token"
+            ))
+        })?),
+        None => None,
+    };
     let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
         .await
         .map_err(|e| {
@@ -94,9 +103,14 @@ pub(crate) async fn client(
                 "the kubeconfig of {name} cannot be used: {e}; import it again, or add the cluster by hand"
             ))
         })?;
-    let built = tokio::task::spawn_blocking(move || kube::Client::try_from(config))
-        .await
-        .map_err(|e| Error::Local(format!("connecting to {name} failed: {e}")))?;
+    let built = tokio::task::spawn_blocking(move || {
+        kube::client::ClientBuilder::try_from(config).map(|builder| match token_file {
+            Some(file) => builder.with_layer(&TokenFileLayer(file)).build(),
+            None => builder.build(),
+        })
+    })
+    .await
+    .map_err(|e| Error::Local(format!("connecting to {name} failed: {e}")))?;
     let said = match output {
         Some(output) => {
             let output = output.clone();
@@ -112,8 +126,22 @@ pub(crate) async fn client(
     };
     match built {
         Ok(client) => Ok(client),
-        Err(error) => Err(explain_with(&endpoint, error, &said).await),
+        Err(error) => Err(explain(&endpoint, error, prompt::said(&said)).await),
     }
+}
+
+/// The `tokenFile` of the users without an inline token (which takes precedence, as in
+/// kube-rs and client-go), taken out so that [`TokenFileLayer`] reads it instead of kube-rs.
+fn take_token_file(kubeconfig: &mut Kubeconfig) -> Option<String> {
+    kubeconfig
+        .auth_infos
+        .iter_mut()
+        .filter_map(|n| n.auth_info.as_mut())
+        .filter_map(|auth| match auth.token {
+            Some(_) => None,
+            None => auth.token_file.take(),
+        })
+        .next()
 }
 
 /// Runs every exec plugin on the login PATH, with no terminal: a desktop app has none, so
@@ -232,14 +260,9 @@ async fn ask_login_shell() -> Option<String> {
 }
 
 /// Turns a failure talking to `endpoint` into the error that says what happened: the
-/// plugin, 401, TLS (fetching the certificate's fingerprint), unreachable; else as it came.
-pub(crate) async fn explain(endpoint: &Endpoint, error: kube::Error) -> Error {
-    explain_with(endpoint, error, "").await
-}
-
-/// [`explain`], with what the exec plugin wrote to its output file (`said`), which a
-/// failing plugin's message quotes.
-async fn explain_with(endpoint: &Endpoint, error: kube::Error, said: &str) -> Error {
+/// plugin (quoting `said`, what it wrote to its output file), 401, TLS (fetching the
+/// certificate's fingerprint), unreachable; else as it came.
+pub(crate) async fn explain(endpoint: &Endpoint, error: kube::Error, said: &str) -> Error {
     if let kube::Error::Api(status) = &error
         && status.code == 401
     {

@@ -2,9 +2,10 @@
 //! record to keep and the secrets to hand to the keychain.
 //!
 //! `KUBECONFIG` lists files merged first-wins (a missing one is skipped, as kubectl does);
-//! without it, `~/.kube/config`. File references (`certificate-authority`, `client-key`,
-//! `tokenFile`…) are read now and inlined, relative ones against the kubeconfig's folder, so
-//! the cluster keeps working when those files move. Pasted text has no folder, so a
+//! without it, `~/.kube/config`. File references (`certificate-authority`, `client-key`…)
+//! are read now and inlined, relative ones against the kubeconfig's folder, so the cluster
+//! keeps working when those files move — except `tokenFile`, kept as a path (absolute) and
+//! read when connecting, because the token in it rotates. Pasted text has no folder, so a
 //! relative reference in it is a problem of that context, not a guess.
 
 use std::ffi::OsString;
@@ -269,19 +270,20 @@ fn credentials(
         })
     };
     let mut credentials = Credentials::default();
-    let token = match (&auth.token, &auth.token_file) {
-        (Some(token), _) => Some(
-            secrecy::ExposeSecret::expose_secret(token)
-                .as_bytes()
-                .to_vec(),
-        ),
-        (None, Some(path)) => Some(read_file(read, "token file", path)?),
-        (None, None) => None,
-    };
-    if let Some(token) = token.map(|t| String::from_utf8_lossy(&t).trim().to_owned())
-        && !token.is_empty()
-    {
-        credentials.token = keep("token", token.into_bytes());
+    match (&auth.token, &auth.token_file) {
+        (Some(token), _) => {
+            let token = secrecy::ExposeSecret::expose_secret(token).trim();
+            if !token.is_empty() {
+                credentials.token = keep("token", token.as_bytes().to_vec());
+            }
+        }
+        (None, Some(path)) => {
+            // Kept as a path, read again as it changes (a rotating token); read now only to
+            // tell a file that is not there.
+            read_file(read, "token file", path)?;
+            credentials.token_file = Some(path.clone());
+        }
+        (None, None) => {}
     }
     let certificate = pem(
         read,

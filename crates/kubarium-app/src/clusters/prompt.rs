@@ -1,12 +1,15 @@
 //! What an exec credential plugin asks of the user while it runs (a device-code sign-in:
-//! "open https://microsoft.com/devicelogin and enter the code ABCD-1234"), shown live.
+//! "open https://microsoft.com/devicelogin and enter the code ABCD-1234"), shown live — when
+//! the client is built and whenever kube-rs runs the plugin again to renew an expiring token.
 //!
 //! kube-rs runs a plugin with its stderr piped and read only once the plugin has exited, so
 //! a plugin that waits for the user would hang unseen. On Unix the plugin therefore runs
-//! through `/bin/sh -c 'exec "$0" "$@" 2>>"$KUBARIUM_PLUGIN_STDERR"'`: its stderr goes to a
-//! file of the cluster's, mode 0600 in a directory of the app's made 0700, which
-//! [`follow`] reads while the client is built. The file is emptied before and after each
-//! build, and removed with the cluster; a failure's message quotes it.
+//! through [`WRAPPER`]: its stderr goes to a file of the cluster's, mode 0600 in a directory
+//! of the app's made 0700, after a start mark; a run that succeeds empties the file as it
+//! ends, one that fails appends an end mark (its message quotes what it said). [`follow`]
+//! reads the file for the client's whole life: lines after a start mark with no end mark are
+//! a plugin running now, shown as the cluster's prompt. The file is removed with the
+//! cluster.
 
 use std::io::{Read as _, Seek as _, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -16,10 +19,17 @@ use std::time::Duration;
 #[cfg_attr(not(unix), allow(dead_code))]
 pub(crate) const STDERR_VAR: &str = "KUBARIUM_PLUGIN_STDERR";
 
-/// The wrapper script: `$0` is the plugin, resolved beforehand; `exec` leaves no shell
-/// behind, so the plugin's exit status and stdout are kube-rs's as before.
+/// The wrapper script: `$0` is the plugin, resolved beforehand. It writes [`START`] over
+/// the file, runs the plugin with its stderr appended there (its stdout and exit status are
+/// kube-rs's as before), then empties the file when the plugin succeeded, or appends
+/// [`END`] and the status when it failed. `umask` keeps a file it has to create private.
 #[cfg_attr(not(unix), allow(dead_code))]
-pub(crate) const WRAPPER: &str = r#"exec "$0" "$@" 2>>"$KUBARIUM_PLUGIN_STDERR""#;
+pub(crate) const WRAPPER: &str = r#"umask 077; f=$KUBARIUM_PLUGIN_STDERR; printf '\036kubarium-plugin-started\n' >"$f"; "$0" "$@" 2>>"$f"; s=$?; if [ "$s" -eq 0 ]; then : >"$f"; else printf '\n\036kubarium-plugin-ended %s\n' "$s" >>"$f"; fi; exit "$s""#;
+
+/// The line the wrapper writes before the plugin runs, and the start of the one it writes
+/// after a failed run (record separator first: no prompt starts with it).
+const START: &str = "\u{1e}kubarium-plugin-started";
+const END: &str = "\u{1e}kubarium-plugin-ended";
 
 /// How often the file is read while a plugin runs: a person reads the prompt, so a quarter
 /// of a second is quick enough and costs nothing.
@@ -161,22 +171,74 @@ fn strip_escapes(line: &str) -> String {
     out
 }
 
-/// Reads `output` every [`POLL`] and calls `publish` with its latest lines whenever they
-/// change; runs until aborted (when the build it watches ends).
-pub(crate) async fn follow(output: PluginOutput, mut publish: impl FnMut(Option<String>)) {
-    let mut shown = None;
+/// The last plugin run in `text` (the output file's content): what it wrote to stderr, the
+/// marks left out, and whether it is still running (a start mark with no end mark after
+/// it). Text without a start mark is one finished run's.
+pub(crate) fn last_run(text: &str) -> (&str, bool) {
+    let Some(at) = text.rfind(START) else {
+        let said = text.find(END).map_or(text, |end| &text[..end]);
+        return (said, false);
+    };
+    let after = &text[at + START.len()..];
+    let after = after.strip_prefix('\n').unwrap_or(after);
+    match after.find(END) {
+        Some(end) => (&after[..end], false),
+        None => (after, true),
+    }
+}
+
+/// What the last run in `text` wrote to stderr, for a failure's message.
+pub(crate) fn said(text: &str) -> &str {
+    last_run(text).0
+}
+
+/// The prompt to show for `text`: the latest lines of a plugin running now; `None` when none
+/// runs or it says nothing.
+pub(crate) fn prompt_of(text: &str) -> Option<String> {
+    match last_run(text) {
+        (said, true) => latest_lines(said),
+        (_, false) => None,
+    }
+}
+
+/// What tells that the file changed: its length and modification time (`None` when it is
+/// not there).
+type Stamp = Option<(u64, std::time::SystemTime)>;
+
+fn stamp(path: &Path) -> Stamp {
+    let metadata = std::fs::metadata(path).ok()?;
+    Some((metadata.len(), metadata.modified().ok()?))
+}
+
+/// Reads `output` every [`POLL`] (only when it changed) and calls `publish` with the prompt
+/// of the plugin running now after every read (`publish` compares it with what is shown);
+/// runs until aborted (the cluster's connection ends). `gate` is held from each read to its publication, so whoever holds it
+/// can clear the prompt knowing no earlier read is published after.
+pub(crate) async fn follow(
+    output: PluginOutput,
+    gate: std::sync::Arc<tokio::sync::Mutex<()>>,
+    mut publish: impl FnMut(Option<String>),
+) {
+    let mut seen: Stamp = None;
     let mut ticks = tokio::time::interval(POLL);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         ticks.tick().await;
+        let _gate = gate.lock().await;
         let reader = output.clone();
-        let Ok(text) = tokio::task::spawn_blocking(move || reader.read()).await else {
+        let before = seen;
+        let Ok((now, text)) = tokio::task::spawn_blocking(move || {
+            let now = stamp(reader.path());
+            let text = (now != before).then(|| reader.read());
+            (now, text)
+        })
+        .await
+        else {
             continue;
         };
-        let latest = latest_lines(&text);
-        if latest != shown {
-            shown.clone_from(&latest);
-            publish(latest);
+        seen = now;
+        if let Some(text) = text {
+            publish(prompt_of(&text));
         }
     }
 }
@@ -226,6 +288,62 @@ mod tests {
         );
         let long = "x".repeat(2 * LINE_CHARS);
         assert_eq!(latest_lines(&long).unwrap().len(), LINE_CHARS);
+    }
+
+    #[test]
+    fn the_last_run_is_running_until_its_end_mark() {
+        assert_eq!(prompt_of(""), None);
+        let running = format!("{START}\nopen https://login.example and enter WXYZ\n");
+        assert_eq!(
+            prompt_of(&running).as_deref(),
+            Some("open https://login.example and enter WXYZ")
+        );
+        let failed = format!("{running}\n{END} 3\n");
+        assert_eq!(prompt_of(&failed), None);
+        assert_eq!(
+            said(&failed).trim(),
+            "open https://login.example and enter WXYZ"
+        );
+        // An earlier failed run is not the one running now.
+        let again = format!("{failed}{START}\nsecond\n");
+        assert_eq!(prompt_of(&again).as_deref(), Some("second"));
+        assert_eq!(said("plain stderr\n"), "plain stderr\n");
+    }
+
+    /// The wrapper as kube-rs runs it: marks around the plugin's stderr, the file emptied
+    /// when it succeeds, its stdout and exit status passed through.
+    #[cfg(unix)]
+    #[test]
+    fn the_wrapper_marks_a_run_and_empties_the_file_after_success() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("run.stderr");
+        let run = |script: &str| {
+            std::process::Command::new("/bin/sh")
+                .args(["-c", WRAPPER, "/bin/sh", "-c", script])
+                .env(STDERR_VAR, &file)
+                .output()
+                .unwrap()
+        };
+        let ok = run(&format!(
+            "echo asking >&2; grep -q asking {}; echo token",
+            file.display()
+        ));
+        assert!(
+            ok.status.success(),
+            "{ok:?}: the prompt was in the file while it ran"
+        );
+        assert_eq!(ok.stdout, b"token\n");
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), "");
+        let failed = run("echo please sign in >&2; exit 3");
+        assert_eq!(failed.status.code(), Some(3));
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert_eq!(prompt_of(&text), None, "{text:?}");
+        assert_eq!(said(&text).trim(), "please sign in");
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::remove_file(&file).unwrap();
+        run("true");
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600, "a file the wrapper creates is private");
     }
 
     #[cfg(unix)]

@@ -1,5 +1,5 @@
 //! What `clusters.json` keeps of each remote cluster: everything public (server, CA
-//! certificate, client certificate, exec plugin command line) and, for each secret, only the
+//! certificate, client certificate, exec plugin command line, token file path) and, for each secret, only the
 //! name of its OS keychain entry. The file is replaced atomically (temp file + rename) with
 //! mode 0600, so a crash leaves the old list or the new one, never half of either.
 
@@ -57,6 +57,10 @@ pub(super) struct Record {
 pub(super) struct Credentials {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) token: Option<SecretRef>,
+    /// The absolute path of a file holding the token (`tokenFile`), read when the client is
+    /// built and again as the file changes; the token itself is never kept here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) token_file: Option<String>,
     /// PEM (public).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) client_certificate: Option<String>,
@@ -187,6 +191,7 @@ impl Record {
                 Some(reference) => Some(secret(&reference.keychain)?.into()),
                 None => None,
             },
+            token_file: credentials.token_file.clone(),
             client_certificate_data: credentials
                 .client_certificate
                 .as_ref()
@@ -247,7 +252,7 @@ impl Credentials {
             AuthKind::Exec
         } else if self.client_certificate.is_some() {
             AuthKind::ClientCertificate
-        } else if self.token.is_some() {
+        } else if self.token.is_some() || self.token_file.is_some() {
             AuthKind::Token
         } else if self.username.is_some() || self.password.is_some() {
             AuthKind::Basic

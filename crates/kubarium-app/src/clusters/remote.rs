@@ -12,7 +12,7 @@ use super::connect::{self, Endpoint};
 use super::prompt::{self, PluginOutput, PromptDir};
 use crate::ipc::ClusterStatus;
 use crate::ipc::clusters::{
-    ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource, ManualCluster,
+    AuthKind, ClusterEntry, KeychainInfo, KubeconfigPreview, KubeconfigSource, ManualCluster,
 };
 use crate::{Error, Result, probe};
 
@@ -188,10 +188,16 @@ pub(crate) struct Remote {
     /// The client and what explains its failures; `None` until the first connection.
     connection: tokio::sync::Mutex<Option<(kube::Client, Endpoint)>>,
     status: watch::Sender<ClusterStatus>,
-    probe: Mutex<Option<AbortHandle>>,
-    /// Where its exec plugin's stderr goes while a client is built (Unix, with a private
-    /// directory), to be shown as `prompt` in its status.
+    /// Its probe, and the follower of its exec plugin's output.
+    tasks: Mutex<Vec<AbortHandle>>,
+    /// Where its exec plugin's stderr goes (Unix, with a private directory), to be shown as
+    /// `prompt` in its status whenever the plugin runs.
     output: Option<PluginOutput>,
+    /// Held by the follower from a read of `output` to its publication (see
+    /// [`prompt::follow`]).
+    gate: Arc<tokio::sync::Mutex<()>>,
+    /// Wakes the probe to try again now (the user asked, or switched to the cluster).
+    retry: tokio::sync::Notify,
 }
 
 impl Remote {
@@ -210,21 +216,47 @@ impl Remote {
             Some(entry.server.clone()),
             run,
         ));
+        let output = prompts
+            .filter(|_| cfg!(unix) && entry.auth == AuthKind::Exec)
+            .map(|dir| dir.file(run));
         let remote = Arc::new(Self {
             entry,
             source,
             connection: tokio::sync::Mutex::new(None),
             status,
-            probe: Mutex::new(None),
-            output: prompts.filter(|_| cfg!(unix)).map(|dir| dir.file(run)),
+            tasks: Mutex::new(Vec::new()),
+            output,
+            gate: Arc::default(),
+            retry: tokio::sync::Notify::new(),
         });
-        let handle = tokio::spawn(probe::run(
-            probe::Target::Remote(Arc::clone(&remote)),
-            probe::Pods::Remote,
-            remote.status.clone(),
-        ))
-        .abort_handle();
-        *remote.probe.lock().unwrap_or_else(|e| e.into_inner()) = Some(handle);
+        let mut tasks = vec![
+            tokio::spawn(probe::run(
+                probe::Target::Remote(Arc::clone(&remote)),
+                probe::Pods::Remote,
+                remote.status.clone(),
+            ))
+            .abort_handle(),
+        ];
+        // The plugin's prompts, live, whenever it runs: at connect, and when kube-rs runs it
+        // again inside a request to renew an expiring token.
+        if let Some(output) = remote.output.clone() {
+            let status = remote.status.clone();
+            tasks.push(
+                tokio::spawn(prompt::follow(
+                    output,
+                    Arc::clone(&remote.gate),
+                    move |prompt| {
+                        status.send_if_modified(|s| {
+                            let changed = s.prompt != prompt;
+                            s.prompt = prompt;
+                            changed
+                        });
+                    },
+                ))
+                .abort_handle(),
+            );
+        }
+        *remote.tasks.lock().unwrap_or_else(|e| e.into_inner()) = tasks;
         remote
     }
 
@@ -242,19 +274,12 @@ impl Remote {
                 Error::Local(format!("reading the cluster's credentials failed: {e}"))
             })??;
         let endpoint = Endpoint::of(&self.entry.name, &kubeconfig);
-        // The plugin's prompts, live, while it runs; gone once it is done (a failure's
-        // message quotes them).
-        let follower = self.output.clone().map(|output| {
-            let status = self.status.clone();
-            Follower(tokio::spawn(prompt::follow(output, move |prompt| {
-                status.send_modify(|s| s.prompt = prompt);
-            })))
-        });
         let built = connect::client(&self.entry.name, kubeconfig, self.output.as_ref()).await;
-        if let Some(follower) = follower {
-            follower.stop().await;
-        }
+        // The plugin is done: its prompt goes now, before the status can say connected (a
+        // failure's message quotes what it said).
+        let gate = self.gate.lock().await;
         self.status.send_if_modified(|s| s.prompt.take().is_some());
+        drop(gate);
         let client = built?;
         *connection = Some((client.clone(), endpoint));
         Ok(client)
@@ -271,7 +296,24 @@ impl Remote {
                 exec: None,
             },
         };
-        connect::explain(&endpoint, error).await
+        // A renewal inside a request that failed left what the plugin said in its file.
+        let said = match self.output.clone() {
+            Some(output) => tokio::task::spawn_blocking(move || output.read())
+                .await
+                .unwrap_or_default(),
+            None => String::new(),
+        };
+        connect::explain(&endpoint, error, prompt::said(&said)).await
+    }
+
+    /// Tries to connect again now, and after a failure starts its waits between tries over.
+    pub(crate) fn retry_now(&self) {
+        self.retry.notify_one();
+    }
+
+    /// Returns when [`Remote::retry_now`] is called (or was, since the last return).
+    pub(crate) async fn retry_requested(&self) {
+        self.retry.notified().await;
     }
 
     /// Its status changes.
@@ -279,32 +321,14 @@ impl Remote {
         self.status.subscribe()
     }
 
-    /// Stops probing it, and removes its plugin output file.
+    /// Stops probing it and following its plugin's output, and removes that output file.
     pub(crate) fn stop(&self) {
-        if let Some(probe) = self.probe.lock().unwrap_or_else(|e| e.into_inner()).take() {
-            probe.abort();
+        for task in std::mem::take(&mut *self.tasks.lock().unwrap_or_else(|e| e.into_inner())) {
+            task.abort();
         }
         if let Some(output) = &self.output {
             output.remove();
         }
-    }
-}
-
-/// The task following a plugin's output; aborted when dropped too (a probe stopped while
-/// its client was being built).
-struct Follower(tokio::task::JoinHandle<()>);
-
-impl Follower {
-    /// Stops it, returning once it can publish nothing more.
-    async fn stop(mut self) {
-        self.0.abort();
-        let _ = (&mut self.0).await;
-    }
-}
-
-impl Drop for Follower {
-    fn drop(&mut self) {
-        self.0.abort();
     }
 }
 

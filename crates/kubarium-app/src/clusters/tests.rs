@@ -472,7 +472,17 @@ current-context: by-token
     );
     assert_eq!(cluster.certificate_authority, None, "inlined, not a path");
     assert_eq!(secret(&keychain, "shared/client-key").as_deref(), Some(KEY));
-    assert_eq!(secret(&keychain, "by-token/token").as_deref(), Some(TOKEN));
+    // A token file is kept as its absolute path (its token rotates), never as the token.
+    assert_eq!(secret(&keychain, "by-token/token"), None);
+    let by_token = registry.kubeconfig("by-token").unwrap();
+    let user = by_token.auth_infos[0].auth_info.as_ref().unwrap();
+    assert_eq!(
+        user.token_file.as_deref(),
+        Some(home.join("token").to_str().unwrap())
+    );
+    assert!(user.token.is_none());
+    let listed = std::fs::read_to_string(dir.path().join("config/clusters.json")).unwrap();
+    assert!(listed.contains("\"tokenFile\""), "{listed}");
     assert_no_file_contains(&dir.path().join("config"), TOKEN);
 }
 

@@ -156,6 +156,10 @@ pub struct ClusterStatus {
     /// runs (its latest lines): a device-code sign-in's URL and code, a prompt to touch a
     /// security key. `None` when no plugin runs, and for the local cluster.
     pub prompt: Option<String>,
+    /// When a remote cluster that does not answer is tried next, in milliseconds since the
+    /// Unix epoch: tries wait longer after each failure (2 s doubling up to a minute), and
+    /// `retry_cluster` tries at once. `None` while it answers, and for the local cluster.
+    pub retry_at: Option<f64>,
 }
 
 impl ClusterStatus {
@@ -185,6 +189,7 @@ impl ClusterStatus {
             host: None,
             run,
             prompt: None,
+            retry_at: None,
         }
     }
 }

@@ -78,4 +78,10 @@ run: number,
  * runs (its latest lines): a device-code sign-in's URL and code, a prompt to touch a
  * security key. `None` when no plugin runs, and for the local cluster.
  */
-prompt: string | null, };
+prompt: string | null, 
+/**
+ * When a remote cluster that does not answer is tried next, in milliseconds since the
+ * Unix epoch: tries wait longer after each failure (2 s doubling up to a minute), and
+ * `retry_cluster` tries at once. `None` while it answers, and for the local cluster.
+ */
+retryAt: number | null, };
