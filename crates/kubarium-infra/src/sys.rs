@@ -1,6 +1,7 @@
 //! The few system calls std does not offer: waiting for signals, reaping children, the
 //! container's own IPv4 address, and the socket options and shutdowns the proxy needs. The
-//! crate's only `unsafe`, each call with its reason.
+//! crate's only `unsafe` with `proxy::netlink` (the nf_tables socket), each call with its
+//! reason.
 //!
 //! Signals are taken synchronously: they are blocked in every thread (the mask is inherited,
 //! so [`Signals::block`] runs before any thread starts) and one thread takes them with

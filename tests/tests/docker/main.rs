@@ -20,5 +20,6 @@ mod pods;
 mod portforward;
 mod probes;
 mod services;
+mod services_kernel;
 mod streams;
 mod support;

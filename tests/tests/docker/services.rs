@@ -19,7 +19,7 @@ const DEMO: &str = "kubarium.dev/demo:v1";
 
 /// A Deployment of the demo server, `replicas` strong, ready only while `/readyz` answers
 /// (probed every second), and a Service `name` of `kind` in front of it on `port`.
-fn demo(name: &str, replicas: u32, kind: &str, port: u16) -> String {
+pub(crate) fn demo(name: &str, replicas: u32, kind: &str, port: u16) -> String {
     format!(
         r#"apiVersion: apps/v1
 kind: Deployment
@@ -52,14 +52,14 @@ spec:
 }
 
 /// A busybox pod to run wget and nslookup in.
-fn client() -> String {
+pub(crate) fn client() -> String {
     format!(
         "apiVersion: v1\nkind: Pod\nmetadata: {{name: client}}\nspec:\n  terminationGracePeriodSeconds: 0\n  containers:\n  - name: client\n    image: {BUSYBOX}\n    imagePullPolicy: IfNotPresent\n    command: [sleep, '3600']\n"
     )
 }
 
 /// Runs `script` with `sh -c` in the client pod; its output, or `None` if it failed.
-fn in_client(cluster: &Docker, script: &str) -> Option<String> {
+pub(crate) fn in_client(cluster: &Docker, script: &str) -> Option<String> {
     let output = Command::new("kubectl")
         .arg("--kubeconfig")
         .arg(cluster.kubeconfig())
@@ -73,7 +73,7 @@ fn in_client(cluster: &Docker, script: &str) -> Option<String> {
 }
 
 /// The pods named in the demo server's `/api` answers in `output`.
-fn answering_pods(output: &str) -> Vec<String> {
+pub(crate) fn answering_pods(output: &str) -> Vec<String> {
     output
         .lines()
         .filter_map(|line| line.trim().strip_prefix("\"pod\": \""))
@@ -83,7 +83,7 @@ fn answering_pods(output: &str) -> Vec<String> {
 }
 
 /// Waits until `count` pods labelled `app=<app>` are Ready; their names and addresses.
-async fn ready_pods(cluster: &Docker, app: &str, count: usize) -> Vec<(String, String)> {
+pub(crate) async fn ready_pods(cluster: &Docker, app: &str, count: usize) -> Vec<(String, String)> {
     let api = Api::<Pod>::namespaced(cluster.client.clone(), "default");
     let what = format!("{count} ready pods of {app}");
     eventually(&what, || {
@@ -117,7 +117,7 @@ async fn ready_pods(cluster: &Docker, app: &str, count: usize) -> Vec<(String, S
 }
 
 /// Waits for the client pod to run.
-async fn client_running(cluster: &Docker) {
+pub(crate) async fn client_running(cluster: &Docker) {
     crate::support::wait_pod(&cluster.client, "client", "the client pod to run", |pod| {
         pod.status
             .as_ref()

@@ -9,12 +9,20 @@
 //! connections go on undisturbed. A file that does not parse is reported with its line number
 //! and the previous configuration stays. SIGTERM/SIGINT exit 0.
 //!
-//! Built for throughput: a thread per connection direction (reused across connections, see
+//! Asked to (the Docker plane's proxy containers are), it also forwards in the kernel: each
+//! load programs nftables DNAT in the container's own network namespace ([`kernel`]), and
+//! the listeners then see only what the kernel leaves them (ports without endpoints,
+//! sessionAffinity ClientIP, a kernel that refuses).
+//!
+//! The userspace relay is built for throughput: a thread per connection direction (reused across connections, see
 //! [`pool`]) moving bytes with splice(2) through a pipe, `TCP_NODELAY` on both sides; UDP
 //! through one 64 KiB buffer per socket. Nothing is allocated per packet.
 
 mod balance;
 pub(crate) mod config;
+mod kernel;
+mod netlink;
+mod nft;
 mod pool;
 mod tcp;
 mod udp;
@@ -43,10 +51,11 @@ pub(crate) fn run() -> io::Result<()> {
     let signals = sys::Signals::block_with_reload()?;
     let path = crate::conf::path();
     let mut proxy = Proxy::new(Ipv4Addr::UNSPECIFIED.into());
-    proxy.load(&path);
+    let mut kernel = kernel::Kernel::from_env();
+    proxy.load(&path, &mut kernel);
     loop {
         match signals.wait()? {
-            Signal::Reload => proxy.load(&path),
+            Signal::Reload => proxy.load(&path, &mut kernel),
             Signal::Terminate => return Ok(()),
             Signal::Child => sys::reap_children(),
         }
@@ -99,8 +108,9 @@ impl Proxy {
         }
     }
 
-    /// Reads `path` and applies it, logging the outcome on stderr.
-    fn load(&mut self, path: &Path) {
+    /// Reads `path` and applies it, to the listeners and then the kernel, logging the
+    /// outcome on stderr.
+    fn load(&mut self, path: &Path, kernel: &mut kernel::Kernel) {
         let Some(text) = crate::conf::read("proxy", path) else {
             return;
         };
@@ -121,6 +131,9 @@ impl Proxy {
                     eprintln!(
                         "proxy: cannot listen on {protocol} port {port}: {error}; retried on the next reload"
                     );
+                }
+                if let Some(line) = kernel.apply(&config) {
+                    eprintln!("{line}");
                 }
             }
             Err(error) => eprintln!(

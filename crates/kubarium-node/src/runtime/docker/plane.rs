@@ -42,6 +42,9 @@ pub(crate) const SERVICE_UID_LABEL: &str = "kubarium.dev/service-uid";
 pub(crate) const SHAPE_LABEL: &str = "kubarium.dev/unit-shape";
 /// Where the infra binary is in the infra image.
 const BINARY: &str = "/kubarium-infra";
+/// Tells a proxy unit to forward in the kernel too (nftables DNAT in its own network
+/// namespace); only the container made by [`unit_body`] has what that needs.
+const PROXY_NAT_ENV: &str = "KUBARIUM_PROXY_NAT=1";
 
 /// The service data plane on Docker. Cheap to clone; made by [`DockerRuntime::data_plane`].
 #[derive(Clone)]
@@ -330,7 +333,14 @@ pub(crate) fn shape(spec: &UnitSpec) -> String {
     let ip = spec
         .ip
         .map_or_else(|| "any".to_owned(), |ip| ip.to_string());
-    format!("{ip} {}", ports.join(","))
+    // A proxy made before it could forward in the kernel lacks the capability and sysctls:
+    // the marker makes it replaced rather than updated.
+    let nat = if matches!(spec.key, UnitKey::Service { .. }) {
+        " nat"
+    } else {
+        ""
+    };
+    format!("{ip} {}{nat}", ports.join(","))
 }
 
 /// The labels of a unit's container.
@@ -375,6 +385,13 @@ pub(crate) fn key_from_labels(labels: &HashMap<String, String>) -> Option<UnitKe
 /// The create body of a unit's container: the infra image running `command`, on the
 /// cluster network at `spec.ip`, its ports published on 127.0.0.1 (host port 0: one the
 /// engine picks).
+///
+/// A Service's proxy also gets what forwarding in the kernel needs, as kube-proxy has on a
+/// node: `CAP_NET_ADMIN` (to program nftables in its own network namespace; not
+/// privileged), `ip_forward`, and no ICMP redirects — it forwards back out the interface
+/// the packet came in on, and a redirect would tell the client to bypass it. The effective
+/// `send_redirects` is `all` OR the interface's, and `eth0` does not inherit `default` (it is
+/// moved in), so all three are set.
 pub(crate) fn unit_body(
     cluster: &str,
     network: &str,
@@ -402,14 +419,29 @@ pub(crate) fn unit_body(
         }),
         ..EndpointSettings::default()
     };
+    let proxy = matches!(spec.key, UnitKey::Service { .. });
+    let sysctls = proxy.then(|| {
+        [
+            ("net.ipv4.ip_forward", "1"),
+            ("net.ipv4.conf.all.send_redirects", "0"),
+            ("net.ipv4.conf.default.send_redirects", "0"),
+            ("net.ipv4.conf.eth0.send_redirects", "0"),
+        ]
+        .into_iter()
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .collect()
+    });
     ContainerCreateBody {
         image: Some(image.to_owned()),
         entrypoint: Some(command),
+        env: proxy.then(|| vec![PROXY_NAT_ENV.to_owned()]),
         labels: Some(unit_labels(cluster, spec)),
         exposed_ports: (!exposed.is_empty()).then_some(exposed),
         host_config: Some(HostConfig {
             network_mode: Some(network.to_owned()),
             port_bindings: (!bindings.is_empty()).then_some(bindings),
+            cap_add: proxy.then(|| vec!["NET_ADMIN".to_owned()]),
+            sysctls,
             restart_policy: Some(RestartPolicy {
                 name: Some(RestartPolicyNameEnum::NO),
                 maximum_retry_count: None,
@@ -618,7 +650,7 @@ mod tests {
         b.files.clear();
         b.publish.reverse();
         assert_eq!(shape(&a), shape(&b));
-        assert_eq!(shape(&a), "172.18.128.7 tcp:0:80,tcp:30080:30080");
+        assert_eq!(shape(&a), "172.18.128.7 tcp:0:80,tcp:30080:30080 nat");
         b.publish.pop();
         assert_ne!(shape(&a), shape(&b));
         let mut c = spec();
@@ -643,8 +675,17 @@ mod tests {
             body.exposed_ports,
             Some(vec!["30080/tcp".to_owned(), "80/tcp".to_owned()])
         );
+        assert_eq!(
+            body.env.as_deref(),
+            Some(&["KUBARIUM_PROXY_NAT=1".to_owned()][..])
+        );
         let host = body.host_config.unwrap();
         assert_eq!(host.network_mode.as_deref(), Some("kubarium-5d3c0a1e7f2b"));
+        assert_eq!(host.cap_add, Some(vec!["NET_ADMIN".to_owned()]));
+        assert_eq!(host.privileged, None);
+        let sysctls = host.sysctls.clone().unwrap();
+        assert_eq!(sysctls["net.ipv4.ip_forward"], "1");
+        assert_eq!(sysctls["net.ipv4.conf.eth0.send_redirects"], "0");
         let bindings = host.port_bindings.unwrap();
         let binding = |key: &str| bindings[key].clone().unwrap()[0].clone();
         assert_eq!(binding("30080/tcp").host_ip.as_deref(), Some("127.0.0.1"));
@@ -669,6 +710,18 @@ mod tests {
             Some("172.18.128.7")
         );
         assert_eq!(body.labels.unwrap()[UNIT_LABEL], "service");
+    }
+
+    #[test]
+    fn only_a_service_proxy_may_program_the_kernel() {
+        for key in [UnitKey::Dns, UnitKey::Ingress] {
+            let spec = UnitSpec { key, ..spec() };
+            let body = unit_body(CLUSTER, "net", "image", vec![], &spec);
+            assert_eq!(body.env, None);
+            let host = body.host_config.unwrap();
+            assert_eq!((host.cap_add, host.sysctls), (None, None));
+            assert!(!shape(&spec).ends_with(" nat"));
+        }
     }
 
     #[test]
