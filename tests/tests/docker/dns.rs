@@ -57,14 +57,7 @@ async fn cluster_dns_answers_srv_ptr_and_nxdomain_and_fails_fast_outside() {
             .is_some_and(|phase| phase == "Running")
     })
     .await;
-    let ip = Api::<Service>::namespaced(cluster.client.clone(), "default")
-        .get("named")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .cluster_ip
-        .unwrap();
+    let ip = crate::services::cluster_ip(&cluster, "named").await;
 
     // The named port's SRV record, once the services controller has written the table.
     eventually("the SRV record of the named port", || {

@@ -127,6 +127,27 @@ pub(crate) async fn client_running(cluster: &Docker) {
     .await;
 }
 
+/// The cluster IP of Service `name` in `default`.
+pub(crate) async fn cluster_ip(cluster: &Docker, name: &str) -> String {
+    Api::<Service>::namespaced(cluster.client.clone(), "default")
+        .get(name)
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .cluster_ip
+        .unwrap()
+}
+
+/// Makes the demo server at `pod_ip` unready (its `/unready`, asked from the client pod).
+pub(crate) fn turn_unready(cluster: &Docker, pod_ip: &str) {
+    in_client(
+        cluster,
+        &format!("wget -q -O - http://{pod_ip}:8080/unready"),
+    )
+    .unwrap();
+}
+
 /// `GET url` from the client pod, retried until it answers; the pod that answered.
 async fn first_answer(cluster: &Docker, url: &str) -> String {
     let script = format!("timeout 5 wget -q -O - {url}");
@@ -144,11 +165,7 @@ async fn a_service_reaches_every_ready_replica_by_each_dns_form_and_its_cluster_
     cluster.apply(&client());
     let pods = ready_pods(&cluster, "web", 3).await;
     client_running(&cluster).await;
-    let service = Api::<Service>::namespaced(cluster.client.clone(), "default")
-        .get("web")
-        .await
-        .unwrap();
-    let ip = service.spec.unwrap().cluster_ip.unwrap();
+    let ip = cluster_ip(&cluster, "web").await;
     for host in [
         "web",
         "web.default",
@@ -170,11 +187,7 @@ async fn a_service_reaches_every_ready_replica_by_each_dns_form_and_its_cluster_
 
     // A replica that turns unready stops answering (its address is asked directly).
     let (unready, unready_ip) = pods[0].clone();
-    in_client(
-        &cluster,
-        &format!("wget -q -O - http://{unready_ip}:8080/unready"),
-    )
-    .unwrap();
+    turn_unready(&cluster, &unready_ip);
     ready_pods(&cluster, "web", 2).await;
     eventually("the unready replica to get no more requests", || {
         let answered = in_client(&cluster, many).map(|output| answering_pods(&output));
@@ -274,14 +287,7 @@ spec:
     assert!(pod.starts_with("web-"), "alias was answered by {pod}");
 
     // UDP through the cluster IP, from the infra binary's client in the udp pod itself.
-    let ip = Api::<Service>::namespaced(cluster.client.clone(), "default")
-        .get("udp")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .cluster_ip
-        .unwrap();
+    let ip = cluster_ip(&cluster, "udp").await;
     eventually("a datagram to come back through the UDP service", || {
         let output = Command::new("kubectl")
             .arg("--kubeconfig")

@@ -5,10 +5,9 @@
 
 use std::collections::BTreeSet;
 
-use k8s_openapi::api::core::v1::Service;
-use kube::Api;
-
-use crate::services::{answering_pods, client, client_running, demo, in_client, ready_pods};
+use crate::services::{
+    answering_pods, client, client_running, cluster_ip, demo, in_client, ready_pods, turn_unready,
+};
 use crate::support::{Docker, cluster_id, docker, eventually};
 
 /// Unpauses the proxy container however the test ends.
@@ -44,14 +43,7 @@ async fn a_service_forwards_in_the_kernel() {
     cluster.apply(&client());
     let pods = ready_pods(&cluster, "fast", 2).await;
     client_running(&cluster).await;
-    let ip = Api::<Service>::namespaced(cluster.client.clone(), "default")
-        .get("fast")
-        .await
-        .unwrap()
-        .spec
-        .unwrap()
-        .cluster_ip
-        .unwrap();
+    let ip = cluster_ip(&cluster, "fast").await;
     let url = format!("http://{ip}/api");
 
     // The proxy says it forwards in the kernel once it has both endpoints.
@@ -101,11 +93,7 @@ async fn a_service_forwards_in_the_kernel() {
     // A replica turned unready leaves the rules: new connections go to the other one, still
     // with the proxy frozen once the change is in.
     let (unready, unready_ip) = pods[0].clone();
-    in_client(
-        &cluster,
-        &format!("wget -q -O - http://{unready_ip}:8080/unready"),
-    )
-    .unwrap();
+    turn_unready(&cluster, &unready_ip);
     ready_pods(&cluster, "fast", 1).await;
     eventually("the unready replica to get no more new connections", || {
         let answered = pods_answering(&cluster, &url, 20);

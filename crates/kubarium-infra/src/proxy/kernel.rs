@@ -146,3 +146,32 @@ pub(crate) fn forwards(config: &Config, address: Ipv4Addr) -> Vec<Forward> {
     }
     forwards
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_listening_port_is_forwarded_and_ipv6_is_left_to_userspace() {
+        let config =
+            Config::parse("tcp 80 30080 -> 10.0.0.5:8080\nudp 53 -> [fd00::5]:53\ntcp 443 ->\n")
+                .unwrap_or_else(|error| panic!("{error}"));
+        let address = Ipv4Addr::new(10, 0, 128, 7);
+        let found: Vec<(u16, usize)> = forwards(&config, address)
+            .iter()
+            .map(|f| (f.port, f.endpoints.len()))
+            .collect();
+        assert_eq!(found, [(80, 1), (30080, 1), (53, 0), (443, 0)]);
+    }
+
+    #[test]
+    fn not_asked_for_means_no_netlink_at_all() {
+        let mut kernel = Kernel {
+            state: State::Off,
+            programmed: false,
+            seq: 1,
+        };
+        assert_eq!(kernel.apply(&Config::default()), None);
+        assert!(!kernel.programmed);
+    }
+}

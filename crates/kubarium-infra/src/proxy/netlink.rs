@@ -132,8 +132,15 @@ impl Socket {
         }
     }
 
-    /// Sends `batch` and waits for the answers to `requests` (sequence number, message type).
+    /// Sends `batch` and waits for the acknowledgement of the last of `requests` (sequence
+    /// number, message type), or the first refusal.
     pub(crate) fn apply(&self, batch: &[u8], requests: &[(u32, u16)]) -> Result<(), Error> {
+        // One send carries the whole batch, so the send buffer must hold it (as nft does;
+        // the forced size needs CAP_NET_ADMIN, which programming nf_tables needs anyway).
+        let size = libc::c_int::try_from(batch.len().saturating_mul(2)).unwrap_or(libc::c_int::MAX);
+        if size > 200 * 1024 && !self.option(libc::SOL_SOCKET, libc::SO_SNDBUFFORCE, &size) {
+            self.option(libc::SOL_SOCKET, libc::SO_SNDBUF, &size);
+        }
         // SAFETY: zeroed sockaddr_nl with pid 0 addresses the kernel.
         let mut kernel: libc::sockaddr_nl = unsafe { std::mem::zeroed() };
         kernel.nl_family = libc::AF_NETLINK as libc::sa_family_t;
@@ -151,9 +158,11 @@ impl Socket {
         if usize::try_from(sent).ok() != Some(batch.len()) {
             return Err(os("send the nf_tables batch"));
         }
-        let mut waiting: Vec<u32> = requests.iter().map(|&(seq, _)| seq).collect();
+        let Some(&(last, _)) = requests.last() else {
+            return Ok(());
+        };
         let mut buffer = vec![0u8; 64 * 1024];
-        while !waiting.is_empty() {
+        loop {
             // SAFETY: `buffer` is writable for its length.
             let read = unsafe {
                 libc::recv(
@@ -188,10 +197,11 @@ impl Socket {
                         message: answer.message,
                     });
                 }
-                waiting.retain(|&seq| seq != answer.seq);
+                if answer.seq == last {
+                    return Ok(());
+                }
             }
         }
-        Ok(())
     }
 }
 
@@ -295,7 +305,7 @@ mod tests {
             payload.extend(NLMSGERR_ATTR_MSG.to_ne_bytes());
             payload.extend(text.as_bytes());
             payload.push(0);
-            while payload.len() % 4 != 0 {
+            while !payload.len().is_multiple_of(4) {
                 payload.push(0);
             }
         }

@@ -302,12 +302,16 @@ pub(crate) fn masquerade_rule() -> Vec<Expr> {
     ]
 }
 
-/// A batch of nf_tables messages, each asking for an acknowledgement.
+/// A batch of nf_tables messages. Only the last asks for an acknowledgement: the kernel
+/// answers every refused message anyway, and an acknowledgement per rule could overflow the
+/// socket's receive buffer for a large Service.
 pub(crate) struct Batch {
     w: Writer,
     seq: u32,
-    /// The sequence number and type of every message that is acknowledged.
-    pub(crate) requests: Vec<(u32, u16)>,
+    /// The sequence number and type of every message, to name a refused one.
+    requests: Vec<(u32, u16)>,
+    /// Where the last nf_tables message starts.
+    last: Option<usize>,
 }
 
 impl Batch {
@@ -317,13 +321,20 @@ impl Batch {
             w: Writer::default(),
             seq,
             requests: Vec::new(),
+            last: None,
         };
         batch.header(NFNL_MSG_BATCH_BEGIN, NLM_F_REQUEST, 0, |_| {});
         batch
     }
 
-    /// The whole batch, ready to send.
+    /// The whole batch, ready to send, and the sequence number and type of its messages (the
+    /// last one is acknowledged).
     pub(crate) fn finish(mut self) -> (Vec<u8>, Vec<(u32, u16)>) {
+        if let Some(start) = self.last {
+            let at = start + 6;
+            let flags = u16::from_ne_bytes([self.w.buf[at], self.w.buf[at + 1]]) | NLM_F_ACK;
+            self.w.buf[at..at + 2].copy_from_slice(&flags.to_ne_bytes());
+        }
         self.header(NFNL_MSG_BATCH_END, NLM_F_REQUEST, 0, |_| {});
         (self.w.buf, self.requests)
     }
@@ -347,8 +358,9 @@ impl Batch {
 
     fn message(&mut self, kind: u16, flags: u16, body: impl FnOnce(&mut Writer)) {
         self.requests.push((self.seq, kind));
+        self.last = Some(self.w.buf.len());
         let kind = (NFNL_SUBSYS_NFTABLES << 8) | kind;
-        self.header(kind, NLM_F_REQUEST | NLM_F_ACK | flags, NFPROTO_IPV4, body);
+        self.header(kind, NLM_F_REQUEST | flags, NFPROTO_IPV4, body);
     }
 
     /// `add table ip <name>`: no error when it exists.

@@ -130,7 +130,14 @@ fn the_ruleset_batch_decodes_back() {
     let (bytes, requests) = ruleset(100, &web());
     let lines = decode(&bytes);
     insta::assert_snapshot!(lines.join("\n"));
-    // Begin and end are not acknowledged; everything between is, in order.
+    // Every message between begin and end is listed, in order; only the last is acknowledged.
+    let acked: Vec<usize> = lines
+        .iter()
+        .enumerate()
+        .filter(|(_, line)| line.contains("flags=0x") && ack_flag(line))
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(acked, [lines.len() - 2]);
     let seqs: Vec<u32> = requests.iter().map(|&(seq, _)| seq).collect();
     assert_eq!(
         seqs,
@@ -150,6 +157,16 @@ fn the_ruleset_batch_decodes_back() {
             NFT_MSG_NEWRULE,
         ]
     );
+}
+
+/// Whether the decoded line's flags ask for an acknowledgement.
+fn ack_flag(line: &str) -> bool {
+    let flags = line
+        .split_whitespace()
+        .find_map(|word| word.strip_prefix("flags=0x"))
+        .and_then(|hex| u16::from_str_radix(hex, 16).ok())
+        .unwrap_or_default();
+    flags & NLM_F_ACK != 0
 }
 
 #[test]
