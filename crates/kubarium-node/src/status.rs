@@ -7,7 +7,9 @@
 use std::time::Duration;
 
 use jiff::Timestamp;
-use k8s_openapi::api::core::v1::{ContainerStatus, Pod, PodCondition};
+use k8s_openapi::api::core::v1::{
+    ContainerState, ContainerStateTerminated, ContainerStatus, Pod, PodCondition,
+};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
 /// The first back-off before a crashed container is restarted again.
@@ -192,6 +194,73 @@ pub(crate) fn phase(
         return "Running";
     }
     "Pending"
+}
+
+/// The kubelet's reason for a container whose end it did not see.
+const STATUS_UNKNOWN: &str = "ContainerStatusUnknown";
+
+fn waiting(status: &ContainerStatus) -> bool {
+    status
+        .state
+        .as_ref()
+        .is_none_or(|state| state.waiting.is_some())
+}
+
+fn unknown_end() -> ContainerState {
+    ContainerState {
+        terminated: Some(ContainerStateTerminated {
+            exit_code: 137,
+            reason: Some(STATUS_UNKNOWN.to_owned()),
+            message: Some(
+                "The container could not be located when the pod was terminated".to_owned(),
+            ),
+            ..ContainerStateTerminated::default()
+        }),
+        ..ContainerState::default()
+    }
+}
+
+/// A deleted pod's final statuses, once its containers were stopped, as the kubelet's status
+/// manager `TerminatePod` leaves them: a container that did not end visibly is terminated
+/// with `ContainerStatusUnknown` and exit code 137 (an app container only once the pod
+/// initialized; an init container unless it and every one after it never left waiting), and
+/// a phase that is not terminal becomes `Failed`.
+pub(crate) fn terminate(
+    pod: &Pod,
+    init: &mut [ContainerStatus],
+    main: &mut [ContainerStatus],
+    phase: &'static str,
+) -> &'static str {
+    let has_init = pod
+        .spec
+        .as_ref()
+        .is_some_and(|s| s.init_containers.as_ref().is_some_and(|c| !c.is_empty()));
+    let initialized = !has_init
+        || main
+            .iter()
+            .any(|status| has_last_termination(status) || !waiting(status))
+        || init
+            .last()
+            .is_some_and(|last| terminated_code(last) == Some(0));
+    if initialized {
+        for status in main.iter_mut().filter(|s| terminated_code(s).is_none()) {
+            status.state = Some(unknown_end());
+        }
+    }
+    let attempted = init
+        .iter()
+        .rposition(|status| !waiting(status) || has_last_termination(status))
+        .map_or(0, |last| last + 1);
+    for status in init[..attempted]
+        .iter_mut()
+        .filter(|s| terminated_code(s).is_none())
+    {
+        status.state = Some(unknown_end());
+    }
+    match phase {
+        "Succeeded" | "Failed" => phase,
+        _ => "Failed",
+    }
 }
 
 /// A condition without a transition time yet; [`conditions`] fills it in.

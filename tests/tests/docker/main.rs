@@ -19,6 +19,7 @@ mod plane;
 mod pods;
 mod portforward;
 mod probes;
+mod security;
 mod services;
 mod services_kernel;
 mod streams;

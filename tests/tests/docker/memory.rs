@@ -1,6 +1,7 @@
 //! An emptyDir with `medium: Memory` on Docker: a tmpfs volume of the pod's (sized by
 //! `sizeLimit`), filled by an init container and shared by the pod's containers, that goes
-//! with the pod. Files are read with `docker exec` in the pod's containers.
+//! with the pod and outlives its sandbox. Files are read with `docker exec` in the pod's
+//! containers.
 
 use std::process::Command;
 
@@ -9,7 +10,7 @@ use kube::Api;
 use kube::api::{DeleteParams, PostParams};
 use serde_json::json;
 
-use crate::support::{BUSYBOX, Docker, cluster_id, docker, eventually, wait_pod};
+use crate::support::{BUSYBOX, Docker, cluster_id, docker, eventually, wait_pod, wait_pod_running};
 
 /// Runs `script` with `sh -c` in container `container` of pod `uid`: its stdout, or `None`
 /// if the container is not there or the command failed.
@@ -47,6 +48,37 @@ fn volumes_of(cluster: &str, uid: &str) -> Vec<String> {
     .split_whitespace()
     .map(str::to_owned)
     .collect()
+}
+
+/// Applies pod `name`, one container sleeping with a Memory emptyDir at `/scratch`, and
+/// waits until it runs.
+async fn run_sleeper(cluster: &Docker, name: &str) -> Pod {
+    cluster.apply(&format!(
+        r#"
+apiVersion: v1
+kind: Pod
+metadata:
+  name: {name}
+spec:
+  terminationGracePeriodSeconds: 1
+  containers:
+  - name: main
+    image: {BUSYBOX}
+    imagePullPolicy: IfNotPresent
+    command: ["sleep", "3600"]
+    volumeMounts:
+    - name: scratch
+      mountPath: /scratch
+  volumes:
+  - name: scratch
+    emptyDir:
+      medium: Memory
+"#
+    ));
+    wait_pod(&cluster.client, name, "the pod to run", |pod| {
+        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -120,32 +152,7 @@ async fn a_memory_empty_dir_is_a_sized_tmpfs_shared_by_the_pods_containers_and_g
 async fn deleting_the_cluster_removes_its_memory_volumes() {
     let mut cluster = Docker::start_with_images(1, &[]).await;
     let id = cluster_id(&cluster).await;
-    cluster.apply(&format!(
-        r#"
-apiVersion: v1
-kind: Pod
-metadata:
-  name: keeper
-spec:
-  terminationGracePeriodSeconds: 1
-  containers:
-  - name: main
-    image: {BUSYBOX}
-    imagePullPolicy: IfNotPresent
-    command: ["sleep", "3600"]
-    volumeMounts:
-    - name: scratch
-      mountPath: /scratch
-  volumes:
-  - name: scratch
-    emptyDir:
-      medium: Memory
-"#
-    ));
-    wait_pod(&cluster.client, "keeper", "the pod to run", |pod| {
-        pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
-    })
-    .await;
+    run_sleeper(&cluster, "keeper").await;
     let label = format!("label=kubarium.dev/cluster={id}");
     assert_eq!(
         docker(&["volume", "ls", "-q", "--filter", &label])
@@ -166,4 +173,55 @@ spec:
     );
     assert_eq!(docker(&["volume", "ls", "-q", "--filter", &label]), "");
     assert_eq!(docker(&["ps", "-aq", "--filter", &label]), "");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_memory_empty_dir_keeps_its_files_when_the_sandbox_is_killed() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    let before = run_sleeper(&cluster, "survivor").await;
+    let uid = before.metadata.uid.clone().unwrap();
+    let ip = before.status.as_ref().and_then(|s| s.pod_ip.clone());
+    exec(&uid, "main", "echo kept > /scratch/file").unwrap();
+    let sandbox = docker(&[
+        "ps",
+        "-q",
+        "--filter",
+        &format!("label=io.kubernetes.pod.uid={uid}"),
+        "--filter",
+        "label=io.kubernetes.docker.type=podsandbox",
+    ]);
+    assert_eq!(sandbox.lines().count(), 1, "{sandbox}");
+    docker(&["kill", &sandbox]);
+
+    // As the kubelet: the sandbox is made again and the container restarted in it.
+    wait_pod_running(&cluster, "survivor", 1).await;
+    eventually("the SandboxChanged event", || async {
+        let events = cluster.kubectl(&[
+            "get",
+            "events",
+            "--field-selector",
+            "involvedObject.name=survivor",
+            "-o",
+            "jsonpath={range .items[*]}{.reason}: {.message}{\"\\n\"}{end}",
+        ]);
+        events
+            .lines()
+            .any(|line| {
+                line == "SandboxChanged: Pod sandbox changed, it will be killed and re-created."
+            })
+            .then_some(())
+    })
+    .await;
+    let read = eventually("the restarted container to read the file", || {
+        let uid = uid.clone();
+        async move { exec(&uid, "main", "cat /scratch/file") }
+    })
+    .await;
+    assert_eq!(read, "kept\n");
+    let after = wait_pod(&cluster.client, "survivor", "the pod's status", |_| true).await;
+    assert_eq!(
+        after.status.and_then(|s| s.pod_ip),
+        ip,
+        "the pod's IP is kept"
+    );
 }

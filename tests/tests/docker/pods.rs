@@ -1,13 +1,15 @@
 //! Pods as Docker containers: a sandbox holding the pod's network, containers sharing its
 //! localhost, restart policies with their exit codes and reasons, init containers in order,
-//! graceful termination, OOMKilled, a container killed from outside restarted and counted,
+//! graceful termination (and the final status a watcher's DELETED event carries), OOMKilled, a container killed from outside restarted and counted,
 //! and the labels and addresses every container gets. Everything is checked as a user sees
 //! it: kubectl and the pod's status, and `docker` for what lives in the engine.
 
+use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{ContainerStatus, Pod};
 use kube::Api;
+use kube::api::{WatchEvent, WatchParams};
 
-use crate::support::{BUSYBOX, Docker, cluster_id, docker, eventually, wait_pod};
+use crate::support::{BUSYBOX, Docker, SETTLE, cluster_id, docker, eventually, wait_pod};
 
 /// A pod of busybox containers, each running `sh -c <script>`.
 fn pod_yaml(name: &str, restart_policy: &str, extra: &str, containers: &[(&str, &str)]) -> String {
@@ -265,12 +267,12 @@ async fn init_containers_run_in_order_before_the_app() {
     assert_eq!(phase(&pod), Some("Succeeded"));
 }
 
-#[tokio::test]
-async fn termination_sends_term_then_kills_after_the_grace_period() {
-    let cluster = Docker::start_with_images(1, &[]).await;
-    // A finalizer keeps the pod, and its final status, after its node has finished it.
-    let mut yaml = String::from(
-        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: graceful\n  finalizers: [kubarium.dev/test-hold]\nspec:\n  terminationGracePeriodSeconds: 3\n  containers:\n",
+/// Applies pod `name` (its `metadata` lines added) with a grace period of `grace` seconds
+/// and two containers, `handles-term` (exits 0 on SIGTERM) and `ignores-term`, and waits
+/// until both run.
+async fn run_term_pair(cluster: &Docker, name: &str, metadata: &str, grace: u32) -> Pod {
+    let mut yaml = format!(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {name}\n{metadata}spec:\n  terminationGracePeriodSeconds: {grace}\n  containers:\n"
     );
     yaml.push_str(&container_yaml(
         "handles-term",
@@ -283,13 +285,26 @@ async fn termination_sends_term_then_kills_after_the_grace_period() {
         "",
     ));
     cluster.apply(&yaml);
-    let pod = wait_pod(&cluster.client, "graceful", "both containers to run", |p| {
+    wait_pod(&cluster.client, name, "both containers to run", |p| {
         ["handles-term", "ignores-term"].iter().all(|c| {
             status_of(p, c)
                 .and_then(|s| s.state.as_ref())
                 .is_some_and(|s| s.running.is_some())
         })
     })
+    .await
+}
+
+#[tokio::test]
+async fn termination_sends_term_then_kills_after_the_grace_period() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    // A finalizer keeps the pod, and its final status, after its node has finished it.
+    let pod = run_term_pair(
+        &cluster,
+        "graceful",
+        "  finalizers: [kubarium.dev/test-hold]\n",
+        3,
+    )
     .await;
     let uid = pod.metadata.uid.clone().unwrap();
 
@@ -324,6 +339,54 @@ async fn termination_sends_term_then_kills_after_the_grace_period() {
     left.await;
     let hold = r#"[{"op": "remove", "path": "/metadata/finalizers"}]"#;
     cluster.kubectl(&["patch", "pod", "graceful", "--type=json", "-p", hold]);
+}
+
+#[tokio::test]
+async fn a_watcher_sees_the_deleted_pod_with_how_its_containers_ended() {
+    let cluster = Docker::start_with_images(1, &[]).await;
+    let running = run_term_pair(&cluster, "watched", "", 2).await;
+    let api = Api::<Pod>::namespaced(cluster.client.clone(), "default");
+    let params = WatchParams::default().fields("metadata.name=watched");
+    let revision = running.metadata.resource_version.clone().unwrap();
+    let stream = api.watch(&params, &revision).await.unwrap();
+    futures_util::pin_mut!(stream);
+
+    cluster.kubectl(&["delete", "pod", "watched", "--wait=false"]);
+    let deleted = tokio::time::timeout(SETTLE, async {
+        while let Some(event) = stream.next().await {
+            if let WatchEvent::Deleted(pod) = event.unwrap() {
+                return pod;
+            }
+        }
+        panic!("the watch ended before the pod was deleted");
+    })
+    .await
+    .expect("the DELETED event");
+    // The node wrote the final status before it finished the deletion, as the kubelet does.
+    assert_eq!(
+        terminated(&deleted, "handles-term", false),
+        Some((0, "Completed".to_owned())),
+        "{:?}",
+        deleted.status
+    );
+    assert_eq!(
+        terminated(&deleted, "ignores-term", false),
+        Some((137, "Error".to_owned())),
+        "{:?}",
+        deleted.status
+    );
+    assert_eq!(phase(&deleted), Some("Failed"));
+    let status = deleted.status.as_ref().unwrap();
+    assert!(status.container_statuses.iter().flatten().all(|s| !s.ready));
+    for kind in ["Ready", "ContainersReady"] {
+        let condition = status
+            .conditions
+            .iter()
+            .flatten()
+            .find(|c| c.type_ == kind)
+            .unwrap();
+        assert_eq!(condition.status, "False", "{condition:?}");
+    }
 }
 
 #[tokio::test]

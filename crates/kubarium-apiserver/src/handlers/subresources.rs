@@ -418,15 +418,18 @@ mod tests {
         )
     }
 
+    /// A server with namespace `shop`.
+    async fn shop() -> crate::ApiServer {
+        let server = testing::server();
+        let namespace = json!({"metadata": {"name": "shop"}});
+        let (code, _) = post(&server, "/api/v1/namespaces", namespace).await;
+        assert_eq!(code, 201);
+        server
+    }
+
     #[tokio::test]
     async fn binding_assigns_the_node_and_copies_its_annotations() {
-        let server = testing::server();
-        post(
-            &server,
-            "/api/v1/namespaces",
-            json!({"metadata": {"name": "shop"}}),
-        )
-        .await;
+        let server = shop().await;
         let pod = json!({
             "metadata": {"name": "web-0", "annotations": {"keep": "me"}},
             "spec": {"containers": [{"name": "web", "image": "web:1"}]},
@@ -519,6 +522,37 @@ mod tests {
         let (code, _) = call(&server, "PUT", uri, finalized).await;
         assert_eq!(code, 200);
         let (response, _) = testing::get(&server, "/api/v1/namespaces/shop").await;
+        assert_eq!(response.status().as_u16(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_pod_in_its_grace_period_takes_its_final_status_then_goes_when_its_node_deletes_it() {
+        let server = shop().await;
+        let pod = json!({
+            "metadata": {"name": "web-0"},
+            "spec": {"nodeName": "n1", "containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let (code, _) = post(&server, "/api/v1/namespaces/shop/pods", pod).await;
+        assert_eq!(code, 201);
+        let uri = "/api/v1/namespaces/shop/pods/web-0";
+        let delete = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 5});
+        let (code, deleting) = call(&server, "DELETE", uri, delete).await;
+        assert_eq!(code, 200);
+        assert_eq!(deleting["metadata"]["deletionGracePeriodSeconds"], 5);
+        // The node's final status is stored: no finalizer, but a grace period running.
+        let mut last = deleting.clone();
+        last["status"] = json!({"phase": "Failed"});
+        let (code, stored) = call(&server, "PUT", &format!("{uri}/status"), last).await;
+        assert_eq!(code, 200, "{stored}");
+        let (response, body) = testing::get(&server, uri).await;
+        assert_eq!(response.status().as_u16(), 200);
+        let body: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(body["status"]["phase"], "Failed");
+        // Then the node deletes it for good.
+        let delete = json!({"kind": "DeleteOptions", "apiVersion": "v1", "gracePeriodSeconds": 0});
+        let (code, _) = call(&server, "DELETE", uri, delete).await;
+        assert_eq!(code, 200);
+        let (response, _) = testing::get(&server, uri).await;
         assert_eq!(response.status().as_u16(), 404);
     }
 }

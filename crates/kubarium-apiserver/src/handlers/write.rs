@@ -377,7 +377,12 @@ pub(crate) async fn replace(
     }
     let key = resource.key(call.target.namespace.as_deref(), name);
     let store = call.server.store();
-    if object::deleting(&object) && !object::held(resource.kind, &object) {
+    // As upstream's `ShouldDeleteDuringUpdate`: a pod in its grace period stays until its
+    // node deletes it (after writing its final status through this very path).
+    let graceful = old["metadata"]["deletionGracePeriodSeconds"]
+        .as_i64()
+        .is_some_and(|grace| grace > 0);
+    if object::deleting(&object) && !object::held(resource.kind, &object) && !graceful {
         // The last finalizer is gone: deletion completes now.
         let (deleted, _) = store
             .delete(&key, Some(expected))

@@ -33,6 +33,7 @@ mod env;
 mod image;
 mod probes;
 mod report;
+mod sandbox;
 pub(crate) mod sources;
 mod spec;
 pub(crate) mod volumes;
@@ -169,6 +170,8 @@ pub(crate) fn spawn(
         updates,
         pod,
         sandbox: None,
+        sandbox_stopped: false,
+        terminated: false,
         ip: None,
         posted: None,
     };
@@ -183,6 +186,11 @@ struct Worker {
     pod: Arc<Pod>,
     api: Api<Pod>,
     sandbox: Option<SandboxId>,
+    /// The runtime said the sandbox stopped: it is to be made again.
+    sandbox_stopped: bool,
+    /// The pod is being deleted and its containers were stopped: the status is the final
+    /// one (see [`Worker::terminate`]).
+    terminated: bool,
     init: Vec<Slot>,
     main: Vec<Slot>,
     ip: Option<Ipv4Addr>,
@@ -230,6 +238,9 @@ impl Worker {
                 continue;
             }
             self.refresh().await;
+            if std::mem::take(&mut self.sandbox_stopped) {
+                self.replace_sandbox().await;
+            }
             self.kill_unhealthy().await;
             let mut wake = if self.finished {
                 None
@@ -259,11 +270,16 @@ impl Worker {
                 Some(wake) => Either::Left(tokio::time::sleep(wake)),
                 None => Either::Right(future::pending()),
             };
+            let sandbox = match &self.sandbox {
+                Some(sandbox) if !self.finished => Either::Left(runtime.wait_pod_sandbox(sandbox)),
+                _ => Either::Right(future::pending()),
+            };
             tokio::select! {
                 changed = self.updates.changed() => if changed.is_err() { return self.cleanup().await },
                 _ = self.running.changed() => {}
                 _ = exits => {}
                 () = timer => {}
+                () = sandbox => self.sandbox_stopped = true,
                 update = self.probes.changed() => self.probes.apply(update),
             }
         }
@@ -600,43 +616,25 @@ impl Worker {
     }
 
     /// Stops the pod's containers and deletes it for good; `false` to try again.
+    ///
+    /// As the kubelet: the containers are stopped, then the final status is written (every
+    /// container terminated, the phase terminal — see [`Worker::report`]), and only then is
+    /// the pod deleted with `gracePeriodSeconds=0` and its uid as a precondition, so the
+    /// `DELETED` event a watcher gets carries how each container ended.
     async fn terminate(&mut self) -> bool {
-        let grace = self
-            .pod
-            .metadata
-            .deletion_grace_period_seconds
-            .or_else(|| {
-                self.pod
-                    .spec
-                    .as_ref()
-                    .and_then(|s| s.termination_grace_period_seconds)
-            })
-            .unwrap_or(30);
-        let grace = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
-        let runtime = self.shared.runtime.clone();
-        // All at once, as the kubelet kills a pod's containers: one grace period in all.
-        let mut running = Vec::new();
-        for slot in self.init.iter().chain(&self.main) {
-            if let Some(id) = slot.running() {
-                self.event(
-                    slot,
-                    EventType::Normal,
-                    "Killing",
-                    format!("Stopping container {}", slot.name),
-                );
-                running.push(id.clone());
-            }
-        }
-        future::join_all(running.iter().map(|id| runtime.stop_container(id, grace))).await;
-        self.refresh().await;
+        self.kill_containers(self.grace_period(self.pod.metadata.deletion_grace_period_seconds))
+            .await;
         for slot in self.init.iter_mut().chain(self.main.iter_mut()) {
             slot.crash_loop = None;
         }
         self.finished = true;
+        self.terminated = true;
         if let Some(sandbox) = self.sandbox.take() {
-            let _ = runtime.remove_pod_sandbox(&sandbox).await;
+            let _ = self.shared.runtime.remove_pod_sandbox(&sandbox).await;
         }
-        let _ = self.report().await;
+        if !self.report().await {
+            return false;
+        }
         let params = DeleteParams {
             grace_period_seconds: Some(0),
             preconditions: Some(Preconditions {

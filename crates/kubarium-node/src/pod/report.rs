@@ -119,17 +119,20 @@ impl Worker {
     /// Posts the pod's status if it changed; `false` if that failed.
     pub(super) async fn report(&mut self) -> bool {
         let initializing = !self.init.is_empty();
-        let init: Vec<ApiStatus> = self
+        let mut init: Vec<ApiStatus> = self
             .init
             .iter()
             .map(|s| self.api_status(s, initializing))
             .collect();
-        let main: Vec<ApiStatus> = self
+        let mut main: Vec<ApiStatus> = self
             .main
             .iter()
             .map(|s| self.api_status(s, initializing))
             .collect();
-        let phase = status::phase(&self.pod, &init, &main, self.finished);
+        let mut phase = status::phase(&self.pod, &init, &main, self.finished);
+        if self.terminated {
+            phase = status::terminate(&self.pod, &mut init, &mut main, phase);
+        }
         // Conditions compare against what was last posted, which the watch may not have
         // delivered yet.
         let mut basis = (*self.pod).clone();

@@ -47,7 +47,9 @@ pub(crate) fn limits(container: &Container) -> Limits {
     }
 }
 
-/// The container's security context with the pod's `runAsUser`/`runAsGroup` beneath it.
+/// The container's security context with the pod's `runAsUser`/`runAsGroup` beneath it,
+/// and the pod's groups: `supplementalGroups`, then `fsGroup`, as the kubelet's
+/// `determineEffectiveSecurityContext` appends them (Docker's `GroupAdd`).
 pub(crate) fn security(pod: &Pod, container: &Container) -> Security {
     let pod_context = pod.spec.as_ref().and_then(|s| s.security_context.as_ref());
     let own = container.security_context.as_ref();
@@ -62,6 +64,11 @@ pub(crate) fn security(pod: &Pod, container: &Container) -> Security {
             .and_then(|c| c.read_only_root_filesystem)
             .unwrap_or(false),
         privileged: own.and_then(|c| c.privileged).unwrap_or(false),
+        supplemental_groups: pod_context
+            .into_iter()
+            .flat_map(|p| p.supplemental_groups.iter().flatten().chain(&p.fs_group))
+            .copied()
+            .collect(),
     }
 }
 
@@ -198,6 +205,8 @@ mod tests {
                 security_context: Some(PodSecurityContext {
                     run_as_user: Some(1),
                     run_as_group: Some(2000),
+                    fs_group: Some(3000),
+                    supplemental_groups: Some(vec![4000, 4001]),
                     ..PodSecurityContext::default()
                 }),
                 containers: vec![container.clone()],
@@ -212,6 +221,7 @@ mod tests {
                 run_as_group: Some(2000),
                 read_only_root_filesystem: true,
                 privileged: false,
+                supplemental_groups: vec![4000, 4001, 3000],
             }
         );
         assert_eq!(refuse_privileged(&pod, false), None);

@@ -158,6 +158,9 @@ pub struct MemoryVolume {
     /// Its size in bytes (`sizeLimit`, the pod's memory limit or the node's allocatable,
     /// the least, as the kubelet sizes it); `None`: the runtime's default.
     pub size_bytes: Option<i64>,
+    /// The pod's `fsGroup`: the volume's root is then of that group, group-writable and
+    /// setgid (mode 3777), so what the pod's containers write in it is of that group.
+    pub group: Option<i64>,
 }
 
 /// The resource limits a runtime enforces.
@@ -170,7 +173,7 @@ pub struct Limits {
 }
 
 /// The parts of a `securityContext` a runtime applies (pod and container level merged).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Security {
     /// `runAsUser`.
     pub run_as_user: Option<i64>,
@@ -180,6 +183,9 @@ pub struct Security {
     pub read_only_root_filesystem: bool,
     /// `privileged` (the agent refuses it unless the node allows it).
     pub privileged: bool,
+    /// The groups the process gets besides its primary one: the pod's
+    /// `supplementalGroups`, then its `fsGroup`, as the kubelet hands them to the runtime.
+    pub supplemental_groups: Vec<i64>,
 }
 
 /// A container to start in a sandbox.
@@ -309,6 +315,14 @@ pub trait ContainerRuntime: Send + Sync + 'static {
 
     /// Stops a sandbox and every container left in it, and removes them.
     fn remove_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, Result<()>>;
+
+    /// Resolves when `sandbox` no longer runs (at once if it does not): its pause process
+    /// died or it was removed behind the agent's back. Never, by default: a runtime whose
+    /// sandboxes are records (hollow) cannot lose one.
+    fn wait_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, ()> {
+        let _ = sandbox;
+        Box::pin(std::future::pending())
+    }
 
     /// Runs `command` in a running container and waits for it, at most `timeout` (exec
     /// probes).

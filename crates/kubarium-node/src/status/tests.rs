@@ -267,3 +267,37 @@ fn restart_policies() {
     assert!(!should_restart("Never", 1));
     assert_eq!(format_pod(&pod("Always", &[], &["a"])), "web_default(u1)");
 }
+
+#[test]
+fn a_deleted_pods_final_status_ends_every_container() {
+    let code = |status: &ContainerStatus| {
+        let terminated = status.state.as_ref().and_then(|s| s.terminated.as_ref());
+        terminated.map(|t| (t.exit_code, t.reason.clone().unwrap_or_default()))
+    };
+    // Stopped ones keep how they ended; one never seen to end is unknown, 137.
+    let web = pod("Always", &[], &["a", "b"]);
+    let mut main = [exited("a", 143), waiting("b", "ContainerCreating", false)];
+    let phase = terminate(&web, &mut [], &mut main, "Pending");
+    assert_eq!(phase, "Failed");
+    assert_eq!(code(&main[0]), Some((143, String::new())));
+    assert_eq!(
+        code(&main[1]),
+        Some((137, "ContainerStatusUnknown".to_owned()))
+    );
+    // All ended well: the phase the containers give stays.
+    let mut main = [exited("a", 0), exited("b", 0)];
+    assert_eq!(
+        terminate(&web, &mut [], &mut main, "Succeeded"),
+        "Succeeded"
+    );
+    // Not initialized: app containers keep waiting, and so do the init containers that
+    // never started; the one that ran is ended.
+    let init_pod = pod("Always", &["i1", "i2"], &["a"]);
+    let mut init = [running("i1"), waiting("i2", "PodInitializing", false)];
+    let mut main = [waiting("a", "PodInitializing", false)];
+    let phase = terminate(&init_pod, &mut init, &mut main, "Pending");
+    assert_eq!(phase, "Failed");
+    assert_eq!(code(&init[0]).map(|c| c.0), Some(137));
+    assert_eq!(code(&init[1]), None);
+    assert_eq!(code(&main[0]), None);
+}

@@ -18,7 +18,6 @@ mod state;
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
-use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Container, ObjectReference, Pod, Probe};
@@ -268,15 +267,9 @@ impl Worker {
             if self.probes.killed.get(&slot.name) == Some(&id) {
                 continue;
             }
-            let grace = probe_of(spec, kind)
-                .and_then(|p| p.termination_grace_period_seconds)
-                .or_else(|| {
-                    self.pod
-                        .spec
-                        .as_ref()
-                        .and_then(|s| s.termination_grace_period_seconds)
-                })
-                .unwrap_or(30);
+            let grace = self.grace_period(
+                probe_of(spec, kind).and_then(|p| p.termination_grace_period_seconds),
+            );
             let message = format!(
                 "Container {} failed {} probe, will be restarted",
                 slot.name,
@@ -286,7 +279,6 @@ impl Worker {
             let name = slot.name.clone();
             self.probes.killed.insert(name.clone(), id.clone());
             self.probes.stop(&name);
-            let grace = Duration::from_secs(u64::try_from(grace).unwrap_or(0));
             if let Err(error) = runtime.stop_container(&id, grace).await {
                 tracing::warn!(pod = self.name(), container = %name, %error, "could not stop an unhealthy container");
             }

@@ -9,14 +9,16 @@
 //! volumes are written atomically ([`atomic`]) and re-synced when what they show changes;
 //! they are mounted read-only, as upstream. An emptyDir with `medium: Memory` is no directory
 //! here: it is a [`MemoryVolume`] the runtime makes with the pod's sandbox (on Docker a tmpfs
-//! volume of the local driver that the sandbox keeps mounted, so it lives as long as the
-//! pod, not as its containers), sized as the kubelet sizes its tmpfs ([`memory_volumes`]);
+//! volume of the local driver that the sandbox and a volume keeper keep mounted, so it lives
+//! as long as the pod, not as its containers or its sandbox), sized as the kubelet sizes its tmpfs ([`memory_volumes`]);
 //! pages written there count against the memory limit of the container that wrote them.
 //! `subPath` into one is refused (Docker Engine 20.10's volumes have no sub-paths). Hollow
-//! pods plan it as a plain directory, as before.
+//! pods plan it as a plain directory, as before. A pod's `fsGroup` is applied to the volumes
+//! written here as the kubelet does ([`ownership`]).
 
 mod atomic;
 mod host;
+mod ownership;
 mod payload;
 
 use std::collections::HashMap;
@@ -31,6 +33,7 @@ use kube::Api;
 use kube::api::PostParams;
 
 use self::atomic::{File, Payload};
+use self::ownership::FsGroup;
 use super::downward::PodContext;
 use super::env;
 use super::sources::{Lookup, Sources};
@@ -139,13 +142,44 @@ fn payload_of(
     }
 }
 
-/// Writes `payload` into `dir` unless another write holds the lock.
-fn write(sources: &Sources, dir: &Path, payload: &Payload) -> Result<bool, String> {
+/// Writes `payload` into `dir` unless another write holds the lock; with the pod's
+/// `fsGroup`, files are group-readable and everything written is of that group.
+fn write(
+    sources: &Sources,
+    dir: &Path,
+    payload: &Payload,
+    fs_group: Option<FsGroup>,
+) -> Result<bool, String> {
     let _writing = sources
         .writing
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    atomic::write(dir, payload).map_err(|e| format!("write {}: {e}", dir.display()))
+    let grouped;
+    let payload = match fs_group {
+        Some(group) => {
+            grouped = payload
+                .iter()
+                .map(|(path, file)| {
+                    let mode = group.file_mode(file.mode);
+                    (
+                        path.clone(),
+                        File {
+                            mode,
+                            ..file.clone()
+                        },
+                    )
+                })
+                .collect();
+            &grouped
+        }
+        None => payload,
+    };
+    let changed =
+        atomic::write(dir, payload).map_err(|e| format!("write {}: {e}", dir.display()))?;
+    if changed && let Some(group) = fs_group {
+        group.apply_or_warn(dir, true)?;
+    }
+    Ok(changed)
 }
 
 /// Adds the service account tokens of a projected volume to `payload`, asking the API for
@@ -238,6 +272,7 @@ pub(crate) async fn prepare(
     mkdir(&pods, 0o700).map_err(general)?;
     mkdir(&pod_dir, 0o750).map_err(general)?;
     let mut prepared = Prepared::new();
+    let fs_group = FsGroup::of(pod);
     let mut in_memory = memory_volumes(pod, context.allocatable);
     for volume in pod.spec.iter().flat_map(|s| s.volumes.iter().flatten()) {
         let memory = in_memory
@@ -254,7 +289,13 @@ pub(crate) async fn prepare(
         } else if let Some(plugin) = plugin(volume) {
             let dir = pod_dir.join("volumes").join(plugin).join(&volume.name);
             if volume.empty_dir.is_some() {
+                let fresh = !dir.is_dir();
                 mkdir(&dir, 0o777).map_err(fail(volume))?;
+                // Once, when made (the kubelet sets an emptyDir up once per pod): later
+                // content is the pod's, and the setgid root keeps it in the group.
+                if fresh && let Some(group) = fs_group {
+                    group.apply_or_warn(&dir, false).map_err(fail(volume))?;
+                }
             } else {
                 mkdir(&dir, 0o755).map_err(fail(volume))?;
                 let mut files = payload_of(volume, context, sources)
@@ -263,7 +304,7 @@ pub(crate) async fn prepare(
                 add_tokens(sources, context, volume, &dir, &mut files)
                     .await
                     .map_err(fail(volume))?;
-                write(sources, &dir, &files).map_err(fail(volume))?;
+                write(sources, &dir, &files, fs_group).map_err(fail(volume))?;
             }
             Ready {
                 host_path: dir,
@@ -314,6 +355,7 @@ pub(crate) fn memory_volumes(
     };
     let node = positive(&allocatable.memory);
     let pod_limit = pod.spec.as_ref().and_then(pod_memory_limit);
+    let group = FsGroup::of(pod).map(|group| i64::from(group.gid));
     let least = |size: Option<i64>, other: Option<i64>| match (size, other) {
         (Some(size), Some(other)) => Some(size.min(other)),
         (size, other) => size.or(other),
@@ -330,6 +372,7 @@ pub(crate) fn memory_volumes(
             Some(MemoryVolume {
                 name: volume.name.clone(),
                 size_bytes: least(least(node, pod_limit), size_limit),
+                group,
             })
         })
         .collect()
@@ -405,7 +448,7 @@ pub(crate) async fn resync(sources: &Sources, context: &PodContext<'_>) {
         {
             continue;
         }
-        match write(sources, &dir, &files) {
+        match write(sources, &dir, &files, FsGroup::of(context.pod)) {
             Ok(true) => tracing::debug!(volume = volume.name, pod = uid, "volume re-synced"),
             Ok(false) => {}
             Err(error) => {

@@ -167,6 +167,7 @@ fn a_memory_empty_dir_is_mounted_whole_from_the_runtime() {
     let shm = MemoryVolume {
         name: "shm".to_owned(),
         size_bytes: Some(1 << 20),
+        group: None,
     };
     let prepared = Prepared::from([(
         "shm".to_owned(),

@@ -100,6 +100,10 @@ impl DockerRuntime {
                 }
                 continue;
             }
+            if labels.get(spec::TYPE_LABEL).map(String::as_str) == Some(spec::TYPE_KEEPER) {
+                // Not one of the pod's containers; it goes with the sandbox.
+                continue;
+            }
             let Some(name) = labels.get(spec::CONTAINER_NAME_LABEL) else {
                 continue;
             };

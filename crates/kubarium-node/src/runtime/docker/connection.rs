@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::{Connection, DockerRuntime, Observed, lock, spec};
 use crate::Result;
-use crate::runtime::{ContainerId, ContainerStatus};
+use crate::runtime::{ContainerId, ContainerStatus, SandboxId};
 
 /// Docker's default socket (bollard's, which it does not export).
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
@@ -206,6 +206,32 @@ impl DockerRuntime {
         lock(&self.inner.last_seen).remove(id);
         if let Some(sender) = lock(&self.inner.watched).remove(id) {
             sender.send_replace(Observed::Gone);
+        }
+    }
+
+    /// Resolves when the sandbox no longer runs: at once if it does not (or is gone), else
+    /// when the events stream (or a reconnection) says it died or went. While Docker is
+    /// away it waits: a sandbox is not taken for dead because it cannot be looked at.
+    pub(super) async fn wait_sandbox(&self, sandbox: &SandboxId) {
+        let mut updates = self.subscribe(&sandbox.0);
+        loop {
+            match self.inspect_found(&sandbox.0).await {
+                Ok(None) => return,
+                Ok(Some(inspect))
+                    if !inspect
+                        .state
+                        .as_ref()
+                        .and_then(|s| s.running)
+                        .unwrap_or(false) =>
+                {
+                    return;
+                }
+                _ => {}
+            }
+            if updates.changed().await.is_err() {
+                // Forgotten: it was removed.
+                return;
+            }
         }
     }
 

@@ -312,6 +312,11 @@ impl ContainerRuntime for DockerRuntime {
         Box::pin(async move { self.remove_sandbox(&sandbox).await })
     }
 
+    fn wait_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, ()> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move { self.wait_sandbox(&sandbox).await })
+    }
+
     fn exec_sync(
         &self,
         id: &ContainerId,

@@ -199,11 +199,60 @@ impl DockerRuntime {
         Ok(())
     }
 
+    /// Keeps the pod's memory volumes mounted by its volume keeper ([`spec::keeper_body`]):
+    /// made if missing, started again if stopped (what a stopped keeper held is lost only
+    /// if nothing else mounted it meanwhile).
+    async fn ensure_keeper(
+        &self,
+        docker: &Docker,
+        owner: &spec::Owner,
+        volumes: &[MemoryVolume],
+        image: &str,
+    ) -> Result<()> {
+        if volumes.is_empty() {
+            return Ok(());
+        }
+        let found = self
+            .list(
+                docker,
+                &[
+                    (spec::POD_UID_LABEL, owner.uid.as_str()),
+                    (spec::TYPE_LABEL, spec::TYPE_KEEPER),
+                ],
+            )
+            .await?;
+        for keeper in found {
+            let Some(id) = keeper.id else { continue };
+            if keeper.state == Some(bollard::models::ContainerSummaryStateEnum::RUNNING)
+                || docker.start_container(&id, None).await.is_ok()
+            {
+                return Ok(());
+            }
+            self.force_remove(docker, &id).await?;
+        }
+        let body = spec::keeper_body(owner, volumes, image);
+        let name = owner.container_name(spec::KEEPER_CONTAINER, 0);
+        let id = self.create(docker, &name, body).await?;
+        self.start_created(
+            docker,
+            &id,
+            &format!("the volume keeper of pod {}/{}", owner.namespace, owner.pod),
+        )
+        .await
+    }
+
     /// Runs the sandbox of a pod, or adopts the one that runs already (after a restart of
-    /// the agent); an exited one is replaced at the next attempt.
+    /// the agent). A stopped one (its pause process killed, or Docker restarted) is started
+    /// again on the address it had: a new network namespace, as a new sandbox would have,
+    /// the pod's IP kept; one that cannot be is replaced.
     pub(super) async fn run_sandbox(&self, config: SandboxConfig) -> Result<Sandbox> {
         let docker = self.docker()?;
         let image = self.ensure_infra(&docker).await?;
+        let owner = spec::Owner::of_sandbox(&self.inner.cluster, &config);
+        self.ensure_volumes(&docker, &owner, &config.memory_volumes)
+            .await?;
+        self.ensure_keeper(&docker, &owner, &config.memory_volumes, &image)
+            .await?;
         let existing = self
             .list(
                 &docker,
@@ -222,6 +271,12 @@ impl DockerRuntime {
             if is_running(&inspect) {
                 return Ok(self.remember(id, ip_on(&inspect, &self.inner.network)));
             }
+            let same_image =
+                inspect.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
+            if same_image && self.restart_sandbox(&docker, &id).await.is_ok() {
+                let inspect = self.inspect(&id).await?;
+                return Ok(self.remember(id, ip_on(&inspect, &self.inner.network)));
+            }
             let before: i32 = labels(&inspect)
                 .get(spec::ATTEMPT_LABEL)
                 .and_then(|a| a.parse().ok())
@@ -229,9 +284,6 @@ impl DockerRuntime {
             attempt = attempt.max(before + 1);
             self.force_remove(&docker, &id).await?;
         }
-        let owner = spec::Owner::of_sandbox(&self.inner.cluster, &config);
-        self.ensure_volumes(&docker, &owner, &config.memory_volumes)
-            .await?;
         let body = spec::sandbox_body(&owner, &config, &image, &self.inner.network, attempt);
         let name = owner.container_name(spec::SANDBOX_CONTAINER, attempt);
         let id = self.create(&docker, &name, body).await?;

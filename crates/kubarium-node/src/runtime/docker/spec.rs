@@ -34,8 +34,8 @@ pub(crate) const SANDBOX_ID_LABEL: &str = "io.kubernetes.sandbox.id";
 /// Label: the name in the pod spec of the volume a Docker volume is.
 pub(crate) const VOLUME_LABEL: &str = "kubarium.dev/volume";
 
-/// Where a pod's sandbox mounts its memory volumes, to keep each tmpfs mounted as long as
-/// the pod (Docker unmounts a volume when no running container uses it).
+/// Where a pod's sandbox and its volume keeper mount its memory volumes, to keep each tmpfs
+/// mounted as long as the pod (Docker unmounts a volume when no running container uses it).
 const SANDBOX_VOLUMES: &str = "/kubarium/volumes";
 
 /// The container name of a pod's sandbox.
@@ -44,6 +44,10 @@ pub(crate) const SANDBOX_CONTAINER: &str = "POD";
 pub(crate) const TYPE_SANDBOX: &str = "podsandbox";
 /// [`TYPE_LABEL`] of an app or init container.
 pub(crate) const TYPE_CONTAINER: &str = "container";
+/// [`TYPE_LABEL`] of a pod's volume keeper ([`keeper_body`]).
+pub(crate) const TYPE_KEEPER: &str = "podvolumes";
+/// The container name of a pod's volume keeper (upper case: no pod's container can have it).
+pub(crate) const KEEPER_CONTAINER: &str = "VOLUMES";
 
 /// The CFS period the kubelet uses when it turns a CPU limit into a quota (100 ms).
 const CPU_PERIOD: i64 = 100_000;
@@ -126,9 +130,15 @@ pub(crate) fn volume_name(uid: &str, volume: &str) -> String {
 
 /// The create request of a pod's memory volume: a tmpfs of the local driver (mounted by
 /// Docker, in its VM on Docker Desktop: no root on the host), mode 1777 as an emptyDir,
-/// sized when a size is known, labelled with the cluster and the pod.
+/// sized when a size is known, labelled with the cluster and the pod. With an `fsGroup`,
+/// its root is of that group with setgid added (3777), as the kubelet's
+/// `SetVolumeOwnership` leaves an emptyDir; tmpfs's own `gid=` and `mode=` options do it,
+/// since nothing but Docker can chown inside its VM.
 pub(crate) fn volume_body(owner: &Owner, volume: &MemoryVolume) -> VolumeCreateRequest {
-    let mut options = String::from("mode=1777");
+    let mut options = match volume.group {
+        Some(gid) => format!("mode=3777,gid={gid}"),
+        None => String::from("mode=1777"),
+    };
     if let Some(size) = volume.size_bytes.filter(|size| *size > 0) {
         options = format!("size={size},{options}");
     }
@@ -224,14 +234,7 @@ pub(crate) fn sandbox_body(
     // to these servers, and writes the search list and options as given.
     let dns = config.dns.as_ref().filter(|_| !config.host_network);
     let list = |items: Option<&Vec<String>>| items.filter(|items| !items.is_empty()).cloned();
-    let mounts: Vec<DockerMount> = config
-        .memory_volumes
-        .iter()
-        .map(|volume| {
-            let target = format!("{SANDBOX_VOLUMES}/{}", volume.name);
-            volume_mount(owner, &volume.name, &target, false)
-        })
-        .collect();
+    let mounts = held(owner, &config.memory_volumes);
     ContainerCreateBody {
         image: Some(image.to_owned()),
         entrypoint: Some(vec!["/kubarium-infra".to_owned(), "pause".to_owned()]),
@@ -252,6 +255,44 @@ pub(crate) fn sandbox_body(
             dns_search: list(dns.map(|d| &d.searches)),
             dns_options: list(dns.map(|d| &d.options)),
             mounts: (!mounts.is_empty()).then_some(mounts),
+            ..HostConfig::default()
+        }),
+        ..ContainerCreateBody::default()
+    }
+}
+
+/// Mounts of every memory volume of the pod under [`SANDBOX_VOLUMES`], to hold them.
+fn held(owner: &Owner, volumes: &[MemoryVolume]) -> Vec<DockerMount> {
+    volumes
+        .iter()
+        .map(|volume| {
+            let target = format!("{SANDBOX_VOLUMES}/{}", volume.name);
+            volume_mount(owner, &volume.name, &target, false)
+        })
+        .collect()
+}
+
+/// The create body of a pod's volume keeper: the infra image's `pause` with no network,
+/// mounting the pod's memory volumes. A tmpfs lives only while a running container mounts
+/// it; the sandbox does, but a sandbox can die (`docker kill`) and be replaced, and the
+/// containers that mount the volume may be down at that moment (crashed, in back-off,
+/// stopped for the replacement), so the content would go. The keeper does nothing else, so
+/// nothing but Docker's own restart (or a user's hand) stops it, and an emptyDir lives as
+/// long as the pod does, as upstream's, whatever happens to the sandbox.
+pub(crate) fn keeper_body(
+    owner: &Owner,
+    volumes: &[MemoryVolume],
+    image: &str,
+) -> ContainerCreateBody {
+    let mut labels = owner.labels(KEEPER_CONTAINER, 0);
+    labels.insert(TYPE_LABEL.to_owned(), TYPE_KEEPER.to_owned());
+    ContainerCreateBody {
+        image: Some(image.to_owned()),
+        entrypoint: Some(vec!["/kubarium-infra".to_owned(), "pause".to_owned()]),
+        labels: Some(labels),
+        host_config: Some(HostConfig {
+            network_mode: Some("none".to_owned()),
+            mounts: Some(held(owner, volumes)),
             ..HostConfig::default()
         }),
         ..ContainerCreateBody::default()
@@ -337,6 +378,14 @@ pub(crate) fn container_body(
             cpu_quota,
             cpu_period: cpu_quota.map(|_| CPU_PERIOD),
             privileged: Some(config.security.privileged),
+            group_add: (!config.security.supplemental_groups.is_empty()).then(|| {
+                config
+                    .security
+                    .supplemental_groups
+                    .iter()
+                    .map(i64::to_string)
+                    .collect()
+            }),
             readonly_rootfs: Some(config.security.read_only_root_filesystem),
             ..HostConfig::default()
         }),

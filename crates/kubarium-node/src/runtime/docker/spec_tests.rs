@@ -72,6 +72,7 @@ fn a_sandbox_holds_the_network_and_publishes_host_ports() {
         memory_volumes: vec![MemoryVolume {
             name: "shm".to_owned(),
             size_bytes: Some(64 << 20),
+            group: None,
         }],
         ..SandboxConfig::default()
     };
@@ -132,6 +133,7 @@ fn a_memory_volume_is_a_labelled_tmpfs_of_the_local_driver() {
     let sized = MemoryVolume {
         name: "shm".to_owned(),
         size_bytes: Some(64 << 20),
+        group: None,
     };
     // Through a `Value`, whose maps are sorted.
     let body = serde_json::to_value(volume_body(&owner(), &sized)).unwrap();
@@ -139,6 +141,7 @@ fn a_memory_volume_is_a_labelled_tmpfs_of_the_local_driver() {
     let unsized_ = MemoryVolume {
         name: "cache".to_owned(),
         size_bytes: None,
+        group: None,
     };
     let body = volume_body(&owner(), &unsized_);
     assert_eq!(
@@ -146,6 +149,12 @@ fn a_memory_volume_is_a_labelled_tmpfs_of_the_local_driver() {
         Some("kubarium_a7acfe0c-5845-446b-88e7-3b3217b62192_cache")
     );
     assert_eq!(body.driver_opts.unwrap()["o"], "mode=1777");
+    let grouped = MemoryVolume {
+        group: Some(2000),
+        ..unsized_
+    };
+    let body = volume_body(&owner(), &grouped);
+    assert_eq!(body.driver_opts.unwrap()["o"], "mode=3777,gid=2000");
 }
 
 #[test]
@@ -196,6 +205,7 @@ fn a_container_joins_its_sandbox_with_everything_the_spec_asks() {
                 source: MountSource::Memory(MemoryVolume {
                     name: "shm".to_owned(),
                     size_bytes: Some(64 << 20),
+                    group: None,
                 }),
                 container_path: "/dev/shm".to_owned(),
                 read_only: false,
@@ -210,6 +220,7 @@ fn a_container_joins_its_sandbox_with_everything_the_spec_asks() {
             run_as_group: Some(3000),
             read_only_root_filesystem: true,
             privileged: false,
+            supplemental_groups: vec![4000, 2000],
         },
         tty: true,
         stdin: true,
