@@ -429,13 +429,18 @@ mod tests {
             .unwrap();
     }
 
+    /// The history once it has `len` revisions and the newest is current (the controller
+    /// makes the new revision before it records it as the workload's own).
     async fn history_len(client: &Client, resource: &str, name: &str, len: usize) -> Vec<Revision> {
-        eventually(&format!("{len} revisions of {name}"), || async {
-            let history = rollout_history(client.clone(), resource, "default", name)
-                .await
-                .ok()?;
-            (history.len() == len && history.iter().any(|r| r.current)).then_some(history)
-        })
+        eventually(
+            &format!("{len} revisions of {name}, the newest current"),
+            || async {
+                let history = rollout_history(client.clone(), resource, "default", name)
+                    .await
+                    .ok()?;
+                (history.len() == len && history.last()?.current).then_some(history)
+            },
+        )
         .await
     }
 
