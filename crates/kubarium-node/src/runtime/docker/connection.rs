@@ -184,7 +184,8 @@ async fn refresh(runtime: &DockerRuntime, id: &str) {
     };
     let observed = match runtime.status(&container).await {
         Ok(status) => Observed::Status(status),
-        Err(_) if runtime.docker().is_ok() && runtime.inspect(id).await.is_err() => Observed::Gone,
+        // Gone only when Docker says so; an engine that stopped answering says nothing.
+        Err(_) if matches!(runtime.inspect_found(id).await, Ok(None)) => Observed::Gone,
         Err(_) => return,
     };
     if let Some(sender) = lock(&runtime.inner.watched).get(id) {
@@ -236,13 +237,18 @@ impl DockerRuntime {
     }
 
     /// Resolves when the container has exited: at once if it has, else when the events
-    /// stream (or a reconnection) says so.
+    /// stream (or a reconnection) says so. An error only for a container Docker says does
+    /// not exist: while Docker does not answer (stopping, or before the connection task has
+    /// seen it go) this waits for the reconnection, rather than failing at once and being
+    /// called again at once by a worker that would then spin.
     pub(super) async fn wait(&self, id: &ContainerId) -> Result<ContainerStatus> {
         let mut updates = self.subscribe(&id.id);
         match self.status(id).await {
             Ok(status) if status.state.is_exited() => return Ok(status),
             Ok(_) => {}
-            Err(error) if self.docker().is_ok() => return Err(error),
+            Err(error) if matches!(self.inspect_found(&id.id).await, Ok(None)) => {
+                return Err(error);
+            }
             Err(_) => {}
         }
         loop {
