@@ -2,8 +2,9 @@
 //! root and pid file, so a scenario can stop and start Docker under a cluster while the
 //! other scenarios keep the engine they share.
 //!
-//! It must not fight that engine. It makes no `docker0` (`--bridge=none`) and leaves the
-//! host's iptables alone (`--iptables=false`: an engine that manages them flushes the `DOCKER`
+//! It must not fight that engine. Its default bridge is one the test makes (`--bridge`:
+//! `--bridge=none` would make it delete the host's `docker0`, the shared engine's), and it
+//! leaves the host's iptables alone (`--iptables=false`: an engine that manages them flushes the `DOCKER`
 //! chains of the other on start). Its networks come from a /16 of its own in 10.0.0.0/8 that
 //! no route of the host covers (`--default-address-pool`), and one `FORWARD` rule, removed
 //! with the engine, lets its containers reach each other across its bridges: the shared
@@ -33,6 +34,8 @@ pub(crate) struct Engine {
     child: Option<Child>,
     /// The `FORWARD` rule was added (and is deleted on drop).
     forward_rule: bool,
+    /// Its default bridge, made by the test (and deleted on drop) once made.
+    bridge: Option<String>,
 }
 
 impl Engine {
@@ -61,7 +64,9 @@ impl Engine {
             pool: free_pool(),
             child: None,
             forward_rule: false,
+            bridge: None,
         };
+        engine.make_bridge();
         engine.allow_forwarding();
         engine.run();
         engine
@@ -140,7 +145,8 @@ impl Engine {
             .args(["--data-root", &path("data")])
             .args(["--exec-root", &path("exec")])
             .args(["--pidfile", &path("dockerd.pid")])
-            .args(["--bridge=none", "--iptables=false", "--ip-masq=false"])
+            .args(["--bridge", self.bridge.as_deref().unwrap_or_default()])
+            .args(["--iptables=false", "--ip-masq=false"])
             .args([
                 "--default-address-pool",
                 &format!("base={},size=20", self.pool),
@@ -182,6 +188,24 @@ impl Engine {
             std::thread::sleep(Duration::from_millis(200));
         }
         self.child = Some(child);
+    }
+
+    /// Makes the engine's default bridge, on the last /24 of its pool.
+    fn make_bridge(&mut self) {
+        let name = format!("kbd{}", std::process::id());
+        let (base, _) = self.pool.split_once('/').unwrap_or_default();
+        let address = base.replacen(".0.0", ".255.1", 1);
+        for args in [
+            vec!["link", "add", &name, "type", "bridge"],
+            vec!["addr", "add", &format!("{address}/24"), "dev", &name],
+            vec!["link", "set", &name, "up"],
+        ] {
+            let status = privileged("ip").args(&args).status().unwrap();
+            if args[1] == "add" && args[0] == "link" && status.success() {
+                self.bridge = Some(name.clone());
+            }
+            assert!(status.success(), "ip {args:?} failed");
+        }
     }
 
     /// Lets the engine's containers reach each other (see the module header).
@@ -268,6 +292,9 @@ impl Drop for Engine {
                 .arg("-D")
                 .args(self.forward_args())
                 .status();
+        }
+        if let Some(bridge) = &self.bridge {
+            let _ = privileged("ip").args(["link", "del", bridge]).status();
         }
         let _ = privileged("rm").arg("-rf").arg(&self.dir).status();
     }
