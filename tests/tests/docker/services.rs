@@ -12,7 +12,7 @@ use k8s_openapi::api::networking::v1::Ingress;
 use kube::Api;
 use kube::api::ListParams;
 
-use crate::support::{BUSYBOX, Docker, eventually};
+use crate::support::{BUSYBOX, Docker, curl, curl_until, eventually};
 
 /// The demo server's image; its tag is the version it shows.
 const DEMO: &str = "kubarium.dev/demo:v1";
@@ -304,28 +304,6 @@ spec:
         }
     })
     .await;
-}
-
-/// `curl` from the host with `args`; its stdout, or `None` if it failed.
-fn curl(args: &[&str]) -> Option<String> {
-    let output = Command::new("curl")
-        .args(["-sS", "--max-time", "5"])
-        .args(args)
-        .output()
-        .unwrap();
-    output
-        .status
-        .success()
-        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
-}
-
-/// Waits until `curl args` prints something `check` accepts.
-async fn curl_until(what: &str, args: &[&str], check: impl Fn(&str) -> bool) -> String {
-    eventually(what, || {
-        let output = curl(args).filter(|output| check(output));
-        async move { output }
-    })
-    .await
 }
 
 #[tokio::test]

@@ -23,6 +23,12 @@ impl Docker {
     /// ports Docker chooses unless `args` name them: scenarios run side by side, and the
     /// defaults (8080, 8443) can be had by one of them at a time.
     pub(crate) async fn start(nodes: u32, args: &[&str]) -> Self {
+        Self::start_with_env(nodes, args, &[]).await
+    }
+
+    /// As [`Docker::start`], with extra environment variables for the daemon (`DOCKER_HOST`
+    /// for an engine of the test's own).
+    pub(crate) async fn start_with_env(nodes: u32, args: &[&str], env: &[(&str, &str)]) -> Self {
         let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
         let nodes = nodes.to_string();
         let mut all = vec![
@@ -39,7 +45,7 @@ impl Docker {
                 all.extend([flag, "0"]);
             }
         }
-        let daemon = Daemon::start(&all);
+        let daemon = Daemon::start_in_env(tempfile::TempDir::new().unwrap(), &all, env);
         let client = daemon.client().await;
         Self { daemon, client }
     }
@@ -323,4 +329,28 @@ pub(crate) async fn wait_pod_running(docker: &Docker, name: &str, restarts: i32)
         (running && restarted).then_some(())
     })
     .await;
+}
+
+/// `curl` from the host with `args`; its stdout, or `None` if it failed.
+#[allow(dead_code)]
+pub(crate) fn curl(args: &[&str]) -> Option<String> {
+    let output = std::process::Command::new("curl")
+        .args(["-sS", "--max-time", "5"])
+        .args(args)
+        .output()
+        .unwrap();
+    output
+        .status
+        .success()
+        .then(|| String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Waits until `curl args` prints something `check` accepts.
+#[allow(dead_code)]
+pub(crate) async fn curl_until(what: &str, args: &[&str], check: impl Fn(&str) -> bool) -> String {
+    eventually(what, || {
+        let output = curl(args).filter(|output| check(output));
+        async move { output }
+    })
+    .await
 }
