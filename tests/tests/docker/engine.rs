@@ -4,9 +4,10 @@
 //!
 //! It must not fight that engine. Its default bridge is one the test makes (`--bridge`:
 //! `--bridge=none` would make it delete the host's `docker0`, the shared engine's), and it
-//! leaves the host's iptables alone (`--iptables=false`: an engine that manages them flushes the `DOCKER`
-//! chains of the other on start). Its networks come from a /16 of its own in 10.0.0.0/8 that
-//! no route of the host covers (`--default-address-pool`), and one `FORWARD` rule, removed
+//! leaves the host's iptables alone (`--iptables=false`: an engine that manages them flushes
+//! the `DOCKER` chains of the other on start). Its networks come from a /16 of its own in
+//! 10.0.0.0/8 that no route of the host covers (`--default-address-pool`, on its first start
+//! only: see [`Engine::run`] for why), and one `FORWARD` rule, removed
 //! with the engine, lets its containers reach each other across its bridges: the shared
 //! engine sets the chain's policy to `DROP`, and bridged traffic passes through it
 //! (`br_netfilter`). Its containerd (its own, or the system's) keeps them in namespaces of
@@ -127,6 +128,10 @@ impl Engine {
         lines[lines.len().saturating_sub(40)..].join("\n")
     }
 
+    fn data_root(&self) -> PathBuf {
+        self.dir.join("data")
+    }
+
     fn run(&mut self) {
         let path = |name: &str| self.dir.join(name).display().to_string();
         let log = std::fs::OpenOptions::new()
@@ -146,11 +151,19 @@ impl Engine {
             .args(["--exec-root", &path("exec")])
             .args(["--pidfile", &path("dockerd.pid")])
             .args(["--bridge", self.bridge.as_deref().unwrap_or_default()])
-            .args(["--iptables=false", "--ip-masq=false"])
-            .args([
+            .args(["--iptables=false", "--ip-masq=false"]);
+        // The pool only on the first start: an engine that starts with address pools and
+        // finds its default network from a previous start deletes the link named `docker0`
+        // (moby's initNetworkController clears the stale bridge, then
+        // removeDefaultBridgeInterface), which is the shared engine's. Networks made on the
+        // first start keep their subnets; none is made after.
+        if !self.data_root().exists() {
+            command.args([
                 "--default-address-pool",
                 &format!("base={},size=20", self.pool),
-            ])
+            ]);
+        }
+        command
             .args(["--containerd-namespace", &unique])
             .args([
                 "--containerd-plugins-namespace",
@@ -293,11 +306,32 @@ impl Drop for Engine {
                 .args(self.forward_args())
                 .status();
         }
-        if let Some(bridge) = &self.bridge {
-            let _ = privileged("ip").args(["link", "del", bridge]).status();
+        // Its networks' bridges outlive it (the kernel keeps a bridge until it is deleted).
+        for bridge in self.bridge.iter().cloned().chain(bridges_in(&self.pool)) {
+            let _ = privileged("ip").args(["link", "del", &bridge]).status();
         }
         let _ = privileged("rm").arg("-rf").arg(&self.dir).status();
     }
+}
+
+/// The host's `br-…` links with an IPv4 address in `pool` (an `a.b.0.0/16`).
+fn bridges_in(pool: &str) -> Vec<String> {
+    let prefix = pool.split_once(".0.0/").map(|(ab, _)| format!("{ab}."));
+    let output = Command::new("ip")
+        .args(["-o", "-4", "addr", "show"])
+        .output()
+        .map(|output| String::from_utf8_lossy(&output.stdout).into_owned())
+        .unwrap_or_default();
+    output
+        .lines()
+        .filter_map(|line| {
+            let mut fields = line.split_whitespace().skip(1);
+            let name = fields.next()?;
+            let address = fields.nth(1)?;
+            (name.starts_with("br-") && address.starts_with(prefix.as_deref()?))
+                .then(|| name.to_owned())
+        })
+        .collect()
 }
 
 /// `program` as root: itself when the test is root, else through `sudo -n`.

@@ -78,9 +78,6 @@ fn names(pods: &[Pod]) -> Vec<String> {
 }
 
 #[tokio::test]
-#[ignore = "not in CI yet: while this scenario's private engine starts, the host's docker0 has \
-            been seen to disappear, which breaks the shared engine's default bridge for the \
-            scenarios running beside it; run it alone with --run-ignored until the cause is found"]
 async fn docker_restarted_under_a_running_cluster_agents_reconnect_and_pods_run_again() {
     assert_infra_available();
     // Declared first, so it outlives the cluster's daemon when the test ends.
