@@ -22,6 +22,19 @@ pub(crate) struct PodContext<'a> {
     pub(crate) allocatable: &'a NodeCapacity,
 }
 
+/// Whether `container`'s environment reads the pod's IP (`status.podIP`, `status.podIPs`),
+/// which is known only once its sandbox has started.
+pub(crate) fn needs_pod_ip(container: &Container) -> bool {
+    container.env.iter().flatten().any(|var| {
+        var.value_from
+            .as_ref()
+            .and_then(|from| from.field_ref.as_ref())
+            .is_some_and(|field| {
+                matches!(field.field_path.as_str(), "status.podIP" | "status.podIPs")
+            })
+    })
+}
+
 impl PodContext<'_> {
     /// The pod's namespace.
     pub(crate) fn namespace(&self) -> &str {

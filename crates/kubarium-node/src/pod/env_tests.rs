@@ -501,3 +501,34 @@ fn command_args_and_sub_paths_expand() {
         "missing value for EMPTY, NOPE"
     );
 }
+
+#[test]
+fn only_a_pod_ip_field_ref_needs_the_sandbox_address() {
+    let field = |name: &str, path: &str| EnvVar {
+        name: name.to_owned(),
+        value_from: Some(EnvVarSource {
+            field_ref: Some(ObjectFieldSelector {
+                field_path: path.to_owned(),
+                ..ObjectFieldSelector::default()
+            }),
+            ..EnvVarSource::default()
+        }),
+        ..EnvVar::default()
+    };
+    let container = |env: Vec<EnvVar>| Container {
+        name: "app".to_owned(),
+        env: Some(env),
+        ..Container::default()
+    };
+    use crate::pod::downward::needs_pod_ip;
+    assert!(!needs_pod_ip(&Container::default()));
+    assert!(!needs_pod_ip(&container(vec![
+        field("NAME", "metadata.name"),
+        field("HOST", "status.hostIP"),
+    ])));
+    assert!(needs_pod_ip(&container(vec![field("IP", "status.podIP")])));
+    assert!(needs_pod_ip(&container(vec![
+        field("NAME", "metadata.name"),
+        field("IPS", "status.podIPs"),
+    ])));
+}

@@ -21,9 +21,7 @@ use tokio::sync::watch;
 
 use crate::node::NodeIdentity;
 use crate::pool::Shared;
-use crate::runtime::{
-    ContainerConfig, ContainerId, ContainerState, ContainerStatus, SandboxConfig, SandboxId,
-};
+use crate::runtime::{ContainerId, ContainerState, ContainerStatus, SandboxConfig, SandboxId};
 use crate::status;
 
 mod adopt;
@@ -36,6 +34,7 @@ mod report;
 mod sandbox;
 pub(crate) mod sources;
 mod spec;
+mod start;
 pub(crate) mod volumes;
 
 /// How long to wait before retrying a failed API request.
@@ -56,6 +55,8 @@ struct Slot {
     current: Option<ContainerStatus>,
     /// The one before it, for `lastState`.
     last: Option<ContainerStatus>,
+    /// A container made for the slot and not started yet (see [`start`]).
+    created: Option<ContainerId>,
     /// What an earlier agent reported, for a pod adopted after a restart.
     adopted: Option<ApiStatus>,
     restarts: i32,
@@ -313,6 +314,7 @@ impl Worker {
     /// Starts what should run now; returns when to look again for a back-off to end.
     async fn advance(&mut self) -> Option<Duration> {
         self.adopt().await;
+        let mut deferred = Vec::new();
         if self.sandbox.is_none() {
             let names = match dns::form(
                 &self.pod,
@@ -354,15 +356,9 @@ impl Worker {
                 ),
                 ..SandboxConfig::default()
             };
-            match self.shared.runtime.run_pod_sandbox(config).await {
-                Ok(sandbox) => {
-                    self.ip = sandbox.ip.or(self.ip);
-                    self.sandbox = Some(sandbox.id);
-                }
-                Err(error) => {
-                    tracing::warn!(pod = self.name(), %error, "could not run the pod sandbox");
-                    return Some(RETRY);
-                }
+            match self.run_sandbox(config).await {
+                Ok(failed) => deferred = failed,
+                Err(wake) => return Some(wake),
             }
         }
         let policy = self.policy();
@@ -373,7 +369,12 @@ impl Worker {
             }
             match slot.exit_code() {
                 Some(0) => continue,
-                None => return self.start(true, index).await,
+                None => {
+                    return match start::deferred(&deferred, true, index) {
+                        Some(wake) => wake,
+                        None => self.start(true, index).await,
+                    };
+                }
                 Some(_) if policy == "Never" => {
                     self.finish().await;
                     return None;
@@ -385,7 +386,10 @@ impl Worker {
         for index in 0..self.main.len() {
             let slot = &self.main[index];
             let next = if slot.never_started() {
-                self.start(false, index).await
+                match start::deferred(&deferred, false, index) {
+                    Some(wake) => wake,
+                    None => self.start(false, index).await,
+                }
             } else {
                 match slot.exit_code() {
                     Some(code) if status::should_restart(&policy, code) => {
@@ -435,127 +439,6 @@ impl Worker {
         self.shared
             .recorder
             .record(self.container_ref(slot), kind, reason, message);
-    }
-
-    /// Starts a container as the kubelet does: the pod's volumes set up, the image made
-    /// available, the config resolved (env, mounts, security), each failure leaving the
-    /// container waiting with the kubelet's reason and events.
-    async fn start(&mut self, init: bool, index: usize) -> Option<Duration> {
-        let Some(sandbox) = self.sandbox.clone() else {
-            return Some(RETRY);
-        };
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
-        let container = self.pod.spec.as_ref().and_then(|spec| {
-            let mut list = if init {
-                spec.init_containers.as_deref().unwrap_or_default().iter()
-            } else {
-                spec.containers.iter()
-            };
-            list.find(|c| c.name == slot.name).cloned()
-        })?;
-        // The image may have been changed (`kubectl set image`) while the container waited
-        // to be made: start what the pod asks for now.
-        if let Some(image) = container.image.clone() {
-            self.slot(init, index).image = image;
-        }
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
-        let sources = self.shared.sources.clone();
-        sources.synced().await;
-        let pod = self.pod.clone();
-        let context = downward::PodContext {
-            pod: &pod,
-            pod_ip: self.ip.map(|ip| ip.to_string()),
-            host_ip: self.node.internal_ip.to_string(),
-            allocatable: &sources.allocatable,
-        };
-        let prepared = if self.shared.runtime.name() == "hollow" {
-            volumes::plan(&sources, &pod)
-        } else {
-            match volumes::prepare(&sources, &context).await {
-                Ok(prepared) => prepared,
-                Err(failure) => {
-                    self.event(slot, EventType::Warning, "FailedMount", failure.event());
-                    self.slot(init, index).waiting = None;
-                    return Some(MOUNT_RETRY);
-                }
-            }
-        };
-        let policy = spec::pull_policy(&container);
-        if let Err(wake) = self.ensure_image(init, index, policy).await {
-            return Some(wake);
-        }
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
-        let config = match spec::container_config(
-            &context,
-            &container,
-            sources.as_ref(),
-            &prepared,
-            sources.allow_privileged,
-        ) {
-            Ok(config) => ContainerConfig {
-                init,
-                attempt: slot.restarts,
-                ..config
-            },
-            Err(message) => {
-                self.event(
-                    slot,
-                    EventType::Warning,
-                    "Failed",
-                    format!("Error: {message}"),
-                );
-                self.slot(init, index).waiting = Some(("CreateContainerConfigError", message));
-                return Some(CONFIG_RETRY);
-            }
-        };
-        let runtime = self.shared.runtime.clone();
-        let started = match runtime.start_container(&sandbox, config).await {
-            Ok(id) => runtime.container_status(&id).await,
-            Err(error) => Err(error),
-        };
-        match started {
-            Ok(status) => {
-                let slot = self.slot(init, index);
-                slot.current = Some(status);
-                slot.crash_loop = None;
-                slot.waiting = None;
-                slot.last_start = Some(Instant::now());
-                let slot = if init {
-                    &self.init[index]
-                } else {
-                    &self.main[index]
-                };
-                self.event(
-                    slot,
-                    EventType::Normal,
-                    "Created",
-                    format!("Created container: {}", slot.name),
-                );
-                self.event(
-                    slot,
-                    EventType::Normal,
-                    "Started",
-                    format!("Started container {}", slot.name),
-                );
-                None
-            }
-            Err(error) => {
-                tracing::warn!(pod = self.name(), %error, "could not start a container");
-                Some(RETRY)
-            }
-        }
     }
 
     /// Restarts an exited container once its back-off has passed; until then it waits in

@@ -57,6 +57,8 @@ struct Sandbox {
 #[derive(Debug)]
 struct Container {
     status: watch::Sender<ContainerStatus>,
+    /// How long it runs once started and what it exits with; `None` until stopped.
+    plan: Option<(Duration, i32)>,
 }
 
 impl HollowRuntime {
@@ -182,7 +184,7 @@ impl ContainerRuntime for HollowRuntime {
         Ok(())
     }
 
-    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<super::Sandbox>> {
+    fn create_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>> {
         Box::pin(async move {
             let id = self.new_id(&config.uid);
             lock(&self.inner.sandboxes).insert(
@@ -192,14 +194,26 @@ impl ContainerRuntime for HollowRuntime {
                     containers: Vec::new(),
                 },
             );
+            Ok(SandboxId(id))
+        })
+    }
+
+    fn start_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, Result<super::Sandbox>> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move {
+            if !lock(&self.inner.sandboxes).contains_key(&sandbox.0) {
+                return Err(Error::Runtime {
+                    reason: format!("no pod sandbox {}", sandbox.0),
+                });
+            }
             Ok(super::Sandbox {
-                id: SandboxId(id),
+                id: sandbox,
                 ip: None,
             })
         })
     }
 
-    fn start_container(
+    fn create_container(
         &self,
         sandbox: &SandboxId,
         config: ContainerConfig,
@@ -222,23 +236,47 @@ impl ContainerRuntime for HollowRuntime {
                     runtime: "hollow",
                     id: id.clone(),
                 },
-                state: ContainerState::Running {
-                    started_at: Timestamp::now(),
-                },
+                state: ContainerState::Created,
                 image: normalize_image(&config.image).0,
                 image_id: image_id(&config.image),
             };
             let (sender, _) = watch::channel(status.clone());
-            lock(&self.inner.containers).insert(id.clone(), Container { status: sender });
+            lock(&self.inner.containers).insert(
+                id,
+                Container {
+                    status: sender,
+                    plan,
+                },
+            );
+            Ok(status.id)
+        })
+    }
+
+    fn start_created_container(&self, id: &ContainerId) -> BoxFuture<'_, Result<()>> {
+        let id = id.id.clone();
+        Box::pin(async move {
+            let plan = {
+                let containers = lock(&self.inner.containers);
+                let Some(container) = containers.get(&id) else {
+                    return Err(Error::Runtime {
+                        reason: format!("no container {id}"),
+                    });
+                };
+                container.status.send_modify(|status| {
+                    status.state = ContainerState::Running {
+                        started_at: Timestamp::now(),
+                    };
+                });
+                container.plan
+            };
             if let Some((run_for, exit_code)) = plan {
                 let runtime = self.clone();
-                let id = id.clone();
                 tokio::spawn(async move {
                     tokio::time::sleep(run_for).await;
                     runtime.exit(&id, exit_code);
                 });
             }
-            Ok(status.id)
+            Ok(())
         })
     }
 
@@ -543,5 +581,44 @@ mod tests {
         runtime.remove_pod_sandbox(&job).await.unwrap();
         assert_eq!(runtime.container_count(), 0);
         assert!(runtime.container_status(&id).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn a_created_container_runs_only_once_started() {
+        let runtime = HollowRuntime::new();
+        let job = runtime
+            .create_pod_sandbox(sandbox("Never", &[(EXIT_CODE_ANNOTATION, "3")]))
+            .await
+            .unwrap();
+        let id = runtime
+            .create_container(
+                &job,
+                ContainerConfig {
+                    name: "c".into(),
+                    image: "busybox".into(),
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+        // Longer than it runs once started: made, it neither runs nor ends.
+        tokio::time::sleep(DEFAULT_RUN + Duration::from_millis(200)).await;
+        assert!(matches!(
+            runtime.container_status(&id).await.unwrap().state,
+            ContainerState::Created
+        ));
+        assert_eq!(runtime.start_pod_sandbox(&job).await.unwrap().id, job);
+        runtime.start_created_container(&id).await.unwrap();
+        assert!(matches!(
+            runtime.container_status(&id).await.unwrap().state,
+            ContainerState::Running { .. }
+        ));
+        let exited = runtime.wait_container(&id).await.unwrap();
+        assert!(matches!(
+            exited.state,
+            ContainerState::Exited { exit_code: 3, .. }
+        ));
+        runtime.remove_pod_sandbox(&job).await.unwrap();
+        assert!(runtime.start_pod_sandbox(&job).await.is_err());
     }
 }

@@ -291,15 +291,49 @@ pub trait ContainerRuntime: Send + Sync + 'static {
         })
     }
 
+    /// Creates the sandbox of a pod without starting it, or finds the one the runtime runs
+    /// for the pod already (an agent that restarted); [`ContainerRuntime::start_pod_sandbox`]
+    /// starts it. Apart from the start so that the pod's first containers can be created
+    /// while its sandbox starts.
+    fn create_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>>;
+
+    /// Starts a sandbox made by [`ContainerRuntime::create_pod_sandbox`] (one that runs is
+    /// left running) and gives its address.
+    fn start_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, Result<Sandbox>>;
+
     /// Creates and starts the sandbox of a pod.
-    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>>;
+    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>> {
+        Box::pin(async move {
+            let sandbox = self.create_pod_sandbox(config).await?;
+            self.start_pod_sandbox(&sandbox).await
+        })
+    }
+
+    /// Creates a container in `sandbox` without starting it. The sandbox need not have
+    /// started yet; it must have before [`ContainerRuntime::start_created_container`].
+    fn create_container(
+        &self,
+        sandbox: &SandboxId,
+        config: ContainerConfig,
+    ) -> BoxFuture<'_, Result<ContainerId>>;
+
+    /// Starts a container made by [`ContainerRuntime::create_container`]. One that cannot be
+    /// started is removed: the next attempt creates it again.
+    fn start_created_container(&self, id: &ContainerId) -> BoxFuture<'_, Result<()>>;
 
     /// Creates and starts a container in `sandbox`.
     fn start_container(
         &self,
         sandbox: &SandboxId,
         config: ContainerConfig,
-    ) -> BoxFuture<'_, Result<ContainerId>>;
+    ) -> BoxFuture<'_, Result<ContainerId>> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move {
+            let id = self.create_container(&sandbox, config).await?;
+            self.start_created_container(&id).await?;
+            Ok(id)
+        })
+    }
 
     /// Stops a container, giving it `grace` to end before it is killed.
     fn stop_container(&self, id: &ContainerId, grace: Duration) -> BoxFuture<'_, Result<()>>;
@@ -521,15 +555,23 @@ impl ContainerRuntime for UnavailableRuntime {
         Err(self.reason.clone())
     }
 
-    fn run_pod_sandbox(&self, _: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>> {
+    fn create_pod_sandbox(&self, _: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>> {
         self.refuse()
     }
 
-    fn start_container(
+    fn start_pod_sandbox(&self, _: &SandboxId) -> BoxFuture<'_, Result<Sandbox>> {
+        self.refuse()
+    }
+
+    fn create_container(
         &self,
         _: &SandboxId,
         _: ContainerConfig,
     ) -> BoxFuture<'_, Result<ContainerId>> {
+        self.refuse()
+    }
+
+    fn start_created_container(&self, _: &ContainerId) -> BoxFuture<'_, Result<()>> {
         self.refuse()
     }
 

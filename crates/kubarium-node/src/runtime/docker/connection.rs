@@ -205,6 +205,7 @@ impl DockerRuntime {
     /// Stops feeding the waiters of a removed container.
     pub(super) fn forget(&self, id: &str) {
         lock(&self.inner.last_seen).remove(id);
+        lock(&self.inner.sandbox_owners).remove(id);
         if let Some(sender) = lock(&self.inner.watched).remove(id) {
             sender.send_replace(Observed::Gone);
         }

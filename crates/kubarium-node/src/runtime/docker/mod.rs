@@ -100,6 +100,9 @@ pub(crate) struct Inner {
     last_seen: Mutex<HashMap<String, ContainerStatus>>,
     /// Each sandbox's address, to keep it when Docker restarts the sandbox.
     sandbox_ips: Mutex<HashMap<String, Ipv4Addr>>,
+    /// The pod of each sandbox this runtime made or found, so that a container can be made
+    /// in a sandbox while it starts (inspecting it would wait for the start to end).
+    sandbox_owners: Mutex<HashMap<String, spec::Owner>>,
     /// Repo digests by image id, for `imageID`.
     digests: Mutex<HashMap<String, Vec<String>>>,
 }
@@ -145,6 +148,7 @@ impl DockerRuntime {
                 watched: Mutex::new(HashMap::new()),
                 imports: tokio::sync::Mutex::new(()),
                 sandbox_ips: Mutex::new(HashMap::new()),
+                sandbox_owners: Mutex::new(HashMap::new()),
                 last_seen: Mutex::new(HashMap::new()),
                 digests: Mutex::new(HashMap::new()),
             }),
@@ -274,17 +278,31 @@ impl ContainerRuntime for DockerRuntime {
         })
     }
 
-    fn run_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<Sandbox>> {
-        Box::pin(self.run_sandbox(config))
+    fn create_pod_sandbox(&self, config: SandboxConfig) -> BoxFuture<'_, Result<SandboxId>> {
+        Box::pin(self.create_sandbox(config))
     }
 
-    fn start_container(
+    fn start_pod_sandbox(&self, sandbox: &SandboxId) -> BoxFuture<'_, Result<Sandbox>> {
+        let sandbox = sandbox.clone();
+        Box::pin(async move { self.start_sandbox(&sandbox).await })
+    }
+
+    fn create_container(
         &self,
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> BoxFuture<'_, Result<ContainerId>> {
         let sandbox = sandbox.clone();
-        Box::pin(async move { self.start_in(&sandbox, config).await })
+        Box::pin(async move { self.create_in(&sandbox, config).await })
+    }
+
+    fn start_created_container(&self, id: &ContainerId) -> BoxFuture<'_, Result<()>> {
+        let id = id.clone();
+        Box::pin(async move {
+            let docker = self.docker()?;
+            self.start_created(&docker, &id.id, &format!("container {}", id.id))
+                .await
+        })
     }
 
     fn stop_container(&self, id: &ContainerId, grace: Duration) -> BoxFuture<'_, Result<()>> {

@@ -73,6 +73,14 @@ fn is_running(inspect: &ContainerInspectResponse) -> bool {
         .unwrap_or(false)
 }
 
+/// Whether the container ran and no longer does (not one created and not yet started).
+fn has_stopped(inspect: &ContainerInspectResponse) -> bool {
+    let state = inspect.state.as_ref();
+    let created =
+        state.and_then(|s| s.status) == Some(bollard::models::ContainerStateStatusEnum::CREATED);
+    !created && !is_running(inspect)
+}
+
 impl DockerRuntime {
     /// This cluster's containers whose labels match every `key=value` of `labels`.
     async fn list(
@@ -191,7 +199,7 @@ impl DockerRuntime {
         Ok(removed)
     }
 
-    async fn start_created(&self, docker: &Docker, id: &str, what: &str) -> Result<()> {
+    pub(super) async fn start_created(&self, docker: &Docker, id: &str, what: &str) -> Result<()> {
         if let Err(error) = docker.start_container(id, None).await {
             let _ = self.force_remove(docker, id).await;
             return Err(runtime_error(format!("start {what}"), error));
@@ -241,11 +249,12 @@ impl DockerRuntime {
         .await
     }
 
-    /// Runs the sandbox of a pod, or adopts the one that runs already (after a restart of
-    /// the agent). A stopped one (its pause process killed, or Docker restarted) is started
-    /// again on the address it had: a new network namespace, as a new sandbox would have,
-    /// the pod's IP kept; one that cannot be is replaced.
-    pub(super) async fn run_sandbox(&self, config: SandboxConfig) -> Result<Sandbox> {
+    /// Creates the sandbox of a pod (not started: [`DockerRuntime::start_sandbox`]), or
+    /// adopts the one that runs already (after a restart of the agent). A stopped one (its
+    /// pause process killed, or Docker restarted) is started again on the address it had: a
+    /// new network namespace, as a new sandbox would have, the pod's IP kept; one that cannot
+    /// be is replaced.
+    pub(super) async fn create_sandbox(&self, config: SandboxConfig) -> Result<SandboxId> {
         let docker = self.docker()?;
         let image = self.ensure_infra(&docker).await?;
         let owner = spec::Owner::of_sandbox(&self.inner.cluster, &config);
@@ -269,13 +278,12 @@ impl DockerRuntime {
                 continue;
             };
             if is_running(&inspect) {
-                return Ok(self.remember(id, ip_on(&inspect, &self.inner.network)));
+                return Ok(self.own(id, owner));
             }
             let same_image =
                 inspect.config.as_ref().and_then(|c| c.image.as_deref()) == Some(image.as_str());
             if same_image && self.restart_sandbox(&docker, &id).await.is_ok() {
-                let inspect = self.inspect(&id).await?;
-                return Ok(self.remember(id, ip_on(&inspect, &self.inner.network)));
+                return Ok(self.own(id, owner));
             }
             let before: i32 = labels(&inspect)
                 .get(spec::ATTEMPT_LABEL)
@@ -287,14 +295,33 @@ impl DockerRuntime {
         let body = spec::sandbox_body(&owner, &config, &image, &self.inner.network, attempt);
         let name = owner.container_name(spec::SANDBOX_CONTAINER, attempt);
         let id = self.create(&docker, &name, body).await?;
-        self.start_created(
-            &docker,
-            &id,
-            &format!("the sandbox of pod {}/{}", config.namespace, config.name),
-        )
-        .await?;
-        let inspect = self.inspect(&id).await?;
-        Ok(self.remember(id, ip_on(&inspect, &self.inner.network)))
+        Ok(self.own(id, owner))
+    }
+
+    /// Records who sandbox `id` belongs to (see `Inner::sandbox_owners`).
+    fn own(&self, id: String, owner: spec::Owner) -> SandboxId {
+        lock(&self.inner.sandbox_owners).insert(id.clone(), owner);
+        SandboxId(id)
+    }
+
+    /// Starts a sandbox [`DockerRuntime::create_sandbox`] made (one that runs is left as it
+    /// is); its address on the cluster's network.
+    pub(super) async fn start_sandbox(&self, sandbox: &SandboxId) -> Result<Sandbox> {
+        let docker = self.docker()?;
+        match docker.start_container(&sandbox.0, None).await {
+            Ok(()) => {}
+            // Started already.
+            Err(error) if status_code(&error) == Some(304) => {}
+            Err(error) => {
+                let _ = self.force_remove(&docker, &sandbox.0).await;
+                return Err(runtime_error(
+                    format!("start the sandbox {}", sandbox.0),
+                    error,
+                ));
+            }
+        }
+        let inspect = self.inspect(&sandbox.0).await?;
+        Ok(self.remember(sandbox.0.clone(), ip_on(&inspect, &self.inner.network)))
     }
 
     fn remember(&self, id: String, ip: Option<Ipv4Addr>) -> Sandbox {
@@ -345,31 +372,20 @@ impl DockerRuntime {
         docker.start_container(id, None).await
     }
 
-    /// Creates and starts a container in `sandbox`.
-    pub(super) async fn start_in(
+    /// Creates a container in `sandbox`, not started ([`DockerRuntime::start_created`]). The
+    /// sandbox may be starting meanwhile; one that stopped (Docker restarted under the pod)
+    /// is started again first.
+    pub(super) async fn create_in(
         &self,
         sandbox: &SandboxId,
         config: ContainerConfig,
     ) -> Result<ContainerId> {
         let docker = self.docker()?;
-        let inspect = self.inspect(&sandbox.0).await?;
-        let Some(owner) = spec::Owner::from_labels(&self.inner.cluster, &labels(&inspect)) else {
-            return Err(super::not_found(&sandbox.0));
+        let known = lock(&self.inner.sandbox_owners).get(&sandbox.0).cloned();
+        let owner = match known {
+            Some(owner) => owner,
+            None => self.adopt_sandbox(&docker, sandbox).await?,
         };
-        if !is_running(&inspect) {
-            // Docker restarted under the pod: its sandbox comes back first.
-            self.restart_sandbox(&docker, &sandbox.0)
-                .await
-                .map_err(|error| {
-                    runtime_error(
-                        format!(
-                            "restart the sandbox of pod {}/{}",
-                            owner.namespace, owner.pod
-                        ),
-                        error,
-                    )
-                })?;
-        }
         if let Some(builtin) = images::Builtin::parse(&config.image) {
             let _import = self.inner.imports.lock().await;
             images::ensure_builtin(&docker, &builtin).await?;
@@ -389,12 +405,35 @@ impl DockerRuntime {
         let body = spec::container_body(&owner, &sandbox.0, &config, &image);
         let name = owner.container_name(&config.name, config.attempt);
         let id = self.create(&docker, &name, body).await?;
-        self.start_created(&docker, &id, &format!("container {}", config.name))
-            .await?;
         Ok(ContainerId {
             runtime: DOCKER,
             id,
         })
+    }
+
+    /// Who a sandbox this runtime has not recorded belongs to (one adopted after a restart of
+    /// the agent), from its labels; one that stopped (Docker restarted under the pod) is
+    /// started again first.
+    async fn adopt_sandbox(&self, docker: &Docker, sandbox: &SandboxId) -> Result<spec::Owner> {
+        let inspect = self.inspect(&sandbox.0).await?;
+        let Some(owner) = spec::Owner::from_labels(&self.inner.cluster, &labels(&inspect)) else {
+            return Err(super::not_found(&sandbox.0));
+        };
+        if has_stopped(&inspect) {
+            self.restart_sandbox(docker, &sandbox.0)
+                .await
+                .map_err(|error| {
+                    runtime_error(
+                        format!(
+                            "restart the sandbox of pod {}/{}",
+                            owner.namespace, owner.pod
+                        ),
+                        error,
+                    )
+                })?;
+        }
+        lock(&self.inner.sandbox_owners).insert(sandbox.0.clone(), owner.clone());
+        Ok(owner)
     }
 
     /// `docker stop` with the grace period: SIGTERM, then SIGKILL when it has passed.
