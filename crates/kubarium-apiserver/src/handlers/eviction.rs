@@ -471,3 +471,7 @@ fn disruption_target(pod: &mut Value) {
         None => conditions.push(condition),
     }
 }
+
+#[cfg(test)]
+#[path = "eviction_tests.rs"]
+mod tests;
