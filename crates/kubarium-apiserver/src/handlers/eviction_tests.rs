@@ -1,42 +1,16 @@
 //! Evictions against disruption budgets, through the router.
 
-use axum::body::Body;
-use http::Request;
 use serde_json::{Value, json};
 
-use crate::testing::{self, TOKEN};
+use crate::testing::call;
 
 const PODS: &str = "/api/v1/namespaces/shop/pods";
 const PDBS: &str = "/apis/policy/v1/namespaces/shop/poddisruptionbudgets";
 
-async fn call(server: &crate::ApiServer, method: &str, uri: &str, body: Value) -> (u16, Value) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .header("authorization", format!("Bearer {TOKEN}"))
-        .header(
-            "content-type",
-            if method == "PATCH" {
-                "application/merge-patch+json"
-            } else {
-                "application/json"
-            },
-        )
-        .body(if body.is_null() {
-            Body::empty()
-        } else {
-            Body::from(body.to_string())
-        })
-        .unwrap();
-    let (response, body) = testing::send(server, request).await;
-    let code = response.status().as_u16();
-    (code, serde_json::from_str(&body).unwrap_or(Value::Null))
-}
-
 /// A server with namespace `shop` and pod `web-0` labelled `app=web`, bound, in `phase`
 /// and ready or not.
 async fn shop(phase: &str, ready: bool) -> crate::ApiServer {
-    let server = testing::server();
+    let server = crate::testing::server();
     let (code, _) = call(
         &server,
         "POST",

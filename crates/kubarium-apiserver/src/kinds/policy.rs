@@ -127,33 +127,14 @@ pub(crate) fn percent(value: &str) -> Option<u64> {
 
 #[cfg(test)]
 mod tests {
-    use axum::body::Body;
-    use http::Request;
     use serde_json::{Value, json};
 
-    use crate::testing::{self, TOKEN};
+    use crate::testing;
+
+    const TABLE: &str = "application/json;as=Table;v=v1;g=meta.k8s.io,application/json";
 
     async fn send(server: &crate::ApiServer, method: &str, uri: &str, body: Value) -> (u16, Value) {
-        let request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .header("content-type", "application/json")
-            .header(
-                "accept",
-                "application/json;as=Table;v=v1;g=meta.k8s.io,application/json",
-            )
-            .body(if body.is_null() {
-                Body::empty()
-            } else {
-                Body::from(body.to_string())
-            })
-            .unwrap();
-        let (response, body) = testing::send(server, request).await;
-        (
-            response.status().as_u16(),
-            serde_json::from_str(&body).unwrap(),
-        )
+        testing::call_accepting(server, method, uri, body, Some(TABLE)).await
     }
 
     async fn shop() -> crate::ApiServer {
@@ -202,14 +183,8 @@ mod tests {
             json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}}),
         );
         body["status"] = json!({"disruptionsAllowed": 5});
-        let request = Request::post(PDBS)
-            .header("authorization", format!("Bearer {TOKEN}"))
-            .header("content-type", "application/json")
-            .body(Body::from(body.to_string()))
-            .unwrap();
-        let (response, created) = testing::send(&server, request).await;
-        assert_eq!(response.status().as_u16(), 201, "{created}");
-        let created: Value = serde_json::from_str(&created).unwrap();
+        let (code, created) = testing::call(&server, "POST", PDBS, body).await;
+        assert_eq!(code, 201, "{created}");
         insta::assert_json_snapshot!("pdb_created", stable(created));
     }
 
@@ -226,12 +201,12 @@ mod tests {
                 json!({"maxUnavailable": "50%", "selector": {"matchLabels": {"app": "db"}}}),
             ),
         ] {
-            let request = Request::post(PDBS)
-                .header("authorization", format!("Bearer {TOKEN}"))
-                .header("content-type", "application/json")
-                .body(Body::from(pdb(name, spec).to_string()))
-                .unwrap();
-            assert_eq!(testing::send(&server, request).await.0.status(), 201);
+            assert_eq!(
+                testing::call(&server, "POST", PDBS, pdb(name, spec))
+                    .await
+                    .0,
+                201
+            );
         }
         let (code, mut table) = send(&server, "GET", PDBS, Value::Null).await;
         assert_eq!(code, 200, "{table}");

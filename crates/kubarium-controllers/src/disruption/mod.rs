@@ -242,61 +242,56 @@ fn find_scale(
     namespace: &str,
 ) -> Result<Option<Scale>, String> {
     let group = owner.api_version.split_once('/').map_or("", |(g, _)| g);
-    let same = |meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta| {
-        meta.namespace.as_deref() == Some(namespace)
-            && meta.uid.as_deref() == Some(owner.uid.as_str())
-    };
+    let (name, uid) = (owner.name.as_str(), owner.uid.as_str());
     match (group, owner.kind.as_str()) {
         ("apps" | "extensions", "ReplicaSet") => {
-            let Some(rs) = state
-                .replicasets
-                .get(&ObjectRef::new(&owner.name).within(namespace))
-                .filter(|rs| same(&rs.metadata))
-            else {
+            let Some(rs) = cached(&state.replicasets, name, namespace, uid) else {
                 return Ok(None);
             };
             match crate::claim::controller_of(&rs.metadata) {
-                Some(parent) if parent.kind == "Deployment" => Ok(state
-                    .deployments
-                    .get(&ObjectRef::new(&parent.name).within(namespace))
-                    .filter(|d| d.metadata.uid.as_deref() == Some(parent.uid.as_str()))
-                    .map(|d| Scale {
-                        uid: parent.uid.clone(),
-                        replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                    })),
-                _ => Ok(Some(Scale {
-                    uid: owner.uid.clone(),
-                    replicas: rs.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-                })),
+                // A Deployment's ReplicaSet counts as its Deployment.
+                Some(parent) if parent.kind == "Deployment" => {
+                    Ok(
+                        cached(&state.deployments, &parent.name, namespace, &parent.uid)
+                            .map(|d| scale(&parent.uid, d.spec.as_ref().and_then(|s| s.replicas))),
+                    )
+                }
+                _ => Ok(Some(scale(uid, rs.spec.as_ref().and_then(|s| s.replicas)))),
             }
         }
-        ("apps", "StatefulSet") => Ok(state
-            .statefulsets
-            .get(&ObjectRef::new(&owner.name).within(namespace))
-            .filter(|ss| same(&ss.metadata))
-            .map(|ss| Scale {
-                uid: owner.uid.clone(),
-                replicas: ss.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            })),
-        ("apps", "Deployment") => Ok(state
-            .deployments
-            .get(&ObjectRef::new(&owner.name).within(namespace))
-            .filter(|d| same(&d.metadata))
-            .map(|d| Scale {
-                uid: owner.uid.clone(),
-                replicas: d.spec.as_ref().and_then(|s| s.replicas).unwrap_or(1),
-            })),
-        ("apps", "DaemonSet") => {
-            Err("daemonsets.apps does not implement the scale subresource".into())
-        }
-        ("batch", "Job") => Err("jobs.batch does not implement the scale subresource".into()),
-        ("batch", "CronJob") => {
-            Err("cronjobs.batch does not implement the scale subresource".into())
-        }
-        ("", "Node") => Err("nodes does not implement the scale subresource".into()),
+        ("apps", "StatefulSet") => Ok(cached(&state.statefulsets, name, namespace, uid)
+            .map(|ss| scale(uid, ss.spec.as_ref().and_then(|s| s.replicas)))),
+        ("apps", "Deployment") => Ok(cached(&state.deployments, name, namespace, uid)
+            .map(|d| scale(uid, d.spec.as_ref().and_then(|s| s.replicas)))),
+        ("apps", "DaemonSet") => Err(no_scale("daemonsets.apps")),
+        ("batch", "Job") => Err(no_scale("jobs.batch")),
+        ("batch", "CronJob") => Err(no_scale("cronjobs.batch")),
+        ("", "Node") => Err(no_scale("nodes")),
         (_, kind) => Err(format!(
             "no matches for kind \"{kind}\" in version \"{}\"",
             owner.api_version
         )),
     }
+}
+
+/// The cached object `namespace/name`, if it is the one with `uid`.
+fn cached<K>(store: &Store<K>, name: &str, namespace: &str, uid: &str) -> Option<Arc<K>>
+where
+    K: kube::Resource<DynamicType = ()> + Clone,
+{
+    store
+        .get(&ObjectRef::new(name).within(namespace))
+        .filter(|o| o.meta().uid.as_deref() == Some(uid))
+}
+
+/// A controller's scale: `spec.replicas`, defaulting to 1 as the API server does.
+fn scale(uid: &str, replicas: Option<i32>) -> Scale {
+    Scale {
+        uid: uid.to_owned(),
+        replicas: replicas.unwrap_or(1),
+    }
+}
+
+fn no_scale(resource: &str) -> String {
+    format!("{resource} does not implement the scale subresource")
 }
