@@ -399,33 +399,23 @@ async fn condition_and_delete(
         let mut status_call = call_on(call, pods, name, Some("status"));
         let current = super::write::load(&status_call, name)?;
         let old = super::read::parse(&current)?;
-        let uid = object::meta_str(&old, "uid");
-        if let Some(want) = options["preconditions"]["uid"]
-            .as_str()
-            .filter(|u| !u.is_empty())
-            && want != uid
-        {
-            return Err(StatusError::conflict(
-                pods,
-                name,
-                &format!(
-                    "Precondition failed: UID in precondition: {want}, UID in object meta: {uid}"
-                ),
-            ));
-        }
         let revision = current.mod_revision.to_string();
-        if let Some(want) = options["preconditions"]["resourceVersion"]
-            .as_str()
-            .filter(|rv| !rv.is_empty())
-            && want != revision
-        {
-            return Err(StatusError::conflict(
-                pods,
-                name,
-                &format!(
-                    "Precondition failed: ResourceVersion in precondition: {want}, ResourceVersion in object meta: {revision}"
-                ),
-            ));
+        for (field, label, have) in [
+            ("uid", "UID", object::meta_str(&old, "uid")),
+            ("resourceVersion", "ResourceVersion", revision.as_str()),
+        ] {
+            if let Some(want) = options["preconditions"][field]
+                .as_str()
+                .filter(|w| !w.is_empty() && *w != have)
+            {
+                return Err(StatusError::conflict(
+                    pods,
+                    name,
+                    &format!(
+                        "Precondition failed: {label} in precondition: {want}, {label} in object meta: {have}"
+                    ),
+                ));
+            }
         }
         let mut new = old.clone();
         disruption_target(&mut new);
