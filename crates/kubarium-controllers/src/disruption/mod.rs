@@ -5,11 +5,13 @@
 //! decrements. Percentages and `maxUnavailable` are measured against the scale of the pods'
 //! controllers (Deployments, ReplicaSets, StatefulSets); where that cannot be found the
 //! budget allows nothing (`SyncFailed`), as upstream's fail-safe. An eviction's
-//! `disruptedPods` entry counts its pod as gone for two minutes, then lapses.
+//! `disruptedPods` entry counts its pod as gone for two minutes, then lapses; so does the
+//! `DisruptionTarget` condition of a pod that was not deleted after all ([`stale`]).
 //!
 //! The arithmetic is in [`budget`] (pure); this module reads the caches and writes status.
 
 mod budget;
+mod stale;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +47,7 @@ struct State {
 
 /// Sets the loop up on `tasks`.
 pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
+    stale::start(ctx, tasks);
     let budgets = ctx.informers.store::<PodDisruptionBudget>();
     let trigger = ctx.informers.subscribe::<PodDisruptionBudget>();
     let pod_changes = ctx.informers.subscribe::<Pod>();
