@@ -243,6 +243,51 @@ pub(crate) mod testing {
         send(server, request).await
     }
 
+    /// Sends `body` to `uri` with `method` (as a merge patch for `PATCH`, no body when it is
+    /// null), asking for `accept` if given: the status code and the JSON answer (null when
+    /// the answer is not JSON).
+    pub(crate) async fn call_accepting(
+        server: &ApiServer,
+        method: &str,
+        uri: &str,
+        body: serde_json::Value,
+        accept: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let content_type = if method == "PATCH" {
+            "application/merge-patch+json"
+        } else {
+            "application/json"
+        };
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("content-type", content_type);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        let body = if body.is_null() {
+            Body::empty()
+        } else {
+            Body::from(body.to_string())
+        };
+        let (response, text) = send(server, request.body(body).unwrap()).await;
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// [`call_accepting`] with no `accept`.
+    pub(crate) async fn call(
+        server: &ApiServer,
+        method: &str,
+        uri: &str,
+        body: serde_json::Value,
+    ) -> (u16, serde_json::Value) {
+        call_accepting(server, method, uri, body, None).await
+    }
+
     pub(crate) async fn send(server: &ApiServer, request: Request<Body>) -> (Response<()>, String) {
         let response = router(server.clone()).oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();

@@ -203,6 +203,53 @@ impl StatusError {
         error
     }
 
+    /// 429: the request may succeed later (a disruption budget refused an eviction); with
+    /// `retry_after` seconds (sent as `Retry-After` too when positive) and `causes`.
+    pub fn too_many_requests(
+        message: impl Into<String>,
+        retry_after: i32,
+        causes: Vec<StatusCause>,
+    ) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "TooManyRequests", message);
+        error.details = Some(Box::new(StatusDetails {
+            retry_after_seconds: (retry_after > 0).then_some(retry_after),
+            causes: (!causes.is_empty()).then_some(causes),
+            ..StatusDetails::default()
+        }));
+        error
+    }
+
+    /// 403 about one object: `<resource> "<name>" is forbidden: <why>`, as upstream's
+    /// `NewForbidden` (whose resource is `<plural or singular>.<group>`).
+    pub fn forbidden_object(group: &str, resource: &str, name: &str, why: &str) -> Self {
+        let qualified = if group.is_empty() {
+            resource.to_owned()
+        } else {
+            format!("{resource}.{group}")
+        };
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "Forbidden",
+            format!("{qualified} \"{name}\" is forbidden: {why}"),
+        )
+        .about(group, resource, name)
+    }
+
+    /// 504: the server gave up on something it kept retrying, as upstream's
+    /// `NewTimeoutError`; the client may try again after `retry_after` seconds.
+    pub fn new_timeout(message: impl Into<String>, retry_after: i32) -> Self {
+        let mut error = Self::new(
+            StatusCode::GATEWAY_TIMEOUT,
+            "Timeout",
+            format!("Timeout: {}", message.into()),
+        );
+        error.details = Some(Box::new(StatusDetails {
+            retry_after_seconds: Some(retry_after),
+            ..StatusDetails::default()
+        }));
+        error
+    }
+
     /// 503: a part the request needs is not there (yet).
     pub fn service_unavailable(message: impl Into<String>) -> Self {
         Self::new(
@@ -232,7 +279,18 @@ impl StatusError {
 
 impl IntoResponse for StatusError {
     fn into_response(self) -> Response {
-        (self.code, Json(self.to_status())).into_response()
+        let retry_after = self
+            .details
+            .as_ref()
+            .and_then(|d| d.retry_after_seconds)
+            .filter(|s| *s > 0);
+        let mut response = (self.code, Json(self.to_status())).into_response();
+        if let Some(seconds) = retry_after {
+            response
+                .headers_mut()
+                .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+        }
+        response
     }
 }
 

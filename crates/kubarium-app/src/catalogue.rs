@@ -108,6 +108,13 @@ const CATALOGUE: &[(&str, &str, &str, Category, SummaryKind)] = &[
         SummaryKind::Workload,
     ),
     (
+        "poddisruptionbudgets",
+        "policy",
+        "v1",
+        Category::Workloads,
+        SummaryKind::None,
+    ),
+    (
         "services",
         "",
         "v1",
@@ -273,7 +280,7 @@ mod tests {
         let resources: Vec<_> = kinds().into_iter().map(|k| k.resource).collect();
         let expected: Vec<_> = CATALOGUE.iter().map(|c| c.0.to_owned()).collect();
         assert_eq!(resources, expected);
-        assert_eq!(resources.len(), 21);
+        assert_eq!(resources.len(), 22);
     }
 
     #[test]
@@ -338,6 +345,15 @@ mod tests {
             ])
         );
         assert_eq!(names("configmaps"), wide(&["DATA", "AGE"]));
+        assert_eq!(
+            names("poddisruptionbudgets"),
+            wide(&[
+                "MIN AVAILABLE",
+                "MAX UNAVAILABLE",
+                "ALLOWED DISRUPTIONS",
+                "AGE"
+            ])
+        );
         assert_eq!(
             names("events"),
             wide(&[

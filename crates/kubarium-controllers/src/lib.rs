@@ -15,6 +15,7 @@ mod claim;
 mod cronjob;
 mod daemonset;
 mod deployment;
+mod disruption;
 mod endpoints;
 mod garbage;
 mod history;
@@ -111,6 +112,7 @@ impl ControlPlane {
         deployment::start(&ctx, &mut tasks);
         statefulset::start(&ctx, &mut tasks);
         daemonset::start(&ctx, &mut tasks);
+        disruption::start(&ctx, &mut tasks);
         job::start(&ctx, &mut tasks);
         cronjob::start(&ctx, &mut tasks);
         endpoints::start(&ctx, &mut tasks);

@@ -10,6 +10,7 @@ mod support;
 mod cluster;
 mod daemonset;
 mod deployment;
+mod disruption;
 mod endpoints;
 mod garbage;
 mod job;

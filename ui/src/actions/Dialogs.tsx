@@ -1,6 +1,6 @@
 // The dialogs behind the actions menu: confirm, delete with its cascade choice, scale,
 // the revision picker of an undo, and drain (what it will evict, then what became of each pod).
-import { useEffect, useState, type ReactNode } from "react";
+import { useCallback, useEffect, useState, type ReactNode } from "react";
 import {
   deleteObject,
   drain,
@@ -16,13 +16,24 @@ import type { Row } from "../ipc/resources";
 import { ErrorBanner } from "../shell/ErrorBanner";
 import { asAppError, useResources } from "../state/resources";
 import { kindWord } from "./catalogue";
-import { CASCADES, describeRevision, drainPlan, drainSummary, parseReplicas, previousRevision } from "./dialogs";
+import {
+  CASCADES,
+  DRAIN_RETRY_MS,
+  describeRevision,
+  drainBlocked,
+  drainPlan,
+  drainSummary,
+  mergeDrain,
+  parseReplicas,
+  previousRevision,
+} from "./dialogs";
 
 /** Runs one action at a time, keeping whether it runs and how it failed. */
 function useRunner() {
   const [busy, setBusy] = useState(false);
   const [error, setError] = useState<AppError | null>(null);
-  const run = async <T,>(work: () => Promise<T>): Promise<T | undefined> => {
+  // Stable, so an effect that runs work (the drain's retries) is not reset by every render.
+  const run = useCallback(async <T,>(work: () => Promise<T>): Promise<T | undefined> => {
     setBusy(true);
     setError(null);
     try {
@@ -33,7 +44,7 @@ function useRunner() {
     } finally {
       setBusy(false);
     }
-  };
+  }, []);
   return { busy, error, run };
 }
 
@@ -266,7 +277,21 @@ export function DrainDialog({ cluster, row, onDone }: TargetProps) {
   const { busy, error, run } = useRunner();
   const pods = useResources("pods", null, cluster);
   const [outcome, setOutcome] = useState<DrainOutcome | null>(null);
+  // As kubectl drain: pods a PodDisruptionBudget blocks are tried again until it allows them,
+  // or until the user stops (or closes the dialog).
+  const [retrying, setRetrying] = useState(true);
   const plan = drainPlan(pods.rows, row.name);
+  const again = outcome !== null && retrying && drainBlocked(outcome) && error === null;
+  useEffect(() => {
+    if (!again) return;
+    const timer = setTimeout(() => {
+      void run(async () => {
+        const next = await drain(cluster, row.name);
+        setOutcome((previous) => (previous === null ? next : mergeDrain(previous, next)));
+      });
+    }, DRAIN_RETRY_MS);
+    return () => { clearTimeout(timer); };
+  }, [again, outcome, cluster, row.name, run]);
   return (
     <Frame
       title={`Drain node ${row.name}`}
@@ -306,7 +331,12 @@ export function DrainDialog({ cluster, row, onDone }: TargetProps) {
         </>
       ) : (
         <>
-          <p role="status">{drainSummary(outcome)}</p>
+          <p role="status">{drainSummary(outcome, again)}</p>
+          {again && (
+            <button type="button" data-testid="drain-stop" onClick={() => { setRetrying(false); }}>
+              Stop retrying
+            </button>
+          )}
           <ul className="action-list" data-testid="drain-outcome">
             {outcome.pods.map((p) => (
               <li key={`${p.namespace}/${p.name}`} data-result={p.result}>

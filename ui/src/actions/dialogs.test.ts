@@ -3,7 +3,17 @@ import { describe, expect, it } from "vitest";
 import type { DrainOutcome, Revision } from "../ipc/actions";
 import type { OwnerRef, Row } from "../ipc/resources";
 import { podRow } from "../test/fixtures";
-import { CASCADES, describeRevision, drainPlan, drainSummary, opening, parseReplicas, previousRevision } from "./dialogs";
+import {
+  CASCADES,
+  describeRevision,
+  drainBlocked,
+  drainPlan,
+  drainSummary,
+  mergeDrain,
+  opening,
+  parseReplicas,
+  previousRevision,
+} from "./dialogs";
 
 function pod(name: string, node: string | null, owners: OwnerRef[] = [], deleting = false): Row {
   return podRow(name, { node, containers: ["c"] }, { uid: name, owners, deleting });
@@ -71,6 +81,36 @@ describe("drain dialog", () => {
       "Node w1 is cordoned: 1 evicted, 1 skipped, 1 blocked by a PodDisruptionBudget. Drain again to retry the pods left.",
     );
     expect(drainSummary({ node: "w1", pods: [] })).toBe("Node w1 is cordoned: 0 evicted, 0 skipped.");
+    expect(drainSummary(outcome, true)).toBe(
+      "Node w1 is cordoned: 1 evicted, 1 skipped, 1 blocked by a PodDisruptionBudget. Trying the blocked pods again every 5 s until their budget allows it; stop to leave them.",
+    );
+  });
+
+  it("tries blocked pods again and keeps what earlier tries evicted", () => {
+    const first: DrainOutcome = {
+      node: "w1",
+      pods: [
+        { namespace: "default", name: "a", result: "evicted", reason: null, error: null },
+        { namespace: "default", name: "c", result: "blocked", reason: "The disruption budget web needs 2", error: null },
+      ],
+    };
+    expect(drainBlocked(first)).toBe(true);
+    // The second try sees `a` terminating (skipped) and evicts `c`.
+    const second: DrainOutcome = {
+      node: "w1",
+      pods: [
+        { namespace: "default", name: "a", result: "skipped", reason: "already being deleted", error: null },
+        { namespace: "default", name: "c", result: "evicted", reason: null, error: null },
+      ],
+    };
+    const merged = mergeDrain(first, second);
+    expect(merged.pods.map((p) => [p.name, p.result])).toEqual([
+      ["a", "evicted"],
+      ["c", "evicted"],
+    ]);
+    expect(drainBlocked(merged)).toBe(false);
+    // A pod evicted earlier and gone since is still reported.
+    expect(mergeDrain(first, { node: "w1", pods: [] }).pods.map((p) => p.name)).toEqual(["a"]);
   });
 });
 

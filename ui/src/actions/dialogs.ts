@@ -86,8 +86,30 @@ export function drainPlan(pods: readonly Row[], node: string): DrainPlan {
   return plan;
 }
 
-/** A drain's outcome in one sentence. */
-export function drainSummary(outcome: DrainOutcome): string {
+/** How long a drain waits before it tries pods a PodDisruptionBudget blocked again (kubectl's 5 s). */
+export const DRAIN_RETRY_MS = 5000;
+
+/** Whether a PodDisruptionBudget blocked any pod of `outcome` (so a drain tries again, as kubectl's does). */
+export function drainBlocked(outcome: DrainOutcome): boolean {
+  return outcome.pods.some((p) => p.result === "blocked");
+}
+
+/**
+ * The outcome of a drain tried again: pods evicted by an earlier try stay evicted (they are
+ * now terminating or gone, which the new try reports as skipped or not at all).
+ */
+export function mergeDrain(previous: DrainOutcome, next: DrainOutcome): DrainOutcome {
+  const key = (p: { namespace: string; name: string }) => `${p.namespace}/${p.name}`;
+  const evicted = new Map(previous.pods.filter((p) => p.result === "evicted").map((p) => [key(p), p]));
+  const pods = next.pods.map((p) => evicted.get(key(p)) ?? p);
+  const seen = new Set(pods.map(key));
+  for (const p of evicted.values()) if (!seen.has(key(p))) pods.push(p);
+  pods.sort((a, b) => key(a).localeCompare(key(b)));
+  return { node: next.node, pods };
+}
+
+/** A drain's outcome in one sentence; `retrying` when blocked pods are tried again by itself. */
+export function drainSummary(outcome: DrainOutcome, retrying = false): string {
   const count = (result: string) => outcome.pods.filter((p) => p.result === result).length;
   const parts = [
     `${String(count("evicted"))} evicted`,
@@ -97,6 +119,9 @@ export function drainSummary(outcome: DrainOutcome): string {
   const failed = count("failed");
   if (blocked > 0) parts.push(`${String(blocked)} blocked by a PodDisruptionBudget`);
   if (failed > 0) parts.push(`${String(failed)} failed`);
-  const trouble = blocked + failed > 0 ? " Drain again to retry the pods left." : "";
+  let trouble = blocked + failed > 0 ? " Drain again to retry the pods left." : "";
+  if (retrying && blocked > 0) {
+    trouble = ` Trying the blocked pods again every ${String(DRAIN_RETRY_MS / 1000)} s until their budget allows it; stop to leave them.`;
+  }
   return `Node ${outcome.node} is cordoned: ${parts.join(", ")}.${trouble}`;
 }

@@ -30,6 +30,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   daemonsets: "apps",
   jobs: "batch",
   cronjobs: "batch",
+  poddisruptionbudgets: "policy",
   ingresses: "networking.k8s.io",
   ingressclasses: "networking.k8s.io",
   endpointslices: "discovery.k8s.io",

@@ -9,6 +9,7 @@ const RESOURCES: Readonly<Record<string, string>> = {
   DaemonSet: "daemonsets",
   Job: "jobs",
   CronJob: "cronjobs",
+  PodDisruptionBudget: "poddisruptionbudgets",
   Service: "services",
   Endpoints: "endpoints",
   EndpointSlice: "endpointslices",

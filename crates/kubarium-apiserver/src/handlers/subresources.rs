@@ -48,7 +48,7 @@ pub(crate) async fn handle(
         ("scale", "update" | "patch") => scale_write(call, verb, body).await,
         ("finalize", "update") => finalize(call, body).await,
         ("binding", "create") => bind(call, body).await,
-        ("eviction", "create") => evict(call, body).await,
+        ("eviction", "create") => super::eviction::evict(call, body).await,
         ("token", "create") => token(call, body),
         ("portforward", _) => super::portforward::forward(call).await,
         ("log" | "exec" | "attach", _) => super::streams::handle(call, sub).await,
@@ -320,27 +320,6 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
     assigned["spec"]["nodeName"] = pod["spec"]["nodeName"].clone();
     super::write::replace(call, &name, &assigned, pod, current.mod_revision).await?;
     Ok(success(StatusCode::CREATED))
-}
-
-/// `pods/{name}/eviction`: a delete that disruption budgets may refuse (none are served
-/// yet, so every eviction proceeds).
-async fn evict(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
-    let name = call.target.name.clone().unwrap_or_default();
-    let eviction = parse_object(&call.headers, body)?;
-    let options = eviction
-        .get("deleteOptions")
-        .map(|o| o.to_string())
-        .unwrap_or_default();
-    super::write::delete(call, options.as_bytes())
-        .await
-        .map(|_| success(StatusCode::CREATED))
-        .map_err(|e| {
-            if e.code == StatusCode::NOT_FOUND {
-                StatusError::not_found(call.target.resource, &name)
-            } else {
-                e
-            }
-        })
 }
 
 /// `serviceaccounts/{name}/token`: a signed token for the service account.

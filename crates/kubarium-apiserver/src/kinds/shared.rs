@@ -123,3 +123,45 @@ pub(crate) fn validate_workload_with(
         None => causes.required("spec.template.spec", ""),
     }
 }
+
+/// Upstream's `ValidateLabelSelector`: label keys and values, and each expression's
+/// operator with the values it needs or forbids.
+pub(crate) fn validate_selector(
+    field: &str,
+    selector: Option<&LabelSelector>,
+    causes: &mut Causes,
+) {
+    let Some(selector) = selector else { return };
+    causes.labels(
+        &format!("{field}.matchLabels"),
+        selector.match_labels.as_ref(),
+    );
+    for (i, requirement) in selector.match_expressions.iter().flatten().enumerate() {
+        let at = format!("{field}.matchExpressions[{i}]");
+        let values = requirement.values.as_deref().unwrap_or_default();
+        match requirement.operator.as_str() {
+            "In" | "NotIn" if values.is_empty() => causes.required(
+                &format!("{at}.values"),
+                "must be specified when `operator` is 'In' or 'NotIn'",
+            ),
+            "Exists" | "DoesNotExist" if !values.is_empty() => causes.forbidden(
+                &format!("{at}.values"),
+                "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            ),
+            "In" | "NotIn" | "Exists" | "DoesNotExist" => {}
+            other => causes.invalid(
+                &format!("{at}.operator"),
+                other,
+                "not a valid selector operator",
+            ),
+        }
+        for problem in crate::validation::qualified_name_problems(&requirement.key) {
+            causes.invalid(&format!("{at}.key"), &requirement.key, problem);
+        }
+        for (j, value) in values.iter().enumerate() {
+            for problem in crate::validation::label_value_problems(value) {
+                causes.invalid(&format!("{at}.values[{j}]"), value, problem);
+            }
+        }
+    }
+}

@@ -14,7 +14,7 @@ pub(crate) use table::{age, or_none as table_or_none};
 
 use k8s_openapi::api::{
     apps, authentication, authorization, batch, coordination, core, discovery, events, networking,
-    storage,
+    policy, storage,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
@@ -261,6 +261,9 @@ pub static RESOURCES: &[Resource] = &[
         "ingressclass", namespaced: false, short: [], categories: [], verbs: ALL_VERBS, subresources: []),
     resource!("networking.k8s.io" / "v1", "Ingress", networking::v1::Ingress, "ingresses", "ingress",
         namespaced: true, short: ["ing"], categories: [], verbs: ALL_VERBS, subresources: [STATUS]),
+    resource!("policy" / "v1", "PodDisruptionBudget", policy::v1::PodDisruptionBudget, "poddisruptionbudgets",
+        "poddisruptionbudget", namespaced: true, short: ["pdb"], categories: [], verbs: ALL_VERBS,
+        subresources: [STATUS]),
     resource!("discovery.k8s.io" / "v1", "EndpointSlice", discovery::v1::EndpointSlice, "endpointslices",
         "endpointslice", namespaced: true, short: [], categories: [], verbs: ALL_VERBS, subresources: []),
     resource!("events.k8s.io" / "v1", "Event", events::v1::Event, "events", "event",

@@ -112,10 +112,7 @@ async fn evict(client: Client, pod: Pod) -> PodEviction {
             None,
         ),
         Err(kube::Error::Api(status)) if status.code == 429 => {
-            let reason = format!(
-                "a PodDisruptionBudget does not allow evicting it now ({}); drain again once more replicas are ready",
-                status.message
-            );
+            let reason = blocked_reason(&status);
             let error = AppError::from(Error::Kube(kube::Error::Api(status)));
             outcome(EvictionResult::Blocked, Some(reason), Some(error))
         }
@@ -127,6 +124,26 @@ async fn evict(client: Client, pod: Pod) -> PodEviction {
                 Some(error),
             )
         }
+    }
+}
+
+/// Why a 429 left a pod, naming the budget: the API server's `DisruptionBudget` cause says
+/// which budget and how far it is from allowing the eviction.
+fn blocked_reason(status: &kube::core::Status) -> String {
+    let budget = status
+        .details
+        .iter()
+        .flat_map(|d| d.causes.iter())
+        .find(|c| c.reason == "DisruptionBudget")
+        .map(|c| c.message.as_str());
+    match budget {
+        Some(budget) => format!(
+            "{budget}, so it cannot be evicted now; it is tried again until more replicas are ready elsewhere"
+        ),
+        None => format!(
+            "a PodDisruptionBudget does not allow evicting it now ({}); it is tried again until more replicas are ready elsewhere",
+            status.message
+        ),
     }
 }
 
@@ -204,6 +221,69 @@ mod tests {
             AppError::from(missing).code,
             crate::ipc::ErrorCode::NotFound
         );
+        hollow.stop().await;
+    }
+
+    #[tokio::test]
+    async fn a_pod_its_budget_protects_is_blocked_and_names_the_budget() {
+        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
+
+        let hollow = Hollow::start().await;
+        let client = hollow.client.clone();
+        let node = "kubarium-worker";
+        hollow
+            .create::<Pod>(json!({
+                "metadata": {"name": "guarded", "labels": {"app": "guarded"}},
+                "spec": {"nodeName": node, "containers": [{"name": "c", "image": "nginx:1"}]}
+            }))
+            .await;
+        let budgets = hollow
+            .create::<PodDisruptionBudget>(json!({
+                "metadata": {"name": "guard"},
+                "spec": {"minAvailable": 1, "selector": {"matchLabels": {"app": "guarded"}}}
+            }))
+            .await;
+        eventually("the budget to count the ready pod", || async {
+            let status = budgets.get("guard").await.ok()?.status?;
+            (status.current_healthy == 1 && status.observed_generation == Some(1)).then_some(())
+        })
+        .await;
+
+        let outcome = drain(client.clone(), node).await.unwrap();
+        let guarded = outcome.pods.iter().find(|p| p.name == "guarded").unwrap();
+        assert_eq!(guarded.result, EvictionResult::Blocked, "{guarded:?}");
+        assert_eq!(
+            guarded.reason.as_deref(),
+            Some(
+                "The disruption budget guard needs 1 healthy pods and has 1 currently, so it cannot be evicted now; it is tried again until more replicas are ready elsewhere"
+            )
+        );
+        let error = guarded.error.as_ref().unwrap();
+        assert_eq!(
+            error.message,
+            "Cannot evict pod as it would violate the pod's disruption budget."
+        );
+        let pods = Api::<Pod>::namespaced(client.clone(), "default");
+        let pod = pods.get("guarded").await.unwrap();
+        assert!(pod.metadata.deletion_timestamp.is_none());
+
+        // Once the budget allows it, the same drain evicts it.
+        budgets
+            .patch(
+                "guard",
+                &PatchParams::default(),
+                &Patch::Merge(json!({"spec": {"minAvailable": 0}})),
+            )
+            .await
+            .unwrap();
+        eventually("the budget to allow a disruption", || async {
+            let status = budgets.get("guard").await.ok()?.status?;
+            (status.disruptions_allowed == 1).then_some(())
+        })
+        .await;
+        let outcome = drain(client, node).await.unwrap();
+        let guarded = outcome.pods.iter().find(|p| p.name == "guarded").unwrap();
+        assert_eq!(guarded.result, EvictionResult::Evicted, "{guarded:?}");
         hollow.stop().await;
     }
 
