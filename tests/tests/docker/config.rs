@@ -561,14 +561,13 @@ async fn projected_and_host_path_volumes_and_privileged_refused() {
             .then_some(())
     })
     .await;
-    let pod = Api::<Pod>::namespaced(client.clone(), "default")
-        .get("unmountable")
-        .await
-        .unwrap();
-    assert_eq!(
-        waiting(&pod).and_then(|w| w.reason).as_deref(),
-        Some("ContainerCreating")
-    );
+    // The event and the pod's status are separate writes: the status may follow.
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    eventually("the container waiting in ContainerCreating", || async {
+        let pod = pods.get("unmountable").await.ok()?;
+        (waiting(&pod).and_then(|w| w.reason).as_deref() == Some("ContainerCreating")).then_some(())
+    })
+    .await;
 
     let _: Pod = create(
         client,
