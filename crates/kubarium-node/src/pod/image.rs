@@ -72,11 +72,7 @@ impl Worker {
         index: usize,
         policy: PullPolicy,
     ) -> Result<(), Duration> {
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
+        let slot = self.slot_at(init, index);
         let image = slot.image.clone();
         if let Some(remaining) = slot.pull_backoff.as_ref().and_then(|b| b.remaining(&image)) {
             let message = format!("Back-off pulling image {image:?}");
@@ -97,11 +93,7 @@ impl Worker {
         }
         let runtime = self.shared.runtime.clone();
         let result = runtime.ensure_image(&image, policy).await;
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
+        let slot = self.slot_at(init, index);
         match result {
             Ok(ready) => {
                 match ready.pulled {
@@ -166,11 +158,7 @@ impl Worker {
                         self.slot(init, index).pull_backoff = Some(backoff);
                     }
                 }
-                let slot = if init {
-                    &self.init[index]
-                } else {
-                    &self.main[index]
-                };
+                let slot = self.slot_at(init, index);
                 self.event(
                     slot,
                     EventType::Warning,

@@ -421,6 +421,15 @@ impl Worker {
         }
     }
 
+    /// Container `index` (an init container when `init`), to read.
+    fn slot_at(&self, init: bool, index: usize) -> &Slot {
+        if init {
+            &self.init[index]
+        } else {
+            &self.main[index]
+        }
+    }
+
     fn container_ref(&self, slot: &Slot) -> ObjectReference {
         let mut reference = self.pod.object_ref(&());
         reference.field_path = Some(format!(
@@ -462,11 +471,7 @@ impl Worker {
                 status::go_duration(backoff),
                 slot.name
             ));
-            let slot = if init {
-                &self.init[index]
-            } else {
-                &self.main[index]
-            };
+            let slot = self.slot_at(init, index);
             if entering {
                 let message = format!(
                     "Back-off restarting failed container {} in pod {pod_name}",

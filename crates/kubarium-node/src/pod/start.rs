@@ -134,11 +134,7 @@ impl Worker {
                 Err(wake) => return wake,
             },
         };
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
+        let slot = self.slot_at(init, index);
         self.event(
             slot,
             EventType::Normal,
@@ -157,11 +153,7 @@ impl Worker {
                 slot.crash_loop = None;
                 slot.waiting = None;
                 slot.last_start = Some(Instant::now());
-                let slot = if init {
-                    &self.init[index]
-                } else {
-                    &self.main[index]
-                };
+                let slot = self.slot_at(init, index);
                 self.event(
                     slot,
                     EventType::Normal,
@@ -192,11 +184,7 @@ impl Worker {
         if let Some(image) = container.image.clone() {
             self.slot(init, index).image = image;
         }
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
+        let slot = self.slot_at(init, index);
         let sources = self.shared.sources.clone();
         sources.synced().await;
         let pod = self.pod.clone();
@@ -220,11 +208,7 @@ impl Worker {
         };
         let policy = spec::pull_policy(&container);
         self.ensure_image(init, index, policy).await.map_err(Some)?;
-        let slot = if init {
-            &self.init[index]
-        } else {
-            &self.main[index]
-        };
+        let slot = self.slot_at(init, index);
         let config = match spec::container_config(
             &context,
             &container,
