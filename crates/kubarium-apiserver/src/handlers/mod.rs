@@ -8,6 +8,7 @@
 mod portforward;
 mod read;
 mod reviews;
+mod skeleton;
 mod streams;
 mod subresources;
 mod watch;
