@@ -9,6 +9,7 @@ mod eviction;
 mod portforward;
 mod read;
 mod reviews;
+mod skeleton;
 mod streams;
 mod subresources;
 mod watch;
