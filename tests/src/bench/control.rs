@@ -125,6 +125,11 @@ pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
         let last_bound = last_bound.context("no pod was bound")?;
         let binding = last_bound.duration_since(started);
         let rate = bound as f64 / binding.as_secs_f64();
+        eprintln!(
+            "  {rate:.0} pods/s bound (all in {}, created at {:.0}/s)",
+            ms(binding),
+            PODS as f64 / created.as_secs_f64()
+        );
         figures.push(Figure::new(
             &format!("Pods bound per second, {PODS} pods on {nodes} hollow nodes"),
             "≥ 3,000 pods/s",

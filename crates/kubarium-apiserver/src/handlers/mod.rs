@@ -9,7 +9,6 @@ mod eviction;
 mod portforward;
 mod read;
 mod reviews;
-mod skeleton;
 mod streams;
 mod subresources;
 mod watch;

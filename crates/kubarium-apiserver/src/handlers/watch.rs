@@ -14,7 +14,7 @@ use std::time::Duration;
 use axum::body::{Body, Bytes};
 use axum::response::Response;
 use http::StatusCode;
-use kubarium_store::{Event, Object, Revision};
+use kubarium_store::{Event, Revision};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
@@ -210,17 +210,8 @@ impl Stream {
                 return Some(Bytes::from(out));
             }
         }
-        // As JSON, a frame carries the stored bytes, so deciding needs only the skeletons.
-        let light = self.call.output == Output::Json;
-        let read = |object: &Object| {
-            if light {
-                super::skeleton::parse(&object.value)
-            } else {
-                parse(object).ok()
-            }
-        };
-        let new = event.object.as_ref().and_then(read);
-        let old = event.prev.as_ref().and_then(read);
+        let new = event.object.as_ref().and_then(|o| parse(o).ok());
+        let old = event.prev.as_ref().and_then(|o| parse(o).ok());
         if !self.in_target(new.as_ref().or(old.as_ref())?) {
             return None;
         }
@@ -246,11 +237,7 @@ impl Stream {
             }
             (None, Some(old)) if was => {
                 // The deleted object carries the revision of its deletion, as upstream's does.
-                let mut gone = if light {
-                    event.prev.as_ref().and_then(|o| parse(o).ok())?
-                } else {
-                    old.clone()
-                };
+                let mut gone = old.clone();
                 crate::object::set_meta(
                     &mut gone,
                     "resourceVersion",
