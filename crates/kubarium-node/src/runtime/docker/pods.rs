@@ -372,9 +372,9 @@ impl DockerRuntime {
         docker.start_container(id, None).await
     }
 
-    /// Creates a container in `sandbox`, not started ([`DockerRuntime::start_created`]). The
-    /// sandbox may be starting meanwhile; one that stopped (Docker restarted under the pod)
-    /// is started again first.
+    /// Creates a container in `sandbox`, not started ([`DockerRuntime::start_created`]). A
+    /// sandbox this runtime made is not looked at, as it may be starting meanwhile; one it
+    /// did not make is ([`DockerRuntime::adopt_sandbox`]).
     pub(super) async fn create_in(
         &self,
         sandbox: &SandboxId,
