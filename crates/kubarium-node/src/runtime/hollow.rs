@@ -431,6 +431,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 mod tests {
     use super::*;
 
+    fn container(name: &str, image: &str) -> ContainerConfig {
+        ContainerConfig {
+            name: name.into(),
+            image: image.into(),
+            ..Default::default()
+        }
+    }
+
     fn sandbox(policy: &str, annotations: &[(&str, &str)]) -> SandboxConfig {
         SandboxConfig {
             namespace: "default".into(),
@@ -520,14 +528,7 @@ mod tests {
             .map(|sandbox| sandbox.id)
             .unwrap();
         let id = runtime
-            .start_container(
-                &job,
-                ContainerConfig {
-                    name: "c".into(),
-                    image: "busybox".into(),
-                    ..Default::default()
-                },
-            )
+            .start_container(&job, container("c", "busybox"))
             .await
             .unwrap();
         assert_eq!(id.uri(), format!("hollow://{}", id.id));
@@ -548,14 +549,7 @@ mod tests {
             .map(|sandbox| sandbox.id)
             .unwrap();
         let id = runtime
-            .start_container(
-                &web,
-                ContainerConfig {
-                    name: "web".into(),
-                    image: "nginx".into(),
-                    ..Default::default()
-                },
-            )
+            .start_container(&web, container("web", "nginx"))
             .await
             .unwrap();
         // Longer than a finishing container runs.
@@ -591,14 +585,7 @@ mod tests {
             .await
             .unwrap();
         let id = runtime
-            .create_container(
-                &job,
-                ContainerConfig {
-                    name: "c".into(),
-                    image: "busybox".into(),
-                    ..Default::default()
-                },
-            )
+            .create_container(&job, container("c", "busybox"))
             .await
             .unwrap();
         // Longer than it runs once started: made, it neither runs nor ends.
