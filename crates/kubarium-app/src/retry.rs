@@ -1,8 +1,8 @@
 //! The app's network clients resend a request as client-go does, not as kube-rs does.
 //!
 //! kube-rs's default stack (`Config::default_retry`, on unless turned off) resends every 429,
-//! 503 and 504 up to 15 times, backing off exponentially from 5 ms: about three minutes
-//! before the caller hears anything. Some of those answers are for the caller: an eviction
+//! 503 and 504 up to 15 times, backing off exponentially from 5 ms with up to twice as much
+//! again at random: between 164 s and 8 minutes before the caller hears anything. Some of those answers are for the caller: an eviction
 //! that a PodDisruptionBudget refuses is a 429 (retryAfterSeconds 0, so without
 //! `Retry-After`), which kubectl drain reports at once and tries again itself 5 s later; the
 //! app's drain does the same, and behind kube-rs's retries it stalled for minutes instead.
