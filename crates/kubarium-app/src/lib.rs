@@ -19,6 +19,7 @@ pub mod ipc;
 mod learn;
 mod local;
 mod probe;
+mod retry;
 mod rows;
 pub mod streams;
 pub mod watch;

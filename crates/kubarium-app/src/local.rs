@@ -182,7 +182,7 @@ impl LocalCluster {
                     "the local cluster's kubeconfig is unusable: {error}"
                 ))
             })?;
-        Ok(kube::Client::try_from(config)?)
+        Ok(crate::retry::client(config)?)
     }
 
     /// The kubeconfig kubectl uses for the cluster (its admin token included), once it runs.

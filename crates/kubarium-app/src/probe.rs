@@ -42,7 +42,7 @@ impl Target {
                 )
                 .await
                 .map_err(|e| unusable(format!("Its kubeconfig cannot be used: {e}.")))?;
-                kube::Client::try_from(config)
+                crate::retry::client(config)
                     .map_err(|e| unusable(format!("No client for it: {e}.")))
             }
             Target::Remote(remote) => remote.client().await.map_err(AppError::from),

@@ -150,8 +150,9 @@ fn blocked_reason(status: &kube::core::Status) -> String {
 #[cfg(test)]
 mod tests {
     use k8s_openapi::api::apps::v1::DaemonSet;
+    use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 
-    use super::super::testing::{Hollow, eventually};
+    use super::super::testing::{Front, Hollow, eventually};
     use super::*;
 
     #[tokio::test]
@@ -224,13 +225,8 @@ mod tests {
         hollow.stop().await;
     }
 
-    #[tokio::test]
-    async fn a_pod_its_budget_protects_is_blocked_and_names_the_budget() {
-        use k8s_openapi::api::policy::v1::PodDisruptionBudget;
-
-        let hollow = Hollow::start().await;
-        let client = hollow.client.clone();
-        let node = "kubarium-worker";
+    /// Pod `guarded` on `node`, and budget `guard` that keeps it (minAvailable 1), counted.
+    async fn guarded_pod(hollow: &Hollow, node: &str) -> Api<PodDisruptionBudget> {
         hollow
             .create::<Pod>(json!({
                 "metadata": {"name": "guarded", "labels": {"app": "guarded"}},
@@ -248,6 +244,15 @@ mod tests {
             (status.current_healthy == 1 && status.observed_generation == Some(1)).then_some(())
         })
         .await;
+        budgets
+    }
+
+    #[tokio::test]
+    async fn a_pod_its_budget_protects_is_blocked_and_names_the_budget() {
+        let hollow = Hollow::start().await;
+        let client = hollow.client.clone();
+        let node = "kubarium-worker";
+        let budgets = guarded_pod(&hollow, node).await;
 
         let outcome = drain(client.clone(), node).await.unwrap();
         let guarded = outcome.pods.iter().find(|p| p.name == "guarded").unwrap();
@@ -284,6 +289,37 @@ mod tests {
         let outcome = drain(client, node).await.unwrap();
         let guarded = outcome.pods.iter().find(|p| p.name == "guarded").unwrap();
         assert_eq!(guarded.result, EvictionResult::Evicted, "{guarded:?}");
+        hollow.stop().await;
+    }
+
+    /// A remote cluster's client (as `connect::client` builds it, over a socket) hands the
+    /// budget's 429 back at once, as kubectl's does: the eviction is sent once, the pod is
+    /// blocked. kube-rs's default retry layer sent it again for minutes (429 is one of the
+    /// statuses it retries, with or without a `Retry-After`).
+    #[tokio::test]
+    async fn a_remote_clusters_drain_sends_a_refused_eviction_once() {
+        let hollow = Hollow::start().await;
+        let node = "kubarium-worker";
+        guarded_pod(&hollow, node).await;
+        let front = Front::start(hollow.client.clone()).await;
+        let client = crate::clusters::connect::client("front", front.kubeconfig(), None)
+            .await
+            .unwrap();
+
+        let outcome = tokio::select! {
+            outcome = drain(client, node) => outcome.unwrap(),
+            () = front.evictions_reach(2) => {
+                panic!("the refused eviction was sent again: the client retried the 429 itself")
+            }
+        };
+        let guarded = outcome.pods.iter().find(|p| p.name == "guarded").unwrap();
+        assert_eq!(guarded.result, EvictionResult::Blocked, "{guarded:?}");
+        assert!(
+            guarded.reason.as_deref().unwrap().contains("budget guard"),
+            "{guarded:?}"
+        );
+        assert_eq!(front.evictions(), 1);
+        drop(front);
         hollow.stop().await;
     }
 

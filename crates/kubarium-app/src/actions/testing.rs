@@ -127,3 +127,73 @@ pub(crate) async fn owned_replicasets(
             .ok()?;
     (!owned.is_empty()).then_some(owned)
 }
+
+/// The hollow cluster as a remote cluster is reached: a plain-HTTP server on 127.0.0.1 that
+/// hands every request to the in-process client and counts the evictions it passes on.
+pub(crate) struct Front {
+    url: String,
+    evictions: watch::Receiver<usize>,
+    serving: tokio::task::JoinHandle<()>,
+}
+
+impl Front {
+    pub(crate) async fn start(client: Client) -> Self {
+        let (count, evictions) = watch::channel(0);
+        let count = Arc::new(count);
+        let forward = move |request: axum::extract::Request| {
+            let (client, count) = (client.clone(), Arc::clone(&count));
+            async move {
+                if request.method() == http::Method::POST
+                    && request.uri().path().ends_with("/eviction")
+                {
+                    count.send_modify(|n| *n += 1);
+                }
+                let (parts, body) = request.into_parts();
+                let body = axum::body::to_bytes(body, usize::MAX).await.unwrap();
+                let request = http::Request::from_parts(parts, body.to_vec().into());
+                let response = client.send(request).await.unwrap();
+                response.map(axum::body::Body::new)
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = axum::Router::new().fallback(forward);
+        let serving = tokio::spawn(async move {
+            axum::serve(listener, router).await.unwrap();
+        });
+        Self {
+            url,
+            evictions,
+            serving,
+        }
+    }
+
+    /// A kubeconfig whose current context reaches the cluster through this front.
+    pub(crate) fn kubeconfig(&self) -> kube::config::Kubeconfig {
+        kube::config::Kubeconfig::from_yaml(&format!(
+            "apiVersion: v1\nkind: Config\ncurrent-context: front\n\
+             clusters: [{{name: front, cluster: {{server: '{}'}}}}]\n\
+             users: [{{name: front, user: {{token: front}}}}]\n\
+             contexts: [{{name: front, context: {{cluster: front, user: front}}}}]\n",
+            self.url
+        ))
+        .unwrap()
+    }
+
+    /// Evictions passed on so far.
+    pub(crate) fn evictions(&self) -> usize {
+        *self.evictions.borrow()
+    }
+
+    /// Resolves once `n` evictions were passed on.
+    pub(crate) async fn evictions_reach(&self, n: usize) {
+        let mut evictions = self.evictions.clone();
+        evictions.wait_for(|seen| *seen >= n).await.unwrap();
+    }
+}
+
+impl Drop for Front {
+    fn drop(&mut self) {
+        self.serving.abort();
+    }
+}

@@ -103,11 +103,9 @@ pub(crate) async fn client(
                 "the kubeconfig of {name} cannot be used: {e}; import it again, or add the cluster by hand"
             ))
         })?;
-    let built = tokio::task::spawn_blocking(move || {
-        kube::client::ClientBuilder::try_from(config).map(|builder| match token_file {
-            Some(file) => builder.with_layer(&TokenFileLayer(file)).build(),
-            None => builder.build(),
-        })
+    let built = tokio::task::spawn_blocking(move || match token_file {
+        Some(file) => crate::retry::client_with(config, &TokenFileLayer(file)),
+        None => crate::retry::client(config),
     })
     .await
     .map_err(|e| Error::Local(format!("connecting to {name} failed: {e}")))?;
