@@ -2,10 +2,11 @@
 //!
 //! kube-rs's default stack (`Config::default_retry`, on unless turned off) resends every 429,
 //! 503 and 504 up to 15 times, backing off exponentially from 5 ms with up to twice as much
-//! again at random: between 164 s and 8 minutes before the caller hears anything. Some of those answers are for the caller: an eviction
-//! that a PodDisruptionBudget refuses is a 429 (retryAfterSeconds 0, so without
-//! `Retry-After`), which kubectl drain reports at once and tries again itself 5 s later; the
-//! app's drain does the same, and behind kube-rs's retries it stalled for minutes instead.
+//! again at random: between 164 s and 8 minutes before the caller hears anything. Some of
+//! those answers are for the caller: an eviction that a PodDisruptionBudget refuses is a 429
+//! (retryAfterSeconds 0, so without `Retry-After`), which kubectl drain reports at once and
+//! tries again itself 5 s later; the app's drain does the same, and behind kube-rs's retries
+//! it stalled for minutes instead.
 //!
 //! client-go resends a 429 or 5xx only when the server says when: a `Retry-After` of whole
 //! seconds (its `checkWait`), honoured, up to 10 times. That is kept rather than no retry at
