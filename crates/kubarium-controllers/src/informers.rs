@@ -169,6 +169,15 @@ impl Informers {
     }
 }
 
+/// client-go's `TransformStripManagedFields`, for every cache and watch of the process's
+/// loops: no loop reads `metadata.managedFields`, and they are most of a cached object's
+/// memory (a hollow pod's typed copy is about twice as big with them). An update sent from
+/// a stripped object keeps the stored entries, as the field manager does when a request
+/// leaves `managedFields` out.
+pub fn strip_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
 /// Keeps `writer`'s cache in step with the cluster until the task is aborted, handing each
 /// listed, added or changed object to every subscriber and each deleted one to the deletion
 /// receivers. A subscriber's queue is unbounded, as a client-go listener's is: a loop that
@@ -184,6 +193,7 @@ async fn reflect<K: Watched>(
     let api = Api::<K>::all(client);
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
+        .modify(strip_managed_fields)
         .reflect(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {

@@ -288,7 +288,9 @@ impl Shared {
     /// Follows the managed Nodes until aborted.
     pub(super) async fn watch_nodes(self: Arc<Self>) {
         let api = Api::<Node>::all(self.client.clone());
-        let stream = watcher(api, watcher::Config::default()).default_backoff();
+        let stream = watcher(api, watcher::Config::default())
+            .default_backoff()
+            .modify(kubarium_controllers::informers::strip_managed_fields);
         futures_util::pin_mut!(stream);
         let mut listed: Option<HashSet<String>> = None;
         while let Some(event) = stream.next().await {

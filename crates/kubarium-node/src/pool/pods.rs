@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
+use kubarium_controllers::informers::strip_managed_fields;
 use kube::Api;
 use kube::runtime::{WatchStreamExt, watcher};
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -145,7 +146,9 @@ impl Shared {
     pub(super) async fn watch_pods(self: Arc<Self>) {
         let api = Api::<Pod>::all(self.client.clone());
         let config = watcher::Config::default().fields("spec.nodeName!=");
-        let stream = watcher(api, config).default_backoff();
+        let stream = watcher(api, config)
+            .default_backoff()
+            .modify(strip_managed_fields);
         futures_util::pin_mut!(stream);
         let mut listed: Option<HashSet<String>> = None;
         let mut sweeper = None;
