@@ -222,6 +222,9 @@ impl Worker {
             .unwrap_or_else(|| "Always".to_owned())
     }
 
+    /// The worker's loop. What it awaits for a pass is boxed: a worker spends its life
+    /// waiting in the `select!` below, and unboxed, every pod would carry the largest pass's
+    /// state (several KB) while it waits.
     async fn run(mut self) {
         loop {
             while !*self.running.borrow_and_update() {
@@ -232,7 +235,7 @@ impl Worker {
             }
             self.pod = self.updates.borrow_and_update().clone();
             if self.pod.metadata.deletion_timestamp.is_some() {
-                if self.terminate().await {
+                if Box::pin(self.terminate()).await {
                     return;
                 }
                 tokio::time::sleep(RETRY).await;
@@ -246,9 +249,9 @@ impl Worker {
             let mut wake = if self.finished {
                 None
             } else {
-                self.advance().await
+                Box::pin(self.advance()).await
             };
-            if !self.report().await {
+            if !Box::pin(self.report()).await {
                 wake = Some(wake.map_or(RETRY, |w| w.min(RETRY)));
             }
             self.watch_probes();
