@@ -14,6 +14,11 @@ use anyhow::Context as _;
 use clap::{Parser, Subcommand};
 use kubarium_cluster::{ClusterArgs, kubeconfig, telemetry};
 
+/// mimalloc rather than glibc's malloc: a busy cluster allocates and frees for every object it
+/// decodes, and glibc's took a quarter of its CPU (docs/benchmarks.md, "Control loops").
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// Runs a local Kubernetes-compatible cluster; kubectl works against it unchanged.
 #[derive(Debug, Parser)]
 #[command(name = "kubariumd", version)]
