@@ -261,7 +261,10 @@ async fn watch_tls_secrets(
 ) {
     let api = Api::<Secret>::all(client);
     let config = watcher::Config::default().fields("type=kubernetes.io/tls");
-    let stream = watcher(api, config).default_backoff().reflect(writer);
+    let stream = watcher(api, config)
+        .default_backoff()
+        .modify(kubarium_controllers::informers::strip_managed_fields)
+        .reflect(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {
