@@ -185,6 +185,11 @@ async fn watch(
                 seen.ended = Some(format!("a {} event", event.kind));
                 return Ok(seen);
             }
+            // Only the writers' ConfigMaps carry `value`; the namespace's `kube-root-ca.crt`,
+            // which the root CA publisher adds, is not one of them.
+            if event.object.data.value.is_empty() {
+                continue;
+            }
             let now = epoch.elapsed();
             let revision: u64 = event.object.metadata.resource_version.parse()?;
             if revision <= last {
