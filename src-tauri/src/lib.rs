@@ -5,6 +5,7 @@
 //! running; Quit (tray, Ctrl+Q, SIGTERM) shuts the cluster down cleanly, then exits.
 
 mod commands;
+mod gpu;
 mod tray;
 
 use std::process::ExitCode;
@@ -36,8 +37,10 @@ pub(crate) struct Desktop {
     stopped: AtomicBool,
 }
 
-/// Parses flags, starts logging and runs the app until Quit.
+/// Turns WebKit's compositing off on a machine without a GPU, parses flags, starts logging
+/// and runs the app until Quit.
 pub fn run() -> ExitCode {
+    gpu::disable_compositing_without_gpu();
     let args = Args::parse().cluster;
     let logs = match telemetry::init(&args.data_dir(), "kubarium") {
         Ok(guard) => guard,

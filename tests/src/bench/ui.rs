@@ -7,7 +7,8 @@
 //! - a watch update: from sending a pod's create to its row appearing in the table (the
 //!   table filtered to that name), wall clock on both sides of the same machine;
 //! - filtering: from typing a filter to the next frame with the filtered rows;
-//! - the app's RSS with its WebKit processes, and the release binary's size.
+//! - the app's RSS with its WebKit processes (and their PSS, which counts a shared library
+//!   once), at each stage and at the end, and the release binary's size.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -38,11 +39,14 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     })
     .await;
     let client = client(&app.data_dir().join("kubeconfig")).await?;
+    report_memory(&app, "started, the map open, no pods");
     create_pods(&client).await?;
+    report_memory(&app, "10,000 pods bound, the map open");
 
     // Away from every pods view long enough for the shared pods watch to stop (5 s).
     app.click("nav-overview").await;
     tokio::time::sleep(Duration::from_secs(7)).await;
+    report_memory(&app, "on the overview");
     let render = app
         .session
         .execute(
@@ -74,7 +78,9 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
 
     let filter = filter_times(&app).await?;
     let update = update_times(&app, &client).await?;
-    let (rss_app, rss_webkit) = app_rss(app.app_pid());
+    report_memory(&app, "the Pods table open");
+    let memory = AppMemory::now(app.app_pid());
+    let (rss_app, rss_webkit) = (memory.app.rss, memory.webkit.rss);
     let (size, stripped) = binary_size(&crate::bin("kubarium"))?;
 
     Ok(vec![
@@ -100,10 +106,13 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
             "App RSS with its WebKit processes, 10,000 pods (the embedded cluster included)",
             "≤ 400 MB (goal)",
             format!(
-                "{:.0} MB: the app process {:.0} MB (its cluster holds the 10,000 pods and 200 nodes), WebKit {:.0} MB",
-                (rss_app + rss_webkit) as f64 / 1024.0,
-                rss_app as f64 / 1024.0,
-                rss_webkit as f64 / 1024.0
+                "{:.0} MB: the app process {:.0} MB (its cluster holds the 10,000 pods and 200 nodes), WebKit {:.0} MB; PSS {:.0} MB (app {:.0}, WebKit {:.0})",
+                mb(rss_app + rss_webkit),
+                mb(rss_app),
+                mb(rss_webkit),
+                mb(memory.app.pss + memory.webkit.pss),
+                mb(memory.app.pss),
+                mb(memory.webkit.pss),
             ),
             Some(rss_app + rss_webkit <= 400 * 1024),
         ),
@@ -257,37 +266,94 @@ async fn update_times(app: &Desktop, client: &Client) -> anyhow::Result<Samples>
     Ok(samples)
 }
 
-/// VmRSS in kB of `pid`, and of every process under it (WebKit's web and network
-/// processes) together.
-fn app_rss(pid: u32) -> (u64, u64) {
-    let mut parents: HashMap<u32, Vec<u32>> = HashMap::new();
-    if let Ok(entries) = std::fs::read_dir("/proc") {
-        for entry in entries.flatten() {
-            let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
-                continue;
-            };
-            let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
-            // The fields after the command's closing parenthesis: state, ppid, …
-            let ppid = stat
-                .rsplit_once(')')
-                .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-                .and_then(|p| p.parse().ok());
-            if let Some(ppid) = ppid {
-                parents.entry(ppid).or_default().push(child);
+/// Prints the app's and WebKit's memory now, with what the window shows, to see which stage
+/// costs what.
+fn report_memory(app: &Desktop, stage: &str) {
+    let memory = AppMemory::now(app.app_pid());
+    eprintln!(
+        "  memory, {stage}: the app process {:.0} MB, WebKit {:.0} MB (PSS {:.0} + {:.0} MB)",
+        mb(memory.app.rss),
+        mb(memory.webkit.rss),
+        mb(memory.app.pss),
+        mb(memory.webkit.pss),
+    );
+}
+
+/// kB as MB.
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
+}
+
+/// Resident memory of one or more processes, in kB.
+#[derive(Debug, Default, Clone, Copy)]
+struct Resident {
+    /// VmRSS: every page mapped, shared libraries in full in each process.
+    rss: u64,
+    /// Proportional set size: a page shared by n processes counts 1/n in each, so summing
+    /// over processes counts a shared library once.
+    pss: u64,
+}
+
+impl Resident {
+    fn of(pid: u32) -> Self {
+        let pss = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
+            .ok()
+            .and_then(|rollup| {
+                rollup
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Pss:"))
+                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            })
+            .unwrap_or(0);
+        Self {
+            rss: super::memory(pid, "VmRSS").unwrap_or(0),
+            pss,
+        }
+    }
+}
+
+/// The app process, and every process under it (WebKit's web and network processes).
+struct AppMemory {
+    app: Resident,
+    webkit: Resident,
+}
+
+impl AppMemory {
+    fn now(pid: u32) -> Self {
+        let mut parents: HashMap<u32, Vec<u32>> = HashMap::new();
+        if let Ok(entries) = std::fs::read_dir("/proc") {
+            for entry in entries.flatten() {
+                let Some(child) = entry.file_name().to_str().and_then(|n| n.parse().ok()) else {
+                    continue;
+                };
+                let stat = std::fs::read_to_string(entry.path().join("stat")).unwrap_or_default();
+                // The fields after the command's closing parenthesis: state, ppid, …
+                let ppid = stat
+                    .rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+                    .and_then(|p| p.parse().ok());
+                if let Some(ppid) = ppid {
+                    parents.entry(ppid).or_default().push(child);
+                }
             }
         }
-    }
-    let mut total = 0;
-    let mut seen = HashSet::from([pid]);
-    let mut queue: Vec<u32> = parents.get(&pid).cloned().unwrap_or_default();
-    while let Some(next) = queue.pop() {
-        if !seen.insert(next) {
-            continue;
+        let mut webkit = Resident::default();
+        let mut seen = HashSet::from([pid]);
+        let mut queue: Vec<u32> = parents.get(&pid).cloned().unwrap_or_default();
+        while let Some(next) = queue.pop() {
+            if !seen.insert(next) {
+                continue;
+            }
+            let child = Resident::of(next);
+            webkit.rss += child.rss;
+            webkit.pss += child.pss;
+            queue.extend(parents.get(&next).into_iter().flatten());
         }
-        total += super::memory(next, "VmRSS").unwrap_or(0);
-        queue.extend(parents.get(&next).into_iter().flatten());
+        Self {
+            app: Resident::of(pid),
+            webkit,
+        }
     }
-    (super::memory(pid, "VmRSS").unwrap_or(0), total)
 }
 
 /// The binary's size on disk, and stripped (`strip` on a copy).

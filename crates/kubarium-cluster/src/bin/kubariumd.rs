@@ -16,6 +16,7 @@ use kubarium_cluster::{ClusterArgs, kubeconfig, telemetry};
 
 /// mimalloc rather than glibc's malloc: a busy cluster allocates and frees for every object it
 /// decodes, and glibc's took a quarter of its CPU (docs/benchmarks.md, "Control loops").
+#[cfg(feature = "mimalloc")]
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
