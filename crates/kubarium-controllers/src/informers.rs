@@ -17,7 +17,7 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
-use kube::runtime::reflector::{self, Store};
+use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
 use serde::de::DeserializeOwned;
@@ -191,6 +191,7 @@ async fn reflect<K: Watched>(
     synced: watch::Sender<bool>,
 ) {
     let api = Api::<K>::all(client);
+    let cache = writer.as_reader();
     let stream = watcher(api, watcher::Config::default())
         .default_backoff()
         .modify(strip_managed_fields)
@@ -198,15 +199,15 @@ async fn reflect<K: Watched>(
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {
-            Ok(watcher::Event::Apply(object) | watcher::Event::InitApply(object)) => {
-                let object = Arc::new(object);
-                let mut gone = false;
-                for subscriber in &subscribers {
-                    gone |= subscriber.send(object.clone()).is_err();
-                }
-                if gone {
-                    subscribers.retain(|s| !s.is_closed());
-                }
+            Ok(watcher::Event::Apply(object)) => {
+                // The copy the cache now holds, so a loop that keeps what it is handed
+                // (the scheduler's cache keeps every pod) shares it rather than holding a
+                // second decoded copy of each object.
+                hand_out(&mut subscribers, cached(&cache, object));
+            }
+            Ok(watcher::Event::InitApply(object)) => {
+                // A list is buffered by the reflector until it completes: no cached copy yet.
+                hand_out(&mut subscribers, Arc::new(object));
             }
             Ok(watcher::Event::Delete(object)) => {
                 // No receivers is fine: nobody asked for this kind's deletions.
@@ -221,6 +222,26 @@ async fn reflect<K: Watched>(
             }
         }
     }
+}
+
+/// Sends `object` to every subscriber, forgetting those that went away.
+fn hand_out<K>(subscribers: &mut Vec<mpsc::UnboundedSender<Arc<K>>>, object: Arc<K>) {
+    let mut gone = false;
+    for subscriber in subscribers.iter() {
+        gone |= subscriber.send(object.clone()).is_err();
+    }
+    if gone {
+        subscribers.retain(|s| !s.is_closed());
+    }
+}
+
+/// `object` as `cache` holds it after the reflector applied it: the same allocation when the
+/// cache has this very version, a new one otherwise.
+fn cached<K: Watched>(cache: &Store<K>, object: K) -> Arc<K> {
+    cache
+        .get(&ObjectRef::from_obj(&object))
+        .filter(|held| held.meta().resource_version == object.meta().resource_version)
+        .unwrap_or_else(|| Arc::new(object))
 }
 
 /// Every `K` listed, added or changed, in the order the watch saw them: what
