@@ -3,7 +3,7 @@
 //! WebKitGTK draws through OpenGL by default ("accelerated compositing"). On a machine with
 //! no GPU device — a VM, a CI runner, a remote desktop, Xvfb — Mesa falls back to llvmpipe,
 //! software GL that loads LLVM into the web process and keeps GL buffers besides: measured
-//! with 10,000 pods on the map, WebKit's processes held 565 MB that way and 360 MB with
+//! with 10,000 pods on the map, WebKit's processes held 565 MB that way and 358–378 MB with
 //! compositing off, and software GL is no faster than WebKit's own CPU painting. So where no
 //! GPU device exists the app turns compositing off, as `WEBKIT_DISABLE_COMPOSITING_MODE=1`
 //! does; a value the user set for that variable is always left as it is.
