@@ -104,11 +104,15 @@ fn report(figures: &[Figure]) -> anyhow::Result<()> {
 
 /// A field of `/proc/<pid>/status`, in KiB.
 pub fn memory(pid: u32, field: &str) -> anyhow::Result<u64> {
+    proc_kib(pid, "status", field)
+}
+
+/// A `Field:  N kB` line of `/proc/<pid>/<file>` (`status`, `smaps_rollup`), in KiB.
+pub fn proc_kib(pid: u32, file: &str, field: &str) -> anyhow::Result<u64> {
     use anyhow::Context as _;
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
+    let text = std::fs::read_to_string(format!("/proc/{pid}/{file}"))?;
+    text.lines()
         .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .with_context(|| format!("no {field} in /proc/{pid}/status"))
+        .with_context(|| format!("no {field} in /proc/{pid}/{file}"))
 }

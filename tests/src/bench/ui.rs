@@ -78,8 +78,7 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
 
     let filter = filter_times(&app).await?;
     let update = update_times(&app, &client).await?;
-    report_memory(&app, "the Pods table open");
-    let memory = AppMemory::now(app.app_pid());
+    let memory = report_memory(&app, "the Pods table open");
     let (rss_app, rss_webkit) = (memory.app.rss, memory.webkit.rss);
     let (size, stripped) = binary_size(&crate::bin("kubarium"))?;
 
@@ -267,8 +266,8 @@ async fn update_times(app: &Desktop, client: &Client) -> anyhow::Result<Samples>
 }
 
 /// Prints the app's and WebKit's memory now, with what the window shows, to see which stage
-/// costs what.
-fn report_memory(app: &Desktop, stage: &str) {
+/// costs what; returns it.
+fn report_memory(app: &Desktop, stage: &str) -> AppMemory {
     let memory = AppMemory::now(app.app_pid());
     eprintln!(
         "  memory, {stage}: the app process {:.0} MB, WebKit {:.0} MB (PSS {:.0} + {:.0} MB)",
@@ -277,6 +276,7 @@ fn report_memory(app: &Desktop, stage: &str) {
         mb(memory.app.pss),
         mb(memory.webkit.pss),
     );
+    memory
 }
 
 /// kB as MB.
@@ -296,18 +296,9 @@ struct Resident {
 
 impl Resident {
     fn of(pid: u32) -> Self {
-        let pss = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup"))
-            .ok()
-            .and_then(|rollup| {
-                rollup
-                    .lines()
-                    .find_map(|l| l.strip_prefix("Pss:"))
-                    .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
-            .unwrap_or(0);
         Self {
             rss: super::memory(pid, "VmRSS").unwrap_or(0),
-            pss,
+            pss: super::proc_kib(pid, "smaps_rollup", "Pss").unwrap_or(0),
         }
     }
 }
