@@ -17,7 +17,7 @@ use tokio::sync::watch;
 
 use super::{Connection, DockerRuntime, Observed, lock, spec};
 use crate::Result;
-use crate::runtime::{ContainerId, ContainerStatus, SandboxId};
+use crate::runtime::{ContainerId, ContainerState, ContainerStatus, SandboxId};
 
 /// Docker's default socket (bollard's, which it does not export).
 const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
@@ -25,6 +25,11 @@ const DEFAULT_SOCKET: &str = "unix:///var/run/docker.sock";
 const CHECK: Duration = Duration::from_secs(3);
 /// How long a connection attempt may take.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long after a SIGKILL exit an `oom` event may still come (containerd reports the exit
+/// and the OOM kill separately, in either order).
+const OOM_GRACE: Duration = Duration::from_secs(1);
+/// The exit code of a process ended by SIGKILL, as the OOM killer ends one.
+const SIGKILLED: i32 = 137;
 
 /// Where bollard connects: `DOCKER_HOST` when it is a unix socket, else the default socket.
 pub(super) fn address() -> String {
@@ -166,6 +171,9 @@ async fn on_event(runtime: &DockerRuntime, event: EventMessage) {
     let Some(id) = event.actor.and_then(|actor| actor.id) else {
         return;
     };
+    if event.action.as_deref() == Some("oom") {
+        lock(&runtime.inner.oom_events).insert(id.clone());
+    }
     let watched = {
         let mut watched = lock(&runtime.inner.watched);
         watched.retain(|_, sender| sender.receiver_count() > 0);
@@ -206,6 +214,7 @@ impl DockerRuntime {
     pub(super) fn forget(&self, id: &str) {
         lock(&self.inner.last_seen).remove(id);
         lock(&self.inner.sandbox_owners).remove(id);
+        lock(&self.inner.oom_events).remove(id);
         if let Some(sender) = lock(&self.inner.watched).remove(id) {
             sender.send_replace(Observed::Gone);
         }
@@ -245,7 +254,9 @@ impl DockerRuntime {
     pub(super) async fn wait(&self, id: &ContainerId) -> Result<ContainerStatus> {
         let mut updates = self.subscribe(&id.id);
         match self.status(id).await {
-            Ok(status) if status.state.is_exited() => return Ok(status),
+            Ok(status) if status.state.is_exited() => {
+                return Ok(self.late_oom(status, &mut updates).await);
+            }
             Ok(_) => {}
             Err(error) if matches!(self.inspect_found(&id.id).await, Ok(None)) => {
                 return Err(error);
@@ -256,11 +267,55 @@ impl DockerRuntime {
             if updates.changed().await.is_err() {
                 return Err(super::not_found(&id.id));
             }
-            match &*updates.borrow_and_update() {
-                Observed::Status(status) if status.state.is_exited() => return Ok(status.clone()),
+            let exited = match &*updates.borrow_and_update() {
+                Observed::Status(status) if status.state.is_exited() => status.clone(),
                 Observed::Gone => return Err(super::not_found(&id.id)),
-                _ => {}
-            }
+                _ => continue,
+            };
+            return Ok(self.late_oom(exited, &mut updates).await);
         }
+    }
+
+    /// An exited container as Docker will not say: killed by the OOM killer although Docker
+    /// saw the exit first. Only a container with a memory limit killed by SIGKILL can be one;
+    /// for it, the `oom` event is given [`OOM_GRACE`] to arrive.
+    async fn late_oom(
+        &self,
+        mut status: ContainerStatus,
+        updates: &mut watch::Receiver<Observed>,
+    ) -> ContainerStatus {
+        let ContainerState::Exited {
+            exit_code: SIGKILLED,
+            oom_killed: false,
+            ..
+        } = status.state
+        else {
+            return status;
+        };
+        let limited = self
+            .inspect_found(&status.id.id)
+            .await
+            .ok()
+            .flatten()
+            .is_some_and(|inspect| {
+                inspect
+                    .host_config
+                    .and_then(|host| host.memory)
+                    .is_some_and(|bytes| bytes > 0)
+            });
+        if !limited {
+            return status;
+        }
+        let seen = || lock(&self.inner.oom_events).contains(&status.id.id);
+        let _ = tokio::time::timeout(OOM_GRACE, async {
+            while !seen() && updates.changed().await.is_ok() {}
+        })
+        .await;
+        if seen()
+            && let ContainerState::Exited { oom_killed, .. } = &mut status.state
+        {
+            *oom_killed = true;
+        }
+        status
     }
 }

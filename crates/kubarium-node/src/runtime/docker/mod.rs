@@ -24,7 +24,7 @@ mod portforward;
 mod spec;
 mod streams;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::Ipv4Addr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -105,6 +105,9 @@ pub(crate) struct Inner {
     sandbox_owners: Mutex<HashMap<String, spec::Owner>>,
     /// Repo digests by image id, for `imageID`.
     digests: Mutex<HashMap<String, Vec<String>>>,
+    /// The containers Docker sent an `oom` event for. Docker records `OOMKilled` only when
+    /// containerd's OOM event reaches it before the exit, so a late one is kept here.
+    oom_events: Mutex<HashSet<String>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -151,6 +154,7 @@ impl DockerRuntime {
                 sandbox_owners: Mutex::new(HashMap::new()),
                 last_seen: Mutex::new(HashMap::new()),
                 digests: Mutex::new(HashMap::new()),
+                oom_events: Mutex::new(HashSet::new()),
             }),
         };
         connection::spawn(runtime.clone()).await;

@@ -529,9 +529,13 @@ impl DockerRuntime {
             .unwrap_or_default();
         let image_ref = inspect.image.clone().unwrap_or_default();
         let digests = self.repo_digests(&image_ref).await;
+        let mut state = spec::state(&inspect);
+        if let ContainerState::Exited { oom_killed, .. } = &mut state {
+            *oom_killed |= lock(&self.inner.oom_events).contains(&id.id);
+        }
         let status = ContainerStatus {
             id: id.clone(),
-            state: spec::state(&inspect),
+            state,
             image: crate::runtime::hollow::normalize_image(&image).0,
             image_id: spec::image_id(&image_ref, &digests),
         };
