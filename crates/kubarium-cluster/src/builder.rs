@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use http::HeaderValue;
+use k8s_openapi::api::core::v1::Pod;
 use kubarium_apiserver::{ApiServer, Authenticator, ServiceRange, UserInfo};
+use kubarium_controllers::informers::Informers;
 use kube::config::Kubeconfig;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -236,7 +238,11 @@ impl ClusterBuilder {
                 reason,
             })?;
         controllers.ca_pem = Some(pki.ca_pem.clone());
-        let control_plane = kubarium_controllers::ControlPlane::start(client.clone(), controllers);
+        // One informer per kind for the whole process: the node pool follows the pods
+        // through the control plane's cache rather than a watch and copies of its own.
+        let informers = std::sync::Arc::new(Informers::new(client.clone()));
+        let pods = informers.events::<Pod>();
+        let control_plane = kubarium_controllers::ControlPlane::start(informers, controllers);
         let nodes = kubarium_node::NodePool::start(
             client.clone(),
             kubarium_node::PoolConfig {
@@ -249,6 +255,7 @@ impl ClusterBuilder {
                 cluster_domain: kubarium_node::network::CLUSTER_DOMAIN.to_owned(),
                 ..kubarium_node::PoolConfig::default()
             },
+            pods,
         )
         .await
         .map_err(Error::Nodes)?;

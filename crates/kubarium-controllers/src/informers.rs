@@ -7,7 +7,11 @@
 //! taken after `start` would miss the initial list, so `subscribe` panics in debug builds if
 //! called late. Deletions do not reach subscribers (the stream carries objects that
 //! exist); a loop that must react to them takes [`Informers::deletions`] as well, as
-//! client-go handlers have `OnDelete`.
+//! client-go handlers have `OnDelete`. A component that keeps its own view of a kind (the
+//! node pool's pods) takes [`Informers::events`]: the watch's events in order, none dropped.
+//!
+//! Whatever a subscriber is handed is the cache's own copy (an `Arc` of the object the store
+//! holds), so a loop that keeps what it is handed costs no second decoded copy.
 
 use std::any::{Any, TypeId};
 use std::collections::HashMap;
@@ -36,6 +40,7 @@ impl<K> Watched for K where
 }
 
 type Starter = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
+type Senders<T> = Arc<Mutex<Vec<mpsc::UnboundedSender<T>>>>;
 
 /// Deleted objects buffered per kind for [`Informers::deletions`]; a receiver that falls
 /// further behind skips the oldest and logs it.
@@ -44,7 +49,8 @@ const DELETIONS_BUFFER: usize = 4096;
 /// One kind's cache, and who listens to it.
 struct Informer<K: Watched> {
     reader: Store<K>,
-    subscribers: Arc<Mutex<Vec<mpsc::UnboundedSender<Arc<K>>>>>,
+    subscribers: Senders<Arc<K>>,
+    events: Senders<watcher::Event<Arc<K>>>,
     deleted: broadcast::Sender<Arc<K>>,
     synced: watch::Sender<bool>,
 }
@@ -92,6 +98,21 @@ impl Informers {
         Subscription { receiver }
     }
 
+    /// Every event of `K`'s watch, in order and none dropped: `Init`, `InitApply` of each
+    /// listed object and `InitDone` for every (re)list, then `Apply` and `Delete`. Objects
+    /// listed are handed out once the list is complete. Take it before
+    /// [`Informers::start`], like [`Informers::subscribe`].
+    pub fn events<K: Watched>(&self) -> Events<K> {
+        debug_assert!(
+            !self.started.load(Ordering::Relaxed),
+            "take the events of {} before the informers start",
+            K::kind(&())
+        );
+        let (sender, receiver) = mpsc::unbounded_channel();
+        self.with::<K, _>(|informer| lock(&informer.events).push(sender));
+        Events { receiver }
+    }
+
     /// A stream of every `K` deleted from the cluster, as last seen, after the store dropped
     /// it. Take it before [`Informers::start`], like [`Informers::subscribe`].
     pub fn deletions<K: Watched>(&self) -> impl Stream<Item = Arc<K>> + Send + 'static {
@@ -135,19 +156,23 @@ impl Informers {
                 K::kind(&())
             );
             let (reader, writer) = reflector::store::<K>();
-            let subscribers = Arc::new(Mutex::new(Vec::new()));
+            let subscribers = Senders::default();
+            let events = Senders::default();
             let (deleted, _) = broadcast::channel(DELETIONS_BUFFER);
             let (synced, _) = watch::channel(false);
-            let dispatch = subscribers.clone();
-            let deletions = deleted.clone();
-            let listed = synced.clone();
+            let listeners = Listeners {
+                subscribers: subscribers.clone(),
+                events: events.clone(),
+                deleted: deleted.clone(),
+                synced: synced.clone(),
+            };
             lock(&self.starters).push(Box::new(move |client| {
-                let subscribers = std::mem::take(&mut *lock(&dispatch));
-                Box::pin(reflect::<K>(client, writer, subscribers, deletions, listed))
+                Box::pin(reflect::<K>(client, writer, listeners))
             }));
             Box::new(Informer {
                 reader,
                 subscribers,
+                events,
                 deleted,
                 synced,
             })
@@ -178,18 +203,26 @@ pub fn strip_managed_fields<K: Resource>(object: &mut K) {
     object.meta_mut().managed_fields = None;
 }
 
+/// Who hears of one kind's changes; taken by its reflector when it starts.
+struct Listeners<K> {
+    subscribers: Senders<Arc<K>>,
+    events: Senders<watcher::Event<Arc<K>>>,
+    deleted: broadcast::Sender<Arc<K>>,
+    synced: watch::Sender<bool>,
+}
+
 /// Keeps `writer`'s cache in step with the cluster until the task is aborted, handing each
-/// listed, added or changed object to every subscriber and each deleted one to the deletion
-/// receivers. A subscriber's queue is unbounded, as a client-go listener's is: a loop that
-/// waits for the caches before it reads its stream must not hold the reflector (and every
-/// other loop) back, and a loop never misses an object.
+/// listed, added or changed object to every subscriber, every event to the event receivers
+/// and each deleted object to the deletion receivers. Queues are unbounded, as a client-go
+/// listener's is: a loop that waits for the caches before it reads its stream must not hold
+/// the reflector (and every other loop) back, and a loop never misses an object.
 async fn reflect<K: Watched>(
     client: Client,
     writer: reflector::store::Writer<K>,
-    mut subscribers: Vec<mpsc::UnboundedSender<Arc<K>>>,
-    deleted: broadcast::Sender<Arc<K>>,
-    synced: watch::Sender<bool>,
+    listeners: Listeners<K>,
 ) {
+    let mut subscribers = std::mem::take(&mut *lock(&listeners.subscribers));
+    let mut events = std::mem::take(&mut *lock(&listeners.events));
     let api = Api::<K>::all(client);
     let cache = writer.as_reader();
     let stream = watcher(api, watcher::Config::default())
@@ -197,26 +230,35 @@ async fn reflect<K: Watched>(
         .modify(strip_managed_fields)
         .reflect(writer);
     futures_util::pin_mut!(stream);
+    // A list is buffered by the reflector until it completes; what it listed is handed out
+    // then, as the copies the cache holds.
+    let mut listed: Vec<ObjectRef<K>> = Vec::new();
     while let Some(event) = stream.next().await {
         match event {
             Ok(watcher::Event::Apply(object)) => {
-                // The copy the cache now holds, so a loop that keeps what it is handed
-                // (the scheduler's cache keeps every pod) shares it rather than holding a
-                // second decoded copy of each object.
-                hand_out(&mut subscribers, cached(&cache, object));
+                let object = cached(&cache, object);
+                hand_out(&mut events, watcher::Event::Apply(object.clone()));
+                hand_out(&mut subscribers, object);
             }
-            Ok(watcher::Event::InitApply(object)) => {
-                // A list is buffered by the reflector until it completes: no cached copy yet.
-                hand_out(&mut subscribers, Arc::new(object));
-            }
+            Ok(watcher::Event::InitApply(object)) => listed.push(ObjectRef::from_obj(&object)),
             Ok(watcher::Event::Delete(object)) => {
+                let object = Arc::new(object);
+                hand_out(&mut events, watcher::Event::Delete(object.clone()));
                 // No receivers is fine: nobody asked for this kind's deletions.
-                let _ = deleted.send(Arc::new(object));
+                let _ = listeners.deleted.send(object);
+            }
+            Ok(watcher::Event::Init) => {
+                listed.clear();
+                hand_out(&mut events, watcher::Event::Init);
             }
             Ok(watcher::Event::InitDone) => {
-                synced.send_replace(true);
+                for object in listed.drain(..).filter_map(|key| cache.get(&key)) {
+                    hand_out(&mut events, watcher::Event::InitApply(object.clone()));
+                    hand_out(&mut subscribers, object);
+                }
+                hand_out(&mut events, watcher::Event::InitDone);
+                listeners.synced.send_replace(true);
             }
-            Ok(watcher::Event::Init) => {}
             Err(error) => {
                 tracing::debug!(kind = K::kind(&()).as_ref(), %error, "watch failed; retrying");
             }
@@ -224,14 +266,14 @@ async fn reflect<K: Watched>(
     }
 }
 
-/// Sends `object` to every subscriber, forgetting those that went away.
-fn hand_out<K>(subscribers: &mut Vec<mpsc::UnboundedSender<Arc<K>>>, object: Arc<K>) {
+/// Sends `item` to every receiver, forgetting those that went away.
+fn hand_out<T: Clone>(receivers: &mut Vec<mpsc::UnboundedSender<T>>, item: T) {
     let mut gone = false;
-    for subscriber in subscribers.iter() {
-        gone |= subscriber.send(object.clone()).is_err();
+    for receiver in receivers.iter() {
+        gone |= receiver.send(item.clone()).is_err();
     }
     if gone {
-        subscribers.retain(|s| !s.is_closed());
+        receivers.retain(|r| !r.is_closed());
     }
 }
 
@@ -268,4 +310,21 @@ impl<K> futures_util::Stream for Subscription<K> {
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The events of one kind's watch, as [`Informers::events`] gives them.
+#[derive(Debug)]
+pub struct Events<K> {
+    receiver: mpsc::UnboundedReceiver<watcher::Event<Arc<K>>>,
+}
+
+impl<K> futures_util::Stream for Events<K> {
+    type Item = watcher::Event<Arc<K>>;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(cx)
+    }
 }

@@ -98,12 +98,13 @@ impl std::fmt::Debug for ControlPlane {
 }
 
 impl ControlPlane {
-    /// Sets up the scheduler and every controller on `client`, then starts the informers
-    /// they share. Must be called inside a Tokio runtime.
-    pub fn start(client: Client, config: Config) -> Self {
+    /// Sets up the scheduler and every controller on `informers` (and their client), then
+    /// starts them. Whoever shares them (the node pool follows the pods through them)
+    /// subscribes first. Must be called inside a Tokio runtime.
+    pub fn start(informers: Arc<Informers>, config: Config) -> Self {
         let ctx = Context {
-            informers: Arc::new(Informers::new(client.clone())),
-            client,
+            client: informers.client().clone(),
+            informers,
             config: Arc::new(config),
         };
         let mut tasks = JoinSet::new();

@@ -1,11 +1,12 @@
-//! [`NodePool`]: every node agent of the process, sharing one pod watch, one node watch,
-//! one Lease timer and one container runtime, so a thousand hollow nodes cost little more
-//! than their pods.
+//! [`NodePool`]: every node agent of the process, sharing one view of the pods, one node
+//! watch, one Lease timer and one container runtime, so a thousand hollow nodes cost little
+//! more than their pods.
 //!
 //! The node watch makes and ends agents (a Node labelled `kubarium.dev/managed-node=true`
 //! gets one; deleting it ends it) and pauses them (annotation `kubarium.dev/agent:
-//! stopped`). The pod watch (`spec.nodeName!=`) hands each bound pod to its worker
-//! ([`crate::pod`]). The Lease timer ticks ten times per renewal period and renews the
+//! stopped`). The pods come from the control plane's pod informer (the process's shared
+//! cache, [`Informers::events`]), whose copies the agents share: each bound pod goes to its
+//! worker ([`crate::pod`]), as a kubelet's `spec.nodeName` watch would hand it. The Lease timer ticks ten times per renewal period and renews the
 //! Leases of one tenth of the nodes each tick, so renewals spread evenly.
 
 use std::collections::{HashMap, HashSet};
@@ -16,6 +17,7 @@ use futures_util::StreamExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
 use kubarium_controllers::events::Recorder;
+use kubarium_controllers::informers::Events;
 use kube::api::{ListParams, PostParams};
 use kube::{Api, Client};
 use tokio::sync::{Semaphore, watch};
@@ -213,9 +215,10 @@ impl std::fmt::Debug for NodePool {
 
 impl NodePool {
     /// Starts the agents: one for every Node labelled `kubarium.dev/managed-node=true`, and
-    /// creates the first `config.nodes` default nodes that do not exist. Must be called
-    /// inside a Tokio runtime.
-    pub async fn start(client: Client, mut config: PoolConfig) -> Result<Self> {
+    /// creates the first `config.nodes` default nodes that do not exist. `pods` is the pod
+    /// events of the informers the control plane runs on. Must be called inside a Tokio
+    /// runtime.
+    pub async fn start(client: Client, mut config: PoolConfig, pods: Events<Pod>) -> Result<Self> {
         let version = client
             .apiserver_version()
             .await
@@ -332,7 +335,7 @@ impl NodePool {
         }
         tasks.spawn(shared.clone().watch_nodes());
         tasks.spawn(shared.clone().follow_sources(source_changes));
-        tasks.spawn(shared.clone().watch_pods());
+        tasks.spawn(shared.clone().follow_pods(pods));
         tasks.spawn(shared.clone().lease_timer());
         if let Some(ready) = docker_ready {
             tasks.spawn(shared.clone().follow_runtime(ready));

@@ -1,13 +1,13 @@
-//! The pods' side of the pool: one watch on every bound pod, handing each to its worker.
+//! The pods' side of the pool: every bound pod, from the control plane's pod informer,
+//! handed to its worker.
 
 use std::collections::HashSet;
 use std::sync::Arc;
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::Pod;
-use kubarium_controllers::informers::strip_managed_fields;
-use kube::Api;
-use kube::runtime::{WatchStreamExt, watcher};
+use kubarium_controllers::informers::Events;
+use kube::runtime::watcher;
 use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::sync::watch;
 
@@ -43,14 +43,14 @@ impl Shared {
         }
     }
 
-    fn on_pod(self: &Arc<Self>, pod: Pod) {
+    /// Hands a pod to its worker; a pod not bound to a node yet is not the agents' business.
+    fn on_pod(self: &Arc<Self>, pod: Arc<Pod>) {
         let (Some(uid), Some(node)) = (
             pod.metadata.uid.clone(),
             pod.spec.as_ref().and_then(|s| s.node_name.clone()),
         ) else {
             return;
         };
-        let pod = Arc::new(pod);
         let mut state = lock(&self.state);
         let entry = state.pods.entry(uid.clone()).or_insert_with(|| PodEntry {
             node,
@@ -142,32 +142,28 @@ impl Shared {
         volumes::resync(&self.sources, &context).await;
     }
 
-    /// Follows every bound pod until aborted: one watch for all the pool's agents.
-    pub(super) async fn watch_pods(self: Arc<Self>) {
-        let api = Api::<Pod>::all(self.client.clone());
-        let config = watcher::Config::default().fields("spec.nodeName!=");
-        let stream = watcher(api, config)
-            .default_backoff()
-            .modify(strip_managed_fields);
-        futures_util::pin_mut!(stream);
+    /// Follows every bound pod until aborted, through the control plane's pod informer
+    /// (`pods`): the agents share its cache's copies rather than keeping their own watch.
+    pub(super) async fn follow_pods(self: Arc<Self>, pods: Events<Pod>) {
+        futures_util::pin_mut!(pods);
         let mut listed: Option<HashSet<String>> = None;
         let mut sweeper = None;
-        while let Some(event) = stream.next().await {
+        while let Some(event) = pods.next().await {
             match event {
-                Ok(watcher::Event::Apply(pod)) => self.on_pod(pod),
-                Ok(watcher::Event::Delete(pod)) => {
+                watcher::Event::Apply(pod) => self.on_pod(pod),
+                watcher::Event::Delete(pod) => {
                     if let Some(uid) = pod.metadata.uid.as_deref() {
                         self.on_pod_deleted(uid);
                     }
                 }
-                Ok(watcher::Event::Init) => listed = Some(HashSet::new()),
-                Ok(watcher::Event::InitApply(pod)) => {
+                watcher::Event::Init => listed = Some(HashSet::new()),
+                watcher::Event::InitApply(pod) => {
                     if let (Some(listed), Some(uid)) = (listed.as_mut(), pod.metadata.uid.clone()) {
                         listed.insert(uid);
                     }
                     self.on_pod(pod);
                 }
-                Ok(watcher::Event::InitDone) => {
+                watcher::Event::InitDone => {
                     if let Some(listed) = listed.take() {
                         lock(&self.state).pods.retain(|uid, _| listed.contains(uid));
                         volumes::remove_others(&self.sources, &listed);
@@ -175,7 +171,6 @@ impl Shared {
                     tokio::spawn(self.clone().remove_orphans());
                     sweeper.get_or_insert_with(|| self.start_sweeping());
                 }
-                Err(error) => tracing::debug!(%error, "pod watch failed; retrying"),
             }
         }
     }
