@@ -395,9 +395,11 @@ async fn a_container_over_its_memory_limit_is_oom_killed() {
     let limits = "    resources:\n      limits:\n        memory: 16Mi\n";
     let yaml = format!(
         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: hungry\nspec:\n  restartPolicy: Never\n  containers:\n{}",
+        // The allocation waits a moment: containerd starts watching a container's cgroup
+        // for OOM kills only once it has started, so a kill before then can go unreported.
         container_yaml(
             "eater",
-            "dd if=/dev/zero of=/dev/null bs=128M count=1",
+            "sleep 1; dd if=/dev/zero of=/dev/null bs=128M count=1",
             limits
         )
     );

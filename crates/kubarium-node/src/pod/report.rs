@@ -185,17 +185,17 @@ impl Worker {
             container_statuses: Some(main),
             ..PodStatus::default()
         };
-        if self.posted.as_ref() == Some(&status) {
+        if self.posted.as_deref() == Some(&status) {
             return true;
         }
         let patch = Patch::Merge(json!({ "status": status }));
         match self
-            .api
+            .api()
             .patch_status(self.name(), &PatchParams::default(), &patch)
             .await
         {
             Ok(_) => {
-                self.posted = Some(status);
+                self.posted = Some(Box::new(status));
                 true
             }
             Err(kube::Error::Api(response)) if response.code == 404 => true,
