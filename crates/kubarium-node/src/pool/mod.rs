@@ -6,8 +6,9 @@
 //! gets one; deleting it ends it) and pauses them (annotation `kubarium.dev/agent:
 //! stopped`). The pods come from the control plane's pod informer (the process's shared
 //! cache, [`Informers::events`]), whose copies the agents share: each bound pod goes to its
-//! worker ([`crate::pod`]), as a kubelet's `spec.nodeName` watch would hand it. The Lease timer ticks ten times per renewal period and renews the
-//! Leases of one tenth of the nodes each tick, so renewals spread evenly.
+//! worker ([`crate::pod`]), as a kubelet's `spec.nodeName` watch would hand it. The Lease
+//! timer ticks ten times per renewal period and renews the Leases of one tenth of the nodes
+//! each tick, so renewals spread evenly.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
