@@ -5,10 +5,12 @@
 //! The node watch makes and ends agents (a Node labelled `kubarium.dev/managed-node=true`
 //! gets one; deleting it ends it) and pauses them (annotation `kubarium.dev/agent:
 //! stopped`). The pods come from the control plane's pod informer (the process's shared
-//! cache, [`Informers::events`]), whose copies the agents share: each bound pod goes to its
+//! cache: [`Informers::events`]), whose copies the agents share: each bound pod goes to its
 //! worker ([`crate::pod`]), as a kubelet's `spec.nodeName` watch would hand it. The Lease
 //! timer ticks ten times per renewal period and renews the Leases of one tenth of the nodes
 //! each tick, so renewals spread evenly.
+//!
+//! [`Informers::events`]: kubarium_controllers::informers::Informers::events
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
