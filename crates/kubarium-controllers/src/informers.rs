@@ -88,13 +88,7 @@ impl Informers {
     /// A stream of every `K` as it is listed, added or changed (deletions are seen through
     /// the store). Take it before [`Informers::start`]: a later one would miss the list.
     pub fn subscribe<K: Watched>(&self) -> Subscription<K> {
-        debug_assert!(
-            !self.started.load(Ordering::Relaxed),
-            "subscribe to {} before the informers start",
-            K::kind(&())
-        );
-        let (sender, receiver) = mpsc::unbounded_channel();
-        self.with::<K, _>(|informer| lock(&informer.subscribers).push(sender));
+        let receiver = self.listen::<K, _>("subscribe to", |informer| &informer.subscribers);
         Subscription { receiver }
     }
 
@@ -103,14 +97,25 @@ impl Informers {
     /// listed are handed out once the list is complete. Take it before
     /// [`Informers::start`], like [`Informers::subscribe`].
     pub fn events<K: Watched>(&self) -> Events<K> {
+        let receiver = self.listen::<K, _>("take the events of", |informer| &informer.events);
+        Events { receiver }
+    }
+
+    /// A new receiver on one of `K`'s sender lists; `what` names the call if it comes after
+    /// the start (debug builds panic: the receiver would miss the list).
+    fn listen<K: Watched, T>(
+        &self,
+        what: &str,
+        senders: impl FnOnce(&Informer<K>) -> &Senders<T>,
+    ) -> mpsc::UnboundedReceiver<T> {
         debug_assert!(
             !self.started.load(Ordering::Relaxed),
-            "take the events of {} before the informers start",
+            "{what} {} before the informers start",
             K::kind(&())
         );
         let (sender, receiver) = mpsc::unbounded_channel();
-        self.with::<K, _>(|informer| lock(&informer.events).push(sender));
-        Events { receiver }
+        self.with::<K, _>(|informer| lock(senders(informer)).push(sender));
+        receiver
     }
 
     /// A stream of every `K` deleted from the cluster, as last seen, after the store dropped

@@ -152,7 +152,10 @@ impl Shared {
             match event {
                 watcher::Event::Apply(pod) => self.on_pod(pod),
                 watcher::Event::Delete(pod) => {
-                    if let Some(uid) = pod.metadata.uid.as_deref() {
+                    // A pod deleted before it was bound never reached an agent: nothing of
+                    // it to forget, no directory to remove.
+                    let bound = pod.spec.as_ref().is_some_and(|s| s.node_name.is_some());
+                    if bound && let Some(uid) = pod.metadata.uid.as_deref() {
                         self.on_pod_deleted(uid);
                     }
                 }
