@@ -59,11 +59,12 @@ impl FieldSet {
     }
 
     fn of_field(value: &Value, ty: Ty, field: &str) -> Self {
-        let child_ty = schema::child(ty, field);
+        // Most fields are scalars: only a map or a list needs the field's type.
         match value {
-            Value::Object(_) => Self::of_map(value, child_ty),
+            Value::Object(_) => Self::of_map(value, schema::child(ty, field)),
             Value::Array(items) => match schema::list(ty, field) {
                 ListMerge::ByKey(key) => {
+                    let child_ty = schema::child(ty, field);
                     let mut set = BTreeMap::new();
                     for item in items {
                         let mut node = Self::of_map(item, child_ty);
@@ -278,21 +279,12 @@ pub(crate) fn store(object: &mut Value, entries: &[Entry]) {
     let list: Vec<Value> = entries
         .iter()
         .filter(|e| !e.fields.is_empty())
-        .map(|e| {
-            let mut entry = json!({
-                "manager": e.manager,
-                "operation": e.operation,
-                "apiVersion": e.api_version,
-                "time": e.time.clone().unwrap_or_else(|| now.clone()),
-                "fieldsType": "FieldsV1",
-                "fieldsV1": e.fields.to_json(),
-            });
-            if let Some(sub) = &e.subresource {
-                entry["subresource"] = Value::from(sub.clone());
-            }
-            entry
-        })
+        .map(|e| entry_json(e, &now))
         .collect();
+    set_entries(object, list);
+}
+
+fn set_entries(object: &mut Value, list: Vec<Value>) {
     crate::object::set_meta(
         object,
         "managedFields",
@@ -300,16 +292,67 @@ pub(crate) fn store(object: &mut Value, entries: &[Entry]) {
     );
 }
 
-/// Paths of `new_set` (the fields of `new`) whose values differ between `old` and `new`.
-fn changed_within(new_set: &FieldSet, old: Option<&Value>, new: &Value) -> FieldSet {
+/// One entry as `managedFields` holds it; `now` is its time if it has none.
+fn entry_json(entry: &Entry, now: &str) -> Value {
+    let mut json = json!({
+        "manager": entry.manager,
+        "operation": entry.operation,
+        "apiVersion": entry.api_version,
+        "time": entry.time.as_deref().unwrap_or(now),
+        "fieldsType": "FieldsV1",
+        "fieldsV1": entry.fields.to_json(),
+    });
+    if let Some(sub) = &entry.subresource {
+        json["subresource"] = Value::from(sub.clone());
+    }
+    json
+}
+
+/// Paths of `new_set` (the fields of `new`) whose values differ between `old` and `new`:
+/// one walk down the set with the values it reaches on either side.
+fn changed_within(new_set: &FieldSet, old: Option<&Value>, new: Option<&Value>) -> FieldSet {
     let mut out = FieldSet::default();
-    for path in new_set.leaves() {
-        let before = old.and_then(|o| lookup(o, &path));
-        if before != lookup(new, &path) {
-            out.insert(&path);
+    for (element, child) in &new_set.0 {
+        let new_child = new.and_then(|n| step(n, element));
+        let old_child = old.and_then(|o| step(o, element));
+        // Equal values hold equal values at every path below; an element's own `.` changes
+        // only when the element is new (what changed inside it is owned field by field).
+        if old_child == new_child || (element == "." && old_child.is_some()) {
+            continue;
+        }
+        if child.0.is_empty() {
+            out.0.insert(element.clone(), FieldSet::default());
+        } else {
+            let changed = changed_within(child, old_child, new_child);
+            if !changed.is_empty() {
+                out.0.insert(element.clone(), changed);
+            }
         }
     }
     out
+}
+
+/// Drops from `owned` the leaves that `changed` holds or `present` no longer does, pruning
+/// what that empties.
+fn disown(owned: &mut FieldSet, changed: Option<&FieldSet>, present: Option<&FieldSet>) -> bool {
+    let leaf = |set: Option<&FieldSet>, key: &str| {
+        set.and_then(|s| s.0.get(key))
+            .is_some_and(FieldSet::is_empty)
+    };
+    let before = owned.0.len();
+    let mut modified = false;
+    owned.0.retain(|key, child| {
+        if child.is_empty() {
+            return !leaf(changed, key) && leaf(present, key);
+        }
+        let below = (
+            changed.and_then(|s| s.0.get(key)),
+            present.and_then(|s| s.0.get(key)),
+        );
+        modified |= disown(child, below.0, below.1);
+        !child.is_empty()
+    });
+    modified || owned.0.len() != before
 }
 
 /// Records a non-apply write by `manager`: it now owns the fields it changed, which other
@@ -324,39 +367,58 @@ pub(crate) fn record_update(
 ) {
     let ty = schema::root(kind);
     let mut entries = old.map(entries).unwrap_or_default();
+    // Entries this write leaves alone keep their stored JSON.
+    let stored: &[Value] = old
+        .and_then(|o| o["metadata"]["managedFields"].as_array())
+        .map_or(&[], Vec::as_slice);
+    let mut modified = vec![false; entries.len()];
     let present = FieldSet::of(object, ty);
-    let changed = changed_within(&present, old, object);
-    if changed.is_empty() {
-        store(object, &entries);
-        return;
+    let changed = changed_within(&present, old, Some(object));
+    // What this write changed is no longer anyone else's; fields present no more belong to no
+    // one.
+    for (entry, modified) in entries.iter_mut().zip(&mut modified) {
+        *modified = disown(&mut entry.fields, Some(&changed), Some(&present));
     }
-    // Fields present no more belong to no one.
-    for entry in &mut entries {
-        for path in entry.fields.leaves() {
-            if changed.contains(&path) || !present.contains(&path) {
-                entry.fields.remove(&path);
+    if !changed.is_empty() {
+        let mine = entries.iter().position(|e| {
+            e.manager == manager
+                && e.operation == "Update"
+                && e.subresource.as_deref() == subresource
+        });
+        match mine {
+            Some(index) => {
+                let entry = &mut entries[index];
+                for path in changed.leaves() {
+                    entry.fields.insert(&path);
+                }
+                entry.time = None;
+                modified[index] = true;
+            }
+            None => {
+                entries.push(Entry {
+                    manager: manager.to_owned(),
+                    operation: "Update".to_owned(),
+                    api_version: api_version.to_owned(),
+                    subresource: subresource.map(str::to_owned),
+                    fields: changed,
+                    time: None,
+                });
+                modified.push(true);
             }
         }
     }
-    match entries.iter_mut().find(|e| {
-        e.manager == manager && e.operation == "Update" && e.subresource.as_deref() == subresource
-    }) {
-        Some(entry) => {
-            for path in changed.leaves() {
-                entry.fields.insert(&path);
-            }
-            entry.time = None;
-        }
-        None => entries.push(Entry {
-            manager: manager.to_owned(),
-            operation: "Update".to_owned(),
-            api_version: api_version.to_owned(),
-            subresource: subresource.map(str::to_owned),
-            fields: changed,
-            time: None,
-        }),
-    }
-    store(object, &entries);
+    let now = crate::object::now();
+    let list = entries
+        .iter()
+        .zip(modified)
+        .enumerate()
+        .filter(|(_, (entry, _))| !entry.fields.is_empty())
+        .map(|(index, (entry, modified))| match stored.get(index) {
+            Some(json) if !modified => json.clone(),
+            _ => entry_json(entry, &now),
+        })
+        .collect();
+    set_entries(object, list);
 }
 
 /// The manager name of a request: `fieldManager`, else the user agent's program name, as
@@ -432,6 +494,75 @@ mod tests {
         assert!(!entries[0].fields.contains(&image));
         assert!(entries[1].fields.contains(&image));
         assert_eq!(entries[1].manager, "kubectl-edit");
+    }
+
+    #[test]
+    fn an_update_disowns_what_it_changes_or_removes_and_keeps_other_entries_as_stored() {
+        let mut created = pod();
+        created["metadata"]["labels"]["tier"] = json!("front");
+        record_update(&mut created, None, "kubectl-create", "v1", None, "Pod");
+        let mut labelled = created.clone();
+        labelled["metadata"]["annotations"] = json!({"note": "x"});
+        record_update(
+            &mut labelled,
+            Some(&created),
+            "annotator",
+            "v1",
+            None,
+            "Pod",
+        );
+        let annotator = labelled["metadata"]["managedFields"][1].clone();
+        // A stored time the writer would not produce shows the entry is kept as stored.
+        labelled["metadata"]["managedFields"][1]["time"] = json!("2020-01-01T00:00:00Z");
+
+        let mut edited = labelled.clone();
+        edited["spec"]["containers"][0]["image"] = json!("web:2");
+        edited["metadata"]["labels"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tier");
+        record_update(
+            &mut edited,
+            Some(&labelled),
+            "kubectl-edit",
+            "v1",
+            None,
+            "Pod",
+        );
+
+        let entries = entries(&edited);
+        let path = |p: &[&str]| p.iter().map(|e| (*e).to_owned()).collect::<Path>();
+        let image = path(&["f:spec", "f:containers", "k:{\"name\":\"web\"}", "f:image"]);
+        let tier = path(&["f:metadata", "f:labels", "f:tier"]);
+        let app = path(&["f:metadata", "f:labels", "f:app"]);
+        assert!(entries[0].fields.contains(&app));
+        assert!(!entries[0].fields.contains(&image));
+        assert!(!entries[0].fields.contains(&tier));
+        assert_eq!(entries[2].manager, "kubectl-edit");
+        assert_eq!(entries[2].fields.leaves(), vec![image]);
+        let mut kept = annotator;
+        kept["time"] = json!("2020-01-01T00:00:00Z");
+        assert_eq!(edited["metadata"]["managedFields"][1], kept);
+
+        // A write that only removes a field takes it from its owner, and owns nothing.
+        let tolerations = path(&["f:spec", "f:tolerations"]);
+        assert!(entries[0].fields.contains(&tolerations));
+        let mut removed = edited.clone();
+        removed["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tolerations");
+        record_update(&mut removed, Some(&edited), "remover", "v1", None, "Pod");
+        let after = super::entries(&removed);
+        assert_eq!(after.len(), 3, "{after:?}");
+        assert!(!after[0].fields.contains(&tolerations));
+        assert!(after[0].fields.contains(&app));
+        assert_eq!(removed["metadata"]["managedFields"][1], kept);
+
+        // A write that changes nothing keeps every entry as it was.
+        let mut again = edited.clone();
+        record_update(&mut again, Some(&edited), "kubectl-edit", "v1", None, "Pod");
+        assert_eq!(again, edited);
     }
 
     #[test]
