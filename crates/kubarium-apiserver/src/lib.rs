@@ -235,6 +235,13 @@ pub(crate) mod testing {
         })
     }
 
+    /// Creates namespace `name`.
+    pub(crate) async fn namespace(server: &ApiServer, name: &str) {
+        let body = serde_json::json!({"metadata": {"name": name}});
+        let (code, answer) = call(server, "POST", "/api/v1/namespaces", body).await;
+        assert_eq!(code, 201, "{answer}");
+    }
+
     pub(crate) async fn get(server: &ApiServer, uri: &str) -> (Response<()>, String) {
         let request = Request::get(uri)
             .header("authorization", format!("Bearer {TOKEN}"))

@@ -11,14 +11,7 @@ const PDBS: &str = "/apis/policy/v1/namespaces/shop/poddisruptionbudgets";
 /// and ready or not.
 async fn shop(phase: &str, ready: bool) -> crate::ApiServer {
     let server = crate::testing::server();
-    let (code, _) = call(
-        &server,
-        "POST",
-        "/api/v1/namespaces",
-        json!({"metadata": {"name": "shop"}}),
-    )
-    .await;
-    assert_eq!(code, 201);
+    crate::testing::namespace(&server, "shop").await;
     pod(&server, "web-0", phase, ready).await;
     server
 }

@@ -180,6 +180,22 @@ fn default_timeout() -> u64 {
 enum Raw<'a> {
     Parsed(&'a Value, &'a [u8]),
     Value(Value),
+    /// What the output sends, as stored: the object, or its `metadata` for metadata output.
+    Stored(&'a [u8]),
+}
+
+/// The bytes of a stored object's `metadata`, found without building the object.
+fn stored_metadata(stored: &[u8]) -> Option<&[u8]> {
+    #[derive(serde::Deserialize)]
+    struct Object<'a> {
+        #[serde(borrow)]
+        metadata: &'a serde_json::value::RawValue,
+    }
+    let object: Object<'_> = serde_json::from_slice(stored).ok()?;
+    let metadata = object.metadata.get().as_bytes();
+    // Borrowed from `stored`, so its position there is known.
+    let at = (metadata.as_ptr() as usize).checked_sub(stored.as_ptr() as usize)?;
+    stored.get(at..at + metadata.len())
 }
 
 struct Stream {
@@ -191,23 +207,24 @@ struct Stream {
 impl Stream {
     /// The frame for a store event, or `None` if the selectors hide it.
     fn event(&mut self, event: &Event) -> Option<Bytes> {
-        // The common case — everything, as JSON — sends stored bytes without parsing them.
+        // The common cases — everything, as JSON or as metadata — send stored bytes, or the
+        // stored metadata's bytes, without parsing the object or the one it replaced.
         if self.filter.is_empty()
             && self.call.target.name.is_none()
-            && self.call.output == Output::Json
             && let Some(object) = &event.object
         {
-            {
-                let kind = if event.prev.is_some() {
-                    "MODIFIED"
-                } else {
-                    "ADDED"
-                };
-                let mut out = Vec::with_capacity(object.value.len() + 32);
-                out.extend_from_slice(format!("{{\"type\":\"{kind}\",\"object\":").as_bytes());
-                out.extend_from_slice(&object.value);
-                out.extend_from_slice(b"}\n");
-                return Some(Bytes::from(out));
+            let kind = if event.prev.is_some() {
+                "MODIFIED"
+            } else {
+                "ADDED"
+            };
+            let body = match self.call.output {
+                Output::Json => Some(object.value.as_ref()),
+                Output::Metadata => stored_metadata(&object.value),
+                Output::Table => None,
+            };
+            if let Some(body) = body {
+                return Some(self.frame(kind, Raw::Stored(body)));
             }
         }
         let new = event.object.as_ref().and_then(|o| parse(o).ok());
@@ -258,10 +275,19 @@ impl Stream {
 
     fn frame(&mut self, kind: &str, object: Raw<'_>) -> Bytes {
         let body = match (self.call.output, object) {
-            (Output::Json, Raw::Parsed(_, raw)) => {
-                let mut out = Vec::with_capacity(raw.len() + 32);
+            (Output::Json, Raw::Parsed(_, stored) | Raw::Stored(stored))
+            | (Output::Metadata, Raw::Stored(stored)) => {
+                let head: &[u8] = match self.call.output {
+                    Output::Metadata => br#"{"apiVersion":"meta.k8s.io/v1","kind":"PartialObjectMetadata","metadata":"#,
+                    _ => b"",
+                };
+                let mut out = Vec::with_capacity(stored.len() + head.len() + 40);
                 out.extend_from_slice(format!("{{\"type\":\"{kind}\",\"object\":").as_bytes());
-                out.extend_from_slice(raw);
+                out.extend_from_slice(head);
+                out.extend_from_slice(stored);
+                if !head.is_empty() {
+                    out.push(b'}');
+                }
                 out.extend_from_slice(b"}\n");
                 return Bytes::from(out);
             }
@@ -271,7 +297,7 @@ impl Stream {
             (Output::Table, object) => {
                 let owned;
                 let raw = match object {
-                    Raw::Parsed(_, raw) => raw,
+                    Raw::Parsed(_, raw) | Raw::Stored(raw) => raw,
                     Raw::Value(value) => {
                         owned = value.to_string();
                         owned.as_bytes()
@@ -314,4 +340,62 @@ impl Stream {
 fn error_frame(error: &StatusError) -> Bytes {
     let status = serde_json::to_value(error.to_status()).unwrap_or(Value::Null);
     Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": status})))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use crate::testing::{self, TOKEN};
+
+    /// The events of a watch from the first revision, ended by its timeout.
+    async fn events(server: &crate::ApiServer, query: &str, accept: &str) -> Vec<Value> {
+        let uri = format!(
+            "/api/v1/namespaces/shop/pods?watch=true&resourceVersion=1&timeoutSeconds=1{query}"
+        );
+        let request = http::Request::get(uri)
+            .header("authorization", format!("Bearer {TOKEN}"))
+            .header("accept", accept)
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let (response, body) = testing::send(server, request).await;
+        assert!(response.status().is_success(), "{body}");
+        body.lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .filter(|event: &Value| event["type"] != "BOOKMARK")
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn metadata_events_read_the_same_sent_as_stored_or_parsed_for_a_selector() {
+        let server = testing::server();
+        testing::namespace(&server, "shop").await;
+        let pod = json!({
+            "metadata": {"name": "web", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let (code, _) = testing::call(&server, "POST", "/api/v1/namespaces/shop/pods", pod).await;
+        assert_eq!(code, 201);
+        let patch = json!({"metadata": {"annotations": {"note": "x"}}});
+        let (code, _) =
+            testing::call(&server, "PATCH", "/api/v1/namespaces/shop/pods/web", patch).await;
+        assert_eq!(code, 200);
+
+        let metadata = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1";
+        // Unfiltered, the frames carry the stored metadata's bytes; a selector parses.
+        let stored = events(&server, "", metadata).await;
+        let parsed = events(&server, "&labelSelector=app%3Dweb", metadata).await;
+        assert_eq!(stored, parsed);
+        let kinds: Vec<&Value> = stored.iter().map(|e| &e["type"]).collect();
+        assert_eq!(kinds, [&json!("ADDED"), &json!("MODIFIED")]);
+        let object = &stored[1]["object"];
+        assert_eq!(object["kind"], "PartialObjectMetadata");
+        assert_eq!(object["apiVersion"], "meta.k8s.io/v1");
+        assert_eq!(object["metadata"]["annotations"]["note"], "x");
+        assert!(object.get("spec").is_none());
+
+        let full = events(&server, "", "application/json").await;
+        assert_eq!(full[1]["object"]["metadata"], object["metadata"]);
+        assert_eq!(full[1]["object"]["spec"]["containers"][0]["image"], "web:1");
+    }
 }
