@@ -122,11 +122,18 @@ impl Decision {
         for group in &mut rejected {
             group.nodes.sort();
         }
+        // The best few, highest first: selected, then only they are sorted.
+        let order = |a: &&(&str, &NodeScore), b: &&(&str, &NodeScore)| {
+            b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(b.0))
+        };
         let mut best: Vec<&(&str, &NodeScore)> = scored.iter().collect();
-        best.sort_by(|a, b| b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(b.0)));
+        if best.len() > SCORED_NODES {
+            best.select_nth_unstable_by(SCORED_NODES, order);
+            best.truncate(SCORED_NODES);
+        }
+        best.sort_by(order);
         let scores: Vec<Scored> = best
             .into_iter()
-            .take(SCORED_NODES)
             .map(|(node, score)| Scored {
                 node: (*node).to_owned(),
                 total: score.total,
@@ -210,4 +217,42 @@ pub(crate) fn event_note(message: &str) -> String {
         end -= 1;
     }
     format!("{}{suffix}", &message[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_best_scored_nodes_are_kept_highest_first_ties_by_name() {
+        let names: Vec<String> = (0..40).map(|i| format!("node-{i:02}")).collect();
+        let scores: Vec<NodeScore> = (0..40)
+            .map(|i| NodeScore {
+                plugins: [0; 6],
+                total: (i * 7) % 13,
+            })
+            .collect();
+        let scored: Vec<(&str, &NodeScore)> = names
+            .iter()
+            .map(String::as_str)
+            .zip(scores.iter())
+            .collect();
+        let decision = Decision::new(40, 40, 40, &[], &scored);
+        let best: Vec<(&str, i64)> = decision
+            .scores
+            .iter()
+            .map(|s| (s.node.as_str(), s.total))
+            .collect();
+        // Totals 12 (i = 11, 24, 37), then 11 (i = 9, 22, 35): by name within a total.
+        assert_eq!(
+            best,
+            [
+                ("node-11", 12),
+                ("node-24", 12),
+                ("node-37", 12),
+                ("node-09", 11),
+                ("node-22", 11)
+            ]
+        );
+    }
 }
