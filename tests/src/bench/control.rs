@@ -91,14 +91,25 @@ pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
             let mut running = HashSet::new();
             let mut last_bound = None;
             let mut first_watch = Some(first_watch);
+            let mut lists = 0;
             let stream = watcher(watching, watcher::Config::default()).default_backoff();
             futures_util::pin_mut!(stream);
             while let Some(event) = stream.try_next().await? {
                 if let Some(tx) = first_watch.take() {
                     let _ = tx.send(());
                 }
-                let watcher::Event::Apply(pod) = event else {
-                    continue;
+                // A watch that falls too far behind is closed; if its revision is compacted
+                // by then, the watcher lists again and hands the pods out as InitApply.
+                let pod = match event {
+                    watcher::Event::Apply(pod) | watcher::Event::InitApply(pod) => pod,
+                    watcher::Event::Init => {
+                        lists += 1;
+                        if lists > 1 {
+                            eprintln!("  (the bench's pod watch listed again)");
+                        }
+                        continue;
+                    }
+                    _ => continue,
                 };
                 let name = pod.metadata.name.clone().unwrap_or_default();
                 let spec_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
@@ -215,7 +226,7 @@ pub async fn controllers() -> anyhow::Result<Vec<Figure>> {
             .await?;
         let elapsed = tokio::time::timeout(PATIENCE, async {
             while let Some(event) = stream.next().await {
-                if let watcher::Event::Apply(d) = event?
+                if let watcher::Event::Apply(d) | watcher::Event::InitApply(d) = event?
                     && d.status.as_ref().and_then(|s| s.ready_replicas) == Some(REPLICAS)
                 {
                     return anyhow::Ok(started.elapsed());
