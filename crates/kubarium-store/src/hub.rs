@@ -132,6 +132,14 @@ impl Watch {
         }
     }
 
+    /// Whether every event published so far has been taken from this watch. Read the store's
+    /// revision first, then ask: if the watch is idle then, every event of its prefix up to
+    /// that revision has been handed out (the hub queues events before it publishes their
+    /// revision), so a bookmark may carry it.
+    pub fn is_idle(&self) -> bool {
+        self.backlog.is_empty() && self.rx.is_empty()
+    }
+
     /// The next event if one is ready now: `Ok(None)` if none is, `Err(())` once closed.
     #[allow(clippy::result_unit_err)]
     pub fn try_next(&mut self) -> Result<Option<Arc<Event>>, ()> {

@@ -178,6 +178,26 @@ async fn watch_replays_history_then_follows_live_in_order() {
 }
 
 #[tokio::test]
+async fn a_watch_is_idle_only_once_it_has_handed_out_what_was_published() {
+    let t = open();
+    let s = &t.store;
+    s.create("/r/a", b"1".to_vec()).await.unwrap();
+    let mut watch = s.watch("/r/", 0).unwrap();
+    assert!(!watch.is_idle(), "the replayed create is pending");
+    assert_eq!(watch.next().await.unwrap().revision, 1);
+    assert!(watch.is_idle());
+    s.create("/r/b", b"2".to_vec()).await.unwrap();
+    assert!(!watch.is_idle(), "the live create is pending");
+    assert_eq!(watch.next().await.unwrap().revision, 2);
+    assert!(watch.is_idle());
+    s.create("/x/other", b"3".to_vec()).await.unwrap();
+    assert!(
+        watch.is_idle(),
+        "another prefix's write is not this watch's"
+    );
+}
+
+#[tokio::test]
 async fn a_slow_watcher_is_closed_without_holding_up_writers_or_others() {
     let t = open_with(StoreOptions {
         watch_buffer: 4,

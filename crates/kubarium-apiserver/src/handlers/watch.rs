@@ -145,7 +145,13 @@ pub(crate) async fn watch(call: &mut Call) -> Result<Response, StatusError> {
                         // Closed by the store (too slow, or shutting down): the client re-watches.
                         None => return,
                     },
-                    _ = ticks.tick(), if bookmarks => stream.bookmark(last.max(store_revision(&stream)), false),
+                    _ = ticks.tick(), if bookmarks => {
+                        // The store's revision only once this watch has sent every event up to
+                        // it: a client re-watching from a bookmark must miss nothing.
+                        let published = store_revision(&stream);
+                        let revision = if watch.is_idle() { last.max(published) } else { last };
+                        stream.bookmark(revision, false)
+                    }
                     () = &mut deadline => return,
                     _ = shutdown.changed() => return,
                 };
