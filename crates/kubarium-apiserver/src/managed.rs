@@ -275,16 +275,22 @@ pub(crate) fn entries(object: &Value) -> Vec<Entry> {
 
 /// Writes `entries` into `object`'s metadata, dropping empty ones.
 pub(crate) fn store(object: &mut Value, entries: &[Entry]) {
+    store_keeping(object, entries, &[]);
+}
+
+/// As [`store`], writing the entry at index `i` as `kept[i]` where that is given (its JSON as
+/// stored, for an entry the write left alone).
+fn store_keeping(object: &mut Value, entries: &[Entry], kept: &[Option<&Value>]) {
     let now = crate::object::now();
     let list: Vec<Value> = entries
         .iter()
-        .filter(|e| !e.fields.is_empty())
-        .map(|e| entry_json(e, &now))
+        .enumerate()
+        .filter(|(_, entry)| !entry.fields.is_empty())
+        .map(|(index, entry)| match kept.get(index).copied().flatten() {
+            Some(json) => json.clone(),
+            None => entry_json(entry, &now),
+        })
         .collect();
-    set_entries(object, list);
-}
-
-fn set_entries(object: &mut Value, list: Vec<Value>) {
     crate::object::set_meta(
         object,
         "managedFields",
@@ -407,18 +413,12 @@ pub(crate) fn record_update(
             }
         }
     }
-    let now = crate::object::now();
-    let list = entries
+    let kept: Vec<Option<&Value>> = modified
         .iter()
-        .zip(modified)
         .enumerate()
-        .filter(|(_, (entry, _))| !entry.fields.is_empty())
-        .map(|(index, (entry, modified))| match stored.get(index) {
-            Some(json) if !modified => json.clone(),
-            _ => entry_json(entry, &now),
-        })
+        .map(|(index, modified)| stored.get(index).filter(|_| !modified))
         .collect();
-    set_entries(object, list);
+    store_keeping(object, &entries, &kept);
 }
 
 /// The manager name of a request: `fieldManager`, else the user agent's program name, as
