@@ -102,14 +102,32 @@ pub(crate) fn with_status_of(mut object: Value, from: &Value) -> Value {
 /// Whether two objects differ in anything but `metadata.resourceVersion` (a no-op write is
 /// not stored; a change of field ownership is a change).
 pub(crate) fn same_content(a: &Value, b: &Value) -> bool {
-    let strip = |v: &Value| {
-        let mut v = v.clone();
-        if let Some(meta) = v.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.remove("resourceVersion");
+    // Compared in place, member by member: no copy of either object.
+    fn same_except<'a>(
+        a: &'a serde_json::Map<String, Value>,
+        b: &'a serde_json::Map<String, Value>,
+        skip: Option<&str>,
+        inner: impl Fn(&str, &'a Value, &'a Value) -> bool,
+    ) -> bool {
+        let counted = |m: &serde_json::Map<String, Value>| {
+            m.len() - usize::from(skip.is_some_and(|skip| m.contains_key(skip)))
+        };
+        counted(a) == counted(b)
+            && a.iter()
+                .filter(|(key, _)| Some(key.as_str()) != skip)
+                .all(|(key, value)| b.get(key).is_some_and(|other| inner(key, value, other)))
+    }
+    match (a, b) {
+        (Value::Object(a), Value::Object(b)) => {
+            same_except(a, b, None, |key, a, b| match (key, a, b) {
+                ("metadata", Value::Object(a), Value::Object(b)) => {
+                    same_except(a, b, Some("resourceVersion"), |_, a, b| a == b)
+                }
+                _ => a == b,
+            })
         }
-        v
-    };
-    strip(a) == strip(b)
+        _ => a == b,
+    }
 }
 
 /// A fresh UID (random, RFC 4122 version 4).
@@ -171,5 +189,18 @@ mod tests {
             &a,
             &json!({"metadata": {"name": "a"}, "data": {}})
         ));
+        // A resourceVersion on one side only is still not content.
+        let unversioned = json!({"metadata": {"name": "a"}, "data": {"k": "v"}});
+        assert!(same_content(&a, &unversioned) && same_content(&unversioned, &a));
+        // Any other difference, in or out of metadata, in either direction, is.
+        for other in [
+            json!({"metadata": {"name": "a", "labels": {"x": "y"}}, "data": {"k": "v"}}),
+            json!({"metadata": {"name": "a", "resourceVersion": "1"}}),
+            json!({"metadata": {"name": "b", "resourceVersion": "1"}, "data": {"k": "v"}}),
+            json!({"data": {"k": "v"}}),
+        ] {
+            assert!(!same_content(&a, &other), "{other}");
+            assert!(!same_content(&other, &a), "{other}");
+        }
     }
 }

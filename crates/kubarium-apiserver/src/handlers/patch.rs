@@ -51,9 +51,9 @@ pub(crate) async fn patch(call: &mut Call, body: &[u8]) -> Result<Response, Stat
     let bytes = patch_with(call, body, move |old, patched| {
         // The main resource does not change status; the status subresource does.
         if has_status {
-            object::with_status_of(patched.clone(), old)
+            object::with_status_of(patched, old)
         } else {
-            patched.clone()
+            patched
         }
     })
     .await?;
@@ -65,7 +65,7 @@ pub(crate) async fn patch(call: &mut Call, body: &[u8]) -> Result<Response, Stat
 pub(crate) async fn patch_with(
     call: &mut Call,
     body: &[u8],
-    choose: impl Fn(&Value, &Value) -> Value,
+    choose: impl Fn(&Value, Value) -> Value,
 ) -> Result<Vec<u8>, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let kind = call.target.resource.kind;
@@ -93,7 +93,7 @@ pub(crate) async fn patch_with(
         };
         object::set_meta(&mut patched, "resourceVersion", None);
         let result =
-            super::write::replace(call, &name, &old, choose(&old, &patched), expected).await;
+            super::write::replace(call, &name, &old, choose(&old, patched), expected).await;
         match result {
             Err(e)
                 if e.reason == "Conflict"

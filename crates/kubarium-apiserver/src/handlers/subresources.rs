@@ -57,8 +57,15 @@ pub(crate) async fn handle(
 }
 
 /// `old` with only its status replaced by `new`'s: a status write changes nothing else.
-fn status_only(old: &Value, new: &Value) -> Value {
-    object::with_status_of(old.clone(), new)
+fn status_only(old: &Value, mut new: Value) -> Value {
+    let mut object = old.clone();
+    if let Some(map) = object.as_object_mut() {
+        match new.get_mut("status").map(Value::take) {
+            Some(status) => map.insert("status".to_owned(), status),
+            None => map.remove("status"),
+        };
+    }
+    object
 }
 
 async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
@@ -68,7 +75,7 @@ async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusE
     let expected = super::write::expected_revision(&object, &current)?;
     let old = super::read::parse(&current)?;
     let stored =
-        super::write::replace(call, &name, &old, status_only(&old, &object), expected).await?;
+        super::write::replace(call, &name, &old, status_only(&old, object), expected).await?;
     Ok(json(StatusCode::OK, stored))
 }
 

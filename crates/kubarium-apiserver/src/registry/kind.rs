@@ -130,9 +130,9 @@ fn decode_typed<K: Kind>(value: &Value) -> Result<K, Rejection> {
     })
 }
 
-/// As [`decode_typed`], for objects the server itself produced (past decoding, or stored):
-/// they nearly always decode, so the path-tracking decoder only runs to explain a failure.
-fn redecode_typed<K: Kind>(value: &Value) -> Result<K, Rejection> {
+/// As [`decode_typed`], but fast when the object decodes, as nearly all do: the
+/// path-tracking decoder only runs to explain a failure.
+fn decode_as<K: Kind>(value: &Value) -> Result<K, Rejection> {
     K::deserialize(value).or_else(|_| decode_typed::<K>(value))
 }
 
@@ -143,22 +143,28 @@ fn encode<K: Kind>(object: &K) -> Result<Value, Rejection> {
 
 impl<K: Kind> Rules for Typed<K> {
     fn decode(&self, body: &Value) -> Result<(Value, Vec<String>), Rejection> {
-        let typed = decode_typed::<K>(body)?;
+        let typed = decode_as::<K>(body)?;
         let mut normalized = encode(&typed)?;
         drop_added_type_meta(body, &mut normalized, true);
         let mut unknown = Vec::new();
-        unknown_fields(body, &normalized, "", &mut unknown);
+        unknown_fields(body, &normalized, &mut unknown);
         Ok((normalized, unknown))
     }
 
-    fn admit(&self, object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
-        let mut typed = redecode_typed::<K>(&object)?;
+    fn admit(&self, mut object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
+        // Field ownership is neither defaulted nor validated here, and the write's field
+        // manager replaces it next: it stays out of the typed round trip.
+        let managed = object
+            .get_mut("metadata")
+            .and_then(Value::as_object_mut)
+            .and_then(|meta| meta.remove("managedFields"));
+        let mut typed = decode_as::<K>(&object)?;
         typed.default();
         let mut causes = Causes::default();
         crate::validation::object_meta(typed.metadata(), K::NAME_RULE, &mut causes);
         typed.validate(&mut causes);
         if let Stage::Update(old) = stage {
-            let old = redecode_typed::<K>(old)?;
+            let old = decode_as::<K>(old)?;
             typed.validate_update(&old, &mut causes);
         }
         if !causes.is_empty() {
@@ -166,6 +172,12 @@ impl<K: Kind> Rules for Typed<K> {
         }
         let mut admitted = encode(&typed)?;
         drop_added_type_meta(&object, &mut admitted, true);
+        if let (Some(managed), Some(meta)) = (
+            managed,
+            admitted.get_mut("metadata").and_then(Value::as_object_mut),
+        ) {
+            meta.insert("managedFields".to_owned(), managed);
+        }
         Ok(admitted)
     }
 
@@ -323,30 +335,65 @@ fn strip_type_meta(value: &mut Value) {
 
 /// Collects the paths of fields present in `input` but absent from `decoded` (what the typed
 /// struct kept): those are fields the kind does not have.
-fn unknown_fields(input: &Value, decoded: &Value, path: &str, out: &mut Vec<String>) {
-    match (input, decoded) {
-        (Value::Object(input), Value::Object(decoded)) => {
-            for (key, value) in input {
-                let child = if path.is_empty() {
-                    key.clone()
-                } else {
-                    format!("{path}.{key}")
-                };
-                match decoded.get(key) {
-                    Some(kept) => unknown_fields(value, kept, &child, out),
-                    // Explicit nulls decode to "absent": that is not an unknown field.
-                    None if value.is_null() => {}
-                    None => out.push(child),
+fn unknown_fields(input: &Value, decoded: &Value, out: &mut Vec<String>) {
+    /// One step of the path down to a field.
+    enum Step<'a> {
+        Key(&'a str),
+        Index(usize),
+    }
+    fn render(path: &[Step<'_>], last: &str) -> String {
+        let mut rendered = String::new();
+        for step in path {
+            match step {
+                Step::Key(key) => {
+                    if !rendered.is_empty() {
+                        rendered.push('.');
+                    }
+                    rendered.push_str(key);
+                }
+                Step::Index(i) => rendered.push_str(&format!("[{i}]")),
+            }
+        }
+        if !rendered.is_empty() {
+            rendered.push('.');
+        }
+        rendered.push_str(last);
+        rendered
+    }
+    // The path is built only for a field that is reported; the walk itself allocates
+    // nothing but the stack.
+    fn walk<'a>(
+        input: &'a Value,
+        decoded: &Value,
+        path: &mut Vec<Step<'a>>,
+        out: &mut Vec<String>,
+    ) {
+        match (input, decoded) {
+            (Value::Object(input), Value::Object(decoded)) => {
+                for (key, value) in input {
+                    match decoded.get(key) {
+                        Some(kept) => {
+                            path.push(Step::Key(key));
+                            walk(value, kept, path, out);
+                            path.pop();
+                        }
+                        // Explicit nulls decode to "absent": that is not an unknown field.
+                        None if value.is_null() => {}
+                        None => out.push(render(path, key)),
+                    }
                 }
             }
-        }
-        (Value::Array(input), Value::Array(decoded)) => {
-            for (i, (value, kept)) in input.iter().zip(decoded).enumerate() {
-                unknown_fields(value, kept, &format!("{path}[{i}]"), out);
+            (Value::Array(input), Value::Array(decoded)) => {
+                for (i, (value, kept)) in input.iter().zip(decoded).enumerate() {
+                    path.push(Step::Index(i));
+                    walk(value, kept, path, out);
+                    path.pop();
+                }
             }
+            _ => {}
         }
-        _ => {}
     }
+    walk(input, decoded, &mut Vec::new(), out);
 }
 
 #[cfg(test)]
@@ -361,12 +408,18 @@ mod tests {
         let rules = Typed::<ConfigMap>::NEW;
         let body = json!({
             "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "c", "bogus": 1, "labels": null},
+            "metadata": {"name": "c", "bogus": 1, "labels": null, "ownerReferences": [
+                {"apiVersion": "v1", "kind": "Secret", "name": "s", "uid": "u"},
+                {"apiVersion": "v1", "kind": "Secret", "name": "t", "uid": "v", "odd": true},
+            ]},
             "data": {"a": "b"},
             "extra": {"x": 1},
         });
         let (object, unknown) = rules.decode(&body).unwrap();
-        assert_eq!(unknown, ["extra", "metadata.bogus"]);
+        assert_eq!(
+            unknown,
+            ["extra", "metadata.bogus", "metadata.ownerReferences[1].odd"]
+        );
         assert_eq!(object["data"]["a"], "b");
         assert!(object.get("extra").is_none());
     }
