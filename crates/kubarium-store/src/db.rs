@@ -8,6 +8,8 @@
 //!   and the compacted revision.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
@@ -50,24 +52,44 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
     conn.pragma_update(None, "synchronous", "FULL")?;
     // Checkpoints run on a thread of their own (`checkpoint`), not inside a commit.
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    // When the WAL starts over after a restart (`checkpoint_to_restart`), a file grown past
+    // this is cut back to it.
+    conn.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES)?;
     conn.execute_batch(SCHEMA)?;
     Ok(conn)
 }
 
+/// The WAL size past which the writer lets the WAL start over (see
+/// [`checkpoint_to_restart`]).
+pub(crate) const WAL_RESTART_BYTES: i64 = 64 << 20;
+
 /// Copies the WAL back into the database file whenever the writer signals that it has
 /// committed, at most twice a second, so the writer's commits never wait for a checkpoint.
 /// Stops (after a last checkpoint) when the writer drops its end of `commits`.
+///
+/// While writes go on, a checkpoint beside them never copies the frames appended during
+/// it, so the WAL could never start over and would grow with every write. Once it is past
+/// [`WAL_RESTART_BYTES`], this sets `restart`, and the writer finishes the copy itself
+/// between two commits.
 pub(crate) fn spawn_checkpointer(
     path: &Path,
     commits: std::sync::mpsc::Receiver<()>,
+    restart: Arc<AtomicBool>,
 ) -> Result<()> {
     let conn = Connection::open(path)?;
     configure(&conn)?;
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+    let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
     let checkpoint = move || {
         // PASSIVE: copy what no reader still needs, never block the writer or readers.
-        if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
+        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
+            row.get::<_, i64>(1)
+        }) {
+            Ok(frames) if frames.saturating_mul(page_size) >= WAL_RESTART_BYTES => {
+                restart.store(true, Ordering::Relaxed);
+            }
+            Ok(_) => {}
+            Err(error) => tracing::warn!(%error, "WAL checkpoint failed; the next one retries"),
         }
     };
     std::thread::Builder::new()
@@ -81,6 +103,15 @@ pub(crate) fn spawn_checkpointer(
         })
         .map_err(|e| crate::Error::Internal(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
+}
+
+/// Run by the writer between two commits, when the checkpoint thread asks for it: copies
+/// the rest of the WAL into the database file, so that the next write starts the WAL over
+/// (unless a reader still uses it; then a later request retries).
+pub(crate) fn checkpoint_to_restart(conn: &Connection) {
+    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+        tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
+    }
 }
 
 /// Opens a read-only connection.

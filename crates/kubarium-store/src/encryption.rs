@@ -4,6 +4,8 @@
 //! a random 96-bit nonce and the ciphertext with its tag, so a glance at the database tells
 //! sealed values apart and which key sealed them.
 
+use std::borrow::Cow;
+
 use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::rand::{SecureRandom, SystemRandom};
 
@@ -122,10 +124,14 @@ impl Encryption {
 }
 
 /// Seals and opens through an optional [`Encryption`].
-pub(crate) fn seal(encryption: Option<&Encryption>, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+pub(crate) fn seal<'a>(
+    encryption: Option<&Encryption>,
+    key: &str,
+    value: &'a [u8],
+) -> Result<Cow<'a, [u8]>> {
     match encryption {
-        Some(e) => e.seal(key, value),
-        None => Ok(value.to_vec()),
+        Some(e) if e.applies(key) => e.seal(key, value).map(Cow::Owned),
+        _ => Ok(Cow::Borrowed(value)),
     }
 }
 

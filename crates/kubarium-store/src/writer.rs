@@ -5,7 +5,9 @@
 //! publication the same thing, with no lock to get wrong; batching makes one fsync serve
 //! every writer that queued while the previous commit was on disk.
 
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -89,6 +91,8 @@ struct Writer {
     conn: Connection,
     /// Tells the checkpoint thread there is WAL to copy back.
     checkpoint: mpsc::SyncSender<()>,
+    /// Set by the checkpoint thread when the WAL is large enough to start over.
+    restart: Arc<AtomicBool>,
     revision: Revision,
     current: Arc<Current>,
     hub: Arc<Hub>,
@@ -107,12 +111,14 @@ pub(crate) fn spawn(
 ) -> Result<Handle> {
     let (tx, rx) = mpsc::channel();
     let (checkpoint, commits) = mpsc::sync_channel(1);
+    let restart = Arc::new(AtomicBool::new(false));
     if let Some(path) = conn.path().filter(|p| !p.is_empty()) {
-        crate::db::spawn_checkpointer(std::path::Path::new(path), commits)?;
+        crate::db::spawn_checkpointer(std::path::Path::new(path), commits, restart.clone())?;
     }
     let mut writer = Writer {
         conn,
         checkpoint,
+        restart,
         revision,
         current,
         hub,
@@ -201,6 +207,10 @@ impl Writer {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
                 }
+                // After the replies: this batch's writers do not wait for the copy.
+                if self.restart.swap(false, Ordering::Relaxed) {
+                    crate::db::checkpoint_to_restart(&self.conn);
+                }
             }
             Err(error) => {
                 tracing::error!(%error, writes = count, "a write transaction failed; nothing in it was applied");
@@ -224,8 +234,19 @@ impl Writer {
         let now = now_ms();
         let mut revision = start;
         let mut results = Vec::with_capacity(ops.len());
+        let mut latest = Latest {
+            committed: &self.current,
+            batch: HashMap::new(),
+        };
         for op in ops {
-            match apply(&tx, self.encryption.as_deref(), op, revision + 1, now) {
+            match apply(
+                &tx,
+                &mut latest,
+                self.encryption.as_deref(),
+                op,
+                revision + 1,
+                now,
+            ) {
                 Ok(event) => {
                     revision = event.revision;
                     results.push(Ok(Arc::new(event)));
@@ -294,33 +315,58 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The current row of `key`: create revision, mod revision, stored bytes.
-fn current(tx: &Transaction<'_>, key: &str) -> Result<Option<(Revision, Revision, Vec<u8>)>> {
-    Ok(tx
-        .prepare_cached("SELECT create_revision, mod_revision, value FROM objects WHERE key = ?1")?
-        .query_row(params![key], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })
-        .optional()?)
+/// The latest state as the writes of a batch see it: what the batch's earlier writes left,
+/// else what the commits before it left, which the writer has applied to the in-memory
+/// current state before it takes the next batch. No write reads the database.
+struct Latest<'a> {
+    committed: &'a Current,
+    batch: HashMap<String, Option<Object>>,
+}
+
+impl Latest<'_> {
+    fn get(&self, key: &str) -> Option<Object> {
+        match self.batch.get(key) {
+            Some(written) => written.clone(),
+            None => self.committed.get(key),
+        }
+    }
+
+    /// The stored object a write expects to find: `key`'s, at `expected` when given.
+    fn expect(&self, key: &str, expected: Option<Revision>) -> Result<Object> {
+        let Some(found) = self.get(key) else {
+            return Err(Error::NotFound {
+                key: key.to_owned(),
+            });
+        };
+        match expected {
+            Some(expected) if expected != found.mod_revision => Err(Error::Conflict {
+                key: key.to_owned(),
+                expected,
+                current: found.mod_revision,
+            }),
+            _ => Ok(found),
+        }
+    }
 }
 
 fn apply(
     tx: &Transaction<'_>,
+    latest: &mut Latest<'_>,
     encryption: Option<&Encryption>,
     op: Op,
     revision: Revision,
     now: i64,
 ) -> Result<Event> {
-    let object = |key: &str, value: &[u8], create_revision, mod_revision| Object {
+    let object = |key: &str, value: Vec<u8>, create_revision, mod_revision| Object {
         key: key.to_owned(),
         value: value.into(),
         create_revision,
         mod_revision,
     };
-    match op {
+    let event = match op {
         Op::Create { key, value } => {
             let key = key.as_str();
-            if current(tx, key)?.is_some() {
+            if latest.get(key).is_some() {
                 return Err(Error::AlreadyExists {
                     key: key.to_owned(),
                 });
@@ -333,11 +379,12 @@ fn apply(
                 "INSERT INTO history (revision, key, create_revision, value, at_ms) VALUES (?1, ?2, ?1, ?3, ?4)",
             )?
             .execute(params![revision, key, stored, now])?;
-            Ok(Event {
+            drop(stored);
+            Event {
                 revision,
-                object: Some(object(key, &value, revision, revision)),
+                object: Some(object(key, value, revision, revision)),
                 prev: None,
-            })
+            }
         }
         Op::Update {
             key,
@@ -345,65 +392,107 @@ fn apply(
             expected,
         } => {
             let key = key.as_str();
-            let Some((create_revision, mod_revision, prev_stored)) = current(tx, key)? else {
-                return Err(Error::NotFound {
-                    key: key.to_owned(),
-                });
-            };
-            if let Some(expected) = expected
-                && expected != mod_revision
-            {
-                return Err(Error::Conflict {
-                    key: key.to_owned(),
-                    expected,
-                    current: mod_revision,
-                });
-            }
+            let prev = latest.expect(key, expected)?;
             let value = value.into_bytes(revision);
             let stored = encryption::seal(encryption, key, &value)?;
+            let prev_stored = encryption::seal(encryption, key, &prev.value)?;
             tx.prepare_cached(
                 "INSERT INTO history (revision, key, create_revision, value, prev_value, prev_mod_revision, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )?
-            .execute(params![revision, key, create_revision, stored, prev_stored, mod_revision, now])?;
+            .execute(params![revision, key, prev.create_revision, stored, prev_stored, prev.mod_revision, now])?;
             tx.prepare_cached("UPDATE objects SET mod_revision = ?1, value = ?2 WHERE key = ?3")?
                 .execute(params![revision, stored, key])?;
-            let prev = encryption::open(encryption, key, prev_stored)?;
-            Ok(Event {
+            drop((stored, prev_stored));
+            Event {
                 revision,
-                object: Some(object(key, &value, create_revision, revision)),
-                prev: Some(object(key, &prev, create_revision, mod_revision)),
-            })
+                object: Some(object(key, value, prev.create_revision, revision)),
+                prev: Some(prev),
+            }
         }
         Op::Delete { key, expected } => {
             let key = key.as_str();
-            let Some((create_revision, mod_revision, prev_stored)) = current(tx, key)? else {
-                return Err(Error::NotFound {
-                    key: key.to_owned(),
-                });
-            };
-            if let Some(expected) = expected
-                && expected != mod_revision
-            {
-                return Err(Error::Conflict {
-                    key: key.to_owned(),
-                    expected,
-                    current: mod_revision,
-                });
-            }
+            let prev = latest.expect(key, expected)?;
+            let prev_stored = encryption::seal(encryption, key, &prev.value)?;
             tx.prepare_cached(
                 "INSERT INTO history (revision, key, create_revision, prev_value, prev_mod_revision, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![revision, key, create_revision, prev_stored, mod_revision, now])?;
+            .execute(params![revision, key, prev.create_revision, prev_stored, prev.mod_revision, now])?;
             tx.prepare_cached("DELETE FROM objects WHERE key = ?1")?
                 .execute(params![key])?;
-            let prev = encryption::open(encryption, key, prev_stored)?;
-            Ok(Event {
+            drop(prev_stored);
+            Event {
                 revision,
                 object: None,
-                prev: Some(object(key, &prev, create_revision, mod_revision)),
-            })
+                prev: Some(prev),
+            }
         }
+    };
+    latest
+        .batch
+        .insert(event.key().to_owned(), event.object.clone());
+    Ok(event)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_writes_of_one_batch_see_each_other_before_it_commits() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = crate::db::open(&dir.path().join("state.db")).unwrap();
+        let committed = Current::load(&conn, None, 0).unwrap();
+        let tx = conn.transaction().unwrap();
+        let mut latest = Latest {
+            committed: &committed,
+            batch: HashMap::new(),
+        };
+        let mut write = |op, revision| apply(&tx, &mut latest, None, op, revision, 0);
+        let create = |value: &[u8]| Op::Create {
+            key: "/r/a".to_owned(),
+            value: Content::Bytes(value.to_vec()),
+        };
+        let update = |value: &[u8], expected| Op::Update {
+            key: "/r/a".to_owned(),
+            value: Content::Bytes(value.to_vec()),
+            expected,
+        };
+        let value = |object: &Option<Object>| object.as_ref().map(|o| o.value.to_vec());
+
+        write(create(b"1"), 1).unwrap();
+        assert!(matches!(
+            write(create(b"x"), 2),
+            Err(Error::AlreadyExists { .. })
+        ));
+        let updated = write(update(b"2", Some(1)), 2).unwrap();
+        assert_eq!(value(&updated.prev), Some(b"1".to_vec()));
+        assert_eq!(updated.object.as_ref().unwrap().create_revision, 1);
+        assert!(matches!(
+            write(update(b"x", Some(1)), 3),
+            Err(Error::Conflict {
+                expected: 1,
+                current: 2,
+                ..
+            })
+        ));
+        let deleted = write(
+            Op::Delete {
+                key: "/r/a".to_owned(),
+                expected: Some(2),
+            },
+            3,
+        )
+        .unwrap();
+        assert_eq!(value(&deleted.prev), Some(b"2".to_vec()));
+        assert!(matches!(
+            write(update(b"x", None), 4),
+            Err(Error::NotFound { .. })
+        ));
+        let again = write(create(b"3"), 4).unwrap();
+        assert_eq!(again.object.unwrap().create_revision, 4);
+        // Nothing of it is in the committed state until the batch commits.
+        assert_eq!(committed.get("/r/a"), None);
     }
 }
