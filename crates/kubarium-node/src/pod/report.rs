@@ -5,11 +5,11 @@
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     ContainerState as ApiState, ContainerStateRunning, ContainerStateTerminated,
-    ContainerStateWaiting, ContainerStatus as ApiStatus, HostIP, PodIP, PodStatus,
+    ContainerStateWaiting, ContainerStatus as ApiStatus, HostIP, Pod, PodIP, PodStatus,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+use kube::Resource;
 use kube::api::{Patch, PatchParams};
-use serde_json::json;
 
 use super::{Slot, Worker};
 use crate::runtime::{ContainerState, ContainerStatus};
@@ -188,12 +188,28 @@ impl Worker {
         if self.posted.as_deref() == Some(&status) {
             return true;
         }
-        let patch = Patch::Merge(json!({ "status": status }));
-        match self
-            .api()
-            .patch_status(self.name(), &PatchParams::default(), &patch)
-            .await
-        {
+        /// A merge patch of the status alone, encoded straight from the typed status.
+        #[derive(serde::Serialize)]
+        struct StatusOnly<'a> {
+            status: &'a PodStatus,
+        }
+        let patch = Patch::Merge(StatusOnly { status: &status });
+        let namespace = self.pod.metadata.namespace.as_deref().unwrap_or("default");
+        // The API server answers with the whole pod, which this worker does not need: the
+        // body is checked to be JSON and dropped, never decoded into a `Pod`.
+        let posted = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
+            .patch_subresource("status", self.name(), &PatchParams::default(), &patch)
+            .map_err(kube::Error::BuildRequest);
+        let posted = match posted {
+            Ok(request) => {
+                self.shared
+                    .client
+                    .request::<serde::de::IgnoredAny>(request)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        match posted {
             Ok(_) => {
                 self.posted = Some(Box::new(status));
                 true
