@@ -9,7 +9,8 @@
 //! **Durability:** WAL journal, `synchronous=FULL`; a write is acknowledged only after its
 //! transaction commits, so `kill -9` loses nothing acknowledged. Writes go through a single
 //! writer thread that commits whatever is queued in one transaction (group commit): one
-//! fsync serves many concurrent writers.
+//! fsync serves many concurrent writers. The WAL starts over once it passes 64 MB, even while
+//! writes never pause, so a burst of writes leaves no large file behind.
 //!
 //! **Reads of the latest state come from memory:** the writer applies each commit to an
 //! in-memory copy of the live objects before acknowledging it, so gets and lists at the

@@ -260,10 +260,8 @@ impl Writer {
             }
         }
         if revision != start {
-            tx.execute(
-                "UPDATE meta SET value = ?1 WHERE name = 'revision'",
-                params![revision],
-            )?;
+            tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
+                .execute(params![revision])?;
         }
         tx.commit()?;
         // Full means a checkpoint is already due.
