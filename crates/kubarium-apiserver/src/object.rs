@@ -85,16 +85,17 @@ pub(crate) fn now() -> String {
 }
 
 /// `object` with `status` taken from `from` (or removed when `from` has none).
-pub(crate) fn with_status_of(mut object: Value, from: &Value) -> Value {
+pub(crate) fn with_status_of(object: Value, from: &Value) -> Value {
+    with_status(object, from.get("status").cloned())
+}
+
+/// `object` with its `status` set to `status`, or removed for `None`.
+pub(crate) fn with_status(mut object: Value, status: Option<Value>) -> Value {
     if let Some(map) = object.as_object_mut() {
-        match from.get("status") {
-            Some(status) => {
-                map.insert("status".to_owned(), status.clone());
-            }
-            None => {
-                map.remove("status");
-            }
-        }
+        match status {
+            Some(status) => map.insert("status".to_owned(), status),
+            None => map.remove("status"),
+        };
     }
     object
 }

@@ -58,14 +58,7 @@ pub(crate) async fn handle(
 
 /// `old` with only its status replaced by `new`'s: a status write changes nothing else.
 fn status_only(old: &Value, mut new: Value) -> Value {
-    let mut object = old.clone();
-    if let Some(map) = object.as_object_mut() {
-        match new.get_mut("status").map(Value::take) {
-            Some(status) => map.insert("status".to_owned(), status),
-            None => map.remove("status"),
-        };
-    }
-    object
+    object::with_status(old.clone(), new.get_mut("status").map(Value::take))
 }
 
 async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
