@@ -67,6 +67,11 @@ impl Current {
         }
     }
 
+    pub(crate) fn contains(&self, key: &str) -> bool {
+        let state = self.state.read().unwrap_or_else(|p| p.into_inner());
+        state.objects.contains_key(key)
+    }
+
     pub(crate) fn get(&self, key: &str) -> Option<Object> {
         let state = self.state.read().unwrap_or_else(|p| p.into_inner());
         state.objects.get(key).cloned()

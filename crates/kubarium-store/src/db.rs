@@ -81,15 +81,10 @@ pub(crate) fn spawn_checkpointer(
     conn.pragma_update(None, "wal_autocheckpoint", 0)?;
     let page_size: i64 = conn.query_row("PRAGMA page_size", [], |row| row.get(0))?;
     let checkpoint = move || {
-        // PASSIVE: copy what no reader still needs, never block the writer or readers.
-        match conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| {
-            row.get::<_, i64>(1)
-        }) {
-            Ok(frames) if frames.saturating_mul(page_size) >= WAL_RESTART_BYTES => {
-                restart.store(true, Ordering::Relaxed);
-            }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "WAL checkpoint failed; the next one retries"),
+        if checkpoint_passive(&conn)
+            .is_some_and(|frames| frames.saturating_mul(page_size) >= WAL_RESTART_BYTES)
+        {
+            restart.store(true, Ordering::Relaxed);
         }
     };
     std::thread::Builder::new()
@@ -109,9 +104,15 @@ pub(crate) fn spawn_checkpointer(
 /// the rest of the WAL into the database file, so that the next write starts the WAL over
 /// (unless a reader still uses it; then a later request retries).
 pub(crate) fn checkpoint_to_restart(conn: &Connection) {
-    if let Err(error) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-        tracing::warn!(%error, "WAL checkpoint failed; the next one retries");
-    }
+    checkpoint_passive(conn);
+}
+
+/// A PASSIVE checkpoint (it copies what no reader still needs and never blocks the writer or
+/// readers); returns the WAL's size in frames, `None` if it failed (logged; the next retries).
+fn checkpoint_passive(conn: &Connection) -> Option<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |row| row.get(1))
+        .inspect_err(|error| tracing::warn!(%error, "WAL checkpoint failed; the next one retries"))
+        .ok()
 }
 
 /// Opens a read-only connection.

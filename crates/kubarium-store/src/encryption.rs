@@ -69,9 +69,9 @@ impl Encryption {
 
     /// `value` as it goes to disk: sealed when `key` is under a prefix. The key itself is the
     /// associated data, so a sealed value copied to another key fails to open.
-    pub(crate) fn seal(&self, key: &str, value: &[u8]) -> Result<Vec<u8>> {
+    pub(crate) fn seal<'a>(&self, key: &str, value: &'a [u8]) -> Result<Cow<'a, [u8]>> {
         if !self.applies(key) {
-            return Ok(value.to_vec());
+            return Ok(Cow::Borrowed(value));
         }
         let mut nonce = [0u8; NONCE_LEN];
         SystemRandom::new()
@@ -89,7 +89,7 @@ impl Encryption {
         out.extend_from_slice(self.envelope.as_bytes());
         out.extend_from_slice(&nonce);
         out.extend_from_slice(&sealed);
-        Ok(out)
+        Ok(Cow::Owned(out))
     }
 
     /// `stored` as it came from disk, opened when sealed.
@@ -130,8 +130,8 @@ pub(crate) fn seal<'a>(
     value: &'a [u8],
 ) -> Result<Cow<'a, [u8]>> {
     match encryption {
-        Some(e) if e.applies(key) => e.seal(key, value).map(Cow::Owned),
-        _ => Ok(Cow::Borrowed(value)),
+        Some(e) => e.seal(key, value),
+        None => Ok(Cow::Borrowed(value)),
     }
 }
 
@@ -162,21 +162,21 @@ mod tests {
         assert!(secret.starts_with(b"k8s:enc:aesgcm:v1:local:"));
         assert!(!secret.windows(7).any(|w| w == b"hunter2"));
         assert_eq!(
-            e.open("/core/secrets/default/s", secret.clone()).unwrap(),
+            e.open("/core/secrets/default/s", secret.to_vec()).unwrap(),
             b"hunter2"
         );
         assert_eq!(
             e.seal("/core/configmaps/default/c", b"plain").unwrap(),
-            b"plain"
+            &b"plain"[..]
         );
         // Bound to its key: moved elsewhere it does not open.
         assert!(matches!(
-            e.open("/core/secrets/default/other", secret.clone()),
+            e.open("/core/secrets/default/other", secret.to_vec()),
             Err(Error::Decrypt { .. })
         ));
         // Another key cannot open it either.
         assert!(matches!(
-            encryption().open("/core/secrets/default/s", secret),
+            encryption().open("/core/secrets/default/s", secret.into_owned()),
             Err(Error::Decrypt { .. })
         ));
     }

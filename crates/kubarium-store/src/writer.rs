@@ -322,6 +322,13 @@ struct Latest<'a> {
 }
 
 impl Latest<'_> {
+    fn contains(&self, key: &str) -> bool {
+        match self.batch.get(key) {
+            Some(written) => written.is_some(),
+            None => self.committed.contains(key),
+        }
+    }
+
     fn get(&self, key: &str) -> Option<Object> {
         match self.batch.get(key) {
             Some(written) => written.clone(),
@@ -364,7 +371,7 @@ fn apply(
     let event = match op {
         Op::Create { key, value } => {
             let key = key.as_str();
-            if latest.get(key).is_some() {
+            if latest.contains(key) {
                 return Err(Error::AlreadyExists {
                     key: key.to_owned(),
                 });
