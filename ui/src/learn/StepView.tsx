@@ -12,7 +12,7 @@ import { LessonText } from "./LessonText";
 import { stepRefs, useLiveObjects, watchesFor } from "./objects";
 import { typeIntoTerminal } from "./LearnTerminal";
 import { lessonProgress, progressSnapshot } from "./progress";
-import { describeAction, errorText, runActions, type RunReport } from "./runner";
+import { describeAction, errorText, runActions, untilStepReady, type RunReport } from "./runner";
 import { clusterEffects, runContext } from "./session";
 import { useActiveStep } from "./useStep";
 import { StepWidget } from "./Widgets";
@@ -35,12 +35,14 @@ export function StepView({ lesson, step, index, state, vars, kinds }: Props) {
   const [error, setError] = useState<string | null>(null);
   // The active step's world, for Show me's waits; a done step's waits hold (its checks did).
   const world = useRef<(() => World) | null>(null);
+  const ready = useRef<(() => boolean) | null>(null);
   const doneRef = useRef(state === "done");
   useEffect(() => {
     doneRef.current = state === "done";
   }, [state]);
-  const onWorld = useCallback((get: () => World) => {
+  const onWorld = useCallback((get: () => World, isReady: () => boolean) => {
     world.current = get;
+    ready.current = isReady;
   }, []);
 
   const showMe = useCallback(() => {
@@ -49,14 +51,19 @@ export function StepView({ lesson, step, index, state, vars, kinds }: Props) {
     const vars = (): Vars => lessonProgress(progressSnapshot(), lesson.id).vars;
     const effects = clusterEffects(() => world.current?.() ?? { objects: {}, namespace: lesson.namespace, clusterScoped: new Set() });
     const holds = effects.holds;
-    runActions(
-      step.showMe,
-      runContext(lesson, kinds, vars),
-      { ...effects, holds: (check) => (doneRef.current ? Promise.resolve({ held: true, detail: "the step is done" }) : holds(check)) },
-      (report) => {
-        setRun((r) => ({ running: true, reports: { ...(r?.reports ?? {}), [report.index]: report } }));
-      },
-    ).then(
+    // First the step's baselines, so the actions count as changes.
+    untilStepReady(() => doneRef.current || ready.current?.() === true, effects)
+      .then(() =>
+        runActions(
+          step.showMe,
+          runContext(lesson, kinds, vars),
+          { ...effects, holds: (check) => (doneRef.current ? Promise.resolve({ held: true, detail: "the step is done" }) : holds(check)) },
+          (report) => {
+            setRun((r) => ({ running: true, reports: { ...(r?.reports ?? {}), [report.index]: report } }));
+          },
+        ),
+      )
+      .then(
       () => {
         setRun((r) => (r ? { ...r, running: false } : r));
       },
@@ -144,11 +151,11 @@ function Checks({ stepId, labels, verdicts }: { stepId: string; labels: readonly
   );
 }
 
-function ActiveStep({ lesson, raw, vars, kinds, onWorld }: { lesson: Lesson; raw: Step; vars: Vars; kinds: readonly KindInfo[]; onWorld: (get: () => World) => void }) {
+function ActiveStep({ lesson, raw, vars, kinds, onWorld }: { lesson: Lesson; raw: Step; vars: Vars; kinds: readonly KindInfo[]; onWorld: (get: () => World, ready: () => boolean) => void }) {
   const live = useActiveStep(lesson, raw, vars, kinds);
   useEffect(() => {
-    onWorld(live.world);
-  }, [onWorld, live.world]);
+    onWorld(live.world, live.ready);
+  }, [onWorld, live.world, live.ready]);
   const step = live.step;
   return (
     <div className="learn-step-body">

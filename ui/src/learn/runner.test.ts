@@ -3,7 +3,7 @@
 import { describe, expect, it } from "vitest";
 import type { ApplyOutcome } from "../ipc/apply";
 import type { Action, Check } from "./lesson";
-import { describeAction, runActions, WAIT_LIMIT_MS, type Effects, type RunContext, type RunReport } from "./runner";
+import { describeAction, runActions, untilStepReady, WAIT_LIMIT_MS, type Effects, type RunContext, type RunReport } from "./runner";
 
 const KINDS: Record<string, { resource: string; namespaced: boolean }> = {
   Pod: { resource: "pods", namespaced: true },
@@ -185,6 +185,23 @@ describe("runActions", () => {
     await expect(runActions([{ type: "exec", exec: { pod: "web", command: ["wget", "-qO-", "x"] } }], f.ctx, f.effects, () => undefined)).rejects.toThrow(
       "`wget -qO- x` in web ended with exit code 1: wget: server returned error",
     );
+  });
+
+  it("waits for the step's baselines before the first action", async () => {
+    const f = fake();
+    let looks = 0;
+    await untilStepReady(() => {
+      looks += 1;
+      return looks > 3;
+    }, f.effects);
+    expect(looks).toBe(4);
+    expect(f.effects.now()).toBe(300);
+  });
+
+  it("gives up on a step whose objects never come into view, saying what to do", async () => {
+    const f = fake();
+    await expect(untilStepReady(() => false, f.effects)).rejects.toThrow(/could not be read from the local cluster in 3 minutes.*try Show me again/);
+    expect(f.effects.now()).toBeGreaterThanOrEqual(WAIT_LIMIT_MS);
   });
 
   it("describes actions for the learner", () => {

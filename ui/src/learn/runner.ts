@@ -42,6 +42,7 @@ export interface RunContext {
 /** How long a `wait` waits before giving up. */
 export const WAIT_LIMIT_MS = 3 * 60 * 1000;
 const WAIT_POLL_MS = 1000;
+const READY_POLL_MS = 100;
 
 /** The namespace objects of a kind live in for this lesson (`null` for cluster-scoped kinds). */
 function namespaceFor(ctx: RunContext, kind: string, given?: string): string | null {
@@ -165,6 +166,20 @@ export async function runAction(raw: Action, ctx: RunContext, effects: Effects):
       }
       return;
     }
+  }
+}
+
+/**
+ * Resolves once `ready()` (the active step's objects are in view and its baselines noted),
+ * checking every 100 ms; gives up after `WAIT_LIMIT_MS` with what to do.
+ */
+export async function untilStepReady(ready: () => boolean, effects: Pick<Effects, "sleep" | "now">): Promise<void> {
+  const deadline = effects.now() + WAIT_LIMIT_MS;
+  while (!ready()) {
+    if (effects.now() >= deadline) {
+      throw new Error("The step's objects could not be read from the local cluster in 3 minutes. Check that it is running (the status bar), then try Show me again.");
+    }
+    await effects.sleep(READY_POLL_MS);
   }
 }
 

@@ -25,6 +25,12 @@ export interface StepLive {
   readonly synced: boolean;
   /** The world the checks see now (for Show me's waits). */
   readonly world: () => World;
+  /**
+   * Whether the step's objects are in view and its `changed` baselines noted. Show me waits
+   * for it: an action taken before would be part of the baseline (a pod deleted and made
+   * again before its uid was noted never counts as changed).
+   */
+  readonly ready: () => boolean;
 }
 
 /** Drives the active step of `lesson`; `vars` are the lesson's captured values. */
@@ -100,6 +106,10 @@ export function useActiveStep(lesson: Lesson, raw: Step, vars: Vars, kinds: read
   }, [polled, execCaptures, lesson.namespace, lesson.id]);
 
   const ready = synced && baseline?.step === raw.id;
+  const readyRef = useRef(ready);
+  useEffect(() => {
+    readyRef.current = ready;
+  }, [ready]);
   const verdicts = useMemo(
     () =>
       step.checks.map((check, i) =>
@@ -113,5 +123,6 @@ export function useActiveStep(lesson: Lesson, raw: Step, vars: Vars, kinds: read
   }, [allHeld, lesson.id, raw.id]);
 
   const current = useCallback(() => worldRef.current, []);
-  return { step, verdicts, objects, synced, world: current };
+  const isReady = useCallback(() => readyRef.current, []);
+  return { step, verdicts, objects, synced, world: current, ready: isReady };
 }
