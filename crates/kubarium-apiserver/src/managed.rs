@@ -22,29 +22,20 @@ impl FieldSet {
     /// The fields `value` holds (below its top level: `apiVersion`, `kind`, and the
     /// identifying metadata are not owned by anyone).
     pub(crate) fn of(value: &Value, ty: Ty) -> Self {
-        let mut set = Self::of_map(value, ty);
-        if let Some(meta) = set.0.get_mut("f:metadata") {
-            for system in [
-                "f:name",
-                "f:namespace",
-                "f:uid",
-                "f:resourceVersion",
-                "f:creationTimestamp",
-                "f:generation",
-                "f:managedFields",
-                "f:deletionTimestamp",
-                "f:deletionGracePeriodSeconds",
-            ] {
-                meta.0.remove(system);
-            }
+        Self::of_map(value, ty).without_system_fields()
+    }
+
+    /// This set of a whole object without the fields no one owns.
+    fn without_system_fields(mut self) -> Self {
+        if let Some(meta) = self.0.get_mut("f:metadata") {
+            meta.0
+                .retain(|key, _| !owned_by_no_one(Level::Metadata, key));
             if meta.0.is_empty() {
-                set.0.remove("f:metadata");
+                self.0.remove("f:metadata");
             }
         }
-        for top in ["f:apiVersion", "f:kind"] {
-            set.0.remove(top);
-        }
-        set
+        self.0.retain(|key, _| !owned_by_no_one(Level::Root, key));
+        self
     }
 
     fn of_map(value: &Value, ty: Ty) -> Self {
@@ -117,6 +108,7 @@ impl FieldSet {
     }
 
     /// Adds `path`.
+    #[cfg(test)]
     pub(crate) fn insert(&mut self, path: &[String]) {
         let mut node = self;
         for element in path {
@@ -170,6 +162,52 @@ impl FieldSet {
     }
 }
 
+/// Where a map sits in an object, for the fields no one owns there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    Metadata,
+    Below,
+}
+
+impl Level {
+    fn of_child(self, field: &str) -> Self {
+        if self == Self::Root && field == "metadata" {
+            Self::Metadata
+        } else {
+            Self::Below
+        }
+    }
+}
+
+/// Whether `field` of a map at `level` is one no manager owns: `apiVersion`, `kind` and the
+/// identifying metadata the server sets.
+fn system(level: Level, field: &str) -> bool {
+    match level {
+        Level::Root => matches!(field, "apiVersion" | "kind"),
+        Level::Metadata => matches!(
+            field,
+            "name"
+                | "namespace"
+                | "uid"
+                | "resourceVersion"
+                | "creationTimestamp"
+                | "generation"
+                | "managedFields"
+                | "deletionTimestamp"
+                | "deletionGracePeriodSeconds"
+        ),
+        Level::Below => false,
+    }
+}
+
+/// Whether `element` of a map at `level` is a field no manager owns.
+fn owned_by_no_one(level: Level, element: &str) -> bool {
+    element
+        .strip_prefix("f:")
+        .is_some_and(|field| system(level, field))
+}
+
 /// `k:{"name":"web"}` for an element matched by `key`.
 fn element_key(key: &str, item: &Value) -> String {
     format!(
@@ -204,7 +242,7 @@ fn position(node: &Value, element: &str) -> Option<usize> {
         let key: Map<String, Value> = serde_json::from_str(key).ok()?;
         return items
             .iter()
-            .position(|item| key.iter().all(|(k, v)| item.get(k) == Some(v)));
+            .position(|item| key.iter().all(|(k, v)| key_value(item, k) == v));
     }
     let wanted: Value = serde_json::from_str(element.strip_prefix("v:")?).ok()?;
     items.iter().position(|item| *item == wanted)
@@ -256,41 +294,47 @@ pub(crate) struct Entry {
     pub(crate) time: Option<String>,
 }
 
-/// The entries of `object`'s `metadata.managedFields`.
-pub(crate) fn entries(object: &Value) -> Vec<Entry> {
-    object["metadata"]["managedFields"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|e| Entry {
+impl Entry {
+    /// An entry as `managedFields` holds it.
+    fn from_json(e: &Value) -> Self {
+        Self {
             manager: e["manager"].as_str().unwrap_or_default().to_owned(),
             operation: e["operation"].as_str().unwrap_or("Update").to_owned(),
             api_version: e["apiVersion"].as_str().unwrap_or_default().to_owned(),
             subresource: e["subresource"].as_str().map(str::to_owned),
             fields: FieldSet::from_json(&e["fieldsV1"]),
             time: e["time"].as_str().map(str::to_owned),
-        })
+        }
+    }
+}
+
+/// The entries of `object`'s `metadata.managedFields`.
+pub(crate) fn entries(object: &Value) -> Vec<Entry> {
+    stored_entries(object)
+        .iter()
+        .map(Entry::from_json)
         .collect()
+}
+
+/// `object`'s `metadata.managedFields` as stored.
+fn stored_entries(object: &Value) -> &[Value] {
+    object["metadata"]["managedFields"]
+        .as_array()
+        .map_or(&[], Vec::as_slice)
 }
 
 /// Writes `entries` into `object`'s metadata, dropping empty ones.
 pub(crate) fn store(object: &mut Value, entries: &[Entry]) {
-    store_keeping(object, entries, &[]);
+    let now = crate::object::now();
+    let list = entries
+        .iter()
+        .filter(|entry| !entry.fields.is_empty())
+        .map(|entry| entry_json(entry, &now))
+        .collect();
+    set_entries(object, list);
 }
 
-/// As [`store`], writing the entry at index `i` as `kept[i]` where that is given (its JSON as
-/// stored, for an entry the write left alone).
-fn store_keeping(object: &mut Value, entries: &[Entry], kept: &[Option<&Value>]) {
-    let now = crate::object::now();
-    let list: Vec<Value> = entries
-        .iter()
-        .enumerate()
-        .filter(|(_, entry)| !entry.fields.is_empty())
-        .map(|(index, entry)| match kept.get(index).copied().flatten() {
-            Some(json) => json.clone(),
-            None => entry_json(entry, &now),
-        })
-        .collect();
+fn set_entries(object: &mut Value, list: Vec<Value>) {
     crate::object::set_meta(
         object,
         "managedFields",
@@ -314,51 +358,149 @@ fn entry_json(entry: &Entry, now: &str) -> Value {
     json
 }
 
-/// Paths of `new_set` (the fields of `new`) whose values differ between `old` and `new`:
-/// one walk down the set with the values it reaches on either side.
-fn changed_within(new_set: &FieldSet, old: Option<&Value>, new: Option<&Value>) -> FieldSet {
-    let mut out = FieldSet::default();
-    for (element, child) in &new_set.0 {
-        let new_child = new.and_then(|n| step(n, element));
-        let old_child = old.and_then(|o| step(o, element));
-        // Equal values hold equal values at every path below; an element's own `.` changes
-        // only when the element is new (what changed inside it is owned field by field).
-        if old_child == new_child || (element == "." && old_child.is_some()) {
-            continue;
-        }
-        if child.0.is_empty() {
-            out.0.insert(element.clone(), FieldSet::default());
-        } else {
-            let changed = changed_within(child, old_child, new_child);
-            if !changed.is_empty() {
-                out.0.insert(element.clone(), changed);
-            }
-        }
-    }
-    out
+/// What a write changed: the leaves of the field set of `new` (of type `ty`) whose values
+/// differ in `old`, the fields no one owns left out. One walk down `new` that descends only
+/// where it differs from `old`; an element of a keyed list is new (its `.` changed) when
+/// `old` has no element with its key.
+fn changes(old: Option<&Value>, new: &Value, ty: Ty) -> FieldSet {
+    changed_map(old, new, ty).without_system_fields()
 }
 
-/// Drops from `owned` the leaves that `changed` holds or `present` no longer does, pruning
-/// what that empties.
-fn disown(owned: &mut FieldSet, changed: Option<&FieldSet>, present: Option<&FieldSet>) -> bool {
-    let leaf = |set: Option<&FieldSet>, key: &str| {
-        set.and_then(|s| s.0.get(key))
-            .is_some_and(FieldSet::is_empty)
-    };
-    let before = owned.0.len();
-    let mut modified = false;
-    owned.0.retain(|key, child| {
-        if child.is_empty() {
-            return !leaf(changed, key) && leaf(present, key);
+fn changed_map(old: Option<&Value>, new: &Value, ty: Ty) -> FieldSet {
+    let mut set = BTreeMap::new();
+    for (field, value) in new.as_object().into_iter().flatten() {
+        let before = old.and_then(|o| o.get(field));
+        if before == Some(value) {
+            continue;
         }
-        let below = (
-            changed.and_then(|s| s.0.get(key)),
-            present.and_then(|s| s.0.get(key)),
-        );
-        modified |= disown(child, below.0, below.1);
-        !child.is_empty()
+        if let Some(changed) = changed_field(before, value, ty, field) {
+            set.insert(format!("f:{field}"), changed);
+        }
+    }
+    FieldSet(set)
+}
+
+/// What changed in field `field` of `ty`, now `value` and `before` that: a leaf for a value
+/// with no fields of its own (a scalar, an empty map or list, an atomic list), else what
+/// changed inside it; `None` when nothing did.
+fn changed_field(before: Option<&Value>, value: &Value, ty: Ty, field: &str) -> Option<FieldSet> {
+    let inside = match value {
+        Value::Object(map) if !map.is_empty() => {
+            changed_map(before, value, schema::child(ty, field))
+        }
+        Value::Array(items) if !items.is_empty() => match schema::list(ty, field) {
+            ListMerge::ByKey(key) => {
+                let child_ty = schema::child(ty, field);
+                let old_items = before
+                    .and_then(Value::as_array)
+                    .map_or(&[][..], Vec::as_slice);
+                let mut set = BTreeMap::new();
+                for (index, item) in items.iter().enumerate() {
+                    // A missing key reads as null, as in `element_key`; a repeated key
+                    // names its first element.
+                    let this = key_value(item, key);
+                    if items[..index].iter().any(|i| key_value(i, key) == this) {
+                        continue;
+                    }
+                    let was = old_items.iter().find(|o| key_value(o, key) == this);
+                    if was == Some(item) {
+                        continue;
+                    }
+                    let mut changed = changed_map(was, item, child_ty);
+                    if was.is_none() {
+                        changed.0.insert(".".to_owned(), FieldSet::default());
+                    }
+                    if !changed.is_empty() {
+                        set.insert(element_key(key, item), changed);
+                    }
+                }
+                FieldSet(set)
+            }
+            ListMerge::Set => {
+                let old_items = before.and_then(Value::as_array);
+                FieldSet(
+                    items
+                        .iter()
+                        .filter(|item| !old_items.is_some_and(|o| o.contains(item)))
+                        .map(|item| (format!("v:{item}"), FieldSet::default()))
+                        .collect(),
+                )
+            }
+            ListMerge::Atomic => return Some(FieldSet::default()),
+        },
+        _ => return Some(FieldSet::default()),
+    };
+    (!inside.is_empty()).then_some(inside)
+}
+
+/// The value of `item`'s merge key `key`, null when it has none.
+fn key_value<'a>(item: &'a Value, key: &str) -> &'a Value {
+    static NULL: Value = Value::Null;
+    item.get(key).unwrap_or(&NULL)
+}
+
+/// Drops from `owned` (an entry's `FieldsV1`, edited in place: fields of `node`, of type
+/// `ty`, at `level`) the leaves that `changed` holds or `node` no longer holds as leaves,
+/// pruning what that empties.
+fn disown(
+    owned: &mut Map<String, Value>,
+    changed: Option<&FieldSet>,
+    node: Option<&Value>,
+    ty: Ty,
+    level: Level,
+) {
+    owned.retain(|element, child| {
+        let changed_below = changed.and_then(|s| s.0.get(element));
+        let Some(children) = child.as_object_mut().filter(|c| !c.is_empty()) else {
+            let taken = changed_below.is_some_and(FieldSet::is_empty);
+            return !taken && node.is_some_and(|n| holds_leaf(n, element, ty, level));
+        };
+        let below = node.and_then(|n| step(n, element));
+        let (child_ty, child_level) = match element.strip_prefix("f:") {
+            Some(field) => (schema::child(ty, field), level.of_child(field)),
+            // A list element: its fields are of the list's element type.
+            None => (ty, Level::Below),
+        };
+        disown(children, changed_below, below, child_ty, child_level);
+        !children.is_empty()
     });
-    modified || owned.0.len() != before
+}
+
+/// Adds the paths of `set` to `fields` (`FieldsV1` JSON).
+fn credit(fields: &mut Map<String, Value>, set: &FieldSet) {
+    for (element, child) in &set.0 {
+        let node = fields
+            .entry(element.clone())
+            .or_insert_with(|| Value::Object(Map::new()));
+        if !node.is_object() {
+            *node = Value::Object(Map::new());
+        }
+        if let Value::Object(below) = node {
+            credit(below, child);
+        }
+    }
+}
+
+/// Whether `node` (of type `ty`, at `level`) holds `element` as a leaf of its field set.
+fn holds_leaf(node: &Value, element: &str, ty: Ty, level: Level) -> bool {
+    if element == "." {
+        return true;
+    }
+    if let Some(field) = element.strip_prefix("f:") {
+        if system(level, field) {
+            return false;
+        }
+        return match node.get(field) {
+            None => false,
+            Some(Value::Object(map)) => map.is_empty(),
+            Some(Value::Array(items)) => {
+                items.is_empty() || schema::list(ty, field) == ListMerge::Atomic
+            }
+            Some(_) => true,
+        };
+    }
+    // A keyed element always holds its `.`, so it is never a leaf itself.
+    !element.starts_with("k:") && position(node, element).is_some()
 }
 
 /// Records a non-apply write by `manager`: it now owns the fields it changed, which other
@@ -372,53 +514,75 @@ pub(crate) fn record_update(
     kind: &str,
 ) {
     let ty = schema::root(kind);
-    let mut entries = old.map(entries).unwrap_or_default();
-    // Entries this write leaves alone keep their stored JSON.
-    let stored: &[Value] = old
-        .and_then(|o| o["metadata"]["managedFields"].as_array())
-        .map_or(&[], Vec::as_slice);
-    let mut modified = vec![false; entries.len()];
-    let present = FieldSet::of(object, ty);
-    let changed = changed_within(&present, old, Some(object));
-    // What this write changed is no longer anyone else's; fields present no more belong to no
-    // one.
-    for (entry, modified) in entries.iter_mut().zip(&mut modified) {
-        *modified = disown(&mut entry.fields, Some(&changed), Some(&present));
-    }
-    if !changed.is_empty() {
-        let mine = entries.iter().position(|e| {
-            e.manager == manager
-                && e.operation == "Update"
-                && e.subresource.as_deref() == subresource
-        });
-        match mine {
-            Some(index) => {
-                let entry = &mut entries[index];
-                for path in changed.leaves() {
-                    entry.fields.insert(&path);
-                }
-                entry.time = None;
-                modified[index] = true;
-            }
-            None => {
-                entries.push(Entry {
-                    manager: manager.to_owned(),
-                    operation: "Update".to_owned(),
-                    api_version: api_version.to_owned(),
-                    subresource: subresource.map(str::to_owned),
-                    fields: changed,
-                    time: None,
-                });
-                modified.push(true);
-            }
+    let changed = changes(old, object, ty);
+    let stored = old.map_or(&[][..], stored_entries);
+    // A client sends back the entries it read: those copies are moved into the result
+    // instead of cloning the stored ones.
+    let mut sent = match object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|m| m.remove("managedFields"))
+    {
+        Some(Value::Array(sent)) => sent,
+        _ => Vec::new(),
+    };
+    let now = crate::object::now();
+    let mut list = Vec::with_capacity(stored.len() + 1);
+    let mut credited = changed.is_empty();
+    for (index, json) in stored.iter().enumerate() {
+        // Each entry is edited in place on its own copy, so one this write leaves alone keeps
+        // its stored JSON.
+        let mut entry = match sent.get_mut(index) {
+            Some(copy) if copy == json => std::mem::take(copy),
+            _ => json.clone(),
+        };
+        let Some(map) = entry.as_object_mut() else {
+            continue;
+        };
+        let mine = !credited
+            && map
+                .get("manager")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                == manager
+            && map
+                .get("operation")
+                .and_then(Value::as_str)
+                .unwrap_or("Update")
+                == "Update"
+            && map.get("subresource").and_then(Value::as_str) == subresource;
+        let fields = match map.get_mut("fieldsV1") {
+            Some(Value::Object(fields)) => fields,
+            _ => continue,
+        };
+        // What this write changed is no longer anyone else's; fields present no more belong
+        // to no one.
+        disown(fields, Some(&changed), Some(object), ty, Level::Root);
+        if mine {
+            credit(fields, &changed);
+            map.insert("time".to_owned(), Value::from(now.as_str()));
+            credited = true;
+        }
+        if map
+            .get("fieldsV1")
+            .and_then(Value::as_object)
+            .is_some_and(|f| !f.is_empty())
+        {
+            list.push(entry);
         }
     }
-    let kept: Vec<Option<&Value>> = modified
-        .iter()
-        .enumerate()
-        .map(|(index, modified)| stored.get(index).filter(|_| !modified))
-        .collect();
-    store_keeping(object, &entries, &kept);
+    if !credited {
+        let entry = Entry {
+            manager: manager.to_owned(),
+            operation: "Update".to_owned(),
+            api_version: api_version.to_owned(),
+            subresource: subresource.map(str::to_owned),
+            fields: changed,
+            time: None,
+        };
+        list.push(entry_json(&entry, &now));
+    }
+    set_entries(object, list);
 }
 
 /// The manager name of a request: `fieldManager`, else the user agent's program name, as
@@ -563,6 +727,167 @@ mod tests {
         let mut again = edited.clone();
         record_update(&mut again, Some(&edited), "kubectl-edit", "v1", None, "Pod");
         assert_eq!(again, edited);
+    }
+
+    /// The definition [`changes`] walks in one pass: the leaves of `new_set` (the field set
+    /// of `new`) whose values differ between `old` and `new`.
+    fn changed_by_definition(
+        new_set: &FieldSet,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) -> FieldSet {
+        let mut out = FieldSet::default();
+        for (element, child) in &new_set.0 {
+            let new_child = new.and_then(|n| step(n, element));
+            let old_child = old.and_then(|o| step(o, element));
+            if old_child == new_child || (element == "." && old_child.is_some()) {
+                continue;
+            }
+            if child.0.is_empty() {
+                out.0.insert(element.clone(), FieldSet::default());
+            } else {
+                let changed = changed_by_definition(child, old_child, new_child);
+                if !changed.is_empty() {
+                    out.0.insert(element.clone(), changed);
+                }
+            }
+        }
+        out
+    }
+
+    /// The definition [`disown`] checks against the object itself: keep the leaves that
+    /// `changed` does not hold and `present` (the object's field set) holds as leaves.
+    fn disowned_by_definition(
+        owned: &FieldSet,
+        changed: &FieldSet,
+        present: &FieldSet,
+    ) -> FieldSet {
+        let mut kept = FieldSet::default();
+        for path in owned.leaves() {
+            if !changed.contains(&path) && present.contains(&path) {
+                kept.insert(&path);
+            }
+        }
+        kept
+    }
+
+    /// A pod through its life, and edits of every shape a field can take.
+    fn revisions() -> Vec<Value> {
+        let created = json!({
+            "apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": "p", "namespace": "d", "uid": "u1", "resourceVersion": "1",
+                         "labels": {"app": "web"}, "finalizers": ["a"], "annotations": {}},
+            "spec": {"containers": [{"name": "web", "image": "web:1", "ports": [{"containerPort": 80}],
+                                     "env": [{"name": "A", "value": "1"}]}],
+                     "tolerations": [{"key": "t"}], "volumes": []},
+        });
+        let mut bound = created.clone();
+        bound["metadata"]["resourceVersion"] = json!("2");
+        bound["spec"]["nodeName"] = json!("n1");
+        bound["status"] =
+            json!({"conditions": [{"type": "PodScheduled", "status": "True"}], "phase": "Pending"});
+        let mut running = bound.clone();
+        running["status"] = json!({
+            "conditions": [{"type": "PodScheduled", "status": "True"}, {"type": "Ready", "status": "True"}],
+            "phase": "Running", "podIP": "10.0.0.1", "podIPs": [{"ip": "10.0.0.1"}],
+            "containerStatuses": [{"name": "web", "ready": true, "state": {"running": {"startedAt": "t"}}}],
+        });
+        let mut edited = running.clone();
+        edited["metadata"]["labels"] = json!({"app": "web", "tier": "front"});
+        edited["metadata"]["finalizers"] = json!(["a", "b"]);
+        edited["spec"]["containers"][0]["env"] =
+            json!([{"name": "B", "value": "2"}, {"name": "A", "value": "1"}]);
+        edited["spec"]["containers"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"name": "side", "image": "side:1"}));
+        edited["spec"]["tolerations"] = json!([{"key": "u"}]);
+        edited["spec"]["volumes"] = json!([{"name": "v", "emptyDir": {}}]);
+        let mut trimmed = edited.clone();
+        trimmed["metadata"]["labels"] = json!({"tier": "front"});
+        trimmed["metadata"]["finalizers"] = json!(["b"]);
+        trimmed["spec"]["containers"] = json!([{"name": "side", "image": "side:2"}]);
+        trimmed["spec"]
+            .as_object_mut()
+            .unwrap()
+            .remove("tolerations");
+        trimmed["status"]["conditions"] = json!([{"type": "Ready", "status": "False"}, {"type": "PodScheduled", "status": "True"}]);
+        trimmed["metadata"]["annotations"] = json!({"note": "x"});
+        let mut reshaped = trimmed.clone();
+        reshaped["spec"]["nodeName"] = json!({"odd": "shape"});
+        reshaped["metadata"]["labels"] = json!("not a map");
+        reshaped["spec"]["containers"] = json!([{"image": "no name"}, {"name": "side"}]);
+        vec![created, bound, running, edited, trimmed, reshaped]
+    }
+
+    #[test]
+    fn the_one_walk_diff_and_disown_agree_with_their_definitions() {
+        let ty = schema::root("Pod");
+        let revisions = revisions();
+        let mut pairs: Vec<(Option<&Value>, &Value)> =
+            revisions.iter().map(|r| (None, r)).collect();
+        for (i, old) in revisions.iter().enumerate() {
+            for new in &revisions[i..] {
+                pairs.push((Some(old), new));
+                pairs.push((Some(new), old));
+            }
+        }
+        for (old, new) in pairs {
+            let present = FieldSet::of(new, ty);
+            let changed = changes(old, new, ty);
+            assert_eq!(
+                changed,
+                changed_by_definition(&present, old, Some(new)),
+                "{old:?} -> {new}"
+            );
+            // Every revision's whole field set stands for what some manager owns.
+            for owner in revisions.iter().map(|r| FieldSet::of(r, ty)) {
+                let mut owned = owner.to_json();
+                let fields = owned.as_object_mut().unwrap();
+                disown(fields, Some(&changed), Some(new), ty, Level::Root);
+                assert_eq!(
+                    FieldSet::from_json(&owned),
+                    disowned_by_definition(&owner, &changed, &present),
+                    "{new}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_update_moves_the_entries_it_leaves_alone_from_what_the_client_sent() {
+        let [created, bound, ..] = &revisions()[..] else {
+            unreachable!()
+        };
+        let mut created = created.clone();
+        record_update(&mut created, None, "kubectl-create", "v1", None, "Pod");
+        // The client sent a changed copy of an entry: the stored one wins, as before.
+        for sent in [
+            created["metadata"]["managedFields"].clone(),
+            json!([{"manager": "forged"}]),
+        ] {
+            let mut update = bound.clone();
+            update["metadata"]["managedFields"] = sent;
+            record_update(
+                &mut update,
+                Some(&created),
+                "kube-scheduler",
+                "v1",
+                Some("binding"),
+                "Pod",
+            );
+            let managers: Vec<&str> = update["metadata"]["managedFields"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["manager"].as_str().unwrap())
+                .collect();
+            assert_eq!(managers, ["kubectl-create", "kube-scheduler"]);
+            assert_eq!(
+                update["metadata"]["managedFields"][0],
+                created["metadata"]["managedFields"][0]
+            );
+        }
     }
 
     #[test]
