@@ -6,7 +6,7 @@ use axum::response::Response;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Call, json, parse_object};
+use super::{Call, json, parse_object, store_error};
 use crate::StatusError;
 use crate::object;
 
@@ -246,54 +246,82 @@ fn success(code: StatusCode) -> Response {
 }
 
 /// `pods/{name}/binding`: assigns the pod to a node, once.
+///
+/// As upstream's binding REST, this is a read-modify-write of the stored pod, retried when
+/// another write got in between: no pod update strategy runs (binding is the one write that
+/// sets `spec.nodeName`) and no field manager records it.
 async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let binding = parse_object(&call.headers, body)?;
-    let node = binding["target"]["name"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
+    let node = binding["target"]["name"].as_str().unwrap_or_default();
     if node.is_empty() {
         return Err(StatusError::bad_request(
             "Binding target.name (the node) is required",
         ));
     }
-    let current = super::write::load(call, &name)?;
-    let old = super::read::parse(&current)?;
-    if object::deleting(&old) {
-        return Err(StatusError::conflict(
-            call.target.resource,
-            &name,
-            &format!("pod {name} is being deleted, cannot be assigned to a host"),
-        ));
+    let dry_run = call.params.dry_run()?;
+    let key = call
+        .target
+        .resource
+        .key(call.target.namespace.as_deref(), &name);
+    loop {
+        let current = super::write::load(call, &name)?;
+        let pod = assigned(call, &name, &binding, node, super::read::parse(&current)?)?;
+        if dry_run {
+            return Ok(success(StatusCode::CREATED));
+        }
+        let written = call
+            .server
+            .store()
+            .update(&key, super::write::render(pod), Some(current.mod_revision))
+            .await;
+        match written {
+            Ok(_) => return Ok(success(StatusCode::CREATED)),
+            // Written meanwhile (its node reporting status, say): bind the latest pod.
+            Err(kubarium_store::Error::Conflict { .. }) => {}
+            Err(error) => return Err(store_error(call, &name, error)),
+        }
     }
-    let assigned = old["spec"]["nodeName"].as_str().unwrap_or_default();
+}
+
+/// `pod` assigned to `node` by `binding`, or why it cannot be.
+fn assigned(
+    call: &Call,
+    name: &str,
+    binding: &Value,
+    node: &str,
+    mut pod: Value,
+) -> Result<Value, StatusError> {
+    let conflict = |message: String| StatusError::conflict(call.target.resource, name, &message);
+    if object::deleting(&pod) {
+        return Err(conflict(format!(
+            "pod {name} is being deleted, cannot be assigned to a host"
+        )));
+    }
+    let assigned = pod["spec"]["nodeName"].as_str().unwrap_or_default();
     if !assigned.is_empty() {
-        return Err(StatusError::conflict(
-            call.target.resource,
-            &name,
-            &format!("pod {name} is already assigned to node \"{assigned}\""),
-        ));
+        return Err(conflict(format!(
+            "pod {name} is already assigned to node \"{assigned}\""
+        )));
     }
-    // A Binding's uid is a precondition on the pod's, as upstream's binding REST has it.
-    if let Some(uid) = binding["metadata"]["uid"]
-        .as_str()
-        .filter(|uid| !uid.is_empty())
-        && old["metadata"]["uid"].as_str() != Some(uid)
-    {
-        return Err(StatusError::conflict(
-            call.target.resource,
-            &name,
-            &format!(
-                "Precondition failed: UID in precondition: {uid}, UID in object meta: {}",
-                old["metadata"]["uid"].as_str().unwrap_or_default()
-            ),
-        ));
+    // The Binding's uid and resourceVersion are preconditions on the pod's.
+    for field in ["uid", "resourceVersion"] {
+        let wanted = binding["metadata"][field].as_str().unwrap_or_default();
+        let found = object::meta_str(&pod, field);
+        if !wanted.is_empty() && wanted != found {
+            let label = if field == "uid" {
+                "UID"
+            } else {
+                "ResourceVersion"
+            };
+            return Err(conflict(format!(
+                "Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {found}"
+            )));
+        }
     }
-    let mut pod = old.clone();
     pod["spec"]["nodeName"] = Value::from(node);
     // The Binding's annotations are copied onto the pod (the scheduler records its decision
-    // this way), as upstream's binding REST does.
+    // this way).
     if let Some(annotations) = binding["metadata"]["annotations"].as_object()
         && !annotations.is_empty()
     {
@@ -304,22 +332,18 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
             pod["metadata"]["annotations"][key] = value.clone();
         }
     }
-    let conditions = pod["status"]["conditions"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    let mut conditions: Vec<Value> = conditions
-        .into_iter()
-        .filter(|c| c["type"] != "PodScheduled")
-        .collect();
-    conditions.push(json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()}));
-    pod["status"]["conditions"] = Value::from(conditions);
-    // Binding is the one write that may set spec.nodeName, which pod updates may not change:
-    // the update checks run against the pod as if it were already assigned.
-    let mut assigned = old;
-    assigned["spec"]["nodeName"] = pod["spec"]["nodeName"].clone();
-    super::write::replace(call, &name, &assigned, pod, current.mod_revision).await?;
-    Ok(success(StatusCode::CREATED))
+    let scheduled = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()});
+    if !pod["status"].is_object() {
+        pod["status"] = json!({});
+    }
+    match pod["status"]["conditions"].as_array_mut() {
+        Some(conditions) => {
+            conditions.retain(|c| c["type"] != "PodScheduled");
+            conditions.push(scheduled);
+        }
+        None => pod["status"]["conditions"] = json!([scheduled]),
+    }
+    Ok(pod)
 }
 
 /// `serviceaccounts/{name}/token`: a signed token for the service account.
@@ -435,11 +459,35 @@ mod tests {
         );
 
         let uid = created["metadata"]["uid"].as_str().unwrap();
+        let mut stale = binding(uid);
+        stale["metadata"]["resourceVersion"] = json!("1");
+        let (code, status) = post(&server, uri, stale).await;
+        assert_eq!(code, 409, "{status}");
+        assert!(
+            status["message"]
+                .as_str()
+                .unwrap()
+                .contains("Precondition failed: ResourceVersion in precondition: 1"),
+            "{status}"
+        );
+        let dry_run = format!("{uri}?dryRun=All");
+        let (code, status) = post(&server, &dry_run, binding(uid)).await;
+        assert_eq!(code, 201, "{status}");
+        let get = async || {
+            let (_, pod) = testing::get(&server, "/api/v1/namespaces/shop/pods/web-0").await;
+            serde_json::from_str::<Value>(&pod).unwrap()
+        };
+        assert_eq!(get().await, created, "a dry run assigns nothing");
+
         let (code, status) = post(&server, uri, binding(uid)).await;
         assert_eq!(code, 201, "{status}");
-        let (_, pod) = testing::get(&server, "/api/v1/namespaces/shop/pods/web-0").await;
-        let pod: Value = serde_json::from_str(&pod).unwrap();
+        let pod = get().await;
         assert_eq!(pod["spec"]["nodeName"], "n1");
+        // As upstream's binding, which writes the pod without a field manager.
+        assert_eq!(
+            pod["metadata"]["managedFields"],
+            created["metadata"]["managedFields"]
+        );
         assert_eq!(
             pod["metadata"]["annotations"],
             json!({"keep": "me", "scheduler.kubarium.dev/decision": "{\"node\":\"n1\"}"})
