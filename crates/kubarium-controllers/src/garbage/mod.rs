@@ -14,6 +14,7 @@
 //! upstream's `OwnerRefInvalidNamespace` warning and treated as dangling.
 
 mod graph;
+mod owned;
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock};
@@ -34,6 +35,7 @@ use tokio::task::JoinSet;
 use crate::Context;
 use crate::events::{EventType, Recorder};
 use graph::{Graph, Identity, Observed, Work};
+use owned::Owned;
 
 /// How often discovery runs again to pick up new resources (upstream: 30 s).
 const REDISCOVERY: Duration = Duration::from_secs(30);
@@ -186,8 +188,7 @@ async fn discover(client: &Client) -> Result<Discovered, kube::Error> {
 
 /// Feeds one resource's objects (metadata only) into the graph.
 async fn monitor(collector: Arc<Collector>, resource: ApiResource) {
-    let api =
-        Api::<PartialObjectMeta<DynamicObject>>::all_with(collector.client.clone(), &resource);
+    let api = Api::<Owned>::all_with(collector.client.clone(), &resource);
     let stream = watcher(api, watcher::Config::default()).default_backoff();
     futures_util::pin_mut!(stream);
     let mut listed: Option<HashSet<String>> = None;
@@ -226,11 +227,7 @@ async fn monitor(collector: Arc<Collector>, resource: ApiResource) {
     }
 }
 
-fn observe(
-    collector: &Collector,
-    resource: &ApiResource,
-    object: &PartialObjectMeta<DynamicObject>,
-) -> Vec<Work> {
+fn observe(collector: &Collector, resource: &ApiResource, object: &Owned) -> Vec<Work> {
     let meta = &object.metadata;
     let Some(uid) = meta.uid.clone() else {
         return Vec::new();
