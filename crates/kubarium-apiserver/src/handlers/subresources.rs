@@ -448,28 +448,26 @@ mod tests {
             })
         };
         let uri = "/api/v1/namespaces/shop/pods/web-0/binding";
-        let (code, status) = post(&server, uri, binding("not-the-uid")).await;
-        assert_eq!(code, 409, "{status}");
-        assert!(
-            status["message"]
-                .as_str()
-                .unwrap()
-                .contains("Precondition failed: UID in precondition: not-the-uid"),
-            "{status}"
-        );
+        let refused = async |binding: Value, why: &str| {
+            let (code, status) = post(&server, uri, binding).await;
+            assert_eq!(code, 409, "{status}");
+            let message = status["message"].as_str().unwrap();
+            assert!(message.contains(why), "{status}");
+        };
+        refused(
+            binding("not-the-uid"),
+            "Precondition failed: UID in precondition: not-the-uid",
+        )
+        .await;
 
         let uid = created["metadata"]["uid"].as_str().unwrap();
         let mut stale = binding(uid);
         stale["metadata"]["resourceVersion"] = json!("1");
-        let (code, status) = post(&server, uri, stale).await;
-        assert_eq!(code, 409, "{status}");
-        assert!(
-            status["message"]
-                .as_str()
-                .unwrap()
-                .contains("Precondition failed: ResourceVersion in precondition: 1"),
-            "{status}"
-        );
+        refused(
+            stale,
+            "Precondition failed: ResourceVersion in precondition: 1",
+        )
+        .await;
         let dry_run = format!("{uri}?dryRun=All");
         let (code, status) = post(&server, &dry_run, binding(uid)).await;
         assert_eq!(code, 201, "{status}");
@@ -495,15 +493,7 @@ mod tests {
         assert_eq!(pod["status"]["conditions"][0]["type"], "PodScheduled");
         assert_eq!(pod["status"]["conditions"][0]["status"], "True");
 
-        let (code, status) = post(&server, uri, binding(uid)).await;
-        assert_eq!(code, 409, "{status}");
-        assert!(
-            status["message"]
-                .as_str()
-                .unwrap()
-                .contains("is already assigned to node \"n1\""),
-            "{status}"
-        );
+        refused(binding(uid), "is already assigned to node \"n1\"").await;
     }
 
     async fn call(server: &crate::ApiServer, method: &str, uri: &str, body: Value) -> (u16, Value) {
