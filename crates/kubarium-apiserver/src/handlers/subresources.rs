@@ -259,6 +259,14 @@ async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
             "Binding target.name (the node) is required",
         ));
     }
+    if binding["metadata"]["name"]
+        .as_str()
+        .is_some_and(|named| named != name)
+    {
+        return Err(StatusError::bad_request(
+            "name in URL does not match name in Binding object",
+        ));
+    }
     let dry_run = call.params.dry_run()?;
     let key = call
         .target
@@ -454,6 +462,14 @@ mod tests {
             let message = status["message"].as_str().unwrap();
             assert!(message.contains(why), "{status}");
         };
+        let mut elsewhere = binding("");
+        elsewhere["metadata"]["name"] = json!("web-1");
+        let (code, status) = post(&server, uri, elsewhere).await;
+        assert_eq!(code, 400, "{status}");
+        assert_eq!(
+            status["message"],
+            "name in URL does not match name in Binding object"
+        );
         refused(
             binding("not-the-uid"),
             "Precondition failed: UID in precondition: not-the-uid",
