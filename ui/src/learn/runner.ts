@@ -155,15 +155,17 @@ export async function runAction(raw: Action, ctx: RunContext, effects: Effects):
       ctx.nodeStopped(action.name, false);
       return;
     case "wait": {
-      const deadline = effects.now() + WAIT_LIMIT_MS;
-      let verdict = await effects.holds(action.check);
-      while (!verdict.held) {
-        if (effects.now() >= deadline) {
-          throw new Error(`Waited 3 minutes for "${action.check.label}" and it still does not hold (${verdict.detail}). Look at the map and the pod's events for why, then try Show me again.`);
-        }
-        await effects.sleep(WAIT_POLL_MS);
-        verdict = await effects.holds(action.check);
-      }
+      let detail = "";
+      await pollUntil(
+        async () => {
+          const verdict = await effects.holds(action.check);
+          detail = verdict.detail;
+          return verdict.held;
+        },
+        WAIT_POLL_MS,
+        effects,
+        () => new Error(`Waited 3 minutes for "${action.check.label}" and it still does not hold (${detail}). Look at the map and the pod's events for why, then try Show me again.`),
+      );
       return;
     }
   }
@@ -174,12 +176,15 @@ export async function runAction(raw: Action, ctx: RunContext, effects: Effects):
  * checking every 100 ms; gives up after `WAIT_LIMIT_MS` with what to do.
  */
 export async function untilStepReady(ready: () => boolean, effects: Pick<Effects, "sleep" | "now">): Promise<void> {
+  await pollUntil(ready, READY_POLL_MS, effects, () => new Error("The step's objects could not be read from the local cluster in 3 minutes. Check that it is running (the status bar), then try Show me again."));
+}
+
+/** Asks `done` every `pollMs` until it says yes; throws `timedOut()` after `WAIT_LIMIT_MS`. */
+async function pollUntil(done: () => boolean | Promise<boolean>, pollMs: number, effects: Pick<Effects, "sleep" | "now">, timedOut: () => Error): Promise<void> {
   const deadline = effects.now() + WAIT_LIMIT_MS;
-  while (!ready()) {
-    if (effects.now() >= deadline) {
-      throw new Error("The step's objects could not be read from the local cluster in 3 minutes. Check that it is running (the status bar), then try Show me again.");
-    }
-    await effects.sleep(READY_POLL_MS);
+  while (!(await done())) {
+    if (effects.now() >= deadline) throw timedOut();
+    await effects.sleep(pollMs);
   }
 }
 
