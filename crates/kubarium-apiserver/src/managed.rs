@@ -299,13 +299,18 @@ impl Entry {
     fn from_json(e: &Value) -> Self {
         Self {
             manager: e["manager"].as_str().unwrap_or_default().to_owned(),
-            operation: e["operation"].as_str().unwrap_or("Update").to_owned(),
+            operation: operation(e).to_owned(),
             api_version: e["apiVersion"].as_str().unwrap_or_default().to_owned(),
             subresource: e["subresource"].as_str().map(str::to_owned),
             fields: FieldSet::from_json(&e["fieldsV1"]),
             time: e["time"].as_str().map(str::to_owned),
         }
     }
+}
+
+/// An entry's `operation`; entries without one are updates.
+fn operation(entry: &Value) -> &str {
+    entry["operation"].as_str().unwrap_or("Update")
 }
 
 /// The entries of `object`'s `metadata.managedFields`.
@@ -540,17 +545,9 @@ pub(crate) fn record_update(
             continue;
         };
         let mine = !credited
-            && map
-                .get("manager")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                == manager
-            && map
-                .get("operation")
-                .and_then(Value::as_str)
-                .unwrap_or("Update")
-                == "Update"
-            && map.get("subresource").and_then(Value::as_str) == subresource;
+            && json["manager"].as_str().unwrap_or_default() == manager
+            && operation(json) == "Update"
+            && json["subresource"].as_str() == subresource;
         let fields = match map.get_mut("fieldsV1") {
             Some(Value::Object(fields)) => fields,
             _ => continue,

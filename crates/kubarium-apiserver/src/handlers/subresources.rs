@@ -313,15 +313,10 @@ fn assigned(
         )));
     }
     // The Binding's uid and resourceVersion are preconditions on the pod's.
-    for field in ["uid", "resourceVersion"] {
+    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
         let wanted = binding["metadata"][field].as_str().unwrap_or_default();
         let found = object::meta_str(&pod, field);
         if !wanted.is_empty() && wanted != found {
-            let label = if field == "uid" {
-                "UID"
-            } else {
-                "ResourceVersion"
-            };
             return Err(conflict(format!(
                 "Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {found}"
             )));
