@@ -63,8 +63,8 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
     cmd::run(&mut bench)
 }
 
-/// `ui`: the release desktop app (its UI built first, as the binary embeds it) under a
-/// virtual display, driven through tauri-driver by `kubarium-bench ui`.
+/// `ui`: the desktop app as it ships (the `dist` profile; its UI built first, as the binary
+/// embeds it) under a virtual display, driven through tauri-driver by `kubarium-bench ui`.
 fn ui(root: &std::path::Path) -> anyhow::Result<()> {
     setup::prepare(Purpose::Test, false)?;
     let ui = root.join("ui");
@@ -74,20 +74,29 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
         &[
             "build",
             "--locked",
-            "--release",
+            "--profile",
+            "dist",
             "-p",
             "kubarium-desktop",
-            "-p",
-            "kubarium-tests",
             "--bin",
             "kubarium",
+        ],
+        root,
+    ))?;
+    cmd::run(&mut command(
+        "cargo",
+        &[
+            "build",
+            "--locked",
+            "--release",
+            "-p",
+            "kubarium-tests",
             "--bin",
             "kubarium-bench",
         ],
         root,
     ))?;
-    let release = crate::target_dir().join("release");
-    let bench = release.join("kubarium-bench");
+    let bench = crate::target_dir().join("release/kubarium-bench");
     let mut run = command(
         "xvfb-run",
         &[
@@ -99,7 +108,7 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
         ],
         root,
     );
-    run.env("KUBARIUM_BIN_DIR", &release)
+    run.env("KUBARIUM_BIN_DIR", crate::target_dir().join("dist"))
         .env("TAURI_DRIVER", crate::test::tauri_driver())
         .env(
             "KUBARIUM_SCREENSHOTS",

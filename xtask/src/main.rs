@@ -91,6 +91,8 @@ const KNOWN_FLAGS: &[&str] = &["--headless", "--release", "--update-screenshots"
 const HELP: &str = "
 cargo xtask run [--headless] [--release] [-- ARGS]
     Set up this machine, build and start the desktop app (with --headless: kubariumd).
+    --release builds the app as it ships (the `dist` profile: small code) and kubariumd at
+    full speed (the `release` profile).
     ARGS go to the program, e.g. `cargo xtask run --headless -- --runtime hollow`.
 cargo xtask test [--update-screenshots]
     Set up this machine and run every check CI runs: formatting, lints, Rust tests, UI type
@@ -113,7 +115,7 @@ cargo xtask bench net
     Services on Docker: throughput and latency through a Service and the ingress against
     direct, time to first answer, how fast an unready endpoint stops getting traffic.
 cargo xtask bench ui
-    The release desktop app under Xvfb with 10,000 pods on hollow nodes: first table render,
+    The desktop app as it ships (`dist` profile) under Xvfb with 10,000 pods on hollow nodes: first table render,
     watch update to screen, filtering, RSS with WebKit, binary size.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.

@@ -34,17 +34,23 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<()> {
     if !options.headless {
         check_display()?;
     }
+    let (profile, dir) = profile(options);
     let mut build = command(
         "cargo",
-        &["build", "--locked", "-p", package, "--bin", binary],
+        &[
+            "build",
+            "--locked",
+            "--profile",
+            profile,
+            "-p",
+            package,
+            "--bin",
+            binary,
+        ],
         &root,
     );
-    if options.release {
-        build.arg("--release");
-    }
     cmd::run(&mut build)?;
-    let profile = if options.release { "release" } else { "debug" };
-    let program = crate::target_dir().join(profile).join(binary);
+    let program = crate::target_dir().join(dir).join(binary);
     let mut start = Command::new(&program);
     start.args(&options.args);
     if docker {
@@ -62,6 +68,16 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<()> {
         options.args.join(" ")
     );
     exec(start).with_context(|| format!("could not start {}", program.display()))
+}
+
+/// The Cargo profile to build with and the target directory it writes: `--release` builds
+/// the desktop app as it ships (`dist`, small code) and `kubariumd` at full speed.
+fn profile(options: &Options) -> (&'static str, &'static str) {
+    match (options.release, options.headless) {
+        (false, _) => ("dev", "debug"),
+        (true, true) => ("release", "release"),
+        (true, false) => ("dist", "dist"),
+    }
 }
 
 /// Docker is needed unless the program is told to use hollow nodes.
