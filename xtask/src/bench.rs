@@ -33,23 +33,14 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
     } else {
         None
     };
-    cmd::run(&mut command(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "kubarium-cluster",
-            "--bin",
-            "kubariumd",
-            "-p",
-            "kubarium-tests",
-            "--bin",
-            "kubarium-bench",
-        ],
+    build(
         &root,
-    ))?;
+        "release",
+        &[
+            ("kubarium-cluster", "kubariumd"),
+            ("kubarium-tests", "kubarium-bench"),
+        ],
+    )?;
     let release = crate::target_dir().join("release");
     let mut bench = command(release.join("kubarium-bench"), &[suite.as_str()], &root);
     bench
@@ -69,33 +60,8 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
     setup::prepare(Purpose::Test, false)?;
     let ui = root.join("ui");
     cmd::run(&mut command("npm", &["run", "--silent", "build"], &ui))?;
-    cmd::run(&mut command(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "--profile",
-            "dist",
-            "-p",
-            "kubarium-desktop",
-            "--bin",
-            "kubarium",
-        ],
-        root,
-    ))?;
-    cmd::run(&mut command(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "--release",
-            "-p",
-            "kubarium-tests",
-            "--bin",
-            "kubarium-bench",
-        ],
-        root,
-    ))?;
+    build(root, "dist", &[("kubarium-desktop", "kubarium")])?;
+    build(root, "release", &[("kubarium-tests", "kubarium-bench")])?;
     let bench = crate::target_dir().join("release/kubarium-bench");
     let mut run = command(
         "xvfb-run",
@@ -116,4 +82,13 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
         )
         .env("RUST_LOG", "warn");
     cmd::run(&mut run)
+}
+
+/// `cargo build --locked --profile <profile>` of each `(package, binary)`.
+fn build(root: &std::path::Path, profile: &str, binaries: &[(&str, &str)]) -> anyhow::Result<()> {
+    let mut cargo = command("cargo", &["build", "--locked", "--profile", profile], root);
+    for (package, binary) in binaries {
+        cargo.args(["-p", package, "--bin", binary]);
+    }
+    cmd::run(&mut cargo)
 }
