@@ -253,6 +253,13 @@ fn success(code: StatusCode) -> Response {
 async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let binding = parse_object(&call.headers, body)?;
+    // Upstream's binding validation: a pod is bound to a node, named or kind left empty.
+    let kind = binding["target"]["kind"].as_str().unwrap_or_default();
+    if !kind.is_empty() && kind != "Node" {
+        return Err(StatusError::bad_request(format!(
+            "Binding target.kind: Unsupported value: \"{kind}\": supported values: \"Node\", \"<empty>\""
+        )));
+    }
     let node = binding["target"]["name"].as_str().unwrap_or_default();
     if node.is_empty() {
         return Err(StatusError::bad_request(
@@ -464,6 +471,14 @@ mod tests {
         assert_eq!(
             status["message"],
             "name in URL does not match name in Binding object"
+        );
+        let mut to_a_pod = binding("");
+        to_a_pod["target"]["kind"] = json!("Pod");
+        let (code, status) = post(&server, uri, to_a_pod).await;
+        assert_eq!(code, 400, "{status}");
+        assert_eq!(
+            status["message"],
+            r#"Binding target.kind: Unsupported value: "Pod": supported values: "Node", "<empty>""#
         );
         refused(
             binding("not-the-uid"),
