@@ -458,28 +458,22 @@ mod tests {
             })
         };
         let uri = "/api/v1/namespaces/shop/pods/web-0/binding";
-        let refused = async |binding: Value, why: &str| {
-            let (code, status) = post(&server, uri, binding).await;
-            assert_eq!(code, 409, "{status}");
+        let answered = async |binding: Value, code: u16, why: &str| {
+            let (answer, status) = post(&server, uri, binding).await;
+            assert_eq!(answer, code, "{status}");
             let message = status["message"].as_str().unwrap();
             assert!(message.contains(why), "{status}");
         };
+        let refused = async |binding: Value, why: &str| answered(binding, 409, why).await;
         let mut elsewhere = binding("");
         elsewhere["metadata"]["name"] = json!("web-1");
-        let (code, status) = post(&server, uri, elsewhere).await;
-        assert_eq!(code, 400, "{status}");
-        assert_eq!(
-            status["message"],
-            "name in URL does not match name in Binding object"
-        );
+        let mismatch = "name in URL does not match name in Binding object";
+        answered(elsewhere, 400, mismatch).await;
         let mut to_a_pod = binding("");
         to_a_pod["target"]["kind"] = json!("Pod");
-        let (code, status) = post(&server, uri, to_a_pod).await;
-        assert_eq!(code, 400, "{status}");
-        assert_eq!(
-            status["message"],
-            r#"Binding target.kind: Unsupported value: "Pod": supported values: "Node", "<empty>""#
-        );
+        let unsupported =
+            r#"Binding target.kind: Unsupported value: "Pod": supported values: "Node", "<empty>""#;
+        answered(to_a_pod, 400, unsupported).await;
         refused(
             binding("not-the-uid"),
             "Precondition failed: UID in precondition: not-the-uid",
