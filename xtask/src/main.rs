@@ -115,8 +115,9 @@ cargo xtask bench net
     Services on Docker: throughput and latency through a Service and the ingress against
     direct, time to first answer, how fast an unready endpoint stops getting traffic.
 cargo xtask bench ui
-    The desktop app as it ships (`dist` profile) under Xvfb with 10,000 pods on hollow nodes: first table render,
-    watch update to screen, filtering, RSS with WebKit, binary size.
+    The desktop app as it ships (`dist` profile) under Xvfb with 10,000 pods on hollow
+    nodes: first table render, watch update to screen, filtering, RSS with WebKit, binary
+    size.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
 cargo xtask protobuf-schema
