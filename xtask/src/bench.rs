@@ -33,7 +33,7 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
     } else {
         None
     };
-    build(
+    let release = cmd::cargo_build(
         &root,
         "release",
         &[
@@ -41,7 +41,6 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
             ("kubarium-tests", "kubarium-bench"),
         ],
     )?;
-    let release = crate::target_dir().join("release");
     let mut bench = command(release.join("kubarium-bench"), &[suite.as_str()], &root);
     bench
         .args(phases)
@@ -60,9 +59,9 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
     setup::prepare(Purpose::Test, false)?;
     let ui = root.join("ui");
     cmd::run(&mut command("npm", &["run", "--silent", "build"], &ui))?;
-    build(root, "dist", &[("kubarium-desktop", "kubarium")])?;
-    build(root, "release", &[("kubarium-tests", "kubarium-bench")])?;
-    let bench = crate::target_dir().join("release/kubarium-bench");
+    let app = cmd::cargo_build(root, "dist", &[("kubarium-desktop", "kubarium")])?;
+    let release = cmd::cargo_build(root, "release", &[("kubarium-tests", "kubarium-bench")])?;
+    let bench = release.join("kubarium-bench");
     let mut run = command(
         "xvfb-run",
         &[
@@ -74,7 +73,7 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
         ],
         root,
     );
-    run.env("KUBARIUM_BIN_DIR", crate::target_dir().join("dist"))
+    run.env("KUBARIUM_BIN_DIR", &app)
         .env("TAURI_DRIVER", crate::test::tauri_driver())
         .env(
             "KUBARIUM_SCREENSHOTS",
@@ -82,13 +81,4 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
         )
         .env("RUST_LOG", "warn");
     cmd::run(&mut run)
-}
-
-/// `cargo build --locked --profile <profile>` of each `(package, binary)`.
-fn build(root: &std::path::Path, profile: &str, binaries: &[(&str, &str)]) -> anyhow::Result<()> {
-    let mut cargo = command("cargo", &["build", "--locked", "--profile", profile], root);
-    for (package, binary) in binaries {
-        cargo.args(["-p", package, "--bin", binary]);
-    }
-    cmd::run(&mut cargo)
 }

@@ -1,7 +1,7 @@
 //! Running commands: echo them, run them, fail with the command line in the message.
 
 use std::ffi::OsStr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, bail};
@@ -11,6 +11,23 @@ pub(crate) fn command(program: impl AsRef<OsStr>, args: &[&str], dir: &Path) -> 
     let mut command = Command::new(program);
     command.args(args).current_dir(dir);
     command
+}
+
+/// `cargo build --locked --profile <profile>` of each `(package, binary)`, from `root`;
+/// returns the directory the binaries are in.
+pub(crate) fn cargo_build(
+    root: &Path,
+    profile: &str,
+    binaries: &[(&str, &str)],
+) -> anyhow::Result<PathBuf> {
+    let mut cargo = command("cargo", &["build", "--locked", "--profile", profile], root);
+    for (package, binary) in binaries {
+        cargo.args(["-p", package, "--bin", binary]);
+    }
+    run(&mut cargo)?;
+    // Cargo writes the `dev` profile's output to `debug/`, every other to its own name.
+    let dir = if profile == "dev" { "debug" } else { profile };
+    Ok(crate::target_dir().join(dir))
 }
 
 /// Runs `command`, inheriting stdio; fails unless it exits 0.

@@ -34,23 +34,7 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<()> {
     if !options.headless {
         check_display()?;
     }
-    let (profile, dir) = profile(options);
-    let mut build = command(
-        "cargo",
-        &[
-            "build",
-            "--locked",
-            "--profile",
-            profile,
-            "-p",
-            package,
-            "--bin",
-            binary,
-        ],
-        &root,
-    );
-    cmd::run(&mut build)?;
-    let program = crate::target_dir().join(dir).join(binary);
+    let program = cmd::cargo_build(&root, profile(options), &[(package, binary)])?.join(binary);
     let mut start = Command::new(&program);
     start.args(&options.args);
     if docker {
@@ -70,13 +54,13 @@ pub(crate) fn run(options: &Options) -> anyhow::Result<()> {
     exec(start).with_context(|| format!("could not start {}", program.display()))
 }
 
-/// The Cargo profile to build with and the target directory it writes: `--release` builds
-/// the desktop app as it ships (`dist`, small code) and `kubariumd` at full speed.
-fn profile(options: &Options) -> (&'static str, &'static str) {
+/// The Cargo profile to build with: `--release` builds the desktop app as it ships (`dist`,
+/// small code) and `kubariumd` at full speed.
+fn profile(options: &Options) -> &'static str {
     match (options.release, options.headless) {
-        (false, _) => ("dev", "debug"),
-        (true, true) => ("release", "release"),
-        (true, false) => ("dist", "dist"),
+        (false, _) => "dev",
+        (true, true) => "release",
+        (true, false) => "dist",
     }
 }
 
