@@ -15,6 +15,10 @@ use rusqlite::Connection;
 use crate::encryption::{self, Encryption};
 use crate::{Error, Event, ListOptions, ListPage, Object, Result, Revision};
 
+/// Every live key with its value, which the history row of its `mod_revision` holds.
+pub(crate) const LIVE: &str = "SELECT o.key, o.create_revision, o.mod_revision, h.value
+    FROM objects o JOIN history h ON h.revision = o.mod_revision";
+
 pub(crate) struct Current {
     state: RwLock<State>,
 }
@@ -32,8 +36,7 @@ impl Current {
         revision: Revision,
     ) -> Result<Self> {
         let mut objects = BTreeMap::new();
-        let mut stmt =
-            conn.prepare("SELECT key, create_revision, mod_revision, value FROM objects")?;
+        let mut stmt = conn.prepare(LIVE)?;
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let key: String = row.get(0)?;

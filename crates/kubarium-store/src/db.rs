@@ -1,11 +1,15 @@
 //! The SQLite schema and connection settings.
 //!
-//! - `objects`: the current state, one row per key.
-//! - `history`: one row per revision (creates, updates, deletes) with the value before and
-//!   after, enough to replay changes to watchers and to roll the state back for reads at an
-//!   older revision. Compaction deletes its oldest rows.
+//! - `history`: one row per revision (creates, updates, deletes) with the value it wrote
+//!   (none for a delete) and the revision of the key's value before it. Each value is stored
+//!   once: the value before a write is the `value` of the row that `prev_mod_revision` names.
+//! - `objects`: which revision holds each live key's value (its `history` row), one row per
+//!   key.
 //! - `meta`: the latest revision (kept here so it survives compaction of every history row)
 //!   and the compacted revision.
+//!
+//! Compaction deletes history up to a revision but keeps, as etcd does, the rows whose values
+//! are still read: each live key's value, and every value a later row names as its previous.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -15,6 +19,11 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use crate::{Result, Revision};
+
+/// The schema's version, kept in `PRAGMA user_version`. 0 is a new file, or one written
+/// before versions were recorded (1: `objects` held a copy of each value, `history` a copy of
+/// each previous value).
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
@@ -26,21 +35,38 @@ INSERT OR IGNORE INTO meta (name, value) VALUES ('revision', 0), ('compacted', 0
 CREATE TABLE IF NOT EXISTS objects (
     key             TEXT PRIMARY KEY,
     create_revision INTEGER NOT NULL,
-    mod_revision    INTEGER NOT NULL,
-    value           BLOB NOT NULL
+    mod_revision    INTEGER NOT NULL
 ) WITHOUT ROWID;
 
+-- Every read of history scans a revision range or follows a revision; no index by key.
 CREATE TABLE IF NOT EXISTS history (
     revision          INTEGER PRIMARY KEY,
     key               TEXT NOT NULL,
     create_revision   INTEGER NOT NULL,
     value             BLOB,
-    prev_value        BLOB,
     prev_mod_revision INTEGER,
     at_ms             INTEGER NOT NULL
 );
--- Every read of history scans a revision range; an index by key only cost writes.
+";
+
+/// From version 1: every value `objects` or a `prev_value` held moves into the history row
+/// of its revision (where compaction had deleted that row), then the copies go.
+const MIGRATE_FROM_1: &str = "
+INSERT OR IGNORE INTO history (revision, key, create_revision, value, at_ms)
+    SELECT mod_revision, key, create_revision, value, 0 FROM objects;
+INSERT OR IGNORE INTO history (revision, key, create_revision, value, at_ms)
+    SELECT prev_mod_revision, key, create_revision, prev_value, 0 FROM history
+    WHERE prev_value IS NOT NULL;
+ALTER TABLE history DROP COLUMN prev_value;
 DROP INDEX IF EXISTS history_by_key;
+CREATE TABLE objects_v2 (
+    key             TEXT PRIMARY KEY,
+    create_revision INTEGER NOT NULL,
+    mod_revision    INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO objects_v2 SELECT key, create_revision, mod_revision FROM objects;
+DROP TABLE objects;
+ALTER TABLE objects_v2 RENAME TO objects;
 ";
 
 /// Opens the database for writing, creating the schema if needed.
@@ -55,8 +81,34 @@ pub(crate) fn open(path: &Path) -> Result<Connection> {
     // When the WAL starts over after a restart (`checkpoint_to_restart`), a file grown past
     // this is cut back to it.
     conn.pragma_update(None, "journal_size_limit", WAL_RESTART_BYTES)?;
-    conn.execute_batch(SCHEMA)?;
+    migrate(&conn)?;
     Ok(conn)
+}
+
+/// Brings the file's schema to [`SCHEMA_VERSION`], in one transaction.
+fn migrate(conn: &Connection) -> Result<()> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version > SCHEMA_VERSION {
+        return Err(crate::Error::Internal(format!(
+            "the database was written by a newer Kubarium (schema {version}; this one knows {SCHEMA_VERSION})"
+        )));
+    }
+    let copies_values: bool = conn.query_row(
+        "SELECT COUNT(*) > 0 FROM pragma_table_info('objects') WHERE name = 'value'",
+        [],
+        |row| row.get(0),
+    )?;
+    let tx = conn.unchecked_transaction()?;
+    if copies_values {
+        tx.execute_batch(MIGRATE_FROM_1)?;
+    }
+    tx.execute_batch(SCHEMA)?;
+    tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+    tx.commit()?;
+    Ok(())
 }
 
 /// The WAL size past which the writer lets the WAL start over (see

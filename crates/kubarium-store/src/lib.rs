@@ -326,4 +326,6 @@ impl Store {
 }
 
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod tests;

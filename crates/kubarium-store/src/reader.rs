@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use rusqlite::{Connection, params};
 
+use crate::current::LIVE;
 use crate::db::{self, prefix_end};
 use crate::encryption::{self, Encryption};
 use crate::{Error, Event, ListOptions, ListPage, Object, Result, Revision};
@@ -53,7 +54,13 @@ pub(crate) struct Reader<'a> {
     encryption: Option<&'a Encryption>,
 }
 
-/// A history row, as stored.
+/// History rows, each with the value before it, which the row its `prev_mod_revision` names
+/// holds.
+const HISTORY: &str =
+    "SELECT h.revision, h.key, h.create_revision, h.value, p.value, h.prev_mod_revision
+     FROM history h LEFT JOIN history p ON p.revision = h.prev_mod_revision";
+
+/// A history row, with the value before it.
 struct HistoryRow {
     revision: Revision,
     key: String,
@@ -98,10 +105,8 @@ impl Reader<'_> {
         let lo_op = if lo_inclusive { ">=" } else { ">" };
         let mut items = Vec::new();
         if at == current {
-            let sql = format!(
-                "SELECT key, create_revision, mod_revision, value FROM objects
-                 WHERE key {lo_op} ?1 AND key < ?2 ORDER BY key LIMIT ?3"
-            );
+            let sql =
+                format!("{LIVE} WHERE o.key {lo_op} ?1 AND o.key < ?2 ORDER BY o.key LIMIT ?3");
             let fetch = limit.map_or(-1, |l| l as i64 + 1);
             let mut stmt = tx.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![lo, end, fetch])?;
@@ -118,17 +123,14 @@ impl Reader<'_> {
         } else {
             // The state at `at`: today's objects with every later write undone, newest first.
             let mut state: BTreeMap<String, (Revision, Revision, Vec<u8>)> = BTreeMap::new();
-            let sql = format!(
-                "SELECT key, create_revision, mod_revision, value FROM objects WHERE key {lo_op} ?1 AND key < ?2"
-            );
+            let sql = format!("{LIVE} WHERE o.key {lo_op} ?1 AND o.key < ?2");
             let mut stmt = tx.prepare_cached(&sql)?;
             let mut rows = stmt.query(params![lo, end])?;
             while let Some(row) = rows.next()? {
                 state.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
             }
             let sql = format!(
-                "SELECT revision, key, create_revision, value, prev_value, prev_mod_revision FROM history
-                 WHERE revision > ?1 AND key {lo_op} ?2 AND key < ?3 ORDER BY revision DESC"
+                "{HISTORY} WHERE h.revision > ?1 AND h.key {lo_op} ?2 AND h.key < ?3 ORDER BY h.revision DESC"
             );
             for row in self.history(&tx, &sql, params![at, lo, end])? {
                 match (row.prev_value, row.prev_mod_revision) {
@@ -202,8 +204,10 @@ impl Reader<'_> {
         }
         let rows = self.history(
             &tx,
-            "SELECT revision, key, create_revision, value, prev_value, prev_mod_revision FROM history
-             WHERE revision > ?1 AND revision <= ?2 AND key >= ?3 AND key < ?4 ORDER BY revision",
+            &format!(
+                "{HISTORY} WHERE h.revision > ?1 AND h.revision <= ?2 AND h.key >= ?3 AND h.key < ?4
+                 ORDER BY h.revision"
+            ),
             params![after, until, prefix, prefix_end(prefix)],
         )?;
         tx.finish()?;

@@ -295,7 +295,16 @@ impl Writer {
         if target <= compacted {
             return Ok(compacted);
         }
-        let removed = tx.execute("DELETE FROM history WHERE revision <= ?1", params![target])?;
+        // As etcd's compaction: a row at or before the target goes unless its value is still
+        // read, as a live key's value or as the previous value of a later row.
+        let removed = tx.execute(
+            "DELETE FROM history WHERE revision <= ?1
+               AND revision NOT IN (SELECT mod_revision FROM objects)
+               AND revision NOT IN (
+                   SELECT prev_mod_revision FROM history
+                   WHERE revision > ?1 AND prev_mod_revision IS NOT NULL)",
+            params![target],
+        )?;
         tx.execute(
             "UPDATE meta SET value = ?1 WHERE name = 'compacted'",
             params![target],
@@ -378,8 +387,10 @@ fn apply(
             }
             let value = value.into_bytes(revision);
             let stored = encryption::seal(encryption, key, &value)?;
-            tx.prepare_cached("INSERT INTO objects (key, create_revision, mod_revision, value) VALUES (?1, ?2, ?2, ?3)")?
-                .execute(params![key, revision, stored])?;
+            tx.prepare_cached(
+                "INSERT INTO objects (key, create_revision, mod_revision) VALUES (?1, ?2, ?2)",
+            )?
+            .execute(params![key, revision])?;
             tx.prepare_cached(
                 "INSERT INTO history (revision, key, create_revision, value, at_ms) VALUES (?1, ?2, ?1, ?3, ?4)",
             )?
@@ -400,15 +411,14 @@ fn apply(
             let prev = latest.expect(key, expected)?;
             let value = value.into_bytes(revision);
             let stored = encryption::seal(encryption, key, &value)?;
-            let prev_stored = encryption::seal(encryption, key, &prev.value)?;
             tx.prepare_cached(
-                "INSERT INTO history (revision, key, create_revision, value, prev_value, prev_mod_revision, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO history (revision, key, create_revision, value, prev_mod_revision, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
             )?
-            .execute(params![revision, key, prev.create_revision, stored, prev_stored, prev.mod_revision, now])?;
-            tx.prepare_cached("UPDATE objects SET mod_revision = ?1, value = ?2 WHERE key = ?3")?
-                .execute(params![revision, stored, key])?;
-            drop((stored, prev_stored));
+            .execute(params![revision, key, prev.create_revision, stored, prev.mod_revision, now])?;
+            tx.prepare_cached("UPDATE objects SET mod_revision = ?1 WHERE key = ?2")?
+                .execute(params![revision, key])?;
+            drop(stored);
             Event {
                 revision,
                 object: Some(object(key, value, prev.create_revision, revision)),
@@ -418,15 +428,19 @@ fn apply(
         Op::Delete { key, expected } => {
             let key = key.as_str();
             let prev = latest.expect(key, expected)?;
-            let prev_stored = encryption::seal(encryption, key, &prev.value)?;
             tx.prepare_cached(
-                "INSERT INTO history (revision, key, create_revision, prev_value, prev_mod_revision, at_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO history (revision, key, create_revision, prev_mod_revision, at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
             )?
-            .execute(params![revision, key, prev.create_revision, prev_stored, prev.mod_revision, now])?;
+            .execute(params![
+                revision,
+                key,
+                prev.create_revision,
+                prev.mod_revision,
+                now
+            ])?;
             tx.prepare_cached("DELETE FROM objects WHERE key = ?1")?
                 .execute(params![key])?;
-            drop(prev_stored);
             Event {
                 revision,
                 object: None,
