@@ -347,20 +347,27 @@ fn set_entries(object: &mut Value, list: Vec<Value>) {
     );
 }
 
-/// One entry as `managedFields` holds it; `now` is its time if it has none.
+/// One entry as `managedFields` holds it; `now` is its time if it has none. Built field by
+/// field: `json!` would copy the field set's tree once more.
 fn entry_json(entry: &Entry, now: &str) -> Value {
-    let mut json = json!({
-        "manager": entry.manager,
-        "operation": entry.operation,
-        "apiVersion": entry.api_version,
-        "time": entry.time.as_deref().unwrap_or(now),
-        "fieldsType": "FieldsV1",
-        "fieldsV1": entry.fields.to_json(),
-    });
+    let mut json = Map::new();
+    json.insert("manager".to_owned(), Value::from(entry.manager.as_str()));
+    json.insert(
+        "operation".to_owned(),
+        Value::from(entry.operation.as_str()),
+    );
+    json.insert(
+        "apiVersion".to_owned(),
+        Value::from(entry.api_version.as_str()),
+    );
+    let time = entry.time.as_deref().unwrap_or(now);
+    json.insert("time".to_owned(), Value::from(time));
+    json.insert("fieldsType".to_owned(), Value::from("FieldsV1"));
+    json.insert("fieldsV1".to_owned(), entry.fields.to_json());
     if let Some(sub) = &entry.subresource {
-        json["subresource"] = Value::from(sub.clone());
+        json.insert("subresource".to_owned(), Value::from(sub.as_str()));
     }
-    json
+    Value::Object(json)
 }
 
 /// What a write changed: the leaves of the field set of `new` (of type `ty`) whose values

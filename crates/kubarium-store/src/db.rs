@@ -5,8 +5,9 @@
 //!   once: the value before a write is the `value` of the row that `prev_mod_revision` names.
 //! - `objects`: which revision holds each live key's value (its `history` row), one row per
 //!   key.
-//! - `meta`: the latest revision (kept here so it survives compaction of every history row)
-//!   and the compacted revision.
+//! - `meta`: the compacted revision, and the latest revision as of the last compaction. The
+//!   latest revision is the newest `history` row's, or that one when compaction removed the
+//!   newest rows (deletes at or before its target): a commit writes no page of `meta`.
 //!
 //! Compaction deletes history up to a revision but keeps, as etcd does, the rows whose values
 //! are still read: each live key's value, and every value a later row names as its previous.
@@ -200,7 +201,12 @@ pub(crate) fn revisions(conn: &Connection) -> Result<(Revision, Revision)> {
             .optional()?
             .unwrap_or(0))
     };
-    Ok((meta("revision")?, meta("compacted")?))
+    let newest: Option<Revision> =
+        conn.query_row("SELECT MAX(revision) FROM history", [], |row| row.get(0))?;
+    Ok((
+        newest.unwrap_or(0).max(meta("revision")?),
+        meta("compacted")?,
+    ))
 }
 
 /// The smallest key greater than every key that starts with `prefix`: the exclusive upper

@@ -107,6 +107,24 @@ async fn compaction_keeps_the_values_that_are_still_read_and_drops_the_rest() {
     // Compacting everything leaves only the live values.
     s.compact_to(9).await.unwrap();
     assert_eq!(history_revisions(&path), [5, 8]);
+
+    // The newest row (9, a delete) is gone, yet the store opened next counts on from 9.
+    s.close().await;
+    drop(s);
+    let s = Store::open(&path, StoreOptions::default()).unwrap();
+    assert_eq!(s.revision(), 9);
+    assert_eq!(
+        s.create("/r/e", b"e1".to_vec()).await.unwrap().mod_revision,
+        10
+    );
+    s.close().await;
+    drop(s);
+    assert_eq!(
+        Store::open(&path, StoreOptions::default())
+            .unwrap()
+            .revision(),
+        10
+    );
 }
 
 /// The first schema, as kubariumd wrote it before values were stored once.

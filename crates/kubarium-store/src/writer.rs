@@ -259,10 +259,7 @@ impl Writer {
                 Err(error) => return Err(error),
             }
         }
-        if revision != start {
-            tx.prepare_cached("UPDATE meta SET value = ?1 WHERE name = 'revision'")?
-                .execute(params![revision])?;
-        }
+        // The revision is the newest history row's (see `db::revisions`): no `meta` page.
         tx.commit()?;
         // Full means a checkpoint is already due.
         let _ = self.checkpoint.try_send(());
@@ -305,9 +302,11 @@ impl Writer {
                    WHERE revision > ?1 AND prev_mod_revision IS NOT NULL)",
             params![target],
         )?;
+        // The latest revision too: the rows compaction removed may include the newest.
         tx.execute(
-            "UPDATE meta SET value = ?1 WHERE name = 'compacted'",
-            params![target],
+            "UPDATE meta SET value = CASE name WHEN 'compacted' THEN ?1 ELSE ?2 END
+             WHERE name IN ('compacted', 'revision')",
+            params![target, current],
         )?;
         tx.commit()?;
         tracing::debug!(compacted = target, removed, "compacted history");

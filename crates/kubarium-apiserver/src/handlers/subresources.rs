@@ -57,8 +57,19 @@ pub(crate) async fn handle(
 }
 
 /// `old` with only its status replaced by `new`'s: a status write changes nothing else.
+/// `new` is kept where it equals `old` (a status patch leaves the rest as it was), so only
+/// the fields it changed are copied back from `old`.
 fn status_only(old: &Value, mut new: Value) -> Value {
-    object::with_status(old.clone(), new.get_mut("status").map(Value::take))
+    let (Some(before), Some(fields)) = (old.as_object(), new.as_object_mut()) else {
+        return object::with_status(old.clone(), new.get_mut("status").map(Value::take));
+    };
+    fields.retain(|key, value| key == "status" || before.get(key) == Some(value));
+    for (key, value) in before {
+        if key != "status" && !fields.contains_key(key) {
+            fields.insert(key.clone(), value.clone());
+        }
+    }
+    new
 }
 
 async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
@@ -591,5 +602,54 @@ mod tests {
         assert_eq!(code, 200);
         let (response, _) = testing::get(&server, uri).await;
         assert_eq!(response.status().as_u16(), 404);
+    }
+
+    #[tokio::test]
+    async fn a_status_write_changes_the_status_alone_and_a_write_of_the_object_all_but_it() {
+        let server = shop().await;
+        let pod = json!({
+            "metadata": {"name": "web-0", "labels": {"app": "web"}},
+            "spec": {"containers": [{"name": "web", "image": "web:1"}]},
+        });
+        let (code, created) = post(&server, "/api/v1/namespaces/shop/pods", pod).await;
+        assert_eq!(code, 201, "{created}");
+        let uri = "/api/v1/namespaces/shop/pods/web-0";
+        let status_uri = format!("{uri}/status");
+        let without_status = |object: &Value| {
+            let mut object = object.clone();
+            object.as_object_mut().unwrap().remove("status");
+            object["metadata"]
+                .as_object_mut()
+                .unwrap()
+                .retain(|key, _| !["resourceVersion", "managedFields"].contains(&key.as_str()));
+            object
+        };
+
+        // A merge patch of the status and, beside it, of labels and spec.
+        let patch = json!({
+            "metadata": {"labels": {"app": "db", "new": "label"}},
+            "spec": {"activeDeadlineSeconds": 5},
+            "status": {"phase": "Running"},
+        });
+        let (code, patched) = testing::call(&server, "PATCH", &status_uri, patch).await;
+        assert_eq!(code, 200, "{patched}");
+        assert_eq!(patched["status"]["phase"], "Running");
+        assert_eq!(without_status(&patched), without_status(&created));
+
+        // A whole object put to the status: the same.
+        let mut put = patched.clone();
+        put["metadata"]["labels"] = json!({"app": "cache"});
+        put["spec"]["containers"][0]["image"] = json!("web:2");
+        put["status"]["phase"] = json!("Succeeded");
+        let (code, stored) = testing::call(&server, "PUT", &status_uri, put).await;
+        assert_eq!(code, 200, "{stored}");
+        assert_eq!(stored["status"]["phase"], "Succeeded");
+        assert_eq!(without_status(&stored), without_status(&created));
+        // A patch of the object changes all it names but the status.
+        let patch = json!({"metadata": {"labels": {"app": "db"}}, "status": {"phase": "Failed"}});
+        let (code, patched) = testing::call(&server, "PATCH", uri, patch).await;
+        assert_eq!(code, 200, "{patched}");
+        assert_eq!(patched["metadata"]["labels"], json!({"app": "db"}));
+        assert_eq!(patched["status"], stored["status"]);
     }
 }

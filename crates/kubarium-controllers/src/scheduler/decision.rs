@@ -122,16 +122,22 @@ impl Decision {
         for group in &mut rejected {
             group.nodes.sort();
         }
-        // The best few, highest first: selected, then only they are sorted.
-        let order = |a: &&(&str, &NodeScore), b: &&(&str, &NodeScore)| {
+        // The best few, highest first, in one pass: a node is compared with the last of the
+        // best so far, by name only when their totals tie.
+        let order = |a: &(&str, &NodeScore), b: &(&str, &NodeScore)| {
             b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(b.0))
         };
-        let mut best: Vec<&(&str, &NodeScore)> = scored.iter().collect();
-        if best.len() > SCORED_NODES {
-            best.select_nth_unstable_by(SCORED_NODES, order);
+        let mut best: Vec<&(&str, &NodeScore)> = Vec::with_capacity(SCORED_NODES + 1);
+        for entry in scored {
+            if best.len() == SCORED_NODES
+                && best.last().is_some_and(|last| order(entry, last).is_ge())
+            {
+                continue;
+            }
+            let at = best.partition_point(|b| order(b, entry).is_lt());
+            best.insert(at, entry);
             best.truncate(SCORED_NODES);
         }
-        best.sort_by(order);
         let scores: Vec<Scored> = best
             .into_iter()
             .map(|(node, score)| Scored {
@@ -237,22 +243,27 @@ mod tests {
             .map(String::as_str)
             .zip(scores.iter())
             .collect();
-        let decision = Decision::new(40, 40, 40, &[], &scored);
-        let best: Vec<(&str, i64)> = decision
-            .scores
-            .iter()
-            .map(|s| (s.node.as_str(), s.total))
-            .collect();
+        let best = |scored: &[(&str, &NodeScore)]| -> Vec<(String, i64)> {
+            Decision::new(40, 40, 40, &[], scored)
+                .scores
+                .iter()
+                .map(|s| (s.node.clone(), s.total))
+                .collect()
+        };
         // Totals 12 (i = 11, 24, 37), then 11 (i = 9, 22, 35): by name within a total.
-        assert_eq!(
-            best,
-            [
-                ("node-11", 12),
-                ("node-24", 12),
-                ("node-37", 12),
-                ("node-09", 11),
-                ("node-22", 11)
-            ]
-        );
+        let expected: Vec<(String, i64)> = [
+            ("node-11", 12),
+            ("node-24", 12),
+            ("node-37", 12),
+            ("node-09", 11),
+            ("node-22", 11),
+        ]
+        .iter()
+        .map(|(n, t)| ((*n).to_owned(), *t))
+        .collect();
+        assert_eq!(best(&scored), expected);
+        // Whatever order the nodes come in.
+        let reversed: Vec<_> = scored.iter().rev().copied().collect();
+        assert_eq!(best(&reversed), expected);
     }
 }
