@@ -232,19 +232,29 @@ impl ClusterBuilder {
         });
         api.bootstrap().await.map_err(Error::Bootstrap)?;
         let router = kubarium_apiserver::router(api.clone());
-        let client =
-            in_process_client(router.clone(), &pki.admin_token).map_err(|reason| Error::Pki {
-                path: data_dir.path().join("pki"),
-                reason,
-            })?;
+        // Each component is its own client, named by its user agent as upstream's are: the
+        // field manager of its writes (`kubelet`, `kube-scheduler`…).
+        let client_of = |component: &str| {
+            in_process_client(router.clone(), &pki.admin_token, component).map_err(|reason| {
+                Error::Pki {
+                    path: data_dir.path().join("pki"),
+                    reason,
+                }
+            })
+        };
+        let client = client_of("kubarium")?;
         controllers.ca_pem = Some(pki.ca_pem.clone());
         // One informer per kind for the whole process: the node pool follows the pods
         // through the control plane's cache rather than a watch and copies of its own.
-        let informers = std::sync::Arc::new(Informers::new(client.clone()));
+        let informers = std::sync::Arc::new(Informers::new(client_of("kube-controller-manager")?));
         let pods = informers.events::<Pod>();
-        let control_plane = kubarium_controllers::ControlPlane::start(informers, controllers);
+        let control_plane = kubarium_controllers::ControlPlane::start(
+            informers,
+            client_of("kube-scheduler")?,
+            controllers,
+        );
         let nodes = kubarium_node::NodePool::start(
-            client.clone(),
+            client_of("kubelet")?,
             kubarium_node::PoolConfig {
                 nodes: config.nodes,
                 runtime: config.runtime.into(),
@@ -273,7 +283,7 @@ impl ClusterBuilder {
             }
         };
         let services = kubarium_node::ServiceProxy::start(
-            client.clone(),
+            client_of("kube-proxy")?,
             plane,
             kubarium_node::ServicesConfig {
                 plan: prepared.plan,
@@ -331,20 +341,37 @@ fn client_addr(listen: SocketAddr) -> SocketAddr {
 }
 
 /// A `kube::Client` that calls the router directly, as a tower `Service`: no socket, no TLS,
-/// but the same authentication and handlers every remote client goes through.
-fn in_process_client(router: axum::Router, token: &str) -> Result<kube::Client, String> {
+/// but the same authentication and handlers every remote client goes through. It calls
+/// itself `component` in client-go's user agent form.
+fn in_process_client(
+    router: axum::Router,
+    token: &str,
+    component: &str,
+) -> Result<kube::Client, String> {
     let mut authorization = HeaderValue::try_from(format!("Bearer {token}"))
         .map_err(|e| format!("admin.token is not a valid header value: {e}"))?;
     authorization.set_sensitive(true);
+    let user_agent = HeaderValue::try_from(user_agent(component))
+        .map_err(|e| format!("{component:?} is not a valid user agent: {e}"))?;
     let service = tower::ServiceBuilder::new()
         .map_request(move |mut request: http::Request<kube::client::Body>| {
-            request
-                .headers_mut()
-                .insert(http::header::AUTHORIZATION, authorization.clone());
+            let headers = request.headers_mut();
+            headers.insert(http::header::AUTHORIZATION, authorization.clone());
+            headers.insert(http::header::USER_AGENT, user_agent.clone());
             request
         })
         .service(router);
     Ok(kube::Client::new(service, "default"))
+}
+
+/// client-go's user agent for `component`: `kubelet/v1.33.0+kubarium.0.1.0 (linux/amd64)
+/// kubernetes/unknown` (the commit is unknown, as client-go says when it has none).
+fn user_agent(component: &str) -> String {
+    let info = kubarium_apiserver::build_info();
+    format!(
+        "{component}/{} ({}) kubernetes/unknown",
+        info.git_version, info.platform
+    )
 }
 
 /// A running local cluster. Dropping it stops serving at once; [`Cluster::shutdown`] drains

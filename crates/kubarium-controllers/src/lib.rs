@@ -98,17 +98,23 @@ impl std::fmt::Debug for ControlPlane {
 }
 
 impl ControlPlane {
-    /// Sets up the scheduler and every controller on `informers` (and their client), then
-    /// starts them. Whoever shares them (the node pool follows the pods through them)
-    /// subscribes first. Must be called inside a Tokio runtime.
-    pub fn start(informers: Arc<Informers>, config: Config) -> Self {
+    /// Sets up the scheduler and every controller on `informers`, then starts them. The
+    /// controllers write through the informers' client, the scheduler through `scheduler`:
+    /// each is its own field manager, as kube-controller-manager and kube-scheduler are.
+    /// Whoever shares the informers (the node pool follows the pods through them) subscribes
+    /// first. Must be called inside a Tokio runtime.
+    pub fn start(informers: Arc<Informers>, scheduler: Client, config: Config) -> Self {
         let ctx = Context {
             client: informers.client().clone(),
             informers,
             config: Arc::new(config),
         };
         let mut tasks = JoinSet::new();
-        scheduler::start(&ctx, &mut tasks);
+        let scheduling = Context {
+            client: scheduler,
+            ..ctx.clone()
+        };
+        scheduler::start(&scheduling, &mut tasks);
         replicaset::start(&ctx, &mut tasks);
         deployment::start(&ctx, &mut tasks);
         statefulset::start(&ctx, &mut tasks);

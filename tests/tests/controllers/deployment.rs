@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::apps::v1::{Deployment, ReplicaSet};
 use k8s_openapi::api::core::v1::{Event, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{DeleteParams, ListParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -101,6 +102,14 @@ async fn rolled_out(client: &Client, name: &str) {
     .await;
 }
 
+/// The field managers of `meta`'s `managedFields`, with their subresource.
+fn managers(meta: &ObjectMeta) -> Vec<(String, Option<String>)> {
+    let entries = meta.managed_fields.iter().flatten();
+    entries
+        .map(|e| (e.manager.clone().unwrap_or_default(), e.subresource.clone()))
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_scale_rolling_update_and_undo() {
     let cluster = Hollow::start(1, &[]).await;
@@ -138,7 +147,26 @@ async fn create_scale_rolling_update_and_undo() {
             (owner.controller, owner.block_owner_deletion),
             (Some(true), Some(true))
         );
+        // Each component writes as its own field manager, named as upstream's are.
+        assert_eq!(
+            managers(&pod.metadata),
+            [
+                ("kube-controller-manager".to_owned(), None),
+                ("kubelet".to_owned(), Some("status".to_owned()))
+            ],
+            "{name}"
+        );
     }
+    let deployment = api.get("web").await.unwrap();
+    let status_manager = (
+        "kube-controller-manager".to_owned(),
+        Some("status".to_owned()),
+    );
+    assert!(
+        managers(&deployment.metadata).contains(&status_manager),
+        "{:?}",
+        managers(&deployment.metadata)
+    );
     let rs_events = events(&cluster.client, &rs1).await;
     assert_eq!(
         rs_events
