@@ -15,10 +15,15 @@
 //! yet (429, 10 s), a budget update lost to conflicts (504, 10 s); kubectl never shows them.
 //! So every client the app builds from a kubeconfig turns kube-rs's layer off and gets
 //! [`ServerAsked`]. (The local cluster's in-process client has no retry layer at all.)
+//!
+//! Those clients also send client-go's form of user agent, `kubarium/<version> (…)`, which
+//! kube-rs leaves out: the server records the app's writes under field manager `kubarium`
+//! (and audit logs name it), as the embedded cluster's client does.
 
 use std::time::Duration;
 
-use http::header::RETRY_AFTER;
+use http::HeaderValue;
+use http::header::{RETRY_AFTER, USER_AGENT};
 use http::{Request, Response, StatusCode};
 use kube::client::{Body, ClientBuilder, DynBody};
 use tower::buffer::BufferLayer;
@@ -52,6 +57,14 @@ where
     <L::Service as Service<Request<Body>>>::Future: Send + 'static,
 {
     config.default_retry = false;
+    // kube-rs sends no user agent; the server would record the app's writes as manager
+    // "unknown".
+    if !config.headers.iter().any(|(name, _)| name == USER_AGENT) {
+        let agent = kubarium_cluster::user_agent("kubarium");
+        if let Ok(value) = HeaderValue::try_from(agent) {
+            config.headers.push((USER_AGENT, value));
+        }
+    }
     // The retry layer clones the service for each attempt: kube-rs's stack is boxed, not
     // `Clone`, so a buffer (a handle to one worker) stands in front of it.
     let retrying = ServiceBuilder::new()
@@ -216,6 +229,32 @@ mod tests {
         };
         assert_eq!(status.code, 429);
         assert_eq!(served.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn the_client_names_itself_kubarium() {
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let agent = std::sync::Arc::clone(&seen);
+        let answer = move |request: Request<axum::body::Body>| {
+            *agent.lock().unwrap() = request.headers().get(USER_AGENT).cloned();
+            async move {
+                let version = r#"{"major":"1","minor":"33","gitVersion":"v1.33.0","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":""}"#;
+                Response::builder()
+                    .header("content-type", "application/json")
+                    .body(axum::body::Body::from(version))
+                    .unwrap()
+            }
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let router = axum::Router::new().fallback(answer);
+        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+
+        let remote = client(kube::Config::new(url.parse().unwrap())).unwrap();
+        remote.apiserver_version().await.unwrap();
+        let agent = seen.lock().unwrap().clone().unwrap();
+        let agent = agent.to_str().unwrap();
+        assert!(agent.starts_with("kubarium/v1."), "{agent}");
     }
 
     #[test]

@@ -365,8 +365,9 @@ fn in_process_client(
 }
 
 /// client-go's user agent for `component`: `kubelet/v1.33.0+kubarium.0.1.0 (linux/amd64)
-/// kubernetes/unknown` (the commit is unknown, as client-go says when it has none).
-fn user_agent(component: &str) -> String {
+/// kubernetes/unknown` (the commit is unknown, as client-go says when it has none). The
+/// server takes the part before the first `/` as the field manager of the client's writes.
+pub fn user_agent(component: &str) -> String {
     let info = kubarium_apiserver::build_info();
     format!(
         "{component}/{} ({}) kubernetes/unknown",
