@@ -367,6 +367,15 @@ async fn kubariumd_node_commands_add_stop_start_and_remove() {
         .await;
         lease_renews(client, name).await;
     }
+    // The command writes as itself, the node's agent as the kubelet.
+    let extra = api.get("extra").await.unwrap();
+    let managers: Vec<String> = (extra.metadata.managed_fields.iter().flatten())
+        .map(|entry| entry.manager.clone().unwrap_or_default())
+        .collect();
+    assert!(
+        managers.contains(&"kubariumd".to_owned()) && managers.contains(&"kubelet".to_owned()),
+        "{managers:?}"
+    );
     let (ok, out) = kubariumd_node(dir, &["add", "extra"]);
     assert!(!ok && out.contains("node extra already exists"), "{out}");
 

@@ -184,9 +184,13 @@ async fn node(
     }
     let config = kube::config::Kubeconfig::read_from(kubeconfig)
         .with_context(|| format!("could not read {}", kubeconfig.display()))?;
-    let config = kube::Config::from_custom_kubeconfig(config, &Default::default())
+    let mut config = kube::Config::from_custom_kubeconfig(config, &Default::default())
         .await
         .with_context(|| format!("could not use {}", kubeconfig.display()))?;
+    // Named, so the server records its writes under field manager `kubariumd`.
+    let agent = http::HeaderValue::try_from(kubarium_cluster::user_agent("kubariumd"))
+        .context("the user agent is not a valid header value")?;
+    config.headers.push((http::header::USER_AGENT, agent));
     let url = config.cluster_url.to_string();
     let client = kube::Client::try_from(config)
         .with_context(|| format!("could not use {}", kubeconfig.display()))?;
