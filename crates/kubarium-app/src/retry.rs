@@ -22,8 +22,7 @@
 
 use std::time::Duration;
 
-use http::HeaderValue;
-use http::header::{RETRY_AFTER, USER_AGENT};
+use http::header::RETRY_AFTER;
 use http::{Request, Response, StatusCode};
 use kube::client::{Body, ClientBuilder, DynBody};
 use tower::buffer::BufferLayer;
@@ -59,12 +58,7 @@ where
     config.default_retry = false;
     // kube-rs sends no user agent; the server would record the app's writes as manager
     // "unknown".
-    if !config.headers.iter().any(|(name, _)| name == USER_AGENT) {
-        let agent = kubarium_cluster::user_agent("kubarium");
-        if let Ok(value) = HeaderValue::try_from(agent) {
-            config.headers.push((USER_AGENT, value));
-        }
-    }
+    kubarium_cluster::name_client(&mut config, "kubarium");
     // The retry layer clones the service for each attempt: kube-rs's stack is boxed, not
     // `Clone`, so a buffer (a handle to one worker) stands in front of it.
     let retrying = ServiceBuilder::new()
@@ -202,15 +196,21 @@ mod tests {
                     let status = r#"{"kind":"Status","apiVersion":"v1","status":"Failure","message":"slow down","reason":"TooManyRequests","code":429}"#;
                     return response.body(axum::body::Body::from(status)).unwrap();
                 }
-                let version = r#"{"major":"1","minor":"33","gitVersion":"v1.33.0","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":""}"#;
-                response.body(axum::body::Body::from(version)).unwrap()
+                response.body(axum::body::Body::from(VERSION)).unwrap()
             }
         };
+        (serve(axum::Router::new().fallback(answer)).await, served)
+    }
+
+    /// What the test servers answer to `/version`.
+    const VERSION: &str = r#"{"major":"1","minor":"33","gitVersion":"v1.33.0","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":""}"#;
+
+    /// Serves `router` on a free port of 127.0.0.1; returns its URL.
+    async fn serve(router: axum::Router) -> String {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = axum::Router::new().fallback(answer);
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-        (url, served)
+        url
     }
 
     #[tokio::test]
@@ -236,19 +236,15 @@ mod tests {
         let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
         let agent = std::sync::Arc::clone(&seen);
         let answer = move |request: Request<axum::body::Body>| {
-            *agent.lock().unwrap() = request.headers().get(USER_AGENT).cloned();
+            *agent.lock().unwrap() = request.headers().get(http::header::USER_AGENT).cloned();
             async move {
-                let version = r#"{"major":"1","minor":"33","gitVersion":"v1.33.0","gitCommit":"","gitTreeState":"","buildDate":"","goVersion":"","compiler":"","platform":""}"#;
                 Response::builder()
                     .header("content-type", "application/json")
-                    .body(axum::body::Body::from(version))
+                    .body(axum::body::Body::from(VERSION))
                     .unwrap()
             }
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let router = axum::Router::new().fallback(answer);
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        let url = serve(axum::Router::new().fallback(answer)).await;
 
         let remote = client(kube::Config::new(url.parse().unwrap())).unwrap();
         remote.apiserver_version().await.unwrap();

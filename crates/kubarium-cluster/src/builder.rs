@@ -375,6 +375,22 @@ pub fn user_agent(component: &str) -> String {
     )
 }
 
+/// Names the client `config` makes `component`, in [`user_agent`]'s form, unless `config`
+/// already carries a user agent. The server records its writes under that field manager.
+pub fn name_client(config: &mut kube::Config, component: &str) {
+    if config
+        .headers
+        .iter()
+        .any(|(name, _)| name == http::header::USER_AGENT)
+    {
+        return;
+    }
+    // Built from the component's name and the build info, both ASCII.
+    if let Ok(value) = HeaderValue::try_from(user_agent(component)) {
+        config.headers.push((http::header::USER_AGENT, value));
+    }
+}
+
 /// A running local cluster. Dropping it stops serving at once; [`Cluster::shutdown`] drains
 /// requests in flight first.
 pub struct Cluster {

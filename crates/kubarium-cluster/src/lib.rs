@@ -21,7 +21,7 @@ pub mod telemetry;
 pub use args::ClusterArgs;
 pub use builder::{
     Cluster, ClusterBuilder, ClusterConfig, DEFAULT_INGRESS_HTTP_PORT, DEFAULT_INGRESS_HTTPS_PORT,
-    DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey, user_agent,
+    DEFAULT_LISTEN, DEFAULT_NODES, RuntimeKind, SecretsKey, name_client, user_agent,
 };
 pub use datadir::default_data_dir;
 pub use delete::{Deleted, delete_cluster};

@@ -188,9 +188,7 @@ async fn node(
         .await
         .with_context(|| format!("could not use {}", kubeconfig.display()))?;
     // Named, so the server records its writes under field manager `kubariumd`.
-    let agent = http::HeaderValue::try_from(kubarium_cluster::user_agent("kubariumd"))
-        .context("the user agent is not a valid header value")?;
-    config.headers.push((http::header::USER_AGENT, agent));
+    kubarium_cluster::name_client(&mut config, "kubariumd");
     let url = config.cluster_url.to_string();
     let client = kube::Client::try_from(config)
         .with_context(|| format!("could not use {}", kubeconfig.display()))?;
