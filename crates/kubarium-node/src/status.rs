@@ -383,22 +383,19 @@ fn initialized(
     }
 }
 
-/// The pod's conditions: the kubelet's own, computed here, then `PodScheduled` as it is
-/// (`True` if the pod was bound without a scheduler) and any other condition as it is. A
-/// condition whose status did not change keeps its `lastTransitionTime`.
+/// The pod's conditions after `previous`: the kubelet's own, computed here, then
+/// `PodScheduled` as it was (`True` if the pod was bound without a scheduler) and any other
+/// condition as it was. A condition whose status did not change keeps its
+/// `lastTransitionTime`.
 pub(crate) fn conditions(
     pod: &Pod,
+    previous: &[PodCondition],
     init: &[ContainerStatus],
     main: &[ContainerStatus],
     phase: &str,
     sandbox_ready: bool,
     now: Timestamp,
 ) -> Vec<PodCondition> {
-    let previous = pod
-        .status
-        .as_ref()
-        .and_then(|status| status.conditions.as_deref())
-        .unwrap_or_default();
     let containers_ready = containers_ready(pod, main, phase);
     let mut ready = containers_ready.clone();
     ready.type_ = "Ready".to_owned();

@@ -352,14 +352,25 @@ pub(crate) async fn replace(
     ] {
         set_meta(&mut object, field, old["metadata"].get(field).cloned());
     }
-    if resource.rules.tracks_generation() && object.get("spec") != old.get("spec") {
+    // A status write keeps the stored spec (and all else but the status): see
+    // `Stage::Status`.
+    let status_write = call.target.subresource.as_deref() == Some("status");
+    if resource.rules.tracks_generation() && !status_write && object.get("spec") != old.get("spec")
+    {
         let generation = old["metadata"]["generation"].as_i64().unwrap_or(0) + 1;
         set_meta(&mut object, "generation", Some(Value::from(generation)));
     }
     set_meta(&mut object, "resourceVersion", None);
     let mut object = resource
         .rules
-        .admit(object, Stage::Update(old))
+        .admit(
+            object,
+            if status_write {
+                Stage::Status
+            } else {
+                Stage::Update(old)
+            },
+        )
         .map_err(|r| rejection(call, name, r))?;
     if !call.applying {
         let subresource = call.target.subresource.clone();

@@ -16,8 +16,28 @@ const EVICTION_POLICIES: &[&str] = &["AlwaysAllow", "IfHealthyBudget"];
 
 const PERCENT_MESSAGE: &str = "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')";
 
+/// Upstream's `ValidatePodDisruptionBudgetStatusUpdate`: the counts are never negative.
+fn validate_status(budget: &PodDisruptionBudget, causes: &mut Causes) {
+    let PodDisruptionBudgetStatus {
+        disruptions_allowed,
+        current_healthy,
+        desired_healthy,
+        expected_pods,
+        ..
+    } = budget.status.clone().unwrap_or_default();
+    for (field, value) in [
+        ("status.disruptionsAllowed", disruptions_allowed),
+        ("status.currentHealthy", current_healthy),
+        ("status.desiredHealthy", desired_healthy),
+        ("status.expectedPods", expected_pods),
+    ] {
+        causes.at_least(field, Some(i64::from(value)), 0);
+    }
+}
+
 impl Kind for PodDisruptionBudget {
     const GENERATION: bool = true;
+    const STATUS_RULES: Option<fn(&Self, &mut Causes)> = Some(validate_status);
 
     fn validate(&self, causes: &mut Causes) {
         let spec = self.spec.clone().unwrap_or_default();
@@ -36,27 +56,6 @@ impl Kind for PodDisruptionBudget {
             spec.unhealthy_pod_eviction_policy.as_deref(),
             EVICTION_POLICIES,
         );
-    }
-
-    fn validate_update(&self, _old: &Self, causes: &mut Causes) {
-        // Upstream's `ValidatePodDisruptionBudgetStatusUpdate`, for status writes (and
-        // harmless for spec writes, which keep the stored status).
-        let status = self.status.clone().unwrap_or_default();
-        let PodDisruptionBudgetStatus {
-            disruptions_allowed,
-            current_healthy,
-            desired_healthy,
-            expected_pods,
-            ..
-        } = status;
-        for (field, value) in [
-            ("status.disruptionsAllowed", disruptions_allowed),
-            ("status.currentHealthy", current_healthy),
-            ("status.desiredHealthy", desired_healthy),
-            ("status.expectedPods", expected_pods),
-        ] {
-            causes.at_least(field, Some(i64::from(value)), 0);
-        }
     }
 
     fn columns() -> &'static [Column] {
@@ -236,6 +235,31 @@ mod tests {
             messages.push(status["message"].clone());
         }
         insta::assert_json_snapshot!("pdb_invalid", messages);
+    }
+
+    #[tokio::test]
+    async fn a_status_write_is_held_to_the_status_rules_alone() {
+        let server = shop().await;
+        let spec = json!({"minAvailable": 2, "selector": {"matchLabels": {"app": "web"}}});
+        let (code, mut budget) = testing::call(&server, "POST", PDBS, pdb("web", spec)).await;
+        assert_eq!(code, 201, "{budget}");
+        let status = format!("{PDBS}/web/status");
+        budget["status"] = json!({"disruptionsAllowed": -1, "currentHealthy": 0, "desiredHealthy": 0, "expectedPods": 0});
+        let (code, refused) = testing::call(&server, "PUT", &status, budget.clone()).await;
+        assert_eq!(code, 422, "{refused}");
+        assert_eq!(
+            refused["details"]["causes"][0]["field"],
+            "status.disruptionsAllowed"
+        );
+
+        // The spec a status write carries is not the one stored, nor validated.
+        budget["status"]["disruptionsAllowed"] = json!(1);
+        budget["spec"]["minAvailable"] = json!(-1);
+        let (code, written) = testing::call(&server, "PUT", &status, budget).await;
+        assert_eq!(code, 200, "{written}");
+        assert_eq!(written["status"]["disruptionsAllowed"], 1);
+        assert_eq!(written["spec"]["minAvailable"], 2);
+        assert_eq!(written["metadata"]["generation"], 1);
     }
 
     #[test]

@@ -19,6 +19,11 @@ pub(crate) enum Stage<'a> {
     Create,
     /// An update of the object (or a patch), with the stored object before it.
     Update(&'a Value),
+    /// A write through the `status` subresource. All but the status is the stored
+    /// object's, and decoding the request already normalised the status, so only the kind's
+    /// [`Kind::STATUS_RULES`] run (upstream's status strategies validate the status alone
+    /// too).
+    Status,
 }
 
 /// Why an object was refused.
@@ -82,6 +87,10 @@ pub(crate) trait Kind:
 
     /// Validation of an update against the stored object: immutable fields and the like.
     fn validate_update(&self, _old: &Self, _causes: &mut Causes) {}
+
+    /// Validation of a status write (upstream's `Validate…StatusUpdate`), for the kinds
+    /// that have one; without it a status write is not decoded again.
+    const STATUS_RULES: Option<fn(&Self, &mut Causes)> = None;
 
     /// The columns of `kubectl get`; by default name and age.
     fn columns() -> &'static [Column] {
@@ -152,6 +161,16 @@ impl<K: Kind> Rules for Typed<K> {
     }
 
     fn admit(&self, mut object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
+        if let Stage::Status = stage {
+            if let Some(rules) = K::STATUS_RULES {
+                let mut causes = Causes::default();
+                rules(&decode_as::<K>(&object)?, &mut causes);
+                if !causes.is_empty() {
+                    return Err(Rejection::Invalid(causes.into_inner()));
+                }
+            }
+            return Ok(object);
+        }
         // Field ownership is neither defaulted nor validated here, and the write's field
         // manager replaces it next: it stays out of the typed round trip.
         let managed = object

@@ -135,14 +135,24 @@ impl Worker {
         }
         // Conditions compare against what was last posted, which the watch may not have
         // delivered yet.
-        let mut basis = (*self.pod).clone();
-        if let Some(posted) = &self.posted {
-            let status = basis.status.get_or_insert_with(PodStatus::default);
-            status.conditions = posted.conditions.clone();
-        }
+        let previous = match &self.posted {
+            Some(posted) => posted.conditions.as_deref(),
+            None => self
+                .pod
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.as_deref()),
+        };
         let now = Timestamp::now();
-        let conditions =
-            status::conditions(&basis, &init, &main, phase, self.sandbox.is_some(), now);
+        let conditions = status::conditions(
+            &self.pod,
+            previous.unwrap_or_default(),
+            &init,
+            &main,
+            phase,
+            self.sandbox.is_some(),
+            now,
+        );
         let host_network = self
             .pod
             .spec

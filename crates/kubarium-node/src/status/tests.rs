@@ -129,6 +129,7 @@ fn conditions_name_unready_containers() {
     let list = conditions(
         &web,
         &[],
+        &[],
         &[running("a"), waiting("b", "ContainerCreating", false)],
         "Pending",
         true,
@@ -158,6 +159,7 @@ fn conditions_name_unready_containers() {
     let ready = conditions(
         &web,
         &[],
+        &[],
         &[running("a"), running("b")],
         "Running",
         true,
@@ -166,10 +168,10 @@ fn conditions_name_unready_containers() {
     assert!(ready.iter().all(|c| c.status == "True"));
 
     let job = pod("Never", &[], &["a"]);
-    let done = conditions(&job, &[], &[exited("a", 0)], "Succeeded", false, now);
+    let done = conditions(&job, &[], &[], &[exited("a", 0)], "Succeeded", false, now);
     assert_eq!(done[0].status, "False");
     assert_eq!(done[2].reason.as_deref(), Some("PodCompleted"));
-    let failed = conditions(&job, &[], &[exited("a", 1)], "Failed", false, now);
+    let failed = conditions(&job, &[], &[], &[exited("a", 1)], "Failed", false, now);
     assert_eq!(failed[3].reason.as_deref(), Some("PodFailed"));
 }
 
@@ -178,6 +180,7 @@ fn init_containers_hold_initialized() {
     let init = pod("Always", &["one", "two"], &["a"]);
     let list = conditions(
         &init,
+        &[],
         &[exited("one", 0), waiting("two", "PodInitializing", false)],
         &[waiting("a", "PodInitializing", false)],
         "Pending",
@@ -194,22 +197,20 @@ fn init_containers_hold_initialized() {
 
 #[test]
 fn transition_times_survive_unchanged_conditions() {
-    let mut web = pod("Always", &[], &["a"]);
+    let web = pod("Always", &[], &["a"]);
     let first = conditions(
         &web,
+        &[],
         &[],
         &[running("a")],
         "Running",
         true,
         Timestamp::UNIX_EPOCH,
     );
-    web.status = Some(k8s_openapi::api::core::v1::PodStatus {
-        conditions: Some(first.clone()),
-        ..Default::default()
-    });
     let later = Timestamp::from_second(100).unwrap();
     let second = conditions(
         &web,
+        &first,
         &[],
         &[waiting("a", "CrashLoopBackOff", true)],
         "Running",
