@@ -21,6 +21,7 @@ use kube::{Api, Client};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
+use super::placement::Placement;
 use super::stats::{Samples, ms};
 use super::{Figure, memory};
 use crate::daemon::Daemon;
@@ -84,7 +85,7 @@ pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
         let pods = Api::<Pod>::namespaced(client.clone(), "bench");
 
         // Bindings as a watcher sees them.
-        let watching = pods.clone();
+        let watching = Api::<Placement>::namespaced(client.clone(), "bench");
         let (first_watch, watched) = tokio::sync::oneshot::channel();
         let observer = tokio::spawn(async move {
             let mut bound = HashSet::new();
@@ -111,12 +112,11 @@ pub async fn scheduler() -> anyhow::Result<Vec<Figure>> {
                     }
                     _ => continue,
                 };
-                let name = pod.metadata.name.clone().unwrap_or_default();
-                let spec_node = pod.spec.as_ref().and_then(|s| s.node_name.as_deref());
-                if spec_node.is_some() && bound.insert(name.clone()) {
+                let name = pod.metadata.name.unwrap_or_default();
+                if pod.node.is_some() && bound.insert(name.clone()) {
                     last_bound = Some(Instant::now());
                 }
-                if pod.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running") {
+                if pod.phase.as_deref() == Some("Running") {
                     running.insert(name);
                 }
                 if running.len() >= PODS {

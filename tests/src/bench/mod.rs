@@ -7,6 +7,7 @@ pub mod conn;
 pub mod control;
 pub mod docker;
 pub mod net;
+pub mod placement;
 pub mod pods;
 pub mod stats;
 pub mod ui;
