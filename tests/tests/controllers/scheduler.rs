@@ -187,6 +187,11 @@ async fn pods_spread_over_the_workers_never_on_the_control_plane() {
     assert_eq!((d.nodes, d.feasible), (3, 2));
     assert_eq!(d.rejected[0].nodes, [CONTROL_PLANE]);
     assert_eq!(d.scores.len(), 2);
+    assert_eq!(
+        Some(d.scores[0].node.as_str()),
+        node_of(&web0),
+        "the chosen node leads"
+    );
 
     let node = node_of(&web0).unwrap().to_owned();
     let events = Api::<Event>::namespaced(client.clone(), "default");

@@ -6,7 +6,7 @@ import type { KubeObject } from "./describe";
 
 /** the_emptier_worker_wins_and_the_decision_says_why.snap, compacted as the annotation holds it. */
 const SCHEDULED =
-  '{"node":"kubarium-worker2","nodes":3,"evaluated":3,"feasible":2,"rejected":[{"plugin":"TaintToleration","reason":"node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }","count":1,"nodes":["kubarium-control-plane"]}],"scores":[{"node":"kubarium-worker2","total":474,"plugins":{"InterPodAffinity":0,"NodeAffinity":0,"NodeResourcesBalancedAllocation":93,"NodeResourcesFit":81,"PodTopologySpread":0,"TaintToleration":100}},{"node":"kubarium-worker","total":424,"plugins":{"InterPodAffinity":0,"NodeAffinity":0,"NodeResourcesBalancedAllocation":81,"NodeResourcesFit":43,"PodTopologySpread":0,"TaintToleration":100}}],"weights":{"InterPodAffinity":2,"NodeAffinity":2,"NodeResourcesBalancedAllocation":1,"NodeResourcesFit":1,"PodTopologySpread":2,"TaintToleration":3}}';
+  '{"node":"kubarium-worker2","nodes":3,"evaluated":3,"feasible":2,"rejected":[{"plugin":"TaintToleration","reason":"node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }","count":1,"nodes":["kubarium-control-plane"]}],"scores":[{"node":"kubarium-worker2","total":474,"plugins":{"NodeResourcesBalancedAllocation":93,"NodeResourcesFit":81,"TaintToleration":100}},{"node":"kubarium-worker","total":424,"plugins":{"NodeResourcesBalancedAllocation":81,"NodeResourcesFit":43,"TaintToleration":100}}],"weights":{"InterPodAffinity":2,"NodeAffinity":2,"NodeResourcesBalancedAllocation":1,"NodeResourcesFit":1,"PodTopologySpread":2,"TaintToleration":3}}';
 
 /** a_pod_too_big_for_every_worker-2.snap. */
 const PENDING =
@@ -76,6 +76,12 @@ describe("decisionView", () => {
     expect(chosen?.plugins[0]).toEqual({ plugin: "TaintToleration", score: 100, weight: 3, weighted: 300 });
     expect(chosen?.plugins.map((p) => p.plugin).slice(1, 3)).toEqual(["NodeResourcesBalancedAllocation", "NodeResourcesFit"]);
     expect(chosen?.plugins.reduce((sum, p) => sum + p.weighted, 0)).toBe(chosen?.total);
+    // The record leaves out plugins that gave 0; the view still lists every plugin.
+    expect(chosen?.plugins.slice(3).map((p) => [p.plugin, p.score])).toEqual([
+      ["InterPodAffinity", 0],
+      ["NodeAffinity", 0],
+      ["PodTopologySpread", 0],
+    ]);
   });
 
   it("says why a pod is pending and which nodes each reason rejected", () => {

@@ -132,8 +132,9 @@ export interface DecisionView {
   readonly note: string | null;
 }
 
+/** Every plugin's part in a node's total: the record leaves out plugins that gave 0, `weights` names them all. */
 function pluginScores(scored: ScoredNode, weights: Readonly<Record<string, number>>): PluginScore[] {
-  return Object.entries(scored.plugins)
+  return Object.entries({ ...Object.fromEntries(Object.keys(weights).map((plugin) => [plugin, 0])), ...scored.plugins })
     .map(([plugin, score]) => {
       const weight = weights[plugin] ?? 1;
       return { plugin, score, weight, weighted: score * weight };

@@ -110,14 +110,13 @@ impl Cycles {
                 rejections.iter().map(|(_, r)| r.reasons.clone()).collect();
             let postfilter = preemption(pod, &filters, cache, &all, &rejections);
             let message = decision::fit_error(all.len(), &reasons, postfilter.as_deref());
-            let mut decision = Decision::new(all.len(), processed, 0, &rejections, &[]);
+            let mut decision = Decision::new(all.len(), processed, 0, &rejections, &[], None);
             decision.message = Some(message.clone());
             return Outcome::Unschedulable { message, decision };
         }
         if feasible.len() == 1 {
             let node = feasible[0].name.clone();
-            let mut decision = Decision::new(all.len(), processed, 1, &rejections, &[]);
-            decision.node = Some(node.clone());
+            let decision = Decision::new(all.len(), processed, 1, &rejections, &[], Some(&node));
             return Outcome::Fit { node, decision };
         }
         let scored = scores::score(pod, &feasible, &all, any_affinity, ns);
@@ -141,8 +140,14 @@ impl Cycles {
             .map(|n| n.name.as_str())
             .zip(scored.iter())
             .collect();
-        let mut decision = Decision::new(all.len(), processed, feasible.len(), &rejections, &named);
-        decision.node = Some(node.clone());
+        let decision = Decision::new(
+            all.len(),
+            processed,
+            feasible.len(),
+            &rejections,
+            &named,
+            Some(&node),
+        );
         Outcome::Fit { node, decision }
     }
 }

@@ -17,9 +17,10 @@
 //!   percentageOfNodesToScore); `feasible`: nodes that passed every filter.
 //! - `rejected`: one entry per (plugin, reason) with the number of nodes and at most
 //!   [`NODES_PER_REASON`] of their names, most common first.
-//! - `scores`: the [`SCORED_NODES`] best feasible nodes, best first, each plugin's score
-//!   (0–100, before weighting) and the weighted `total`; `weights` gives the weights.
-//!   With a single feasible node nothing is scored, as upstream.
+//! - `scores`: the [`SCORED_NODES`] best feasible nodes, best first (the chosen one first
+//!   among equal totals), each plugin's score (1–100, before weighting; a plugin that gave
+//!   0 is left out) and the weighted `total`; `weights` gives every plugin's weight. With a
+//!   single feasible node nothing is scored, as upstream.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -86,19 +87,21 @@ pub struct Scored {
     pub node: String,
     /// The weighted sum of the plugins' scores.
     pub total: i64,
-    /// Each score plugin's normalised score, 0–100.
+    /// Each score plugin's normalised score, 1–100; a plugin absent scored 0.
     pub plugins: BTreeMap<String, i64>,
 }
 
 impl Decision {
     /// A decision from a cycle's outcome: `rejections` per rejected node, `scored` the
-    /// feasible nodes with their scores (empty when only one was feasible).
+    /// feasible nodes with their scores (empty when only one was feasible), `chosen` the
+    /// node picked (`None` when none fits).
     pub(crate) fn new(
         nodes: usize,
         evaluated: usize,
         feasible: usize,
         rejections: &[(&str, Rejection)],
         scored: &[(&str, &NodeScore)],
+        chosen: Option<&str>,
     ) -> Self {
         let mut groups: HashMap<(&str, &str), Rejected> = HashMap::new();
         for (node, rejection) in rejections {
@@ -123,9 +126,13 @@ impl Decision {
             group.nodes.sort();
         }
         // The best few, highest first, in one pass: a node is compared with the last of the
-        // best so far, by name only when their totals tie.
+        // best so far, by name only when their totals tie. The chosen node has the best
+        // total, and leads the nodes it tied with (the scheduler picked it at random).
         let order = |a: &(&str, &NodeScore), b: &(&str, &NodeScore)| {
-            b.1.total.cmp(&a.1.total).then_with(|| a.0.cmp(b.0))
+            b.1.total
+                .cmp(&a.1.total)
+                .then_with(|| (Some(b.0) == chosen).cmp(&(Some(a.0) == chosen)))
+                .then_with(|| a.0.cmp(b.0))
         };
         let mut best: Vec<&(&str, &NodeScore)> = Vec::with_capacity(SCORED_NODES + 1);
         for entry in scored {
@@ -146,6 +153,7 @@ impl Decision {
                 plugins: PLUGINS
                     .iter()
                     .zip(score.plugins)
+                    .filter(|(_, s)| *s != 0)
                     .map(|((name, _), s)| ((*name).to_owned(), s))
                     .collect(),
             })
@@ -157,7 +165,7 @@ impl Decision {
         };
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Self {
-            node: None,
+            node: chosen.map(str::to_owned),
             nodes: count(nodes),
             evaluated: count(evaluated),
             feasible: count(feasible),
@@ -243,8 +251,8 @@ mod tests {
             .map(String::as_str)
             .zip(scores.iter())
             .collect();
-        let best = |scored: &[(&str, &NodeScore)]| -> Vec<(String, i64)> {
-            Decision::new(40, 40, 40, &[], scored)
+        let best = |scored: &[(&str, &NodeScore)], chosen| -> Vec<(String, i64)> {
+            Decision::new(40, 40, 40, &[], scored, chosen)
                 .scores
                 .iter()
                 .map(|s| (s.node.clone(), s.total))
@@ -261,9 +269,31 @@ mod tests {
         .iter()
         .map(|(n, t)| ((*n).to_owned(), *t))
         .collect();
-        assert_eq!(best(&scored), expected);
+        assert_eq!(best(&scored, None), expected);
         // Whatever order the nodes come in.
         let reversed: Vec<_> = scored.iter().rev().copied().collect();
-        assert_eq!(best(&reversed), expected);
+        assert_eq!(best(&reversed, None), expected);
+        // The node the scheduler picked among the tied ones comes first, even last by name.
+        let picked = best(&reversed, Some("node-37"));
+        assert_eq!(picked[0], ("node-37".to_owned(), 12));
+        let others: Vec<_> = expected.iter().filter(|(n, _)| n != "node-37").collect();
+        assert_eq!(picked[1..].iter().collect::<Vec<_>>(), others);
+    }
+
+    #[test]
+    fn a_plugin_that_gave_nothing_is_left_out() {
+        let score = NodeScore {
+            plugins: [0, 0, 0, 97, 0, 100],
+            total: 397,
+        };
+        let decision = Decision::new(2, 2, 2, &[], &[("a", &score), ("b", &score)], Some("b"));
+        assert_eq!(decision.node.as_deref(), Some("b"));
+        let plugins: Vec<(&str, i64)> = decision.scores[0]
+            .plugins
+            .iter()
+            .map(|(name, score)| (name.as_str(), *score))
+            .collect();
+        assert_eq!(plugins, [(PLUGINS[3].0, 97), (PLUGINS[5].0, 100)]);
+        assert_eq!(decision.weights.len(), PLUGINS.len());
     }
 }
