@@ -652,4 +652,48 @@ mod tests {
         assert_eq!(patched["metadata"]["labels"], json!({"app": "db"}));
         assert_eq!(patched["status"], stored["status"]);
     }
+
+    #[tokio::test]
+    async fn a_status_write_gets_its_kinds_status_defaults() {
+        let server = shop().await;
+        // Upstream defaults a namespace's phase to Active and a volume's and a claim's to
+        // Pending, on any write that leaves them out.
+        let (_, namespace) = testing::get(&server, "/api/v1/namespaces/shop").await;
+        let mut namespace: Value = serde_json::from_str(&namespace).unwrap();
+        namespace["status"] = json!({});
+        let (code, written) =
+            testing::call(&server, "PUT", "/api/v1/namespaces/shop/status", namespace).await;
+        assert_eq!(code, 200, "{written}");
+        assert_eq!(written["status"]["phase"], "Active");
+
+        let volume = json!({"metadata": {"name": "pv-1"}, "spec": {
+            "capacity": {"storage": "1Gi"}, "accessModes": ["ReadWriteOnce"],
+            "hostPath": {"path": "/tmp/pv-1"}}});
+        let (code, mut volume) = post(&server, "/api/v1/persistentvolumes", volume).await;
+        assert_eq!(code, 201, "{volume}");
+        volume["status"] = json!({"message": "checked"});
+        let (code, written) = testing::call(
+            &server,
+            "PUT",
+            "/api/v1/persistentvolumes/pv-1/status",
+            volume,
+        )
+        .await;
+        assert_eq!(code, 200, "{written}");
+        assert_eq!(
+            written["status"],
+            json!({"message": "checked", "phase": "Pending"})
+        );
+
+        let claim = json!({"metadata": {"name": "data"}, "spec": {
+            "accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": "1Gi"}}}});
+        let claims = "/api/v1/namespaces/shop/persistentvolumeclaims";
+        let (code, mut claim) = post(&server, claims, claim).await;
+        assert_eq!(code, 201, "{claim}");
+        claim["status"] = json!({"accessModes": ["ReadWriteOnce"]});
+        let status = format!("{claims}/data/status");
+        let (code, written) = testing::call(&server, "PUT", &status, claim).await;
+        assert_eq!(code, 200, "{written}");
+        assert_eq!(written["status"]["phase"], "Pending");
+    }
 }

@@ -145,15 +145,25 @@ impl Kind for Secret {
     }
 }
 
+/// Upstream's `SetDefaults_NamespaceStatus`: a namespace is `Active` unless it says
+/// otherwise.
+fn default_namespace_phase(namespace: &mut Namespace) {
+    let status = namespace
+        .status
+        .get_or_insert_with(NamespaceStatus::default);
+    status.phase.get_or_insert_with(|| "Active".to_owned());
+}
+
 impl Kind for Namespace {
     const NAME_RULE: NameRule = NameRule::Label;
+    const STATUS_ADMISSION: Option<fn(&mut Self, &mut Causes)> =
+        Some(|namespace, _| default_namespace_phase(namespace));
 
     fn default(&mut self) {
         let spec = self.spec.get_or_insert_with(NamespaceSpec::default);
         spec.finalizers
             .get_or_insert_with(|| vec!["kubernetes".to_owned()]);
-        let status = self.status.get_or_insert_with(NamespaceStatus::default);
-        status.phase.get_or_insert_with(|| "Active".to_owned());
+        default_namespace_phase(self);
         // The kubernetes.io/metadata.name label always names the namespace.
         if let Some(name) = self.metadata.name.clone() {
             self.metadata
@@ -294,17 +304,25 @@ fn access_modes(modes: Option<&Vec<String>>) -> String {
         .join(",")
 }
 
+/// Upstream's `SetDefaults_PersistentVolumeClaim` for the status: a claim is `Pending` until
+/// it is bound.
+fn default_claim_phase(claim: &mut PersistentVolumeClaim) {
+    let status = claim
+        .status
+        .get_or_insert_with(PersistentVolumeClaimStatus::default);
+    status.phase.get_or_insert_with(|| "Pending".to_owned());
+}
+
 impl Kind for PersistentVolumeClaim {
+    const STATUS_ADMISSION: Option<fn(&mut Self, &mut Causes)> =
+        Some(|claim, _| default_claim_phase(claim));
+
     fn default(&mut self) {
         if let Some(spec) = self.spec.as_mut() {
             spec.volume_mode
                 .get_or_insert_with(|| "Filesystem".to_owned());
         }
-        self.status
-            .get_or_insert_with(|| PersistentVolumeClaimStatus {
-                phase: Some("Pending".to_owned()),
-                ..Default::default()
-            });
+        default_claim_phase(self);
     }
 
     fn validate(&self, causes: &mut Causes) {
@@ -396,7 +414,19 @@ impl Kind for PersistentVolumeClaim {
     }
 }
 
+/// Upstream's `SetDefaults_PersistentVolume` for the status: a volume is `Pending` until its
+/// controller says otherwise.
+fn default_volume_phase(volume: &mut PersistentVolume) {
+    let status = volume
+        .status
+        .get_or_insert_with(PersistentVolumeStatus::default);
+    status.phase.get_or_insert_with(|| "Pending".to_owned());
+}
+
 impl Kind for PersistentVolume {
+    const STATUS_ADMISSION: Option<fn(&mut Self, &mut Causes)> =
+        Some(|volume, _| default_volume_phase(volume));
+
     fn default(&mut self) {
         if let Some(spec) = self.spec.as_mut() {
             spec.persistent_volume_reclaim_policy
@@ -404,10 +434,7 @@ impl Kind for PersistentVolume {
             spec.volume_mode
                 .get_or_insert_with(|| "Filesystem".to_owned());
         }
-        self.status.get_or_insert_with(|| PersistentVolumeStatus {
-            phase: Some("Pending".to_owned()),
-            ..Default::default()
-        });
+        default_volume_phase(self);
     }
 
     fn columns() -> &'static [Column] {

@@ -17,7 +17,7 @@ const EVICTION_POLICIES: &[&str] = &["AlwaysAllow", "IfHealthyBudget"];
 const PERCENT_MESSAGE: &str = "a valid percent string must be a numeric string followed by an ending '%' (e.g. '1%',  or '93%', regex used for validation is '[0-9]+%')";
 
 /// Upstream's `ValidatePodDisruptionBudgetStatusUpdate`: the counts are never negative.
-fn validate_status(budget: &PodDisruptionBudget, causes: &mut Causes) {
+fn validate_status(budget: &mut PodDisruptionBudget, causes: &mut Causes) {
     let PodDisruptionBudgetStatus {
         disruptions_allowed,
         current_healthy,
@@ -37,7 +37,7 @@ fn validate_status(budget: &PodDisruptionBudget, causes: &mut Causes) {
 
 impl Kind for PodDisruptionBudget {
     const GENERATION: bool = true;
-    const STATUS_RULES: Option<fn(&Self, &mut Causes)> = Some(validate_status);
+    const STATUS_ADMISSION: Option<fn(&mut Self, &mut Causes)> = Some(validate_status);
 
     fn validate(&self, causes: &mut Causes) {
         let spec = self.spec.clone().unwrap_or_default();

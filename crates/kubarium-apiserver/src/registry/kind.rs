@@ -21,8 +21,8 @@ pub(crate) enum Stage<'a> {
     Update(&'a Value),
     /// A write through the `status` subresource. All but the status is the stored
     /// object's, and decoding the request already normalised the status, so only the kind's
-    /// [`Kind::STATUS_RULES`] run (upstream's status strategies validate the status alone
-    /// too).
+    /// [`Kind::STATUS_ADMISSION`] runs (upstream's status strategies validate the status
+    /// alone too).
     Status,
 }
 
@@ -88,9 +88,10 @@ pub(crate) trait Kind:
     /// Validation of an update against the stored object: immutable fields and the like.
     fn validate_update(&self, _old: &Self, _causes: &mut Causes) {}
 
-    /// Validation of a status write (upstream's `Validate…StatusUpdate`), for the kinds
-    /// that have one; without it a status write is not decoded again.
-    const STATUS_RULES: Option<fn(&Self, &mut Causes)> = None;
+    /// What a status write goes through, for the kinds whose status has defaults or rules
+    /// (upstream's status defaulting and `Validate…StatusUpdate`); without it a status write
+    /// is not decoded again.
+    const STATUS_ADMISSION: Option<fn(&mut Self, &mut Causes)> = None;
 
     /// The columns of `kubectl get`; by default name and age.
     fn columns() -> &'static [Column] {
@@ -160,44 +161,25 @@ impl<K: Kind> Rules for Typed<K> {
         Ok((normalized, unknown))
     }
 
-    fn admit(&self, mut object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
-        if let Stage::Status = stage {
-            if let Some(rules) = K::STATUS_RULES {
-                let mut causes = Causes::default();
-                rules(&decode_as::<K>(&object)?, &mut causes);
-                if !causes.is_empty() {
-                    return Err(Rejection::Invalid(causes.into_inner()));
+    fn admit(&self, object: Value, stage: Stage<'_>) -> Result<Value, Rejection> {
+        match stage {
+            Stage::Status => match K::STATUS_ADMISSION {
+                Some(admit) => round_trip::<K>(object, |typed, causes| {
+                    admit(typed, causes);
+                    Ok(())
+                }),
+                None => Ok(object),
+            },
+            Stage::Create | Stage::Update(_) => round_trip::<K>(object, |typed, causes| {
+                typed.default();
+                crate::validation::object_meta(typed.metadata(), K::NAME_RULE, causes);
+                typed.validate(causes);
+                if let Stage::Update(old) = stage {
+                    typed.validate_update(&decode_as::<K>(old)?, causes);
                 }
-            }
-            return Ok(object);
+                Ok(())
+            }),
         }
-        // Field ownership is neither defaulted nor validated here, and the write's field
-        // manager replaces it next: it stays out of the typed round trip.
-        let managed = object
-            .get_mut("metadata")
-            .and_then(Value::as_object_mut)
-            .and_then(|meta| meta.remove("managedFields"));
-        let mut typed = decode_as::<K>(&object)?;
-        typed.default();
-        let mut causes = Causes::default();
-        crate::validation::object_meta(typed.metadata(), K::NAME_RULE, &mut causes);
-        typed.validate(&mut causes);
-        if let Stage::Update(old) = stage {
-            let old = decode_as::<K>(old)?;
-            typed.validate_update(&old, &mut causes);
-        }
-        if !causes.is_empty() {
-            return Err(Rejection::Invalid(causes.into_inner()));
-        }
-        let mut admitted = encode(&typed)?;
-        drop_added_type_meta(&object, &mut admitted, true);
-        if let (Some(managed), Some(meta)) = (
-            managed,
-            admitted.get_mut("metadata").and_then(Value::as_object_mut),
-        ) {
-            meta.insert("managedFields".to_owned(), managed);
-        }
-        Ok(admitted)
     }
 
     fn tracks_generation(&self) -> bool {
@@ -277,6 +259,34 @@ impl<K: Kind> Rules for Typed<K> {
             other => other.to_string(),
         })
     }
+}
+
+/// `object` decoded as `K`, passed through `admit` (which defaults it and collects what is
+/// invalid) and encoded again. Field ownership is neither defaulted nor validated, and the
+/// write's field manager replaces it next: it stays out of the round trip.
+fn round_trip<K: Kind>(
+    mut object: Value,
+    admit: impl FnOnce(&mut K, &mut Causes) -> Result<(), Rejection>,
+) -> Result<Value, Rejection> {
+    let managed = object
+        .get_mut("metadata")
+        .and_then(Value::as_object_mut)
+        .and_then(|meta| meta.remove("managedFields"));
+    let mut typed = decode_as::<K>(&object)?;
+    let mut causes = Causes::default();
+    admit(&mut typed, &mut causes)?;
+    if !causes.is_empty() {
+        return Err(Rejection::Invalid(causes.into_inner()));
+    }
+    let mut admitted = encode(&typed)?;
+    drop_added_type_meta(&object, &mut admitted, true);
+    if let (Some(managed), Some(meta)) = (
+        managed,
+        admitted.get_mut("metadata").and_then(Value::as_object_mut),
+    ) {
+        meta.insert("managedFields".to_owned(), managed);
+    }
+    Ok(admitted)
 }
 
 /// The `kubectl get` row of a decoded object: its name first when the first column is the
