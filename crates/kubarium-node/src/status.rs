@@ -383,32 +383,77 @@ fn initialized(
     }
 }
 
-/// The pod's conditions after `previous`: the kubelet's own, computed here, then
-/// `PodScheduled` as it was (`True` if the pod was bound without a scheduler) and any other
-/// condition as it was. A condition whose status did not change keeps its
-/// `lastTransitionTime`.
+/// `Ready`: `ContainersReady`'s status, reason and message while that is not true; then
+/// each of the pod's readiness gates names a condition that others set in `current` (the
+/// pod's conditions as the API last showed them), and `Ready` waits for all of them to be
+/// `True` (`GeneratePodReadyCondition`).
+fn ready(pod: &Pod, containers_ready: &PodCondition, current: &[PodCondition]) -> PodCondition {
+    const TYPE: &str = "Ready";
+    if containers_ready.status != "True" {
+        let mut ready = containers_ready.clone();
+        TYPE.clone_into(&mut ready.type_);
+        return ready;
+    }
+    let gates = pod
+        .spec
+        .as_ref()
+        .and_then(|spec| spec.readiness_gates.as_deref())
+        .unwrap_or_default();
+    let unready: Vec<String> = gates
+        .iter()
+        .filter_map(|gate| {
+            let kind = &gate.condition_type;
+            match current.iter().find(|c| &c.type_ == kind) {
+                None => Some(format!(
+                    "corresponding condition of pod readiness gate {kind:?} does not exist."
+                )),
+                Some(c) if c.status != "True" => Some(format!(
+                    "the status of pod readiness gate {kind:?} is not \"True\", but {}",
+                    c.status
+                )),
+                Some(_) => None,
+            }
+        })
+        .collect();
+    if unready.is_empty() {
+        condition(TYPE, true, None, None)
+    } else {
+        condition(
+            TYPE,
+            false,
+            Some("ReadinessGatesNotReady"),
+            Some(unready.join(", ")),
+        )
+    }
+}
+
+/// The pod's conditions: the kubelet's own, computed here, then `PodScheduled` and every
+/// condition others own as the API last showed them (`True` for `PodScheduled` if the pod
+/// was bound without a scheduler). A kubelet condition whose status did not change since
+/// `posted` (what this kubelet last wrote, which the watch may not have delivered yet; the
+/// API's copy before its first write) keeps its `lastTransitionTime`.
 pub(crate) fn conditions(
     pod: &Pod,
-    previous: &[PodCondition],
+    posted: Option<&[PodCondition]>,
     init: &[ContainerStatus],
     main: &[ContainerStatus],
     phase: &str,
     sandbox_ready: bool,
     now: Timestamp,
 ) -> Vec<PodCondition> {
+    let current = pod
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.as_deref())
+        .unwrap_or_default();
+    let previous = posted.unwrap_or(current);
     let containers_ready = containers_ready(pod, main, phase);
-    let mut ready = containers_ready.clone();
-    ready.type_ = "Ready".to_owned();
     let mut computed = vec![
         condition("PodReadyToStartContainers", sandbox_ready, None, None),
         initialized(pod, init, main, phase),
-        ready,
+        ready(pod, &containers_ready, current),
         containers_ready,
     ];
-    match previous.iter().find(|c| c.type_ == "PodScheduled") {
-        Some(scheduled) => computed.push(scheduled.clone()),
-        None => computed.push(condition("PodScheduled", true, None, None)),
-    }
     for condition in &mut computed {
         let before = previous.iter().find(|c| c.type_ == condition.type_);
         condition.last_transition_time = match before {
@@ -418,8 +463,15 @@ pub(crate) fn conditions(
             _ => condition.last_transition_time.clone().or(Some(Time(now))),
         };
     }
+    match current.iter().find(|c| c.type_ == "PodScheduled") {
+        Some(scheduled) => computed.push(scheduled.clone()),
+        None => computed.push(PodCondition {
+            last_transition_time: Some(Time(now)),
+            ..condition("PodScheduled", true, None, None)
+        }),
+    }
     computed.extend(
-        previous
+        current
             .iter()
             .filter(|c| {
                 c.type_ != "PodScheduled" && !KUBELET_CONDITIONS.contains(&c.type_.as_str())

@@ -338,3 +338,102 @@ async fn pods_run_by_hollow_nodes_become_endpoints_and_leave_gracefully() {
     let namespaces = Api::<k8s_openapi::api::core::v1::Namespace>::all(client);
     assert!(namespaces.get_opt("shop").await.unwrap().is_none());
 }
+
+/// A pod with a readiness gate runs, but is not Ready, and so not a ready endpoint, until
+/// the condition its gate names is `True`; the condition, written by someone else, stays
+/// through the kubelet's later writes.
+#[tokio::test]
+async fn a_readiness_gate_holds_a_running_pod_out_of_the_endpoints() {
+    let cluster = Hollow::start(1, &["--runtime", "hollow"]).await;
+    let client = cluster.client.clone();
+    let service: Service = serde_json::from_value(json!({
+        "metadata": {"name": "gated"},
+        "spec": {"selector": {"app": "gated"}, "ports": [{"port": 80}]},
+    }))
+    .unwrap();
+    Api::<Service>::namespaced(client.clone(), "default")
+        .create(&PostParams::default(), &service)
+        .await
+        .unwrap();
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    let pod: Pod = serde_json::from_value(json!({
+        "metadata": {"name": "gated", "labels": {"app": "gated"}},
+        "spec": {"tolerations": [{"operator": "Exists"}],
+            "readinessGates": [{"conditionType": "example.com/lb"}],
+            "containers": [{"name": "app", "image": "kubarium/demo"}]},
+    }))
+    .unwrap();
+    pods.create(&PostParams::default(), &pod).await.unwrap();
+    let ready = |pod: &Pod| {
+        let conditions = pod.status.as_ref()?.conditions.as_ref()?;
+        let ready = conditions.iter().find(|c| c.type_ == "Ready")?;
+        Some((
+            ready.status.clone(),
+            ready.reason.clone(),
+            ready.message.clone(),
+        ))
+    };
+    let held = eventually("the gated pod running, not Ready", || async {
+        let pod = pods.get("gated").await.ok()?;
+        let running = pod.status.as_ref()?.phase.as_deref() == Some("Running");
+        ready(&pod).filter(|(_, reason, _)| running && reason.is_some())
+    })
+    .await;
+    assert_eq!(
+        held,
+        (
+            "False".to_owned(),
+            Some("ReadinessGatesNotReady".to_owned()),
+            Some(
+                "corresponding condition of pod readiness gate \"example.com/lb\" does not exist."
+                    .to_owned()
+            )
+        )
+    );
+    let endpoints = Api::<Endpoints>::namespaced(client.clone(), "default");
+    let addresses = |found: &Endpoints, ready: bool| -> usize {
+        found
+            .subsets
+            .iter()
+            .flatten()
+            .flat_map(|s| {
+                if ready {
+                    s.addresses.iter().flatten()
+                } else {
+                    s.not_ready_addresses.iter().flatten()
+                }
+            })
+            .count()
+    };
+    eventually("the pod among the not-ready endpoints", || async {
+        let found = endpoints.get_opt("gated").await.unwrap()?;
+        (addresses(&found, false) == 1 && addresses(&found, true) == 0).then_some(())
+    })
+    .await;
+
+    // What a load balancer controller does once the pod is behind it.
+    cluster.kubectl(&[
+        "patch",
+        "pod",
+        "gated",
+        "--subresource=status",
+        "--type=strategic",
+        "-p",
+        r#"{"status":{"conditions":[{"type":"example.com/lb","status":"True"}]}}"#,
+    ]);
+    eventually("the gated pod Ready and a ready endpoint", || async {
+        let pod = pods.get("gated").await.ok()?;
+        ready(&pod).filter(|(status, _, _)| status == "True")?;
+        let found = endpoints.get_opt("gated").await.unwrap()?;
+        (addresses(&found, true) == 1).then_some(())
+    })
+    .await;
+    let pod = pods.get("gated").await.unwrap();
+    let conditions = pod.status.unwrap().conditions.unwrap();
+    assert!(
+        conditions
+            .iter()
+            .any(|c| c.type_ == "example.com/lb" && c.status == "True"),
+        "the gate's condition stays: {conditions:?}"
+    );
+}

@@ -133,20 +133,10 @@ impl Worker {
         if self.terminated {
             phase = status::terminate(&self.pod, &mut init, &mut main, phase);
         }
-        // Conditions compare against what was last posted, which the watch may not have
-        // delivered yet.
-        let previous = match &self.posted {
-            Some(posted) => posted.conditions.as_deref(),
-            None => self
-                .pod
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.as_deref()),
-        };
         let now = Timestamp::now();
         let conditions = status::conditions(
             &self.pod,
-            previous.unwrap_or_default(),
+            self.posted.as_ref().and_then(|s| s.conditions.as_deref()),
             &init,
             &main,
             phase,

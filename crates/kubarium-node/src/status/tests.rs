@@ -128,7 +128,7 @@ fn conditions_name_unready_containers() {
     let now = Timestamp::UNIX_EPOCH;
     let list = conditions(
         &web,
-        &[],
+        None,
         &[],
         &[running("a"), waiting("b", "ContainerCreating", false)],
         "Pending",
@@ -158,7 +158,7 @@ fn conditions_name_unready_containers() {
 
     let ready = conditions(
         &web,
-        &[],
+        None,
         &[],
         &[running("a"), running("b")],
         "Running",
@@ -168,10 +168,10 @@ fn conditions_name_unready_containers() {
     assert!(ready.iter().all(|c| c.status == "True"));
 
     let job = pod("Never", &[], &["a"]);
-    let done = conditions(&job, &[], &[], &[exited("a", 0)], "Succeeded", false, now);
+    let done = conditions(&job, None, &[], &[exited("a", 0)], "Succeeded", false, now);
     assert_eq!(done[0].status, "False");
     assert_eq!(done[2].reason.as_deref(), Some("PodCompleted"));
-    let failed = conditions(&job, &[], &[], &[exited("a", 1)], "Failed", false, now);
+    let failed = conditions(&job, None, &[], &[exited("a", 1)], "Failed", false, now);
     assert_eq!(failed[3].reason.as_deref(), Some("PodFailed"));
 }
 
@@ -180,7 +180,7 @@ fn init_containers_hold_initialized() {
     let init = pod("Always", &["one", "two"], &["a"]);
     let list = conditions(
         &init,
-        &[],
+        None,
         &[exited("one", 0), waiting("two", "PodInitializing", false)],
         &[waiting("a", "PodInitializing", false)],
         "Pending",
@@ -200,7 +200,7 @@ fn transition_times_survive_unchanged_conditions() {
     let web = pod("Always", &[], &["a"]);
     let first = conditions(
         &web,
-        &[],
+        None,
         &[],
         &[running("a")],
         "Running",
@@ -210,7 +210,7 @@ fn transition_times_survive_unchanged_conditions() {
     let later = Timestamp::from_second(100).unwrap();
     let second = conditions(
         &web,
-        &first,
+        Some(&first),
         &[],
         &[waiting("a", "CrashLoopBackOff", true)],
         "Running",
@@ -222,6 +222,108 @@ fn transition_times_survive_unchanged_conditions() {
         first[0].last_transition_time
     );
     assert_eq!(second[2].last_transition_time, Some(Time(later)));
+}
+
+/// A pod whose status, as the API shows it, carries `conditions` (type, status).
+fn with_conditions(mut pod: Pod, conditions: &[(&str, &str)]) -> Pod {
+    pod.status = Some(k8s_openapi::api::core::v1::PodStatus {
+        conditions: Some(
+            conditions
+                .iter()
+                .map(|(type_, status)| PodCondition {
+                    type_: (*type_).into(),
+                    status: (*status).into(),
+                    ..PodCondition::default()
+                })
+                .collect(),
+        ),
+        ..Default::default()
+    });
+    pod
+}
+
+#[test]
+fn readiness_gates_hold_ready_until_their_conditions_are_true() {
+    let mut gated = pod("Always", &[], &["a"]);
+    gated.spec.as_mut().unwrap().readiness_gates = Some(
+        ["example.com/lb", "example.com/dns"]
+            .map(|kind| k8s_openapi::api::core::v1::PodReadinessGate {
+                condition_type: kind.into(),
+            })
+            .into(),
+    );
+    let ready = |pod: &Pod, main: &[ContainerStatus]| {
+        let list = conditions(pod, None, &[], main, "Running", true, Timestamp::UNIX_EPOCH);
+        let ready = list.into_iter().find(|c| c.type_ == "Ready").unwrap();
+        (ready.status, ready.reason, ready.message)
+    };
+
+    // Containers not ready: Ready says so, as ContainersReady does, gates or not.
+    let (status, reason, _) = ready(&gated, &[waiting("a", "ContainerCreating", false)]);
+    assert_eq!(
+        (status.as_str(), reason.as_deref()),
+        ("False", Some("ContainersNotReady"))
+    );
+
+    // Containers ready, one gate's condition missing and the other False.
+    let half = with_conditions(gated.clone(), &[("example.com/dns", "False")]);
+    let (status, reason, message) = ready(&half, &[running("a")]);
+    assert_eq!(status, "False");
+    assert_eq!(reason.as_deref(), Some("ReadinessGatesNotReady"));
+    assert_eq!(
+        message.as_deref(),
+        Some(
+            "corresponding condition of pod readiness gate \"example.com/lb\" does not exist., \
+             the status of pod readiness gate \"example.com/dns\" is not \"True\", but False"
+        )
+    );
+
+    let open = with_conditions(
+        gated,
+        &[("example.com/dns", "True"), ("example.com/lb", "True")],
+    );
+    let (status, reason, message) = ready(&open, &[running("a")]);
+    assert_eq!((status.as_str(), reason, message), ("True", None, None));
+}
+
+#[test]
+fn conditions_others_own_come_from_the_api_not_from_the_last_write() {
+    let web = pod("Always", &[], &["a"]);
+    let posted = conditions(
+        &web,
+        None,
+        &[],
+        &[running("a")],
+        "Running",
+        true,
+        Timestamp::UNIX_EPOCH,
+    );
+    // Since this kubelet's write, the scheduler's condition stayed and someone added theirs.
+    let now = with_conditions(
+        web,
+        &[("PodScheduled", "True"), ("DisruptionTarget", "True")],
+    );
+    let list = conditions(
+        &now,
+        Some(&posted),
+        &[],
+        &[running("a")],
+        "Running",
+        true,
+        Timestamp::UNIX_EPOCH,
+    );
+    let types: Vec<_> = list.iter().map(|c| c.type_.as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "PodReadyToStartContainers",
+            "Initialized",
+            "Ready",
+            "ContainersReady",
+            "PodScheduled",
+            "DisruptionTarget",
+        ]
+    );
 }
 
 #[test]
