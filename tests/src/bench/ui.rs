@@ -144,7 +144,7 @@ async fn create_pods(client: &Client) -> anyhow::Result<()> {
     super::control::namespace(client, "bench").await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "bench");
     let started = Instant::now();
-    super::control::create_pods(&pods, PODS, 32).await?;
+    super::control::create_pods(client, "bench", PODS, 32).await?;
     eprintln!("  {PODS} pods created in {}", ms(started.elapsed()));
     loop {
         let list = pods.list(&ListParams::default()).await?;
