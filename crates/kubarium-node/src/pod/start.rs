@@ -148,6 +148,9 @@ impl Worker {
         };
         match started {
             Ok(status) => {
+                // A container that is done already (`echo`, a crash at once) is acted on by
+                // another pass now: nothing else wakes the worker for an exit it has seen.
+                let ended = status.state.is_exited();
                 let slot = self.slot(init, index);
                 slot.current = Some(status);
                 slot.crash_loop = None;
@@ -160,7 +163,7 @@ impl Worker {
                     "Started",
                     format!("Started container {}", slot.name),
                 );
-                None
+                ended.then_some(Duration::ZERO)
             }
             Err(error) => {
                 tracing::warn!(pod = self.name(), %error, "could not start a container");
