@@ -33,6 +33,8 @@ impl Sandbox {
             service_range: ServiceRange::new(std::net::Ipv4Addr::new(10, 96, 0, 0), 16),
             bookmark_interval: std::time::Duration::from_secs(60),
             default_toleration_seconds: kubarium_apiserver::DEFAULT_TOLERATION_SECONDS,
+            // Nothing here makes the namespaces' `default` accounts.
+            service_account_admission: false,
         });
         server.bootstrap().await.unwrap();
         let router = kubarium_apiserver::router(server);

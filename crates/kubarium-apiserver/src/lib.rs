@@ -63,6 +63,11 @@ pub struct Config {
     /// admission plugin gives a pod created without them: how long its pods stay on a node
     /// that stopped reporting. kube-apiserver's default is [`DEFAULT_TOLERATION_SECONDS`].
     pub default_toleration_seconds: i64,
+    /// The ServiceAccount admission plugin (`kinds::serviceaccount`): a new pod's service
+    /// account must exist, and its containers get its token. kube-apiserver runs it; it is
+    /// left out where nothing makes the `default` accounts (an API server tested alone), as
+    /// upstream's integration tests disable it.
+    pub service_account_admission: bool,
 }
 
 /// kube-apiserver's `--default-not-ready-toleration-seconds` and
@@ -81,6 +86,7 @@ struct Inner {
     service_range: ServiceRange,
     bookmark_interval: Duration,
     default_toleration_seconds: i64,
+    service_account_admission: bool,
     version: k8s_openapi::apimachinery::pkg::version::Info,
     shutting_down: AtomicBool,
     shutdown: tokio::sync::watch::Sender<bool>,
@@ -99,6 +105,7 @@ impl ApiServer {
                 service_range: config.service_range,
                 bookmark_interval: config.bookmark_interval,
                 default_toleration_seconds: config.default_toleration_seconds,
+                service_account_admission: config.service_account_admission,
                 version: build_info(),
                 shutting_down: AtomicBool::new(false),
                 shutdown,
@@ -170,6 +177,10 @@ impl ApiServer {
         self.inner.default_toleration_seconds
     }
 
+    pub(crate) fn service_account_admission(&self) -> bool {
+        self.inner.service_account_admission
+    }
+
     pub(crate) fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
         self.inner.shutdown.subscribe()
     }
@@ -222,6 +233,15 @@ pub(crate) mod testing {
 
     /// As [`server`], giving new pods `seconds` of toleration for failed nodes.
     pub(crate) fn server_with_toleration_seconds(seconds: i64) -> ApiServer {
+        server_with(seconds, false)
+    }
+
+    /// As [`server`], with the ServiceAccount admission plugin.
+    pub(crate) fn server_admitting_service_accounts() -> ApiServer {
+        server_with(DEFAULT_TOLERATION_SECONDS, true)
+    }
+
+    fn server_with(seconds: i64, service_account_admission: bool) -> ApiServer {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::open(&dir.path().join("state.db"), Default::default()).unwrap();
         // The directory lives as long as the test process; its files are small.
@@ -232,6 +252,7 @@ pub(crate) mod testing {
             service_range: ServiceRange::new(std::net::Ipv4Addr::new(10, 96, 0, 0), 16),
             bookmark_interval: Duration::from_secs(60),
             default_toleration_seconds: seconds,
+            service_account_admission,
         })
     }
 

@@ -229,6 +229,7 @@ impl ClusterBuilder {
             service_range,
             bookmark_interval: std::time::Duration::from_secs(60),
             default_toleration_seconds: controllers.default_toleration_seconds,
+            service_account_admission: true,
         });
         api.bootstrap().await.map_err(Error::Bootstrap)?;
         let router = kubarium_apiserver::router(api.clone());

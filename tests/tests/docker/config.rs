@@ -520,6 +520,42 @@ async fn projected_and_host_path_volumes_and_privileged_refused() {
     let pod = wait_pod(client, "projected", "the projected pod to run", running).await;
     let projected_uid = uid(&pod);
     let dir = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+    // A pod that asks for nothing gets its service account's credentials where in-cluster
+    // clients read them: a token the API server accepts, the cluster's CA, the namespace.
+    let _: Pod = create(
+        client,
+        json!({
+            "apiVersion": "v1", "kind": "Pod", "metadata": {"name": "in-cluster"},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{
+                "name": "app", "image": BUSYBOX, "imagePullPolicy": "IfNotPresent",
+                "command": ["sleep", "3600"]}]}
+        }),
+    )
+    .await;
+    let in_cluster =
+        uid(&wait_pod(client, "in-cluster", "the in-cluster pod to run", running).await);
+    let token = exec(&in_cluster, "app", &format!("cat {dir}/token")).unwrap();
+    let who = docker.kubectl(&[
+        "auth",
+        "whoami",
+        &format!("--token={token}"),
+        "-o",
+        "jsonpath={.status.userInfo.username}",
+    ]);
+    assert_eq!(who, "system:serviceaccount:default:default");
+    let ca = exec(&in_cluster, "app", &format!("cat {dir}/ca.crt")).unwrap();
+    let root: ConfigMap = Api::namespaced(client.clone(), "default")
+        .get("kube-root-ca.crt")
+        .await
+        .unwrap();
+    let root = root.data.unwrap_or_default();
+    assert_eq!(root.get("ca.crt").map(|c| c.trim()), Some(ca.trim()));
+    assert!(ca.starts_with("-----BEGIN CERTIFICATE-----"), "{ca}");
+    assert_eq!(
+        exec(&in_cluster, "app", &format!("cat {dir}/namespace")).unwrap(),
+        "default"
+    );
     let token = exec(&projected_uid, "app", &format!("cat {dir}/token")).unwrap();
     assert_eq!(token.split('.').count(), 3, "a JWT: {token}");
     assert_eq!(

@@ -240,6 +240,9 @@ pub(crate) async fn create_object(
         crate::kinds::default_storage_class(call, &mut object)?;
     }
     if resource.kind == "Pod" && resource.group.is_empty() {
+        if call.server.service_account_admission() {
+            crate::kinds::admit_service_account(call, &name, &mut object).await?;
+        }
         crate::kinds::admit_default_tolerations(
             &mut object,
             call.server.default_toleration_seconds(),

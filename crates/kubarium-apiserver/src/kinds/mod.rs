@@ -8,11 +8,13 @@ mod other;
 mod pod;
 mod policy;
 mod service;
+mod serviceaccount;
 mod shared;
 mod storage;
 
 pub(crate) use pod::admit_default_tolerations;
 pub use service::ServiceRange;
 pub(crate) use service::allocate as allocate_service;
+pub(crate) use serviceaccount::admit as admit_service_account;
 pub(crate) use shared::selector_matches;
 pub(crate) use storage::default_class as default_storage_class;
