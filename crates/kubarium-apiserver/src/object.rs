@@ -49,6 +49,19 @@ pub(crate) fn set_meta(object: &mut Value, field: &str, value: Option<Value>) {
     }
 }
 
+/// The list at `field` of `map`, made an empty one if it is missing or null; `None` if
+/// it is something else (which validation has refused already).
+pub(crate) fn list_mut<'a>(
+    map: &'a mut Map<String, Value>,
+    field: &str,
+) -> Option<&'a mut Vec<Value>> {
+    let list = map.entry(field).or_insert_with(|| Value::Array(Vec::new()));
+    if list.is_null() {
+        *list = Value::Array(Vec::new());
+    }
+    list.as_array_mut()
+}
+
 /// `metadata.finalizers`.
 pub(crate) fn finalizers(object: &Value) -> Vec<String> {
     object["metadata"]["finalizers"]

@@ -173,13 +173,7 @@ pub(crate) fn admit_default_tolerations(pod: &mut Value, seconds: i64) {
     let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
-    let tolerations = spec
-        .entry("tolerations")
-        .or_insert_with(|| Value::Array(Vec::new()));
-    if tolerations.is_null() {
-        *tolerations = Value::Array(Vec::new());
-    }
-    let Some(tolerations) = tolerations.as_array_mut() else {
+    let Some(tolerations) = crate::object::list_mut(spec, "tolerations") else {
         return;
     };
     for key in NODE_FAILURE_TAINTS {

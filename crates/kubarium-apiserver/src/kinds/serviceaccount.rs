@@ -12,6 +12,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::handlers::Call;
+use crate::object::list_mut;
 use crate::status::StatusError;
 
 /// Where client libraries look for a pod's service account credentials.
@@ -133,13 +134,7 @@ fn mount_token(spec: &mut serde_json::Map<String, Value>) {
             let Some(container) = container.as_object_mut() else {
                 continue;
             };
-            let mounts = container
-                .entry("volumeMounts")
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if mounts.is_null() {
-                *mounts = Value::Array(Vec::new());
-            }
-            let Some(mounts) = mounts.as_array_mut() else {
+            let Some(mounts) = list_mut(container, "volumeMounts") else {
                 continue;
             };
             if mounts.iter().any(|m| m["mountPath"] == MOUNT_PATH) {
@@ -149,26 +144,21 @@ fn mount_token(spec: &mut serde_json::Map<String, Value>) {
             mounted = true;
         }
     }
-    if mounted && existing.is_none() {
-        let volumes = spec
-            .entry("volumes")
-            .or_insert_with(|| Value::Array(Vec::new()));
-        if volumes.is_null() {
-            *volumes = Value::Array(Vec::new());
-        }
-        if let Some(volumes) = volumes.as_array_mut() {
-            volumes.push(json!({
-                "name": volume,
-                "projected": {
-                    "defaultMode": 0o644,
-                    "sources": [
-                        {"serviceAccountToken": {"expirationSeconds": TOKEN_SECONDS, "path": "token"}},
-                        {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
-                        {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
-                    ],
-                },
-            }));
-        }
+    if mounted
+        && existing.is_none()
+        && let Some(volumes) = list_mut(spec, "volumes")
+    {
+        volumes.push(json!({
+            "name": volume,
+            "projected": {
+                "defaultMode": 0o644,
+                "sources": [
+                    {"serviceAccountToken": {"expirationSeconds": TOKEN_SECONDS, "path": "token"}},
+                    {"configMap": {"name": "kube-root-ca.crt", "items": [{"key": "ca.crt", "path": "ca.crt"}]}},
+                    {"downwardAPI": {"items": [{"path": "namespace", "fieldRef": {"apiVersion": "v1", "fieldPath": "metadata.namespace"}}]}},
+                ],
+            },
+        }));
     }
 }
 

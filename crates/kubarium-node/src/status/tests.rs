@@ -195,18 +195,23 @@ fn init_containers_hold_initialized() {
     );
 }
 
-#[test]
-fn transition_times_survive_unchanged_conditions() {
-    let web = pod("Always", &[], &["a"]);
-    let first = conditions(
-        &web,
-        None,
+/// The conditions of `pod` with its one container `a` running, at the epoch.
+fn running_conditions(pod: &Pod, posted: Option<&[PodCondition]>) -> Vec<PodCondition> {
+    conditions(
+        pod,
+        posted,
         &[],
         &[running("a")],
         "Running",
         true,
         Timestamp::UNIX_EPOCH,
-    );
+    )
+}
+
+#[test]
+fn transition_times_survive_unchanged_conditions() {
+    let web = pod("Always", &[], &["a"]);
+    let first = running_conditions(&web, None);
     let later = Timestamp::from_second(100).unwrap();
     let second = conditions(
         &web,
@@ -289,29 +294,13 @@ fn readiness_gates_hold_ready_until_their_conditions_are_true() {
 #[test]
 fn conditions_others_own_come_from_the_api_not_from_the_last_write() {
     let web = pod("Always", &[], &["a"]);
-    let posted = conditions(
-        &web,
-        None,
-        &[],
-        &[running("a")],
-        "Running",
-        true,
-        Timestamp::UNIX_EPOCH,
-    );
+    let posted = running_conditions(&web, None);
     // Since this kubelet's write, the scheduler's condition stayed and someone added theirs.
     let now = with_conditions(
         web,
         &[("PodScheduled", "True"), ("DisruptionTarget", "True")],
     );
-    let list = conditions(
-        &now,
-        Some(&posted),
-        &[],
-        &[running("a")],
-        "Running",
-        true,
-        Timestamp::UNIX_EPOCH,
-    );
+    let list = running_conditions(&now, Some(&posted));
     let types: Vec<_> = list.iter().map(|c| c.type_.as_str()).collect();
     assert_eq!(
         types,
