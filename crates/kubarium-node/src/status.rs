@@ -463,8 +463,12 @@ pub(crate) fn conditions(
             _ => condition.last_transition_time.clone().or(Some(Time(now))),
         };
     }
-    match current.iter().find(|c| c.type_ == "PodScheduled") {
-        Some(scheduled) => computed.push(scheduled.clone()),
+    let scheduled =
+        |list: &[PodCondition]| list.iter().find(|c| c.type_ == "PodScheduled").cloned();
+    // A pod bound without a scheduler has only the condition this kubelet posted, which
+    // the API's copy may not show yet.
+    match scheduled(current).or_else(|| scheduled(previous)) {
+        Some(scheduled) => computed.push(scheduled),
         None => computed.push(PodCondition {
             last_transition_time: Some(Time(now)),
             ..condition("PodScheduled", true, None, None)

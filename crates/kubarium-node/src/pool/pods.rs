@@ -206,8 +206,11 @@ fn worker_acts_on(before: &Pod, after: &Pod) -> bool {
         .as_ref()
         .and_then(|spec| spec.readiness_gates.as_ref())
         .is_some_and(|gates| !gates.is_empty());
-    let conditions = |pod: &Pod| pod.status.as_ref().and_then(|s| s.conditions.clone());
     gated && conditions(before) != conditions(after)
+}
+
+fn conditions(pod: &Pod) -> Option<&Vec<k8s_openapi::api::core::v1::PodCondition>> {
+    pod.status.as_ref()?.conditions.as_ref()
 }
 
 #[cfg(test)]
