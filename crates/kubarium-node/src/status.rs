@@ -274,6 +274,16 @@ fn condition(type_: &str, ok: bool, reason: Option<&str>, message: Option<String
     }
 }
 
+/// Condition `type_`: true unless there are `messages`, then false with `reason` and the
+/// messages joined as the kubelet joins them.
+fn unless(type_: &str, reason: &str, messages: &[String]) -> PodCondition {
+    if messages.is_empty() {
+        condition(type_, true, None, None)
+    } else {
+        condition(type_, false, Some(reason), Some(messages.join(", ")))
+    }
+}
+
 /// `[a b]`, as Go prints a slice of names.
 fn names(list: &[String]) -> String {
     format!("[{}]", list.join(" "))
@@ -314,16 +324,7 @@ fn containers_ready(pod: &Pod, main: &[ContainerStatus], phase: &str) -> PodCond
             names(&unready)
         ));
     }
-    if messages.is_empty() {
-        condition(TYPE, true, None, None)
-    } else {
-        condition(
-            TYPE,
-            false,
-            Some("ContainersNotReady"),
-            Some(messages.join(", ")),
-        )
-    }
+    unless(TYPE, "ContainersNotReady", &messages)
 }
 
 fn initialized(
@@ -371,16 +372,7 @@ fn initialized(
             names(&incomplete)
         ));
     }
-    if messages.is_empty() {
-        condition(TYPE, true, None, None)
-    } else {
-        condition(
-            TYPE,
-            false,
-            Some("ContainersNotInitialized"),
-            Some(messages.join(", ")),
-        )
-    }
+    unless(TYPE, "ContainersNotInitialized", &messages)
 }
 
 /// `Ready`: `ContainersReady`'s status, reason and message while that is not true; then
@@ -415,16 +407,7 @@ fn ready(pod: &Pod, containers_ready: &PodCondition, current: &[PodCondition]) -
             }
         })
         .collect();
-    if unready.is_empty() {
-        condition(TYPE, true, None, None)
-    } else {
-        condition(
-            TYPE,
-            false,
-            Some("ReadinessGatesNotReady"),
-            Some(unready.join(", ")),
-        )
-    }
+    unless(TYPE, "ReadinessGatesNotReady", &unready)
 }
 
 /// The pod's conditions: the kubelet's own, computed here, then `PodScheduled` and every

@@ -166,14 +166,13 @@ fn mount_token(spec: &mut serde_json::Map<String, Value>) {
 mod tests {
     use serde_json::json;
 
+    use super::*;
     use crate::testing::{call, namespace, server_admitting_service_accounts};
 
     /// Creates `pod` in `shop`: the status code and the answer.
     async fn create(server: &crate::ApiServer, pod: Value) -> (u16, Value) {
         call(server, "POST", "/api/v1/namespaces/shop/pods", pod).await
     }
-
-    use super::*;
 
     async fn shop() -> crate::ApiServer {
         let server = server_admitting_service_accounts();
