@@ -695,5 +695,16 @@ mod tests {
         let (code, written) = testing::call(&server, "PUT", &status, claim).await;
         assert_eq!(code, 200, "{written}");
         assert_eq!(written["status"]["phase"], "Pending");
+
+        // A Service's status always has its load balancer, empty until one is assigned.
+        let service = json!({"metadata": {"name": "web"}, "spec": {"ports": [{"port": 80}]}});
+        let services = "/api/v1/namespaces/shop/services";
+        let (code, mut service) = post(&server, services, service).await;
+        assert_eq!(code, 201, "{service}");
+        service["status"] = json!({});
+        let status = format!("{services}/web/status");
+        let (code, written) = testing::call(&server, "PUT", &status, service).await;
+        assert_eq!(code, 200, "{written}");
+        assert_eq!(written["status"], json!({"loadBalancer": {}}));
     }
 }

@@ -20,10 +20,23 @@ use crate::validation::{Causes, NameRule};
 pub(crate) const NODE_PORTS: std::ops::RangeInclusive<i32> = 30000..=32767;
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 
+/// `status.loadBalancer` is never missing upstream: Go encodes the empty struct as `{}`, so
+/// every write, the status's own included, leaves `{"loadBalancer": {}}` at least.
+fn default_status(service: &mut Service) {
+    service
+        .status
+        .get_or_insert_default()
+        .load_balancer
+        .get_or_insert_default();
+}
+
 impl Kind for Service {
     const NAME_RULE: NameRule = NameRule::Dns1035;
+    const STATUS_ADMISSION: Option<fn(&mut Self, &mut Causes)> =
+        Some(|service, _| default_status(service));
 
     fn default(&mut self) {
+        default_status(self);
         let Some(spec) = self.spec.as_mut() else {
             return;
         };
@@ -58,11 +71,6 @@ impl Kind for Service {
         if let Some(ip) = spec.cluster_ip.clone().filter(|ip| !ip.is_empty()) {
             spec.cluster_ips.get_or_insert_with(|| vec![ip]);
         }
-        self.status
-            .get_or_insert_with(|| k8s_openapi::api::core::v1::ServiceStatus {
-                load_balancer: Some(Default::default()),
-                ..Default::default()
-            });
     }
 
     fn validate(&self, causes: &mut Causes) {
