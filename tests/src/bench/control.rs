@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, bail};
 use futures_util::{StreamExt, TryStreamExt};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
+use k8s_openapi::api::core::v1::{Namespace, Node, Pod, ServiceAccount};
 use kube::api::{ListParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client};
@@ -67,11 +67,23 @@ pub(super) fn ready(node: &Node) -> bool {
         .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
+/// Creates namespace `name` and waits for its `default` ServiceAccount, as the e2e
+/// framework and clusterloader do before they create pods: until the namespace controller
+/// has made it, a pod create waits in the ServiceAccount admission plugin, and that wait
+/// would be timed as the cluster's.
 pub(super) async fn namespace(client: &Client, name: &str) -> anyhow::Result<()> {
     let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": name}}))?;
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await?;
+    let accounts = Api::<ServiceAccount>::namespaced(client.clone(), name);
+    let started = Instant::now();
+    while accounts.get_opt("default").await?.is_none() {
+        if started.elapsed() > PATIENCE {
+            bail!("namespace {name} has no default ServiceAccount after {PATIENCE:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     Ok(())
 }
 
