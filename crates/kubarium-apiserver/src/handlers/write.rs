@@ -236,6 +236,27 @@ pub(crate) async fn create_object(
     let mut object = rules
         .admit(object, Stage::Create)
         .map_err(|r| rejection(call, &name, r))?;
+    if !call.applying {
+        // Upstream credits a create's fields as decoded and defaulted: before mutating
+        // admission (a pod's token volume and tolerations, a claim's default class), and
+        // before its strategy resets status (so with a status subresource the creator never
+        // owns status) and its storage allocates (a Service's cluster IP).
+        let status = resource
+            .has_status()
+            .then(|| object.as_object_mut().and_then(|m| m.remove("status")))
+            .flatten();
+        crate::managed::record_update(
+            &mut object,
+            None,
+            &call.manager(),
+            &resource.api_version(),
+            None,
+            resource.kind,
+        );
+        if let (Some(status), Some(map)) = (status, object.as_object_mut()) {
+            map.insert("status".to_owned(), status);
+        }
+    }
     if resource.kind == "PersistentVolumeClaim" && resource.group.is_empty() {
         crate::kinds::default_storage_class(call, &mut object)?;
     }
@@ -254,25 +275,6 @@ pub(crate) async fn create_object(
     } else {
         None
     };
-    if !call.applying {
-        // Upstream credits a create's fields before its strategy resets status, so with a
-        // status subresource the creator never owns status.
-        let status = resource
-            .has_status()
-            .then(|| object.as_object_mut().and_then(|m| m.remove("status")))
-            .flatten();
-        crate::managed::record_update(
-            &mut object,
-            None,
-            &call.manager(),
-            &resource.api_version(),
-            None,
-            resource.kind,
-        );
-        if let (Some(status), Some(map)) = (status, object.as_object_mut()) {
-            map.insert("status".to_owned(), status);
-        }
-    }
     if call.params.dry_run()? {
         return Ok((
             serde_json::to_vec(&object).unwrap_or_default(),

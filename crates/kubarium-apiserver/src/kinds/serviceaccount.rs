@@ -227,6 +227,31 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn the_creator_owns_what_it_sent_not_what_admission_added() {
+        let server = shop().await;
+        let (code, pod) = create(
+            &server,
+            json!({"metadata": {"name": "web"}, "spec": {"containers": [{"name": "app", "image": "nginx"}]}}),
+        )
+        .await;
+        assert_eq!(code, 201, "{pod}");
+        // Admission mounted the token and added the node-problem tolerations…
+        assert_eq!(pod["spec"]["volumes"].as_array().map(Vec::len), Some(1));
+        assert_eq!(pod["spec"]["tolerations"].as_array().map(Vec::len), Some(2));
+        // …after the field manager credited the decoded, defaulted pod to its creator, as
+        // upstream's create handler runs mutating admission after it.
+        let fields = &pod["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+        assert!(fields["f:containers"].is_object(), "{fields}");
+        assert!(fields["f:dnsPolicy"].is_object(), "{fields}");
+        for added in ["f:volumes", "f:tolerations"] {
+            assert!(fields.get(added).is_none(), "{added} in {fields}");
+        }
+        let container = &fields["f:containers"]["k:{\"name\":\"app\"}"];
+        assert!(container["f:image"].is_object(), "{container}");
+        assert!(container.get("f:volumeMounts").is_none(), "{container}");
+    }
+
+    #[tokio::test]
     async fn the_pod_or_its_account_can_opt_out_and_the_pod_wins() {
         let server = shop().await;
         let volumes = |pod: &Value| pod["spec"]["volumes"].as_array().map_or(0, Vec::len);
