@@ -12,6 +12,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::{Error, Result};
@@ -38,7 +39,7 @@ pub(crate) fn revision_template(revision: &ControllerRevision) -> Option<PodTemp
     if let Some(map) = template.as_object_mut() {
         map.remove("$patch");
     }
-    serde_json::from_value(template).ok()
+    PodTemplateSpec::deserialize(&template).ok()
 }
 
 /// FNV-1a (32-bit) of the data and the collision count, written with [`ALPHANUMS`] as

@@ -226,7 +226,7 @@ fn load_pod(call: &Call, name: &str) -> Result<Pod, StatusError> {
 }
 
 fn typed<T: serde::de::DeserializeOwned>(value: &Value) -> Result<T, StatusError> {
-    serde_json::from_value(value.clone()).map_err(|e| StatusError::internal(e.to_string()))
+    T::deserialize(value).map_err(|e| StatusError::internal(e.to_string()))
 }
 
 /// The budgets of the pod's namespace whose selector matches it; a budget with no (or an

@@ -118,32 +118,27 @@ impl<K> Typed<K> {
     pub(crate) const NEW: Self = Typed(PhantomData);
 }
 
-fn decode_typed<K: Kind>(value: &Value) -> Result<K, Rejection> {
-    serde_path_to_error::deserialize::<_, K>(value).map_err(|error| {
-        let path = error.path().to_string();
-        let inner = error.into_inner();
-        Rejection::BadRequest(if path == "." {
+/// `value` decoded as `K`; a failure names the kind, the field's path and what was wrong.
+fn decode_as<K: Kind>(value: &Value) -> Result<K, Rejection> {
+    K::deserialize(value).map_err(|error| {
+        let error = error.to_string();
+        let path = super::path::failing_path::<K>(value, &error);
+        Rejection::BadRequest(if path.is_empty() {
             format!(
-                "{} in version \"{}\" cannot be handled as a {}: {inner}",
+                "{} in version \"{}\" cannot be handled as a {}: {error}",
                 K::KIND,
                 K::VERSION,
                 K::KIND
             )
         } else {
             format!(
-                "{} in version \"{}\" cannot be handled as a {}: {path}: {inner}",
+                "{} in version \"{}\" cannot be handled as a {}: {path}: {error}",
                 K::KIND,
                 K::VERSION,
                 K::KIND
             )
         })
     })
-}
-
-/// As [`decode_typed`], but fast when the object decodes, as nearly all do: the
-/// path-tracking decoder only runs to explain a failure.
-fn decode_as<K: Kind>(value: &Value) -> Result<K, Rejection> {
-    K::deserialize(value).or_else(|_| decode_typed::<K>(value))
 }
 
 fn encode<K: Kind>(object: &K) -> Result<Value, Rejection> {
@@ -191,7 +186,12 @@ impl<K: Kind> Rules for Typed<K> {
     }
 
     fn row(&self, object: &[u8], now: Timestamp) -> Vec<Value> {
-        match serde_json::from_slice::<K>(object) {
+        // From a `&str`, as kube's client decodes every response: one decoder per type
+        // serves both (a `&[u8]` one would be a copy of every type's decoding code).
+        let typed = std::str::from_utf8(object)
+            .map_err(serde::de::Error::custom)
+            .and_then(serde_json::from_str::<K>);
+        match typed {
             Ok(typed) => typed_row(&typed, now),
             // Stored objects always decode; if one does not, show what we can.
             Err(_) => {

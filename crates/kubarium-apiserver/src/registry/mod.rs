@@ -6,6 +6,7 @@
 //! storage layout; a resource is served exactly when it is listed here.
 
 mod kind;
+mod path;
 pub(crate) mod table;
 
 pub(crate) use kind::{Kind, Rejection, Rules, Stage, Typed};

@@ -16,6 +16,7 @@ use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client, Resource};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
@@ -288,7 +289,7 @@ fn history_of(owned: &[ControllerRevision], update: Option<&str>) -> Vec<Revisio
         .iter()
         .map(|cr| {
             let images = revision_template(cr)
-                .and_then(|t| serde_json::from_value::<PodTemplateSpec>(t).ok())
+                .and_then(|t| PodTemplateSpec::deserialize(&t).ok())
                 .map(|t| images(&t))
                 .unwrap_or_default();
             let current = match update {

@@ -21,6 +21,7 @@ use http::header::{CONNECTION, UPGRADE};
 use http::{HeaderMap, HeaderValue};
 use hyper_util::rt::TokioIo;
 use k8s_openapi::api::core::v1::Pod;
+use serde::Deserialize;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 
@@ -49,7 +50,7 @@ const CHUNK: usize = 32 * 1024;
 pub(crate) async fn forward(call: &mut Call) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let object = super::read::parse(&super::write::load(call, &name)?)?;
-    let pod: Pod = serde_json::from_value(object).map_err(|error| {
+    let pod = Pod::deserialize(&object).map_err(|error| {
         StatusError::internal(format!("stored pod {name} is unreadable: {error}"))
     })?;
     let node = pod

@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use axum::response::Response;
 use k8s_openapi::api::core::v1::Pod;
+use serde::Deserialize;
 
 use super::Call;
 use crate::StatusError;
@@ -25,7 +26,7 @@ use crate::kubelet::Kubelet;
 pub(crate) async fn handle(call: &mut Call, sub: &str) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let stored = super::read::parse(&super::write::load(call, &name)?)?;
-    let pod: Pod = serde_json::from_value(stored).map_err(|e| {
+    let pod = Pod::deserialize(&stored).map_err(|e| {
         StatusError::internal(format!("the stored pod {name} could not be read: {e}"))
     })?;
     let query = Query::parse(call.query.as_deref())?;
