@@ -92,6 +92,23 @@ fn every_kind_round_trips(kubectl_bin: PathBuf) {
             "{who}: api-resources lacks {expected}:\n{resources}"
         );
     }
+    // The system PriorityClasses, with the columns of upstream's printer.
+    let classes = run(&["get", "priorityclasses"]);
+    let mut lines = classes
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>());
+    assert_eq!(
+        lines.next().unwrap_or_default(),
+        ["NAME", "VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"],
+        "{who}: {classes}"
+    );
+    assert!(
+        lines.any(
+            |l| l.starts_with(&["system-node-critical", "2000001000", "false"])
+                && l.last() == Some(&"PreemptLowerPriority")
+        ),
+        "{who}: {classes}"
+    );
     let explained = run(&["explain", "deployment.spec"]);
     assert!(
         explained.contains("replicas") && explained.contains("template"),

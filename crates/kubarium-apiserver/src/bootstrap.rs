@@ -1,7 +1,7 @@
-//! What every cluster has from its first start: the four system namespaces and the
-//! `kubernetes` service in `default`, as kube-apiserver's bootstrap controllers create them,
-//! and `kube-system/kube-dns` at the range's tenth address, as kubeadm installs it: the
-//! cluster's DNS server answers there.
+//! What every cluster has from its first start: the four system namespaces, the
+//! `kubernetes` service in `default` and the two system PriorityClasses, as kube-apiserver's
+//! bootstrap controllers create them, and `kube-system/kube-dns` at the range's tenth
+//! address, as kubeadm installs it: the cluster's DNS server answers there.
 
 use serde_json::{Value, json};
 
@@ -50,7 +50,20 @@ pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
             ],
         },
     });
-    ensure(server, services, Some("kube-system"), "kube-dns", dns).await
+    ensure(server, services, Some("kube-system"), "kube-dns", dns).await?;
+    let classes = registry::find("scheduling.k8s.io", "v1", "priorityclasses")
+        .ok_or_else(|| StatusError::internal("priority classes are not registered"))?;
+    for class in &crate::kinds::SYSTEM_CLASSES {
+        let object = json!({
+            "apiVersion": "scheduling.k8s.io/v1",
+            "kind": "PriorityClass",
+            "metadata": {"name": class.name},
+            "value": class.value,
+            "description": class.description,
+        });
+        ensure(server, classes, None, class.name, object).await?;
+    }
+    Ok(())
 }
 
 /// Creates `object` through the same defaults and validation as any create, unless it exists.

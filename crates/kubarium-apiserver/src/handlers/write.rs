@@ -261,13 +261,18 @@ pub(crate) async fn create_object(
         crate::kinds::default_storage_class(call, &mut object)?;
     }
     if resource.kind == "Pod" && resource.group.is_empty() {
+        crate::kinds::default_service_account(&mut object);
         if call.server.service_account_admission() {
             crate::kinds::admit_service_account(call, &name, &mut object).await?;
         }
+        crate::kinds::admit_pod_priority(call, &name, &mut object)?;
         crate::kinds::admit_default_tolerations(
             &mut object,
             call.server.default_toleration_seconds(),
         );
+    }
+    if resource.kind == "PriorityClass" {
+        crate::kinds::admit_priority_class(call, &name, &object)?;
     }
     // Services get their cluster IP and node ports here, under a lock held until stored.
     let _allocation = if resource.kind == "Service" && resource.group.is_empty() {
@@ -366,6 +371,9 @@ pub(crate) async fn replace(
         set_meta(&mut object, "generation", Some(Value::from(generation)));
     }
     set_meta(&mut object, "resourceVersion", None);
+    if resource.kind == "Pod" && resource.group.is_empty() && !status_write {
+        crate::kinds::keep_pod_priority(&mut object, old);
+    }
     let mut object = resource
         .rules
         .admit(
@@ -387,6 +395,9 @@ pub(crate) async fn replace(
             subresource.as_deref(),
             resource.kind,
         );
+    }
+    if resource.kind == "PriorityClass" {
+        crate::kinds::admit_priority_class(call, name, &object)?;
     }
     if call.params.dry_run()? {
         return Ok(serde_json::to_vec(&object).unwrap_or_default());
@@ -484,6 +495,9 @@ pub(crate) async fn delete(call: &mut Call, body: &[u8]) -> Result<Response, Sta
 pub(crate) async fn delete_with(call: &mut Call, options: &Value) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
     let options = delete_options(call, options)?;
+    if call.target.resource.kind == "PriorityClass" {
+        crate::kinds::check_priority_class_delete(&name)?;
+    }
     // Without a resourceVersion precondition a write racing the delete is no reason to
     // fail it: read again and retry, as kube-apiserver's GuaranteedUpdate does.
     let mut attempt = 0;

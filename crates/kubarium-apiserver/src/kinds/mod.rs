@@ -7,14 +7,21 @@ mod core;
 mod other;
 mod pod;
 mod policy;
+mod scheduling;
 mod service;
 mod serviceaccount;
 mod shared;
 mod storage;
 
 pub(crate) use pod::admit_default_tolerations;
+pub(crate) use scheduling::{
+    SYSTEM_CLASSES, admit_class as admit_priority_class, admit_pod as admit_pod_priority,
+    check_delete as check_priority_class_delete, keep_pod_priority,
+};
 pub use service::ServiceRange;
 pub(crate) use service::allocate as allocate_service;
-pub(crate) use serviceaccount::admit as admit_service_account;
+pub(crate) use serviceaccount::{
+    admit as admit_service_account, default_name as default_service_account,
+};
 pub(crate) use shared::selector_matches;
 pub(crate) use storage::default_class as default_storage_class;

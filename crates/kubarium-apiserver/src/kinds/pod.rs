@@ -343,6 +343,9 @@ fn frozen(spec: &PodSpec) -> PodSpec {
     spec.tolerations = None;
     spec.termination_grace_period_seconds = None;
     spec.scheduling_gates = None;
+    // An echo of `serviceAccountName`, which is compared; pods stored before it was written
+    // lack it.
+    spec.service_account = None;
     spec
 }
 
@@ -352,12 +355,19 @@ impl Kind for Pod {
             return;
         };
         default_spec(spec);
-        spec.service_account_name
-            .get_or_insert_with(|| "default".to_owned());
         spec.enable_service_links.get_or_insert(true);
-        spec.priority.get_or_insert(0);
-        spec.preemption_policy
-            .get_or_insert_with(|| "PreemptLowerPriority".to_owned());
+        // The deprecated `serviceAccount` names the account when `serviceAccountName` does
+        // not, and always echoes it (upstream's conversion). The account's default, the
+        // priority and the preemption policy are admission's (`crate::kinds::scheduling`,
+        // `crate::kinds::serviceaccount`), after the field manager.
+        if spec
+            .service_account_name
+            .as_deref()
+            .is_none_or(str::is_empty)
+        {
+            spec.service_account_name = spec.service_account.take().filter(|s| !s.is_empty());
+        }
+        spec.service_account.clone_from(&spec.service_account_name);
         if self.status.is_none() {
             let qos = qos_class(spec).to_owned();
             self.status = Some(PodStatus {

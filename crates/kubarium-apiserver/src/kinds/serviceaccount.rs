@@ -27,10 +27,33 @@ const TOKEN_SECONDS: i64 = 3607;
 const DEFAULT_ATTEMPTS: u32 = 10;
 const RETRY: Duration = Duration::from_millis(150);
 
-/// Admits new pod `pod` (defaulted: `spec.serviceAccountName` is set).
+/// Names the `default` account in a new pod that names none (upstream's plugin does, after
+/// the field manager, so the creator does not own it); a mirror pod's spec is its node's.
+pub(crate) fn default_name(pod: &mut Value) {
+    if is_mirror(pod) {
+        return;
+    }
+    let Some(spec) = pod.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    if spec
+        .get("serviceAccountName")
+        .and_then(Value::as_str)
+        .is_none_or(str::is_empty)
+    {
+        for field in ["serviceAccountName", "serviceAccount"] {
+            spec.insert(field.to_owned(), Value::from("default"));
+        }
+    }
+}
+
+fn is_mirror(pod: &Value) -> bool {
+    pod["metadata"]["annotations"]["kubernetes.io/config.mirror"].is_string()
+}
+
+/// Admits new pod `pod` (its `spec.serviceAccountName` set by [`default_name`]).
 pub(crate) async fn admit(call: &Call, name: &str, pod: &mut Value) -> Result<(), StatusError> {
-    // A mirror pod's spec is its node's.
-    if pod["metadata"]["annotations"]["kubernetes.io/config.mirror"].is_string() {
+    if is_mirror(pod) {
         return Ok(());
     }
     let account_name = pod["spec"]["serviceAccountName"]
@@ -287,6 +310,26 @@ mod tests {
         );
         let (_, own) = create(&server, pod("b", json!([{"name": "mine"}]))).await;
         assert_eq!(own["spec"]["imagePullSecrets"], json!([{"name": "mine"}]));
+    }
+
+    #[tokio::test]
+    async fn the_deprecated_field_names_the_account_when_the_new_one_does_not() {
+        let server = shop().await;
+        let (code, pod) = create(
+            &server,
+            json!({"metadata": {"name": "old"}, "spec": {
+                "serviceAccount": "puller",
+                "containers": [{"name": "app", "image": "nginx"}],
+            }}),
+        )
+        .await;
+        assert_eq!(code, 201, "{pod}");
+        assert_eq!(pod["spec"]["serviceAccountName"], "puller");
+        assert_eq!(pod["spec"]["serviceAccount"], "puller");
+        assert_eq!(
+            pod["spec"]["imagePullSecrets"],
+            json!([{"name": "registry"}])
+        );
     }
 
     #[tokio::test]

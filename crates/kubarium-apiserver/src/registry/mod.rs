@@ -15,7 +15,7 @@ pub(crate) use table::{age, or_none as table_or_none};
 
 use k8s_openapi::api::{
     apps, authentication, authorization, batch, coordination, core, discovery, events, networking,
-    policy, storage,
+    policy, scheduling, storage,
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use k8s_openapi::jiff::Timestamp;
@@ -271,6 +271,8 @@ pub static RESOURCES: &[Resource] = &[
         namespaced: true, short: ["ev"], categories: [], verbs: ALL_VERBS, subresources: []),
     resource!("storage.k8s.io" / "v1", "StorageClass", storage::v1::StorageClass, "storageclasses",
         "storageclass", namespaced: false, short: ["sc"], categories: [], verbs: ALL_VERBS, subresources: []),
+    resource!("scheduling.k8s.io" / "v1", "PriorityClass", scheduling::v1::PriorityClass, "priorityclasses",
+        "priorityclass", namespaced: false, short: ["pc"], categories: [], verbs: ALL_VERBS, subresources: []),
     resource!("coordination.k8s.io" / "v1", "Lease", coordination::v1::Lease, "leases", "lease",
         namespaced: true, short: [], categories: [], verbs: ALL_VERBS, subresources: []),
     review!(
