@@ -29,10 +29,15 @@ pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
         "spec": {
             "type": "ClusterIP",
             "clusterIP": ip,
+            "clusterIPs": [ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
             "ports": [{"name": "https", "port": 443, "protocol": "TCP", "targetPort": 6443}],
         },
     });
     ensure(server, services, Some("default"), "kubernetes", service).await?;
+    // Created as they are stored: they do not pass through allocation.
+    let dns_ip = server.service_range().dns().to_string();
     let dns = json!({
         "apiVersion": "v1",
         "kind": "Service",
@@ -43,7 +48,10 @@ pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
         },
         "spec": {
             "type": "ClusterIP",
-            "clusterIP": server.service_range().dns().to_string(),
+            "clusterIP": dns_ip,
+            "clusterIPs": [dns_ip],
+            "ipFamilies": ["IPv4"],
+            "ipFamilyPolicy": "SingleStack",
             "ports": [
                 {"name": "dns", "port": 53, "protocol": "UDP", "targetPort": 53},
                 {"name": "dns-tcp", "port": 53, "protocol": "TCP", "targetPort": 53},

@@ -276,7 +276,7 @@ pub(crate) async fn create_object(
     }
     // Services get their cluster IP and node ports here, under a lock held until stored.
     let _allocation = if resource.kind == "Service" && resource.group.is_empty() {
-        Some(crate::kinds::allocate_service(call, &mut object).await?)
+        Some(crate::kinds::allocate_service(call, &mut object, None).await?)
     } else {
         None
     };
@@ -371,8 +371,12 @@ pub(crate) async fn replace(
         set_meta(&mut object, "generation", Some(Value::from(generation)));
     }
     set_meta(&mut object, "resourceVersion", None);
-    if resource.kind == "Pod" && resource.group.is_empty() && !status_write {
+    let core = resource.group.is_empty();
+    if resource.kind == "Pod" && core && !status_write {
         crate::kinds::keep_pod_priority(&mut object, old);
+    }
+    if resource.kind == "Service" && core && !status_write {
+        crate::kinds::keep_service_allocation(&mut object, old);
     }
     let mut object = resource
         .rules
@@ -399,10 +403,17 @@ pub(crate) async fn replace(
     if resource.kind == "PriorityClass" {
         crate::kinds::admit_priority_class(call, name, &object)?;
     }
+    let key = resource.key(call.target.namespace.as_deref(), name);
+    // A type that needs what the service lacks (a cluster IP, node ports) gets it here, as
+    // on create, under a lock held until stored.
+    let _allocation = if resource.kind == "Service" && core && !status_write {
+        Some(crate::kinds::allocate_service(call, &mut object, Some(&key)).await?)
+    } else {
+        None
+    };
     if call.params.dry_run()? {
         return Ok(serde_json::to_vec(&object).unwrap_or_default());
     }
-    let key = resource.key(call.target.namespace.as_deref(), name);
     let store = call.server.store();
     // As upstream's `ShouldDeleteDuringUpdate`: a pod in its grace period stays until its
     // node deletes it (after writing its final status through this very path).

@@ -19,7 +19,9 @@ pub(crate) use scheduling::{
     check_delete as check_priority_class_delete, keep_pod_priority,
 };
 pub use service::ServiceRange;
-pub(crate) use service::allocate as allocate_service;
+pub(crate) use service::{
+    allocate as allocate_service, keep_allocation as keep_service_allocation,
+};
 pub(crate) use serviceaccount::{
     admit as admit_service_account, default_name as default_service_account,
 };

@@ -64,13 +64,8 @@ impl Kind for Service {
         if kind == "LoadBalancer" {
             spec.allocate_load_balancer_node_ports.get_or_insert(true);
         }
-        spec.ip_families
-            .get_or_insert_with(|| vec!["IPv4".to_owned()]);
-        spec.ip_family_policy
-            .get_or_insert_with(|| "SingleStack".to_owned());
-        if let Some(ip) = spec.cluster_ip.clone().filter(|ip| !ip.is_empty()) {
-            spec.cluster_ips.get_or_insert_with(|| vec![ip]);
-        }
+        // The IP families and `clusterIPs` are allocation's ([`allocate`]), after the field
+        // manager: a Service's writer does not own them.
     }
 
     fn validate(&self, causes: &mut Causes) {
@@ -247,11 +242,70 @@ impl Kind for Service {
     }
 }
 
-/// Assigns a new service its cluster IP and node ports, from what no other service holds.
-/// The returned guard serialises allocations until the service is stored.
+/// Does a service of type `kind` have a cluster IP?
+fn has_cluster_ip(kind: &str) -> bool {
+    kind != "ExternalName"
+}
+
+/// Does a service of type `kind` have node ports?
+fn has_node_ports(kind: &str) -> bool {
+    matches!(kind, "NodePort" | "LoadBalancer")
+}
+
+fn kind_of(service: &Value) -> &str {
+    service["spec"]["type"].as_str().unwrap_or("ClusterIP")
+}
+
+/// An update that leaves out what allocation gave the service keeps it, as upstream's
+/// `patchAllocatedValues`: the cluster IPs and IP families while the service keeps a cluster
+/// IP, and each port's node port (matched by port and protocol) while it keeps node ports.
+pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
+    let (kind, old_kind) = (kind_of(service).to_owned(), kind_of(old));
+    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
+        return;
+    };
+    let unset =
+        |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v == "" || v == &Value::Array(vec![]));
+    if has_cluster_ip(&kind) && has_cluster_ip(old_kind) {
+        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+            if unset(spec.get(field))
+                && let Some(kept) = old["spec"].get(field).filter(|v| !unset(Some(v)))
+            {
+                spec.insert(field.to_owned(), kept.clone());
+            }
+        }
+    }
+    if has_node_ports(&kind) && has_node_ports(old_kind) {
+        let protocol = |p: &Value| p["protocol"].as_str().unwrap_or("TCP").to_owned();
+        for port in spec
+            .get_mut("ports")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            if port["nodePort"].as_i64().unwrap_or(0) != 0 {
+                continue;
+            }
+            let kept = old["spec"]["ports"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|o| o["port"] == port["port"] && protocol(o) == protocol(port));
+            if let Some(node_port) = kept.map(|o| &o["nodePort"]).filter(|n| n.is_i64()) {
+                port["nodePort"] = node_port.clone();
+            }
+        }
+    }
+}
+
+/// Gives a service what its type needs and it does not have yet: a cluster IP (with its
+/// `clusterIPs` and IP families) and node ports, from what no other service holds (the
+/// service stored at `own`, when it is an update, is not another). The returned guard
+/// serialises allocations until the service is stored.
 pub(crate) async fn allocate(
     call: &Call,
     object: &mut Value,
+    own: Option<&str>,
 ) -> Result<OwnedMutexGuard<()>, StatusError> {
     let guard = call.server.allocation_lock().await;
     let services = crate::registry::find("", "v1", "services")
@@ -263,7 +317,7 @@ pub(crate) async fn allocate(
         .map_err(|e| crate::handlers::store_error(call, "", e))?;
     let mut ips = HashSet::new();
     let mut ports = HashSet::new();
-    for stored in &page.items {
+    for stored in page.items.iter().filter(|s| Some(s.key.as_str()) != own) {
         let Ok(other) = serde_json::from_slice::<Value>(&stored.value) else {
             continue;
         };
@@ -276,17 +330,14 @@ pub(crate) async fn allocate(
             }
         }
     }
-    let kind = object["spec"]["type"]
-        .as_str()
-        .unwrap_or("ClusterIP")
-        .to_owned();
+    let kind = kind_of(object).to_owned();
     let name = crate::object::name(object).to_owned();
     let invalid = |field: &str, value: Value, detail: &str| {
         let mut causes = Causes::default();
         causes.invalid(field, value, detail);
         StatusError::invalid(services, &name, causes.into_inner())
     };
-    if kind != "ExternalName" {
+    if has_cluster_ip(&kind) {
         match object["spec"]["clusterIP"].as_str().unwrap_or_default() {
             "" => {
                 let ip = call.server.service_range().free(&ips).ok_or_else(|| {
@@ -297,7 +348,7 @@ pub(crate) async fn allocate(
                 object["spec"]["clusterIP"] = Value::from(ip.to_string());
                 object["spec"]["clusterIPs"] = Value::from(vec![ip.to_string()]);
             }
-            "None" => object["spec"]["clusterIPs"] = Value::from(vec!["None"]),
+            "None" => {}
             requested => {
                 let parsed: Option<Ipv4Addr> = requested.parse().ok();
                 if !parsed.is_some_and(|ip| call.server.service_range().contains(ip)) {
@@ -321,8 +372,18 @@ pub(crate) async fn allocate(
                 }
             }
         }
+        let spec = &mut object["spec"];
+        if spec["clusterIPs"].as_array().is_none_or(Vec::is_empty) {
+            spec["clusterIPs"] = Value::from(vec![spec["clusterIP"].clone()]);
+        }
+        if spec["ipFamilies"].as_array().is_none_or(Vec::is_empty) {
+            spec["ipFamilies"] = Value::from(vec!["IPv4"]);
+        }
+        if spec["ipFamilyPolicy"].as_str().is_none_or(str::is_empty) {
+            spec["ipFamilyPolicy"] = Value::from("SingleStack");
+        }
     }
-    if matches!(kind.as_str(), "NodePort" | "LoadBalancer") {
+    if has_node_ports(&kind) {
         let count = object["spec"]["ports"].as_array().map_or(0, Vec::len);
         for i in 0..count {
             let port = &mut object["spec"]["ports"][i];
@@ -418,7 +479,94 @@ impl std::fmt::Display for ServiceRange {
 
 #[cfg(test)]
 mod tests {
+    use serde_json::json;
+
     use super::*;
+    use crate::testing::{call, namespace, server};
+
+    const SERVICES: &str = "/api/v1/namespaces/shop/services";
+
+    async fn shop() -> crate::ApiServer {
+        let server = server();
+        namespace(&server, "shop").await;
+        server
+    }
+
+    fn web(kind: &str) -> Value {
+        json!({"metadata": {"name": "web"}, "spec": {
+            "type": kind,
+            "selector": {"app": "web"},
+            "ports": [{"port": 80, "targetPort": 8080}],
+        }})
+    }
+
+    #[tokio::test]
+    async fn allocation_is_not_the_creators() {
+        let server = shop().await;
+        let (code, service) = call(&server, "POST", SERVICES, web("ClusterIP")).await;
+        assert_eq!(code, 201, "{service}");
+        let spec = &service["spec"];
+        let ip = spec["clusterIP"].as_str().unwrap();
+        assert!(ip.starts_with("10.96."), "{service}");
+        assert_eq!(spec["clusterIPs"], json!([ip]));
+        assert_eq!(spec["ipFamilies"], json!(["IPv4"]));
+        assert_eq!(spec["ipFamilyPolicy"], "SingleStack");
+        let fields = &service["metadata"]["managedFields"][0]["fieldsV1"]["f:spec"];
+        assert!(fields["f:sessionAffinity"].is_object(), "{fields}");
+        for field in [
+            "f:clusterIP",
+            "f:clusterIPs",
+            "f:ipFamilies",
+            "f:ipFamilyPolicy",
+        ] {
+            assert!(fields.get(field).is_none(), "{field} in {fields}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_update_keeps_what_was_allocated_and_gets_what_its_new_type_needs() {
+        let server = shop().await;
+        let (code, created) = call(&server, "POST", SERVICES, web("ClusterIP")).await;
+        assert_eq!(code, 201, "{created}");
+        let ip = created["spec"]["clusterIP"].clone();
+
+        // Exposed on the nodes: node ports are allocated, the cluster IP stays.
+        let uri = format!("{SERVICES}/web");
+        let (code, exposed) = call(
+            &server,
+            "PATCH",
+            &uri,
+            json!({"spec": {"type": "NodePort"}}),
+        )
+        .await;
+        assert_eq!(code, 200, "{exposed}");
+        assert_eq!(exposed["spec"]["clusterIP"], ip);
+        let node_port = exposed["spec"]["ports"][0]["nodePort"].as_i64().unwrap();
+        assert!(
+            NODE_PORTS.contains(&i32::try_from(node_port).unwrap()),
+            "{exposed}"
+        );
+
+        // A replacement that leaves out what allocation gave keeps it.
+        let mut replaced = web("NodePort");
+        replaced["metadata"]["resourceVersion"] = exposed["metadata"]["resourceVersion"].clone();
+        let (code, kept) = call(&server, "PUT", &uri, replaced).await;
+        assert_eq!(code, 200, "{kept}");
+        assert_eq!(kept["spec"]["clusterIP"], ip);
+        assert_eq!(kept["spec"]["clusterIPs"], json!([ip]));
+        assert_eq!(kept["spec"]["ports"][0]["nodePort"], node_port);
+
+        // Another service may not take that node port.
+        let mut other = web("NodePort");
+        other["metadata"]["name"] = json!("api");
+        other["spec"]["ports"][0]["nodePort"] = json!(node_port);
+        let (code, refused) = call(&server, "POST", SERVICES, other).await;
+        assert_eq!(code, 422, "{refused}");
+        assert_eq!(
+            refused["details"]["causes"][0]["message"],
+            format!("Invalid value: {node_port}: provided port is already allocated")
+        );
+    }
 
     #[test]
     fn ranges() {
