@@ -59,8 +59,7 @@ pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
         },
     });
     ensure(server, services, Some("kube-system"), "kube-dns", dns).await?;
-    let classes = registry::find("scheduling.k8s.io", "v1", "priorityclasses")
-        .ok_or_else(|| StatusError::internal("priority classes are not registered"))?;
+    let classes = crate::kinds::priority_classes()?;
     for class in &crate::kinds::SYSTEM_CLASSES {
         let object = json!({
             "apiVersion": "scheduling.k8s.io/v1",

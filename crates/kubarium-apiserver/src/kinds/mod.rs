@@ -16,7 +16,7 @@ mod storage;
 pub(crate) use pod::admit_default_tolerations;
 pub(crate) use scheduling::{
     SYSTEM_CLASSES, admit_class as admit_priority_class, admit_pod as admit_pod_priority,
-    check_delete as check_priority_class_delete, keep_pod_priority,
+    check_delete as check_priority_class_delete, keep_pod_priority, priority_classes,
 };
 pub use service::ServiceRange;
 pub(crate) use service::{

@@ -159,7 +159,8 @@ impl Class {
     }
 }
 
-fn priority_classes() -> Result<&'static registry::Resource, StatusError> {
+/// The PriorityClass resource.
+pub(crate) fn priority_classes() -> Result<&'static registry::Resource, StatusError> {
     registry::find("scheduling.k8s.io", "v1", "priorityclasses")
         .ok_or_else(|| StatusError::internal("priority classes are not registered"))
 }
@@ -264,9 +265,7 @@ pub(crate) fn admit_class(call: &Call, name: &str, class: &Value) -> Result<(), 
     }
     let creating = call.target.name.is_none();
     match default_class(call)? {
-        Some(existing) if creating || existing.name != name => Err(StatusError::forbidden_object(
-            "scheduling.k8s.io",
-            "priorityclasses",
+        Some(existing) if creating || existing.name != name => Err(forbidden_class(
             name,
             &format!(
                 "PriorityClass {} is already marked as default. Only one default can exist",
@@ -281,14 +280,17 @@ pub(crate) fn admit_class(call: &Call, name: &str, class: &Value) -> Result<(), 
 /// ask).
 pub(crate) fn check_delete(name: &str) -> Result<(), StatusError> {
     if SYSTEM_CLASSES.iter().any(|c| c.name == name) {
-        return Err(StatusError::forbidden_object(
-            "scheduling.k8s.io",
-            "priorityclasses",
+        return Err(forbidden_class(
             name,
             "this is a system priority class and cannot be deleted",
         ));
     }
     Ok(())
+}
+
+/// A 403 about PriorityClass `name`.
+fn forbidden_class(name: &str, why: &str) -> StatusError {
+    StatusError::forbidden_object("scheduling.k8s.io", "priorityclasses", name, why)
 }
 
 #[cfg(test)]

@@ -365,24 +365,9 @@ fn strip_type_meta(value: &mut Value) {
 /// Collects the paths of fields present in `input` but absent from `decoded` (what the typed
 /// struct kept): those are fields the kind does not have.
 fn unknown_fields(input: &Value, decoded: &Value, out: &mut Vec<String>) {
-    /// One step of the path down to a field.
-    enum Step<'a> {
-        Key(&'a str),
-        Index(usize),
-    }
-    fn render(path: &[Step<'_>], last: &str) -> String {
-        let mut rendered = String::new();
-        for step in path {
-            match step {
-                Step::Key(key) => {
-                    if !rendered.is_empty() {
-                        rendered.push('.');
-                    }
-                    rendered.push_str(key);
-                }
-                Step::Index(i) => rendered.push_str(&format!("[{i}]")),
-            }
-        }
+    use super::path::Step;
+    fn render(path: &[Step<&str>], last: &str) -> String {
+        let mut rendered = super::path::render(path);
         if !rendered.is_empty() {
             rendered.push('.');
         }
@@ -394,7 +379,7 @@ fn unknown_fields(input: &Value, decoded: &Value, out: &mut Vec<String>) {
     fn walk<'a>(
         input: &'a Value,
         decoded: &Value,
-        path: &mut Vec<Step<'a>>,
+        path: &mut Vec<Step<&'a str>>,
         out: &mut Vec<String>,
     ) {
         match (input, decoded) {

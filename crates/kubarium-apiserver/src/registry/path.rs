@@ -19,14 +19,14 @@ const PATH_SEARCH_MIN_DECODES: usize = 8;
 /// it costs no second copy of every type's decoding code, as a path-tracking decoder would.
 pub(crate) fn failing_path<K: DeserializeOwned>(value: &Value, error: &str) -> String {
     let mut trial = value.clone();
-    let mut path: Vec<Segment> = Vec::new();
+    let mut path: Vec<Step<String>> = Vec::new();
     let mut budget = (PATH_SEARCH_WORK / values_in(value).max(1))
         .clamp(PATH_SEARCH_MIN_DECODES, PATH_SEARCH_DECODES);
     let still_fails = |trial: &Value| K::deserialize(trial).is_err_and(|e| e.to_string() == error);
     'descend: while let Some(node) = at_mut(&mut trial, &path) {
-        let segments: Vec<Segment> = match node {
-            Value::Object(map) => map.keys().cloned().map(Segment::Key).collect(),
-            Value::Array(items) => (0..items.len()).map(Segment::Index).collect(),
+        let segments: Vec<Step<String>> = match node {
+            Value::Object(map) => map.keys().cloned().map(Step::Key).collect(),
+            Value::Array(items) => (0..items.len()).map(Step::Index).collect(),
             _ => break,
         };
         for segment in segments {
@@ -48,19 +48,7 @@ pub(crate) fn failing_path<K: DeserializeOwned>(value: &Value, error: &str) -> S
         }
         break;
     }
-    let mut out = String::new();
-    for segment in path {
-        match segment {
-            Segment::Key(key) => {
-                if !out.is_empty() {
-                    out.push('.');
-                }
-                out.push_str(&key);
-            }
-            Segment::Index(index) => out.push_str(&format!("[{index}]")),
-        }
-    }
-    out
+    render(&path)
 }
 
 /// How many JSON values `value` holds, itself included.
@@ -72,33 +60,50 @@ fn values_in(value: &Value) -> usize {
     }
 }
 
-/// One step of a path into a JSON value.
-enum Segment {
-    Key(String),
+/// One step of a path into a JSON value: an object's key or an array's index.
+pub(super) enum Step<K> {
+    Key(K),
     Index(usize),
 }
 
-fn at_mut<'a>(value: &'a mut Value, path: &[Segment]) -> Option<&'a mut Value> {
+/// A path as messages write it: `spec.containers[0].image`.
+pub(super) fn render<K: AsRef<str>>(path: &[Step<K>]) -> String {
+    let mut out = String::new();
+    for step in path {
+        match step {
+            Step::Key(key) => {
+                if !out.is_empty() {
+                    out.push('.');
+                }
+                out.push_str(key.as_ref());
+            }
+            Step::Index(index) => out.push_str(&format!("[{index}]")),
+        }
+    }
+    out
+}
+
+fn at_mut<'a>(value: &'a mut Value, path: &[Step<String>]) -> Option<&'a mut Value> {
     path.iter().try_fold(value, |node, segment| match segment {
-        Segment::Key(key) => node.get_mut(key.as_str()),
-        Segment::Index(index) => node.get_mut(*index),
+        Step::Key(key) => node.get_mut(key.as_str()),
+        Step::Index(index) => node.get_mut(*index),
     })
 }
 
-fn take(node: &mut Value, segment: &Segment) -> Value {
+fn take(node: &mut Value, segment: &Step<String>) -> Value {
     match (node, segment) {
-        (Value::Object(map), Segment::Key(key)) => map.remove(key).unwrap_or_default(),
-        (Value::Array(items), Segment::Index(index)) => items.remove(*index),
+        (Value::Object(map), Step::Key(key)) => map.remove(key).unwrap_or_default(),
+        (Value::Array(items), Step::Index(index)) => items.remove(*index),
         _ => Value::Null,
     }
 }
 
-fn put_back(node: &mut Value, segment: &Segment, taken: Value) {
+fn put_back(node: &mut Value, segment: &Step<String>, taken: Value) {
     match (node, segment) {
-        (Value::Object(map), Segment::Key(key)) => {
+        (Value::Object(map), Step::Key(key)) => {
             map.insert(key.clone(), taken);
         }
-        (Value::Array(items), Segment::Index(index)) => items.insert(*index, taken),
+        (Value::Array(items), Step::Index(index)) => items.insert(*index, taken),
         _ => {}
     }
 }
