@@ -60,6 +60,27 @@ const HISTORY: &str =
     "SELECT h.revision, h.key, h.create_revision, h.value, p.value, h.prev_mod_revision
      FROM history h LEFT JOIN history p ON p.revision = h.prev_mod_revision";
 
+/// A key's value as stored, before decryption.
+struct Stored {
+    key: String,
+    create_revision: Revision,
+    mod_revision: Revision,
+    value: Vec<u8>,
+}
+
+/// The next row of a [`LIVE`] query.
+fn next_live(rows: &mut rusqlite::Rows<'_>) -> Result<Option<Stored>> {
+    let Some(row) = rows.next()? else {
+        return Ok(None);
+    };
+    Ok(Some(Stored {
+        key: row.get(0)?,
+        create_revision: row.get(1)?,
+        mod_revision: row.get(2)?,
+        value: row.get(3)?,
+    }))
+}
+
 /// A history row, with the value before it.
 struct HistoryRow {
     revision: Revision,
@@ -102,59 +123,51 @@ impl Reader<'_> {
             _ => (prefix.to_owned(), true),
         };
         let limit = options.limit.filter(|l| *l > 0);
+        // One more than asked for says whether there are more.
+        let wanted = limit.map_or(usize::MAX, |l| l + 1);
         let lo_op = if lo_inclusive { ">=" } else { ">" };
-        let mut items = Vec::new();
-        if at == current {
-            let sql =
-                format!("{LIVE} WHERE o.key {lo_op} ?1 AND o.key < ?2 ORDER BY o.key LIMIT ?3");
-            let fetch = limit.map_or(-1, |l| l as i64 + 1);
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![lo, end, fetch])?;
-            while let Some(row) = rows.next()? {
-                let key: String = row.get(0)?;
-                let value = self.open_value(&key, row.get(3)?)?;
-                items.push(Object {
-                    value,
-                    create_revision: row.get(1)?,
-                    mod_revision: row.get(2)?,
-                    key,
-                });
-            }
+        // The state at `at` is today's with every later write in range undone: each key a
+        // later write touched has the state its oldest such write replaced (absent for a
+        // create). Those keys are merged into today's in key order, so a page reads about
+        // `limit` rows plus the writes since `at`, as etcd's ranged read at a revision does.
+        let undone = if at < current {
+            self.state_before_writes_after(&tx, at, &lo, lo_op, &end)?
         } else {
-            // The state at `at`: today's objects with every later write undone, newest first.
-            let mut state: BTreeMap<String, (Revision, Revision, Vec<u8>)> = BTreeMap::new();
-            let sql = format!("{LIVE} WHERE o.key {lo_op} ?1 AND o.key < ?2");
-            let mut stmt = tx.prepare_cached(&sql)?;
-            let mut rows = stmt.query(params![lo, end])?;
-            while let Some(row) = rows.next()? {
-                state.insert(row.get(0)?, (row.get(1)?, row.get(2)?, row.get(3)?));
-            }
-            let sql = format!(
-                "{HISTORY} WHERE h.revision > ?1 AND h.key {lo_op} ?2 AND h.key < ?3 ORDER BY h.revision DESC"
-            );
-            for row in self.history(&tx, &sql, params![at, lo, end])? {
-                match (row.prev_value, row.prev_mod_revision) {
-                    (Some(prev), Some(prev_mod)) => {
-                        state.insert(row.key, (row.create_revision, prev_mod, prev));
+            BTreeMap::new()
+        };
+        let mut undone = undone.into_iter().peekable();
+        let sql = format!("{LIVE} WHERE o.key {lo_op} ?1 AND o.key < ?2 ORDER BY o.key");
+        let mut stmt = tx.prepare_cached(&sql)?;
+        let mut rows = stmt.query(params![lo, end])?;
+        let mut today = next_live(&mut rows)?;
+        let mut items = Vec::new();
+        while items.len() < wanted {
+            let from_history = match (&today, undone.peek()) {
+                (None, None) => break,
+                (Some(_), None) => false,
+                (None, Some(_)) => true,
+                (Some(now), Some((key, _))) => *key <= now.key,
+            };
+            let stored = match undone.next_if(|_| from_history) {
+                Some((key, then)) => {
+                    if today.as_ref().is_some_and(|now| now.key == key) {
+                        today = next_live(&mut rows)?;
                     }
-                    _ => {
-                        state.remove(&row.key);
-                    }
+                    then
                 }
-            }
-            for (key, (create_revision, mod_revision, value)) in state {
-                if limit.is_some_and(|l| items.len() > l) {
-                    break;
-                }
-                let value = self.open_value(&key, value)?;
+                None => std::mem::replace(&mut today, next_live(&mut rows)?),
+            };
+            if let Some(stored) = stored {
                 items.push(Object {
-                    key,
-                    value,
-                    create_revision,
-                    mod_revision,
+                    value: self.open_value(&stored.key, stored.value)?,
+                    create_revision: stored.create_revision,
+                    mod_revision: stored.mod_revision,
+                    key: stored.key,
                 });
             }
         }
+        drop(rows);
+        drop(stmt);
         let more = limit.is_some_and(|l| items.len() > l);
         if let Some(l) = limit {
             items.truncate(l);
@@ -165,6 +178,35 @@ impl Reader<'_> {
             revision: at,
             more,
         })
+    }
+
+    /// Each key in `lo..end` written after `at`, with its state just before the oldest
+    /// such write (`None`: it did not exist).
+    fn state_before_writes_after(
+        &self,
+        tx: &Connection,
+        at: Revision,
+        lo: &str,
+        lo_op: &str,
+        end: &str,
+    ) -> Result<BTreeMap<String, Option<Stored>>> {
+        let sql = format!(
+            "{HISTORY} WHERE h.revision > ?1 AND h.key {lo_op} ?2 AND h.key < ?3 ORDER BY h.revision DESC"
+        );
+        let mut state = BTreeMap::new();
+        for row in self.history(tx, &sql, params![at, lo, end])? {
+            let before = match (row.prev_value, row.prev_mod_revision) {
+                (Some(value), Some(mod_revision)) => Some(Stored {
+                    key: row.key.clone(),
+                    create_revision: row.create_revision,
+                    mod_revision,
+                    value,
+                }),
+                _ => None,
+            };
+            state.insert(row.key, before);
+        }
+        Ok(state)
     }
 
     fn history(

@@ -26,6 +26,8 @@ const CLIENTS: usize = 50;
 const ROUNDS: usize = 500;
 const LIST_PODS: usize = 10_000;
 const LISTS: usize = 10;
+/// Items per page of a paged list: kube-runtime's watcher asks for 500.
+const PAGE: usize = 500;
 
 /// The parts of the API benchmark, in the order they run.
 pub const PHASES: &[&str] = &["start", "serial", "concurrent", "list", "watch"];
@@ -319,6 +321,60 @@ struct Items {
     items: Vec<serde::de::IgnoredAny>,
 }
 
+/// A page of a list: its items counted, and where the next page starts.
+#[derive(serde::Deserialize)]
+struct Page {
+    metadata: PageMeta,
+    items: Vec<serde::de::IgnoredAny>,
+}
+
+#[derive(serde::Deserialize)]
+struct PageMeta {
+    #[serde(rename = "continue", default)]
+    next: Option<String>,
+}
+
+/// Lists `path` in pages of [`PAGE`] as a reflector does, with a write elsewhere after the
+/// first page, so the other pages are read at an older revision than the latest; returns
+/// the pages' total time and how many items they held.
+async fn paged_list(
+    conn: &mut Conn,
+    writer: &mut Conn,
+    path: &str,
+    round: usize,
+) -> anyhow::Result<(Duration, usize)> {
+    let (mut took, mut items) = (Duration::ZERO, 0);
+    let mut next: Option<String> = None;
+    loop {
+        let url = match &next {
+            None => format!("{path}?limit={PAGE}"),
+            Some(token) => format!("{path}?limit={PAGE}&continue={token}"),
+        };
+        let start = Instant::now();
+        let body = conn.ok(Method::GET, &url, None).await?;
+        took += start.elapsed();
+        let page: Page = serde_json::from_slice(&body)?;
+        items += page.items.len();
+        if next.is_none() {
+            let body = serde_json::json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": format!("written-while-paging-{round}")},
+            });
+            writer
+                .ok(
+                    Method::POST,
+                    "/api/v1/namespaces/default/configmaps",
+                    Some((JSON, Bytes::from(body.to_string()))),
+                )
+                .await?;
+        }
+        match page.metadata.next.filter(|token| !token.is_empty()) {
+            Some(token) => next = Some(token),
+            None => return Ok((took, items)),
+        }
+    }
+}
+
 /// LIST of 10,000 Pods in one namespace, as JSON and as the table `kubectl get` asks for.
 async fn list(endpoint: &Endpoint) -> anyhow::Result<Vec<Figure>> {
     namespace(&mut endpoint.connect().await?, "bench-list").await?;
@@ -366,7 +422,17 @@ async fn list(endpoint: &Endpoint) -> anyhow::Result<Vec<Figure>> {
         conn.ok(Method::GET, path, None).await?;
         tables.push(start.elapsed());
     }
-    let (json, tables) = (json.summary(), tables.summary());
+    conn.set_accept(JSON);
+    let mut writer = endpoint.connect().await?;
+    let mut paged = Samples::default();
+    for round in 0..LISTS {
+        let (took, items) = paged_list(&mut conn, &mut writer, path, round).await?;
+        if items != LIST_PODS {
+            bail!("the pages held {items} pods, not {LIST_PODS}");
+        }
+        paged.push(took);
+    }
+    let (json, tables, paged) = (json.summary(), tables.summary(), paged.summary());
     Ok(vec![
         Figure::new(
             "LIST of 10,000 Pods (JSON)",
@@ -383,6 +449,12 @@ async fn list(endpoint: &Endpoint) -> anyhow::Result<Vec<Figure>> {
             "LIST of 10,000 Pods as a Table (`kubectl get pods`)",
             "—",
             format!("median {} / max {}", ms(tables.p50), ms(tables.max)),
+            None,
+        ),
+        Figure::new(
+            "LIST of 10,000 Pods in pages of 500, written to after the first page (a reflector's list)",
+            "—",
+            format!("median {} / max {}", ms(paged.p50), ms(paged.max)),
             None,
         ),
     ])
