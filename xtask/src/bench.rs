@@ -79,6 +79,6 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
             "KUBARIUM_SCREENSHOTS",
             crate::target_dir().join("screenshots"),
         )
-        .env("RUST_LOG", "warn");
+        .env("RUST_LOG", "warn,kubarium_app::watch=info");
     cmd::run(&mut run)
 }

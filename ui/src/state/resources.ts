@@ -111,7 +111,11 @@ function start(entry: Entry): void {
   const stream = watchResources(entry.cluster, entry.resource, entry.namespace, (batch) => {
     // Batches of a watch that was replaced (the cluster restarted) are dropped.
     if (entry.stream !== stream) return;
-    if (batch.type === "reset") entry.failures = 0;
+    if (batch.type === "reset") {
+      entry.failures = 0;
+      // For the Web Inspector's timeline and `cargo xtask bench ui`: when a list arrived.
+      performance.mark(`kubarium:reset:${entry.resource}`, { detail: batch.rows.length });
+    }
     publish(entry, applyBatch(entry.snapshot, batch));
   }).catch((error: unknown) => {
     // Could not start (the cluster is still starting, or went away): say so and try again

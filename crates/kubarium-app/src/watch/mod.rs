@@ -7,6 +7,7 @@
 //! than a Tauri channel, so they run in plain tests; the desktop's commands spawn them as
 //! tasks of [`crate::Tasks`].
 
+mod listing;
 mod object;
 
 use std::collections::HashMap;
@@ -26,6 +27,7 @@ use crate::catalogue::{self, Kind};
 use crate::ipc::resources::{ObjectUpdate, ResourceBatch, Row, StreamId, WatchState};
 use crate::ipc::{AppError, ErrorCode};
 use crate::{Error, Result, rows};
+use listing::Listing;
 
 /// The longest a change waits before it is sent, while changes keep coming.
 pub const FLUSH_EVERY: Duration = Duration::from_millis(50);
@@ -114,17 +116,24 @@ impl Pending {
 }
 
 /// Where the watch stands.
-struct Batcher<'k> {
-    kind: &'k Kind,
-    /// Rows of a (re-)list in progress.
-    listing: Option<Vec<Row>>,
+struct Batcher {
+    kind: &'static Kind,
+    /// A (re-)list in progress.
+    listing: Option<Listing>,
     pending: Pending,
     state: WatchState,
 }
 
-impl Batcher<'_> {
-    /// Folds one watcher event in; returns a message to send at once, if any.
-    fn apply(&mut self, event: watcher::Result<Event<DynamicObject>>) -> Vec<ResourceBatch> {
+/// What an event asks to send.
+enum Out {
+    Batch(ResourceBatch),
+    /// A list's `Reset`, once its rows are built.
+    Listed(Listing),
+}
+
+impl Batcher {
+    /// Folds one watcher event in; returns the messages to send at once, if any.
+    fn apply(&mut self, event: watcher::Result<Event<DynamicObject>>) -> Vec<Out> {
         let mut out = Vec::new();
         match event {
             Ok(event) => {
@@ -133,24 +142,25 @@ impl Batcher<'_> {
                     && matches!(event, Event::Apply(_) | Event::Delete(_))
                 {
                     self.state = WatchState::Live;
-                    out.push(ResourceBatch::State {
+                    out.push(Out::Batch(ResourceBatch::State {
                         state: WatchState::Live,
                         error: None,
-                    });
+                    }));
                 }
                 match event {
-                    Event::Init => self.listing = Some(Vec::new()),
-                    Event::InitApply(object) => {
-                        let row = rows::row(self.kind, &object, Timestamp::now());
-                        self.listing.get_or_insert_with(Vec::new).push(row);
-                    }
+                    Event::Init => self.listing = Some(Listing::new(self.kind)),
+                    Event::InitApply(object) => self
+                        .listing
+                        .get_or_insert_with(|| Listing::new(self.kind))
+                        .push(object),
                     Event::InitDone => {
                         // The list replaces everything, changes waiting included.
                         self.pending = Pending::default();
                         self.state = WatchState::Live;
-                        out.push(ResourceBatch::Reset {
-                            rows: self.listing.take().unwrap_or_default(),
-                        });
+                        let listing = self.listing.take();
+                        out.push(Out::Listed(
+                            listing.unwrap_or_else(|| Listing::new(self.kind)),
+                        ));
                     }
                     Event::Apply(object) => {
                         self.pending
@@ -167,10 +177,10 @@ impl Batcher<'_> {
                 tracing::debug!(%error, resource = %self.kind.info.resource, "watch error");
                 if self.state != WatchState::Reconnecting {
                     self.state = WatchState::Reconnecting;
-                    out.push(ResourceBatch::State {
+                    out.push(Out::Batch(ResourceBatch::State {
                         state: WatchState::Reconnecting,
                         error: Some(watch_error(&self.kind.info.resource, error)),
-                    });
+                    }));
                 }
             }
         }
@@ -178,9 +188,34 @@ impl Batcher<'_> {
     }
 }
 
+/// Sends `out` to `sink` in order, a list's `Reset` once its rows are built; false when
+/// `sink` refuses one. Resets restart `last_flush`.
+async fn deliver(
+    out: Vec<Out>,
+    sink: &mut impl FnMut(ResourceBatch) -> bool,
+    last_flush: &mut Instant,
+) -> bool {
+    for out in out {
+        let batch = match out {
+            Out::Batch(batch) => batch,
+            Out::Listed(listing) => ResourceBatch::Reset {
+                rows: listing.rows().await,
+            },
+        };
+        let reset = matches!(batch, ResourceBatch::Reset { .. });
+        if !sink(batch) {
+            return false;
+        }
+        if reset {
+            *last_flush = Instant::now();
+        }
+    }
+    true
+}
+
 /// Turns watcher events into batches for `sink`, until `sink` refuses one or the events end.
 pub(crate) async fn batches(
-    kind: &Kind,
+    kind: &'static Kind,
     events: impl Stream<Item = watcher::Result<Event<DynamicObject>>>,
     mut sink: impl FnMut(ResourceBatch) -> bool,
 ) {
@@ -209,10 +244,9 @@ pub(crate) async fn batches(
                     for _ in 0..DRAIN_AT_MOST {
                         match events.next().now_or_never() {
                             Some(Some(event)) => {
-                                for message in batcher.apply(event) {
-                                    if !sink(message) {
-                                        return;
-                                    }
+                                let out = batcher.apply(event);
+                                if !deliver(out, &mut sink, &mut last_flush).await {
+                                    return;
                                 }
                             }
                             _ => break,
@@ -234,13 +268,8 @@ pub(crate) async fn batches(
             }
             return;
         };
-        for message in batcher.apply(event) {
-            if matches!(message, ResourceBatch::Reset { .. }) {
-                last_flush = Instant::now();
-            }
-            if !sink(message) {
-                return;
-            }
+        if !deliver(batcher.apply(event), &mut sink, &mut last_flush).await {
+            return;
         }
     }
 }

@@ -75,6 +75,37 @@ async fn a_list_is_one_reset_and_later_changes_are_coalesced() {
     assert_eq!(deletes, &["1"]);
 }
 
+/// A list longer than a chunk is built on several blocking tasks; its rows still arrive in
+/// one reset, in list order, and a re-list replaces them whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_list_arrives_whole_and_in_order() {
+    let listing = |count: usize| {
+        let mut events = vec![Ok(Event::Init)];
+        events.extend((0..count).map(|i| {
+            Ok(Event::InitApply(configmap(
+                &format!("cm-{i}"),
+                &format!("u{i}"),
+            )))
+        }));
+        events.push(Ok(Event::InitDone));
+        events
+    };
+    let mut events = listing(1_001);
+    events.extend(listing(3));
+    let out = scripted(events).await;
+    let resets: Vec<Vec<&str>> = out
+        .iter()
+        .filter_map(|batch| match batch {
+            ResourceBatch::Reset { rows } => Some(rows.iter().map(|r| r.uid.as_str()).collect()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(resets.len(), 2, "{out:?}");
+    let first: Vec<String> = (0..1_001).map(|i| format!("u{i}")).collect();
+    assert_eq!(resets[0], first);
+    assert_eq!(resets[1], ["u0", "u1", "u2"]);
+}
+
 #[tokio::test]
 async fn errors_report_reconnecting_and_a_relist_resets() {
     let error = || {
