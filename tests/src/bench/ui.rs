@@ -110,7 +110,7 @@ struct Render {
     total_ms: f64,
     /// From the click to the watch's first list request (the view, the IPC, the watch's start).
     before_list_ms: Option<f64>,
-    /// The app's list of every page, and the share of it spent making rows.
+    /// The app's list of every page, and the time its rows took on the blocking pool beside it.
     list_ms: Option<f64>,
     rows_ms: Option<f64>,
     /// From the click to the rows' arrival in the page.
@@ -125,7 +125,7 @@ impl std::fmt::Display for Render {
         {
             write!(
                 f,
-                " (start {before:.0}, list {list:.0} of which rows {rows:.0}, to the page {:.0}, apply and draw {:.0})",
+                " (start {before:.0}, list {list:.0} with rows {rows:.0} beside it, to the page {:.0}, apply and draw {:.0})",
                 self.in_page_ms - before - list,
                 self.total_ms - self.in_page_ms
             )?;
