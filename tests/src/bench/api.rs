@@ -315,13 +315,8 @@ fn pod(name: &str) -> Bytes {
     )
 }
 
-/// A list's items, counted without being kept.
-#[derive(serde::Deserialize)]
-struct Items {
-    items: Vec<serde::de::IgnoredAny>,
-}
-
-/// A page of a list: its items counted, and where the next page starts.
+/// A list, or a page of one: its items counted without being kept, and where the next page
+/// starts.
 #[derive(serde::Deserialize)]
 struct Page {
     metadata: PageMeta,
@@ -410,7 +405,7 @@ async fn list(endpoint: &Endpoint) -> anyhow::Result<Vec<Figure>> {
         let body = conn.ok(Method::GET, path, None).await?;
         json.push(start.elapsed());
         size = body.len();
-        let items = serde_json::from_slice::<Items>(&body)?.items.len();
+        let items = serde_json::from_slice::<Page>(&body)?.items.len();
         if items != LIST_PODS {
             bail!("LIST returned {items} pods, not {LIST_PODS}");
         }

@@ -113,16 +113,19 @@ struct Render {
     /// The app's list of every page, and the time its rows took on the blocking pool beside it.
     list_ms: Option<f64>,
     rows_ms: Option<f64>,
-    /// From the click to the rows' arrival in the page.
+    /// From the click to the rows' arrival in the page (-1: the page made no mark).
     in_page_ms: f64,
 }
 
 impl std::fmt::Display for Render {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{:.0} ms", self.total_ms)?;
-        if let (Some(before), Some(list), Some(rows)) =
-            (self.before_list_ms, self.list_ms, self.rows_ms)
-        {
+        if let (Some(before), Some(list), Some(rows), true) = (
+            self.before_list_ms,
+            self.list_ms,
+            self.rows_ms,
+            self.in_page_ms >= 0.0,
+        ) {
             write!(
                 f,
                 " (start {before:.0}, list {list:.0} with rows {rows:.0} beside it, to the page {:.0}, apply and draw {:.0})",

@@ -113,8 +113,11 @@ function start(entry: Entry): void {
     if (entry.stream !== stream) return;
     if (batch.type === "reset") {
       entry.failures = 0;
-      // For the Web Inspector's timeline and `cargo xtask bench ui`: when a list arrived.
-      performance.mark(`kubarium:reset:${entry.resource}`, { detail: batch.rows.length });
+      // For the Web Inspector's timeline and `cargo xtask bench ui`: when a list last
+      // arrived (one mark per name, so a long session does not pile them up).
+      const mark = `kubarium:reset:${entry.resource}`;
+      performance.clearMarks(mark);
+      performance.mark(mark, { detail: batch.rows.length });
     }
     publish(entry, applyBatch(entry.snapshot, batch));
   }).catch((error: unknown) => {
