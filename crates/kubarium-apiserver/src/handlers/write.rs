@@ -376,6 +376,7 @@ pub(crate) async fn replace(
         crate::kinds::keep_pod_priority(&mut object, old);
     }
     if resource.kind == "Service" && core && !status_write {
+        crate::kinds::drop_service_type_fields(&mut object, old);
         crate::kinds::keep_service_allocation(&mut object, old);
     }
     let mut object = resource

@@ -20,7 +20,8 @@ pub(crate) use scheduling::{
 };
 pub use service::ServiceRange;
 pub(crate) use service::{
-    allocate as allocate_service, keep_allocation as keep_service_allocation,
+    allocate as allocate_service, drop_type_dependent as drop_service_type_fields,
+    keep_allocation as keep_service_allocation,
 };
 pub(crate) use serviceaccount::{
     admit as admit_service_account, default_name as default_service_account,

@@ -1,17 +1,19 @@
-//! Services: defaults, validation, the `kubectl get services` row, and the allocation of
-//! cluster IPs and node ports, which needs the set of addresses already taken.
+//! Services: defaults, validation and the `kubectl get services` row; the allocation of
+//! cluster IPs and node ports is [`allocation`]'s.
+
+mod allocation;
 
 use std::collections::HashSet;
-use std::net::Ipv4Addr;
 
 use k8s_openapi::api::core::v1::Service;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
-use tokio::sync::OwnedMutexGuard;
 
-use crate::StatusError;
-use crate::handlers::Call;
+pub use allocation::ServiceRange;
+use allocation::externally_accessible;
+pub(crate) use allocation::{allocate, drop_type_dependent, keep_allocation};
+
 use crate::registry::table::{AGE, NAME, col, wide};
 use crate::registry::{Column, Kind, age, table_or_none};
 use crate::validation::{Causes, NameRule};
@@ -82,8 +84,29 @@ impl Kind for Service {
         );
         let ports = spec.ports.as_deref().unwrap_or_default();
         if kind == "ExternalName" {
-            if spec.external_name.as_deref().is_none_or(str::is_empty) {
-                causes.required("spec.externalName", "");
+            // The name may end in a dot, as a fully qualified one does.
+            match spec
+                .external_name
+                .as_deref()
+                .map(|n| n.trim_end_matches('.'))
+            {
+                Some(name) if !name.is_empty() => {
+                    causes.name("spec.externalName", name, NameRule::Subdomain);
+                }
+                _ => causes.required("spec.externalName", ""),
+            }
+            let unset = |list: &Option<Vec<String>>| list.as_ref().is_none_or(Vec::is_empty);
+            let external = "may not be set for ExternalName services";
+            if !unset(&spec.cluster_ips)
+                || spec.cluster_ip.as_deref().is_some_and(|ip| !ip.is_empty())
+            {
+                causes.forbidden("spec.clusterIPs", external);
+            }
+            if !unset(&spec.ip_families) {
+                causes.forbidden("spec.ipFamilies", external);
+            }
+            if spec.ip_family_policy.is_some() {
+                causes.forbidden("spec.ipFamilyPolicy", external);
             }
         } else if ports.is_empty() && spec.cluster_ip.as_deref() != Some("None") {
             causes.required("spec.ports", "");
@@ -128,6 +151,22 @@ impl Kind for Service {
                     causes.invalid(&format!("{at}.nodePort"), node_port, "provided port is not in the valid range. The range of valid ports is 30000-32767");
                 }
             }
+        }
+        let external_ips = spec
+            .external_ips
+            .as_ref()
+            .is_some_and(|ips| !ips.is_empty());
+        if let Some(policy) = spec
+            .external_traffic_policy
+            .as_deref()
+            .filter(|p| !p.is_empty())
+            && !externally_accessible(kind, external_ips)
+        {
+            causes.invalid(
+                "spec.externalTrafficPolicy",
+                policy,
+                "may only be set for externally-accessible services",
+            );
         }
         causes.labels("spec.selector", spec.selector.as_ref());
     }
@@ -242,241 +281,6 @@ impl Kind for Service {
     }
 }
 
-/// Does a service of type `kind` have a cluster IP?
-fn has_cluster_ip(kind: &str) -> bool {
-    kind != "ExternalName"
-}
-
-/// Does a service of type `kind` have node ports?
-fn has_node_ports(kind: &str) -> bool {
-    matches!(kind, "NodePort" | "LoadBalancer")
-}
-
-fn kind_of(service: &Value) -> &str {
-    service["spec"]["type"].as_str().unwrap_or("ClusterIP")
-}
-
-/// An update that leaves out what allocation gave the service keeps it, as upstream's
-/// `patchAllocatedValues`: the cluster IPs and IP families while the service keeps a cluster
-/// IP, and each port's node port (matched by port and protocol) while it keeps node ports.
-pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
-    let (kind, old_kind) = (kind_of(service).to_owned(), kind_of(old));
-    let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
-        return;
-    };
-    let unset =
-        |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v == "" || v == &Value::Array(vec![]));
-    if has_cluster_ip(&kind) && has_cluster_ip(old_kind) {
-        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-            if unset(spec.get(field))
-                && let Some(kept) = old["spec"].get(field).filter(|v| !unset(Some(v)))
-            {
-                spec.insert(field.to_owned(), kept.clone());
-            }
-        }
-    }
-    if has_node_ports(&kind) && has_node_ports(old_kind) {
-        let protocol = |p: &Value| p["protocol"].as_str().unwrap_or("TCP").to_owned();
-        for port in spec
-            .get_mut("ports")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            if port["nodePort"].as_i64().unwrap_or(0) != 0 {
-                continue;
-            }
-            let kept = old["spec"]["ports"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|o| o["port"] == port["port"] && protocol(o) == protocol(port));
-            if let Some(node_port) = kept.map(|o| &o["nodePort"]).filter(|n| n.is_i64()) {
-                port["nodePort"] = node_port.clone();
-            }
-        }
-    }
-}
-
-/// Gives a service what its type needs and it does not have yet: a cluster IP (with its
-/// `clusterIPs` and IP families) and node ports, from what no other service holds (the
-/// service stored at `own`, when it is an update, is not another). The returned guard
-/// serialises allocations until the service is stored.
-pub(crate) async fn allocate(
-    call: &Call,
-    object: &mut Value,
-    own: Option<&str>,
-) -> Result<OwnedMutexGuard<()>, StatusError> {
-    let guard = call.server.allocation_lock().await;
-    let services = crate::registry::find("", "v1", "services")
-        .ok_or_else(|| StatusError::internal("services are not registered"))?;
-    let page = call
-        .server
-        .store()
-        .list(&services.prefix(None), &Default::default())
-        .map_err(|e| crate::handlers::store_error(call, "", e))?;
-    let mut ips = HashSet::new();
-    let mut ports = HashSet::new();
-    for stored in page.items.iter().filter(|s| Some(s.key.as_str()) != own) {
-        let Ok(other) = serde_json::from_slice::<Value>(&stored.value) else {
-            continue;
-        };
-        if let Some(ip) = other["spec"]["clusterIP"].as_str() {
-            ips.insert(ip.to_owned());
-        }
-        for port in other["spec"]["ports"].as_array().into_iter().flatten() {
-            if let Some(n) = port["nodePort"].as_i64() {
-                ports.insert(n);
-            }
-        }
-    }
-    let kind = kind_of(object).to_owned();
-    let name = crate::object::name(object).to_owned();
-    let invalid = |field: &str, value: Value, detail: &str| {
-        let mut causes = Causes::default();
-        causes.invalid(field, value, detail);
-        StatusError::invalid(services, &name, causes.into_inner())
-    };
-    if has_cluster_ip(&kind) {
-        match object["spec"]["clusterIP"].as_str().unwrap_or_default() {
-            "" => {
-                let ip = call.server.service_range().free(&ips).ok_or_else(|| {
-                    StatusError::internal(
-                        "the service IP range is exhausted; delete unused services",
-                    )
-                })?;
-                object["spec"]["clusterIP"] = Value::from(ip.to_string());
-                object["spec"]["clusterIPs"] = Value::from(vec![ip.to_string()]);
-            }
-            "None" => {}
-            requested => {
-                let parsed: Option<Ipv4Addr> = requested.parse().ok();
-                if !parsed.is_some_and(|ip| call.server.service_range().contains(ip)) {
-                    return Err(invalid(
-                        "spec.clusterIPs",
-                        Value::from(vec![requested]),
-                        &format!(
-                            "failed to allocate IP {requested}: the provided IP ({requested}) is not in the valid range. The range of valid IPs is {}",
-                            call.server.service_range()
-                        ),
-                    ));
-                }
-                if ips.contains(requested) {
-                    return Err(invalid(
-                        "spec.clusterIPs",
-                        Value::from(vec![requested]),
-                        &format!(
-                            "failed to allocate IP {requested}: provided IP is already allocated"
-                        ),
-                    ));
-                }
-            }
-        }
-        let spec = &mut object["spec"];
-        if spec["clusterIPs"].as_array().is_none_or(Vec::is_empty) {
-            spec["clusterIPs"] = Value::from(vec![spec["clusterIP"].clone()]);
-        }
-        if spec["ipFamilies"].as_array().is_none_or(Vec::is_empty) {
-            spec["ipFamilies"] = Value::from(vec!["IPv4"]);
-        }
-        if spec["ipFamilyPolicy"].as_str().is_none_or(str::is_empty) {
-            spec["ipFamilyPolicy"] = Value::from("SingleStack");
-        }
-    }
-    if has_node_ports(&kind) {
-        let count = object["spec"]["ports"].as_array().map_or(0, Vec::len);
-        for i in 0..count {
-            let port = &mut object["spec"]["ports"][i];
-            match port["nodePort"].as_i64() {
-                Some(n) if n != 0 => {
-                    if !ports.insert(n) {
-                        return Err(invalid(
-                            &format!("spec.ports[{i}].nodePort"),
-                            Value::from(n),
-                            "provided port is already allocated",
-                        ));
-                    }
-                }
-                _ => {
-                    let free = free_port(&ports)
-                        .ok_or_else(|| StatusError::internal("the node port range is exhausted"))?;
-                    ports.insert(free);
-                    port["nodePort"] = Value::from(free);
-                }
-            }
-        }
-    }
-    Ok(guard)
-}
-
-fn free_port(taken: &HashSet<i64>) -> Option<i64> {
-    let span = (NODE_PORTS.end() - NODE_PORTS.start() + 1) as u32;
-    let mut seed = [0u8; 4];
-    let _ = getrandom::fill(&mut seed);
-    let start = u32::from_le_bytes(seed) % span;
-    (0..span)
-        .map(|i| i64::from(*NODE_PORTS.start()) + i64::from((start + i) % span))
-        .find(|p| !taken.contains(p))
-}
-
-/// The range cluster IPs come from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServiceRange {
-    base: u32,
-    prefix: u8,
-}
-
-impl ServiceRange {
-    /// `base/prefix`, e.g. `10.96.0.0/16`.
-    pub fn new(base: Ipv4Addr, prefix: u8) -> Self {
-        let prefix = prefix.clamp(8, 30);
-        let mask = u32::MAX << (32 - prefix);
-        Self {
-            base: u32::from(base) & mask,
-            prefix,
-        }
-    }
-
-    fn size(&self) -> u32 {
-        1 << (32 - self.prefix)
-    }
-
-    /// Whether `ip` is a usable address of the range (not its network or broadcast address).
-    pub fn contains(&self, ip: Ipv4Addr) -> bool {
-        let ip = u32::from(ip);
-        ip > self.base && ip < self.base + self.size() - 1
-    }
-
-    /// The first address, which the `kubernetes` service takes.
-    pub fn first(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.base + 1)
-    }
-
-    /// The tenth address, which `kube-system/kube-dns` takes (kubeadm's 10.96.0.10): the
-    /// cluster's DNS server answers there.
-    pub fn dns(&self) -> Ipv4Addr {
-        Ipv4Addr::from(self.base + 10)
-    }
-
-    /// A free address, starting at a random point as upstream's allocator does.
-    fn free(&self, taken: &HashSet<String>) -> Option<Ipv4Addr> {
-        let usable = self.size() - 2;
-        let mut seed = [0u8; 4];
-        let _ = getrandom::fill(&mut seed);
-        let start = u32::from_le_bytes(seed) % usable;
-        (0..usable)
-            .map(|i| Ipv4Addr::from(self.base + 1 + (start + i) % usable))
-            // The first address is the `kubernetes` service's, the tenth `kube-dns`'s.
-            .find(|ip| *ip != self.first() && *ip != self.dns() && !taken.contains(&ip.to_string()))
-    }
-}
-
-impl std::fmt::Display for ServiceRange {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}/{}", Ipv4Addr::from(self.base), self.prefix)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -568,21 +372,108 @@ mod tests {
         );
     }
 
-    #[test]
-    fn ranges() {
-        let range = ServiceRange::new(Ipv4Addr::new(10, 96, 3, 7), 16);
-        assert_eq!(range.to_string(), "10.96.0.0/16");
-        assert_eq!(range.first(), Ipv4Addr::new(10, 96, 0, 1));
-        assert_eq!(range.dns(), Ipv4Addr::new(10, 96, 0, 10));
-        assert!(range.contains(Ipv4Addr::new(10, 96, 200, 1)));
-        assert!(!range.contains(Ipv4Addr::new(10, 96, 0, 0)));
-        assert!(!range.contains(Ipv4Addr::new(10, 97, 0, 1)));
-        let small = ServiceRange::new(Ipv4Addr::new(10, 0, 0, 0), 30);
-        let taken: HashSet<String> = ["10.0.0.2".to_owned()].into();
+    /// The first cause of a 422, as `field: message`.
+    fn cause(status: &Value) -> String {
+        let cause = &status["details"]["causes"][0];
+        format!(
+            "{}: {}",
+            cause["field"].as_str().unwrap_or_default(),
+            cause["message"].as_str().unwrap_or_default()
+        )
+    }
+
+    #[tokio::test]
+    async fn a_change_of_type_drops_what_the_new_type_has_no_use_for() {
+        let server = shop().await;
+        let (code, created) = call(&server, "POST", SERVICES, web("LoadBalancer")).await;
+        assert_eq!(code, 201, "{created}");
+        let spec = &created["spec"];
+        let ip = spec["clusterIP"].clone();
+        let node_port = spec["ports"][0]["nodePort"].clone();
+        assert!(node_port.is_i64(), "{created}");
+        assert_eq!(spec["externalTrafficPolicy"], "Cluster");
+        assert_eq!(spec["allocateLoadBalancerNodePorts"], true);
+        let uri = format!("{SERVICES}/web");
+
+        // Back inside the cluster: the node port and what only outside traffic uses go, the
+        // cluster IP stays, and the node port is free for another service.
+        let patch = json!({"spec": {"type": "ClusterIP"}});
+        let (code, inside) = call(&server, "PATCH", &uri, patch).await;
+        assert_eq!(code, 200, "{inside}");
+        let spec = &inside["spec"];
+        assert_eq!(spec["clusterIP"], ip);
+        for gone in [
+            &spec["ports"][0]["nodePort"],
+            &spec["externalTrafficPolicy"],
+            &spec["allocateLoadBalancerNodePorts"],
+        ] {
+            assert!(gone.is_null(), "{inside}");
+        }
+        let mut other = web("NodePort");
+        other["metadata"]["name"] = json!("api");
+        other["spec"]["ports"][0]["nodePort"] = node_port.clone();
+        let (code, taken) = call(&server, "POST", SERVICES, other).await;
+        assert_eq!(code, 201, "{taken}");
+
+        // A name in DNS: the cluster IP and its families go, and the address is free again.
+        let patch = json!({"spec": {"type": "ExternalName", "externalName": "db.example.com."}});
+        let (code, external) = call(&server, "PATCH", &uri, patch).await;
+        assert_eq!(code, 200, "{external}");
+        for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
+            assert!(
+                external["spec"].get(field).is_none(),
+                "{field} in {external}"
+            );
+        }
+        let mut other = web("ClusterIP");
+        other["metadata"]["name"] = json!("db");
+        other["spec"]["clusterIP"] = ip;
+        let (code, reused) = call(&server, "POST", SERVICES, other).await;
+        assert_eq!(code, 201, "{reused}");
+
+        // What the same update changes is the client's to answer for.
+        let patch =
+            json!({"spec": {"type": "ClusterIP", "ports": [{"port": 80, "nodePort": 30999}]}});
+        let (code, refused) = call(&server, "PATCH", &format!("{SERVICES}/api"), patch).await;
+        assert_eq!(code, 422, "{refused}");
         assert_eq!(
-            small.free(&taken),
-            None,
-            "only .1 (reserved) and .2 (taken) are usable"
+            cause(&refused),
+            "spec.ports[0].nodePort: Forbidden: may not be used when `type` is 'ClusterIP'"
         );
+    }
+
+    #[tokio::test]
+    async fn fields_of_other_types_are_refused_by_name() {
+        let server = shop().await;
+        let mut external = web("ExternalName");
+        external["spec"]["externalName"] = json!("db.example.com");
+        external["spec"]["clusterIP"] = json!("10.96.5.5");
+        let (code, refused) = call(&server, "POST", SERVICES, external.clone()).await;
+        assert_eq!(code, 422, "{refused}");
+        assert_eq!(
+            cause(&refused),
+            "spec.clusterIPs: Forbidden: may not be set for ExternalName services"
+        );
+
+        external["spec"]["clusterIP"] = json!(null);
+        external["spec"]["externalName"] = json!("not a name");
+        let (code, refused) = call(&server, "POST", SERVICES, external).await;
+        assert_eq!(code, 422, "{refused}");
+        assert!(
+            cause(&refused).starts_with("spec.externalName: Invalid value: \"not a name\""),
+            "{refused}"
+        );
+
+        let mut inside = web("ClusterIP");
+        inside["spec"]["externalTrafficPolicy"] = json!("Local");
+        let (code, refused) = call(&server, "POST", SERVICES, inside.clone()).await;
+        assert_eq!(code, 422, "{refused}");
+        assert_eq!(
+            cause(&refused),
+            "spec.externalTrafficPolicy: Invalid value: \"Local\": may only be set for externally-accessible services"
+        );
+        inside["spec"]["externalIPs"] = json!(["192.0.2.10"]);
+        let (code, created) = call(&server, "POST", SERVICES, inside).await;
+        assert_eq!(code, 201, "{created}");
     }
 }
