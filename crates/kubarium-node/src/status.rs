@@ -12,6 +12,10 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 
+mod drift;
+
+pub(crate) use drift::{drifted, to_seconds};
+
 /// The first back-off before a crashed container is restarted again.
 pub(crate) const BACKOFF_INITIAL: Duration = Duration::from_secs(10);
 /// The longest back-off.

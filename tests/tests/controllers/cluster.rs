@@ -1,13 +1,14 @@
 //! Scenarios: hollow node agents. Nodes register Ready with renewing Leases; pods bound by
 //! `spec.nodeName` (no scheduler involved) run, finish, crash-loop and are deleted as the
-//! kubelet does it; `kubariumd node add|stop|start|remove` drive the agents through the API.
+//! kubelet does it, and a status someone else wrote is put back; `kubariumd node
+//! add|stop|start|remove` drive the agents through the API.
 
 use std::process::Command;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Event, Node, Pod};
-use kube::api::{ListParams, PostParams};
+use kube::api::{ListParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 use serde_json::json;
 
@@ -234,6 +235,27 @@ async fn bound_pods_run_finish_crash_loop_and_delete_as_on_a_kubelet() {
     })
     .await;
     assert!(!reasons.is_empty());
+
+    // Someone else writes what the kubelet owns: it puts its own status back on its next
+    // status sync (10 s), and keeps the condition that is not its.
+    let ip = web.status.as_ref().unwrap().pod_ip.clone();
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    let edit = json!({"status": {
+        "podIP": "10.1.2.3",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "Edited"},
+            {"type": "example.com/Checked", "status": "True"},
+        ],
+    }});
+    pods.patch_status("web", &PatchParams::default(), &Patch::Strategic(edit))
+        .await
+        .unwrap();
+    pod_where(client, "web", "back to the kubelet's status", |pod| {
+        pod.status.as_ref().unwrap().pod_ip == ip
+            && condition(pod, "Ready").as_deref() == Some("True")
+            && condition(pod, "example.com/Checked").as_deref() == Some("True")
+    })
+    .await;
 
     let job = pod_where(client, "job", "Succeeded", |pod| phase(pod) == "Succeeded").await;
     let status = job.status.unwrap();

@@ -8,6 +8,7 @@
 //! like a crashed kubelet's; their containers keep running). It never polls.
 
 use std::net::Ipv4Addr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -39,6 +40,9 @@ pub(crate) mod volumes;
 
 /// How long to wait before retrying a failed API request.
 const RETRY: Duration = Duration::from_secs(1);
+/// How often a quiet worker checks the API's copy of its pod's status against what it
+/// posted (upstream's status manager `syncPeriod`).
+const STATUS_SYNC: Duration = Duration::from_secs(10);
 /// How long a container whose config cannot be made waits before trying again, unless a
 /// ConfigMap or Secret it uses changes first.
 const CONFIG_RETRY: Duration = Duration::from_secs(10);
@@ -278,13 +282,27 @@ impl Worker {
                 Some(sandbox) if !self.finished => Either::Left(runtime.wait_pod_sandbox(sandbox)),
                 _ => Either::Right(future::pending()),
             };
-            tokio::select! {
-                changed = self.updates.changed() => if changed.is_err() { return Box::pin(self.cleanup()).await },
-                _ = self.running.changed() => {}
-                _ = exits => {}
-                () = timer => {}
-                () = sandbox => self.sandbox_stopped = true,
-                update = self.probes.changed() => self.probes.apply(update),
+            let (mut exits, mut timer, mut sandbox) = (pin!(exits), pin!(timer), pin!(sandbox));
+            loop {
+                tokio::select! {
+                    changed = self.updates.changed() => if changed.is_err() { return Box::pin(self.cleanup()).await },
+                    _ = self.running.changed() => {}
+                    _ = &mut exits => {}
+                    () = &mut timer => {}
+                    () = &mut sandbox => self.sandbox_stopped = true,
+                    update = self.probes.changed() => self.probes.apply(update),
+                    () = tokio::time::sleep(STATUS_SYNC), if self.posted.is_some() => {
+                        let api = self.updates.borrow();
+                        let posted = self.posted.as_deref();
+                        if !posted.is_some_and(|p| status::drifted(api.status.as_ref(), p)) {
+                            continue;
+                        }
+                        drop(api);
+                        // Someone else wrote what this kubelet owns: the pass posts it again.
+                        self.posted = None;
+                    }
+                }
+                break;
             }
         }
     }

@@ -168,7 +168,7 @@ impl Worker {
                 .and_then(|ip| ip.parse().ok())
         };
         let host_ip = self.node.internal_ip.to_string();
-        let status = PodStatus {
+        let mut status = PodStatus {
             phase: Some(phase.to_owned()),
             conditions: Some(conditions),
             host_ip: Some(host_ip.clone()),
@@ -185,6 +185,8 @@ impl Worker {
             container_statuses: Some(main),
             ..PodStatus::default()
         };
+        // As the API will store it, so that its echo compares equal (see `drifted`).
+        status::to_seconds(&mut status);
         if self.posted.as_deref() == Some(&status) {
             return true;
         }

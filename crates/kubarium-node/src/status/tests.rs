@@ -2,6 +2,7 @@
 
 use k8s_openapi::api::core::v1::{
     ContainerState, ContainerStateRunning, ContainerStateTerminated, ContainerStateWaiting,
+    PodStatus,
 };
 use serde_json::json;
 
@@ -392,4 +393,63 @@ fn a_deleted_pods_final_status_ends_every_container() {
     assert_eq!(code(&init[0]).map(|c| c.0), Some(137));
     assert_eq!(code(&init[1]), None);
     assert_eq!(code(&main[0]), None);
+}
+
+#[test]
+fn only_what_the_kubelet_owns_drifts_and_its_own_echo_does_not() {
+    let at = |s: &str| Some(Time(s.parse::<Timestamp>().unwrap()));
+    let mut posted = PodStatus {
+        phase: Some("Running".into()),
+        pod_ip: Some("10.244.1.5".into()),
+        start_time: at("2026-12-01T07:00:00.25Z"),
+        conditions: Some(vec![
+            PodCondition {
+                last_transition_time: at("2026-12-01T07:00:01.75Z"),
+                ..condition("Ready", true, None, None)
+            },
+            condition("PodScheduled", true, None, None),
+        ]),
+        container_statuses: Some(vec![ContainerStatus {
+            state: Some(ContainerState {
+                running: Some(ContainerStateRunning {
+                    started_at: at("2026-12-01T07:00:01.5Z"),
+                }),
+                ..ContainerState::default()
+            }),
+            ..running("app")
+        }]),
+        ..PodStatus::default()
+    };
+    to_seconds(&mut posted);
+    assert_eq!(posted.start_time, at("2026-12-01T07:00:00Z"));
+    // The echo of the write, as the API stores it and the watch decodes it.
+    let echo: PodStatus = serde_json::from_value(serde_json::to_value(&posted).unwrap()).unwrap();
+    assert!(!drifted(Some(&echo), &posted));
+
+    let others = |change: &dyn Fn(&mut PodStatus)| {
+        let mut api = echo.clone();
+        change(&mut api);
+        drifted(Some(&api), &posted)
+    };
+    // Others' fields and conditions are theirs.
+    assert!(!others(&|api| api.qos_class = Some("BestEffort".into())));
+    assert!(!others(
+        &|api| api.nominated_node_name = Some("elsewhere".into())
+    ));
+    assert!(!others(&|api| {
+        let conditions = api.conditions.as_mut().unwrap();
+        conditions[1].status = "False".into();
+        conditions.push(condition("example.com/Checked", true, None, None));
+    }));
+    // What the kubelet owns is its to put back.
+    assert!(others(&|api| api.pod_ip = Some("10.1.2.3".into())));
+    assert!(others(&|api| api.phase = Some("Failed".into())));
+    assert!(others(
+        &|api| api.conditions.as_mut().unwrap()[0].status = "False".into()
+    ));
+    assert!(others(
+        &|api| api.container_statuses.as_mut().unwrap()[0].ready = false
+    ));
+    assert!(others(&|api| api.conditions = None));
+    assert!(drifted(None, &posted));
 }
