@@ -176,6 +176,13 @@ const CATALOGUE: &[(&str, &str, &str, Category, SummaryKind)] = &[
         Category::Cluster,
         SummaryKind::None,
     ),
+    (
+        "priorityclasses",
+        "scheduling.k8s.io",
+        "v1",
+        Category::Cluster,
+        SummaryKind::None,
+    ),
 ];
 
 static KINDS: LazyLock<Vec<Kind>> = LazyLock::new(|| {
@@ -280,7 +287,7 @@ mod tests {
         let resources: Vec<_> = kinds().into_iter().map(|k| k.resource).collect();
         let expected: Vec<_> = CATALOGUE.iter().map(|c| c.0.to_owned()).collect();
         assert_eq!(resources, expected);
-        assert_eq!(resources.len(), 22);
+        assert_eq!(resources.len(), 23);
     }
 
     #[test]
@@ -345,6 +352,10 @@ mod tests {
             ])
         );
         assert_eq!(names("configmaps"), wide(&["DATA", "AGE"]));
+        assert_eq!(
+            names("priorityclasses"),
+            wide(&["VALUE", "GLOBAL-DEFAULT", "AGE", "PREEMPTIONPOLICY"])
+        );
         assert_eq!(
             names("poddisruptionbudgets"),
             wide(&[

@@ -4,7 +4,7 @@ import type { PodSummary, Row, Summary } from "../ipc/resources";
 import { row as fixtureRow, podSummary } from "../test/fixtures";
 import { conditions, containers, decodeSecretValue, headerStatus, scalarFields } from "./describe";
 import { eventsOf } from "./events";
-import { ownedControllers, ownedPods, ownerLinks, podUses, serviceSlices, sliceEndpoints } from "./related";
+import { ownedControllers, ownedPods, ownerLinks, podUses, serviceSlices, sliceEndpoints, specLinks } from "./related";
 
 function row(name: string, uid: string, owners: string[], summary: Summary = { kind: "none" }, labels: Record<string, string> = {}): Row {
   return fixtureRow(name, { uid, labels, owners: owners.map((o) => ({ kind: "X", name: o, uid: o, controller: true })), summary });
@@ -41,6 +41,12 @@ describe("links", () => {
     const links = podUses(pod("p", "o", { configMaps: ["settings"], secrets: ["token"], claims: ["data"] }));
     expect(links.map((l) => `${l.resource}/${l.name}`)).toEqual(["nodes/worker-1", "configmaps/settings", "secrets/token", "persistentvolumeclaims/data"]);
     expect(links[0]?.namespace).toBeNull();
+  });
+  it("links a pod to its ServiceAccount and PriorityClass", () => {
+    const object = { metadata: { namespace: "shop" }, spec: { serviceAccountName: "web", priorityClassName: "critical", priority: 1000 } };
+    const links = specLinks("pods", object, undefined);
+    expect(links.map((l) => `${l.resource}/${String(l.namespace)}/${l.name}/${l.note}`)).toEqual(["serviceaccounts/shop/web/", "priorityclasses/null/critical/priority 1000"]);
+    expect(specLinks("pods", { metadata: {}, spec: {} }, undefined)).toEqual([]);
   });
   it("finds a Service's pods through its EndpointSlices", () => {
     const slices = [row("web-abc", "s1", [], { kind: "none" }, { "kubernetes.io/service-name": "web" }), row("db-x", "s2", [], { kind: "none" }, { "kubernetes.io/service-name": "db" })];

@@ -129,9 +129,23 @@ export function podsOnNode(node: string, pods: readonly Row[]): Row[] {
   return pods.filter((row) => row.summary.kind === "pod" && row.summary.node === node).sort((a, b) => a.name.localeCompare(b.name));
 }
 
-/** What an object points at by name in its spec: a PVC's volume, an Ingress's Services. */
+/**
+ * What an object points at by name in its spec: a pod's ServiceAccount and PriorityClass, a
+ * PVC's volume, an Ingress's Services.
+ */
 export function specLinks(resource: string, object: KubeObject, row: Row | undefined): RelatedLink[] {
   const namespace = textAt(object, "metadata", "namespace") || null;
+  if (resource === "pods") {
+    const account = textAt(object, "spec", "serviceAccountName");
+    const priorityClass = textAt(object, "spec", "priorityClassName");
+    const priority = textAt(object, "spec", "priority");
+    return [
+      ...(account ? [{ relation: "ServiceAccount", resource: "serviceaccounts", namespace, name: account, note: "" }] : []),
+      ...(priorityClass
+        ? [{ relation: "PriorityClass", resource: "priorityclasses", namespace: null, name: priorityClass, note: priority ? `priority ${priority}` : "" }]
+        : []),
+    ];
+  }
   if (resource === "persistentvolumeclaims") {
     const volume = textAt(object, "spec", "volumeName");
     return volume ? [{ relation: "PersistentVolume", resource: "persistentvolumes", namespace: null, name: volume, note: "" }] : [];

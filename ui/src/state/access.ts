@@ -35,6 +35,7 @@ const GROUPS: Readonly<Record<string, string>> = {
   ingressclasses: "networking.k8s.io",
   endpointslices: "discovery.k8s.io",
   storageclasses: "storage.k8s.io",
+  priorityclasses: "scheduling.k8s.io",
 };
 
 /** The API group of `resource` (`apps` for deployments), or `fallback` for one not listed. */

@@ -24,10 +24,11 @@ const RESOURCES: Readonly<Record<string, string>> = {
   Namespace: "namespaces",
   Event: "events",
   ServiceAccount: "serviceaccounts",
+  PriorityClass: "priorityclasses",
 };
 
 /** Kinds whose objects live outside namespaces (their details routes take `namespace: null`). */
-const CLUSTER_SCOPED = new Set(["Node", "Namespace", "PersistentVolume", "StorageClass", "IngressClass"]);
+const CLUSTER_SCOPED = new Set(["Node", "Namespace", "PersistentVolume", "StorageClass", "IngressClass", "PriorityClass"]);
 
 /** The resource the app browses for `kind`, or `null` for a kind it does not know. */
 export function resourceForKind(kind: string): string | null {
