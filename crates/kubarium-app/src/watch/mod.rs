@@ -7,6 +7,7 @@
 //! than a Tauri channel, so they run in plain tests; the desktop's commands spawn them as
 //! tasks of [`crate::Tasks`].
 
+mod lean;
 mod listing;
 mod object;
 
@@ -14,9 +15,10 @@ use std::collections::HashMap;
 use std::pin::pin;
 use std::time::Duration;
 
-use futures_util::{FutureExt, Stream, StreamExt};
+use futures_util::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
-use kube::api::{Api, DynamicObject};
+use kube::api::{Api, ApiResource, DynamicObject};
+use kube::core::DynamicResourceScope;
 use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::time::Instant;
@@ -27,6 +29,7 @@ use crate::catalogue::{self, Kind};
 use crate::ipc::resources::{ObjectUpdate, ResourceBatch, Row, StreamId, WatchState};
 use crate::ipc::{AppError, ErrorCode};
 use crate::{Error, Result, rows};
+use lean::Lean;
 use listing::Listing;
 
 /// The longest a change waits before it is sent, while changes keep coming.
@@ -37,11 +40,10 @@ const DRAIN_AT_MOST: usize = 10_000;
 
 /// An `Api` for `kind` in `namespace`, or across all namespaces (`None`, or any namespace
 /// for a cluster-scoped kind).
-pub(crate) fn api(
-    client: kube::Client,
-    kind: &Kind,
-    namespace: Option<&str>,
-) -> Api<DynamicObject> {
+pub(crate) fn api<K>(client: kube::Client, kind: &Kind, namespace: Option<&str>) -> Api<K>
+where
+    K: kube::Resource<DynamicType = ApiResource, Scope = DynamicResourceScope>,
+{
     match namespace {
         Some(namespace) if kind.info.namespaced => {
             Api::namespaced_with(client, namespace, &kind.api)
@@ -76,11 +78,19 @@ pub async fn watch_resources(
     sink: impl FnMut(ResourceBatch) -> bool,
 ) -> Result<()> {
     let kind = catalogue::find(resource)?;
+    // Rows never read managed fields: the objects are decoded without them (`Lean`).
     let events = watcher::watcher(
-        api(client, kind, namespace.as_deref()),
+        api::<Lean>(client, kind, namespace.as_deref()),
         watcher::Config::default(),
     )
-    .default_backoff();
+    .default_backoff()
+    .map_ok(|event| match event {
+        Event::Init => Event::Init,
+        Event::InitApply(object) => Event::InitApply(object.0),
+        Event::InitDone => Event::InitDone,
+        Event::Apply(object) => Event::Apply(object.0),
+        Event::Delete(object) => Event::Delete(object.0),
+    });
     batches(kind, events, sink).await;
     Ok(())
 }

@@ -36,7 +36,9 @@ pub async fn get_object(
 ) -> Result<Value> {
     let kind = catalogue::find(resource)?;
     let namespace = namespace_of(kind, namespace)?;
-    let object = api(client, kind, namespace).get(name).await?;
+    let object = api::<DynamicObject>(client, kind, namespace)
+        .get(name)
+        .await?;
     Ok(shown(kind, object))
 }
 
@@ -63,7 +65,9 @@ pub async fn watch_object(
     let kind = catalogue::find(resource)?;
     let namespace = namespace_of(kind, namespace.as_deref())?;
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut events = pin!(watcher::watcher(api(client, kind, namespace), config).default_backoff());
+    let mut events = pin!(
+        watcher::watcher(api::<DynamicObject>(client, kind, namespace), config).default_backoff()
+    );
     let mut state = WatchState::Syncing;
     // Whether the (re-)list in progress found the object.
     let mut listed = false;
