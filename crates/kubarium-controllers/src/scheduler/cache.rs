@@ -30,7 +30,7 @@ impl HostPort {
 }
 
 /// What the scheduler needs of a pod, computed once per pod version.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub(crate) struct PodInfo {
     pub(crate) pod: Arc<Pod>,
     pub(crate) uid: String,
@@ -98,14 +98,13 @@ impl PodInfo {
     }
 
     /// The same pod, counted on `node` (an assumption while its bind is in flight).
+    /// It shares the pod object, still without `spec.nodeName`: the cache counts pods by
+    /// `node`, and the watch's bound copy replaces this one.
     pub(crate) fn on_node(&self, node: &str) -> Self {
-        let mut pod = (*self.pod).clone();
-        if let Some(spec) = pod.spec.as_mut() {
-            spec.node_name = Some(node.to_owned());
+        Self {
+            node: node.to_owned(),
+            ..self.clone()
         }
-        let mut info = PodInfo::new(Arc::new(pod));
-        info.node = node.to_owned();
-        info
     }
 
     pub(crate) fn labels(&self) -> &Labels {
