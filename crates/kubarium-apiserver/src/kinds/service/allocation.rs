@@ -136,12 +136,10 @@ pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
     let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
-    let unset =
-        |v: Option<&Value>| v.is_none_or(|v| v.is_null() || v == "" || v == &Value::Array(vec![]));
     if has_cluster_ip(&kind) && has_cluster_ip(old_kind) {
         for field in ["clusterIP", "clusterIPs", "ipFamilies", "ipFamilyPolicy"] {
-            if unset(spec.get(field))
-                && let Some(kept) = old["spec"].get(field).filter(|v| !unset(Some(v)))
+            if set(spec.get(field)).is_none()
+                && let Some(kept) = set(old["spec"].get(field))
             {
                 spec.insert(field.to_owned(), kept.clone());
             }
