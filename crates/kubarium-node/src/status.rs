@@ -29,6 +29,16 @@ const KUBELET_CONDITIONS: [&str; 4] = [
     "ContainersReady",
 ];
 
+/// The pod's phase as the API shows it, if terminal: a pod never leaves `Succeeded` or
+/// `Failed`, whoever wrote it (the kubelet's guard against an illegal phase transition).
+pub(crate) fn terminal_phase(pod: &Pod) -> Option<&'static str> {
+    match pod.status.as_ref()?.phase.as_deref()? {
+        "Succeeded" => Some("Succeeded"),
+        "Failed" => Some("Failed"),
+        _ => None,
+    }
+}
+
 /// Whether a container that exited with `exit_code` is restarted under `policy`.
 pub(crate) fn should_restart(policy: &str, exit_code: i32) -> bool {
     match policy {

@@ -1,6 +1,6 @@
 //! Scenarios: hollow node agents. Nodes register Ready with renewing Leases; pods bound by
 //! `spec.nodeName` (no scheduler involved) run, finish, crash-loop and are deleted as the
-//! kubelet does it, and a status someone else wrote is put back; `kubariumd node
+//! kubelet does it, a status someone else wrote is put back (a terminal phase kept); `kubariumd node
 //! add|stop|start|remove` drive the agents through the API.
 
 use std::process::Command;
@@ -236,27 +236,6 @@ async fn bound_pods_run_finish_crash_loop_and_delete_as_on_a_kubelet() {
     .await;
     assert!(!reasons.is_empty());
 
-    // Someone else writes what the kubelet owns: it puts its own status back on its next
-    // status sync (10 s), and keeps the condition that is not its.
-    let ip = web.status.as_ref().unwrap().pod_ip.clone();
-    let pods = Api::<Pod>::namespaced(client.clone(), "default");
-    let edit = json!({"status": {
-        "podIP": "10.1.2.3",
-        "conditions": [
-            {"type": "Ready", "status": "False", "reason": "Edited"},
-            {"type": "example.com/Checked", "status": "True"},
-        ],
-    }});
-    pods.patch_status("web", &PatchParams::default(), &Patch::Strategic(edit))
-        .await
-        .unwrap();
-    pod_where(client, "web", "back to the kubelet's status", |pod| {
-        pod.status.as_ref().unwrap().pod_ip == ip
-            && condition(pod, "Ready").as_deref() == Some("True")
-            && condition(pod, "example.com/Checked").as_deref() == Some("True")
-    })
-    .await;
-
     let job = pod_where(client, "job", "Succeeded", |pod| phase(pod) == "Succeeded").await;
     let status = job.status.unwrap();
     let init = &status.init_container_statuses.unwrap()[0];
@@ -332,6 +311,55 @@ async fn bound_pods_run_finish_crash_loop_and_delete_as_on_a_kubelet() {
 
     // kubectl waits for the deletion to finish: the agent stops the container, then
     // deletes the pod with gracePeriodSeconds=0.
+    // Someone else writes what the kubelet owns: it puts its own status back on its next
+    // status sync (10 s), and keeps the condition that is not its.
+    let ip = web.status.as_ref().unwrap().pod_ip.clone();
+    let pods = Api::<Pod>::namespaced(client.clone(), "default");
+    let edit = json!({"status": {
+        "podIP": "10.1.2.3",
+        "conditions": [
+            {"type": "Ready", "status": "False", "reason": "Edited"},
+            {"type": "example.com/Checked", "status": "True"},
+        ],
+    }});
+    pods.patch_status("web", &PatchParams::default(), &Patch::Strategic(edit))
+        .await
+        .unwrap();
+    pod_where(client, "web", "back to the kubelet's status", |pod| {
+        pod.status.as_ref().unwrap().pod_ip == ip
+            && condition(pod, "Ready").as_deref() == Some("True")
+            && condition(pod, "example.com/Checked").as_deref() == Some("True")
+    })
+    .await;
+
+    // A terminal phase is never left, whoever wrote it: the kubelet stops the containers and
+    // keeps the phase.
+    create_pod(client, json!({
+        "metadata": {"name": "held"},
+        "spec": {"nodeName": "kubarium-worker", "containers": [{"name": "app", "image": "nginx"}]}
+    }))
+    .await;
+    pod_where(client, "held", "Running", |pod| phase(pod) == "Running").await;
+    let failed = json!({"status": {"phase": "Failed"}});
+    pods.patch_status("held", &PatchParams::default(), &Patch::Merge(failed))
+        .await
+        .unwrap();
+    pod_where(client, "held", "Failed with its container stopped", |pod| {
+        let stopped = |s: &k8s_openapi::api::core::v1::ContainerStatus| {
+            s.state.as_ref().is_some_and(|s| s.terminated.is_some())
+        };
+        phase(pod) == "Failed"
+            && pod
+                .status
+                .as_ref()
+                .unwrap()
+                .container_statuses
+                .iter()
+                .flatten()
+                .all(stopped)
+    })
+    .await;
+
     cluster.kubectl(&["delete", "pod", "web", "--timeout=60s"]);
     let gone = Api::<Pod>::namespaced(client.clone(), "default")
         .get_opt("web")

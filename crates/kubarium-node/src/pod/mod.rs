@@ -245,6 +245,13 @@ impl Worker {
                 tokio::time::sleep(RETRY).await;
                 continue;
             }
+            if !self.finished && status::terminal_phase(&self.pod).is_some() {
+                // Someone else wrote a terminal phase, which a pod never leaves: as the
+                // kubelet, its containers are stopped and the phase kept.
+                let grace = self.grace_period(None);
+                Box::pin(self.kill_containers(grace)).await;
+                Box::pin(self.finish()).await;
+            }
             Box::pin(self.refresh()).await;
             if std::mem::take(&mut self.sandbox_stopped) {
                 Box::pin(self.replace_sandbox()).await;

@@ -133,6 +133,9 @@ impl Worker {
         if self.terminated {
             phase = status::terminate(&self.pod, &mut init, &mut main, phase);
         }
+        if let Some(terminal) = status::terminal_phase(&self.pod) {
+            phase = terminal;
+        }
         let now = Timestamp::now();
         let conditions = status::conditions(
             &self.pod,
