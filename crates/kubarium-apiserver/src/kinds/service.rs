@@ -20,6 +20,8 @@ use crate::validation::{Causes, NameRule};
 
 /// The node port range, as upstream's default `--service-node-port-range`.
 pub(crate) const NODE_PORTS: std::ops::RangeInclusive<i32> = 30000..=32767;
+const OUT_OF_RANGE: &str =
+    "provided port is not in the valid range. The range of valid ports is 30000-32767";
 const TYPES: &[&str] = &["ClusterIP", "ExternalName", "LoadBalancer", "NodePort"];
 
 /// `status.loadBalancer` is never missing upstream: Go encodes the empty struct as `{}`, so
@@ -148,8 +150,20 @@ impl Kind for Service {
                         "may not be used when `type` is 'ClusterIP'",
                     );
                 } else if !NODE_PORTS.contains(&node_port) {
-                    causes.invalid(&format!("{at}.nodePort"), node_port, "provided port is not in the valid range. The range of valid ports is 30000-32767");
+                    causes.invalid(&format!("{at}.nodePort"), node_port, OUT_OF_RANGE);
                 }
+            }
+        }
+        if let Some(port) = spec.health_check_node_port.filter(|p| *p != 0) {
+            let local = spec.external_traffic_policy.as_deref() == Some("Local");
+            if kind != "LoadBalancer" || !local {
+                causes.invalid(
+                    "spec.healthCheckNodePort",
+                    port,
+                    "may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'",
+                );
+            } else if !NODE_PORTS.contains(&port) {
+                causes.invalid("spec.healthCheckNodePort", port, OUT_OF_RANGE);
             }
         }
         let external_ips = spec
@@ -475,5 +489,48 @@ mod tests {
         inside["spec"]["externalIPs"] = json!(["192.0.2.10"]);
         let (code, created) = call(&server, "POST", SERVICES, inside).await;
         assert_eq!(code, 201, "{created}");
+    }
+
+    #[tokio::test]
+    async fn a_local_load_balancer_gets_a_health_check_node_port() {
+        let server = shop().await;
+        let mut local = web("LoadBalancer");
+        local["spec"]["externalTrafficPolicy"] = json!("Local");
+        let (code, created) = call(&server, "POST", SERVICES, local).await;
+        assert_eq!(code, 201, "{created}");
+        let port = created["spec"]["healthCheckNodePort"].clone();
+        let number = i32::try_from(port.as_i64().unwrap()).unwrap();
+        assert!(NODE_PORTS.contains(&number), "{created}");
+        assert_ne!(port, created["spec"]["ports"][0]["nodePort"]);
+
+        // Kept by an update that leaves it out, taken from other services, dropped with the
+        // policy that needed it.
+        let uri = format!("{SERVICES}/web");
+        let patch = json!({"spec": {"healthCheckNodePort": null, "sessionAffinity": "ClientIP"}});
+        let (code, kept) = call(&server, "PATCH", &uri, patch).await;
+        assert_eq!(code, 200, "{kept}");
+        assert_eq!(kept["spec"]["healthCheckNodePort"], port);
+        let mut other = web("NodePort");
+        other["metadata"]["name"] = json!("api");
+        other["spec"]["ports"][0]["nodePort"] = port.clone();
+        let (code, refused) = call(&server, "POST", SERVICES, other).await;
+        assert_eq!(code, 422, "{refused}");
+        let patch = json!({"spec": {"externalTrafficPolicy": "Cluster"}});
+        let (code, cluster) = call(&server, "PATCH", &uri, patch).await;
+        assert_eq!(code, 200, "{cluster}");
+        assert!(
+            cluster["spec"].get("healthCheckNodePort").is_none(),
+            "{cluster}"
+        );
+
+        let mut inside = web("ClusterIP");
+        inside["metadata"]["name"] = json!("db");
+        inside["spec"]["healthCheckNodePort"] = json!(31000);
+        let (code, refused) = call(&server, "POST", SERVICES, inside).await;
+        assert_eq!(code, 422, "{refused}");
+        assert_eq!(
+            cause(&refused),
+            "spec.healthCheckNodePort: Invalid value: 31000: may only be set when `type` is 'LoadBalancer' and `externalTrafficPolicy` is 'Local'"
+        );
     }
 }

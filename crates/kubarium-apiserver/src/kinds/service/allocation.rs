@@ -32,6 +32,12 @@ pub(super) fn externally_accessible(kind: &str, external_ips: bool) -> bool {
     has_node_ports(kind) || (kind == "ClusterIP" && external_ips)
 }
 
+/// Does a service of type `kind` with `spec` have a health check node port? A load balancer
+/// that only sends traffic to nodes with local endpoints asks each node through it.
+pub(super) fn has_health_check(kind: &str, spec: &Value) -> bool {
+    kind == "LoadBalancer" && spec["externalTrafficPolicy"] == "Local"
+}
+
 fn has_external_ips(spec: &Value) -> bool {
     spec["externalIPs"]
         .as_array()
@@ -57,11 +63,8 @@ fn set(value: Option<&Value>) -> Option<&Value> {
 pub(crate) fn drop_type_dependent(service: &mut Value, old: &Value) {
     let (kind, old_kind) = (kind_of(service).to_owned(), kind_of(old));
     let old_spec = &old["spec"];
-    let health_check = |kind: &str, spec: &Value| {
-        kind == "LoadBalancer" && spec["externalTrafficPolicy"] == "Local"
-    };
     let drop_health_check =
-        health_check(old_kind, old_spec) && !health_check(&kind, &service["spec"]);
+        has_health_check(old_kind, old_spec) && !has_health_check(&kind, &service["spec"]);
     let drop_traffic_policy = externally_accessible(old_kind, has_external_ips(old_spec))
         && !externally_accessible(&kind, has_external_ips(&service["spec"]));
     if kind != "LoadBalancer"
@@ -130,9 +133,12 @@ pub(crate) fn drop_type_dependent(service: &mut Value, old: &Value) {
 
 /// An update that leaves out what allocation gave the service keeps it, as upstream's
 /// `patchAllocatedValues`: the cluster IPs and IP families while the service keeps a cluster
-/// IP, and each port's node port (matched by port and protocol) while it keeps node ports.
+/// IP, the health check node port while it keeps one, and each port's node port (matched by
+/// port and protocol) while it keeps node ports.
 pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
     let (kind, old_kind) = (kind_of(service).to_owned(), kind_of(old));
+    let health_check =
+        has_health_check(&kind, &service["spec"]) && has_health_check(old_kind, &old["spec"]);
     let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
@@ -144,6 +150,12 @@ pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
                 spec.insert(field.to_owned(), kept.clone());
             }
         }
+    }
+    if health_check
+        && set(spec.get("healthCheckNodePort")).is_none()
+        && let Some(kept) = set(old["spec"].get("healthCheckNodePort"))
+    {
+        spec.insert("healthCheckNodePort".to_owned(), kept.clone());
     }
     if has_node_ports(&kind) && has_node_ports(old_kind) {
         let protocol = |p: &Value| p["protocol"].as_str().unwrap_or("TCP").to_owned();
@@ -169,7 +181,7 @@ pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
 }
 
 /// Gives a service what its type needs and it does not have yet: a cluster IP (with its
-/// `clusterIPs` and IP families) and node ports, from what no other service holds (the
+/// `clusterIPs` and IP families), node ports and a health check node port, from what no other service holds (the
 /// service stored at `own`, when it is an update, is not another). The returned guard
 /// serialises allocations until the service is stored.
 pub(crate) async fn allocate(
@@ -198,6 +210,9 @@ pub(crate) async fn allocate(
             if let Some(n) = port["nodePort"].as_i64() {
                 ports.insert(n);
             }
+        }
+        if let Some(n) = other["spec"]["healthCheckNodePort"].as_i64() {
+            ports.insert(n);
         }
     }
     let kind = kind_of(object).to_owned();
@@ -273,6 +288,24 @@ pub(crate) async fn allocate(
                     ports.insert(free);
                     port["nodePort"] = Value::from(free);
                 }
+            }
+        }
+    }
+    if has_health_check(&kind, &object["spec"]) {
+        match object["spec"]["healthCheckNodePort"].as_i64() {
+            Some(n) if n != 0 => {
+                if !ports.insert(n) {
+                    return Err(invalid(
+                        "spec.healthCheckNodePort",
+                        Value::from(n),
+                        "provided port is already allocated",
+                    ));
+                }
+            }
+            _ => {
+                let free = free_port(&ports)
+                    .ok_or_else(|| StatusError::internal("the node port range is exhausted"))?;
+                object["spec"]["healthCheckNodePort"] = Value::from(free);
             }
         }
     }
