@@ -181,9 +181,9 @@ pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
 }
 
 /// Gives a service what its type needs and it does not have yet: a cluster IP (with its
-/// `clusterIPs` and IP families), node ports and a health check node port, from what no other service holds (the
-/// service stored at `own`, when it is an update, is not another). The returned guard
-/// serialises allocations until the service is stored.
+/// `clusterIPs` and IP families), node ports and a health check node port, from what no
+/// other service holds (the service stored at `own`, when it is an update, is not another).
+/// The returned guard serialises allocations until the service is stored.
 pub(crate) async fn allocate(
     call: &Call,
     object: &mut Value,
