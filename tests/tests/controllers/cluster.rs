@@ -309,8 +309,6 @@ async fn bound_pods_run_finish_crash_loop_and_delete_as_on_a_kubelet() {
         "{table}"
     );
 
-    // kubectl waits for the deletion to finish: the agent stops the container, then
-    // deletes the pod with gracePeriodSeconds=0.
     // Someone else writes what the kubelet owns: it puts its own status back on its next
     // status sync (10 s), and keeps the condition that is not its.
     let ip = web.status.as_ref().unwrap().pod_ip.clone();
@@ -360,6 +358,8 @@ async fn bound_pods_run_finish_crash_loop_and_delete_as_on_a_kubelet() {
     })
     .await;
 
+    // kubectl waits for the deletion to finish: the agent stops the container, then
+    // deletes the pod with gracePeriodSeconds=0.
     cluster.kubectl(&["delete", "pod", "web", "--timeout=60s"]);
     let gone = Api::<Pod>::namespaced(client.clone(), "default")
         .get_opt("web")
