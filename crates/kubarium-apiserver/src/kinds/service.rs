@@ -11,8 +11,8 @@ use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
 
 pub use allocation::ServiceRange;
-use allocation::externally_accessible;
 pub(crate) use allocation::{allocate, drop_type_dependent, keep_allocation};
+use allocation::{externally_accessible, has_health_check};
 
 use crate::registry::table::{AGE, NAME, col, wide};
 use crate::registry::{Column, Kind, age, table_or_none};
@@ -155,8 +155,7 @@ impl Kind for Service {
             }
         }
         if let Some(port) = spec.health_check_node_port.filter(|p| *p != 0) {
-            let local = spec.external_traffic_policy.as_deref() == Some("Local");
-            if kind != "LoadBalancer" || !local {
+            if !has_health_check(kind, spec.external_traffic_policy.as_deref()) {
                 causes.invalid(
                     "spec.healthCheckNodePort",
                     port,

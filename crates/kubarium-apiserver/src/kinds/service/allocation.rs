@@ -32,10 +32,15 @@ pub(super) fn externally_accessible(kind: &str, external_ips: bool) -> bool {
     has_node_ports(kind) || (kind == "ClusterIP" && external_ips)
 }
 
-/// Does a service of type `kind` with `spec` have a health check node port? A load balancer
-/// that only sends traffic to nodes with local endpoints asks each node through it.
-pub(super) fn has_health_check(kind: &str, spec: &Value) -> bool {
-    kind == "LoadBalancer" && spec["externalTrafficPolicy"] == "Local"
+/// Does a service of type `kind` with `traffic_policy` (its `externalTrafficPolicy`) have a
+/// health check node port? A load balancer that only sends traffic to nodes with local
+/// endpoints asks each node through it.
+pub(super) fn has_health_check(kind: &str, traffic_policy: Option<&str>) -> bool {
+    kind == "LoadBalancer" && traffic_policy == Some("Local")
+}
+
+fn traffic_policy(spec: &Value) -> Option<&str> {
+    spec["externalTrafficPolicy"].as_str()
 }
 
 fn has_external_ips(spec: &Value) -> bool {
@@ -63,8 +68,8 @@ fn set(value: Option<&Value>) -> Option<&Value> {
 pub(crate) fn drop_type_dependent(service: &mut Value, old: &Value) {
     let (kind, old_kind) = (kind_of(service).to_owned(), kind_of(old));
     let old_spec = &old["spec"];
-    let drop_health_check =
-        has_health_check(old_kind, old_spec) && !has_health_check(&kind, &service["spec"]);
+    let drop_health_check = has_health_check(old_kind, traffic_policy(old_spec))
+        && !has_health_check(&kind, traffic_policy(&service["spec"]));
     let drop_traffic_policy = externally_accessible(old_kind, has_external_ips(old_spec))
         && !externally_accessible(&kind, has_external_ips(&service["spec"]));
     if kind != "LoadBalancer"
@@ -137,8 +142,8 @@ pub(crate) fn drop_type_dependent(service: &mut Value, old: &Value) {
 /// port and protocol) while it keeps node ports.
 pub(crate) fn keep_allocation(service: &mut Value, old: &Value) {
     let (kind, old_kind) = (kind_of(service).to_owned(), kind_of(old));
-    let health_check =
-        has_health_check(&kind, &service["spec"]) && has_health_check(old_kind, &old["spec"]);
+    let health_check = has_health_check(&kind, traffic_policy(&service["spec"]))
+        && has_health_check(old_kind, traffic_policy(&old["spec"]));
     let Some(spec) = service.get_mut("spec").and_then(Value::as_object_mut) else {
         return;
     };
@@ -291,7 +296,7 @@ pub(crate) async fn allocate(
             }
         }
     }
-    if has_health_check(&kind, &object["spec"]) {
+    if has_health_check(&kind, traffic_policy(&object["spec"])) {
         match object["spec"]["healthCheckNodePort"].as_i64() {
             Some(n) if n != 0 => {
                 if !ports.insert(n) {
