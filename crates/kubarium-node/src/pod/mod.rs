@@ -156,13 +156,13 @@ pub(crate) fn spawn(
             })
             .collect::<Vec<_>>()
     };
-    let phase = pod.status.as_ref().and_then(|s| s.phase.clone());
+    let finished = status::terminal_phase(&pod).is_some();
     let worker = Worker {
         probes: probes::Probes::new(&pod, shared.runtime.name()),
         adopt_pending: true,
         init: slots(true),
         main: slots(false),
-        finished: matches!(phase.as_deref(), Some("Succeeded" | "Failed")),
+        finished,
         shared,
         node,
         running,
