@@ -17,13 +17,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::StatusCode;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, HeaderValue};
-use schemars::generate::SchemaSettings;
 use serde_json::{Map, Value, json};
 
 mod proto;
+mod schemas;
+
+use schemas::definitions;
+pub(crate) use schemas::v3_definitions;
 
 use crate::registry::{self, RESOURCES, Resource};
-use crate::schema::{self, ListMerge};
 use crate::{ApiServer, StatusError};
 
 pub(crate) fn routes() -> Router<ApiServer> {
@@ -36,7 +38,7 @@ pub(crate) fn routes() -> Router<ApiServer> {
 
 /// Which OpenAPI flavour a set of definitions is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Flavour {
+pub(crate) enum Flavour {
     V2,
     V3,
 }
@@ -50,145 +52,7 @@ impl Flavour {
     }
 }
 
-/// Every definition the served kinds use, decorated; generated once.
-fn definitions(flavour: Flavour) -> &'static Map<String, Value> {
-    static V2: OnceLock<Map<String, Value>> = OnceLock::new();
-    static V3: OnceLock<Map<String, Value>> = OnceLock::new();
-    let cell = if flavour == Flavour::V2 { &V2 } else { &V3 };
-    cell.get_or_init(|| generate(flavour))
-}
-
-/// The V3 definitions, for type navigation in patches.
-pub(crate) fn v3_definitions() -> &'static Map<String, Value> {
-    definitions(Flavour::V3)
-}
-
-fn generate(flavour: Flavour) -> Map<String, Value> {
-    let settings = match flavour {
-        Flavour::V2 => SchemaSettings::draft07().with(|s| {
-            s.meta_schema = None;
-        }),
-        Flavour::V3 => SchemaSettings::openapi3().with(|s| {
-            s.meta_schema = None;
-        }),
-    };
-    let mut generator = settings.into_generator();
-    let mut kinds = Vec::new();
-    for resource in RESOURCES {
-        kinds.push((resource.rules.register_schema(&mut generator), resource));
-    }
-    // Types that subresources and deletes take.
-    let _ = generator.subschema_for::<k8s_openapi::api::autoscaling::v1::Scale>();
-    let _ = generator.subschema_for::<k8s_openapi::api::policy::v1::Eviction>();
-    let _ = generator.subschema_for::<k8s_openapi::api::core::v1::Binding>();
-    let _ = generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::Status>();
-    let _ =
-        generator.subschema_for::<k8s_openapi::apimachinery::pkg::apis::meta::v1::DeleteOptions>();
-    let mut definitions = generator.take_definitions(true);
-    if flavour == Flavour::V2 {
-        // schemars writes draft-07 references; Swagger 2.0 keeps definitions elsewhere.
-        rewrite_refs(&mut definitions, "#/definitions/");
-    }
-    for (name, resource) in kinds {
-        if let Some(Value::Object(def)) = definitions.get_mut(&name) {
-            def.insert(
-                "x-kubernetes-group-version-kind".to_owned(),
-                json!([gvk(resource)]),
-            );
-        }
-    }
-    for (name, group, version, kind) in [
-        (
-            "io.k8s.api.autoscaling.v1.Scale",
-            "autoscaling",
-            "v1",
-            "Scale",
-        ),
-        ("io.k8s.api.policy.v1.Eviction", "policy", "v1", "Eviction"),
-        ("io.k8s.api.core.v1.Binding", "", "v1", "Binding"),
-    ] {
-        if let Some(Value::Object(def)) = definitions.get_mut(name) {
-            def.insert(
-                "x-kubernetes-group-version-kind".to_owned(),
-                json!([{"group": group, "version": version, "kind": kind}]),
-            );
-        }
-    }
-    for (type_name, field, merge) in schema::LISTS {
-        let Some(property) = definitions
-            .get_mut(*type_name)
-            .and_then(|d| d.get_mut("properties"))
-            .and_then(|p| p.get_mut(*field))
-        else {
-            continue;
-        };
-        let Value::Object(property) = property else {
-            continue;
-        };
-        match merge {
-            ListMerge::ByKey(key) => {
-                property.insert("x-kubernetes-patch-merge-key".to_owned(), Value::from(*key));
-                let strategy = if schema::retains_keys(type_name, field) {
-                    "merge,retainKeys"
-                } else {
-                    "merge"
-                };
-                property.insert(
-                    "x-kubernetes-patch-strategy".to_owned(),
-                    Value::from(strategy),
-                );
-                property.insert("x-kubernetes-list-type".to_owned(), Value::from("map"));
-                property.insert("x-kubernetes-list-map-keys".to_owned(), json!([key]));
-            }
-            ListMerge::Set => {
-                property.insert(
-                    "x-kubernetes-patch-strategy".to_owned(),
-                    Value::from("merge"),
-                );
-                property.insert("x-kubernetes-list-type".to_owned(), Value::from("set"));
-            }
-            ListMerge::Atomic => {}
-        }
-    }
-    for (type_name, field) in schema::RETAIN_KEYS_FIELDS {
-        if let Some(Value::Object(property)) = definitions
-            .get_mut(*type_name)
-            .and_then(|d| d.get_mut("properties"))
-            .and_then(|p| p.get_mut(*field))
-        {
-            property.insert(
-                "x-kubernetes-patch-strategy".to_owned(),
-                Value::from("retainKeys"),
-            );
-        }
-    }
-    definitions
-}
-
-fn rewrite_refs(value: &mut Map<String, Value>, prefix: &str) {
-    for v in value.values_mut() {
-        rewrite_value(v, prefix);
-    }
-}
-
-fn rewrite_value(value: &mut Value, prefix: &str) {
-    match value {
-        Value::Object(map) => {
-            if let Some(Value::String(reference)) = map.get_mut("$ref")
-                && let Some(name) = reference.rsplit('/').next()
-            {
-                *reference = format!("{prefix}{name}");
-            }
-            for v in map.values_mut() {
-                rewrite_value(v, prefix);
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(|v| rewrite_value(v, prefix)),
-        _ => {}
-    }
-}
-
-fn gvk(resource: &Resource) -> Value {
+pub(crate) fn gvk(resource: &Resource) -> Value {
     json!({"group": resource.group, "version": resource.version, "kind": resource.kind})
 }
 
