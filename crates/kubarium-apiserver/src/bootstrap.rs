@@ -9,8 +9,7 @@ use crate::registry;
 use crate::{ApiServer, StatusError};
 
 pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
-    let namespaces = registry::find("", "v1", "namespaces")
-        .ok_or_else(|| StatusError::internal("namespaces are not registered"))?;
+    let namespaces = registry::served("", "v1", "namespaces")?;
     for name in ["default", "kube-system", "kube-public", "kube-node-lease"] {
         let object = json!({
             "apiVersion": "v1",
@@ -19,8 +18,7 @@ pub(crate) async fn run(server: &ApiServer) -> Result<(), StatusError> {
         });
         ensure(server, namespaces, None, name, object).await?;
     }
-    let services = registry::find("", "v1", "services")
-        .ok_or_else(|| StatusError::internal("services are not registered"))?;
+    let services = registry::served("", "v1", "services")?;
     let ip = server.service_range().first().to_string();
     let service = json!({
         "apiVersion": "v1",

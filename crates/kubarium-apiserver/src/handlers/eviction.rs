@@ -216,8 +216,7 @@ fn call_on(
 }
 
 fn budgets_resource() -> Result<&'static Resource, StatusError> {
-    registry::find("policy", "v1", "poddisruptionbudgets")
-        .ok_or_else(|| StatusError::internal("poddisruptionbudgets.policy is not served"))
+    registry::served("policy", "v1", "poddisruptionbudgets")
 }
 
 fn load_pod(call: &Call, name: &str) -> Result<Pod, StatusError> {

@@ -294,3 +294,17 @@ pub(crate) fn store_error(call: &Call, name: &str, error: kubarium_store::Error)
         }
     }
 }
+
+/// Every stored object of `resource`, in all namespaces, at the latest revision (from the
+/// store's memory): what an admission plugin or an allocator reads of other objects.
+pub(crate) fn stored_objects(
+    call: &Call,
+    resource: &crate::registry::Resource,
+) -> Result<Vec<kubarium_store::Object>, StatusError> {
+    let page = call
+        .server
+        .store()
+        .list(&resource.prefix(None), &Default::default())
+        .map_err(|e| store_error(call, "", e))?;
+    Ok(page.items)
+}

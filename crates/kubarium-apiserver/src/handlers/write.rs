@@ -143,8 +143,7 @@ pub(crate) fn check_namespace(call: &Call, name: &str) -> Result<(), StatusError
     ) else {
         return Ok(());
     };
-    let namespaces = registry::find("", "v1", "namespaces")
-        .ok_or_else(|| StatusError::internal("namespaces are not registered"))?;
+    let namespaces = registry::served("", "v1", "namespaces")?;
     match call
         .server
         .store()

@@ -161,8 +161,7 @@ impl Class {
 
 /// The PriorityClass resource.
 pub(crate) fn priority_classes() -> Result<&'static registry::Resource, StatusError> {
-    registry::find("scheduling.k8s.io", "v1", "priorityclasses")
-        .ok_or_else(|| StatusError::internal("priority classes are not registered"))
+    registry::served("scheduling.k8s.io", "v1", "priorityclasses")
 }
 
 /// The class named `name`, if there is one.
@@ -178,13 +177,7 @@ fn class(call: &Call, name: &str) -> Result<Option<Class>, StatusError> {
 
 /// The global default class; of several (two writes may race), the lowest, as upstream's.
 fn default_class(call: &Call) -> Result<Option<Class>, StatusError> {
-    let page = call
-        .server
-        .store()
-        .list(&priority_classes()?.prefix(None), &Default::default())
-        .map_err(|e| store_error(call, "", e))?;
-    Ok(page
-        .items
+    Ok(crate::handlers::stored_objects(call, priority_classes()?)?
         .iter()
         .filter_map(|stored| Class::of(&stored.value))
         .filter(|class| class.global_default)

@@ -106,8 +106,7 @@ async fn service_account(
     namespace: &str,
     name: &str,
 ) -> Result<Option<Value>, StatusError> {
-    let accounts = crate::registry::find("", "v1", "serviceaccounts")
-        .ok_or_else(|| StatusError::internal("service accounts are not registered"))?;
+    let accounts = crate::registry::served("", "v1", "serviceaccounts")?;
     let key = accounts.key(Some(namespace), name);
     let attempts = if name == "default" {
         DEFAULT_ATTEMPTS

@@ -20,15 +20,8 @@ pub(crate) fn default_class(call: &Call, claim: &mut Value) -> Result<(), Status
     if has_class || !claim["spec"].is_object() {
         return Ok(());
     }
-    let classes = crate::registry::find("storage.k8s.io", "v1", "storageclasses")
-        .ok_or_else(|| StatusError::internal("storage classes are not registered"))?;
-    let page = call
-        .server
-        .store()
-        .list(&classes.prefix(None), &Default::default())
-        .map_err(|e| crate::handlers::store_error(call, "", e))?;
-    let default = page
-        .items
+    let classes = crate::registry::served("storage.k8s.io", "v1", "storageclasses")?;
+    let default = crate::handlers::stored_objects(call, classes)?
         .iter()
         .filter_map(|stored| serde_json::from_slice::<Value>(&stored.value).ok())
         .filter(|class| {

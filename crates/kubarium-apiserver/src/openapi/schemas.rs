@@ -4,10 +4,10 @@
 //! and list types of [`crate::schema`]).
 //!
 //! The schemas ship as data: `schemas.json` beside this file, compressed into the binary by
-//! the build script. Generating them at start took about 1.3 MB of schema-writing code in the
-//! binary (and time at the first patch or document). A test generates them from the types
-//! and fails when the file differs; `cargo test -p kubarium-apiserver --lib
-//! regenerate_openapi_schemas -- --ignored` writes it again.
+//! the build script (98 KB). Generating them at start kept schemars and every type's
+//! schema-writing code in the binary: 2 MB of the desktop app (docs/benchmarks.md). A test
+//! generates them from the types and fails when the file differs; `cargo test -p
+//! kubarium-apiserver --lib regenerate_openapi_schemas -- --ignored` writes it again.
 
 use std::io::Read;
 use std::sync::OnceLock;

@@ -305,6 +305,19 @@ pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resourc
         .find(|r| r.group == group && r.version == version && r.plural == plural)
 }
 
+/// [`find`] for what the server itself reads and writes (a namespace, a Service's
+/// neighbours, a PriorityClass): not served means a broken build, an internal error.
+pub(crate) fn served(
+    group: &str,
+    version: &str,
+    plural: &str,
+) -> Result<&'static Resource, crate::StatusError> {
+    find(group, version, plural).ok_or_else(|| {
+        let dot = if group.is_empty() { "" } else { "." };
+        crate::StatusError::internal(format!("{plural}{dot}{group} is not served"))
+    })
+}
+
 /// The group/versions served, in discovery order: (group, version).
 pub(crate) fn group_versions() -> Vec<(&'static str, &'static str)> {
     let mut out: Vec<(&str, &str)> = Vec::new();

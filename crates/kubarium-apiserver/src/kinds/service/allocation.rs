@@ -195,16 +195,11 @@ pub(crate) async fn allocate(
     own: Option<&str>,
 ) -> Result<OwnedMutexGuard<()>, StatusError> {
     let guard = call.server.allocation_lock().await;
-    let services = crate::registry::find("", "v1", "services")
-        .ok_or_else(|| StatusError::internal("services are not registered"))?;
-    let page = call
-        .server
-        .store()
-        .list(&services.prefix(None), &Default::default())
-        .map_err(|e| crate::handlers::store_error(call, "", e))?;
+    let services = crate::registry::served("", "v1", "services")?;
+    let stored = crate::handlers::stored_objects(call, services)?;
     let mut ips = HashSet::new();
     let mut ports = HashSet::new();
-    for stored in page.items.iter().filter(|s| Some(s.key.as_str()) != own) {
+    for stored in stored.iter().filter(|s| Some(s.key.as_str()) != own) {
         let Ok(other) = serde_json::from_slice::<Value>(&stored.value) else {
             continue;
         };
