@@ -40,7 +40,8 @@ impl Current {
         let mut rows = stmt.query([])?;
         while let Some(row) = rows.next()? {
             let key: String = row.get(0)?;
-            let value = encryption::open(encryption, &key, row.get(3)?)?;
+            let stored = crate::compression::decompress(&key, row.get(3)?)?;
+            let value = encryption::open(encryption, &key, stored)?;
             let object = Object {
                 key: key.clone(),
                 value: value.into(),

@@ -22,6 +22,7 @@
 //! **Secrets at rest:** keys under the configured prefixes are sealed with AES-256-GCM
 //! ([`Encryption`]) before they reach the database file, history included.
 
+mod compression;
 mod current;
 mod db;
 mod encryption;

@@ -93,6 +93,7 @@ struct HistoryRow {
 
 impl Reader<'_> {
     fn open_value(&self, key: &str, stored: Vec<u8>) -> Result<Arc<[u8]>> {
+        let stored = crate::compression::decompress(key, stored)?;
         Ok(encryption::open(self.encryption, key, stored)?.into())
     }
 

@@ -19,6 +19,19 @@ fn open() -> TestStore {
     open_with(StoreOptions::default())
 }
 
+/// `len` bytes that do not compress (xorshift), so a write costs its whole size on disk.
+fn incompressible(len: usize) -> Vec<u8> {
+    let mut state = 0x9E37_79B9_7F4A_7C15_u64;
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state.to_le_bytes()[0]
+        })
+        .collect()
+}
+
 fn text(object: &Object) -> &str {
     std::str::from_utf8(&object.value).unwrap()
 }
@@ -453,7 +466,7 @@ async fn commits_are_checkpointed_into_the_database_file_off_the_writer() {
     let t = open();
     let db = t.dir.path().join("state.db");
     let before = std::fs::metadata(&db).unwrap().len();
-    let payload = vec![b'x'; 4096];
+    let payload = incompressible(4096);
     for i in 0..200 {
         t.store
             .create(&format!("/r/{i}"), payload.clone())
@@ -480,7 +493,7 @@ async fn a_wal_grown_past_its_limit_under_steady_writes_starts_over_and_is_cut_b
     let limit = u64::try_from(crate::db::WAL_RESTART_BYTES).unwrap();
     // Writes with no pause: each commit appends the pages of a 256 KB value (twice: the
     // object and its history row), until the WAL is past its limit.
-    let payload = vec![b'x'; 256 << 10];
+    let payload = incompressible(256 << 10);
     let mut i = 0;
     while wal_len() <= limit {
         t.store

@@ -385,7 +385,7 @@ fn apply(
                 });
             }
             let value = value.into_bytes(revision);
-            let stored = encryption::seal(encryption, key, &value)?;
+            let stored = to_disk(encryption, key, &value)?;
             tx.prepare_cached(
                 "INSERT INTO objects (key, create_revision, mod_revision) VALUES (?1, ?2, ?2)",
             )?
@@ -409,7 +409,7 @@ fn apply(
             let key = key.as_str();
             let prev = latest.expect(key, expected)?;
             let value = value.into_bytes(revision);
-            let stored = encryption::seal(encryption, key, &value)?;
+            let stored = to_disk(encryption, key, &value)?;
             tx.prepare_cached(
                 "INSERT INTO history (revision, key, create_revision, value, prev_mod_revision, at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -451,6 +451,19 @@ fn apply(
         .batch
         .insert(event.key().to_owned(), event.object.clone());
     Ok(event)
+}
+
+/// A value as it goes to disk: sealed when its key is under an encryption prefix, else
+/// compressed.
+fn to_disk<'a>(
+    encryption: Option<&Encryption>,
+    key: &str,
+    value: &'a [u8],
+) -> Result<std::borrow::Cow<'a, [u8]>> {
+    match encryption::seal(encryption, key, value)? {
+        std::borrow::Cow::Borrowed(plain) => crate::compression::compress(plain),
+        sealed => Ok(sealed),
+    }
 }
 
 #[cfg(test)]
