@@ -23,8 +23,10 @@ use crate::{Result, Revision};
 
 /// The schema's version, kept in `PRAGMA user_version`. 0 is a new file, or one written
 /// before versions were recorded (1: `objects` held a copy of each value, `history` a copy of
-/// each previous value).
-const SCHEMA_VERSION: i64 = 2;
+/// each previous value). 3: values may be compressed (`compression.rs`); a file of 2 needs no
+/// change, but a Kubarium that knows only 2 would read compressed values as they are, so it
+/// must refuse the file instead.
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (

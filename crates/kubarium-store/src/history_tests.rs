@@ -189,7 +189,7 @@ async fn a_file_of_the_first_schema_opens_with_every_value_it_held() {
             |row| row.get(0),
         )
         .unwrap();
-    assert_eq!((version, copies), (2, 0));
+    assert_eq!((version, copies), (crate::db::SCHEMA_VERSION, 0));
     drop(conn);
     let s = Store::open(&path, StoreOptions::default()).unwrap();
     assert_eq!(replay(&s, 4)[..3], expected_replay[..]);
@@ -199,4 +199,34 @@ async fn a_file_of_the_first_schema_opens_with_every_value_it_held() {
 
 fn text_of(store: &Store, key: &str) -> String {
     String::from_utf8(store.get(key).unwrap().unwrap().value.to_vec()).unwrap()
+}
+
+#[tokio::test]
+async fn a_file_of_a_newer_schema_is_refused_and_left_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("state.db");
+    let s = Store::open(&path, StoreOptions::default()).unwrap();
+    s.create("/r/a", b"a1".to_vec()).await.unwrap();
+    s.close().await;
+    drop(s);
+    let newer = crate::db::SCHEMA_VERSION + 1;
+    Connection::open(&path)
+        .unwrap()
+        .pragma_update(None, "user_version", newer)
+        .unwrap();
+
+    let error = Store::open(&path, StoreOptions::default())
+        .err()
+        .map(|e| e.to_string());
+    assert!(
+        error
+            .as_deref()
+            .is_some_and(|e| e.contains("newer Kubarium")),
+        "{error:?}"
+    );
+    let version: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, newer);
 }
