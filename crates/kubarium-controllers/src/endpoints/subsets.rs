@@ -416,7 +416,6 @@ async fn reconcile(service: Arc<Service>, state: Arc<State>) -> Result<Action> {
     };
     let namespace = key.namespace.clone().unwrap_or_default();
     let pods = pods_for_service(&state.pods, &service);
-    let trigger = state.triggers.compute(&service, &pods);
     let endpoints_key = ObjectRef::<Endpoints>::new(&key.name).within(&namespace);
     let current = state.endpoints.get(&endpoints_key);
     if let Some(current) = current.as_ref() {
@@ -428,6 +427,9 @@ async fn reconcile(service: Arc<Service>, state: Arc<State>) -> Result<Action> {
             return Ok(Action::requeue(Duration::from_millis(100)));
         }
     }
+    // Only now: the trigger times are recorded as seen, so a pass that goes back to wait
+    // for the cache must not take them (the next pass would then stamp none).
+    let trigger = state.triggers.compute(&service, &pods);
     let Some(endpoints) = plan(&service, &pods, current.as_deref(), trigger) else {
         return Ok(Action::await_change());
     };
