@@ -14,12 +14,16 @@ use kubarium_tests::daemon::Daemon;
 use kube::api::{Api, ObjectMeta, PostParams};
 
 fn configmap(name: &str) -> ConfigMap {
+    configmap_with(name, &name.repeat(20))
+}
+
+fn configmap_with(name: &str, payload: &str) -> ConfigMap {
     ConfigMap {
         metadata: ObjectMeta {
             name: Some(name.to_owned()),
             ..Default::default()
         },
-        data: Some(BTreeMap::from([("payload".to_owned(), name.repeat(20))])),
+        data: Some(BTreeMap::from([("payload".to_owned(), payload.to_owned())])),
         ..Default::default()
     }
 }
@@ -184,14 +188,7 @@ async fn secret_values_never_reach_the_disk_in_clear() {
     // values (LZ4), whose output keeps a run as it is only when no four of its bytes (with
     // the `":"` before it) repeat what came earlier in the object: hence a random one.
     let marker = "Qz7Xw9Kp3Lm2Vt8R";
-    let control = ConfigMap {
-        metadata: ObjectMeta {
-            name: Some("control".to_owned()),
-            ..Default::default()
-        },
-        data: Some(BTreeMap::from([("payload".to_owned(), marker.to_owned())])),
-        ..Default::default()
-    };
+    let control = configmap_with("control", marker);
     let configmaps: Api<ConfigMap> = Api::namespaced(client, "default");
     configmaps
         .create(&PostParams::default(), &control)

@@ -16,10 +16,20 @@ const MARKER: &[u8] = b"\0lz4";
 /// Below this, the marker and the size cost about what LZ4 saves.
 const SMALLEST: usize = 128;
 
+/// The largest value compressed, far above what the API server accepts (a 3 MB request).
+/// A stored size above it is damage, refused before anything is allocated for it.
+const LARGEST: usize = 64 << 20;
+
 /// `value` as it goes to disk.
 pub(crate) fn compress(value: &[u8]) -> Result<Cow<'_, [u8]>> {
     if value.len() < SMALLEST && !value.starts_with(MARKER) {
         return Ok(Cow::Borrowed(value));
+    }
+    if value.len() > LARGEST {
+        return Err(Error::Internal(format!(
+            "a value of {} bytes cannot be stored: the largest is {LARGEST}",
+            value.len()
+        )));
     }
     let size = u32::try_from(value.len())
         .map_err(|_| Error::internal("a value of 4 GiB or more cannot be stored"))?;
@@ -38,11 +48,26 @@ pub(crate) fn decompress(key: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
     let Some(rest) = stored.strip_prefix(MARKER) else {
         return Ok(stored);
     };
-    lz4_flex::block::decompress_size_prepended(rest).map_err(|e| {
-        Error::Internal(format!(
-            "the stored value of {key} is damaged: its compressed data does not decode ({e})"
-        ))
-    })
+    let damaged =
+        |why: String| Error::Internal(format!("the stored value of {key} is damaged: {why}"));
+    let size = rest
+        .first_chunk::<4>()
+        .map(|size| u32::from_le_bytes(*size) as usize)
+        .ok_or_else(|| damaged("it ends before its size".to_owned()))?;
+    if size > LARGEST {
+        return Err(damaged(format!(
+            "it claims {size} bytes, more than any value stored"
+        )));
+    }
+    let value = lz4_flex::block::decompress(&rest[4..], size)
+        .map_err(|e| damaged(format!("its compressed data does not decode ({e})")))?;
+    if value.len() != size {
+        return Err(damaged(format!(
+            "it decodes to {} bytes, not the {size} it claims",
+            value.len()
+        )));
+    }
+    Ok(value)
 }
 
 #[cfg(test)]
@@ -91,6 +116,30 @@ mod tests {
                 .as_deref()
                 .is_some_and(|e| e.contains("/registry/pods/a/b")),
             "{error:?}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_size_is_refused_before_anything_is_allocated_for_it() {
+        let mut stored = MARKER.to_vec();
+        stored.extend_from_slice(&u32::MAX.to_le_bytes());
+        stored.extend_from_slice(b"anything");
+        let error = decompress("/registry/pods/a/b", stored)
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            error
+                .as_deref()
+                .is_some_and(|e| e.contains("claims 4294967295 bytes")),
+            "{error:?}"
+        );
+        let cut = decompress("k", MARKER[..].to_vec())
+            .err()
+            .map(|e| e.to_string());
+        assert!(
+            cut.as_deref()
+                .is_some_and(|e| e.contains("ends before its size")),
+            "{cut:?}"
         );
     }
 

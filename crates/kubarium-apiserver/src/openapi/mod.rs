@@ -38,7 +38,7 @@ pub(crate) fn routes() -> Router<ApiServer> {
 
 /// Which OpenAPI flavour a set of definitions is for.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Flavour {
+enum Flavour {
     V2,
     V3,
 }
@@ -52,7 +52,7 @@ impl Flavour {
     }
 }
 
-pub(crate) fn gvk(resource: &Resource) -> Value {
+fn gvk(resource: &Resource) -> Value {
     json!({"group": resource.group, "version": resource.version, "kind": resource.kind})
 }
 
