@@ -18,21 +18,22 @@ const SMALLEST: usize = 128;
 
 /// The largest value compressed, far above what the API server accepts (a 3 MB request).
 /// A stored size above it is damage, refused before anything is allocated for it.
-const LARGEST: usize = 64 << 20;
+const LARGEST: u32 = 64 << 20;
 
 /// `value` as it goes to disk.
 pub(crate) fn compress(value: &[u8]) -> Result<Cow<'_, [u8]>> {
     if value.len() < SMALLEST && !value.starts_with(MARKER) {
         return Ok(Cow::Borrowed(value));
     }
-    if value.len() > LARGEST {
-        return Err(Error::Internal(format!(
-            "a value of {} bytes cannot be stored: the largest is {LARGEST}",
-            value.len()
-        )));
-    }
     let size = u32::try_from(value.len())
-        .map_err(|_| Error::internal("a value of 4 GiB or more cannot be stored"))?;
+        .ok()
+        .filter(|&size| size <= LARGEST)
+        .ok_or_else(|| {
+            Error::Internal(format!(
+                "a value of {} bytes cannot be stored: the largest is {LARGEST}",
+                value.len()
+            ))
+        })?;
     let head = MARKER.len() + 4;
     let mut out = vec![0; head + lz4_flex::block::get_maximum_output_size(value.len())];
     out[..MARKER.len()].copy_from_slice(MARKER);
@@ -50,18 +51,18 @@ pub(crate) fn decompress(key: &str, stored: Vec<u8>) -> Result<Vec<u8>> {
     };
     let damaged =
         |why: String| Error::Internal(format!("the stored value of {key} is damaged: {why}"));
-    let size = rest
-        .first_chunk::<4>()
-        .map(|size| u32::from_le_bytes(*size) as usize)
+    let (size, compressed) = rest
+        .split_first_chunk::<4>()
         .ok_or_else(|| damaged("it ends before its size".to_owned()))?;
+    let size = u32::from_le_bytes(*size);
     if size > LARGEST {
         return Err(damaged(format!(
             "it claims {size} bytes, more than any value stored"
         )));
     }
-    let value = lz4_flex::block::decompress(&rest[4..], size)
+    let value = lz4_flex::block::decompress(compressed, size as usize)
         .map_err(|e| damaged(format!("its compressed data does not decode ({e})")))?;
-    if value.len() != size {
+    if value.len() != size as usize {
         return Err(damaged(format!(
             "it decodes to {} bytes, not the {size} it claims",
             value.len()
@@ -129,6 +130,17 @@ mod tests {
         assert!(error.contains("claims 4294967295 bytes"), "{error:?}");
         let cut = refusal("k", MARKER.to_vec());
         assert!(cut.contains("ends before its size"), "{cut:?}");
+    }
+
+    #[test]
+    fn a_value_above_the_largest_is_not_stored() {
+        let largest = vec![b'x'; LARGEST as usize];
+        assert!(compress(&largest).is_ok());
+        let error = compress(&vec![b'x'; LARGEST as usize + 1])
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(error.contains("cannot be stored"), "{error:?}");
     }
 
     /// A pod-sized JSON value, `n` telling one from another.
