@@ -21,23 +21,13 @@ use std::sync::{Arc, Mutex};
 
 use futures_util::future::BoxFuture;
 use futures_util::{Stream, StreamExt};
+use kube::Client;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client, Resource};
-use serde::de::DeserializeOwned;
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
-/// The kinds a loop may watch: k8s-openapi's built-in types.
-pub trait Watched:
-    Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
-{
-}
-
-impl<K> Watched for K where
-    K: Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
-{
-}
+pub use crate::watch::Watched;
 
 type Starter = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 type Senders<T> = Arc<Mutex<Vec<mpsc::UnboundedSender<T>>>>;
@@ -199,15 +189,6 @@ impl Informers {
     }
 }
 
-/// client-go's `TransformStripManagedFields`, for every cache and watch of the process's
-/// loops: no loop reads `metadata.managedFields`, and they are most of a cached object's
-/// memory (a hollow pod's typed copy is about twice as big with them). An update sent from
-/// a stripped object keeps the stored entries, as the field manager does when a request
-/// leaves `managedFields` out.
-pub fn strip_managed_fields<K: Resource>(object: &mut K) {
-    object.meta_mut().managed_fields = None;
-}
-
 /// Who hears of one kind's changes; taken by its reflector when it starts.
 struct Listeners<K> {
     subscribers: Senders<Arc<K>>,
@@ -228,12 +209,8 @@ async fn reflect<K: Watched>(
 ) {
     let mut subscribers = std::mem::take(&mut *lock(&listeners.subscribers));
     let mut events = std::mem::take(&mut *lock(&listeners.events));
-    let api = Api::<K>::all(client);
     let cache = writer.as_reader();
-    let stream = watcher(api, watcher::Config::default())
-        .default_backoff()
-        .modify(strip_managed_fields)
-        .reflect(writer);
+    let stream = K::watch(client, watcher::Config::default()).reflect(writer);
     futures_util::pin_mut!(stream);
     // A list is buffered by the reflector until it completes; what it listed is handed out
     // then, as the copies the cache holds.

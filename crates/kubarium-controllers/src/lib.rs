@@ -28,6 +28,7 @@ mod replicaset;
 pub mod scheduler;
 mod statefulset;
 mod volumes;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -7,7 +7,6 @@
 //! than a Tauri channel, so they run in plain tests; the desktop's commands spawn them as
 //! tasks of [`crate::Tasks`].
 
-mod lean;
 mod listing;
 mod object;
 
@@ -19,7 +18,6 @@ use futures_util::{FutureExt, Stream, StreamExt, TryStreamExt};
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{Api, ApiResource, DynamicObject};
 use kube::core::DynamicResourceScope;
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use tokio::time::Instant;
 
@@ -29,7 +27,7 @@ use crate::catalogue::{self, Kind};
 use crate::ipc::resources::{ObjectUpdate, ResourceBatch, Row, StreamId, WatchState};
 use crate::ipc::{AppError, ErrorCode};
 use crate::{Error, Result, rows};
-use lean::Lean;
+use kubarium_controllers::watch::Lean;
 use listing::Listing;
 
 /// The longest a change waits before it is sent, while changes keep coming.
@@ -79,11 +77,10 @@ pub async fn watch_resources(
 ) -> Result<()> {
     let kind = catalogue::find(resource)?;
     // Rows never read managed fields: the objects are decoded without them (`Lean`).
-    let events = watcher::watcher(
+    let events = kubarium_controllers::watch::lean(
         api::<Lean>(client, kind, namespace.as_deref()),
         watcher::Config::default(),
     )
-    .default_backoff()
     .map_ok(|event| match event {
         Event::Init => Event::Init,
         Event::InitApply(object) => Event::InitApply(object.0),

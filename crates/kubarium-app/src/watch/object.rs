@@ -5,8 +5,8 @@
 use std::pin::pin;
 
 use futures_util::StreamExt;
+use kubarium_controllers::watch::Lean;
 use kube::api::{DynamicObject, TypeMeta};
-use kube::runtime::WatchStreamExt;
 use kube::runtime::watcher::{self, Event};
 use serde_json::Value;
 
@@ -65,9 +65,10 @@ pub async fn watch_object(
     let kind = catalogue::find(resource)?;
     let namespace = namespace_of(kind, namespace.as_deref())?;
     let config = watcher::Config::default().fields(&format!("metadata.name={name}"));
-    let mut events = pin!(
-        watcher::watcher(api::<DynamicObject>(client, kind, namespace), config).default_backoff()
-    );
+    let mut events = pin!(kubarium_controllers::watch::lean(
+        api::<Lean>(client, kind, namespace),
+        config
+    ));
     let mut state = WatchState::Syncing;
     // Whether the (re-)list in progress found the object.
     let mut listed = false;
@@ -88,7 +89,7 @@ pub async fn watch_object(
                         listed = false;
                         continue;
                     }
-                    Event::InitApply(object) => {
+                    Event::InitApply(Lean(object)) => {
                         listed = true;
                         ObjectUpdate::Object {
                             object: shown(kind, object),
@@ -96,7 +97,7 @@ pub async fn watch_object(
                     }
                     Event::InitDone if listed => continue,
                     Event::InitDone | Event::Delete(_) => ObjectUpdate::Deleted,
-                    Event::Apply(object) => ObjectUpdate::Object {
+                    Event::Apply(Lean(object)) => ObjectUpdate::Object {
                         object: shown(kind, object),
                     },
                 }

@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use kubarium_controllers::events::EventType;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::watcher;
 use serde_json::json;
 use tokio::sync::watch;
 
@@ -287,10 +287,10 @@ impl Shared {
 
     /// Follows the managed Nodes until aborted.
     pub(super) async fn watch_nodes(self: Arc<Self>) {
-        let api = Api::<Node>::all(self.client.clone());
-        let stream = watcher(api, watcher::Config::default())
-            .default_backoff()
-            .modify(kubarium_controllers::informers::strip_managed_fields);
+        let stream = kubarium_controllers::watch::all::<Node>(
+            self.client.clone(),
+            watcher::Config::default(),
+        );
         futures_util::pin_mut!(stream);
         let mut listed: Option<HashSet<String>> = None;
         while let Some(event) = stream.next().await {

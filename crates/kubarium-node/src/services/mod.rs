@@ -259,12 +259,8 @@ async fn watch_tls_secrets(
     marks: mpsc::UnboundedSender<UnitKey>,
     listed: watch::Sender<bool>,
 ) {
-    let api = Api::<Secret>::all(client);
     let config = watcher::Config::default().fields("type=kubernetes.io/tls");
-    let stream = watcher(api, config)
-        .default_backoff()
-        .modify(kubarium_controllers::informers::strip_managed_fields)
-        .reflect(writer);
+    let stream = kubarium_controllers::watch::all::<Secret>(client, config).reflect(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {
