@@ -1,7 +1,8 @@
 //! [`Lean`]: a `DynamicObject` as a list page or watch event delivers it, decoded in one
-//! pass and without `metadata.managedFields`, which no row reads. kube's `DynamicObject`
-//! flattens its type fields and data, so serde buffers the whole object before it decodes
-//! it, managed fields and all; for a list of ten thousand pods that was most of the decoding.
+//! pass and without `metadata.managedFields`, which neither the app's rows nor the control
+//! plane's loops read. kube's `DynamicObject` flattens its type fields and data, so serde
+//! buffers the whole object before it decodes it, managed fields and all; for a list of ten
+//! thousand pods that was most of the decoding.
 
 use std::borrow::Cow;
 use std::fmt;
@@ -13,7 +14,7 @@ use kube::core::DynamicResourceScope;
 use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess};
 use serde_json::{Map, Value};
 
-/// An object of any kind, for watches whose rows never read its managed fields.
+/// An object of any kind, for watches whose readers never read its managed fields.
 #[derive(Clone, Debug)]
 pub struct Lean(pub DynamicObject);
 

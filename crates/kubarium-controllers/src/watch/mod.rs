@@ -1,6 +1,6 @@
 //! The process's watches: kube-runtime's `watcher`, mostly through one watcher over [`Lean`]
-//! objects, shared by the loops' and node agents' typed watches ([`all`]) and the app's
-//! untyped ones ([`lean`]).
+//! objects, shared by the loops' and node agents' typed watches ([`Watched::watch`]) and the
+//! app's untyped ones ([`lean`]).
 //!
 //! kube-runtime's watcher is generic over the kind it watches, so every kind watched through
 //! it carries its own copy of the watcher's state machine, its list and watch requests and
@@ -60,11 +60,6 @@ pub trait Watched:
         let api = Api::<Lean>::all_with(client, &ApiResource::erase::<Self>(&()));
         lean(api, config).map(|event| event.and_then(typed)).boxed()
     }
-}
-
-/// Every `K` that `config` selects, as [`Watched::watch`] reports them.
-pub fn all<K: Watched>(client: Client, config: watcher::Config) -> Watch<K> {
-    K::watch(client, config)
 }
 
 /// The objects `api` reaches, as kube-runtime's `watcher` reports them, with its default

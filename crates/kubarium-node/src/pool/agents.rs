@@ -10,6 +10,7 @@ use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use kubarium_controllers::events::EventType;
+use kubarium_controllers::watch::Watched;
 use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
@@ -287,10 +288,7 @@ impl Shared {
 
     /// Follows the managed Nodes until aborted.
     pub(super) async fn watch_nodes(self: Arc<Self>) {
-        let stream = kubarium_controllers::watch::all::<Node>(
-            self.client.clone(),
-            watcher::Config::default(),
-        );
+        let stream = Node::watch(self.client.clone(), watcher::Config::default());
         futures_util::pin_mut!(stream);
         let mut listed: Option<HashSet<String>> = None;
         while let Some(event) = stream.next().await {

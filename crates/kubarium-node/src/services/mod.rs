@@ -33,6 +33,7 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kubarium_controllers::events::Recorder;
 use kubarium_controllers::informers::Informers;
+use kubarium_controllers::watch::Watched;
 use kube::api::PostParams;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
@@ -260,7 +261,7 @@ async fn watch_tls_secrets(
     listed: watch::Sender<bool>,
 ) {
     let config = watcher::Config::default().fields("type=kubernetes.io/tls");
-    let stream = kubarium_controllers::watch::all::<Secret>(client, config).reflect(writer);
+    let stream = Secret::watch(client, config).reflect(writer);
     futures_util::pin_mut!(stream);
     while let Some(event) = stream.next().await {
         match event {
