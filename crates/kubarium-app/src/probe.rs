@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use k8s_openapi::api::core::v1::Node;
-use kube::Api;
+use kubarium_controllers::objects::Objects;
 use kube::api::ListParams;
 use tokio::sync::watch;
 
@@ -187,7 +187,7 @@ async fn probe(
     if pods == Pods::Docker
         && let Ok(Ok(nodes)) = tokio::time::timeout(
             TIMEOUT,
-            Api::<Node>::all(client.clone()).list(&ListParams::default()),
+            Objects::<Node>::all(client.clone()).list(&ListParams::default()),
         )
         .await
         && let Some(docker) = docker_state(&nodes.items)

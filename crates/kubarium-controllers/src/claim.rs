@@ -4,11 +4,12 @@
 //! no longer matches, leave other controllers' objects alone.
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Resource;
 use kube::api::{Patch, PatchParams};
-use kube::{Api, Resource};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+use crate::objects::Objects;
 use crate::{Error, Result};
 
 /// The owner reference with `controller: true`, if any.
@@ -71,7 +72,7 @@ pub(crate) fn claim(
 /// Checks, with a fresh read, that `owner` still exists under the same UID and is not being
 /// deleted before it adopts anything (upstream's `RecheckDeletionTimestamp`): the cache may
 /// be behind a deletion.
-pub(crate) async fn can_adopt<K>(api: &Api<K>, owner: &K) -> Result<()>
+pub(crate) async fn can_adopt<K>(api: &Objects<K>, owner: &K) -> Result<()>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -100,7 +101,7 @@ where
 
 /// Sets `owner` as the controller of `object` (a strategic merge patch guarded by the
 /// object's UID, as upstream's adopt patch).
-pub(crate) async fn adopt<Owner, K>(api: &Api<K>, owner: &Owner, object: &K) -> Result<K>
+pub(crate) async fn adopt<Owner, K>(api: &Objects<K>, owner: &Owner, object: &K) -> Result<K>
 where
     Owner: Resource<DynamicType = ()>,
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
@@ -110,7 +111,7 @@ where
 }
 
 /// Removes `owner_uid` from `object`'s owners.
-pub(crate) async fn release<K>(api: &Api<K>, owner_uid: &str, object: &K) -> Result<K>
+pub(crate) async fn release<K>(api: &Objects<K>, owner_uid: &str, object: &K) -> Result<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -123,7 +124,12 @@ where
     .await
 }
 
-async fn patch_owners<K>(api: &Api<K>, object: &K, owners: Value, verb: &'static str) -> Result<K>
+async fn patch_owners<K>(
+    api: &Objects<K>,
+    object: &K,
+    owners: Value,
+    verb: &'static str,
+) -> Result<K>
 where
     K: Resource<DynamicType = ()> + Clone + DeserializeOwned + std::fmt::Debug,
 {

@@ -8,10 +8,11 @@
 
 use std::collections::HashMap;
 
+use crate::objects::Objects;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{MicroTime, ObjectMeta, Time};
 use kube::api::{Patch, PatchParams, PostParams};
-use kube::{Api, Client, Resource};
+use kube::{Client, Resource};
 use serde_json::json;
 use tokio::sync::mpsc;
 
@@ -116,7 +117,7 @@ async fn write_events(client: Client, component: String, mut pending: mpsc::Rece
             event.reason.clone(),
             event.message.clone(),
         );
-        let api = Api::<Event>::namespaced(client.clone(), &namespace);
+        let api = Objects::<Event>::namespaced(client.clone(), &namespace);
         let now = jiff::Timestamp::now();
         if let Some((name, count)) = seen.get(&key).cloned() {
             let patch = json!({"count": count + 1, "lastTimestamp": Time(now)});

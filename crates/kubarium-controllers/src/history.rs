@@ -11,10 +11,11 @@ use k8s_openapi::api::apps::v1::ControllerRevision;
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use k8s_openapi::apimachinery::pkg::runtime::RawExtension;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams, PostParams};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use crate::objects::Objects;
 use crate::{Error, Result};
 
 /// The label on pods (and revisions) naming their revision.
@@ -136,7 +137,7 @@ pub(crate) fn place(revisions: &[&ControllerRevision], wanted: &ControllerRevisi
 /// Makes `wanted` the newest revision in the cluster and returns it with the collision
 /// count it was stored under (greater than `collision_count` after a hash collision).
 pub(crate) async fn store(
-    api: &Api<ControllerRevision>,
+    api: &Objects<ControllerRevision>,
     namespace: &str,
     revisions: &[&ControllerRevision],
     owner: &OwnerReference,

@@ -22,6 +22,7 @@ mod history;
 mod job;
 mod namespace;
 mod nodelifecycle;
+pub mod objects;
 mod podstate;
 pub mod quantity;
 mod replicaset;

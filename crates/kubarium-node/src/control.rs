@@ -5,8 +5,9 @@
 
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubarium_controllers::objects::Objects;
+use kube::Client;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::{Api, Client};
 use serde_json::json;
 
 use crate::node::{AGENT_ANNOTATION, MANAGED_LABEL, go_arch, next_worker_name};
@@ -15,11 +16,12 @@ use crate::{Error, Result};
 /// Creates a managed Node called `name`, or the next free `kubarium-workerN`; the pool
 /// gives it an agent. Returns its name.
 pub async fn add_node(client: &Client, name: Option<&str>) -> Result<String> {
-    let api = Api::<Node>::all(client.clone());
+    let api = Objects::<Node>::all(client.clone());
     let name = match name {
         Some(name) => name.to_owned(),
         None => {
             let nodes = api
+                .untyped()
                 .list_metadata(&ListParams::default())
                 .await
                 .map_err(Error::api("list", "nodes"))?;
@@ -57,7 +59,7 @@ pub async fn add_node(client: &Client, name: Option<&str>) -> Result<String> {
 }
 
 /// The managed Node `name`, or why it is not one.
-async fn managed(api: &Api<Node>, name: &str) -> Result<Node> {
+async fn managed(api: &Objects<Node>, name: &str) -> Result<Node> {
     let node = api
         .get_opt(name)
         .await
@@ -82,7 +84,7 @@ async fn managed(api: &Api<Node>, name: &str) -> Result<Node> {
 
 /// Deletes the managed Node `name`; its agent ends and its pods are garbage-collected.
 pub async fn remove_node(client: &Client, name: &str) -> Result<()> {
-    let api = Api::<Node>::all(client.clone());
+    let api = Objects::<Node>::all(client.clone());
     managed(&api, name).await?;
     match api.delete(name, &DeleteParams::default()).await {
         Ok(_) => Ok(()),
@@ -94,7 +96,7 @@ pub async fn remove_node(client: &Client, name: &str) -> Result<()> {
 }
 
 async fn set_stopped(client: &Client, name: &str, stopped: bool) -> Result<()> {
-    let api = Api::<Node>::all(client.clone());
+    let api = Objects::<Node>::all(client.clone());
     managed(&api, name).await?;
     let value = if stopped {
         json!("stopped")

@@ -5,6 +5,7 @@
 
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{Node, Pod};
+use kubarium_controllers::objects::Objects;
 use kube::api::{EvictParams, ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
@@ -27,7 +28,7 @@ pub async fn cordon(client: Client, node: &str, unschedulable: bool) -> Result<(
     } else {
         Value::Null
     };
-    Api::<Node>::all(client)
+    Objects::<Node>::all(client)
         .patch(
             node,
             &PatchParams::default(),
@@ -41,7 +42,7 @@ pub async fn cordon(client: Client, node: &str, unschedulable: bool) -> Result<(
 /// Returns once every eviction was answered; evicted pods then terminate gracefully.
 pub async fn drain(client: Client, node: &str) -> Result<DrainOutcome> {
     cordon(client.clone(), node, true).await?;
-    let pods = Api::<Pod>::all(client.clone())
+    let pods = Objects::<Pod>::all(client.clone())
         .list(&ListParams::default().fields(&format!("spec.nodeName={node}")))
         .await?;
     let mut pods: Vec<Pod> = pods.items;

@@ -11,6 +11,7 @@ pub(crate) mod testing;
 use std::sync::Arc;
 
 use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, ReplicaSet, StatefulSet};
+use kubarium_controllers::objects::Objects;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams, PropagationPolicy};
 use kube::{Api, Client};
 use serde_json::json;
@@ -132,7 +133,7 @@ pub async fn rollout_restart(
     let params = PatchParams::default();
     match resource {
         "deployments" => {
-            let api = Api::<Deployment>::namespaced(client, namespace);
+            let api = Objects::<Deployment>::namespaced(client, namespace);
             let deployment = api.get(name).await?;
             if deployment.spec.as_ref().and_then(|s| s.paused) == Some(true) {
                 return Err(Error::Local(format!(
@@ -142,12 +143,12 @@ pub async fn rollout_restart(
             api.patch(name, &params, &patch).await?;
         }
         "statefulsets" => {
-            Api::<StatefulSet>::namespaced(client, namespace)
+            Objects::<StatefulSet>::namespaced(client, namespace)
                 .patch(name, &params, &patch)
                 .await?;
         }
         "daemonsets" => {
-            Api::<DaemonSet>::namespaced(client, namespace)
+            Objects::<DaemonSet>::namespaced(client, namespace)
                 .patch(name, &params, &patch)
                 .await?;
         }

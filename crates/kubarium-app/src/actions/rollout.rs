@@ -14,8 +14,9 @@ use k8s_openapi::api::apps::v1::{
 };
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kubarium_controllers::objects::Objects;
 use kube::api::{ListParams, Patch, PatchParams};
-use kube::{Api, Client, Resource};
+use kube::{Client, Resource};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
@@ -49,7 +50,7 @@ pub async fn rollout_history(
 ) -> Result<Vec<Revision>> {
     match resource {
         "deployments" => {
-            let deployment = Api::<Deployment>::namespaced(client.clone(), namespace)
+            let deployment = Objects::<Deployment>::namespaced(client.clone(), namespace)
                 .get(name)
                 .await?;
             let current =
@@ -74,7 +75,7 @@ pub async fn rollout_history(
             Ok(revisions)
         }
         "statefulsets" => {
-            let sts = Api::<StatefulSet>::namespaced(client.clone(), namespace)
+            let sts = Objects::<StatefulSet>::namespaced(client.clone(), namespace)
                 .get(name)
                 .await?;
             let update = sts.status.as_ref().and_then(|s| s.update_revision.clone());
@@ -82,7 +83,7 @@ pub async fn rollout_history(
             Ok(history_of(&owned, update.as_deref()))
         }
         "daemonsets" => {
-            let ds = Api::<DaemonSet>::namespaced(client.clone(), namespace)
+            let ds = Objects::<DaemonSet>::namespaced(client.clone(), namespace)
                 .get(name)
                 .await?;
             let owned = controlled::<ControllerRevision>(&client, namespace, &ds.metadata).await?;
@@ -133,7 +134,7 @@ async fn undo_deployment(
     name: &str,
     to: Option<i64>,
 ) -> Result<UndoOutcome> {
-    let api = Api::<Deployment>::namespaced(client.clone(), namespace);
+    let api = Objects::<Deployment>::namespaced(client.clone(), namespace);
     let deployment = api.get(name).await?;
     let spec = deployment.spec.as_ref();
     if spec.and_then(|s| s.paused) == Some(true) {
@@ -221,7 +222,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let all = Api::<K>::namespaced(client.clone(), namespace)
+    let all = Objects::<K>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
         .await?;
     Ok(all
@@ -350,7 +351,7 @@ where
         + DeserializeOwned
         + std::fmt::Debug,
 {
-    let api = Api::<K>::namespaced(client.clone(), namespace);
+    let api = Objects::<K>::namespaced(client.clone(), namespace);
     let object = api.get(name).await?;
     let owned = controlled::<ControllerRevision>(client, namespace, object.meta()).await?;
     let chosen = pick_controller_revision(&owned, revision, &K::kind(&()), name)?;
@@ -413,6 +414,7 @@ fn no_previous(kind: &str, name: &str, only: Option<i64>) -> Error {
 
 #[cfg(test)]
 mod tests {
+    use kube::Api;
 
     use super::super::testing::{Hollow, eventually};
     use super::*;

@@ -5,7 +5,7 @@ use futures_util::future::join_all;
 use k8s_openapi::api::authorization::v1::{
     ResourceAttributes, SelfSubjectAccessReview, SelfSubjectAccessReviewSpec,
 };
-use kube::Api;
+use kubarium_controllers::objects::Objects;
 use kube::api::PostParams;
 
 use crate::ipc::clusters::AccessCheck;
@@ -14,7 +14,7 @@ use crate::ipc::clusters::AccessCheck;
 /// not serve the API) counts as "not allowed", with the reason logged: the UI then disables
 /// the action and the user can still try it from kubectl.
 pub async fn can_i(client: kube::Client, checks: Vec<AccessCheck>) -> Vec<bool> {
-    let api = Api::<SelfSubjectAccessReview>::all(client);
+    let api = Objects::<SelfSubjectAccessReview>::all(client);
     join_all(checks.into_iter().map(|check| {
         let api = api.clone();
         async move {

@@ -9,7 +9,7 @@
 use std::time::Duration;
 
 use k8s_openapi::api::networking::v1::Ingress;
-use kube::Api;
+use kubarium_controllers::objects::Objects;
 use kube::api::ListParams;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
@@ -31,7 +31,7 @@ pub(super) async fn ingress_port(local: &LocalCluster) -> Result<u16> {
     if configured != 0 {
         return Ok(configured);
     }
-    let ingresses = Api::<Ingress>::all(local.client().await?)
+    let ingresses = Objects::<Ingress>::all(local.client().await?)
         .list(&ListParams::default())
         .await?;
     port_from_status(&ingresses.items).ok_or_else(|| {

@@ -3,6 +3,7 @@
 //! hollow cluster.
 
 use k8s_openapi::api::networking::v1::Ingress;
+use kube::Api;
 use serde_json::json;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpListener;

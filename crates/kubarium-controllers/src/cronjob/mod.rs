@@ -23,10 +23,11 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{DeleteParams, PostParams, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use decide::Missed;
 use schedule::Schedule;
@@ -87,7 +88,7 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action> {
     let now = Timestamp::now();
     let namespace = cronjob.namespace().unwrap_or_default();
     let uid = cronjob.metadata.uid.clone().unwrap_or_default();
-    let jobs_api = Api::<Job>::namespaced(state.client.clone(), &namespace);
+    let jobs_api = Objects::<Job>::namespaced(state.client.clone(), &namespace);
     let cached = state.jobs.state();
     let children: Vec<&Job> = cached
         .iter()
@@ -211,7 +212,7 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action> {
         }
         let mut updated = (*cronjob).clone();
         updated.status = Some(status);
-        Api::<CronJob>::namespaced(state.client.clone(), &namespace)
+        Objects::<CronJob>::namespaced(state.client.clone(), &namespace)
             .replace_status(&cronjob.name_any(), &PostParams::default(), &updated)
             .await
             .map_err(Error::api(
@@ -226,7 +227,7 @@ async fn reconcile(cronjob: Arc<CronJob>, state: Arc<State>) -> Result<Action> {
 async fn schedule_next(
     state: &State,
     cronjob: &CronJob,
-    jobs_api: &Api<Job>,
+    jobs_api: &Objects<Job>,
     status: &mut k8s_openapi::api::batch::v1::CronJobStatus,
     changed: &mut bool,
     now: Timestamp,

@@ -18,7 +18,7 @@ use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, DaemonSet};
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
@@ -26,6 +26,7 @@ use tokio::task::JoinSet;
 
 use crate::events::Recorder;
 use crate::history;
+use crate::objects::Objects;
 use crate::podstate::{controlled_by, controller_ref, settle, terminating};
 use crate::{Context, Error, Result};
 
@@ -105,7 +106,7 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action> {
     let Some(spec) = ds.spec.as_ref() else {
         return Ok(Action::await_change());
     };
-    let revisions_api = Api::<ControllerRevision>::namespaced(state.client.clone(), &namespace);
+    let revisions_api = Objects::<ControllerRevision>::namespaced(state.client.clone(), &namespace);
     let revisions = owned(&state.revisions, &namespace, &uid);
     let revision_refs: Vec<&ControllerRevision> = revisions.iter().map(AsRef::as_ref).collect();
     let collisions = ds
@@ -136,7 +137,7 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action> {
     let pod_refs: Vec<&Pod> = pods.iter().map(AsRef::as_ref).collect();
     let now = jiff::Timestamp::now();
     let planned = plan::plan(&ds, &nodes, &pod_refs, &hash, now);
-    let pods_api = Api::<Pod>::namespaced(state.client.clone(), &namespace);
+    let pods_api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
     for (pod, node) in &planned.failed {
         state.recorder.warning(
             ds.as_ref(),
@@ -198,7 +199,7 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action> {
     let pod_refs: Vec<&Pod> = pods.iter().map(AsRef::as_ref).collect();
     let status = plan::status(&ds, &nodes, &pod_refs, &hash, collisions, now);
     if ds.status.as_ref() != Some(&status) {
-        Api::<DaemonSet>::namespaced(state.client.clone(), &namespace)
+        Objects::<DaemonSet>::namespaced(state.client.clone(), &namespace)
             .patch_status(
                 &name,
                 &PatchParams::default(),

@@ -25,12 +25,13 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
 use crate::claim::{self, Claim};
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use sync::{PodInfo, Step};
 
@@ -123,7 +124,7 @@ async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action> {
     let namespace = d.namespace().unwrap_or_default();
     let name = d.name_any();
     let what = format!("deployments {namespace}/{name}");
-    let deployments = Api::<Deployment>::namespaced(state.client.clone(), &namespace);
+    let deployments = Objects::<Deployment>::namespaced(state.client.clone(), &namespace);
     let Some(selector) = selector_of(&d) else {
         tracing::warn!(deployment = %what, "invalid selector");
         return Ok(Action::await_change());
@@ -172,7 +173,7 @@ async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action> {
 
     let now = Timestamp::now();
     let plan = sync::plan(&d, rss, &pods, now);
-    let rs_api = Api::<ReplicaSet>::namespaced(state.client.clone(), &namespace);
+    let rs_api = Objects::<ReplicaSet>::namespaced(state.client.clone(), &namespace);
     let mut versions: HashMap<String, String> = HashMap::new();
     for step in plan.steps {
         match step {
@@ -235,7 +236,7 @@ async fn reconcile(d: Arc<Deployment>, state: Arc<State>) -> Result<Action> {
 
 /// Writes a Deployment's whole status (conditions replaced as a list).
 async fn write_status(
-    api: &Api<Deployment>,
+    api: &Objects<Deployment>,
     name: &str,
     status: &k8s_openapi::api::apps::v1::DeploymentStatus,
 ) -> Result<()> {
@@ -259,8 +260,8 @@ async fn write_status(
 async fn create(
     state: &State,
     d: &Deployment,
-    rs_api: &Api<ReplicaSet>,
-    deployments: &Api<Deployment>,
+    rs_api: &Objects<ReplicaSet>,
+    deployments: &Objects<Deployment>,
     rs: &ReplicaSet,
     now: Timestamp,
 ) -> Result<Option<Action>> {
@@ -338,7 +339,7 @@ async fn claim_replica_sets(
     let namespace = d.namespace().unwrap_or_default();
     let uid = d.metadata.uid.clone().unwrap_or_default();
     let deleting = d.metadata.deletion_timestamp.is_some();
-    let api = Api::<ReplicaSet>::namespaced(state.client.clone(), &namespace);
+    let api = Objects::<ReplicaSet>::namespaced(state.client.clone(), &namespace);
     let (mut owned, mut adopt, mut release) = (Vec::new(), Vec::new(), Vec::new());
     for rs in state.replicasets.state() {
         if rs.metadata.namespace.as_deref() != Some(namespace.as_str()) {
@@ -353,7 +354,7 @@ async fn claim_replica_sets(
         }
     }
     if !adopt.is_empty() {
-        let deployments = Api::<Deployment>::namespaced(state.client.clone(), &namespace);
+        let deployments = Objects::<Deployment>::namespaced(state.client.clone(), &namespace);
         claim::can_adopt(&deployments, d.as_ref()).await?;
         for result in join_all(
             adopt

@@ -26,10 +26,11 @@ use kube::api::PostParams;
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use budget::Scale;
 
@@ -226,7 +227,7 @@ async fn write_status(
     let name = budget.name_any();
     let mut updated = budget.clone();
     updated.status = Some(status);
-    Api::<PodDisruptionBudget>::namespaced(state.client.clone(), &namespace)
+    Objects::<PodDisruptionBudget>::namespaced(state.client.clone(), &namespace)
         .replace_status(&name, &PostParams::default(), &updated)
         .await
         .map(drop)

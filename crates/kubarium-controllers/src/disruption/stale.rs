@@ -12,10 +12,11 @@ use k8s_openapi::api::core::v1::{Pod, PodCondition};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::PostParams;
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
+use crate::objects::Objects;
 use crate::{Context, podstate};
 
 /// How long a `DisruptionTarget` condition waits for its pod to be deleted (upstream's
@@ -112,7 +113,7 @@ async fn clear(pods: &Store<Pod>, client: &Client, key: &ObjectRef<Pod>) {
     }
     let namespace = pod.namespace().unwrap_or_default();
     // A conflict means the pod changed: that change is looked at anew.
-    if let Err(error) = Api::<Pod>::namespaced(client.clone(), &namespace)
+    if let Err(error) = Objects::<Pod>::namespaced(client.clone(), &namespace)
         .replace_status(&pod.name_any(), &PostParams::default(), &updated)
         .await
     {

@@ -16,16 +16,17 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod, Service};
 use k8s_openapi::api::discovery::v1::{Endpoint, EndpointConditions, EndpointPort, EndpointSlice};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
+use kube::Client;
 use kube::api::{DeleteParams, PostParams};
 use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client};
 use tokio::task::JoinSet;
 
 use super::{
     HEADLESS, LAST_CHANGE_TRIGGER_TIME, PodFields, PodServices, TriggerTimes, find_port,
     has_cluster_ip, is_ready, pod_ips, pods_for_service, rfc3339_nano, should_be_in_endpoints,
 };
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 /// The `managed-by` label value of slices this controller owns.
@@ -571,7 +572,7 @@ async fn write(
     trigger: Option<Timestamp>,
 ) -> Result<()> {
     let (namespace, name) = key;
-    let api = Api::<EndpointSlice>::namespaced(state.client.clone(), namespace);
+    let api = Objects::<EndpointSlice>::namespaced(state.client.clone(), namespace);
     let what = format!("endpointslices for service {namespace}/{name}");
     let mut expected = Expected::default();
     let mut outcome = Ok(());

@@ -27,6 +27,7 @@ use super::{
     has_cluster_ip, is_ready, pod_ips, pods_for_service, rfc3339_nano, should_be_in_endpoints,
 };
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 /// Upstream's `maxCapacity`: addresses kept in one Endpoints object.
@@ -397,7 +398,7 @@ async fn remove_leftovers(state: Arc<State>) {
 async fn delete_endpoints(state: &State, service: &ObjectRef<Service>) {
     let namespace = service.namespace.clone().unwrap_or_default();
     state.triggers.forget(&namespace, &service.name);
-    let api = Api::<Endpoints>::namespaced(state.client.clone(), &namespace);
+    let api = Objects::<Endpoints>::namespaced(state.client.clone(), &namespace);
     match api.delete(&service.name, &DeleteParams::default()).await {
         Ok(_) => {}
         Err(kube::Error::Api(status)) if status.code == 404 => {}
@@ -433,7 +434,7 @@ async fn reconcile(service: Arc<Service>, state: Arc<State>) -> Result<Action> {
     let Some(endpoints) = plan(&service, &pods, current.as_deref(), trigger) else {
         return Ok(Action::await_change());
     };
-    let api = Api::<Endpoints>::namespaced(state.client.clone(), &namespace);
+    let api = Objects::<Endpoints>::namespaced(state.client.clone(), &namespace);
     let what = format!("endpoints {namespace}/{}", key.name);
     let result = match current.as_ref() {
         None => api

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
 use kube::api::{Patch, PatchParams};
 use kube::core::{Selector, SelectorExt};
-use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::State;
 use super::pods::{TRACKING_FINALIZER, controller_ref};
+use crate::objects::Objects;
 use crate::{Error, Result};
 
 /// Pods to adopt and pods to release among `pods` (all of the Job's namespace).
@@ -102,7 +103,7 @@ async fn patch(
         "uid": pod.metadata.uid,
         "resourceVersion": pod.metadata.resource_version,
     }});
-    Api::<Pod>::namespaced(state.client.clone(), &namespace)
+    Objects::<Pod>::namespaced(state.client.clone(), &namespace)
         .patch(&name, &PatchParams::default(), &Patch::Merge(body))
         .await
         .map_err(Error::api(verb, format!("pods {namespace}/{name}")))

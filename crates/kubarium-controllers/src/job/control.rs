@@ -8,13 +8,14 @@ use futures_util::future::join_all;
 use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
-use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use super::State;
 use super::decide::{self, Assessment};
 use super::pods::{self, TRACKING_FINALIZER, has_tracking_finalizer, is_ready};
+use crate::objects::Objects;
 use crate::{Error, Result};
 
 /// Creates or deletes pods toward the wanted number of active ones (upstream's
@@ -105,7 +106,7 @@ pub(super) async fn manage(
 async fn create_pod(state: &State, job: &Job, index: Option<i32>) -> Result<String> {
     let namespace = job.namespace().unwrap_or_default();
     let pod = pods::new_pod(job, index);
-    let api = Api::<Pod>::namespaced(state.client.clone(), &namespace);
+    let api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
     match api.create(&PostParams::default(), &pod).await {
         Ok(created) => {
             let name = created.name_any();
@@ -139,7 +140,7 @@ pub(super) async fn delete_pods(
     let results = join_all(doomed.iter().map(|pod| async {
         let namespace = pod.namespace().unwrap_or_default();
         let name = pod.name_any();
-        let api = Api::<Pod>::namespaced(state.client.clone(), &namespace);
+        let api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
         if release && has_tracking_finalizer(pod) {
             if let Err(error) = api
                 .patch(&name, &PatchParams::default(), &release_patch(pod))
@@ -200,7 +201,7 @@ pub(super) fn release_patch(pod: &Pod) -> Patch<serde_json::Value> {
 pub(super) async fn release_pods(state: &State, job_uid: &str, pods: &[&Pod]) -> Vec<String> {
     let results = join_all(pods.iter().map(|pod| async {
         let api =
-            Api::<Pod>::namespaced(state.client.clone(), &pod.namespace().unwrap_or_default());
+            Objects::<Pod>::namespaced(state.client.clone(), &pod.namespace().unwrap_or_default());
         match api
             .patch(
                 &pod.name_any(),
@@ -233,7 +234,7 @@ pub(super) async fn release_pods(state: &State, job_uid: &str, pods: &[&Pod]) ->
 pub(super) async fn write_status(state: &State, job: &Job) -> Result<Job> {
     let namespace = job.namespace().unwrap_or_default();
     let name = job.name_any();
-    Api::<Job>::namespaced(state.client.clone(), &namespace)
+    Objects::<Job>::namespaced(state.client.clone(), &namespace)
         .replace_status(&name, &PostParams::default(), job)
         .await
         .map_err(Error::api(

@@ -31,10 +31,11 @@ use k8s_openapi::api::core::v1::Pod;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use backoff::Record;
 use control::{delete_pods, manage, release_pods, write_status};
@@ -348,7 +349,7 @@ async fn claim_pods(
     if !to_adopt.is_empty() {
         // Adopt only for a Job that still exists and is not being deleted, read afresh.
         let namespace = job.namespace().unwrap_or_default();
-        let fresh = Api::<Job>::namespaced(state.client.clone(), &namespace)
+        let fresh = Objects::<Job>::namespaced(state.client.clone(), &namespace)
             .get_opt(&job.name_any())
             .await
             .map_err(Error::api(

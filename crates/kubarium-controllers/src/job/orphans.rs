@@ -5,15 +5,16 @@ use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
+use kube::ResourceExt;
 use kube::api::PatchParams;
 use kube::runtime::controller::Action;
 use kube::runtime::reflector::ObjectRef;
-use kube::{Api, ResourceExt};
 
 use super::State;
 use super::control::release_patch;
 use super::decide;
 use super::pods::has_tracking_finalizer;
+use crate::objects::Objects;
 use crate::{Error, Result};
 
 /// Releases the tracking finalizer of a pod whose Job is gone or finished (upstream's
@@ -39,7 +40,7 @@ pub(super) async fn release_orphan(pod: Arc<Pod>, state: Arc<State>) -> Result<A
             .get(&ObjectRef::new(&owner.name).within(&namespace));
         let job = match cached {
             Some(job) => Some(job),
-            None => Api::<Job>::namespaced(state.client.clone(), &namespace)
+            None => Objects::<Job>::namespaced(state.client.clone(), &namespace)
                 .get_opt(&owner.name)
                 .await
                 .map_err(Error::api(
@@ -53,7 +54,7 @@ pub(super) async fn release_orphan(pod: Arc<Pod>, state: Arc<State>) -> Result<A
             return Ok(Action::await_change());
         }
     }
-    let api = Api::<Pod>::namespaced(state.client.clone(), &namespace);
+    let api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
     match api
         .patch(
             &pod.name_any(),

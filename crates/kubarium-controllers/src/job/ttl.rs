@@ -11,10 +11,11 @@ use jiff::Timestamp;
 use k8s_openapi::api::batch::v1::Job;
 use kube::api::{DeleteParams, Preconditions, PropagationPolicy};
 use kube::runtime::controller::{Action, Controller};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use tokio::task::JoinSet;
 
 use super::decide::finished_condition;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
@@ -69,7 +70,7 @@ async fn reconcile(job: Arc<Job>, client: Arc<Client>) -> Result<Action> {
                 }),
                 ..DeleteParams::default()
             };
-            match Api::<Job>::namespaced((*client).clone(), &namespace)
+            match Objects::<Job>::namespaced((*client).clone(), &namespace)
                 .delete(&name, &params)
                 .await
             {

@@ -27,6 +27,7 @@ use kube::runtime::controller::{Action, Config as ControllerConfig, Controller};
 use kube::{Api, Client};
 use tokio::task::JoinSet;
 
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use conditions::Findings;
 
@@ -63,7 +64,7 @@ async fn reconcile(namespace: Arc<Namespace>, client: Arc<Client>) -> Result<Act
         return Ok(Action::await_change());
     }
     let name = namespace.metadata.name.clone().unwrap_or_default();
-    let api = Api::<Namespace>::all((*client).clone());
+    let api = Objects::<Namespace>::all((*client).clone());
     // Several writers touch a terminating namespace: work from its latest state.
     let Some(mut latest) = api
         .get_opt(&name)
@@ -118,7 +119,7 @@ fn has_finalizer(namespace: &Namespace) -> bool {
 }
 
 /// Removes [`FINALIZER`] from `spec.finalizers` through the `finalize` subresource.
-async fn finalize(api: &Api<Namespace>, mut namespace: Namespace) -> Result<()> {
+async fn finalize(api: &Objects<Namespace>, mut namespace: Namespace) -> Result<()> {
     let name = namespace.metadata.name.clone().unwrap_or_default();
     let spec = namespace.spec.get_or_insert_with(Default::default);
     let mut rest: Vec<String> = spec
@@ -319,7 +320,7 @@ async fn graceful_estimate(
     if !(resource.group.is_empty() && resource.plural == "pods") {
         return Ok(0);
     }
-    let pods = Api::<Pod>::namespaced(client.clone(), namespace)
+    let pods = Objects::<Pod>::namespaced(client.clone(), namespace)
         .list(&ListParams::default())
         .await
         .map_err(|e| e.to_string())?;

@@ -10,12 +10,13 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
+use kube::Client;
 use kube::api::PostParams;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client};
 use tokio::task::JoinSet;
 
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 /// The ServiceAccount every active namespace has.
@@ -115,7 +116,7 @@ async fn sync_account(namespace: Arc<Namespace>, state: Arc<Accounts>) -> Result
         },
         ..ServiceAccount::default()
     };
-    match Api::<ServiceAccount>::namespaced(state.client.clone(), &name)
+    match Objects::<ServiceAccount>::namespaced(state.client.clone(), &name)
         .create(&PostParams::default(), &account)
         .await
     {
@@ -175,7 +176,7 @@ async fn publish(namespace: Arc<Namespace>, state: Arc<Publisher>) -> Result<Act
     let Some(config_map) = root_ca_update(current.as_deref(), &state.ca) else {
         return Ok(Action::await_change());
     };
-    let api = Api::<ConfigMap>::namespaced(state.client.clone(), &name);
+    let api = Objects::<ConfigMap>::namespaced(state.client.clone(), &name);
     let what = format!("configmaps {name}/{ROOT_CA}");
     match current {
         None => match api.create(&PostParams::default(), &config_map).await {

@@ -17,12 +17,13 @@ use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::taints::NO_EXECUTE;
 use crate::events::{EventType, Recorder};
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 /// The component its events come from.
@@ -250,7 +251,7 @@ async fn evict(state: &State, pod: &Pod) -> Result<()> {
         &(namespace.clone(), name.clone()),
         format!("Marking for deletion Pod {namespace}/{name}"),
     );
-    let api = Api::<Pod>::namespaced(state.client.clone(), &namespace);
+    let api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
     let condition = json!({"status": {"conditions": [{
         "type": "DisruptionTarget",
         "status": "True",

@@ -21,10 +21,11 @@ use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, Preconditions};
+use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
 use kube::runtime::reflector::Store;
 use tokio::task::JoinSet;
 
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 /// Sets the three controllers up on `tasks`.
@@ -39,7 +40,7 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 /// own when `None`) if it is still the same pod (uid precondition). A pod already gone is
 /// done; a conflict is the caller's to judge.
 async fn mark_and_delete(
-    api: &Api<Pod>,
+    api: &Objects<Pod>,
     pod: &Pod,
     status: serde_json::Value,
     grace: Option<u32>,

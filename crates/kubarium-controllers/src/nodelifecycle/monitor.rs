@@ -19,13 +19,14 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::health::{self, Evictions, Health};
 use super::taints::{self, NoExecute};
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
 /// The component its events come from.
@@ -109,7 +110,7 @@ async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
             let was_ready = health::ready_status(&node) == Some("True");
             let mut updated = (*node).clone();
             updated.status.get_or_insert_default().conditions = Some(conditions);
-            Api::<Node>::all(state.client.clone())
+            Objects::<Node>::all(state.client.clone())
                 .replace_status(&name, &PostParams::default(), &updated)
                 .await
                 .map_err(Error::api("update status", format!("nodes {name}")))?;
@@ -174,7 +175,7 @@ async fn reconcile_taints(state: &State, node: &Node, now: Timestamp) -> Result<
     updated.spec.get_or_insert_default().taints = (!new.is_empty()).then_some(new);
     // A replace carries the cached resourceVersion: a concurrent change (a cordon, the
     // agent's own update) makes it fail with 409, and the next pass starts from that.
-    Api::<Node>::all(state.client.clone())
+    Objects::<Node>::all(state.client.clone())
         .replace(&name, &PostParams::default(), &updated)
         .await
         .map_err(Error::api("update", format!("nodes {name}")))?;
@@ -201,7 +202,7 @@ async fn mark_pods_not_ready(state: &State, node: &str) -> Result<()> {
             "status": "False",
             "lastTransitionTime": now,
         }]}});
-        let result = Api::<Pod>::namespaced(state.client.clone(), &namespace)
+        let result = Objects::<Pod>::namespaced(state.client.clone(), &namespace)
             .patch_status(&name, &PatchParams::default(), &Patch::Strategic(patch))
             .await
             .map_err(Error::api(

@@ -17,12 +17,13 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::reflector::Store;
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::health;
 use super::taints::{self, OUT_OF_SERVICE};
+use crate::objects::Objects;
 use crate::{Context, Result};
 
 /// How often the collector looks (upstream: 20 s; shorter so a deleted node's pods go
@@ -149,7 +150,7 @@ async fn run(client: Client, pods: Store<Pod>, nodes: Store<Node>) {
             if now.duration_since(since) < QUARANTINE {
                 continue;
             }
-            match Api::<Node>::all(client.clone()).get_opt(&node).await {
+            match Objects::<Node>::all(client.clone()).get_opt(&node).await {
                 Ok(None) => {
                     gone.insert(node);
                 }
@@ -183,7 +184,7 @@ async fn force_delete(client: &Client, pod: &Pod, reason: Reason) -> Result<()> 
         ?reason,
         "pod garbage collector force-deleting a pod"
     );
-    let api = Api::<Pod>::namespaced(client.clone(), &namespace);
+    let api = Objects::<Pod>::namespaced(client.clone(), &namespace);
     let phase = pod.status.as_ref().and_then(|s| s.phase.as_deref());
     let mut status = json!({});
     if !matches!(phase, Some("Succeeded" | "Failed")) {

@@ -23,12 +23,13 @@ use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::core::{Selector, SelectorExt};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
-use kube::{Api, Client, ResourceExt};
+use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::claim;
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use expectations::Expectations;
 use plan::{Manage, ManageError};
@@ -156,12 +157,12 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action> {
             },
         );
 
-    let pods_api = Api::<Pod>::namespaced(state.client.clone(), &namespace);
+    let pods_api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
     let refs: Vec<&Pod> = all.iter().map(AsRef::as_ref).collect();
     let claimed = plan::claim_pods(&rs, &selector, &refs);
     let mut filtered: Vec<Pod> = claimed.owned.iter().map(|p| (*p).clone()).collect();
     if !claimed.adopt.is_empty() {
-        let rs_api = Api::<ReplicaSet>::namespaced(state.client.clone(), &namespace);
+        let rs_api = Objects::<ReplicaSet>::namespaced(state.client.clone(), &namespace);
         claim::can_adopt(&rs_api, rs.as_ref()).await?;
         let adopted = join_all(
             claimed
@@ -213,7 +214,7 @@ async fn reconcile(rs: Arc<ReplicaSet>, state: Arc<State>) -> Result<Action> {
         if status.conditions.is_none() {
             body["conditions"] = serde_json::Value::Null;
         }
-        Api::<ReplicaSet>::namespaced(state.client.clone(), &namespace)
+        Objects::<ReplicaSet>::namespaced(state.client.clone(), &namespace)
             .patch_status(
                 &name,
                 &PatchParams::default(),
@@ -287,7 +288,7 @@ async fn manage(
     state: &State,
     rs: &ReplicaSet,
     key: &str,
-    api: &Api<Pod>,
+    api: &Objects<Pod>,
     decision: Manage<'_>,
 ) -> Result<(), ManageError> {
     match decision {

@@ -45,6 +45,7 @@ use tokio::task::JoinSet;
 use crate::Context;
 use crate::events::Recorder;
 use crate::informers::Subscription;
+use crate::objects::Objects;
 use cache::{Cache, PodInfo};
 use cycle::{Cycles, Outcome};
 pub use decision::{ANNOTATION, Decision, Rejected, Scored};
@@ -251,7 +252,7 @@ impl Scheduler {
             self.queue.remove(&uid);
             if ours && gated && pod.metadata.deletion_timestamp.is_none() {
                 // The SchedulingGates plugin's PreEnqueue: held back, and saying so.
-                let api = Api::<Pod>::namespaced(
+                let api = Objects::<Pod>::namespaced(
                     self.client.clone(),
                     pod.metadata.namespace.as_deref().unwrap_or("default"),
                 );
@@ -449,7 +450,7 @@ async fn record_unschedulable(
 ) -> Result<(), kube::Error> {
     let namespace = pod.metadata.namespace.as_deref().unwrap_or("default");
     let name = pod.metadata.name.as_deref().unwrap_or_default();
-    let api = Api::<Pod>::namespaced(client, namespace);
+    let api = Objects::<Pod>::namespaced(client, namespace);
     not_scheduled(&api, pod, "Unschedulable", message).await?;
     let value = decision.to_annotation();
     let annotated = pod
@@ -469,7 +470,7 @@ async fn record_unschedulable(
 /// Sets `PodScheduled=False` with `reason` and `message` unless the pod already says so,
 /// keeping the transition time while the status stays False (`podutil.UpdatePodCondition`).
 async fn not_scheduled(
-    api: &Api<Pod>,
+    api: &Objects<Pod>,
     pod: &Pod,
     reason: &str,
     message: &str,

@@ -17,7 +17,7 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::{ControllerRevision, StatefulSet};
 use k8s_openapi::api::core::v1::{PersistentVolumeClaim, Pod};
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::Store;
 use serde_json::json;
@@ -25,6 +25,7 @@ use tokio::task::JoinSet;
 
 use crate::events::Recorder;
 use crate::history;
+use crate::objects::Objects;
 use crate::podstate::{controlled_by, controller_ref, settle, terminating};
 use crate::{Context, Error, Result};
 use identity::{claim_name, new_claims, new_pod, ordinal, set_name};
@@ -97,7 +98,7 @@ async fn reconcile(set: Arc<StatefulSet>, state: Arc<State>) -> Result<Action> {
     let Some(spec) = set.spec.as_ref() else {
         return Ok(Action::await_change());
     };
-    let revisions_api = Api::<ControllerRevision>::namespaced(state.client.clone(), &namespace);
+    let revisions_api = Objects::<ControllerRevision>::namespaced(state.client.clone(), &namespace);
     let revisions = owned(&state.revisions, &namespace, &uid);
     let revision_refs: Vec<&ControllerRevision> = revisions.iter().map(AsRef::as_ref).collect();
     let collisions = set
@@ -189,7 +190,7 @@ async fn reconcile(set: Arc<StatefulSet>, state: Arc<State>) -> Result<Action> {
     let pod_refs: Vec<&Pod> = pods.iter().map(AsRef::as_ref).collect();
     let status = plan::status(&set, &pod_refs, names, collisions, now);
     if set.status.as_ref() != Some(&status) {
-        Api::<StatefulSet>::namespaced(state.client.clone(), &namespace)
+        Objects::<StatefulSet>::namespaced(state.client.clone(), &namespace)
             .patch_status(
                 &name,
                 &PatchParams::default(),
@@ -245,8 +246,8 @@ struct Sync<'a> {
 }
 
 impl Sync<'_> {
-    fn pods(&self) -> Api<Pod> {
-        Api::namespaced(self.state.client.clone(), self.namespace)
+    fn pods(&self) -> Objects<Pod> {
+        Objects::namespaced(self.state.client.clone(), self.namespace)
     }
 
     /// Creates the pod at `ordinal` after its missing claims.
@@ -260,7 +261,7 @@ impl Sync<'_> {
         let pod = new_pod(self.set, template, revision, ordinal);
         let pod_name = pod.metadata.name.clone().unwrap_or_default();
         let claims_api =
-            Api::<PersistentVolumeClaim>::namespaced(self.state.client.clone(), self.namespace);
+            Objects::<PersistentVolumeClaim>::namespaced(self.state.client.clone(), self.namespace);
         for claim in new_claims(self.set, ordinal) {
             let claim_name = claim.metadata.name.clone().unwrap_or_default();
             let key = kube::runtime::reflector::ObjectRef::new(&claim_name).within(self.namespace);
@@ -368,7 +369,7 @@ impl Sync<'_> {
         let mut owner = controller_ref(pod.as_ref());
         owner.controller = None;
         let claims_api =
-            Api::<PersistentVolumeClaim>::namespaced(self.state.client.clone(), self.namespace);
+            Objects::<PersistentVolumeClaim>::namespaced(self.state.client.clone(), self.namespace);
         for template in self
             .set
             .spec

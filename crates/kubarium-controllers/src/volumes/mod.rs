@@ -16,13 +16,14 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
 use k8s_openapi::api::storage::v1::StorageClass;
-use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::controller::{Action, Controller};
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
+use crate::objects::Objects;
 use crate::podstate::settle;
 use crate::{Context, Error, Result};
 use binding::{best_match, claim_class, refers_to};
@@ -121,7 +122,7 @@ fn retry<K>(_object: Arc<K>, error: &Error, _state: Arc<State>) -> Action {
 
 /// Creates the default StorageClass unless it exists, retrying until the API answers.
 async fn default_class(client: kube::Client) {
-    let api = Api::<StorageClass>::all(client);
+    let api = Objects::<StorageClass>::all(client);
     loop {
         match api
             .create(&PostParams::default(), &provision::default_class())
@@ -228,7 +229,7 @@ async fn sync_claim(claim: Arc<PersistentVolumeClaim>, state: Arc<State>) -> Res
             STORAGE_PROVISIONER: class.provisioner,
             BETA_STORAGE_PROVISIONER: class.provisioner,
         }}});
-        Api::<PersistentVolumeClaim>::namespaced(state.client.clone(), &namespace)
+        Objects::<PersistentVolumeClaim>::namespaced(state.client.clone(), &namespace)
             .patch(
                 &name_of(claim.as_ref()),
                 &PatchParams::default(),
@@ -286,7 +287,7 @@ async fn provision_volume(
         })?;
     let volume = provision::new_volume(claim, class, &path);
     let name = name_of(&volume);
-    let api = Api::<PersistentVolume>::all(state.client.clone());
+    let api = Objects::<PersistentVolume>::all(state.client.clone());
     let created = match api.create(&PostParams::default(), &volume).await {
         Ok(created) => {
             state.recorder.normal(
@@ -318,9 +319,9 @@ async fn bind(
     claim: &PersistentVolumeClaim,
 ) -> Result<()> {
     let volume_name = name_of(volume);
-    let volumes = Api::<PersistentVolume>::all(state.client.clone());
+    let volumes = Objects::<PersistentVolume>::all(state.client.clone());
     let namespace = claim.metadata.namespace.clone().unwrap_or_default();
-    let claims = Api::<PersistentVolumeClaim>::namespaced(state.client.clone(), &namespace);
+    let claims = Objects::<PersistentVolumeClaim>::namespaced(state.client.clone(), &namespace);
     let params = PatchParams::default();
     let full_reference = volume
         .spec
@@ -393,7 +394,7 @@ async fn bind(
 
 async fn claim_phase(state: &State, claim: &PersistentVolumeClaim, phase: &str) -> Result<()> {
     let namespace = claim.metadata.namespace.clone().unwrap_or_default();
-    Api::<PersistentVolumeClaim>::namespaced(state.client.clone(), &namespace)
+    Objects::<PersistentVolumeClaim>::namespaced(state.client.clone(), &namespace)
         .patch_status(
             &name_of(claim),
             &PatchParams::default(),
@@ -409,7 +410,7 @@ async fn volume_phase(state: &State, volume: &PersistentVolume, phase: &str) -> 
         return Ok(());
     }
     let name = name_of(volume);
-    Api::<PersistentVolume>::all(state.client.clone())
+    Objects::<PersistentVolume>::all(state.client.clone())
         .patch_status(
             &name,
             &PatchParams::default(),
@@ -483,7 +484,7 @@ async fn reclaim_by_deleting(state: &State, volume: &PersistentVolume) -> Result
             .warning(volume, "VolumeFailedDelete", error.to_string());
         return Ok(Action::requeue(RETRY));
     }
-    match Api::<PersistentVolume>::all(state.client.clone())
+    match Objects::<PersistentVolume>::all(state.client.clone())
         .delete(&name, &DeleteParams::default())
         .await
     {

@@ -130,12 +130,9 @@ fn typed<K: Watched>(event: watcher::Event<Lean>) -> watcher::Result<watcher::Ev
     })
 }
 
-/// `object` as a `K`: its fields decoded from their JSON tree, then its metadata moved in.
-fn decode<K: Watched>(Lean(object): Lean) -> watcher::Result<K> {
-    let mut typed = K::deserialize(&object.data)
-        .map_err(|error| watcher::Error::WatchFailed(kube::Error::SerdeError(error)))?;
-    *typed.meta_mut() = object.metadata;
-    Ok(typed)
+/// `object` as a `K`, its decoding error the watch's.
+fn decode<K: Watched>(object: Lean) -> watcher::Result<K> {
+    crate::objects::decode(object).map_err(watcher::Error::WatchFailed)
 }
 
 #[cfg(test)]

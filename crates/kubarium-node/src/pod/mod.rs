@@ -16,8 +16,9 @@ use futures_util::future::{self, Either};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus as ApiStatus, ObjectReference, Pod, PodStatus};
 use kubarium_controllers::events::EventType;
+use kubarium_controllers::objects::Objects;
+use kube::Resource;
 use kube::api::{DeleteParams, Preconditions};
-use kube::{Api, Resource};
 use tokio::sync::watch;
 
 use crate::node::NodeIdentity;
@@ -204,9 +205,9 @@ struct Worker {
 
 impl Worker {
     /// The pods API of the pod's namespace.
-    fn api(&self) -> Api<Pod> {
+    fn api(&self) -> Objects<Pod> {
         let namespace = self.pod.metadata.namespace.as_deref().unwrap_or("default");
-        Api::namespaced(self.shared.client.clone(), namespace)
+        Objects::namespaced(self.shared.client.clone(), namespace)
     }
 
     fn name(&self) -> &str {

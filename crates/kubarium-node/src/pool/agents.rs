@@ -10,8 +10,8 @@ use jiff::Timestamp;
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use kubarium_controllers::events::EventType;
+use kubarium_controllers::objects::Objects;
 use kubarium_controllers::watch::Watched;
-use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -124,7 +124,7 @@ impl Shared {
             .map(|a| a.identity.clone());
         let Some(identity) = identity else { return };
         let _permit = self.requests.acquire().await;
-        let api = Api::<Node>::all(self.client.clone());
+        let api = Objects::<Node>::all(self.client.clone());
         let mut ok = true;
         let mut posted = None;
         if let Some(node) = node {
@@ -229,7 +229,7 @@ impl Shared {
     /// Renews the Lease of node `name`, creating it if it is missing.
     async fn renew(&self, name: &str, node_uid: Option<String>) {
         let _permit = self.requests.acquire().await;
-        let api = Api::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
+        let api = Objects::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let lease = node::lease(name, node_uid.as_deref(), Timestamp::now());
         let patch = Patch::Merge(json!({ "spec": lease.spec }));
         match api.patch(name, &PatchParams::default(), &patch).await {

@@ -21,8 +21,9 @@ use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{Node, NodeCondition, Pod};
 use kubarium_controllers::events::Recorder;
 use kubarium_controllers::informers::Events;
+use kubarium_controllers::objects::Objects;
+use kube::Client;
 use kube::api::{ListParams, PostParams};
-use kube::{Api, Client};
 use tokio::sync::{Semaphore, watch};
 use tokio::task::{AbortHandle, JoinSet};
 
@@ -287,7 +288,7 @@ impl NodePool {
             requests: Semaphore::new(CONCURRENCY),
             containers: streams::Containers::default(),
         });
-        let api = Api::<Node>::all(client);
+        let api = Objects::<Node>::all(client);
         let existing = api
             .list(&ListParams::default())
             .await

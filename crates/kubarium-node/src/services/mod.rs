@@ -33,11 +33,12 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::api::networking::v1::{Ingress, IngressClass};
 use kubarium_controllers::events::Recorder;
 use kubarium_controllers::informers::Informers;
+use kubarium_controllers::objects::Objects;
 use kubarium_controllers::watch::Watched;
+use kube::Client;
 use kube::api::PostParams;
 use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::{WatchStreamExt, watcher};
-use kube::{Api, Client};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio::time::Instant;
@@ -238,7 +239,7 @@ impl ServiceProxy {
 
 /// Creates the IngressClass `kubarium`, the default, unless it exists.
 async fn ensure_ingress_class(client: &Client) -> Result<()> {
-    let api = Api::<IngressClass>::all(client.clone());
+    let api = Objects::<IngressClass>::all(client.clone());
     match api
         .create(&PostParams::default(), &ingress::default_class())
         .await

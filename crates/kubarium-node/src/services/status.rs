@@ -10,8 +10,9 @@ use k8s_openapi::api::core::v1::{LoadBalancerIngress, LoadBalancerStatus, PortSt
 use k8s_openapi::api::networking::v1::{
     Ingress, IngressLoadBalancerIngress, IngressLoadBalancerStatus, IngressPortStatus,
 };
+use kubarium_controllers::objects::Objects;
+use kube::Client;
 use kube::api::{Patch, PatchParams};
-use kube::{Api, Client};
 use serde_json::json;
 
 use crate::network::plane::{Applied, Protocol};
@@ -131,7 +132,7 @@ pub(crate) async fn patch_service(
     name: &str,
     status: &LoadBalancerStatus,
 ) -> Result<()> {
-    let api = Api::<Service>::namespaced(client.clone(), namespace);
+    let api = Objects::<Service>::namespaced(client.clone(), namespace);
     // A merge patch replaces the list; `null` removes it when the Service is no longer one.
     let patch = json!({"status": {"loadBalancer": {"ingress": status.ingress}}});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
@@ -150,7 +151,7 @@ pub(crate) async fn patch_ingress(
     name: &str,
     status: &IngressLoadBalancerStatus,
 ) -> Result<()> {
-    let api = Api::<Ingress>::namespaced(client.clone(), namespace);
+    let api = Objects::<Ingress>::namespaced(client.clone(), namespace);
     let patch = json!({"status": {"loadBalancer": {"ingress": status.ingress}}});
     api.patch_status(name, &PatchParams::default(), &Patch::Merge(patch))
         .await

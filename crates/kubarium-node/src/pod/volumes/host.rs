@@ -7,7 +7,8 @@ use std::os::unix::fs::FileTypeExt;
 use std::path::{Path, PathBuf};
 
 use k8s_openapi::api::core::v1::{PersistentVolume, PersistentVolumeClaim};
-use kube::{Api, Client};
+use kubarium_controllers::objects::Objects;
+use kube::Client;
 
 /// Checks (and for the `…OrCreate` types, makes) `path` as `hostPath.type` says.
 pub(crate) fn check_type(path: &Path, kind: Option<&str>) -> Result<(), String> {
@@ -88,7 +89,7 @@ pub(crate) async fn claim_path(
     namespace: &str,
     name: &str,
 ) -> Result<PathBuf, String> {
-    let claims = Api::<PersistentVolumeClaim>::namespaced(client.clone(), namespace);
+    let claims = Objects::<PersistentVolumeClaim>::namespaced(client.clone(), namespace);
     let claim = match claims.get_opt(name).await {
         Ok(Some(claim)) => claim,
         Ok(None) => return Err(format!("persistentvolumeclaim {name:?} not found")),
@@ -109,7 +110,7 @@ pub(crate) async fn claim_path(
             "PVC {namespace}/{name} has non-bound phase ({phase:?}) or empty pvc.Spec.VolumeName ({volume:?})"
         ));
     }
-    let volumes = Api::<PersistentVolume>::all(client.clone());
+    let volumes = Objects::<PersistentVolume>::all(client.clone());
     let pv = match volumes.get_opt(&volume).await {
         Ok(Some(pv)) => pv,
         Ok(None) => return Err(format!("persistentvolume {volume:?} not found")),
