@@ -1,16 +1,16 @@
-//! The process's watches: kube-runtime's `watcher`, mostly through one watcher over [`Lean`]
+//! The process's watches: kube-runtime's `watcher`, through one watcher over [`Lean`]
 //! objects, shared by the loops' and node agents' typed watches ([`Watched::watch`]) and the
 //! app's untyped ones ([`lean`]).
 //!
 //! kube-runtime's watcher is generic over the kind it watches, so every kind watched through
 //! it carries its own copy of the watcher's state machine, its list and watch requests and
 //! its decoders of list pages and watch events: over the two dozen kinds the process's loops
-//! and node agents watch, well over a megabyte of the binary. Most kinds are therefore watched
-//! as `Lean` objects and decoded into their type as they arrive, from the JSON tree `Lean`
+//! and node agents watch, well over a megabyte of the binary. Every kind is therefore watched
+//! as `Lean` objects and decoded into its type as they arrive, from the JSON tree `Lean`
 //! holds, with the decoder from a JSON tree that the API server has for every kind anyway.
 //! That costs a tree per object: a pod decodes in about 1.45 times the time it takes straight
-//! from the text (`lean_page` in `lean.rs`). Pods and Nodes, whose changes are nearly all of
-//! a busy cluster's, keep a typed watcher of their own ([`Watched::watch`]).
+//! from the text (`lean_page` in `lean.rs`), a few per cent of the control plane's time at
+//! its busiest, for no decoder of any kind from text in the binary (with [`crate::objects`]).
 //!
 //! Every watch made here drops `metadata.managedFields`, as client-go's
 //! `TransformStripManagedFields` does for informers: no loop reads them, and they are most of
@@ -53,8 +53,8 @@ pub trait Watched:
     Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
 {
     /// Every object of the kind (all namespaces) that `config` selects, as kube-runtime's
-    /// `watcher` reports them, with its default backoff and without managed fields; by
-    /// default through the one `Lean` watcher. An object that does not decode as the kind is
+    /// `watcher` reports them, with its default backoff and without managed fields, through
+    /// the one `Lean` watcher. An object that does not decode as the kind is
     /// reported as the watch's error and skipped, as it is by a typed watcher.
     fn watch(client: Client, config: watcher::Config) -> Watch<Self> {
         let api = Api::<Lean>::all_with(client, &ApiResource::erase::<Self>(&()));
@@ -63,29 +63,9 @@ pub trait Watched:
 }
 
 /// The objects `api` reaches, as kube-runtime's `watcher` reports them, with its default
-/// backoff: the one watcher behind most watches of the process.
+/// backoff: the one watcher behind every watch of the process.
 pub fn lean(api: Api<Lean>, config: watcher::Config) -> Watch<Lean> {
     watcher(api, config).default_backoff().boxed()
-}
-
-/// A watcher of `K`'s own, decoding straight from the JSON text.
-fn own<K: Watched>(client: Client, config: watcher::Config) -> Watch<K> {
-    watcher(Api::<K>::all(client), config)
-        .default_backoff()
-        .modify(|object| object.meta_mut().managed_fields = None)
-        .boxed()
-}
-
-impl Watched for Pod {
-    fn watch(client: Client, config: watcher::Config) -> Watch<Self> {
-        own(client, config)
-    }
-}
-
-impl Watched for Node {
-    fn watch(client: Client, config: watcher::Config) -> Watch<Self> {
-        own(client, config)
-    }
 }
 
 macro_rules! through_lean {
@@ -107,8 +87,10 @@ through_lean!(
     Job,
     Lease,
     Namespace,
+    Node,
     PersistentVolume,
     PersistentVolumeClaim,
+    Pod,
     PodDisruptionBudget,
     ReplicaSet,
     Secret,
