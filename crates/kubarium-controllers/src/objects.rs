@@ -24,7 +24,9 @@ use serde::de::DeserializeOwned;
 use crate::watch::Lean;
 
 /// The objects of kind `K` a client reaches, in one namespace or all: kube's `Api<K>`, with
-/// the same methods and answers, decoded through [`Lean`].
+/// the same methods and answers (each method is `Api<K>`'s of the same name), decoded
+/// through [`Lean`]. Requests whose answer is not a `K` (evictions, bindings, scale, logs,
+/// metadata-only lists) stay with kube's `Api<K>`.
 pub struct Objects<K> {
     api: Api<Lean>,
     client: Client,
@@ -63,12 +65,6 @@ where
             client,
             kind: PhantomData,
         }
-    }
-
-    /// The untyped API these requests go through, for requests whose answer is not a `K`
-    /// (evictions, logs, other subresources).
-    pub fn untyped(&self) -> &Api<Lean> {
-        &self.api
     }
 
     pub async fn get(&self, name: &str) -> Result<K> {
@@ -118,11 +114,8 @@ where
     where
         K: Serialize,
     {
-        let body = serde_json::to_vec(object).map_err(Error::SerdeError)?;
-        let request = self
-            .request()
-            .replace_subresource("status", name, params, body);
-        self.send(request).await
+        self.replace_subresource("status", name, params, object)
+            .await
     }
 
     /// Replaces the object through `subresource` (`status`, a Namespace's `finalize`).

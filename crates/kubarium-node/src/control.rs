@@ -6,8 +6,8 @@
 use k8s_openapi::api::core::v1::Node;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kubarium_controllers::objects::Objects;
-use kube::Client;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
 use serde_json::json;
 
 use crate::node::{AGENT_ANNOTATION, MANAGED_LABEL, go_arch, next_worker_name};
@@ -20,8 +20,7 @@ pub async fn add_node(client: &Client, name: Option<&str>) -> Result<String> {
     let name = match name {
         Some(name) => name.to_owned(),
         None => {
-            let nodes = api
-                .untyped()
+            let nodes = Api::<Node>::all(client.clone())
                 .list_metadata(&ListParams::default())
                 .await
                 .map_err(Error::api("list", "nodes"))?;

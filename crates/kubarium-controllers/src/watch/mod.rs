@@ -47,8 +47,8 @@ use serde::de::DeserializeOwned;
 /// What one of the process's watches reports.
 pub type Watch<K> = BoxStream<'static, watcher::Result<watcher::Event<K>>>;
 
-/// The kinds the process's loops and node agents watch: k8s-openapi's built-in types, each
-/// saying how it is watched.
+/// The kinds the process's loops and node agents watch: k8s-openapi's built-in types, all
+/// watched through the one `Lean` watcher (a kind not listed below is not watchable).
 pub trait Watched:
     Resource<DynamicType = ()> + Clone + Debug + DeserializeOwned + Send + Sync + 'static
 {
