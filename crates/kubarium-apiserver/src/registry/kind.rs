@@ -189,13 +189,8 @@ impl<K: Kind> Rules for Typed<K> {
     fn row(&self, object: &[u8], now: Timestamp) -> Vec<Value> {
         // Through a JSON tree, with the decoder from a tree that every kind has for writes:
         // one from the text would be a second copy of every type's decoding code. No printer
-        // reads managed fields, so they are not decoded.
-        let typed = serde_json::from_slice::<Value>(object).and_then(|mut object| {
-            if let Some(metadata) = object.get_mut("metadata").and_then(Value::as_object_mut) {
-                metadata.remove("managedFields");
-            }
-            K::deserialize(&object)
-        });
+        // reads managed fields, so they are left out while parsing.
+        let typed = super::unmanaged::parse(object).and_then(|object| K::deserialize(&object));
         match typed {
             Ok(typed) => typed_row(&typed, now),
             // Stored objects always decode; if one does not, show what we can.

@@ -8,6 +8,7 @@
 mod kind;
 mod path;
 pub(crate) mod table;
+mod unmanaged;
 
 pub(crate) use kind::{Kind, Rejection, Rules, Stage, Typed};
 pub use table::Column;
