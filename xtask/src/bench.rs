@@ -59,7 +59,15 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
     setup::prepare(Purpose::Test, false)?;
     let ui = root.join("ui");
     cmd::run(&mut command("npm", &["run", "--silent", "build"], &ui))?;
-    let app = cmd::cargo_build(root, "dist", &[("kubarium-desktop", "kubarium")])?;
+    // `kubariumd` serves the remote cluster the app views in the bench's second phase.
+    let app = cmd::cargo_build(
+        root,
+        "dist",
+        &[
+            ("kubarium-desktop", "kubarium"),
+            ("kubarium-cluster", "kubariumd"),
+        ],
+    )?;
     let release = cmd::cargo_build(root, "release", &[("kubarium-tests", "kubarium-bench")])?;
     let bench = release.join("kubarium-bench");
     let mut run = command(

@@ -39,7 +39,7 @@ const REPLICAS: i32 = 100;
 const PATIENCE: Duration = Duration::from_secs(600);
 
 /// A hollow daemon with `nodes` nodes, all Ready, and a client for it.
-async fn cluster(nodes: usize) -> anyhow::Result<(Daemon, Client)> {
+pub(super) async fn cluster(nodes: usize) -> anyhow::Result<(Daemon, Client)> {
     let listen = format!("127.0.0.1:{}", crate::free_port());
     let daemon = Daemon::start(&["--listen", &listen, "--nodes", &nodes.to_string()]);
     let client = daemon.client().await;

@@ -10,7 +10,9 @@
 //! - filtering: from typing a filter to the next frame with the filtered rows;
 //! - the app's RSS with its WebKit processes (and their PSS, which counts a shared library
 //!   once), at each stage and at the end, and the size of the binary as it ships (the
-//!   `dist` profile, which `cargo xtask bench ui` builds).
+//!   `dist` profile, which `cargo xtask bench ui` builds);
+//! - then the app as a viewer ([`remote`]): the same render and memory with the 10,000 pods in
+//!   a `kubariumd` beside it, the app's own cluster idle.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -26,10 +28,12 @@ use super::Figure;
 use super::stats::{Samples, ms};
 use crate::desktop::Desktop;
 
+mod remote;
+
 /// Pods in the cluster while the UI is measured.
 const PODS: usize = 10_000;
 /// Hollow nodes they run on (kubelet's default of 110 pods per node leaves room).
-const NODES: &str = "200";
+pub(super) const NODES: &str = "200";
 /// Watch-update and filter samples.
 const SAMPLES: usize = 10;
 
@@ -57,6 +61,9 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
     let memory = report_memory(&app, "the Pods table open");
     let (rss_app, rss_webkit) = (memory.app.rss, memory.webkit.rss);
     let (size, stripped) = binary_size(&crate::bin("kubarium"))?;
+    drop(app);
+    let viewer = remote::run().await?;
+    let viewed = viewer.memory.app.rss + viewer.memory.webkit.rss;
 
     Ok(vec![
         Figure::new(
@@ -92,6 +99,26 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
             Some(rss_app + rss_webkit <= 400 * 1024),
         ),
         Figure::new(
+            "First full table render, 10,000 pods of a remote cluster",
+            "≤ 2 s",
+            viewer.render.to_string(),
+            Some(viewer.render.total_ms <= 2_000.0),
+        ),
+        Figure::new(
+            "App RSS with its WebKit processes, viewing 10,000 pods of a remote cluster (its own cluster idle)",
+            "≤ 400 MB (goal)",
+            format!(
+                "{:.0} MB: the app process {:.0} MB (its own cluster: 3 hollow nodes), WebKit {:.0} MB; PSS {:.0} MB (app {:.0}, WebKit {:.0})",
+                mb(viewed),
+                mb(viewer.memory.app.rss),
+                mb(viewer.memory.webkit.rss),
+                mb(viewer.memory.app.pss + viewer.memory.webkit.pss),
+                mb(viewer.memory.app.pss),
+                mb(viewer.memory.webkit.pss),
+            ),
+            Some(viewed <= 400 * 1024),
+        ),
+        Figure::new(
             "Binary size as it ships (`dist` profile)",
             "≤ 25 MB stripped (goal)",
             format!(
@@ -106,8 +133,8 @@ pub async fn run() -> anyhow::Result<Vec<Figure>> {
 
 /// The first full render of the Pods table, and its stages as the page and the app's log
 /// tell them.
-struct Render {
-    total_ms: f64,
+pub(super) struct Render {
+    pub(super) total_ms: f64,
     /// From the click to the watch's first list request (the view, the IPC, the watch's start).
     before_list_ms: Option<f64>,
     /// The app's list of every page, and the time its rows took on the blocking pool beside it.
@@ -140,7 +167,7 @@ impl std::fmt::Display for Render {
 /// Clicks "Pods" and waits, in the page, for the frame after the table counts [`PODS`] rows.
 /// The stages come from the page's `kubarium:reset:pods` mark and the app's `listed` line
 /// (wall clocks of one machine).
-async fn first_render(app: &Desktop) -> anyhow::Result<Render> {
+pub(super) async fn first_render(app: &Desktop) -> anyhow::Result<Render> {
     let measured = app
         .session
         .execute(
@@ -225,7 +252,7 @@ async fn client(kubeconfig: &Path) -> anyhow::Result<Client> {
 }
 
 /// Creates [`PODS`] pods in namespace `bench` and waits until every one is bound.
-async fn create_pods(client: &Client) -> anyhow::Result<()> {
+pub(super) async fn create_pods(client: &Client) -> anyhow::Result<()> {
     super::control::namespace(client, "bench").await?;
     let pods = Api::<Pod>::namespaced(client.clone(), "bench");
     let started = Instant::now();
@@ -353,7 +380,7 @@ async fn update_times(app: &Desktop, client: &Client) -> anyhow::Result<Samples>
 
 /// Prints the app's and WebKit's memory now, with what the window shows, to see which stage
 /// costs what; returns it.
-fn report_memory(app: &Desktop, stage: &str) -> AppMemory {
+pub(super) fn report_memory(app: &Desktop, stage: &str) -> AppMemory {
     let memory = AppMemory::now(app.app_pid());
     eprintln!(
         "  memory, {stage}: the app process {:.0} MB, WebKit {:.0} MB (PSS {:.0} + {:.0} MB)",
@@ -372,12 +399,12 @@ fn mb(kb: u64) -> f64 {
 
 /// Resident memory of one or more processes, in kB.
 #[derive(Debug, Default, Clone, Copy)]
-struct Resident {
+pub(super) struct Resident {
     /// VmRSS: every page mapped, shared libraries in full in each process.
-    rss: u64,
+    pub(super) rss: u64,
     /// Proportional set size: a page shared by n processes counts 1/n in each, so summing
     /// over processes counts a shared library once.
-    pss: u64,
+    pub(super) pss: u64,
 }
 
 impl Resident {
@@ -390,9 +417,9 @@ impl Resident {
 }
 
 /// The app process, and every process under it (WebKit's web and network processes).
-struct AppMemory {
-    app: Resident,
-    webkit: Resident,
+pub(super) struct AppMemory {
+    pub(super) app: Resident,
+    pub(super) webkit: Resident,
 }
 
 impl AppMemory {
