@@ -23,7 +23,7 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
     // `pods` and `net` run real containers: Docker, the static infra binary and the test image.
     let docker = matches!(suite.as_str(), "pods" | "net");
     if suite == "ui" {
-        return ui(&root);
+        return ui(&root, phases);
     }
     setup::prepare(Purpose::Headless, docker)?;
     let infra_binary = if docker {
@@ -55,7 +55,7 @@ pub(crate) fn bench(args: &[String]) -> anyhow::Result<()> {
 
 /// `ui`: the desktop app as it ships (the `dist` profile; its UI built first, as the binary
 /// embeds it) under a virtual display, driven through tauri-driver by `kubarium-bench ui`.
-fn ui(root: &std::path::Path) -> anyhow::Result<()> {
+fn ui(root: &std::path::Path, phases: &[String]) -> anyhow::Result<()> {
     setup::prepare(Purpose::Test, false)?;
     let ui = root.join("ui");
     cmd::run(&mut command("npm", &["run", "--silent", "build"], &ui))?;
@@ -81,6 +81,7 @@ fn ui(root: &std::path::Path) -> anyhow::Result<()> {
         ],
         root,
     );
+    run.args(phases);
     run.env("KUBARIUM_BIN_DIR", &app)
         .env("TAURI_DRIVER", crate::test::tauri_driver())
         .env(

@@ -114,10 +114,10 @@ cargo xtask bench pods
 cargo xtask bench net
     Services on Docker: throughput and latency through a Service and the ingress against
     direct, time to first answer, how fast an unready endpoint stops getting traffic.
-cargo xtask bench ui
+cargo xtask bench ui [embedded] [remote]
     The desktop app as it ships (`dist` profile) under Xvfb with 10,000 pods on hollow
     nodes: first table render, watch update to screen, filtering, RSS with WebKit, binary
-    size.
+    size; then the same render and RSS with the pods in a remote kubariumd the app views.
 cargo xtask bindings
     Regenerate ui/src/ipc/bindings from the Rust IPC types.
 cargo xtask protobuf-schema

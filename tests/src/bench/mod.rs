@@ -87,10 +87,11 @@ pub fn main() -> anyhow::Result<()> {
         Some("controllers") => report(&runtime.block_on(control::controllers())?),
         Some("pods") => report(&runtime.block_on(pods::run())?),
         Some("net") => report(&runtime.block_on(net::run())?),
-        Some("ui") => report(&runtime.block_on(ui::run())?),
+        Some("ui") => report(&runtime.block_on(ui::run(&args[1..]))?),
         _ => anyhow::bail!(
-            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods | net | ui; the api phases are {}",
-            api::PHASES.join(", ")
+            "usage: kubarium-bench api [PHASE...] | scheduler | controllers | pods | net | ui [PHASE...]; the api phases are {}, the ui phases {}",
+            api::PHASES.join(", "),
+            ui::PHASES.join(", ")
         ),
     }
 }
