@@ -43,7 +43,6 @@ pub(super) async fn run() -> anyhow::Result<Vec<Figure>> {
     let render = first_render(&app).await?;
     app.screenshot("bench-remote-pods-10000").await;
     let memory = report_memory(&app, "the remote's Pods table open");
-    drop(remote);
     let rss = memory.app.rss + memory.webkit.rss;
     Ok(vec![
         Figure::new(
