@@ -1,7 +1,7 @@
 //! A stored object's JSON parsed into a tree without `metadata.managedFields`, for readers
-//! that never look at them (the table printers). A pod's managed fields are a third or more
-//! of its text; skipping them while parsing saves building that part of the tree only to
-//! drop it.
+//! that never look at them (the table printers). A running pod's managed fields are nearly a
+//! third of its text (29 % of a hollow pod's after its create and the kubelet's status);
+//! skipping them while parsing saves building that part of the tree only to drop it.
 
 use std::fmt;
 
