@@ -265,6 +265,48 @@ impl Desktop {
         }
     }
 
+    /// Opens the dialog that adds clusters: the cluster switcher, then "Add".
+    pub async fn open_cluster_dialog(&self) {
+        self.click("cluster-switcher").await;
+        self.click("cluster-add").await;
+        self.element("cluster-dialog").await;
+    }
+
+    /// In the open cluster dialog, reads the default kubeconfig (`KUBECONFIG`, else
+    /// `~/.kube/config`) and waits for its contexts to be offered for import.
+    pub async fn read_default_kubeconfig(&self) {
+        self.click("kubeconfig-default").await;
+        self.element("kubeconfig-import").await;
+    }
+
+    /// Imports the contexts the dialog offers and waits for it to close.
+    pub async fn import_kubeconfig(&self) {
+        self.click("kubeconfig-import").await;
+        self.wait_for(
+            "the cluster dialog to close",
+            Duration::from_secs(90),
+            async |session| {
+                let open = session
+                    .find_all("[data-testid='cluster-dialog']")
+                    .await
+                    .ok()?;
+                open.is_empty().then_some(())
+            },
+        )
+        .await;
+    }
+
+    /// Switches the window to the first imported (not local) cluster and opens its map.
+    pub async fn switch_to_remote(&self) {
+        let remote = "[data-testid^='cluster-option-']:not([data-testid='cluster-option-local'])";
+        // The switcher's list may have closed with the dialog.
+        if self.count(remote).await == 0 {
+            self.click("cluster-switcher").await;
+        }
+        self.click_css(remote).await;
+        self.click("nav-map").await;
+    }
+
     /// Saves a screenshot of the window as `<name>.png` in the run's screenshot folder.
     pub async fn screenshot(&self, name: &str) -> PathBuf {
         let png = self.session.screenshot().await.unwrap();

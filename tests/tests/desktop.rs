@@ -382,33 +382,17 @@ async fn a_remote_cluster_is_imported_from_the_kubeconfig_and_shows_its_pods() {
     .await;
 
     // Import: the default kubeconfig's current context, its token into the keychain.
-    app.click("cluster-switcher").await;
-    app.click("cluster-add").await;
-    app.element("cluster-dialog").await;
+    app.open_cluster_dialog().await;
     wait_text(&app, "[data-testid='keychain-store']", |t| {
         t.contains("Secret Service")
     })
     .await;
-    app.click("kubeconfig-default").await;
-    app.element("kubeconfig-import").await;
+    app.read_default_kubeconfig().await;
     app.screenshot("import").await;
-    app.click("kubeconfig-import").await;
-    wait_count(
-        &app,
-        "the dialog to close",
-        "[data-testid='cluster-dialog']",
-        0,
-    )
-    .await;
+    app.import_kubeconfig().await;
 
     // Switch to it: the map shows the remote's nodes and its pods, not the local ones.
-    let remote_option =
-        "[data-testid^='cluster-option-']:not([data-testid='cluster-option-local'])";
-    if app.count(remote_option).await == 0 {
-        app.click("cluster-switcher").await;
-    }
-    app.click_css(remote_option).await;
-    app.click("nav-map").await;
+    app.switch_to_remote().await;
     wait_count(
         &app,
         "the remote's two ready pods on the map",

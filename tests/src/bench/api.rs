@@ -34,13 +34,7 @@ pub const PHASES: &[&str] = &["start", "serial", "concurrent", "list", "watch"];
 
 /// Runs the API figures of `phases` (every phase when empty).
 pub async fn run(phases: &[String]) -> anyhow::Result<Vec<Figure>> {
-    if let Some(unknown) = phases.iter().find(|p| !PHASES.contains(&p.as_str())) {
-        bail!(
-            "unknown phase {unknown}; the phases are {}",
-            PHASES.join(", ")
-        );
-    }
-    let wanted = |phase: &str| phases.is_empty() || phases.iter().any(|p| p == phase);
+    let wanted = super::phases("API", phases, PHASES)?;
     let mut figures = Vec::new();
     if wanted("start") {
         eprintln!("cold start ×{STARTS}");

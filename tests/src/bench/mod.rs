@@ -96,6 +96,22 @@ pub fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The phases a run was asked for, from `named` (every one of `known` when none is named): an
+/// answer to "is this phase wanted?", or an error naming the phase that is not one of `known`.
+pub fn phases<'a>(
+    bench: &str,
+    named: &'a [String],
+    known: &[&str],
+) -> anyhow::Result<impl Fn(&str) -> bool + 'a> {
+    if let Some(unknown) = named.iter().find(|p| !known.contains(&p.as_str())) {
+        anyhow::bail!(
+            "no {bench} phase {unknown:?}; the phases are {}",
+            known.join(", ")
+        );
+    }
+    Ok(move |phase: &str| named.is_empty() || named.iter().any(|p| p == phase))
+}
+
 fn report(figures: &[Figure]) -> anyhow::Result<()> {
     println!("\nMachine: {}\n\n{}", machine(), table(figures));
     if figures.iter().any(|f| f.met == Some(false)) {

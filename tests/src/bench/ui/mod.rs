@@ -42,13 +42,7 @@ pub const PHASES: &[&str] = &["embedded", "remote"];
 
 /// The UI benchmark's `phases` (every one if none is named).
 pub async fn run(phases: &[String]) -> anyhow::Result<Vec<Figure>> {
-    if let Some(unknown) = phases.iter().find(|p| !PHASES.contains(&p.as_str())) {
-        bail!(
-            "no UI phase {unknown:?}; the phases are {}",
-            PHASES.join(", ")
-        );
-    }
-    let runs = |phase: &str| phases.is_empty() || phases.iter().any(|p| p == phase);
+    let runs = super::phases("UI", phases, PHASES)?;
     let mut figures = Vec::new();
     if runs("embedded") {
         figures.extend(embedded().await?);

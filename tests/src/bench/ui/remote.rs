@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use crate::desktop::Desktop;
 use crate::keyring::SecretService;
-use crate::webdriver::Session;
 
 use super::super::Figure;
 use super::{NODES, create_pods, first_render, mb, report_memory};
@@ -70,42 +69,18 @@ pub(super) async fn run() -> anyhow::Result<Vec<Figure>> {
 
 /// Imports the kubeconfig's current context and makes it the cluster the window shows.
 async fn import_and_switch(app: &Desktop) {
-    app.click("cluster-switcher").await;
-    app.click("cluster-add").await;
-    app.element("cluster-dialog").await;
-    app.click("kubeconfig-default").await;
-    app.element("kubeconfig-import").await;
-    app.click("kubeconfig-import").await;
-    app.wait_for(
-        "the import dialog to close",
-        Duration::from_secs(60),
-        async |session| {
-            (count(session, "[data-testid='cluster-dialog']").await == Some(0)).then_some(())
-        },
-    )
-    .await;
-    let remote = "[data-testid^='cluster-option-']:not([data-testid='cluster-option-local'])";
-    if app.count(remote).await == 0 {
-        app.click("cluster-switcher").await;
-    }
-    app.click_css(remote).await;
-    app.click("nav-map").await;
+    app.open_cluster_dialog().await;
+    app.read_default_kubeconfig().await;
+    app.import_kubeconfig().await;
+    app.switch_to_remote().await;
     // More node panels than the local cluster's three: the map shows the remote.
     app.wait_for(
         "the remote's nodes on the map",
         Duration::from_secs(120),
         async |session| {
-            (count(session, "[data-testid^='map-node-']").await > Some(3)).then_some(())
+            let nodes = session.find_all("[data-testid^='map-node-']").await.ok()?;
+            (nodes.len() > 3).then_some(())
         },
     )
     .await;
-}
-
-/// How many elements match `selector`; `None` if the page could not be asked.
-async fn count(session: &Session, selector: &str) -> Option<usize> {
-    session
-        .find_all(selector)
-        .await
-        .ok()
-        .map(|found| found.len())
 }
