@@ -19,7 +19,8 @@ use kubarium_controllers::events::EventType;
 use kubarium_controllers::objects::Objects;
 use kube::Resource;
 use kube::api::{DeleteParams, Preconditions};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
+use tokio::task::AbortHandle;
 
 use crate::node::NodeIdentity;
 use crate::pool::Shared;
@@ -38,6 +39,7 @@ pub(crate) mod sources;
 mod spec;
 mod start;
 pub(crate) mod volumes;
+mod wake;
 
 /// How long to wait before retrying a failed API request.
 const RETRY: Duration = Duration::from_secs(1);
@@ -110,15 +112,34 @@ impl Slot {
     }
 }
 
-/// Starts the worker of `pod` on `node`. It runs until the pod is deleted or `updates`'
-/// sender is dropped.
+/// What the pool holds of a pod's worker. Dropping it ends the worker (its containers are
+/// cleaned up).
+pub(crate) struct Handle {
+    /// Each new copy of the pod, from the cache: the worker keeps it as its own, and runs a
+    /// pass for it when it is something to act on (see `wake`).
+    pub(crate) updates: watch::Sender<Arc<Pod>>,
+    nudge: Arc<Notify>,
+    pub(crate) abort: AbortHandle,
+}
+
+impl Handle {
+    /// Asks for a pass on the copy the worker has: something it waits on (a ConfigMap, a
+    /// Secret) changed.
+    pub(crate) fn nudge(&self) {
+        self.nudge.notify_one();
+    }
+}
+
+/// Starts the worker of `pod` on `node`. It runs until the pod is deleted or its [`Handle`]
+/// is dropped.
 pub(crate) fn spawn(
     shared: Arc<Shared>,
     node: Arc<NodeIdentity>,
     running: watch::Receiver<bool>,
-    updates: watch::Receiver<Arc<Pod>>,
-) -> tokio::task::AbortHandle {
-    let pod = updates.borrow().clone();
+    pod: Arc<Pod>,
+) -> Handle {
+    let (sender, updates) = watch::channel(pod.clone());
+    let nudge = Arc::new(Notify::new());
     let slots = |init: bool| {
         let spec = pod.spec.as_ref();
         let containers = if init {
@@ -168,6 +189,7 @@ pub(crate) fn spawn(
         node,
         running,
         updates,
+        nudge: nudge.clone(),
         pod,
         sandbox: None,
         sandbox_stopped: false,
@@ -175,7 +197,11 @@ pub(crate) fn spawn(
         ip: None,
         posted: None,
     };
-    tokio::spawn(worker.run()).abort_handle()
+    Handle {
+        updates: sender,
+        nudge,
+        abort: tokio::spawn(worker.run()).abort_handle(),
+    }
 }
 
 struct Worker {
@@ -183,6 +209,9 @@ struct Worker {
     node: Arc<NodeIdentity>,
     running: watch::Receiver<bool>,
     updates: watch::Receiver<Arc<Pod>>,
+    nudge: Arc<Notify>,
+    /// The copy of the pod the worker acts on: the newest with something to act on as of
+    /// its last pass, or a newer one that had nothing.
     pod: Arc<Pod>,
     sandbox: Option<SandboxId>,
     /// The runtime said the sandbox stopped: it is to be made again.
@@ -290,16 +319,33 @@ impl Worker {
                 Some(sandbox) if !self.finished => Either::Left(runtime.wait_pod_sandbox(sandbox)),
                 _ => Either::Right(future::pending()),
             };
-            let (mut exits, mut timer, mut sandbox) = (pin!(exits), pin!(timer), pin!(sandbox));
+            // The status manager's sync runs every 10 s of the wait, whatever else wakes it.
+            let sync = tokio::time::sleep(STATUS_SYNC);
+            let (mut exits, mut timer, mut sandbox, mut sync) =
+                (pin!(exits), pin!(timer), pin!(sandbox), pin!(sync));
             loop {
                 tokio::select! {
-                    changed = self.updates.changed() => if changed.is_err() { return Box::pin(self.cleanup()).await },
+                    changed = self.updates.changed() => {
+                        if changed.is_err() {
+                            return Box::pin(self.cleanup()).await;
+                        }
+                        // A copy with nothing to act on (the echo of its own status write
+                        // above all) becomes the worker's copy without a pass, so the one it
+                        // had is freed rather than kept beside the cache's for the pod's life.
+                        let latest = self.updates.borrow_and_update().clone();
+                        if !wake::acts_on(&self.pod, &latest) {
+                            self.pod = latest;
+                            continue;
+                        }
+                    }
                     _ = self.running.changed() => {}
+                    () = self.nudge.notified() => {}
                     _ = &mut exits => {}
                     () = &mut timer => {}
                     () = &mut sandbox => self.sandbox_stopped = true,
                     update = self.probes.changed() => self.probes.apply(update),
-                    () = tokio::time::sleep(STATUS_SYNC), if self.posted.is_some() => {
+                    () = &mut sync, if self.posted.is_some() => {
+                        sync.as_mut().reset(tokio::time::Instant::now() + STATUS_SYNC);
                         let api = self.updates.borrow();
                         let posted = self.posted.as_deref();
                         if !posted.is_some_and(|p| status::drifted(api.status.as_ref(), p)) {

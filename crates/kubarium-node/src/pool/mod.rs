@@ -137,7 +137,7 @@ struct Agent {
 
 struct PodEntry {
     node: String,
-    worker: Option<(watch::Sender<Arc<Pod>>, AbortHandle)>,
+    worker: Option<crate::pod::Handle>,
     pod: Arc<Pod>,
 }
 
@@ -396,7 +396,7 @@ impl NodePool {
             state
                 .pods
                 .drain()
-                .filter_map(|(_, entry)| entry.worker.map(|(_, abort)| abort))
+                .filter_map(|(_, entry)| entry.worker.map(|worker| worker.abort))
                 .collect()
         };
         for worker in workers {
