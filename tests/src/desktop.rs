@@ -246,6 +246,15 @@ impl Desktop {
         self.session.find_all(selector).await.unwrap().len()
     }
 
+    /// Waits up to 90 s until exactly `want` elements match the CSS `selector`.
+    pub async fn wait_count(&self, what: &str, selector: &str, want: usize) {
+        self.wait_for(what, Duration::from_secs(90), async |session| {
+            let n = session.find_all(selector).await.ok()?.len();
+            (n == want).then_some(())
+        })
+        .await;
+    }
+
     /// Waits until `check` (given the session) returns `Some`, polling every 200 ms.
     pub async fn wait_for<T, F>(&self, what: &str, timeout: Duration, mut check: F) -> T
     where
@@ -282,16 +291,10 @@ impl Desktop {
     /// Imports the contexts the dialog offers and waits for it to close.
     pub async fn import_kubeconfig(&self) {
         self.click("kubeconfig-import").await;
-        self.wait_for(
+        self.wait_count(
             "the cluster dialog to close",
-            Duration::from_secs(90),
-            async |session| {
-                let open = session
-                    .find_all("[data-testid='cluster-dialog']")
-                    .await
-                    .ok()?;
-                open.is_empty().then_some(())
-            },
+            "[data-testid='cluster-dialog']",
+            0,
         )
         .await;
     }

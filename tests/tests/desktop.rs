@@ -72,22 +72,8 @@ async fn the_window_shows_the_embedded_cluster_live_and_outlives_its_window() {
 /// Confirms the open dialog and waits for it to close (it stays while its request runs).
 async fn confirm(app: &Desktop) {
     app.click("dialog-confirm").await;
-    wait_count(
-        app,
-        "the dialog to close",
-        "[data-testid='dialog-confirm']",
-        0,
-    )
-    .await;
-}
-
-/// Polls `selector` until exactly `want` elements match.
-async fn wait_count(app: &Desktop, what: &str, selector: &str, want: usize) {
-    app.wait_for(what, Duration::from_secs(90), async |session| {
-        let n = session.find_all(selector).await.ok()?.len();
-        (n == want).then_some(())
-    })
-    .await;
+    app.wait_count("the dialog to close", "[data-testid='dialog-confirm']", 0)
+        .await;
 }
 
 /// The text of the first element matching `selector` once `ready` holds for it.
@@ -118,7 +104,8 @@ async fn a_deployment_lives_its_life_through_the_views() {
     let k = |args: &[&str]| kubectl(&kubectl_bin, &kubeconfig, args);
 
     // Home is the map: one panel per node, from the live watch.
-    wait_count(&app, "three node panels", "[data-testid^='map-node-']", 3).await;
+    app.wait_count("three node panels", "[data-testid^='map-node-']", 3)
+        .await;
 
     // Create a Deployment from its template: two ready replicas of the demo server.
     app.click("nav-create").await;
@@ -130,8 +117,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     })
     .await;
     app.click("nav-map").await;
-    wait_count(
-        &app,
+    app.wait_count(
         "two ready web pods on the map",
         "[data-testid^='map-pod-web-'][data-ready='true']",
         2,
@@ -150,8 +136,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     app.set_input("scale-input", "3").await;
     confirm(&app).await;
     app.click("nav-map").await;
-    wait_count(
-        &app,
+    app.wait_count(
         "three ready web pods on the map",
         "[data-testid^='map-pod-web-'][data-ready='true']",
         3,
@@ -251,8 +236,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     if app.count("[data-testid='dialog-confirm']").await > 0 {
         confirm(&app).await;
     }
-    wait_count(
-        &app,
+    app.wait_count(
         "the stopped node to show NotReady",
         &format!("[data-testid='map-node-{node}'][data-ready='false']"),
         1,
@@ -260,8 +244,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     .await;
     // Their replacements run elsewhere; the evicted ones stay Terminating on the stopped node
     // until it comes back, as on a real cluster (no kubelet confirms they are gone).
-    wait_count(
-        &app,
+    app.wait_count(
         "three ready web pods on the other nodes",
         &format!("[data-testid^='map-pod-web-'][data-ready='true']:not([data-node='{node}'])"),
         3,
@@ -290,15 +273,13 @@ async fn a_deployment_lives_its_life_through_the_views() {
     if app.count("[data-testid='dialog-confirm']").await > 0 {
         confirm(&app).await;
     }
-    wait_count(
-        &app,
+    app.wait_count(
         "the started node to show Ready",
         &format!("[data-testid='map-node-{node}'][data-ready='true']"),
         1,
     )
     .await;
-    wait_count(
-        &app,
+    app.wait_count(
         "the evicted pods gone, three web pods left",
         "[data-testid^='map-pod-web-']",
         3,
@@ -315,8 +296,7 @@ async fn a_deployment_lives_its_life_through_the_views() {
     confirm(&app).await;
     app.element("details-deleted").await;
     app.click("nav-map").await;
-    wait_count(
-        &app,
+    app.wait_count(
         "every web pod gone from the map",
         "[data-testid^='map-pod-web-']",
         0,
@@ -393,8 +373,7 @@ async fn a_remote_cluster_is_imported_from_the_kubeconfig_and_shows_its_pods() {
 
     // Switch to it: the map shows the remote's nodes and its pods, not the local ones.
     app.switch_to_remote().await;
-    wait_count(
-        &app,
+    app.wait_count(
         "the remote's two ready pods on the map",
         "[data-testid^='map-pod-far-'][data-ready='true']",
         2,
@@ -402,8 +381,7 @@ async fn a_remote_cluster_is_imported_from_the_kubeconfig_and_shows_its_pods() {
     .await;
     // Live: a pod created on the remote by kubectl appears.
     r(&["scale", "deployment/far", "--replicas=3"]);
-    wait_count(
-        &app,
+    app.wait_count(
         "the remote's third pod on the map",
         "[data-testid^='map-pod-far-'][data-ready='true']",
         3,
@@ -425,8 +403,10 @@ async fn a_remote_cluster_is_imported_from_the_kubeconfig_and_shows_its_pods() {
     app.click("cluster-switcher").await;
     app.click("cluster-option-local").await;
     app.click("nav-map").await;
-    wait_count(&app, "the local map", "[data-testid^='map-node-']", 3).await;
-    wait_count(&app, "no remote pods", "[data-testid^='map-pod-far-']", 0).await;
+    app.wait_count("the local map", "[data-testid^='map-node-']", 3)
+        .await;
+    app.wait_count("no remote pods", "[data-testid^='map-pod-far-']", 0)
+        .await;
 }
 
 /// The lesson files the app bundles (`assets/lessons/NN-<id>.yaml`, the tour left out): each
@@ -662,8 +642,7 @@ async fn every_lesson_completes_through_show_me() {
         app.element(&format!("lesson-done-{lesson}")).await;
     }
     if only.is_none() {
-        wait_count(
-            &app,
+        app.wait_count(
             "every lesson marked done in the list",
             "[data-testid^='lesson-done-']",
             lessons.len(),
