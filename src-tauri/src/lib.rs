@@ -178,7 +178,11 @@ pub(crate) fn quit<R: tauri::Runtime>(app: AppHandle<R>) {
 /// cluster cleanly too.
 fn quit_on_signals<R: tauri::Runtime>(app: AppHandle<R>) {
     tauri::async_runtime::spawn(async move {
-        match kubarium_cluster::stop_signal().await {
+        let stop = match kubarium_cluster::stop_signal() {
+            Ok(stop) => stop.await,
+            Err(error) => Err(error),
+        };
+        match stop {
             Ok(signal) => tracing::info!("received {signal}"),
             Err(error) => {
                 tracing::warn!(%error, "cannot listen for stop signals");

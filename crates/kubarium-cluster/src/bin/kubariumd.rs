@@ -150,6 +150,8 @@ fn main() -> ExitCode {
 }
 
 async fn run(args: ClusterArgs) -> anyhow::Result<()> {
+    // Listening before the cluster says it runs: whoever reads that may stop it at once.
+    let stop = kubarium_cluster::stop_signal()?;
     let cluster = args.builder().start().await?;
     let kubeconfig = cluster.kubeconfig_path().display().to_string();
     println!("Kubarium cluster is running at {}", cluster.server_url());
@@ -159,7 +161,7 @@ async fn run(args: ClusterArgs) -> anyhow::Result<()> {
         kubeconfig::kubectl_command(cluster.kubeconfig_path(), "version")
     );
     println!("Stop with Ctrl+C.");
-    let signal = kubarium_cluster::stop_signal().await?;
+    let signal = stop.await?;
     tracing::info!("received {signal}");
     cluster.shutdown().await;
     Ok(())
