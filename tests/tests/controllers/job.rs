@@ -304,6 +304,7 @@ metadata:
   name: hello
 spec:
   schedule: "* * * * *"
+  suspend: true
   successfulJobsHistoryLimit: 1
   jobTemplate:
     metadata:
@@ -319,7 +320,8 @@ spec:
             command: ["sh", "-c", "date; echo Hello"]
 "#,
     );
-    // The template path, without waiting for the schedule.
+    // The template path, without waiting for the schedule. Suspended meanwhile: a start
+    // time passing between the two would make the history check race the schedule.
     cluster.kubectl(&["create", "job", "--from=cronjob/hello", "manual-1"]);
     wait_for(&cluster, "complete", "job/manual-1");
     cluster.kubectl(&["create", "job", "--from=cronjob/hello", "manual-2"]);
@@ -331,8 +333,25 @@ spec:
         "{seen:#?}"
     );
 
-    // A real start time: at most a minute away.
+    // Suspended, it started nothing of its own.
     let jobs = Api::<Job>::namespaced(cluster.client.clone(), "default");
+    let names: Vec<String> = jobs
+        .list(&ListParams::default().labels("app=hello"))
+        .await
+        .unwrap()
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    assert!(names.iter().all(|n| n.starts_with("manual-")), "{names:?}");
+
+    // A real start time once resumed: the missed one at once, or at most a minute away.
+    cluster.kubectl(&[
+        "patch",
+        "cronjob/hello",
+        "-p",
+        r#"{"spec":{"suspend":false}}"#,
+    ]);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let scheduled = loop {
         let found = jobs
