@@ -23,6 +23,7 @@ use tokio::task::JoinSet;
 
 use super::taints::NO_EXECUTE;
 use crate::events::{EventType, Recorder};
+use crate::informers::Index;
 use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
@@ -107,6 +108,8 @@ type PodKey = (String, String);
 struct State {
     client: Client,
     pods: Store<Pod>,
+    /// The pods by node.
+    by_node: Index<Pod>,
     recorder: Recorder,
     /// Per node, the pods whose eviction is scheduled and when their countdown started.
     scheduled: Mutex<HashMap<String, HashMap<PodKey, Timestamp>>>,
@@ -142,13 +145,14 @@ impl State {
 }
 
 /// Sets the controller up on `tasks`.
-pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
+pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>) {
     let node_events = ctx.informers.subscribe::<Node>();
     let pod_events = ctx.informers.subscribe::<Pod>();
     let nodes = ctx.informers.store::<Node>();
     let state = Arc::new(State {
         client: ctx.client.clone(),
         pods: ctx.informers.store::<Pod>(),
+        by_node,
         recorder: ctx.recorder(COMPONENT),
         scheduled: Mutex::new(HashMap::new()),
     });
@@ -193,10 +197,8 @@ async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
         let mut all = state.scheduled();
         let before = all.remove(&name).unwrap_or_default();
         let mut after = HashMap::new();
-        for pod in state.pods.state() {
-            if pod.spec.as_ref().and_then(|s| s.node_name.as_deref()) != Some(name.as_str())
-                || pod.metadata.deletion_timestamp.is_some()
-            {
+        for pod in state.by_node.get(&name) {
+            if pod.metadata.deletion_timestamp.is_some() {
                 continue;
             }
             let key = (pod.namespace().unwrap_or_default(), pod.name_any());

@@ -143,7 +143,7 @@ pub(crate) enum ZoneState {
 
 /// The zone a node is in: region and zone labels, as upstream's `GetZoneKey` (empty when
 /// it has neither).
-pub(crate) fn zone_key(node: &Node) -> String {
+fn zone_key(node: &Node) -> String {
     let labels = node.metadata.labels.as_ref();
     let label = |key: &str| {
         labels
@@ -173,51 +173,101 @@ pub(crate) enum Evictions {
     Halted,
 }
 
-/// The eviction policy for a node in `zone`, given every node in the cluster.
-pub(crate) fn evictions<'a>(zone: &str, nodes: impl IntoIterator<Item = &'a Node>) -> Evictions {
-    // zone -> (ready, not ready)
-    let mut counts: HashMap<String, (usize, usize)> = HashMap::new();
-    for node in nodes {
-        let excluded = node
-            .metadata
-            .labels
-            .as_ref()
-            .is_some_and(|l| l.contains_key(EXCLUDE_DISRUPTION));
-        if excluded {
-            continue;
+/// Every zone's count of Ready and not-Ready nodes, as upstream's monitor pass gathers
+/// them to set each zone's state, and what each node counted as.
+#[derive(Debug, Default)]
+pub(crate) struct Census {
+    /// zone -> (ready, not ready)
+    zones: HashMap<String, (usize, usize)>,
+    /// node -> (zone, ready)
+    counted: HashMap<String, (String, bool)>,
+}
+
+/// What `node` counts as in a census (its zone and whether it is Ready); `None` if it is
+/// labelled to be left out of disruption counts.
+fn tally(node: &Node) -> Option<(String, bool)> {
+    let excluded = node
+        .metadata
+        .labels
+        .as_ref()
+        .is_some_and(|l| l.contains_key(EXCLUDE_DISRUPTION));
+    (!excluded).then(|| (zone_key(node), ready_status(node) == Some("True")))
+}
+
+impl Census {
+    /// Counts `nodes`.
+    pub(crate) fn take<'a>(nodes: impl IntoIterator<Item = &'a Node>) -> Self {
+        let mut census = Self::default();
+        for node in nodes {
+            if let (Some(name), Some((zone, ready))) = (node.metadata.name.clone(), tally(node)) {
+                census.add(&zone, ready, 1);
+                census.counted.insert(name, (zone, ready));
+            }
         }
-        let entry = counts.entry(zone_key(node)).or_default();
-        if ready_status(node) == Some("True") {
-            entry.0 += 1;
-        } else {
-            entry.1 += 1;
+        census
+    }
+
+    fn add(&mut self, zone: &str, ready: bool, n: isize) {
+        let entry = self.zones.entry(zone.to_owned()).or_default();
+        let count = if ready { &mut entry.0 } else { &mut entry.1 };
+        *count = count.saturating_add_signed(n);
+        if *entry == (0, 0) {
+            self.zones.remove(zone);
         }
     }
-    let state = |(ready, not_ready): (usize, usize)| {
-        if ready == 0 && not_ready > 0 {
-            ZoneState::FullDisruption
-        } else if not_ready > 2
-            && not_ready as f64 / (ready + not_ready) as f64 >= UNHEALTHY_ZONE_THRESHOLD
-        {
-            ZoneState::PartialDisruption
-        } else {
-            ZoneState::Normal
+
+    /// The eviction policy for `node`, counting it as it is now: the census may have been
+    /// taken before its last change.
+    pub(crate) fn evictions(&self, node: &Node) -> Evictions {
+        let name = node.metadata.name.as_deref().unwrap_or("");
+        let now = tally(node);
+        let then = self.counted.get(name);
+        if now.as_ref() == then {
+            return self.policy(&zone_key(node));
         }
-    };
-    if !counts.is_empty()
-        && counts
-            .values()
-            .all(|c| state(*c) == ZoneState::FullDisruption)
-    {
-        return Evictions::Halted;
+        let mut adjusted = Self {
+            zones: self.zones.clone(),
+            counted: HashMap::new(),
+        };
+        if let Some((zone, ready)) = then {
+            adjusted.add(zone, *ready, -1);
+        }
+        if let Some((zone, ready)) = &now {
+            adjusted.add(zone, *ready, 1);
+        }
+        adjusted.policy(&zone_key(node))
     }
-    match counts.get(zone).copied() {
-        Some(c)
-            if state(c) == ZoneState::PartialDisruption && c.0 + c.1 <= LARGE_CLUSTER_THRESHOLD =>
+
+    /// The eviction policy for a node in `zone`.
+    fn policy(&self, zone: &str) -> Evictions {
+        let state = |(ready, not_ready): (usize, usize)| {
+            if ready == 0 && not_ready > 0 {
+                ZoneState::FullDisruption
+            } else if not_ready > 2
+                && not_ready as f64 / (ready + not_ready) as f64 >= UNHEALTHY_ZONE_THRESHOLD
+            {
+                ZoneState::PartialDisruption
+            } else {
+                ZoneState::Normal
+            }
+        };
+        if !self.zones.is_empty()
+            && self
+                .zones
+                .values()
+                .all(|c| state(*c) == ZoneState::FullDisruption)
         {
-            Evictions::Paused
+            return Evictions::Halted;
         }
-        _ => Evictions::Proceed,
+        match self.zones.get(zone).copied() {
+            Some(c)
+                if state(c) == ZoneState::PartialDisruption
+                    && c.0 + c.1 <= LARGE_CLUSTER_THRESHOLD =>
+            {
+                Evictions::Paused
+            }
+            _ => Evictions::Proceed,
+        }
     }
 }
 
@@ -369,8 +419,9 @@ mod tests {
         );
     }
 
-    fn with_ready(status: &str, zone: Option<&str>) -> Node {
+    fn with_ready(name: &str, status: &str, zone: Option<&str>) -> Node {
         let mut n = node(Some((status, 0)));
+        n.metadata.name = Some(name.to_owned());
         if let Some(zone) = zone {
             n.metadata.labels = Some(
                 [("topology.kubernetes.io/zone".to_owned(), zone.to_owned())]
@@ -381,24 +432,67 @@ mod tests {
         n
     }
 
+    /// The policy for each node of `nodes`, from a census of them.
+    fn policies(nodes: &[Node]) -> Vec<Evictions> {
+        let census = Census::take(nodes);
+        nodes.iter().map(|n| census.evictions(n)).collect()
+    }
+
     #[test]
     fn evictions_halt_when_every_node_is_down_and_pause_in_a_small_disrupted_zone() {
-        let one_down = [with_ready("True", None), with_ready("Unknown", None)];
-        assert_eq!(evictions("", &one_down), Evictions::Proceed);
-        let all_down = [with_ready("Unknown", None), with_ready("False", None)];
-        assert_eq!(evictions("", &all_down), Evictions::Halted);
-        let mostly_down = [
-            with_ready("True", None),
-            with_ready("Unknown", None),
-            with_ready("Unknown", None),
-            with_ready("Unknown", None),
+        use Evictions::*;
+        let one_down = [
+            with_ready("a", "True", None),
+            with_ready("b", "Unknown", None),
         ];
-        assert_eq!(evictions("", &mostly_down), Evictions::Paused);
+        assert_eq!(policies(&one_down), [Proceed, Proceed]);
+        let all_down = [
+            with_ready("a", "Unknown", None),
+            with_ready("b", "False", None),
+        ];
+        assert_eq!(policies(&all_down), [Halted, Halted]);
+        let mostly_down = [
+            with_ready("a", "True", None),
+            with_ready("b", "Unknown", None),
+            with_ready("c", "Unknown", None),
+            with_ready("d", "Unknown", None),
+        ];
+        assert_eq!(policies(&mostly_down), [Paused; 4]);
         // A zone fully down while another is up: evictions proceed there.
         let zones = [
-            with_ready("Unknown", Some("a")),
-            with_ready("True", Some("b")),
+            with_ready("a", "Unknown", Some("a")),
+            with_ready("b", "True", Some("b")),
         ];
-        assert_eq!(evictions(&zone_key(&zones[0]), &zones), Evictions::Proceed);
+        assert_eq!(policies(&zones), [Proceed, Proceed]);
+    }
+
+    #[test]
+    fn a_census_taken_before_a_node_changed_counts_the_node_as_it_is_now() {
+        let before = [
+            with_ready("a", "True", None),
+            with_ready("b", "Unknown", None),
+        ];
+        let census = Census::take(&before);
+        // `a` went down since: every node is down.
+        assert_eq!(
+            census.evictions(&with_ready("a", "Unknown", None)),
+            Evictions::Halted
+        );
+        // `b` came back: nothing is down.
+        assert_eq!(
+            census.evictions(&with_ready("b", "True", None)),
+            Evictions::Proceed
+        );
+        // A node the census never saw, down, in a zone of its own beside the up one.
+        let new = with_ready("c", "Unknown", Some("c"));
+        assert_eq!(census.evictions(&new), Evictions::Proceed);
+        // Left out of the counts by its label, `a` no longer holds the zone up.
+        let mut excluded = with_ready("a", "True", None);
+        excluded
+            .metadata
+            .labels
+            .get_or_insert_default()
+            .insert(EXCLUDE_DISRUPTION.to_owned(), String::new());
+        assert_eq!(census.evictions(&excluded), Evictions::Halted);
     }
 }

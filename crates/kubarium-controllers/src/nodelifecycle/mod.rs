@@ -17,12 +17,9 @@ mod monitor;
 mod podgc;
 mod taints;
 
-use std::sync::Arc;
-
 use k8s_openapi::api::core::v1::Pod;
 use kube::ResourceExt;
 use kube::api::{DeleteParams, Patch, PatchParams, Preconditions};
-use kube::runtime::reflector::Store;
 use tokio::task::JoinSet;
 
 use crate::objects::Objects;
@@ -30,12 +27,19 @@ use crate::{Context, Error, Result};
 
 /// Sets the three controllers up on `tasks`.
 pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
-    monitor::start(ctx, tasks);
-    eviction::start(ctx, tasks);
+    let by_node = ctx.informers.index::<Pod>(node_of);
+    monitor::start(ctx, tasks, by_node.clone());
+    eviction::start(ctx, tasks, by_node);
     podgc::start(ctx, tasks);
 }
 
-/// The pods bound to `node`, from the shared cache.
+/// The node a pod is bound to: the key of the pods' index that the node controller and the
+/// taint eviction controller share (upstream's `nodeName` indexer), so a pass over one node
+/// reads that node's pods and not the cluster's.
+fn node_of(pod: &Pod) -> Option<String> {
+    pod.spec.as_ref()?.node_name.clone()
+}
+
 /// Patches `status` into `pod` (unless it is empty), then deletes it with `grace` (the pod's
 /// own when `None`) if it is still the same pod (uid precondition). A pod already gone is
 /// done; a conflict is the caller's to judge.
@@ -73,11 +77,4 @@ async fn mark_and_delete(
         Err(e) if e.is_not_found() => Ok(()),
         other => other.map(|_| ()),
     }
-}
-
-fn pods_on(pods: &Store<Pod>, node: &str) -> Vec<Arc<Pod>> {
-    pods.state()
-        .into_iter()
-        .filter(|p| p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some(node))
-        .collect()
 }

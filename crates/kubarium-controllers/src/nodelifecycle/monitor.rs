@@ -5,11 +5,15 @@
 //!
 //! Keyed by node and driven by node and Lease changes. A healthy node is looked at again
 //! when its grace would run out (`Action::requeue` at the Lease's expiry), so there is one
-//! pending timer per node and nothing scans every node on a clock.
+//! pending timer per node and nothing scans every node on a clock. The zones' counts that
+//! a down node's taints depend on are taken from the node cache at most every
+//! [`CENSUS_MAX_AGE`] (upstream takes them once per monitor period), not once per down node:
+//! with thousands of nodes down, a count per pass cost time quadratic in the nodes, enough
+//! to starve the agents' Lease renewals and take down the nodes still up.
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
@@ -23,9 +27,10 @@ use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
-use super::health::{self, Evictions, Health};
+use super::health::{self, Census, Evictions, Health};
 use super::taints::{self, NoExecute};
 use crate::events::Recorder;
+use crate::informers::Index;
 use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
@@ -36,6 +41,8 @@ const LEASE_NAMESPACE: &str = "kube-node-lease";
 /// How often a node that is down is looked at again (upstream's `--node-monitor-period`),
 /// so a change elsewhere (another node back, ending a full disruption) reaches its taints.
 const DOWN_RECHECK: Duration = Duration::from_secs(5);
+/// How old the zones' counts may be when a down node's taints are decided.
+const CENSUS_MAX_AGE: Duration = Duration::from_millis(500);
 
 struct State {
     client: Client,
@@ -45,13 +52,32 @@ struct State {
     nodes: Store<Node>,
     leases: Store<Lease>,
     pods: Store<Pod>,
+    /// The pods by node.
+    by_node: Index<Pod>,
     recorder: Recorder,
     /// Nodes seen since this controller started (upstream's `knownNodeSet`).
     known: Mutex<HashSet<String>>,
+    /// The zones' counts and when they were taken.
+    census: Mutex<Option<(Instant, Arc<Census>)>>,
+}
+
+impl State {
+    /// The zones' counts, taken again if older than [`CENSUS_MAX_AGE`].
+    fn census(&self) -> Arc<Census> {
+        let mut census = self.census.lock().unwrap_or_else(|e| e.into_inner());
+        match census.as_ref() {
+            Some((taken, counts)) if taken.elapsed() < CENSUS_MAX_AGE => counts.clone(),
+            _ => {
+                let counts = Arc::new(Census::take(self.nodes.state().iter().map(|n| &**n)));
+                *census = Some((Instant::now(), counts.clone()));
+                counts
+            }
+        }
+    }
 }
 
 /// Sets the controller up on `tasks`.
-pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
+pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>) {
     let node_events = ctx.informers.subscribe::<Node>();
     let lease_events = ctx.informers.subscribe::<Lease>();
     let nodes = ctx.informers.store::<Node>();
@@ -62,8 +88,10 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
         nodes: nodes.clone(),
         leases: ctx.informers.store::<Lease>(),
         pods: ctx.informers.store::<Pod>(),
+        by_node,
         recorder: ctx.recorder(COMPONENT),
         known: Mutex::new(HashSet::new()),
+        census: Mutex::new(None),
     });
     let lease_to_node = |lease: Arc<Lease>| {
         (lease.namespace().as_deref() == Some(LEASE_NAMESPACE))
@@ -148,15 +176,11 @@ async fn reconcile_taints(state: &State, node: &Node, now: Timestamp) -> Result<
     let ready = health::ready_status(node);
     let no_execute = match NoExecute::for_ready(ready) {
         NoExecute::Neither => NoExecute::Neither,
-        failed => {
-            let all = state.nodes.state();
-            let zone = health::zone_key(node);
-            match health::evictions(&zone, all.iter().map(|n| &**n)) {
-                Evictions::Proceed => failed,
-                Evictions::Paused => NoExecute::Keep,
-                Evictions::Halted => NoExecute::Neither,
-            }
-        }
+        failed => match state.census().evictions(node) {
+            Evictions::Proceed => failed,
+            Evictions::Paused => NoExecute::Keep,
+            Evictions::Halted => NoExecute::Neither,
+        },
     };
     let conditions = node
         .status
@@ -186,7 +210,7 @@ async fn reconcile_taints(state: &State, node: &Node, now: Timestamp) -> Result<
 /// `MarkPodsNotReady`: their agent cannot, and Services should stop sending them traffic.
 async fn mark_pods_not_ready(state: &State, node: &str) -> Result<()> {
     let now = Time(Timestamp::now());
-    for pod in super::pods_on(&state.pods, node) {
+    for pod in state.by_node.get(node) {
         let ready = pod
             .status
             .as_ref()

@@ -9,6 +9,8 @@
 //! exist); a loop that must react to them takes [`Informers::deletions`] as well, as
 //! client-go handlers have `OnDelete`. A component that keeps its own view of a kind (the
 //! node pool's pods) takes [`Informers::events`]: the watch's events in order, none dropped.
+//! A loop that looks objects up by something other than their name (pods by node) asks for
+//! an [`Index`], which the reflector keeps in step with the cache.
 //!
 //! Whatever a subscriber is handed is the cache's own copy (an `Arc` of the object the store
 //! holds), so a loop that keeps what it is handed costs no second decoded copy.
@@ -28,6 +30,9 @@ use tokio::sync::{broadcast, mpsc, watch};
 use tokio::task::JoinSet;
 
 pub use crate::watch::Watched;
+pub use index::{Index, KeyFn};
+
+mod index;
 
 type Starter = Box<dyn FnOnce(Client) -> BoxFuture<'static, ()> + Send>;
 type Senders<T> = Arc<Mutex<Vec<mpsc::UnboundedSender<T>>>>;
@@ -43,6 +48,7 @@ struct Informer<K: Watched> {
     events: Senders<watcher::Event<Arc<K>>>,
     deleted: broadcast::Sender<Arc<K>>,
     synced: watch::Sender<bool>,
+    indexes: Arc<Mutex<Vec<Index<K>>>>,
 }
 
 /// The process's shared caches, one per kind asked for.
@@ -89,6 +95,19 @@ impl Informers {
     pub fn events<K: Watched>(&self) -> Events<K> {
         let receiver = self.listen::<K, _>("take the events of", |informer| &informer.events);
         Events { receiver }
+    }
+
+    /// An index of `K`'s cache by `key`, kept by the reflector. Take it before
+    /// [`Informers::start`], like [`Informers::subscribe`].
+    pub fn index<K: Watched>(&self, key: KeyFn<K>) -> Index<K> {
+        debug_assert!(
+            !self.started.load(Ordering::Relaxed),
+            "index {} before the informers start",
+            K::kind(&())
+        );
+        let index = Index::new(key);
+        self.with::<K, _>(|informer| lock(&informer.indexes).push(index.clone()));
+        index
     }
 
     /// A new receiver on one of `K`'s sender lists; `what` names the call if it comes after
@@ -155,11 +174,13 @@ impl Informers {
             let events = Senders::default();
             let (deleted, _) = broadcast::channel(DELETIONS_BUFFER);
             let (synced, _) = watch::channel(false);
+            let indexes = Arc::new(Mutex::new(Vec::new()));
             let listeners = Listeners {
                 subscribers: subscribers.clone(),
                 events: events.clone(),
                 deleted: deleted.clone(),
                 synced: synced.clone(),
+                indexes: indexes.clone(),
             };
             lock(&self.starters).push(Box::new(move |client| {
                 Box::pin(reflect::<K>(client, writer, listeners))
@@ -170,6 +191,7 @@ impl Informers {
                 events,
                 deleted,
                 synced,
+                indexes,
             })
         });
         let informer = entry
@@ -190,16 +212,17 @@ impl Informers {
 }
 
 /// Who hears of one kind's changes; taken by its reflector when it starts.
-struct Listeners<K> {
+struct Listeners<K: Watched> {
     subscribers: Senders<Arc<K>>,
     events: Senders<watcher::Event<Arc<K>>>,
     deleted: broadcast::Sender<Arc<K>>,
     synced: watch::Sender<bool>,
+    indexes: Arc<Mutex<Vec<Index<K>>>>,
 }
 
 /// Keeps `writer`'s cache in step with the cluster until the task is aborted, handing each
 /// listed, added or changed object to every subscriber, every event to the event receivers
-/// and each deleted object to the deletion receivers. Queues are unbounded, as a client-go
+/// and each deleted object to the deletion receivers, once the indexes hold the change. Queues are unbounded, as a client-go
 /// listener's is: a loop that waits for the caches before it reads its stream must not hold
 /// the reflector (and every other loop) back, and a loop never misses an object.
 async fn reflect<K: Watched>(
@@ -209,6 +232,7 @@ async fn reflect<K: Watched>(
 ) {
     let mut subscribers = std::mem::take(&mut *lock(&listeners.subscribers));
     let mut events = std::mem::take(&mut *lock(&listeners.events));
+    let indexes = std::mem::take(&mut *lock(&listeners.indexes));
     let cache = writer.as_reader();
     let stream = K::watch(client, watcher::Config::default()).reflect(writer);
     futures_util::pin_mut!(stream);
@@ -219,11 +243,17 @@ async fn reflect<K: Watched>(
         match event {
             Ok(watcher::Event::Apply(object)) => {
                 let object = cached(&cache, object);
+                for index in &indexes {
+                    index.apply(&object);
+                }
                 hand_out(&mut events, watcher::Event::Apply(object.clone()));
                 hand_out(&mut subscribers, object);
             }
             Ok(watcher::Event::InitApply(object)) => listed.push(ObjectRef::from_obj(&object)),
             Ok(watcher::Event::Delete(object)) => {
+                for index in &indexes {
+                    index.delete(&object);
+                }
                 let object = Arc::new(object);
                 hand_out(&mut events, watcher::Event::Delete(object.clone()));
                 // No receivers is fine: nobody asked for this kind's deletions.
@@ -234,7 +264,12 @@ async fn reflect<K: Watched>(
                 hand_out(&mut events, watcher::Event::Init);
             }
             Ok(watcher::Event::InitDone) => {
-                for object in listed.drain(..).filter_map(|key| cache.get(&key)) {
+                let objects: Vec<Arc<K>> =
+                    listed.drain(..).filter_map(|key| cache.get(&key)).collect();
+                for index in &indexes {
+                    index.replace(&objects);
+                }
+                for object in objects {
                     hand_out(&mut events, watcher::Event::InitApply(object.clone()));
                     hand_out(&mut subscribers, object);
                 }
