@@ -226,9 +226,9 @@ impl Shared {
             .record(reference, EventType::Normal, reason, message);
     }
 
-    /// Renews the Lease of node `name`, creating it if it is missing.
+    /// Renews the Lease of node `name`, creating it if it is missing. Takes no permit of
+    /// `requests`: the timer bounds its renewals, and they must not wait behind statuses.
     async fn renew(&self, name: &str, node_uid: Option<String>) {
-        let _permit = self.requests.acquire().await;
         let api = Objects::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
         let lease = node::lease(name, node_uid.as_deref(), Timestamp::now());
         let patch = Patch::Merge(json!({ "spec": lease.spec }));

@@ -8,7 +8,9 @@
 //! cache: [`Informers::events`]), whose copies the agents share: each bound pod goes to its
 //! worker ([`crate::pod`]), as a kubelet's `spec.nodeName` watch would hand it. The Lease
 //! timer ticks ten times per renewal period and renews the Leases of one tenth of the nodes
-//! each tick, so renewals spread evenly.
+//! each tick, so renewals spread evenly. Renewals never queue behind node registrations and
+//! status posts, as a kubelet's Lease controller runs apart from its status updates: a
+//! thousand agents posting their first status at once must not let the Leases lapse.
 //!
 //! [`Informers::events`]: kubarium_controllers::informers::Informers::events
 
@@ -43,7 +45,7 @@ pub use streams::{PodStreams, StreamError};
 
 /// Lease timer ticks per renewal period: each tick renews a tenth of the nodes.
 const SLOTS: u64 = 10;
-/// Lease renewals and status posts in flight at once.
+/// Lease renewals in flight at once, and node registrations and status posts (apart).
 const CONCURRENCY: usize = 32;
 
 /// How the pool's nodes run pods.
@@ -105,8 +107,9 @@ pub(crate) struct Shared {
     os_image: Option<String>,
     boot_id: String,
     state: Mutex<State>,
-    /// Bounds the Lease and node status requests in flight, so a thousand agents starting
-    /// at once queue here rather than in the API server.
+    /// Bounds the node registrations and status posts in flight, so a thousand agents
+    /// starting at once queue here rather than in the API server. (The Lease timer bounds
+    /// its renewals itself.)
     requests: Semaphore,
     /// The pods' runtime containers, for `log`, `exec` and `attach`.
     pub(crate) containers: streams::Containers,
