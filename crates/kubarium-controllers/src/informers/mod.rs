@@ -222,9 +222,10 @@ struct Listeners<K: Watched> {
 
 /// Keeps `writer`'s cache in step with the cluster until the task is aborted, handing each
 /// listed, added or changed object to every subscriber, every event to the event receivers
-/// and each deleted object to the deletion receivers, once the indexes hold the change. Queues are unbounded, as a client-go
-/// listener's is: a loop that waits for the caches before it reads its stream must not hold
-/// the reflector (and every other loop) back, and a loop never misses an object.
+/// and each deleted object to the deletion receivers, once the indexes hold the change.
+/// Queues are unbounded, as a client-go listener's is: a loop that waits for the caches
+/// before it reads its stream must not hold the reflector (and every other loop) back, and a
+/// loop never misses an object.
 async fn reflect<K: Watched>(
     client: Client,
     writer: reflector::store::Writer<K>,

@@ -8,9 +8,10 @@
 //! cache: [`Informers::events`]), whose copies the agents share: each bound pod goes to its
 //! worker ([`crate::pod`]), as a kubelet's `spec.nodeName` watch would hand it. The Lease
 //! timer ticks ten times per renewal period and renews the Leases of one tenth of the nodes
-//! each tick, so renewals spread evenly. Renewals never queue behind node registrations and
-//! status posts, as a kubelet's Lease controller runs apart from its status updates: a
-//! thousand agents posting their first status at once must not let the Leases lapse.
+//! each tick, so renewals spread evenly. A renewal takes no permit of the node status
+//! requests' semaphore, as a kubelet's Lease controller runs apart from its status updates:
+//! a thousand agents posting their first status at once must not hold the Leases back. (A
+//! status re-post that falls due on a tick still runs inside that tick's renewals.)
 //!
 //! [`Informers::events`]: kubarium_controllers::informers::Informers::events
 
