@@ -3,7 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
@@ -243,12 +243,22 @@ impl Shared {
         }
     }
 
-    /// Renews a tenth of the Leases per tick; re-posts statuses that are due.
+    /// Renews a tenth of the Leases per tick; starts the status re-posts that are due.
+    ///
+    /// A re-post runs as its own task, as `on_node`'s syncs do: waiting for a status permit, it
+    /// must not hold one of the tick's renewal places. The timer waits for a tick's renewals
+    /// before the next tick, so with a slow API server renewals slow down rather than pile up;
+    /// a round over every node that takes longer than [`ROUND_LATE`] is logged, since the node
+    /// controller then sees Leases go stale.
     pub(super) async fn lease_timer(self: Arc<Self>) {
         let mut ticks = tokio::time::interval(LEASE_RENEW / SLOTS as u32);
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut round = Round::default();
         for tick in 0u64.. {
             ticks.tick().await;
+            if tick % SLOTS == 0 {
+                round.begin(Instant::now());
+            }
             let runtime = Some((self.runtime.version(), self.runtime.ready().is_ok()));
             let due: Vec<(String, Option<String>, bool)> = {
                 let mut state = lock(&self.state);
@@ -272,15 +282,16 @@ impl Shared {
                     })
                     .collect()
             };
+            for (name, _, report) in &due {
+                if *report {
+                    let (shared, name) = (self.clone(), name.clone());
+                    tokio::spawn(async move { shared.sync_node(&name, None).await });
+                }
+            }
             futures_util::stream::iter(due)
-                .for_each_concurrent(CONCURRENCY, |(name, uid, report)| {
+                .for_each_concurrent(CONCURRENCY, |(name, uid, _)| {
                     let shared = self.clone();
-                    async move {
-                        shared.renew(&name, uid).await;
-                        if report {
-                            shared.sync_node(&name, None).await;
-                        }
-                    }
+                    async move { shared.renew(&name, uid).await }
                 })
                 .await;
         }
@@ -324,5 +335,58 @@ impl Shared {
                 Err(error) => tracing::debug!(%error, "node watch failed; retrying"),
             }
         }
+    }
+}
+
+/// A round after which renewals count as late: half the node controller's default grace
+/// (20 s), so a Lease renewed that late is close to making its node NotReady.
+const ROUND_LATE: Duration = LEASE_RENEW.saturating_mul(2);
+
+/// The timing of the Lease timer's rounds (one renewal of every Lease), to say when they fall
+/// behind and when they catch up, once each.
+#[derive(Debug, Default)]
+struct Round {
+    started: Option<Instant>,
+    late: bool,
+}
+
+impl Round {
+    /// A round begins at `now`: the one before it ended.
+    fn begin(&mut self, now: Instant) {
+        let Some(elapsed) = self.started.replace(now).map(|start| now - start) else {
+            return;
+        };
+        match (elapsed > ROUND_LATE, self.late) {
+            (true, false) => tracing::warn!(
+                round = ?elapsed,
+                period = ?LEASE_RENEW,
+                "node Lease renewals are falling behind: a round over every node took longer \
+                 than twice the renewal period, so nodes may go NotReady (the API server is \
+                 overloaded, or there are more nodes than this machine can run)"
+            ),
+            (false, true) => tracing::info!(round = ?elapsed, "node Lease renewals caught up"),
+            _ => {}
+        }
+        self.late = elapsed > ROUND_LATE;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_round_is_late_when_it_outlasts_twice_the_renewal_period_and_catches_up_after() {
+        let start = Instant::now();
+        let mut round = Round::default();
+        round.begin(start);
+        assert!(!round.late, "the first round has nothing before it");
+        round.begin(start + LEASE_RENEW);
+        assert!(!round.late);
+        let late = start + LEASE_RENEW + ROUND_LATE + Duration::from_millis(1);
+        round.begin(late);
+        assert!(round.late);
+        round.begin(late + LEASE_RENEW);
+        assert!(!round.late);
     }
 }

@@ -10,8 +10,9 @@
 //! timer ticks ten times per renewal period and renews the Leases of one tenth of the nodes
 //! each tick, so renewals spread evenly. A renewal takes no permit of the node status
 //! requests' semaphore, as a kubelet's Lease controller runs apart from its status updates:
-//! a thousand agents posting their first status at once must not hold the Leases back. (A
-//! status re-post that falls due on a tick still runs inside that tick's renewals.)
+//! a thousand agents posting their first status at once must not hold the Leases back; a
+//! status re-post that falls due on a tick runs as a task of its own, outside the tick's
+//! renewals. A round of renewals that falls behind is logged.
 //!
 //! [`Informers::events`]: kubarium_controllers::informers::Informers::events
 
