@@ -301,9 +301,11 @@ pub static RESOURCES: &[Resource] = &[
 
 /// The resource served at `group`/`version` as `plural`.
 pub fn find(group: &str, version: &str, plural: &str) -> Option<&'static Resource> {
+    // Every request looks its resource up, writes more than once. The plural first: it
+    // differs between most entries in length alone, so few compares read any bytes.
     RESOURCES
         .iter()
-        .find(|r| r.group == group && r.version == version && r.plural == plural)
+        .find(|r| r.plural == plural && r.group == group && r.version == version)
 }
 
 /// [`find`] for what the server itself reads and writes (a namespace, a Service's
