@@ -5,6 +5,7 @@
 //! registry's [`crate::registry::Rules`]. Reads serve stored bytes as they are when the client
 //! wants plain JSON, so large lists cost little more than the database read.
 
+mod binding;
 mod eviction;
 mod portforward;
 mod read;

@@ -1,12 +1,12 @@
-//! Subresources: `status`, `scale`, `pods/binding`, `pods/eviction`, `namespaces/finalize`,
-//! and the routes of the streaming ones (`log`, `exec`, `attach`, `portforward`), which
-//! [`super::streams`] serves.
+//! Subresources: `status`, `scale`, `namespaces/finalize`, `serviceaccounts/token`, and the
+//! routes of `pods/binding` ([`super::binding`]), `pods/eviction` and the streaming ones (`log`,
+//! `exec`, `attach`, `portforward`), which [`super::streams`] serves.
 
 use axum::response::Response;
 use http::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{Call, json, parse_object, store_error};
+use super::{Call, json, parse_object};
 use crate::StatusError;
 use crate::object;
 
@@ -47,7 +47,7 @@ pub(crate) async fn handle(
         }
         ("scale", "update" | "patch") => scale_write(call, verb, body).await,
         ("finalize", "update") => finalize(call, body).await,
-        ("binding", "create") => bind(call, body).await,
+        ("binding", "create") => super::binding::bind(call, body).await,
         ("eviction", "create") => super::eviction::evict(call, body).await,
         ("token", "create") => token(call, body),
         ("portforward", _) => super::portforward::forward(call).await,
@@ -249,122 +249,11 @@ async fn finalize(call: &mut Call, body: &[u8]) -> Result<Response, StatusError>
     Ok(json(StatusCode::OK, stored.to_string()))
 }
 
-fn success(code: StatusCode) -> Response {
+pub(super) fn success(code: StatusCode) -> Response {
     json(
         code,
         json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code.as_u16()}).to_string(),
     )
-}
-
-/// `pods/{name}/binding`: assigns the pod to a node, once.
-///
-/// As upstream's binding REST, this is a read-modify-write of the stored pod, retried when
-/// another write got in between: no pod update strategy runs (binding is the one write that
-/// sets `spec.nodeName`) and no field manager records it.
-async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
-    let name = call.target.name.clone().unwrap_or_default();
-    let binding = parse_object(&call.headers, body)?;
-    // Upstream's binding validation: a pod is bound to a node, named or kind left empty.
-    let kind = binding["target"]["kind"].as_str().unwrap_or_default();
-    if !kind.is_empty() && kind != "Node" {
-        return Err(StatusError::bad_request(format!(
-            "Binding target.kind: Unsupported value: \"{kind}\": supported values: \"Node\", \"<empty>\""
-        )));
-    }
-    let node = binding["target"]["name"].as_str().unwrap_or_default();
-    if node.is_empty() {
-        return Err(StatusError::bad_request(
-            "Binding target.name (the node) is required",
-        ));
-    }
-    if binding["metadata"]["name"]
-        .as_str()
-        .is_some_and(|named| named != name)
-    {
-        return Err(StatusError::bad_request(
-            "name in URL does not match name in Binding object",
-        ));
-    }
-    let dry_run = call.params.dry_run()?;
-    let key = call
-        .target
-        .resource
-        .key(call.target.namespace.as_deref(), &name);
-    loop {
-        let current = super::write::load(call, &name)?;
-        let pod = assigned(call, &name, &binding, node, super::read::parse(&current)?)?;
-        if dry_run {
-            return Ok(success(StatusCode::CREATED));
-        }
-        let written = call
-            .server
-            .store()
-            .update(&key, super::write::render(pod), Some(current.mod_revision))
-            .await;
-        match written {
-            Ok(_) => return Ok(success(StatusCode::CREATED)),
-            // Written meanwhile (its node reporting status, say): bind the latest pod.
-            Err(kubarium_store::Error::Conflict { .. }) => {}
-            Err(error) => return Err(store_error(call, &name, error)),
-        }
-    }
-}
-
-/// `pod` assigned to `node` by `binding`, or why it cannot be.
-fn assigned(
-    call: &Call,
-    name: &str,
-    binding: &Value,
-    node: &str,
-    mut pod: Value,
-) -> Result<Value, StatusError> {
-    let conflict = |message: String| StatusError::conflict(call.target.resource, name, &message);
-    if object::deleting(&pod) {
-        return Err(conflict(format!(
-            "pod {name} is being deleted, cannot be assigned to a host"
-        )));
-    }
-    let assigned = pod["spec"]["nodeName"].as_str().unwrap_or_default();
-    if !assigned.is_empty() {
-        return Err(conflict(format!(
-            "pod {name} is already assigned to node \"{assigned}\""
-        )));
-    }
-    // The Binding's uid and resourceVersion are preconditions on the pod's.
-    for (field, label) in [("uid", "UID"), ("resourceVersion", "ResourceVersion")] {
-        let wanted = binding["metadata"][field].as_str().unwrap_or_default();
-        let found = object::meta_str(&pod, field);
-        if !wanted.is_empty() && wanted != found {
-            return Err(conflict(format!(
-                "Precondition failed: {label} in precondition: {wanted}, {label} in object meta: {found}"
-            )));
-        }
-    }
-    pod["spec"]["nodeName"] = Value::from(node);
-    // The Binding's annotations are copied onto the pod (the scheduler records its decision
-    // this way).
-    if let Some(annotations) = binding["metadata"]["annotations"].as_object()
-        && !annotations.is_empty()
-    {
-        if !pod["metadata"]["annotations"].is_object() {
-            pod["metadata"]["annotations"] = json!({});
-        }
-        for (key, value) in annotations {
-            pod["metadata"]["annotations"][key] = value.clone();
-        }
-    }
-    let scheduled = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": object::now()});
-    if !pod["status"].is_object() {
-        pod["status"] = json!({});
-    }
-    match pod["status"]["conditions"].as_array_mut() {
-        Some(conditions) => {
-            conditions.retain(|c| c["type"] != "PodScheduled");
-            conditions.push(scheduled);
-        }
-        None => pod["status"]["conditions"] = json!([scheduled]),
-    }
-    Ok(pod)
 }
 
 /// `serviceaccounts/{name}/token`: a signed token for the service account.

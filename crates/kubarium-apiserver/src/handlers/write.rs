@@ -113,17 +113,27 @@ pub(crate) fn rejection(call: &Call, name: &str, rejection: Rejection) -> Status
 /// Serialises `object` once its write's revision is known, stamping it as its
 /// `resourceVersion`.
 pub(crate) fn render(mut object: Value) -> Content {
-    // Encoded here, on the request's task, with a marker where the revision goes; the store's
-    // writer thread only copies the digits in. The marker is random per process, so no value
-    // a client sends can contain it.
-    static MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let marker = MARKER.get_or_init(|| format!("kubarium-revision-{}", crate::object::new_uid()));
     set_meta(
         &mut object,
         "resourceVersion",
-        Some(Value::from(marker.as_str())),
+        Some(Value::from(revision_marker())),
     );
-    let mut bytes = serde_json::to_vec(&object).unwrap_or_default();
+    stamped(serde_json::to_vec(&object).unwrap_or_default())
+}
+
+/// What an object's `resourceVersion` is set to before it is serialised, for [`stamped`] to
+/// find. Encoded on the request's task, with this marker where the revision goes, a value
+/// leaves the store's writer thread only the digits to copy in. The marker is random per
+/// process, so no value a client sends can contain it.
+pub(crate) fn revision_marker() -> &'static str {
+    static MARKER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    MARKER.get_or_init(|| format!("kubarium-revision-{}", crate::object::new_uid()))
+}
+
+/// A serialised object whose `resourceVersion` is [`revision_marker`], with the marker taken
+/// out and its place kept for the revision.
+pub(crate) fn stamped(mut bytes: Vec<u8>) -> Content {
+    let marker = revision_marker();
     let quoted = format!("\"{marker}\"");
     match memchr::memmem::find(&bytes, quoted.as_bytes()) {
         Some(at) => {
