@@ -2,6 +2,8 @@
 //! lastState, ready, started, restartCount, image, containerID), and the pod's status —
 //! phase, conditions, IPs, start time — posted through `pods/status` when it changes.
 
+use http::StatusCode;
+use http_body_util::BodyExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     ContainerState as ApiState, ContainerStateRunning, ContainerStateTerminated,
@@ -10,6 +12,7 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::api::{Patch, PatchParams};
+use kube::client::Body;
 
 use super::{Slot, Worker};
 use crate::runtime::{ContainerState, ContainerStatus};
@@ -200,30 +203,50 @@ impl Worker {
         }
         let patch = Patch::Merge(StatusOnly { status: &status });
         let namespace = self.pod.metadata.namespace.as_deref().unwrap_or("default");
-        // The API server answers with the whole pod, which this worker does not need: the
-        // body is checked to be JSON and dropped, never decoded into a `Pod`.
-        let posted = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
-            .patch_subresource("status", self.name(), &PatchParams::default(), &patch)
-            .map_err(kube::Error::BuildRequest);
-        let posted = match posted {
-            Ok(request) => {
-                self.shared
-                    .client
-                    .request::<serde::de::IgnoredAny>(request)
-                    .await
-            }
-            Err(error) => Err(error),
+        let request = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
+            .patch_subresource("status", self.name(), &PatchParams::default(), &patch);
+        let posted = match request {
+            Ok(request) => post(&self.shared.client, request).await,
+            Err(error) => Posted::Failed(error.to_string()),
         };
         match posted {
-            Ok(_) => {
+            Posted::Stored => {
                 self.posted = Some(Box::new(status));
                 true
             }
-            Err(kube::Error::Api(response)) if response.code == 404 => true,
-            Err(error) => {
+            Posted::Gone => true,
+            Posted::Failed(error) => {
                 tracing::debug!(pod = self.name(), %error, "could not post the pod's status");
                 false
             }
         }
+    }
+}
+
+/// What became of a status post.
+enum Posted {
+    Stored,
+    /// The pod is gone: there is nothing left to report on.
+    Gone,
+    Failed(String),
+}
+
+/// Sends a status post. The API server answers with the whole pod, which the worker does
+/// not need: the body of a success is read past and dropped, never copied into text or
+/// decoded.
+async fn post(client: &kube::Client, request: http::Request<Vec<u8>>) -> Posted {
+    let response = match client.send(request.map(Body::from)).await {
+        Ok(response) => response,
+        Err(error) => return Posted::Failed(error.to_string()),
+    };
+    let code = response.status();
+    match response.into_body().collect().await {
+        Err(error) => Posted::Failed(error.to_string()),
+        Ok(_) if code.is_success() => Posted::Stored,
+        Ok(_) if code == StatusCode::NOT_FOUND => Posted::Gone,
+        Ok(body) => Posted::Failed(format!(
+            "{code}: {}",
+            String::from_utf8_lossy(&body.to_bytes())
+        )),
     }
 }
