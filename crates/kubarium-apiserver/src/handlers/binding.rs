@@ -100,8 +100,8 @@ impl From<serde_json::Error> for Refusal {
 /// The stored pod `stored` assigned to `node` by `binding` at `now`, serialised with
 /// [`revision_marker`] as its `resourceVersion`; or why it cannot be.
 fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec<u8>, Refusal> {
-    let mut pod: Members = serde_json::from_slice(stored)?;
-    let mut metadata: Members = members(pod.get("metadata"))?;
+    let mut pod = members(Some(stored))?;
+    let mut metadata = members(raw(pod.get("metadata")))?;
     let name = text(metadata.get("name"))?.unwrap_or_default();
     if metadata
         .get("deletionTimestamp")
@@ -111,7 +111,7 @@ fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec
             "pod {name} is being deleted, cannot be assigned to a host"
         )));
     }
-    let mut spec: Members = members(pod.get("spec"))?;
+    let mut spec = members(raw(pod.get("spec")))?;
     let assigned = text(spec.get("nodeName"))?.unwrap_or_default();
     if !assigned.is_empty() {
         return Err(Refusal::Conflict(format!(
@@ -129,7 +129,7 @@ fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec
         }
     }
 
-    let node = to_raw_value(node)?;
+    let node = to_raw_value(&Value::from(node))?;
     spec.insert("nodeName".to_owned(), &node);
     let spec = to_raw_value(&spec)?;
     pod.insert("spec".to_owned(), &spec);
@@ -147,7 +147,7 @@ fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec
     let annotations = if copied.is_empty() {
         None
     } else {
-        let mut annotations = members(metadata.get("annotations"))?;
+        let mut annotations = members(raw(metadata.get("annotations")))?;
         for (key, value) in &copied {
             annotations.insert((*key).clone(), value);
         }
@@ -156,21 +156,24 @@ fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec
     if let Some(annotations) = &annotations {
         metadata.insert("annotations".to_owned(), annotations);
     }
-    let marker = to_raw_value(revision_marker())?;
+    let marker = to_raw_value(&Value::from(revision_marker()))?;
     metadata.insert("resourceVersion".to_owned(), &marker);
     let metadata = to_raw_value(&metadata)?;
     pod.insert("metadata".to_owned(), &metadata);
 
-    let mut status = members(pod.get("status"))?;
+    let mut status = members(raw(pod.get("status")))?;
     let scheduled = json!({"type": "PodScheduled", "status": "True", "lastProbeTime": null, "lastTransitionTime": now});
-    let mut conditions: Vec<Value> = match status.get("conditions") {
-        Some(conditions) => {
-            serde_json::from_str::<Option<Vec<Value>>>(conditions.get())?.unwrap_or_default()
-        }
-        None => Vec::new(),
+    let mut conditions = match raw(status.get("conditions")) {
+        Some(conditions) => serde_json::from_slice(conditions)?,
+        None => Value::Null,
     };
-    conditions.retain(|c| c["type"] != "PodScheduled");
-    conditions.push(scheduled);
+    match conditions.as_array_mut() {
+        Some(conditions) => {
+            conditions.retain(|c| c["type"] != "PodScheduled");
+            conditions.push(scheduled);
+        }
+        None => conditions = Value::Array(vec![scheduled]),
+    }
     let conditions = to_raw_value(&conditions)?;
     status.insert("conditions".to_owned(), &conditions);
     let status = to_raw_value(&status)?;
@@ -178,19 +181,30 @@ fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec
     Ok(serde_json::to_vec(&pod)?)
 }
 
+// Every read here goes through `from_slice`, and every value written back is a `Value` or
+// `Members`: each other way would be one more copy of serde_json's code in the binary.
+
+/// The text of a member, if there is one.
+fn raw<'a>(member: Option<&&'a RawValue>) -> Option<&'a [u8]> {
+    member.map(|member| member.get().as_bytes())
+}
+
 /// The members of the object `value` holds; none when it is absent or `null`.
-fn members<'a>(value: Option<&&'a RawValue>) -> Result<Members<'a>, serde_json::Error> {
+fn members(value: Option<&[u8]>) -> Result<Members<'_>, serde_json::Error> {
     match value {
-        Some(value) => {
-            Ok(serde_json::from_str::<Option<Members>>(value.get())?.unwrap_or_default())
-        }
+        Some(value) => Ok(serde_json::from_slice::<Option<Members>>(value)?.unwrap_or_default()),
         None => Ok(Members::new()),
     }
 }
 
-/// The string `value` holds; none when it is absent or `null`.
-fn text(value: Option<&&RawValue>) -> Result<Option<String>, serde_json::Error> {
-    value.map_or(Ok(None), |value| serde_json::from_str(value.get()))
+/// The string a member holds; none when it is absent, `null` or not a string.
+fn text(member: Option<&&RawValue>) -> Result<Option<String>, serde_json::Error> {
+    match raw(member) {
+        Some(value) => Ok(serde_json::from_slice::<Value>(value)?
+            .as_str()
+            .map(str::to_owned)),
+        None => Ok(None),
+    }
 }
 
 #[cfg(test)]
