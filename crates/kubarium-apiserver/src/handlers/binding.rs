@@ -12,12 +12,11 @@
 use std::collections::BTreeMap;
 
 use axum::response::Response;
-use http::StatusCode;
 use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
 use super::write::{load, revision_marker, stamped};
-use super::{Call, parse_object, store_error};
+use super::{Call, created_status, parse_object, store_error};
 use crate::StatusError;
 use crate::object;
 
@@ -66,7 +65,7 @@ pub(super) async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, Statu
                 )),
             })?;
         if dry_run {
-            return Ok(super::subresources::success(StatusCode::CREATED));
+            return Ok(created_status());
         }
         let written = call
             .server
@@ -74,7 +73,7 @@ pub(super) async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, Statu
             .update(&key, stamped(pod), Some(current.mod_revision))
             .await;
         match written {
-            Ok(_) => return Ok(super::subresources::success(StatusCode::CREATED)),
+            Ok(_) => return Ok(created_status()),
             // Written meanwhile (its node reporting status, say): bind the latest pod.
             Err(kubarium_store::Error::Conflict { .. }) => {}
             Err(error) => return Err(store_error(call, &name, error)),

@@ -20,7 +20,7 @@ use k8s_openapi::api::policy::v1::PodDisruptionBudget;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, StatusCause, Time};
 use serde_json::{Value, json};
 
-use super::{Call, json, parse_object};
+use super::{Call, created_status, json, parse_object};
 use crate::StatusError;
 use crate::object;
 use crate::registry::{self, Resource};
@@ -66,7 +66,7 @@ pub(super) async fn evict(call: &mut Call, body: &[u8]) -> Result<Response, Stat
         }
         match condition_and_delete(call, &name, options, dry_run).await {
             Err(e) if e.code == StatusCode::CONFLICT && !rv_preset && attempt < ATTEMPTS => {}
-            result => return result.map(|()| success()),
+            result => return result.map(|()| created_status()),
         }
     };
 
@@ -101,7 +101,7 @@ pub(super) async fn evict(call: &mut Call, body: &[u8]) -> Result<Response, Stat
             Err(still_processing(&budget_name))
         }
         Err(e) if e.code == StatusCode::NOT_FOUND => Err(StatusError::not_found(pods, &name)),
-        result => result.map(|()| success()),
+        result => result.map(|()| created_status()),
     }
 }
 
@@ -131,13 +131,6 @@ fn delete_options(call: &Call, eviction: &Value) -> Result<Value, StatusError> {
         )));
     }
     Ok(options)
-}
-
-fn success() -> Response {
-    json(
-        StatusCode::CREATED,
-        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}).to_string(),
-    )
 }
 
 /// Upstream's `canIgnorePDB`: pending, finished or terminating pods.

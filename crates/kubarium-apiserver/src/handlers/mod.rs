@@ -255,6 +255,15 @@ pub(crate) fn json(code: StatusCode, body: impl Into<Body>) -> Response {
     response
 }
 
+/// The `Status` a create that makes no object of its own answers with (a binding, an
+/// eviction): `201 Success`.
+pub(crate) fn created_status() -> Response {
+    json(
+        StatusCode::CREATED,
+        serde_json::json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}).to_string(),
+    )
+}
+
 fn with_warnings(mut response: Response, warnings: &[String]) -> Response {
     for warning in warnings {
         // RFC 7234 warn-text is a quoted string.

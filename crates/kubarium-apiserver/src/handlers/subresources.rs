@@ -249,13 +249,6 @@ async fn finalize(call: &mut Call, body: &[u8]) -> Result<Response, StatusError>
     Ok(json(StatusCode::OK, stored.to_string()))
 }
 
-pub(super) fn success(code: StatusCode) -> Response {
-    json(
-        code,
-        json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": code.as_u16()}).to_string(),
-    )
-}
-
 /// `serviceaccounts/{name}/token`: a signed token for the service account.
 fn token(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
