@@ -153,11 +153,14 @@ impl Informers {
     /// kube-runtime's `Store::wait_until_ready`, which wakes only the last task to poll a
     /// shared store, so a second loop waiting on it would wait forever).
     pub fn synced<K: Watched>(&self) -> impl Future<Output = ()> + Send + 'static {
-        let mut synced = self.with::<K, _>(|informer| informer.synced.subscribe());
-        async move {
-            // An error means the informer is gone (shutdown): nothing left to wait for.
-            let _ = synced.wait_for(|done| *done).await;
-        }
+        let synced = self.has_synced::<K>();
+        async move { synced.wait().await }
+    }
+
+    /// Whether `K`'s cache holds its first complete list, as a handle a loop keeps and asks
+    /// (or waits on) whenever it needs to, from as many tasks as it likes.
+    pub fn has_synced<K: Watched>(&self) -> HasSynced {
+        HasSynced(self.with::<K, _>(|informer| informer.synced.subscribe()))
     }
 
     fn with<K: Watched, T>(&self, f: impl FnOnce(&Informer<K>) -> T) -> T {
@@ -330,6 +333,21 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Whether one kind's cache holds its first complete list: client-go's `HasSynced`, as
+/// [`Informers::has_synced`] gives it. Use it in place of kube-runtime's
+/// `Store::wait_until_ready` on a shared store: that one wakes only the last task that
+/// waited, so the others (concurrent reconciles, a second loop) would wait forever.
+#[derive(Debug, Clone)]
+pub struct HasSynced(watch::Receiver<bool>);
+
+impl HasSynced {
+    /// Waits until the first complete list is in the cache; at once if it already is.
+    pub async fn wait(&self) {
+        // An error means the informer is gone (shutdown): nothing left to wait for.
+        let _ = self.0.clone().wait_for(|done| *done).await;
+    }
+}
+
 /// The events of one kind's watch, as [`Informers::events`] gives them.
 #[derive(Debug)]
 pub struct Events<K> {
@@ -344,5 +362,38 @@ impl<K> futures_util::Stream for Events<K> {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Self::Item>> {
         self.receiver.poll_recv(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    /// Every task waiting for a cache wakes when its list is in, however many wait: the
+    /// node controller's reconciles of three nodes wait at once at start-up.
+    #[tokio::test]
+    async fn every_waiter_wakes_when_the_cache_has_synced() {
+        let (synced, receiver) = watch::channel(false);
+        let handle = HasSynced(receiver);
+        let waiters: Vec<_> = (0..3)
+            .map(|_| {
+                let handle = handle.clone();
+                tokio::spawn(async move { handle.wait().await })
+            })
+            .collect();
+        // Let each waiter register before the list completes.
+        tokio::task::yield_now().await;
+        synced.send_replace(true);
+        for waiter in waiters {
+            // A bound on a hang, not a timing: waking takes microseconds.
+            tokio::time::timeout(Duration::from_secs(30), waiter)
+                .await
+                .expect("a waiter was never woken")
+                .unwrap();
+        }
+        // Once synced, a wait returns at once.
+        handle.wait().await;
     }
 }

@@ -35,6 +35,7 @@ use kube::{Client, ResourceExt};
 use tokio::task::JoinSet;
 
 use crate::events::Recorder;
+use crate::informers::HasSynced;
 use crate::objects::Objects;
 use crate::{Context, Error, Result};
 use backoff::Record;
@@ -53,6 +54,7 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
     let state = Arc::new(State {
         client: ctx.client.clone(),
         jobs: ctx.informers.store::<Job>(),
+        jobs_synced: ctx.informers.has_synced::<Job>(),
         pods: ctx.informers.store::<Pod>(),
         recorder: ctx.recorder("job-controller"),
         expectations: Mutex::new(HashMap::new()),
@@ -88,6 +90,8 @@ pub(crate) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
 struct State {
     client: Client,
     jobs: Store<Job>,
+    /// Whether the Jobs are listed.
+    jobs_synced: HasSynced,
     pods: Store<Pod>,
     recorder: Recorder,
     /// Per Job UID: requests the cache has not caught up with.

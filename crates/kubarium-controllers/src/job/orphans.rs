@@ -23,7 +23,7 @@ pub(super) async fn release_orphan(pod: Arc<Pod>, state: Arc<State>) -> Result<A
     if !has_tracking_finalizer(&pod) {
         return Ok(Action::await_change());
     }
-    state.jobs.wait_until_ready().await.ok();
+    state.jobs_synced.wait().await;
     let namespace = pod.namespace().unwrap_or_default();
     let owner = pod
         .metadata

@@ -16,14 +16,14 @@ use jiff::{SignedDuration, Timestamp};
 use k8s_openapi::api::core::v1::{Node, Pod, Taint, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::runtime::controller::{Action, Controller};
-use kube::runtime::reflector::{ObjectRef, Store};
+use kube::runtime::reflector::ObjectRef;
 use kube::{Client, ResourceExt};
 use serde_json::json;
 use tokio::task::JoinSet;
 
 use super::taints::NO_EXECUTE;
 use crate::events::{EventType, Recorder};
-use crate::informers::Index;
+use crate::informers::{HasSynced, Index};
 use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
@@ -107,7 +107,8 @@ type PodKey = (String, String);
 
 struct State {
     client: Client,
-    pods: Store<Pod>,
+    /// Whether the pods are listed (they are read through `by_node`).
+    pods_synced: HasSynced,
     /// The pods by node.
     by_node: Index<Pod>,
     recorder: Recorder,
@@ -151,7 +152,7 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>)
     let nodes = ctx.informers.store::<Node>();
     let state = Arc::new(State {
         client: ctx.client.clone(),
-        pods: ctx.informers.store::<Pod>(),
+        pods_synced: ctx.informers.has_synced::<Pod>(),
         by_node,
         recorder: ctx.recorder(COMPONENT),
         scheduled: Mutex::new(HashMap::new()),
@@ -177,9 +178,7 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>)
 }
 
 async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
-    if state.pods.wait_until_ready().await.is_err() {
-        return Ok(Action::await_change());
-    }
+    state.pods_synced.wait().await;
     let name = node.name_any();
     let taints = no_execute_taints(&node);
     if taints.is_empty() {

@@ -30,7 +30,7 @@ use tokio::task::JoinSet;
 use super::health::{self, Census, Evictions, Health};
 use super::taints::{self, NoExecute};
 use crate::events::Recorder;
-use crate::informers::Index;
+use crate::informers::{HasSynced, Index};
 use crate::objects::Objects;
 use crate::{Context, Error, Result};
 
@@ -51,7 +51,9 @@ struct State {
     started: Timestamp,
     nodes: Store<Node>,
     leases: Store<Lease>,
-    pods: Store<Pod>,
+    leases_synced: HasSynced,
+    /// Whether the pods are listed (they are read through `by_node`).
+    pods_synced: HasSynced,
     /// The pods by node.
     by_node: Index<Pod>,
     recorder: Recorder,
@@ -87,7 +89,8 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>)
         started: Timestamp::now(),
         nodes: nodes.clone(),
         leases: ctx.informers.store::<Lease>(),
-        pods: ctx.informers.store::<Pod>(),
+        leases_synced: ctx.informers.has_synced::<Lease>(),
+        pods_synced: ctx.informers.has_synced::<Pod>(),
         by_node,
         recorder: ctx.recorder(COMPONENT),
         known: Mutex::new(HashSet::new()),
@@ -108,11 +111,8 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>)
 
 async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
     // Judge no node before the Leases and pods are known (upstream waits for its caches).
-    if state.leases.wait_until_ready().await.is_err()
-        || state.pods.wait_until_ready().await.is_err()
-    {
-        return Ok(Action::await_change());
-    }
+    state.leases_synced.wait().await;
+    state.pods_synced.wait().await;
     let name = node.name_any();
     if node.metadata.deletion_timestamp.is_some() {
         return Ok(Action::await_change());

@@ -122,19 +122,25 @@ pub(crate) fn plan(
 pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>) {
     let pods = ctx.informers.store::<Pod>();
     let nodes = ctx.informers.store::<Node>();
+    let synced = (
+        ctx.informers.synced::<Pod>(),
+        ctx.informers.synced::<Node>(),
+    );
     let client = ctx.client.clone();
-    tasks.spawn(run(client, pods, nodes));
+    tasks.spawn(async move {
+        futures_util::future::join(synced.0, synced.1).await;
+        run(client, pods, nodes).await;
+    });
 }
 
 async fn run(client: Client, pods: Store<Pod>, nodes: Store<Node>) {
-    if pods.wait_until_ready().await.is_err() || nodes.wait_until_ready().await.is_err() {
-        return;
-    }
     // Nodes found missing, and since when.
     let mut quarantine: HashMap<String, Instant> = HashMap::new();
     let mut ticks = tokio::time::interval(PERIOD);
     loop {
-        ticks.tick().await;
+        // The tick's own instant, not when it was noticed: a node found missing at one pass
+        // has been missing a whole period at the next, however late either woke.
+        let now = ticks.tick().await.into_std();
         let all_nodes: HashMap<String, Arc<Node>> = nodes
             .state()
             .into_iter()
@@ -143,10 +149,15 @@ async fn run(client: Client, pods: Store<Pod>, nodes: Store<Node>) {
         let all_pods = pods.state();
         let (mut collect, missing) = plan(&all_pods, &all_nodes, TERMINATED_THRESHOLD);
         quarantine.retain(|node, _| missing.contains(node));
-        let now = Instant::now();
         let mut gone = HashSet::new();
         for node in missing {
-            let since = *quarantine.entry(node.clone()).or_insert(now);
+            let since = *quarantine.entry(node.clone()).or_insert_with(|| {
+                tracing::debug!(
+                    node,
+                    "pods are bound to a node the cache lacks; quarantined"
+                );
+                now
+            });
             if now.duration_since(since) < QUARANTINE {
                 continue;
             }
@@ -154,7 +165,7 @@ async fn run(client: Client, pods: Store<Pod>, nodes: Store<Node>) {
                 Ok(None) => {
                     gone.insert(node);
                 }
-                Ok(Some(_)) => {}
+                Ok(Some(_)) => tracing::debug!(node, "a quarantined node still exists"),
                 Err(error) => tracing::debug!(%error, node, "could not check a node"),
             }
         }
