@@ -9,7 +9,7 @@ use kube::Api;
 use kube::api::{DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use serde_json::json;
 
-use crate::support::{Hollow, eventually};
+use crate::support::{Hollow, eventually, settles};
 
 const NODES: &[&str] = &[
     "kubarium-control-plane",
@@ -35,35 +35,48 @@ fn agent(tolerate_control_plane: bool) -> DaemonSet {
     serde_json::from_value(ds).unwrap()
 }
 
-/// The nodes the DaemonSet's live pods run on, once every one of them is ready.
-async fn ready_nodes(pods: &Api<Pod>) -> Option<BTreeSet<String>> {
+/// The nodes the DaemonSet's pods run on once every one of them is ready and none is being
+/// deleted; otherwise each pod as (name, node, phase, ready, being deleted).
+async fn ready_nodes(pods: &Api<Pod>) -> Result<BTreeSet<String>, String> {
     let list = pods
         .list(&ListParams::default().labels("app=agent"))
         .await
-        .ok()?;
+        .map_err(|e| e.to_string())?;
     let mut nodes = BTreeSet::new();
-    for pod in list.items {
-        if pod.metadata.deletion_timestamp.is_some() {
-            return None;
-        }
-        let ready = pod
-            .status
-            .as_ref()?
-            .conditions
-            .as_ref()?
-            .iter()
-            .any(|c| c.type_ == "Ready" && c.status == "True");
-        if !ready || !nodes.insert(pod.spec?.node_name?) {
-            return None;
-        }
+    let mut settled = true;
+    let mut seen = Vec::new();
+    for pod in &list.items {
+        let status = pod.status.as_ref();
+        let ready = status
+            .and_then(|s| s.conditions.as_ref())
+            .is_some_and(|c| c.iter().any(|c| c.type_ == "Ready" && c.status == "True"));
+        let node = pod.spec.as_ref().and_then(|s| s.node_name.clone());
+        let deleting = pod.metadata.deletion_timestamp.is_some();
+        settled &= ready && !deleting && node.clone().is_some_and(|n| nodes.insert(n));
+        seen.push((
+            pod.metadata.name.clone().unwrap_or_default(),
+            node,
+            status.and_then(|s| s.phase.clone()),
+            ready,
+            deleting,
+        ));
     }
-    Some(nodes)
+    if settled {
+        Ok(nodes)
+    } else {
+        Err(format!("{seen:?}"))
+    }
 }
 
 async fn on_nodes(pods: &Api<Pod>, expected: &[&str]) -> BTreeSet<String> {
     let expected: BTreeSet<String> = expected.iter().map(|s| (*s).to_owned()).collect();
-    eventually(&format!("daemon pods ready on {expected:?}"), || async {
-        ready_nodes(pods).await.filter(|n| *n == expected)
+    settles(&format!("daemon pods ready on {expected:?}"), || async {
+        let nodes = ready_nodes(pods).await?;
+        if nodes == expected {
+            Ok(nodes)
+        } else {
+            Err(format!("ready on {nodes:?}"))
+        }
     })
     .await
 }
@@ -84,7 +97,10 @@ async fn status(
 
 #[tokio::test]
 async fn a_pod_per_eligible_node_following_nodes_added_and_removed() {
-    let cluster = Hollow::start(3, &[]).await;
+    // The node lifecycle's and the DaemonSet controller's debug lines tell a failure apart.
+    let log =
+        "info,kubarium_controllers::nodelifecycle=debug,kubarium_controllers::daemonset=debug";
+    let cluster = Hollow::start_env(3, &[], &[("RUST_LOG", log)]).await;
     let pods = Api::<Pod>::namespaced(cluster.client.clone(), "default");
     let sets = Api::<DaemonSet>::namespaced(cluster.client.clone(), "default");
     sets.create(&PostParams::default(), &agent(false))

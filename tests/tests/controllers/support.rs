@@ -17,11 +17,17 @@ pub(crate) struct Hollow {
 impl Hollow {
     /// Starts the daemon with `nodes` hollow nodes plus `args`.
     pub(crate) async fn start(nodes: u32, args: &[&str]) -> Self {
+        Self::start_env(nodes, args, &[]).await
+    }
+
+    /// Starts the daemon with `nodes` hollow nodes plus `args`, and `env` (such as a
+    /// `RUST_LOG` that says more about the loops a scenario exercises).
+    pub(crate) async fn start_env(nodes: u32, args: &[&str], env: &[(&str, &str)]) -> Self {
         let listen = format!("127.0.0.1:{}", kubarium_tests::free_port());
         let nodes = nodes.to_string();
         let mut all = vec!["--listen", &listen, "--nodes", &nodes];
         all.extend_from_slice(args);
-        let daemon = Daemon::start(&all);
+        let daemon = Daemon::start_in_env(tempfile::TempDir::new().unwrap(), &all, env);
         let client = daemon.client().await;
         Self { daemon, client }
     }
@@ -44,14 +50,29 @@ where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Option<T>>,
 {
+    settles(what, || {
+        let checked = check();
+        async move { checked.await.ok_or_else(String::new) }
+    })
+    .await
+}
+
+/// Polls `check` every 100 ms until it returns `Ok`, or panics after [`SETTLE`] naming
+/// `what` and what the last `Err` said was seen instead.
+pub(crate) async fn settles<T, F, Fut>(what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, String>>,
+{
     let deadline = tokio::time::Instant::now() + SETTLE;
     loop {
-        if let Some(value) = check().await {
-            return value;
-        }
+        let seen = match check().await {
+            Ok(value) => return value,
+            Err(seen) => seen,
+        };
         assert!(
             tokio::time::Instant::now() < deadline,
-            "timed out after {SETTLE:?} waiting for {what}"
+            "timed out after {SETTLE:?} waiting for {what}; last seen: {seen}"
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }

@@ -137,6 +137,10 @@ async fn reconcile(ds: Arc<DaemonSet>, state: Arc<State>) -> Result<Action> {
     let pod_refs: Vec<&Pod> = pods.iter().map(AsRef::as_ref).collect();
     let now = jiff::Timestamp::now();
     let planned = plan::plan(&ds, &nodes, &pod_refs, &hash, now);
+    if !planned.create_on.is_empty() || !planned.delete.is_empty() {
+        tracing::debug!(daemonset = %format!("{namespace}/{name}"), create_on = ?planned.create_on,
+            delete = ?planned.delete, nodes = nodes.len(), pods = pods.len(), "daemonset sync");
+    }
     let pods_api = Objects::<Pod>::namespaced(state.client.clone(), &namespace);
     for (pod, node) in &planned.failed {
         state.recorder.warning(
