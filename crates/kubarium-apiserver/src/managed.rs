@@ -515,6 +515,17 @@ fn holds_leaf(node: &Value, element: &str, ty: Ty, level: Level) -> bool {
     !element.starts_with("k:") && position(node, element).is_some()
 }
 
+/// Who made a non-apply write, through which API, and when.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Writer<'a> {
+    pub(crate) manager: &'a str,
+    pub(crate) api_version: &'a str,
+    pub(crate) subresource: Option<&'a str>,
+    pub(crate) kind: &'a str,
+    /// The time an entry this write touches gets.
+    pub(crate) now: &'a str,
+}
+
 /// Records a non-apply write by `manager`: it now owns the fields it changed, which other
 /// managers no longer do.
 pub(crate) fn record_update(
@@ -525,7 +536,20 @@ pub(crate) fn record_update(
     subresource: Option<&str>,
     kind: &str,
 ) {
-    let ty = schema::root(kind);
+    let now = crate::object::now();
+    let writer = Writer {
+        manager,
+        api_version,
+        subresource,
+        kind,
+        now: &now,
+    };
+    record_update_by(object, old, &writer);
+}
+
+/// [`record_update`], by `writer`.
+pub(crate) fn record_update_by(object: &mut Value, old: Option<&Value>, writer: &Writer<'_>) {
+    let ty = schema::root(writer.kind);
     let changed = changes(old, object, ty);
     let stored = old.map_or(&[][..], stored_entries);
     // A client sends back the entries it read: those copies are moved into the result
@@ -538,33 +562,78 @@ pub(crate) fn record_update(
         Some(Value::Array(sent)) => sent,
         _ => Vec::new(),
     };
-    let now = crate::object::now();
-    let mut list = Vec::with_capacity(stored.len() + 1);
-    let mut credited = changed.is_empty();
-    for (index, json) in stored.iter().enumerate() {
-        // Each entry is edited in place on its own copy, so one this write leaves alone keeps
-        // its stored JSON.
-        let mut entry = match sent.get_mut(index) {
+    let entries = stored
+        .iter()
+        .enumerate()
+        .map(|(index, json)| match sent.get_mut(index) {
             Some(copy) if copy == json => std::mem::take(copy),
             _ => json.clone(),
-        };
+        })
+        .collect();
+    // What this write changed is no longer anyone else's; fields present no more belong to
+    // no one.
+    let list = updated_entries(entries, &changed, writer, |fields| {
+        disown(fields, Some(&changed), Some(object), ty, Level::Root);
+    });
+    set_entries(object, list);
+}
+
+/// [`record_update`] for a write that changed nothing but the `status` (`old`, now `new`),
+/// which needs neither the rest of the object nor the rest of each entry walked: `entries`
+/// are the stored ones, and the entries to store are returned.
+pub(crate) fn record_status_update(
+    entries: Vec<Value>,
+    old: Option<&Value>,
+    new: &Value,
+    writer: &Writer<'_>,
+) -> Vec<Value> {
+    let ty = schema::root(writer.kind);
+    let mut changed = FieldSet::default();
+    if old != Some(new)
+        && let Some(inside) = changed_field(old, new, ty, "status")
+    {
+        changed.0.insert("f:status".to_owned(), inside);
+    }
+    let object = json!({ "status": new });
+    updated_entries(entries, &changed, writer, |fields| {
+        // The walk `record_update` makes, but only into `f:status`: nothing else changed,
+        // and every other field an entry owns is still there.
+        if let Some(owned) = fields.remove("f:status") {
+            let mut status = Map::new();
+            status.insert("f:status".to_owned(), owned);
+            disown(&mut status, Some(&changed), Some(&object), ty, Level::Root);
+            fields.extend(status);
+        }
+    })
+}
+
+/// `entries` after a write by `writer` that changed `changed`: each walked by `disown`,
+/// `writer`'s own entry credited with `changed` (or a new one added), and those left empty
+/// dropped. Each entry is edited in place, so one the write leaves alone keeps its JSON.
+fn updated_entries(
+    entries: Vec<Value>,
+    changed: &FieldSet,
+    writer: &Writer<'_>,
+    disown: impl Fn(&mut Map<String, Value>),
+) -> Vec<Value> {
+    let mut list = Vec::with_capacity(entries.len() + 1);
+    let mut credited = changed.is_empty();
+    for mut entry in entries {
+        let mine = !credited
+            && entry["manager"].as_str().unwrap_or_default() == writer.manager
+            && operation(&entry) == "Update"
+            && entry["subresource"].as_str() == writer.subresource;
         let Some(map) = entry.as_object_mut() else {
             continue;
         };
-        let mine = !credited
-            && json["manager"].as_str().unwrap_or_default() == manager
-            && operation(json) == "Update"
-            && json["subresource"].as_str() == subresource;
         let fields = match map.get_mut("fieldsV1") {
             Some(Value::Object(fields)) => fields,
             _ => continue,
         };
-        // What this write changed is no longer anyone else's; fields present no more belong
-        // to no one.
-        disown(fields, Some(&changed), Some(object), ty, Level::Root);
+        disown(fields);
         if mine {
-            credit(fields, &changed);
-            map.insert("time".to_owned(), Value::from(now.as_str()));
+            credit(fields, changed);
+            map.insert("time".to_owned(), Value::from(writer.now));
             credited = true;
         }
         if map
@@ -577,16 +646,16 @@ pub(crate) fn record_update(
     }
     if !credited {
         let entry = Entry {
-            manager: manager.to_owned(),
+            manager: writer.manager.to_owned(),
             operation: "Update".to_owned(),
-            api_version: api_version.to_owned(),
-            subresource: subresource.map(str::to_owned),
-            fields: changed,
+            api_version: writer.api_version.to_owned(),
+            subresource: writer.subresource.map(str::to_owned),
+            fields: changed.clone(),
             time: None,
         };
-        list.push(entry_json(&entry, &now));
+        list.push(entry_json(&entry, writer.now));
     }
-    set_entries(object, list);
+    list
 }
 
 /// The manager name of a request: `fieldManager`, else the user agent's program name, as

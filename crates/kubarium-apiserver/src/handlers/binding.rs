@@ -9,19 +9,15 @@
 //! containers and volumes — is copied back as the text it was stored as, where parsing it
 //! into a `Value` and writing that out again cost more than the rest of the write.
 
-use std::collections::BTreeMap;
-
 use axum::response::Response;
 use serde_json::value::{RawValue, to_raw_value};
 use serde_json::{Value, json};
 
+use super::members::{members, raw, text};
 use super::write::{load, revision_marker, stamped};
 use super::{Call, created_status, parse_object, store_error};
 use crate::StatusError;
 use crate::object;
-
-/// A JSON object read one level deep: each member as the text it was stored as.
-type Members<'a> = BTreeMap<String, &'a RawValue>;
 
 pub(super) async fn bind(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
     let name = call.target.name.clone().unwrap_or_default();
@@ -180,34 +176,9 @@ fn assigned(stored: &[u8], binding: &Value, node: &str, now: &str) -> Result<Vec
     Ok(serde_json::to_vec(&pod)?)
 }
 
-// Every read here goes through `from_slice`, and every value written back is a `Value` or
-// `Members`: each other way would be one more copy of serde_json's code in the binary.
-
-/// The text of a member, if there is one.
-fn raw<'a>(member: Option<&&'a RawValue>) -> Option<&'a [u8]> {
-    member.map(|member| member.get().as_bytes())
-}
-
-/// The members of the object `value` holds; none when it is absent or `null`.
-fn members(value: Option<&[u8]>) -> Result<Members<'_>, serde_json::Error> {
-    match value {
-        Some(value) => Ok(serde_json::from_slice::<Option<Members>>(value)?.unwrap_or_default()),
-        None => Ok(Members::new()),
-    }
-}
-
-/// The string a member holds; none when it is absent, `null` or not a string.
-fn text(member: Option<&&RawValue>) -> Result<Option<String>, serde_json::Error> {
-    match raw(member) {
-        Some(value) => Ok(serde_json::from_slice::<Value>(value)?
-            .as_str()
-            .map(str::to_owned)),
-        None => Ok(None),
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use super::super::members::assert_same_bytes;
     use super::*;
 
     /// What binding does to a pod, on the whole parsed pod: the bytes [`assigned`] writes
@@ -278,11 +249,7 @@ mod tests {
             let stored = serde_json::to_vec(&pod).unwrap();
             let shallow = assigned(&stored, &binding, "n1", now).unwrap();
             let whole = assigned_in_full(pod.clone(), &binding, "n1", now);
-            assert_eq!(
-                String::from_utf8(shallow).unwrap(),
-                String::from_utf8(whole).unwrap(),
-                "{pod} bound by {binding}"
-            );
+            assert_same_bytes(shallow, whole, format!("{pod} bound by {binding}"));
         }
     }
 

@@ -7,9 +7,11 @@
 
 mod binding;
 mod eviction;
+mod members;
 mod portforward;
 mod read;
 mod reviews;
+mod status;
 mod streams;
 mod subresources;
 mod watch;

@@ -1,6 +1,6 @@
-//! Subresources: `status`, `scale`, `namespaces/finalize`, `serviceaccounts/token`, and the
-//! routes of `pods/binding` ([`super::binding`]), `pods/eviction` and the streaming ones (`log`,
-//! `exec`, `attach`, `portforward`), which [`super::streams`] serves.
+//! Subresources: `scale`, `namespaces/finalize`, `serviceaccounts/token`, and the routes of
+//! `status` ([`super::status`]), `pods/binding` ([`super::binding`]), `pods/eviction` and the
+//! streaming ones (`log`, `exec`, `attach`, `portforward`), which [`super::streams`] serves.
 
 use axum::response::Response;
 use http::{Method, StatusCode};
@@ -33,10 +33,8 @@ pub(crate) async fn handle(
     }
     match (sub, verb) {
         ("status", "get") => super::read::get(call).await,
-        ("status", "update") => status_update(call, body).await,
-        ("status", "patch") => super::patch::patch_with(call, body, status_only)
-            .await
-            .map(|bytes| json(StatusCode::OK, bytes)),
+        ("status", "update") => super::status::update(call, body).await,
+        ("status", "patch") => super::status::patch(call, body).await,
         ("scale", "get") => {
             let name = call.target.name.clone().unwrap_or_default();
             let current = super::write::load(call, &name)?;
@@ -54,33 +52,6 @@ pub(crate) async fn handle(
         ("log" | "exec" | "attach", _) => super::streams::handle(call, sub).await,
         _ => Err(StatusError::method_not_allowed(method)),
     }
-}
-
-/// `old` with only its status replaced by `new`'s: a status write changes nothing else.
-/// `new` is kept where it equals `old` (a status patch leaves the rest as it was), so only
-/// the fields it changed are copied back from `old`.
-fn status_only(old: &Value, mut new: Value) -> Value {
-    let (Some(before), Some(fields)) = (old.as_object(), new.as_object_mut()) else {
-        return object::with_status(old.clone(), new.get_mut("status").map(Value::take));
-    };
-    fields.retain(|key, value| key == "status" || before.get(key) == Some(value));
-    for (key, value) in before {
-        if key != "status" && !fields.contains_key(key) {
-            fields.insert(key.clone(), value.clone());
-        }
-    }
-    new
-}
-
-async fn status_update(call: &mut Call, body: &[u8]) -> Result<Response, StatusError> {
-    let name = call.target.name.clone().unwrap_or_default();
-    let object = super::write::decode(call, body)?;
-    let current = super::write::load(call, &name)?;
-    let expected = super::write::expected_revision(&object, &current)?;
-    let old = super::read::parse(&current)?;
-    let stored =
-        super::write::replace(call, &name, &old, status_only(&old, object), expected).await?;
-    Ok(json(StatusCode::OK, stored))
 }
 
 /// The `autoscaling/v1 Scale` view of a scalable object.

@@ -44,6 +44,9 @@ pub(crate) trait Rules: Send + Sync {
     fn admit(&self, object: Value, stage: Stage<'_>) -> Result<Value, Rejection>;
     /// Whether `metadata.generation` counts spec changes for this kind.
     fn tracks_generation(&self) -> bool;
+    /// Whether a status write runs admission of its own ([`Kind::STATUS_ADMISSION`]); if
+    /// not, `admit` at [`Stage::Status`] returns the object as it is.
+    fn admits_status(&self) -> bool;
     /// Columns of `kubectl get`.
     fn columns(&self) -> &'static [Column];
     /// One row of `kubectl get`, one cell per column, from the object's stored JSON.
@@ -180,6 +183,10 @@ impl<K: Kind> Rules for Typed<K> {
 
     fn tracks_generation(&self) -> bool {
         K::GENERATION
+    }
+
+    fn admits_status(&self) -> bool {
+        K::STATUS_ADMISSION.is_some()
     }
 
     fn columns(&self) -> &'static [Column] {
