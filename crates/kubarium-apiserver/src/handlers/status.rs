@@ -84,7 +84,9 @@ async fn patch_status_alone(call: &mut Call, body: &[u8]) -> Result<Option<Vec<u
     let key = resource.key(call.target.namespace.as_deref(), &name);
     let manager = call.manager();
     let api_version = resource.api_version();
-    for attempt in 1..=ATTEMPTS {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
         let current = load(call, &name)?;
         let now = object::now();
         let writer = Writer {
@@ -134,7 +136,6 @@ async fn patch_status_alone(call: &mut Call, body: &[u8]) -> Result<Option<Vec<u
             Err(error) => return Err(store_error(call, &name, error)),
         }
     }
-    unreachable!("the last attempt returns")
 }
 
 /// What a status patch makes of a stored object.

@@ -136,3 +136,40 @@ fn no_change_writes_nothing_and_deletion_or_a_bad_status_takes_the_whole_path() 
     ));
     assert!(status_patched(b"[1]", &running(), Some, &writer).is_err());
 }
+
+/// Through the API: a node's status posts are recorded as its `status` entry, a post that
+/// changes nothing stores nothing, and the spec and metadata stay as they were.
+#[tokio::test]
+async fn status_posts_are_recorded_for_their_manager_and_a_repeat_stores_nothing() {
+    use crate::testing::{call, namespace, server};
+    let server = server();
+    namespace(&server, "shop").await;
+    let pod = json!({"metadata": {"name": "web-0", "labels": {"app": "web"}},
+                     "spec": {"containers": [{"name": "web", "image": "web:1"}]}});
+    let (code, created) = call(&server, "POST", "/api/v1/namespaces/shop/pods", pod).await;
+    assert_eq!(code, 201, "{created}");
+    let uri = "/api/v1/namespaces/shop/pods/web-0/status?fieldManager=kubelet";
+    let (code, posted) = call(&server, "PATCH", uri, json!({"status": running()})).await;
+    assert_eq!(code, 200, "{posted}");
+    assert_eq!(posted["status"]["phase"], "Running");
+    assert_eq!(posted["spec"], created["spec"]);
+    assert_eq!(posted["metadata"]["labels"], created["metadata"]["labels"]);
+    let entries = posted["metadata"]["managedFields"].as_array().unwrap();
+    let mine: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["manager"] == "kubelet")
+        .collect();
+    assert_eq!(mine.len(), 1, "{entries:?}");
+    assert_eq!(mine[0]["subresource"], "status");
+    assert_eq!(mine[0]["operation"], "Update");
+    assert!(
+        mine[0]["fieldsV1"]["f:status"]["f:phase"].is_object(),
+        "{mine:?}"
+    );
+    let (code, again) = call(&server, "PATCH", uri, json!({"status": running()})).await;
+    assert_eq!(code, 200, "{again}");
+    assert_eq!(
+        again["metadata"]["resourceVersion"],
+        posted["metadata"]["resourceVersion"]
+    );
+}
