@@ -572,36 +572,38 @@ pub(crate) fn record_update_by(object: &mut Value, old: Option<&Value>, writer: 
         .collect();
     // What this write changed is no longer anyone else's; fields present no more belong to
     // no one.
-    let list = updated_entries(entries, &changed, writer, |fields| {
-        disown(fields, Some(&changed), Some(object), ty, Level::Root);
+    let list = updated_entries(entries, changed, writer, |fields, changed| {
+        disown(fields, Some(changed), Some(object), ty, Level::Root);
     });
     set_entries(object, list);
 }
 
-/// [`record_update`] for a write that changed nothing but the `status` (`old`, now `new`),
-/// which needs neither the rest of the object nor the rest of each entry walked: `entries`
-/// are the stored ones, and the entries to store are returned.
+/// [`record_update`] for a write that changed nothing but the `status`, which needs neither
+/// the rest of the object nor the rest of each entry walked. `old` is the stored status,
+/// `object` the new one as the only member of an object (`{"status": …}`, the part of the
+/// object the walk reads); `entries` are the stored ones, and the entries to store are
+/// returned.
 pub(crate) fn record_status_update(
     entries: Vec<Value>,
     old: Option<&Value>,
-    new: &Value,
+    object: &Value,
     writer: &Writer<'_>,
 ) -> Vec<Value> {
     let ty = schema::root(writer.kind);
     let mut changed = FieldSet::default();
-    if old != Some(new)
+    if let Some(new) = object.get("status")
+        && old != Some(new)
         && let Some(inside) = changed_field(old, new, ty, "status")
     {
         changed.0.insert("f:status".to_owned(), inside);
     }
-    let object = json!({ "status": new });
-    updated_entries(entries, &changed, writer, |fields| {
+    updated_entries(entries, changed, writer, |fields, changed| {
         // The walk `record_update` makes, but only into `f:status`: nothing else changed,
         // and every other field an entry owns is still there.
         if let Some(owned) = fields.remove("f:status") {
             let mut status = Map::new();
             status.insert("f:status".to_owned(), owned);
-            disown(&mut status, Some(&changed), Some(&object), ty, Level::Root);
+            disown(&mut status, Some(changed), Some(object), ty, Level::Root);
             fields.extend(status);
         }
     })
@@ -612,9 +614,9 @@ pub(crate) fn record_status_update(
 /// dropped. Each entry is edited in place, so one the write leaves alone keeps its JSON.
 fn updated_entries(
     entries: Vec<Value>,
-    changed: &FieldSet,
+    changed: FieldSet,
     writer: &Writer<'_>,
-    disown: impl Fn(&mut Map<String, Value>),
+    disown: impl Fn(&mut Map<String, Value>, &FieldSet),
 ) -> Vec<Value> {
     let mut list = Vec::with_capacity(entries.len() + 1);
     let mut credited = changed.is_empty();
@@ -630,9 +632,9 @@ fn updated_entries(
             Some(Value::Object(fields)) => fields,
             _ => continue,
         };
-        disown(fields);
+        disown(fields, &changed);
         if mine {
-            credit(fields, changed);
+            credit(fields, &changed);
             map.insert("time".to_owned(), Value::from(writer.now));
             credited = true;
         }
@@ -650,7 +652,7 @@ fn updated_entries(
             operation: "Update".to_owned(),
             api_version: writer.api_version.to_owned(),
             subresource: writer.subresource.map(str::to_owned),
-            fields: changed.clone(),
+            fields: changed,
             time: None,
         };
         list.push(entry_json(&entry, writer.now));

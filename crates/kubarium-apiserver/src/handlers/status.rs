@@ -176,11 +176,15 @@ fn status_patched(
     if old.as_ref() == Some(&status) {
         return Ok(Patched::Unchanged);
     }
+    // The new status as the only member of an object: what the managed fields' walk reads.
+    let mut only_status = serde_json::Map::new();
+    only_status.insert("status".to_owned(), status);
+    let only_status = Value::Object(only_status);
     let entries = match value(metadata.get("managedFields"))? {
         Some(Value::Array(entries)) => entries,
         _ => Vec::new(),
     };
-    let entries = managed::record_status_update(entries, old.as_ref(), &status, writer);
+    let entries = managed::record_status_update(entries, old.as_ref(), &only_status, writer);
     let entries = (!entries.is_empty())
         .then(|| to_raw_value(&Value::Array(entries)))
         .transpose()?;
@@ -192,7 +196,7 @@ fn status_patched(
     metadata.insert("resourceVersion".to_owned(), &marker);
     let metadata = to_raw_value(&metadata)?;
     object.insert("metadata".to_owned(), &metadata);
-    let status = to_raw_value(&status)?;
+    let status = to_raw_value(&only_status["status"])?;
     object.insert("status".to_owned(), &status);
     Ok(Patched::Write(serde_json::to_vec(&object)?))
 }
