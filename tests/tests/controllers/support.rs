@@ -58,7 +58,7 @@ where
 }
 
 /// Polls `check` every 100 ms until it returns `Ok`, or panics after [`SETTLE`] naming
-/// `what` and what the last `Err` said was seen instead.
+/// `what` and what the last `Err` said was seen instead (if it said anything).
 pub(crate) async fn settles<T, F, Fut>(what: &str, mut check: F) -> T
 where
     F: FnMut() -> Fut,
@@ -70,10 +70,14 @@ where
             Ok(value) => return value,
             Err(seen) => seen,
         };
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out after {SETTLE:?} waiting for {what}; last seen: {seen}"
-        );
+        if tokio::time::Instant::now() >= deadline {
+            let seen = if seen.is_empty() {
+                String::new()
+            } else {
+                format!("; last seen: {seen}")
+            };
+            panic!("timed out after {SETTLE:?} waiting for {what}{seen}");
+        }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
