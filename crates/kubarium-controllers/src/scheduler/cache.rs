@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use k8s_openapi::api::core::v1::{Node, Pod, PodSpec};
+use k8s_openapi::api::core::v1::{Node, Pod, PodSpec, Taint};
 
 use super::matching::Labels;
 use super::resources::{Resources, pod_requests};
@@ -123,12 +123,18 @@ impl PodInfo {
     }
 }
 
-/// One node and what is counted against it.
+/// One node and what is counted against it. What every cycle's filters read of the node
+/// object (`spec.unschedulable`, `spec.taints`) is copied here when it changes, so a
+/// cycle over thousands of nodes reads these infos alone, not each node object as well.
 #[derive(Debug)]
 pub(crate) struct NodeInfo {
     pub(crate) name: String,
     /// `None` while pods name a node the cache has not seen (or no longer has).
     pub(crate) node: Option<Arc<Node>>,
+    /// The node's `spec.unschedulable` (cordoned).
+    pub(crate) unschedulable: bool,
+    /// The node's `spec.taints`.
+    pub(crate) taints: Vec<Taint>,
     pub(crate) allocatable: Resources,
     pub(crate) requested: Resources,
     pub(crate) non_zero_requested: Resources,
@@ -141,6 +147,8 @@ impl NodeInfo {
         Self {
             name: name.to_owned(),
             node: None,
+            unschedulable: false,
+            taints: Vec::new(),
             allocatable: Resources::default(),
             requested: Resources::default(),
             non_zero_requested: Resources::default(),
@@ -163,6 +171,9 @@ impl NodeInfo {
     pub(crate) fn set_node(&mut self, node: Arc<Node>) {
         self.allocatable =
             Resources::from_list(node.status.as_ref().and_then(|s| s.allocatable.as_ref()));
+        let spec = node.spec.as_ref();
+        self.unschedulable = spec.and_then(|s| s.unschedulable).unwrap_or(false);
+        self.taints = spec.and_then(|s| s.taints.clone()).unwrap_or_default();
         self.node = Some(node);
     }
 
@@ -198,6 +209,9 @@ impl NodeInfo {
 #[derive(Debug, Default)]
 pub(crate) struct Cache {
     nodes: Vec<NodeInfo>,
+    /// The positions in `nodes` of the infos with a node object, ascending: what a cycle
+    /// walks, without touching the infos of the rest.
+    live: Vec<usize>,
     index: HashMap<String, usize>,
     pods: HashMap<String, String>,
     assumed: HashSet<String>,
@@ -209,7 +223,7 @@ pub(crate) struct Cache {
 impl Cache {
     /// The nodes, in a stable order (the order scheduling cycles rotate through).
     pub(crate) fn nodes(&self) -> impl Iterator<Item = &NodeInfo> {
-        self.nodes.iter().filter(|n| n.node.is_some())
+        self.live.iter().map(|&i| &self.nodes[i])
     }
 
     /// All node infos with a node, as a slice-like vector of references.
@@ -229,23 +243,39 @@ impl Cache {
         self.with_affinity
     }
 
-    fn entry(&mut self, name: &str) -> &mut NodeInfo {
-        let i = match self.index.get(name) {
+    /// The position of `name`'s info, added (without a node object) if there is none.
+    fn position(&mut self, name: &str) -> usize {
+        match self.index.get(name) {
             Some(i) => *i,
             None => {
                 self.nodes.push(NodeInfo::new(name));
                 self.index.insert(name.to_owned(), self.nodes.len() - 1);
                 self.nodes.len() - 1
             }
-        };
+        }
+    }
+
+    fn entry(&mut self, name: &str) -> &mut NodeInfo {
+        let i = self.position(name);
         &mut self.nodes[i]
+    }
+
+    /// Takes position `i` out of the live ones.
+    fn unlist(&mut self, i: usize) {
+        if let Ok(at) = self.live.binary_search(&i) {
+            self.live.remove(at);
+        }
     }
 
     /// Adds or updates a node. Returns whether anything a pending pod could care about
     /// changed (labels, taints, allocatable, unschedulable), or the node is new.
     pub(crate) fn set_node(&mut self, node: Arc<Node>) -> bool {
         let name = node.metadata.name.clone().unwrap_or_default();
-        let info = self.entry(&name);
+        let i = self.position(&name);
+        if let Err(at) = self.live.binary_search(&i) {
+            self.live.insert(at, i);
+        }
+        let info = &mut self.nodes[i];
         let changed = info.node.as_ref().is_none_or(|old| {
             old.metadata.labels != node.metadata.labels
                 || old.spec != node.spec
@@ -261,6 +291,7 @@ impl Cache {
         let Some(i) = self.index.get(name).copied() else {
             return;
         };
+        self.unlist(i);
         if !self.nodes[i].pods.is_empty() {
             self.nodes[i].node = None;
             return;
@@ -269,6 +300,12 @@ impl Cache {
         self.nodes.swap_remove(i);
         if let Some(moved) = self.nodes.get(i) {
             self.index.insert(moved.name.clone(), i);
+            // It was last; now it is at `i`.
+            let last = self.nodes.len();
+            if self.live.last() == Some(&last) {
+                self.live.pop();
+                self.live.insert(self.live.partition_point(|&l| l < i), i);
+            }
         }
     }
 

@@ -87,7 +87,7 @@ impl Cycles {
         let filters = Filters::new(pod, &all, any_affinity, ns);
         let want = feasible_to_find(all.len());
         let start = self.next_start % all.len();
-        let mut feasible: Vec<&NodeInfo> = Vec::new();
+        let mut feasible: Vec<&NodeInfo> = Vec::with_capacity(want);
         let mut rejections: Vec<(&str, Rejection)> = Vec::new();
         let mut processed = 0;
         for i in 0..all.len() {
@@ -110,13 +110,13 @@ impl Cycles {
                 rejections.iter().map(|(_, r)| r.reasons.clone()).collect();
             let postfilter = preemption(pod, &filters, cache, &all, &rejections);
             let message = decision::fit_error(all.len(), &reasons, postfilter.as_deref());
-            let mut decision = Decision::new(all.len(), processed, 0, &rejections, &[], None);
+            let mut decision = Decision::new(all.len(), processed, 0, &rejections, None);
             decision.message = Some(message.clone());
             return Outcome::Unschedulable { message, decision };
         }
         if feasible.len() == 1 {
             let node = feasible[0].name.clone();
-            let decision = Decision::new(all.len(), processed, 1, &rejections, &[], Some(&node));
+            let decision = Decision::new(all.len(), processed, 1, &rejections, Some(&node));
             return Outcome::Fit { node, decision };
         }
         let scored = scores::score(pod, &feasible, &all, any_affinity, ns);
@@ -145,9 +145,9 @@ impl Cycles {
             processed,
             feasible.len(),
             &rejections,
-            &named,
             Some(&node),
-        );
+        )
+        .with_scores(&named, best);
         Outcome::Fit { node, decision }
     }
 }

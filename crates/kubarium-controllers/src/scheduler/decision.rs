@@ -18,9 +18,10 @@
 //! - `rejected`: one entry per (plugin, reason) with the number of nodes and at most
 //!   [`NODES_PER_REASON`] of their names, most common first.
 //! - `scores`: the [`SCORED_NODES`] best feasible nodes, best first (the chosen one first
-//!   among equal totals), each plugin's score (1–100, before weighting; a plugin that gave
-//!   0 is left out) and the weighted `total`; `weights` gives every plugin's weight. With a
-//!   single feasible node nothing is scored, as upstream.
+//!   among equal totals, the others in the order the filters reached them), each plugin's
+//!   score (1–100, before weighting; a plugin that gave 0 is left out) and the weighted
+//!   `total`; `weights` gives every plugin's weight. With a single feasible node nothing is
+//!   scored, as upstream.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -92,15 +93,13 @@ pub struct Scored {
 }
 
 impl Decision {
-    /// A decision from a cycle's outcome: `rejections` per rejected node, `scored` the
-    /// feasible nodes with their scores (empty when only one was feasible), `chosen` the
-    /// node picked (`None` when none fits).
+    /// A decision from a cycle's outcome, before scores: `rejections` per rejected node,
+    /// `chosen` the node picked (`None` when none fits).
     pub(crate) fn new(
         nodes: usize,
         evaluated: usize,
         feasible: usize,
         rejections: &[(&str, Rejection)],
-        scored: &[(&str, &NodeScore)],
         chosen: Option<&str>,
     ) -> Self {
         let mut groups: HashMap<(&str, &str), Rejected> = HashMap::new();
@@ -125,44 +124,6 @@ impl Decision {
         for group in &mut rejected {
             group.nodes.sort();
         }
-        // The best few, highest first, in one pass: a node is compared with the last of the
-        // best so far, by name only when their totals tie. The chosen node has the best
-        // total, and leads the nodes it tied with (the scheduler picked it at random).
-        let order = |a: &(&str, &NodeScore), b: &(&str, &NodeScore)| {
-            b.1.total
-                .cmp(&a.1.total)
-                .then_with(|| (Some(b.0) == chosen).cmp(&(Some(a.0) == chosen)))
-                .then_with(|| a.0.cmp(b.0))
-        };
-        let mut best: Vec<&(&str, &NodeScore)> = Vec::with_capacity(SCORED_NODES + 1);
-        for entry in scored {
-            if best.len() == SCORED_NODES
-                && best.last().is_some_and(|last| order(entry, last).is_ge())
-            {
-                continue;
-            }
-            let at = best.partition_point(|b| order(b, entry).is_lt());
-            best.insert(at, entry);
-            best.truncate(SCORED_NODES);
-        }
-        let scores: Vec<Scored> = best
-            .into_iter()
-            .map(|(node, score)| Scored {
-                node: (*node).to_owned(),
-                total: score.total,
-                plugins: PLUGINS
-                    .iter()
-                    .zip(score.plugins)
-                    .filter(|(_, s)| *s != 0)
-                    .map(|((name, _), s)| ((*name).to_owned(), s))
-                    .collect(),
-            })
-            .collect();
-        let weights = if scores.is_empty() {
-            BTreeMap::new()
-        } else {
-            PLUGINS.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect()
-        };
         let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         Self {
             node: chosen.map(str::to_owned),
@@ -170,10 +131,49 @@ impl Decision {
             evaluated: count(evaluated),
             feasible: count(feasible),
             rejected,
-            scores,
-            weights,
+            scores: Vec::new(),
+            weights: BTreeMap::new(),
             message: None,
         }
+    }
+
+    /// The decision with the scores of `scored`, the feasible nodes in the order the
+    /// filters reached them; `chosen` is the position of the node picked among them.
+    pub(crate) fn with_scores(mut self, scored: &[(&str, &NodeScore)], chosen: usize) -> Self {
+        // The best few, highest first, in one pass: a node is compared with the last of the
+        // best so far. The chosen node has the best total and leads the nodes it tied with
+        // (the scheduler picked it at random); other ties keep the filters' order, so no
+        // node's name is read but those kept.
+        let key = |at: usize| (std::cmp::Reverse(scored[at].1.total), at != chosen, at);
+        let mut best: Vec<usize> = Vec::with_capacity(SCORED_NODES + 1);
+        for at in 0..scored.len() {
+            if best.len() == SCORED_NODES && best.last().is_some_and(|&last| key(at) >= key(last)) {
+                continue;
+            }
+            let place = best.partition_point(|&b| key(b) < key(at));
+            best.insert(place, at);
+            best.truncate(SCORED_NODES);
+        }
+        self.scores = best
+            .into_iter()
+            .map(|at| {
+                let (node, score) = scored[at];
+                Scored {
+                    node: node.to_owned(),
+                    total: score.total,
+                    plugins: PLUGINS
+                        .iter()
+                        .zip(score.plugins)
+                        .filter(|(_, s)| *s != 0)
+                        .map(|((name, _), s)| ((*name).to_owned(), s))
+                        .collect(),
+                }
+            })
+            .collect();
+        if !self.scores.is_empty() {
+            self.weights = PLUGINS.iter().map(|(n, w)| ((*n).to_owned(), *w)).collect();
+        }
+        self
     }
 
     /// The annotation's value.
@@ -238,7 +238,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_best_scored_nodes_are_kept_highest_first_ties_by_name() {
+    fn the_best_scored_nodes_are_kept_highest_first_ties_in_the_order_given() {
         let names: Vec<String> = (0..40).map(|i| format!("node-{i:02}")).collect();
         let scores: Vec<NodeScore> = (0..40)
             .map(|i| NodeScore {
@@ -251,33 +251,46 @@ mod tests {
             .map(String::as_str)
             .zip(scores.iter())
             .collect();
-        let best = |scored: &[(&str, &NodeScore)], chosen| -> Vec<(String, i64)> {
-            Decision::new(40, 40, 40, &[], scored, chosen)
+        let best = |scored: &[(&str, &NodeScore)], chosen: usize| -> Vec<(String, i64)> {
+            Decision::new(40, 40, 40, &[], Some(scored[chosen].0))
+                .with_scores(scored, chosen)
                 .scores
                 .iter()
                 .map(|s| (s.node.clone(), s.total))
                 .collect()
         };
-        // Totals 12 (i = 11, 24, 37), then 11 (i = 9, 22, 35): by name within a total.
-        let expected: Vec<(String, i64)> = [
+        let owned = |pairs: &[(&str, i64)]| -> Vec<(String, i64)> {
+            pairs.iter().map(|(n, t)| ((*n).to_owned(), *t)).collect()
+        };
+        // Totals 12 (i = 11, 24, 37), then 11 (i = 9, 22, 35); node-11 was picked.
+        let expected = owned(&[
             ("node-11", 12),
             ("node-24", 12),
             ("node-37", 12),
             ("node-09", 11),
             ("node-22", 11),
-        ]
-        .iter()
-        .map(|(n, t)| ((*n).to_owned(), *t))
-        .collect();
-        assert_eq!(best(&scored, None), expected);
-        // Whatever order the nodes come in.
+        ]);
+        assert_eq!(best(&scored, 11), expected);
+        // The node the scheduler picked among the tied ones comes first, even last given.
+        let picked = best(&scored, 37);
+        let expected = owned(&[
+            ("node-37", 12),
+            ("node-11", 12),
+            ("node-24", 12),
+            ("node-09", 11),
+            ("node-22", 11),
+        ]);
+        assert_eq!(picked, expected);
+        // Ties keep the order given, whatever it is.
         let reversed: Vec<_> = scored.iter().rev().copied().collect();
-        assert_eq!(best(&reversed, None), expected);
-        // The node the scheduler picked among the tied ones comes first, even last by name.
-        let picked = best(&reversed, Some("node-37"));
-        assert_eq!(picked[0], ("node-37".to_owned(), 12));
-        let others: Vec<_> = expected.iter().filter(|(n, _)| n != "node-37").collect();
-        assert_eq!(picked[1..].iter().collect::<Vec<_>>(), others);
+        let expected = owned(&[
+            ("node-37", 12),
+            ("node-24", 12),
+            ("node-11", 12),
+            ("node-35", 11),
+            ("node-22", 11),
+        ]);
+        assert_eq!(best(&reversed, 2), expected);
     }
 
     #[test]
@@ -286,7 +299,8 @@ mod tests {
             plugins: [0, 0, 0, 97, 0, 100],
             total: 397,
         };
-        let decision = Decision::new(2, 2, 2, &[], &[("a", &score), ("b", &score)], Some("b"));
+        let decision =
+            Decision::new(2, 2, 2, &[], Some("b")).with_scores(&[("a", &score), ("b", &score)], 1);
         assert_eq!(decision.node.as_deref(), Some("b"));
         let plugins: Vec<(&str, i64)> = decision.scores[0]
             .plugins

@@ -82,14 +82,6 @@ impl<'a> Filters<'a> {
     }
 }
 
-fn taints(node: &NodeInfo) -> &[Taint] {
-    node.node
-        .as_ref()
-        .and_then(|n| n.spec.as_ref())
-        .and_then(|s| s.taints.as_deref())
-        .unwrap_or_default()
-}
-
 fn tolerations(pod: &PodInfo) -> &[k8s_openapi::api::core::v1::Toleration] {
     pod.spec()
         .and_then(|s| s.tolerations.as_deref())
@@ -98,13 +90,7 @@ fn tolerations(pod: &PodInfo) -> &[k8s_openapi::api::core::v1::Toleration] {
 
 /// NodeUnschedulable: a cordoned node takes only pods tolerating its unschedulable taint.
 pub(crate) fn node_unschedulable(pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-    let cordoned = node
-        .node
-        .as_ref()
-        .and_then(|n| n.spec.as_ref())
-        .and_then(|s| s.unschedulable)
-        .unwrap_or(false);
-    if !cordoned {
+    if !node.unschedulable {
         return Ok(());
     }
     let taint = Taint {
@@ -128,7 +114,7 @@ pub(crate) fn node_name(pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection>
 
 /// TaintToleration: every NoSchedule and NoExecute taint must be tolerated.
 pub(crate) fn taint_toleration(pod: &PodInfo, node: &NodeInfo) -> Result<(), Rejection> {
-    match untolerated(taints(node), tolerations(pod), &["NoSchedule", "NoExecute"]) {
+    match untolerated(&node.taints, tolerations(pod), &["NoSchedule", "NoExecute"]) {
         Some(taint) => Err(Rejection::new(
             "TaintToleration",
             format!(
@@ -147,11 +133,12 @@ pub(crate) fn node_affinity_matches(pod: &PodInfo, node: &NodeInfo) -> bool {
     let Some(spec) = pod.spec() else {
         return true;
     };
-    let labels = node.labels();
-    if let Some(selector) = &spec.node_selector
-        && !selector.iter().all(|(k, v)| labels.get(k) == Some(v))
-    {
-        return false;
+    // The node's labels are read only for a pod that asks something of them.
+    if let Some(selector) = spec.node_selector.as_ref().filter(|s| !s.is_empty()) {
+        let labels = node.labels();
+        if !selector.iter().all(|(k, v)| labels.get(k) == Some(v)) {
+            return false;
+        }
     }
     let required = spec
         .affinity
@@ -165,7 +152,7 @@ pub(crate) fn node_affinity_matches(pod: &PodInfo, node: &NodeInfo) -> bool {
         Some(selector) => selector
             .node_selector_terms
             .iter()
-            .any(|term| term_matches(term, &node.name, labels)),
+            .any(|term| term_matches(term, &node.name, node.labels())),
         None => true,
     }
 }

@@ -139,12 +139,10 @@ pub(crate) fn balanced_allocation(pod: &PodInfo, node: &NodeInfo) -> i64 {
 
 /// TaintToleration's raw score: PreferNoSchedule taints the pod does not tolerate.
 pub(crate) fn prefer_no_schedule(pod: &PodInfo, node: &NodeInfo) -> i64 {
-    let taints = node
-        .node
-        .as_ref()
-        .and_then(|n| n.spec.as_ref())
-        .and_then(|s| s.taints.as_deref())
-        .unwrap_or_default();
+    let taints = &node.taints;
+    if taints.is_empty() {
+        return 0;
+    }
     let tolerations: Vec<_> = pod
         .spec()
         .and_then(|s| s.tolerations.as_deref())
