@@ -52,8 +52,12 @@ pub use decision::{ANNOTATION, Decision, Rejected, Scored};
 
 /// The scheduler's name, as pods ask for it and events give it.
 pub const SCHEDULER_NAME: &str = "default-scheduler";
-/// Binds (and unschedulable-status writes) in flight at once.
-pub const BINDS_IN_FLIGHT: usize = 64;
+/// Binds (and unschedulable-status writes) in flight at once. kube-scheduler sets no such
+/// cap; this one only bounds the tasks a backlog can spawn. It is kept well above what one
+/// busy client keeps in flight: writes are served in turn, so a cap near a creator's
+/// concurrency hands the scheduler that share of the write path, and a burst of creates
+/// then outruns the binds (256 creators made 4,600 pods/s while 64 binds bound 2,000).
+pub const BINDS_IN_FLIGHT: usize = 256;
 /// How often deletions are reconciled and long-unschedulable pods retried.
 const SWEEP: Duration = Duration::from_secs(1);
 /// Events absorbed before the next scheduling cycle runs, at most.
