@@ -82,7 +82,8 @@ impl<'a> Filters<'a> {
     }
 }
 
-fn tolerations(pod: &PodInfo) -> &[k8s_openapi::api::core::v1::Toleration] {
+/// The pod's tolerations.
+pub(crate) fn tolerations(pod: &PodInfo) -> &[k8s_openapi::api::core::v1::Toleration] {
     pod.spec()
         .and_then(|s| s.tolerations.as_deref())
         .unwrap_or_default()

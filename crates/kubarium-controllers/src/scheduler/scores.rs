@@ -143,10 +143,7 @@ pub(crate) fn prefer_no_schedule(pod: &PodInfo, node: &NodeInfo) -> i64 {
     if taints.is_empty() {
         return 0;
     }
-    let tolerations: Vec<_> = pod
-        .spec()
-        .and_then(|s| s.tolerations.as_deref())
-        .unwrap_or_default()
+    let tolerations: Vec<_> = super::filters::tolerations(pod)
         .iter()
         .filter(|t| {
             matches!(

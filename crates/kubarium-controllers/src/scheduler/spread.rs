@@ -12,7 +12,7 @@ use k8s_openapi::api::core::v1::TopologySpreadConstraint;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, LabelSelectorRequirement};
 
 use super::cache::{NodeInfo, PodInfo};
-use super::filters::node_affinity_matches;
+use super::filters::{node_affinity_matches, tolerations};
 use super::matching::{selects, untolerated};
 
 /// `ErrReasonConstraintsNotMatch`
@@ -92,20 +92,10 @@ impl Constraint {
             return false;
         }
         if self.honor_taints
-            && let Some(n) = &node.node
+            && node.node.is_some()
+            && untolerated(&node.taints, tolerations(pod), &["NoSchedule", "NoExecute"]).is_some()
         {
-            let taints = n
-                .spec
-                .as_ref()
-                .and_then(|s| s.taints.as_deref())
-                .unwrap_or_default();
-            let tolerations = pod
-                .spec()
-                .and_then(|s| s.tolerations.as_deref())
-                .unwrap_or_default();
-            if untolerated(taints, tolerations, &["NoSchedule", "NoExecute"]).is_some() {
-                return false;
-            }
+            return false;
         }
         true
     }

@@ -372,8 +372,19 @@ fn topology_spread_do_not_schedule() {
         on(pod("web-0", "", ""), "kubarium-worker"),
         on(pod("web-1", "", ""), "kubarium-worker2"),
     ]);
-    let (message, _) = unschedulable(schedule(&cache, p));
+    let (message, _) = unschedulable(schedule(&cache, p.clone()));
     insta::assert_snapshot!(message, @"0/3 nodes are available: 1 node(s) had untolerated taint {node-role.kubernetes.io/control-plane: }, 2 node(s) didn't match pod topology spread constraints. preemption: 0/3 nodes are available: 1 Preemption is not helpful for scheduling, 2 No preemption victims found for incoming pod..");
+    // With `nodeTaintsPolicy: Honor` the tainted control plane is no domain: both workers
+    // are at the minimum, and either takes the pod.
+    if let Some(c) = p
+        .spec
+        .as_mut()
+        .and_then(|s| s.topology_spread_constraints.as_mut())
+    {
+        c[0].node_taints_policy = Some("Honor".into());
+    }
+    let (node, _) = fit(schedule(&cache, p));
+    assert!(node.starts_with("kubarium-worker"), "{node}");
 }
 
 #[test]
