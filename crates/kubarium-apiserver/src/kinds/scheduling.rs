@@ -4,6 +4,8 @@
 //! default), and a new pod's `spec.priority` and `spec.preemptionPolicy` resolved from the
 //! class it names or the global default. The scheduler's queue orders pods by that priority.
 
+use std::borrow::Cow;
+
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::jiff::Timestamp;
 use serde_json::Value;
@@ -147,14 +149,33 @@ struct Class {
     preemption_policy: Option<String>,
 }
 
+/// The fields of a stored class that admission reads, decoded without building the rest:
+/// every pod created without a class looks through every class for the global default.
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Stored<'a> {
+    #[serde(borrow)]
+    metadata: StoredMeta<'a>,
+    value: i32,
+    global_default: Option<bool>,
+    #[serde(borrow)]
+    preemption_policy: Option<Cow<'a, str>>,
+}
+
+#[derive(serde::Deserialize)]
+struct StoredMeta<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
+}
+
 impl Class {
     fn of(stored: &[u8]) -> Option<Self> {
-        let class: Value = serde_json::from_slice(stored).ok()?;
+        let class: Stored<'_> = serde_json::from_slice(stored).ok()?;
         Some(Self {
-            name: class["metadata"]["name"].as_str()?.to_owned(),
-            value: i32::try_from(class["value"].as_i64()?).ok()?,
-            global_default: class["globalDefault"].as_bool().unwrap_or(false),
-            preemption_policy: class["preemptionPolicy"].as_str().map(str::to_owned),
+            name: class.metadata.name.into_owned(),
+            value: class.value,
+            global_default: class.global_default.unwrap_or(false),
+            preemption_policy: class.preemption_policy.map(Cow::into_owned),
         })
     }
 }
