@@ -107,7 +107,8 @@ cargo xtask bench api [PHASE...]
     memory, request latency (one connection, 50 clients), LIST of 10,000 pods, watch
     delivery. PHASE picks parts: start, serial, concurrent, list, watch.
 cargo xtask bench scheduler | controllers
-    The control loops on hollow nodes: binding throughput, a 100-replica Deployment to Ready.
+    The control loops on hollow nodes: binding throughput with the daemon's CPU per pod, a
+    100-replica Deployment to Ready.
 cargo xtask bench pods
     Pods on Docker: 50 pods one at a time, create to Running on a watch, against the same two
     containers created and started through Docker's API; kubariumd's RSS with 20 pods.

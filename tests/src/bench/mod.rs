@@ -120,6 +120,39 @@ fn report(figures: &[Figure]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The CPU time process `pid` has used so far, all its threads (live and ended) together:
+/// `utime` and `stime` of `/proc/<pid>/stat`, in clock ticks of `getconf CLK_TCK`.
+pub fn cpu_time(pid: u32) -> anyhow::Result<std::time::Duration> {
+    use anyhow::Context as _;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    // The fields after the parenthesised command name, from the state (field 3) on.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .context("no command name in /proc/<pid>/stat")?
+        .1
+        .split_whitespace()
+        .collect();
+    let ticks = |field: usize| -> anyhow::Result<u64> {
+        fields
+            .get(field - 3)
+            .and_then(|v| v.parse().ok())
+            .with_context(|| format!("no field {field} in /proc/{pid}/stat"))
+    };
+    let per_second: u64 = String::from_utf8(
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()?
+            .stdout,
+    )?
+    .trim()
+    .parse()
+    .context("getconf CLK_TCK did not print a number")?;
+    let used = ticks(14)? + ticks(15)?;
+    Ok(std::time::Duration::from_secs_f64(
+        used as f64 / per_second as f64,
+    ))
+}
+
 /// A field of `/proc/<pid>/status`, in KiB.
 pub fn memory(pid: u32, field: &str) -> anyhow::Result<u64> {
     proc_kib(pid, "status", field)
