@@ -1,12 +1,16 @@
 //! Events as kube-controller-manager records them: core/v1 `Event`s (what `kubectl describe`
 //! and `kubectl get events` read), named `<object>.<nanoseconds in hex>`, with a repeat of
 //! the same reason and message on the same object counted on the first one instead of
-//! written anew (client-go's event correlator).
+//! written anew (client-go's event correlator). As client-go's recorder, an event's
+//! `reportingController` is its `source.component` and its `reportingInstance` its
+//! `source.host`: a node's name for a kubelet's events ([`Recorder::on_host`]), none for a
+//! controller's.
 //!
 //! Recording never blocks a loop: events queue for one writer task, and when the queue is
 //! full they are dropped, as client-go's broadcaster does under load.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use crate::objects::Objects;
 use k8s_openapi::api::core::v1::{Event, EventSource, ObjectReference};
@@ -40,6 +44,7 @@ impl EventType {
 }
 
 struct Pending {
+    host: Option<Arc<str>>,
     object: ObjectReference,
     kind: EventType,
     reason: String,
@@ -51,6 +56,8 @@ struct Pending {
 #[derive(Clone)]
 pub struct Recorder {
     queue: mpsc::Sender<Pending>,
+    /// The node the events come from (`source.host`), for a kubelet's.
+    host: Option<Arc<str>>,
 }
 
 impl std::fmt::Debug for Recorder {
@@ -65,7 +72,17 @@ impl Recorder {
     pub fn new(client: Client, component: &str) -> Self {
         let (queue, pending) = mpsc::channel(QUEUE);
         tokio::spawn(write_events(client, component.to_owned(), pending));
-        Self { queue }
+        Self { queue, host: None }
+    }
+
+    /// This recorder for the events of node `host`, as the kubelet on it records them: its
+    /// name is their `source.host` and `reportingInstance`. Events still queue for the one
+    /// writer.
+    pub fn on_host(&self, host: &str) -> Self {
+        Self {
+            queue: self.queue.clone(),
+            host: Some(host.into()),
+        }
     }
 
     /// Records a `Normal` event about `object`.
@@ -86,6 +103,7 @@ impl Recorder {
     /// Records an event about the object `object` refers to.
     pub fn record(&self, object: ObjectReference, kind: EventType, reason: &str, message: String) {
         let pending = Pending {
+            host: self.host.clone(),
             object,
             kind,
             reason: reason.to_owned(),
@@ -97,8 +115,15 @@ impl Recorder {
     }
 }
 
-/// Key of an event that repeats: the same object, type, reason and message.
-type Repeat = (String, String, &'static str, String, String);
+/// Key of an event that repeats: the same source host, object, type, reason and message.
+type Repeat = (
+    Option<Arc<str>>,
+    String,
+    String,
+    &'static str,
+    String,
+    String,
+);
 
 async fn write_events(client: Client, component: String, mut pending: mpsc::Receiver<Pending>) {
     // The first event of each repeat: its name and count so far.
@@ -111,6 +136,7 @@ async fn write_events(client: Client, component: String, mut pending: mpsc::Rece
             .unwrap_or_else(|| "default".to_owned());
         let involved = event.object.name.clone().unwrap_or_default();
         let key: Repeat = (
+            event.host.clone(),
             event.object.uid.clone().unwrap_or_else(|| involved.clone()),
             namespace.clone(),
             event.kind.as_str(),
@@ -147,10 +173,10 @@ async fn write_events(client: Client, component: String, mut pending: mpsc::Rece
             event_time: None::<MicroTime>,
             source: Some(EventSource {
                 component: Some(component.clone()),
-                host: None,
+                host: event.host.as_deref().map(str::to_owned),
             }),
             reporting_component: Some(component.clone()),
-            reporting_instance: Some(component.clone()),
+            reporting_instance: event.host.as_deref().map(str::to_owned),
             ..Event::default()
         };
         match api.create(&PostParams::default(), &record).await {
@@ -162,5 +188,97 @@ async fn write_events(client: Client, component: String, mut pending: mpsc::Rece
             }
             Err(error) => tracing::debug!(%error, "could not record an event"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Mutex;
+    use std::time::Duration;
+
+    use http::{Request, Response, StatusCode};
+    use http_body_util::BodyExt;
+    use kube::client::Body;
+    use serde_json::Value;
+
+    use super::*;
+
+    /// A test double of the API server: keeps each event created and answers with it.
+    fn server() -> (Client, Arc<Mutex<Vec<Value>>>) {
+        let created = Arc::new(Mutex::new(Vec::new()));
+        let log = created.clone();
+        let service = tower::service_fn(move |request: Request<Body>| {
+            let log = log.clone();
+            async move {
+                let body = request.into_body().collect().await.unwrap().to_bytes();
+                log.lock()
+                    .unwrap()
+                    .push(serde_json::from_slice(&body).unwrap());
+                Ok::<_, tower::BoxError>(
+                    Response::builder()
+                        .status(StatusCode::CREATED)
+                        .header(http::header::CONTENT_TYPE, "application/json")
+                        .body(Body::from(body.to_vec()))
+                        .unwrap(),
+                )
+            }
+        });
+        (Client::new(service, "default"), created)
+    }
+
+    #[tokio::test]
+    async fn a_kubelets_events_come_from_its_node_and_a_controllers_from_no_instance() {
+        let (client, created) = server();
+        let pod = ObjectReference {
+            api_version: Some("v1".to_owned()),
+            kind: Some("Pod".to_owned()),
+            name: Some("web".to_owned()),
+            namespace: Some("shop".to_owned()),
+            uid: Some("u-1".to_owned()),
+            ..ObjectReference::default()
+        };
+        Recorder::new(client.clone(), "kubelet")
+            .on_host("kubarium-worker")
+            .record(
+                pod.clone(),
+                EventType::Normal,
+                "Pulled",
+                "present".to_owned(),
+            );
+        Recorder::new(client, "deployment-controller").record(
+            pod,
+            EventType::Normal,
+            "ScalingReplicaSet",
+            "Scaled up".to_owned(),
+        );
+        // The writers run on their own; wait (boundedly) until both wrote.
+        for _ in 0..1000 {
+            if created.lock().unwrap().len() == 2 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let created = created.lock().unwrap();
+        let by = |reason: &str| {
+            created
+                .iter()
+                .find(|event| event["reason"] == reason)
+                .cloned()
+                .unwrap_or_else(|| panic!("no {reason} event in {created:?}"))
+        };
+        let kubelet = by("Pulled");
+        assert_eq!(
+            kubelet["source"],
+            json!({"component": "kubelet", "host": "kubarium-worker"})
+        );
+        assert_eq!(kubelet["reportingComponent"], "kubelet");
+        assert_eq!(kubelet["reportingInstance"], "kubarium-worker");
+        let controller = by("ScalingReplicaSet");
+        assert_eq!(
+            controller["source"],
+            json!({"component": "deployment-controller"})
+        );
+        assert_eq!(controller["reportingComponent"], "deployment-controller");
+        assert_eq!(controller.get("reportingInstance"), None);
     }
 }

@@ -198,6 +198,20 @@ async fn a_pod_per_eligible_node_following_nodes_added_and_removed() {
         "{events}"
     );
     assert!(events.contains("daemonset-controller"), "{events}");
+    // client-go's recorder leaves a controller's reportingInstance empty (it is the source's
+    // host), so kubectl's SOURCE column names the component alone.
+    let wide = cluster.kubectl(&[
+        "get",
+        "events",
+        "--field-selector",
+        "involvedObject.name=agent",
+        "-o",
+        "wide",
+    ]);
+    assert!(
+        wide.contains("daemonset-controller ") && !wide.contains("daemonset-controller, "),
+        "{wide}"
+    );
     let rollout = cluster.kubectl(&["rollout", "status", "ds/agent", "--timeout=60s"]);
     assert!(
         rollout.contains("daemon set \"agent\" successfully rolled out"),

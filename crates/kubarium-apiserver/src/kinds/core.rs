@@ -654,15 +654,7 @@ impl Kind for Event {
                 .to_lowercase(),
             self.involved_object.name.clone().unwrap_or_default()
         );
-        let source = self
-            .source
-            .as_ref()
-            .map(|s| match (&s.component, &s.host) {
-                (Some(c), Some(h)) => format!("{c}, {h}"),
-                (Some(c), None) => c.clone(),
-                _ => String::new(),
-            })
-            .unwrap_or_else(|| self.reporting_component.clone().unwrap_or_default());
+        let source = event_source(self);
         vec![
             time(last.as_ref()),
             Value::from(self.type_.clone().unwrap_or_default()),
@@ -716,5 +708,85 @@ impl Kind for ServiceAccount {
             Value::from(self.secrets.as_ref().map_or(0, Vec::len)),
             created(&self.metadata, now),
         ]
+    }
+}
+
+/// An event's `SOURCE` column, as kubectl's printer makes it: the source's component, else
+/// the reporting controller; then, after a comma, the source's host, else the reporting
+/// instance, when there is one.
+fn event_source(event: &Event) -> String {
+    let first = |a: Option<&String>, b: Option<&String>| {
+        a.filter(|s| !s.is_empty())
+            .or(b.filter(|s| !s.is_empty()))
+            .cloned()
+            .unwrap_or_default()
+    };
+    let source = event.source.as_ref();
+    let component = first(
+        source.and_then(|s| s.component.as_ref()),
+        event.reporting_component.as_ref(),
+    );
+    let instance = first(
+        source.and_then(|s| s.host.as_ref()),
+        event.reporting_instance.as_ref(),
+    );
+    if instance.is_empty() {
+        component
+    } else {
+        format!("{component}, {instance}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::EventSource;
+
+    use super::*;
+
+    #[test]
+    fn an_events_source_reads_as_kubectls_printer_makes_it() {
+        let event = |component: Option<&str>, host: Option<&str>, reporting: (&str, &str)| Event {
+            source: (component.is_some() || host.is_some()).then(|| EventSource {
+                component: component.map(str::to_owned),
+                host: host.map(str::to_owned),
+            }),
+            reporting_component: Some(reporting.0.to_owned()).filter(|s| !s.is_empty()),
+            reporting_instance: Some(reporting.1.to_owned()).filter(|s| !s.is_empty()),
+            ..<Event as Default>::default()
+        };
+        let cases = [
+            // A kubelet's: the node it runs on.
+            (
+                event(Some("kubelet"), Some("worker"), ("kubelet", "worker")),
+                "kubelet, worker",
+            ),
+            // A controller's, from client-go's recorder: no host, no instance.
+            (
+                event(
+                    Some("deployment-controller"),
+                    None,
+                    ("deployment-controller", ""),
+                ),
+                "deployment-controller",
+            ),
+            // No host, but an instance: kubectl shows it.
+            (
+                event(Some("kubelet"), None, ("kubelet", "kubelet")),
+                "kubelet, kubelet",
+            ),
+            // events.k8s.io's, with no source at all.
+            (
+                event(
+                    None,
+                    None,
+                    ("default-scheduler", "default-scheduler-node-1"),
+                ),
+                "default-scheduler, default-scheduler-node-1",
+            ),
+            (event(None, None, ("", "")), ""),
+        ];
+        for (event, expected) in cases {
+            assert_eq!(event_source(&event), expected, "{event:?}");
+        }
     }
 }

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::{self, Either};
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{ContainerStatus as ApiStatus, ObjectReference, Pod, PodStatus};
-use kubarium_controllers::events::EventType;
+use kubarium_controllers::events::{EventType, Recorder};
 use kubarium_controllers::objects::Objects;
 use kube::Resource;
 use kube::api::{DeleteParams, Preconditions};
@@ -398,7 +398,7 @@ impl Worker {
             ) {
                 Ok(names) => names,
                 Err(message) => {
-                    self.shared.recorder.record(
+                    self.events().record(
                         self.pod.object_ref(&()),
                         EventType::Warning,
                         "FailedCreatePodSandBox",
@@ -408,7 +408,7 @@ impl Worker {
                 }
             };
             for (reason, message) in &names.warnings {
-                self.shared.recorder.record(
+                self.events().record(
                     self.pod.object_ref(&()),
                     EventType::Warning,
                     reason,
@@ -520,9 +520,13 @@ impl Worker {
     }
 
     fn event(&self, slot: &Slot, kind: EventType, reason: &str, message: String) {
-        self.shared
-            .recorder
+        self.events()
             .record(self.container_ref(slot), kind, reason, message);
+    }
+
+    /// The kubelet's event recorder, its events from this worker's node.
+    fn events(&self) -> Recorder {
+        self.shared.recorder.on_host(&self.node.name)
     }
 
     /// Restarts an exited container once its back-off has passed; until then it waits in

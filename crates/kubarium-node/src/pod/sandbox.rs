@@ -63,7 +63,7 @@ impl Worker {
             pod = self.name(),
             "the pod's sandbox stopped; making it again"
         );
-        self.shared.recorder.record(
+        self.events().record(
             self.pod.object_ref(&()),
             EventType::Normal,
             "SandboxChanged",

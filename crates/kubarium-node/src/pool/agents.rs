@@ -223,6 +223,7 @@ impl Shared {
             ..ObjectReference::default()
         };
         self.recorder
+            .on_host(name)
             .record(reference, EventType::Normal, reason, message);
     }
 

@@ -237,7 +237,7 @@ impl Worker {
                 container: spec.clone(),
                 started_at,
                 fail: self.probes.mode == Mode::Fail,
-                recorder: self.shared.recorder.clone(),
+                recorder: self.events(),
                 reference,
                 sender,
             };
