@@ -128,13 +128,17 @@ pub fn send_signal(pid: u32, signal: &str) {
 
 /// Whether a process is still alive (and not a zombie).
 pub fn process_alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .map(|stat| {
-            // The state follows the parenthesised command name.
-            stat.rsplit_once(')')
-                .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z'))
-        })
+    stat_fields(pid)
+        .and_then(|fields| fields.first().map(|state| state != "Z"))
         .unwrap_or(false)
+}
+
+/// The fields of `/proc/<pid>/stat` that follow the parenthesised command name, from the
+/// state (field 3 in proc(5)'s numbering) on; `None` when there is no such process.
+pub fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, rest) = stat.rsplit_once(')')?;
+    Some(rest.split_whitespace().map(str::to_owned).collect())
 }
 
 /// The text of every log file under `dir/logs` whose name starts with `prefix`.
@@ -150,4 +154,21 @@ pub fn logs(dir: &Path, prefix: &str) -> String {
         }
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_reads_as_alive_with_its_cpu_time_and_a_missing_one_does_not() {
+        let me = std::process::id();
+        assert!(process_alive(me));
+        let fields = stat_fields(me).unwrap();
+        assert!(["R", "S"].contains(&fields[0].as_str()), "{fields:?}");
+        bench::cpu_time(me).unwrap();
+        // Above the kernel's pid_max: no such process.
+        assert!(!process_alive(u32::MAX));
+        assert!(bench::cpu_time(u32::MAX).is_err());
+    }
 }

@@ -124,14 +124,7 @@ fn report(figures: &[Figure]) -> anyhow::Result<()> {
 /// `utime` and `stime` of `/proc/<pid>/stat`, in clock ticks of `getconf CLK_TCK`.
 pub fn cpu_time(pid: u32) -> anyhow::Result<std::time::Duration> {
     use anyhow::Context as _;
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    // The fields after the parenthesised command name, from the state (field 3) on.
-    let fields: Vec<&str> = stat
-        .rsplit_once(')')
-        .context("no command name in /proc/<pid>/stat")?
-        .1
-        .split_whitespace()
-        .collect();
+    let fields = crate::stat_fields(pid).with_context(|| format!("no process {pid} in /proc"))?;
     let ticks = |field: usize| -> anyhow::Result<u64> {
         fields
             .get(field - 3)
