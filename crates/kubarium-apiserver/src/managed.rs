@@ -11,6 +11,10 @@ use serde_json::{Map, Value, json};
 
 use crate::schema::{self, ListMerge, Ty};
 
+mod status;
+
+pub(crate) use status::record_status_update;
+
 /// A set of field paths, as a tree; an empty node is a leaf.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct FieldSet(BTreeMap<String, FieldSet>);
@@ -578,37 +582,6 @@ pub(crate) fn record_update_by(object: &mut Value, old: Option<&Value>, writer: 
     set_entries(object, list);
 }
 
-/// [`record_update`] for a write that changed nothing but the `status`, which needs neither
-/// the rest of the object nor the rest of each entry walked. `old` is the stored status,
-/// `object` the new one as the only member of an object (`{"status": …}`, the part of the
-/// object the walk reads); `entries` are the stored ones, and the entries to store are
-/// returned.
-pub(crate) fn record_status_update(
-    entries: Vec<Value>,
-    old: Option<&Value>,
-    object: &Value,
-    writer: &Writer<'_>,
-) -> Vec<Value> {
-    let ty = schema::root(writer.kind);
-    let mut changed = FieldSet::default();
-    if let Some(new) = object.get("status")
-        && old != Some(new)
-        && let Some(inside) = changed_field(old, new, ty, "status")
-    {
-        changed.0.insert("f:status".to_owned(), inside);
-    }
-    updated_entries(entries, changed, writer, |fields, changed| {
-        // The walk `record_update` makes, but only into `f:status`: nothing else changed,
-        // and every other field an entry owns is still there.
-        if let Some(owned) = fields.remove("f:status") {
-            let mut status = Map::new();
-            status.insert("f:status".to_owned(), owned);
-            disown(&mut status, Some(changed), Some(object), ty, Level::Root);
-            fields.extend(status);
-        }
-    })
-}
-
 /// `entries` after a write by `writer` that changed `changed`: each walked by `disown`,
 /// `writer`'s own entry credited with `changed` (or a new one added), and those left empty
 /// dropped. Each entry is edited in place, so one the write leaves alone keeps its JSON.
@@ -620,44 +593,57 @@ fn updated_entries(
 ) -> Vec<Value> {
     let mut list = Vec::with_capacity(entries.len() + 1);
     let mut credited = changed.is_empty();
-    for mut entry in entries {
-        let mine = !credited
-            && entry["manager"].as_str().unwrap_or_default() == writer.manager
-            && operation(&entry) == "Update"
-            && entry["subresource"].as_str() == writer.subresource;
-        let Some(map) = entry.as_object_mut() else {
-            continue;
-        };
-        let fields = match map.get_mut("fieldsV1") {
-            Some(Value::Object(fields)) => fields,
-            _ => continue,
-        };
-        disown(fields, &changed);
-        if mine {
-            credit(fields, &changed);
-            map.insert("time".to_owned(), Value::from(writer.now));
-            credited = true;
-        }
-        if map
-            .get("fieldsV1")
-            .and_then(Value::as_object)
-            .is_some_and(|f| !f.is_empty())
-        {
+    for entry in entries {
+        if let Some(entry) = updated_entry(entry, &changed, writer, &disown, &mut credited) {
             list.push(entry);
         }
     }
     if !credited {
-        let entry = Entry {
-            manager: writer.manager.to_owned(),
-            operation: "Update".to_owned(),
-            api_version: writer.api_version.to_owned(),
-            subresource: writer.subresource.map(str::to_owned),
-            fields: changed,
-            time: None,
-        };
-        list.push(entry_json(&entry, writer.now));
+        list.push(new_entry(changed, writer));
     }
     list
+}
+
+/// One entry of [`updated_entries`]: walked by `disown`, credited with `changed` if it is
+/// `writer`'s and none was yet (`credited`), and `None` if that left it empty.
+fn updated_entry(
+    mut entry: Value,
+    changed: &FieldSet,
+    writer: &Writer<'_>,
+    disown: &impl Fn(&mut Map<String, Value>, &FieldSet),
+    credited: &mut bool,
+) -> Option<Value> {
+    let mine = !*credited
+        && entry["manager"].as_str().unwrap_or_default() == writer.manager
+        && operation(&entry) == "Update"
+        && entry["subresource"].as_str() == writer.subresource;
+    let map = entry.as_object_mut()?;
+    let Some(Value::Object(fields)) = map.get_mut("fieldsV1") else {
+        return None;
+    };
+    disown(fields, changed);
+    if mine {
+        credit(fields, changed);
+        map.insert("time".to_owned(), Value::from(writer.now));
+        *credited = true;
+    }
+    map.get("fieldsV1")
+        .and_then(Value::as_object)
+        .is_some_and(|f| !f.is_empty())
+        .then_some(entry)
+}
+
+/// The entry of `writer`'s first write, owning `changed`.
+fn new_entry(changed: FieldSet, writer: &Writer<'_>) -> Value {
+    let entry = Entry {
+        manager: writer.manager.to_owned(),
+        operation: "Update".to_owned(),
+        api_version: writer.api_version.to_owned(),
+        subresource: writer.subresource.map(str::to_owned),
+        fields: changed,
+        time: None,
+    };
+    entry_json(&entry, writer.now)
 }
 
 /// The manager name of a request: `fieldManager`, else the user agent's program name, as

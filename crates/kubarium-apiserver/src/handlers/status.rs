@@ -13,7 +13,7 @@
 use axum::response::Response;
 use http::StatusCode;
 use serde_json::Value;
-use serde_json::value::to_raw_value;
+use serde_json::value::{RawValue, to_raw_value};
 
 use super::members::{members, raw, value};
 use super::patch::{ATTEMPTS, PatchType, patch_type};
@@ -180,13 +180,14 @@ fn status_patched(
     let mut only_status = serde_json::Map::new();
     only_status.insert("status".to_owned(), status);
     let only_status = Value::Object(only_status);
-    let entries = match value(metadata.get("managedFields"))? {
-        Some(Value::Array(entries)) => entries,
-        _ => Vec::new(),
-    };
-    let entries = managed::record_status_update(entries, old.as_ref(), &only_status, writer);
+    // Anything but a list of entries (`null`, say) is no entries, as on the whole path.
+    let stored_entries: Vec<&RawValue> = raw(metadata.get("managedFields"))
+        .and_then(|text| serde_json::from_slice::<Vec<&RawValue>>(text).ok())
+        .unwrap_or_default();
+    let entries =
+        managed::record_status_update(&stored_entries, old.as_ref(), &only_status, writer)?;
     let entries = (!entries.is_empty())
-        .then(|| to_raw_value(&Value::Array(entries)))
+        .then(|| to_raw_value(&entries))
         .transpose()?;
     match &entries {
         Some(entries) => metadata.insert("managedFields".to_owned(), entries),

@@ -84,6 +84,26 @@ fn a_status_patch_writes_what_the_whole_path_would() {
     reported["status"]["reason"] = json!("Pulling");
     // Another manager owning a status field the patch changes.
     let shared = with_entry("other", json!({"f:phase": {}, "f:qosClass": {}}));
+    // Entries the walk drops (no fields) or must leave alone wherever they stand: a later
+    // one of the node's own, and another manager's with nothing under the status.
+    let mut mixed = with_entry("kubarium-node", json!({"f:phase": {}}));
+    let entries = mixed["metadata"]["managedFields"].as_array_mut().unwrap();
+    entries.push(
+        json!({"manager": "empty", "operation": "Update", "fieldsType": "FieldsV1",
+                        "fieldsV1": {}}),
+    );
+    entries.push(
+        json!({"manager": "kubarium-node", "operation": "Update", "apiVersion": "v1",
+                        "subresource": "status", "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:status": {"f:podIP": {}}}}),
+    );
+    entries.push(
+        json!({"manager": "labeller", "operation": "Update", "apiVersion": "v1",
+                        "fieldsType": "FieldsV1",
+                        "fieldsV1": {"f:metadata": {"f:labels": {"f:app": {}}}}}),
+    );
+    let mut nulled = pod();
+    nulled["metadata"]["managedFields"] = Value::Null;
     let mut bare = pod();
     bare["metadata"]
         .as_object_mut()
@@ -95,6 +115,8 @@ fn a_status_patch_writes_what_the_whole_path_would() {
         (reported.clone(), running()),
         (reported, json!({"message": null, "phase": "Running"})),
         (shared, json!({"phase": "Succeeded"})),
+        (mixed, running()),
+        (nulled, running()),
         (bare, running()),
     ] {
         let bytes = serde_json::to_vec(&stored).unwrap();
