@@ -3,11 +3,17 @@
 //! behind the threads that serve connections.
 //!
 //! A GET costs a few microseconds of CPU and a write tens of them, plus the wait for its
-//! commit. On one runtime, a burst of writes queues every read behind it; here the request
-//! threads stay free to answer reads and feed watches, and writes take whatever CPU is left,
-//! which is all of it when nobody reads. kube-apiserver's API Priority and Fairness guards
-//! the same thing, read-heavy clients (UIs, controllers' caches) from write storms, with
-//! queues per priority level; one process on a desktop needs only the two levels.
+//! commit. On one runtime, a burst of writes queues every read behind it; on threads of
+//! their own, writes and reads each get a share of the CPU from the OS, so the request
+//! threads stay free to answer reads and feed watches, and writes take all of it when nobody
+//! reads. kube-apiserver's API Priority and Fairness guards the same thing, read-heavy
+//! clients (UIs, controllers' caches) from write storms, with queues per priority level; one
+//! process on a desktop needs only the two levels.
+//!
+//! The write threads are niced one step, no more: a nice value weighs a thread against every
+//! thread on the machine, not only the server's own, so at 5 (a third of the weight) the
+//! server's writes lost the CPU to whatever else ran — the desktop, the clients making the
+//! writes — and the control plane slowed down by a quarter (docs/benchmarks.md).
 //!
 //! The runtime is one per process, shared by every [`crate::ApiServer`] in it, and never
 //! shut down: its tasks are requests, each of which ends by itself.
@@ -18,9 +24,9 @@ use std::sync::OnceLock;
 use crate::StatusError;
 
 /// How far below the request threads the write threads are scheduled, as a nice increment:
-/// at 5 a write thread weighs a third of a request thread when both want the CPU.
+/// at 1 a write thread weighs four fifths of a request thread when both want the CPU.
 #[cfg(target_os = "linux")]
-const NICE: i32 = 5;
+const NICE: i32 = 1;
 
 /// The writes' runtime, `None` if it could not be built (then writes run where they arrive).
 fn runtime() -> Option<&'static tokio::runtime::Runtime> {
