@@ -43,8 +43,12 @@ pub(crate) fn record_status_update<'a>(
     let mut list = Vec::with_capacity(entries.len() + 1);
     let mut credited = changed.is_empty();
     for &stored in entries {
-        let untouched = serde_json::from_str::<EntryHead<'_>>(stored.get())
-            .is_ok_and(|head| head.untouched_by(writer, credited));
+        // An entry naming `f:status` anywhere is parsed at once: the walk may change it, and
+        // the writer's own, the one every status patch credits, always does.
+        let text = stored.get();
+        let untouched = !text.contains("\"f:status\"")
+            && serde_json::from_str::<EntryHead<'_>>(text)
+                .is_ok_and(|head| head.untouched_by(writer, credited));
         if untouched {
             list.push(StatusEntry::Stored(stored));
         } else {
@@ -84,13 +88,13 @@ struct EntryHead<'a> {
 }
 
 impl EntryHead<'_> {
-    /// Whether [`updated_entry`] would keep the entry as it is: its fields are a non-empty
-    /// object holding no `f:status`, and it is not the entry `writer` is to be credited in
+    /// Whether [`updated_entry`] would keep an entry that owns no `f:status` as it is: its
+    /// fields are a non-empty object, and it is not the entry `writer` is to be credited in
     /// (`credited`: that one was found already, or nothing changed).
     fn untouched_by(&self, writer: &Writer<'_>, credited: bool) -> bool {
         let plain = self.fields.is_some_and(|fields| {
             let text = fields.get();
-            text.starts_with('{') && text != "{}" && !text.contains("\"f:status\"")
+            text.starts_with('{') && text != "{}"
         });
         let mine = !credited
             && self.manager.as_deref().unwrap_or_default() == writer.manager
