@@ -17,6 +17,7 @@ pub mod network;
 pub mod node;
 mod pod;
 mod pool;
+mod post;
 pub mod runtime;
 pub mod services;
 mod status;

@@ -2,8 +2,6 @@
 //! lastState, ready, started, restartCount, image, containerID), and the pod's status —
 //! phase, conditions, IPs, start time — posted through `pods/status` when it changes.
 
-use http::StatusCode;
-use http_body_util::BodyExt;
 use jiff::Timestamp;
 use k8s_openapi::api::core::v1::{
     ContainerState as ApiState, ContainerStateRunning, ContainerStateTerminated,
@@ -12,9 +10,9 @@ use k8s_openapi::api::core::v1::{
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use kube::Resource;
 use kube::api::{Patch, PatchParams};
-use kube::client::Body;
 
 use super::{Slot, Worker};
+use crate::post::{Posted, post};
 use crate::runtime::{ContainerState, ContainerStatus};
 use crate::status;
 
@@ -205,11 +203,7 @@ impl Worker {
         let namespace = self.pod.metadata.namespace.as_deref().unwrap_or("default");
         let request = kube::core::Request::new(Pod::url_path(&(), Some(namespace)))
             .patch_subresource("status", self.name(), &PatchParams::default(), &patch);
-        let posted = match request {
-            Ok(request) => post(&self.shared.client, request).await,
-            Err(error) => Posted::Failed(error.to_string()),
-        };
-        match posted {
+        match post(&self.shared.client, request).await {
             Posted::Stored => {
                 self.posted = Some(Box::new(status));
                 true
@@ -220,33 +214,5 @@ impl Worker {
                 false
             }
         }
-    }
-}
-
-/// What became of a status post.
-enum Posted {
-    Stored,
-    /// The pod is gone: there is nothing left to report on.
-    Gone,
-    Failed(String),
-}
-
-/// Sends a status post. The API server answers with the whole pod, which the worker does
-/// not need: the body of a success is read past and dropped, never copied into text or
-/// decoded.
-async fn post(client: &kube::Client, request: http::Request<Vec<u8>>) -> Posted {
-    let response = match client.send(request.map(Body::from)).await {
-        Ok(response) => response,
-        Err(error) => return Posted::Failed(error.to_string()),
-    };
-    let code = response.status();
-    match response.into_body().collect().await {
-        Err(error) => Posted::Failed(error.to_string()),
-        Ok(_) if code.is_success() => Posted::Stored,
-        Ok(_) if code == StatusCode::NOT_FOUND => Posted::Gone,
-        Ok(body) => Posted::Failed(format!(
-            "{code}: {}",
-            String::from_utf8_lossy(&body.to_bytes())
-        )),
     }
 }

@@ -7,11 +7,12 @@ use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
 use jiff::Timestamp;
-use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::api::core::v1::{Node, ObjectReference};
 use kubarium_controllers::events::EventType;
 use kubarium_controllers::objects::Objects;
 use kubarium_controllers::watch::Watched;
+use kube::Resource;
 use kube::api::{Patch, PatchParams, PostParams};
 use kube::runtime::watcher;
 use serde_json::json;
@@ -22,6 +23,7 @@ use crate::node::{
     self, CONTROL_PLANE, LEASE_NAMESPACE, LEASE_RENEW, MANAGED_LABEL, NodeIdentity, RUNTIME_LABEL,
     STATUS_REPORT,
 };
+use crate::post::{Posted, post};
 
 impl Shared {
     /// Makes or updates the agent of `node`, and has it post its status if it should.
@@ -230,17 +232,29 @@ impl Shared {
     /// Renews the Lease of node `name`, creating it if it is missing. Takes no permit of
     /// `requests`: the timer bounds its renewals, and they must not wait behind statuses.
     async fn renew(&self, name: &str, node_uid: Option<String>) {
-        let api = Objects::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
+        /// A merge patch of the spec alone, encoded straight from the typed spec.
+        #[derive(serde::Serialize)]
+        struct SpecOnly<'a> {
+            spec: &'a Option<LeaseSpec>,
+        }
         let lease = node::lease(name, node_uid.as_deref(), Timestamp::now());
-        let patch = Patch::Merge(json!({ "spec": lease.spec }));
-        match api.patch(name, &PatchParams::default(), &patch).await {
-            Ok(_) => {}
-            Err(kube::Error::Api(status)) if status.code == 404 => {
+        let patch = Patch::Merge(SpecOnly { spec: &lease.spec });
+        let request = kube::core::Request::new(Lease::url_path(&(), Some(LEASE_NAMESPACE))).patch(
+            name,
+            &PatchParams::default(),
+            &patch,
+        );
+        match post(&self.client, request).await {
+            Posted::Stored => {}
+            Posted::Gone => {
+                let api = Objects::<Lease>::namespaced(self.client.clone(), LEASE_NAMESPACE);
                 if let Err(error) = api.create(&PostParams::default(), &lease).await {
                     tracing::debug!(node = name, %error, "could not create the node's lease");
                 }
             }
-            Err(error) => tracing::debug!(node = name, %error, "could not renew the node's lease"),
+            Posted::Failed(error) => {
+                tracing::debug!(node = name, %error, "could not renew the node's lease");
+            }
         }
     }
 
