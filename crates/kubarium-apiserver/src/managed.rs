@@ -530,6 +530,21 @@ pub(crate) struct Writer<'a> {
     pub(crate) now: &'a str,
 }
 
+impl Writer<'_> {
+    /// Whether an entry with these keys is the one this writer's updates are recorded in: its
+    /// manager's, an `Update` (the operation when none is named), on the same subresource.
+    fn records_in(
+        &self,
+        manager: Option<&str>,
+        operation: Option<&str>,
+        subresource: Option<&str>,
+    ) -> bool {
+        manager.unwrap_or_default() == self.manager
+            && operation.unwrap_or("Update") == "Update"
+            && subresource == self.subresource
+    }
+}
+
 /// Records a non-apply write by `manager`: it now owns the fields it changed, which other
 /// managers no longer do.
 pub(crate) fn record_update(
@@ -614,9 +629,11 @@ fn updated_entry(
     credited: &mut bool,
 ) -> Option<Value> {
     let mine = !*credited
-        && entry["manager"].as_str().unwrap_or_default() == writer.manager
-        && operation(&entry) == "Update"
-        && entry["subresource"].as_str() == writer.subresource;
+        && writer.records_in(
+            entry["manager"].as_str(),
+            entry["operation"].as_str(),
+            entry["subresource"].as_str(),
+        );
     let map = entry.as_object_mut()?;
     let Some(Value::Object(fields)) = map.get_mut("fieldsV1") else {
         return None;

@@ -97,9 +97,11 @@ impl EntryHead<'_> {
             text.starts_with('{') && text != "{}"
         });
         let mine = !credited
-            && self.manager.as_deref().unwrap_or_default() == writer.manager
-            && self.operation.as_deref().unwrap_or("Update") == "Update"
-            && self.subresource.as_deref() == writer.subresource;
+            && writer.records_in(
+                self.manager.as_deref(),
+                self.operation.as_deref(),
+                self.subresource.as_deref(),
+            );
         plain && !mine
     }
 }
