@@ -5,7 +5,11 @@
 //!
 //! Keyed by node and driven by node and Lease changes. A healthy node is looked at again
 //! when its grace would run out (`Action::requeue` at the Lease's expiry), so there is one
-//! pending timer per node and nothing scans every node on a clock. The zones' counts that
+//! pending timer per node and nothing scans every node on a clock. A renewal of a node that
+//! is Ready and carries no taint of a failed node wakes nothing ([`settled`]): the look
+//! already due when its last grace runs out finds the renewal then, so a node is looked at
+//! once a grace period rather than at each of the four renewals in it, as upstream's monitor
+//! looks at each node once a period rather than at each renewal. The zones' counts that
 //! a down node's taints depend on are taken from the node cache at most every
 //! [`CENSUS_MAX_AGE`] (upstream takes them once per monitor period), not once per down node:
 //! with thousands of nodes down, a count per pass cost time quadratic in the nodes, enough
@@ -96,9 +100,16 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>)
         known: Mutex::new(HashSet::new()),
         census: Mutex::new(None),
     });
-    let lease_to_node = |lease: Arc<Lease>| {
-        (lease.namespace().as_deref() == Some(LEASE_NAMESPACE))
-            .then(|| ObjectRef::<Node>::new(&lease.name_any()))
+    let cached = nodes.clone();
+    let lease_to_node = move |lease: Arc<Lease>| {
+        if lease.namespace().as_deref() != Some(LEASE_NAMESPACE) {
+            return None;
+        }
+        let node = ObjectRef::<Node>::new(&lease.name_any());
+        match cached.get(&node) {
+            Some(held) if settled(&held) => None,
+            _ => Some(node),
+        }
     };
     tasks.spawn(async move {
         Controller::for_shared_stream(node_events, nodes)
@@ -107,6 +118,21 @@ pub(super) fn start(ctx: &Context, tasks: &mut JoinSet<()>, by_node: Index<Pod>)
             .for_each(|_| async {})
             .await;
     });
+}
+
+/// Whether a renewal of `node`'s Lease can wait for the look its last pass scheduled at the
+/// end of its grace: it is Ready and has neither `not-ready` nor `unreachable` taint, so a
+/// renewal now changes nothing. Every pass over such a node ends in a requeue at its Lease's
+/// expiry at the latest (or a retry, on error), and that pass reads the Lease as it is then.
+fn settled(node: &Node) -> bool {
+    let taints = node
+        .spec
+        .as_ref()
+        .and_then(|s| s.taints.as_deref())
+        .unwrap_or(&[]);
+    health::ready_status(node) == Some("True")
+        && !taints::has_key(taints, taints::NOT_READY)
+        && !taints::has_key(taints, taints::UNREACHABLE)
 }
 
 async fn reconcile(node: Arc<Node>, state: Arc<State>) -> Result<Action> {
@@ -247,4 +273,52 @@ async fn mark_pods_not_ready(state: &State, node: &str) -> Result<()> {
 fn error_policy(_node: Arc<Node>, error: &Error, _state: Arc<State>) -> Action {
     tracing::debug!(%error, "node health update failed; retrying");
     Action::requeue(Duration::from_secs(1))
+}
+
+#[cfg(test)]
+mod tests {
+    use k8s_openapi::api::core::v1::{NodeCondition, NodeSpec, NodeStatus, Taint};
+
+    use super::*;
+
+    fn node(ready: &str, taints: &[&str]) -> Node {
+        Node {
+            spec: Some(NodeSpec {
+                taints: Some(
+                    taints
+                        .iter()
+                        .map(|key| Taint {
+                            key: (*key).to_owned(),
+                            effect: taints::NO_SCHEDULE.to_owned(),
+                            ..Taint::default()
+                        })
+                        .collect(),
+                ),
+                ..NodeSpec::default()
+            }),
+            status: Some(NodeStatus {
+                conditions: Some(vec![NodeCondition {
+                    type_: "Ready".to_owned(),
+                    status: ready.to_owned(),
+                    ..NodeCondition::default()
+                }]),
+                ..NodeStatus::default()
+            }),
+            ..Node::default()
+        }
+    }
+
+    #[test]
+    fn only_a_ready_untainted_nodes_renewals_wait_for_its_requeue() {
+        assert!(settled(&node("True", &[])));
+        // A cordon or a pressure taint is the node's own business, not its health's.
+        assert!(settled(&node("True", &[taints::UNSCHEDULABLE])));
+        assert!(!settled(&node("Unknown", &[])));
+        assert!(!settled(&node("False", &[])));
+        // Ready again with its failure's taints still on: its renewals wake it until a pass
+        // clears them.
+        assert!(!settled(&node("True", &[taints::UNREACHABLE])));
+        assert!(!settled(&node("True", &[taints::NOT_READY])));
+        assert!(!settled(&Node::default()));
+    }
 }
