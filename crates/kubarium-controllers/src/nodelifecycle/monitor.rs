@@ -277,35 +277,18 @@ fn error_policy(_node: Arc<Node>, error: &Error, _state: Arc<State>) -> Action {
 
 #[cfg(test)]
 mod tests {
-    use k8s_openapi::api::core::v1::{NodeCondition, NodeSpec, NodeStatus, Taint};
-
     use super::*;
 
     fn node(ready: &str, taints: &[&str]) -> Node {
-        Node {
-            spec: Some(NodeSpec {
-                taints: Some(
-                    taints
-                        .iter()
-                        .map(|key| Taint {
-                            key: (*key).to_owned(),
-                            effect: taints::NO_SCHEDULE.to_owned(),
-                            ..Taint::default()
-                        })
-                        .collect(),
-                ),
-                ..NodeSpec::default()
-            }),
-            status: Some(NodeStatus {
-                conditions: Some(vec![NodeCondition {
-                    type_: "Ready".to_owned(),
-                    status: ready.to_owned(),
-                    ..NodeCondition::default()
-                }]),
-                ..NodeStatus::default()
-            }),
-            ..Node::default()
-        }
+        let taints: Vec<_> = taints
+            .iter()
+            .map(|key| json!({"key": key, "effect": taints::NO_SCHEDULE}))
+            .collect();
+        serde_json::from_value(json!({
+            "spec": {"taints": taints},
+            "status": {"conditions": [{"type": "Ready", "status": ready}]},
+        }))
+        .unwrap()
     }
 
     #[test]
